@@ -39,6 +39,29 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# SAM CLI and cfn-lint pin versions that conflict with the test deps (boto3, pydantic...), so they get
+# their own venv.
+$(TOOLS)/.installed:
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
+	$(PYTHON312) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet aws-sam-cli cfn-lint aws-sam-translator
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+# sam validate and cfn-lint see the SAM template; cfn-lint on the offline translation also sees what SAM
+# generates (roles, permissions, event source mappings), e.g. circular dependencies between them.
+template-lint: tools
+	$(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/python scripts/translate_template.py template.yaml .aws-sam/translated.json
+	$(TOOLS)/bin/cfn-lint .aws-sam/translated.json
+
+# sam build runs pip with the python3.12 it finds on PATH.
+build: tools
+	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+
 bench: venv
 	$(PY) scripts/bench.py
 

@@ -1,0 +1,1 @@
+"""The refund-request core: the Refund Policy as rules, the review calendar, and the service around them."""

@@ -1,0 +1,77 @@
+"""The review calendar: Hong Kong working days, the review deadline and the reminder time.
+
+A working day is Monday to Friday except Hong Kong general holidays (Cap. 149), which the `holidays`
+package holds as its HK `public` plus `optional` categories; its default HK calendar has only the
+statutory ones and would miss Good Friday."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from refund_core.policy import Policy
+
+_END_OF_DAY = time(23, 59, 59, 999000)
+
+
+class ReviewTimeline(BaseModel):
+    """When reviewers are reminded and when the policy's decision is due, both aware UTC datetimes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reminder_at: AwareDatetime
+    deadline: AwareDatetime
+
+
+@cache
+def _general_holidays(categories: tuple[str, ...]) -> holidays.HolidayBase:
+    return holidays.country_holidays("HK", categories=categories, language="en_US")
+
+
+class ReviewCalendar:
+    def __init__(self, policy: Policy) -> None:
+        self._zone = ZoneInfo(policy.time_zone)
+        self._holidays = _general_holidays(tuple(sorted(policy.holiday_categories)))
+
+    def local_date(self, moment: datetime) -> date:
+        """The Hong Kong calendar date of an aware moment."""
+        return moment.astimezone(self._zone).date()
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._holidays
+
+    def working_day_after(self, day: date, count: int) -> date:
+        """The `count`-th working day after `day`, which is day 0 whatever kind of day it is."""
+        remaining = count
+        current = day
+        while remaining > 0:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
+
+    def end_of(self, day: date) -> datetime:
+        return datetime.combine(day, _END_OF_DAY, tzinfo=self._zone).astimezone(UTC)
+
+
+def review_timeline(received_at: datetime, policy: Policy, window_seconds: int | None = None) -> ReviewTimeline:
+    """The deadline is the end of the Nth working day after the day of receipt (Hong Kong time); the
+    reminder the end of the working day a setting's number of working days before it. A window of
+    `window_seconds` (demos and tests) replaces the working days, with the reminder at 0.8 of it."""
+    if window_seconds is not None:
+        received = received_at.astimezone(UTC)
+        return ReviewTimeline(
+            reminder_at=received + timedelta(seconds=window_seconds * 0.8),
+            deadline=received + timedelta(seconds=window_seconds),
+        )
+    calendar = ReviewCalendar(policy)
+    received_day = calendar.local_date(received_at)
+    deadline_day = calendar.working_day_after(received_day, policy.review_working_days)
+    reminder_day = calendar.working_day_after(
+        received_day, policy.review_working_days - policy.reminder_working_days_before_deadline
+    )
+    return ReviewTimeline(reminder_at=calendar.end_of(reminder_day), deadline=calendar.end_of(deadline_day))

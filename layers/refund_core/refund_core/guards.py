@@ -1,0 +1,38 @@
+"""What a reviewer may approve: never more than was paid, never an excluded payment channel, never a claim
+the rules refused. Pure functions, like the rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from refund_core.errors import InvalidInput, PolicyForbids
+from refund_core.models import Assessment, Outcome, RefundType
+from refund_core.money import Money, minor_units
+from refund_core.policy import Policy
+
+
+def approved_refund(
+    assessment: Assessment,
+    amount_paid: Money,
+    payment_channel: str | None,
+    requested: Decimal | None,
+    policy: Policy,
+) -> tuple[RefundType, Money]:
+    """The refund a reviewer's approval grants: the amount paid when none is given."""
+    if assessment.outcome is Outcome.REFUSED:
+        failed = ", ".join(rule.id for rule in assessment.failed())
+        raise PolicyForbids(f"the rules refuse this claim ({failed}); it cannot be approved")
+    if payment_channel in policy.excluded_payment_channels:
+        raise PolicyForbids(f"orders paid through {payment_channel} cannot be refunded by the company")
+    if requested is None:
+        return RefundType.FULL, amount_paid
+    if not requested.is_finite() or requested <= 0:
+        raise InvalidInput("amount must be a positive decimal", field="amount")
+    amount = Money(amount=requested, currency=amount_paid.currency)
+    if not amount.fits_minor_unit():
+        places = minor_units(amount_paid.currency)
+        raise InvalidInput(f"amount has more than {places} decimal places for {amount_paid.currency}", field="amount")
+    if requested > amount_paid.amount:
+        raise PolicyForbids(f"amount {amount} is more than the {amount_paid} paid", field="amount")
+    refund_type = RefundType.FULL if requested == amount_paid.amount else RefundType.PARTIAL
+    return refund_type, amount

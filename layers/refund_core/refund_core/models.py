@@ -1,0 +1,189 @@
+"""The facts the rules read and the records the service keeps, as pydantic models.
+
+Field names are snake_case in Python and camelCase on the wire (API.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from refund_core.money import Money
+
+Text = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class PaymentState(StrEnum):
+    SETTLED = "settled"
+    REFUNDED = "refunded"
+    CHARGED_BACK = "charged_back"
+    DISPUTED = "disputed"
+
+
+class Order(CamelModel):
+    """An order as billing records it. A field the records do not hold is None: an unknown fact."""
+
+    order_id: Text
+    username: Text
+    ordered_at: AwareDatetime
+    amount_paid: Money
+    payment_channel: str | None = None
+    kind: str | None = None
+    service_period_days: int | None = Field(default=None, gt=0)
+    payment_state: PaymentState | None = None
+
+
+class Usage(CamelModel):
+    """The order's service usage; None means the usage records do not say."""
+
+    traffic_bytes: int | None = Field(default=None, ge=0)
+    connections: int | None = Field(default=None, ge=0)
+
+
+class AccountBlock(CamelModel):
+    reason: str
+    starts_at: AwareDatetime = Field(alias="from")
+    ends_at: AwareDatetime | None = Field(default=None, alias="until")
+
+
+class Violation(CamelModel):
+    kind: str
+    at: AwareDatetime
+
+
+class Customer(CamelModel):
+    """The account records the rules read: blocks and violations on record."""
+
+    username: Text
+    email: str | None = None
+    blocks: tuple[AccountBlock, ...] = ()
+    violations: tuple[Violation, ...] = ()
+
+
+class SupportTicket(CamelModel):
+    ticket_id: Text
+    username: Text
+    opened_at: AwareDatetime
+    category: str
+    official_response: Literal["cannot_fix", "fixed"] | None = None
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REFUSED = "REFUSED"
+    CANCELLED = "CANCELLED"
+
+
+class EarlierClaim(CamelModel):
+    """Another refund request of the same customer, and how it ended so far."""
+
+    request_id: str
+    order_id: str
+    status: RequestStatus
+    received_at: AwareDatetime
+
+
+class ClaimFacts(CamelModel):
+    """Everything the rules read about one claim. None for a record means the data does not hold it."""
+
+    received_at: AwareDatetime
+    order: Order
+    usage: Usage | None
+    customer: Customer | None
+    support_ticket_id: str
+    support_ticket: SupportTicket | None
+    earlier_claims: tuple[EarlierClaim, ...] = ()
+
+
+class RuleId(StrEnum):
+    WITHIN_30_DAYS = "WITHIN_30_DAYS"
+    TRAFFIC_UNDER_LIMIT = "TRAFFIC_UNDER_LIMIT"
+    NEW_ORDER = "NEW_ORDER"
+    CONNECTIONS_WITHIN_LIMIT = "CONNECTIONS_WITHIN_LIMIT"
+    NOT_BLOCKED = "NOT_BLOCKED"
+    SUPPORT_CONFIRMED_UNFIXABLE = "SUPPORT_CONFIRMED_UNFIXABLE"
+    NO_EARLIER_CLAIM = "NO_EARLIER_CLAIM"
+    NOT_APP_STORE = "NOT_APP_STORE"
+    LAWFUL_USE = "LAWFUL_USE"
+    PAYMENT_RETURNABLE = "PAYMENT_RETURNABLE"
+
+
+class RuleResult(CamelModel):
+    id: RuleId
+    result: Literal["pass", "fail", "unknown"]
+    reason: str
+
+
+class Outcome(StrEnum):
+    FULL_REFUND = "FULL_REFUND"
+    PARTIAL_REFUND = "PARTIAL_REFUND"
+    REFUSED = "REFUSED"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+
+
+class Assessment(CamelModel):
+    outcome: Outcome
+    policy_version: str
+    rules: tuple[RuleResult, ...]
+    suggested_amount: Money | None
+    assessed_at: AwareDatetime
+
+    def failed(self) -> tuple[RuleResult, ...]:
+        return tuple(rule for rule in self.rules if rule.result == "fail")
+
+
+class RefundType(StrEnum):
+    FULL = "FULL"
+    PARTIAL = "PARTIAL"
+
+
+class Decision(CamelModel):
+    refund_type: RefundType | None
+    amount: Money | None
+    reasons: tuple[str, ...]
+    decided_at: AwareDatetime
+    decided_by: str
+    note: str | None = None
+
+
+class HistoryEntry(CamelModel):
+    at: AwareDatetime
+    event: str
+    by: str
+    detail: str | None = None
+
+
+class RefundRequest(CamelModel):
+    """The resource of API.md. The customer's email address is kept for the notifier, never shown."""
+
+    request_id: str
+    order_id: str
+    username: str
+    customer_email: str | None = Field(default=None, exclude=True)
+    reason: str
+    support_ticket_id: str
+    status: RequestStatus
+    received_at: AwareDatetime
+    deadline: AwareDatetime
+    reminder_at: AwareDatetime
+    reminded: bool = False
+    overdue: bool = False
+    assessment: Assessment
+    decision: Decision | None = None
+    version: int = 1
+    history: tuple[HistoryEntry, ...] = ()
+    amount_paid: Money
+    payment_channel: str | None = None
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `+00:00` offset, the form stored and returned."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

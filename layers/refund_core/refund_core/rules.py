@@ -1,0 +1,399 @@
+"""The Refund Policy as ten pure rules over the facts of one claim (POLICY-RULES.md).
+
+No I/O and no clock: the moment of assessment is a parameter. Every rule is evaluated every time, and
+each result carries a sentence the customer can read that names the clause it applies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
+
+from refund_core.calendar import ReviewCalendar
+from refund_core.models import (
+    Assessment,
+    ClaimFacts,
+    Outcome,
+    PaymentState,
+    RequestStatus,
+    RuleId,
+    RuleResult,
+)
+from refund_core.money import Money, minor_units
+from refund_core.policy import Policy
+
+# A fail of these refuses the claim; a fail of the others only leads to the discretionary partial path.
+REFUSING_RULES = frozenset(
+    {
+        RuleId.CONNECTIONS_WITHIN_LIMIT,
+        RuleId.NOT_BLOCKED,
+        RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+        RuleId.NO_EARLIER_CLAIM,
+        RuleId.NOT_APP_STORE,
+        RuleId.LAWFUL_USE,
+        RuleId.PAYMENT_RETURNABLE,
+    }
+)
+
+_VIOLATION_NAMES = {
+    "hong_kong_law": "a breach of the laws of Hong Kong",
+    "refund_policy": "a breach of the Refund Policy",
+    "terms_of_use": "a breach of the Terms of Use",
+    "user_agreement": "a breach of the User Agreement",
+}
+
+_UNRETURNABLE_PAYMENTS = {
+    PaymentState.REFUNDED: "has already been refunded",
+    PaymentState.CHARGED_BACK: "was charged back through your bank or card issuer",
+    PaymentState.DISPUTED: "is under dispute with your bank or payment provider",
+}
+
+_Rule = Callable[[ClaimFacts, Policy, ReviewCalendar], RuleResult]
+
+
+def _clause(text: str) -> str:
+    return f"(Refund Policy: “{text}”)"
+
+
+def _gb(byte_count: int, policy: Policy) -> str:
+    gigabytes = f"{Decimal(byte_count) / Decimal(policy.bytes_per_gb):.2f}".rstrip("0").rstrip(".")
+    return f"{gigabytes} GB"
+
+
+def days_since_order(facts: ClaimFacts, calendar: ReviewCalendar) -> int:
+    """Calendar days from the Hong Kong date of the order to the Hong Kong date the request arrived."""
+    return (calendar.local_date(facts.received_at) - calendar.local_date(facts.order.ordered_at)).days
+
+
+def within_claim_window(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(
+        f"Your request for a refund is filed within {policy.claim_window_days} days from the date of order"
+    )
+    days = days_since_order(facts, calendar)
+    ordered = calendar.local_date(facts.order.ordered_at).isoformat()
+    if days <= policy.claim_window_days:
+        return RuleResult(
+            id=RuleId.WITHIN_30_DAYS,
+            result="pass",
+            reason=f"Your request arrived {days} days after your order of {ordered}. {clause}",
+        )
+    return RuleResult(
+        id=RuleId.WITHIN_30_DAYS,
+        result="fail",
+        reason=(
+            f"Your request arrived {days} days after your order of {ordered}, more than the "
+            f"{policy.claim_window_days} days for a full refund; a partial refund is at our discretion. {clause}"
+        ),
+    )
+
+
+def traffic_under_limit(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    limit = _gb(policy.traffic_limit_bytes, policy)
+    clause = _clause(f"You have used less than {limit} of bandwidth")
+    traffic = facts.usage.traffic_bytes if facts.usage else None
+    if traffic is None:
+        return RuleResult(
+            id=RuleId.TRAFFIC_UNDER_LIMIT,
+            result="unknown",
+            reason=f"Our usage records do not yet show your traffic for this order; a reviewer will check it. {clause}",
+        )
+    if traffic < policy.traffic_limit_bytes:
+        return RuleResult(
+            id=RuleId.TRAFFIC_UNDER_LIMIT,
+            result="pass",
+            reason=f"You used {_gb(traffic, policy)}, less than {limit}. {clause}",
+        )
+    return RuleResult(
+        id=RuleId.TRAFFIC_UNDER_LIMIT,
+        result="fail",
+        reason=(
+            f"You used {_gb(traffic, policy)}, not less than {limit}; we may charge for the excess traffic "
+            f"and make a partial refund at our discretion. {clause}"
+        ),
+    )
+
+
+def new_order(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause("You are entitled to a full refund for the new order")
+    kind = facts.order.kind
+    if kind is None:
+        return RuleResult(
+            id=RuleId.NEW_ORDER,
+            result="unknown",
+            reason=f"Our billing records do not say whether this is a new order; a reviewer will check it. {clause}",
+        )
+    if kind in policy.new_order_kinds:
+        return RuleResult(id=RuleId.NEW_ORDER, result="pass", reason=f"This is a new order. {clause}")
+    return RuleResult(
+        id=RuleId.NEW_ORDER,
+        result="fail",
+        reason=(
+            f"This order is a {kind.replace('_', ' ')}, not a new order, so the refund guarantee does not "
+            f"apply; a partial refund is at our discretion. {clause}"
+        ),
+    )
+
+
+def connections_within_limit(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(f"Number of your connections to our service does not exceed {policy.max_connections}")
+    connections = facts.usage.connections if facts.usage else None
+    if connections is None:
+        return RuleResult(
+            id=RuleId.CONNECTIONS_WITHIN_LIMIT,
+            result="unknown",
+            reason=f"Our usage records do not yet show your connections; a reviewer will check them. {clause}",
+        )
+    if connections <= policy.max_connections:
+        return RuleResult(
+            id=RuleId.CONNECTIONS_WITHIN_LIMIT,
+            result="pass",
+            reason=f"You made {connections} connections, no more than {policy.max_connections}. {clause}",
+        )
+    return RuleResult(
+        id=RuleId.CONNECTIONS_WITHIN_LIMIT,
+        result="fail",
+        reason=f"You made {connections} connections, more than the {policy.max_connections} allowed. {clause}",
+    )
+
+
+def not_blocked(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(
+        "Your account has not been temporarily blocked by us in connection with your violation of our "
+        "terms of service delivery"
+    )
+    if facts.customer is None:
+        return RuleResult(
+            id=RuleId.NOT_BLOCKED,
+            result="unknown",
+            reason=f"We could not find your account records; a reviewer will check them. {clause}",
+        )
+    # A block counts when it began before the request and had not ended when the order was placed;
+    # one that ended earlier belongs to an earlier service period.
+    counting = [
+        block
+        for block in facts.customer.blocks
+        if block.reason in policy.violation_block_reasons
+        and block.starts_at < facts.received_at
+        and (block.ends_at is None or block.ends_at > facts.order.ordered_at)
+    ]
+    if not counting:
+        return RuleResult(
+            id=RuleId.NOT_BLOCKED,
+            result="pass",
+            reason=f"Your account was not blocked for a violation during this order. {clause}",
+        )
+    first = min(counting, key=lambda block: block.starts_at)
+    return RuleResult(
+        id=RuleId.NOT_BLOCKED,
+        result="fail",
+        reason=(
+            f"Your account was temporarily blocked for a violation of our terms from "
+            f"{calendar.local_date(first.starts_at).isoformat()}. {clause}"
+        ),
+    )
+
+
+def support_confirmed_unfixable(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(
+        "You asked for a solution to a technical problem with the Service in support of the Company, and "
+        "received an official response on the impossibility of its elimination"
+    )
+    ticket = facts.support_ticket
+    ticket_id = facts.support_ticket_id
+    if ticket is None:
+        return RuleResult(
+            id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+            result="unknown",
+            reason=f"We could not find support ticket {ticket_id}; a reviewer will check your proof. {clause}",
+        )
+    if ticket.username != facts.order.username:
+        problems = [f"support ticket {ticket_id} is not one of your tickets"]
+    else:
+        problems = []
+        if ticket.category != "technical":
+            problems.append(f"support ticket {ticket_id} is not about a technical problem")
+        if ticket.opened_at >= facts.received_at:
+            problems.append(f"support ticket {ticket_id} was opened after your refund request")
+        if ticket.official_response != "cannot_fix":
+            answer = "said the problem was fixed" if ticket.official_response == "fixed" else "has not answered yet"
+            problems.append(f"on support ticket {ticket_id} our support {answer}")
+    if not problems:
+        return RuleResult(
+            id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+            result="pass",
+            reason=f"Our support confirmed on ticket {ticket_id} that the technical problem cannot be fixed. {clause}",
+        )
+    return RuleResult(
+        id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+        result="fail",
+        reason=f"{'; '.join(problems).capitalize()}. {clause}",
+    )
+
+
+def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause("Previously you did not claim the refund under this Policy")
+    counting_statuses = {RequestStatus.APPROVED, RequestStatus.REFUSED}
+    if policy.cancelled_claims_count:
+        counting_statuses.add(RequestStatus.CANCELLED)
+    earlier = [
+        claim
+        for claim in facts.earlier_claims
+        if claim.status in counting_statuses and claim.received_at < facts.received_at
+    ]
+    if not earlier:
+        return RuleResult(
+            id=RuleId.NO_EARLIER_CLAIM,
+            result="pass",
+            reason=f"You have not claimed a refund under this Policy before. {clause}",
+        )
+    first = min(earlier, key=lambda claim: claim.received_at)
+    return RuleResult(
+        id=RuleId.NO_EARLIER_CLAIM,
+        result="fail",
+        reason=(
+            f"You already claimed a refund under this Policy on {calendar.local_date(first.received_at).isoformat()} "
+            f"(order {first.order_id}), and that claim was decided. {clause}"
+        ),
+    )
+
+
+def not_app_store(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(
+        "Guarantee of refund applies to all new orders, with the exception of orders paid through the Apple "
+        "iTunes Store. We can not return the money for such orders"
+    )
+    channel = facts.order.payment_channel
+    if channel is None:
+        return RuleResult(
+            id=RuleId.NOT_APP_STORE,
+            result="unknown",
+            reason=f"Our billing records do not say how this order was paid; a reviewer will check it. {clause}",
+        )
+    if channel not in policy.excluded_payment_channels:
+        return RuleResult(
+            id=RuleId.NOT_APP_STORE,
+            result="pass",
+            reason=f"This order was not paid through a channel we cannot refund. {clause}",
+        )
+    explanation = policy.excluded_channel_reasons.get(
+        channel, "We cannot return money for orders paid through this payment channel."
+    )
+    return RuleResult(id=RuleId.NOT_APP_STORE, result="fail", reason=f"{explanation} {clause}")
+
+
+def lawful_use(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause(
+        "Principle of payment refund only in the absence of violations of the Policy, Terms of Use, the User "
+        "Agreement; only for Customer who lawfully use the services and does not violate the laws of Hong Kong"
+    )
+    if facts.customer is None:
+        return RuleResult(
+            id=RuleId.LAWFUL_USE,
+            result="unknown",
+            reason=f"We could not find your account records; a reviewer will check them. {clause}",
+        )
+    if not facts.customer.violations:
+        return RuleResult(
+            id=RuleId.LAWFUL_USE, result="pass", reason=f"We have no violation on record for you. {clause}"
+        )
+    found = sorted(
+        {_VIOLATION_NAMES.get(violation.kind, "a violation of our terms") for violation in facts.customer.violations}
+    )
+    return RuleResult(
+        id=RuleId.LAWFUL_USE,
+        result="fail",
+        reason=f"Our records show {' and '.join(found)} on your account. {clause}",
+    )
+
+
+def payment_returnable(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
+    clause = _clause("Principle of refund of those payments, which in fact and law may be returned by the Company")
+    state = facts.order.payment_state
+    if state is None:
+        return RuleResult(
+            id=RuleId.PAYMENT_RETURNABLE,
+            result="unknown",
+            reason=f"Our billing records do not show the state of this payment; a reviewer will check it. {clause}",
+        )
+    if state is PaymentState.SETTLED:
+        return RuleResult(
+            id=RuleId.PAYMENT_RETURNABLE,
+            result="pass",
+            reason=f"Your payment is settled and can be returned. {clause}",
+        )
+    return RuleResult(
+        id=RuleId.PAYMENT_RETURNABLE,
+        result="fail",
+        reason=f"The payment for this order {_UNRETURNABLE_PAYMENTS[state]}, so there is nothing we can return. {clause}",
+    )
+
+
+RULES: tuple[_Rule, ...] = (
+    within_claim_window,
+    traffic_under_limit,
+    new_order,
+    connections_within_limit,
+    not_blocked,
+    support_confirmed_unfixable,
+    no_earlier_claim,
+    not_app_store,
+    lawful_use,
+    payment_returnable,
+)
+
+
+def outcome_of(results: tuple[RuleResult, ...]) -> Outcome:
+    if any(rule.result == "fail" and rule.id in REFUSING_RULES for rule in results):
+        return Outcome.REFUSED
+    if any(rule.result == "unknown" for rule in results):
+        return Outcome.NEEDS_REVIEW
+    if all(rule.result == "pass" for rule in results):
+        return Outcome.FULL_REFUND
+    return Outcome.PARTIAL_REFUND
+
+
+def suggested_partial_amount(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> Money | None:
+    """Amount paid − excess-traffic charge − elapsed-time charge, never below 0, rounded down once at the
+    end. None when a fact it needs is unknown (traffic; the service period or the excess price)."""
+    paid = facts.order.amount_paid
+    traffic = facts.usage.traffic_bytes if facts.usage else None
+    if traffic is None:
+        return None
+    refund = Fraction(paid.amount)
+    excess_bytes = max(0, traffic - policy.traffic_limit_bytes)
+    if excess_bytes:
+        price = policy.excess_traffic_price(paid.currency)
+        if price is None:
+            return None
+        refund -= Fraction(excess_bytes, policy.bytes_per_gb) * Fraction(price.amount)
+    days = days_since_order(facts, calendar)
+    if policy.charge_elapsed_time and days > policy.claim_window_days:
+        period = facts.order.service_period_days
+        if period is None:
+            return None
+        refund -= Fraction(paid.amount) * Fraction(days, period)
+    scale = 10 ** minor_units(paid.currency)
+    minor = max(0, floor(refund * scale))
+    return Money(amount=Decimal(minor).scaleb(-minor_units(paid.currency)), currency=paid.currency)
+
+
+def assess(facts: ClaimFacts, policy: Policy, now: datetime) -> Assessment:
+    """Evaluate every rule and derive the outcome and the suggested amount; `now` is the assessment time."""
+    calendar = ReviewCalendar(policy)
+    results = tuple(rule(facts, policy, calendar) for rule in RULES)
+    outcome = outcome_of(results)
+    if outcome is Outcome.REFUSED:
+        suggested = None
+    elif outcome is Outcome.FULL_REFUND:
+        suggested = facts.order.amount_paid
+    else:
+        suggested = suggested_partial_amount(facts, policy, calendar)
+    return Assessment(
+        outcome=outcome,
+        policy_version=policy.version,
+        rules=results,
+        suggested_amount=suggested,
+        assessed_at=now,
+    )
