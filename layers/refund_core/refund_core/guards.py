@@ -29,10 +29,11 @@ def approved_refund(
     if not requested.is_finite() or requested <= 0:
         raise InvalidInput("amount must be a positive decimal", field="amount")
     amount = Money(amount=requested, currency=amount_paid.currency)
+    # Checked before the minor unit: quantizing a huge amount (1E+30) raises decimal.InvalidOperation.
+    if requested > amount_paid.amount:
+        raise PolicyForbids(f"amount {amount} is more than the {amount_paid} paid", field="amount")
     if not amount.fits_minor_unit():
         places = minor_units(amount_paid.currency)
         raise InvalidInput(f"amount has more than {places} decimal places for {amount_paid.currency}", field="amount")
-    if requested > amount_paid.amount:
-        raise PolicyForbids(f"amount {amount} is more than the {amount_paid} paid", field="amount")
     refund_type = RefundType.FULL if requested == amount_paid.amount else RefundType.PARTIAL
     return refund_type, amount

@@ -1,0 +1,40 @@
+"""AWS clients, made on first use and shared by the process (Lambda reuses them across invocations)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb")
+
+
+@cache
+def stepfunctions() -> SFNClient:
+    return boto3.client("stepfunctions")
+
+
+@cache
+def ses() -> SESClient:
+    return boto3.client("ses")
+
+
+@cache
+def eventbridge() -> EventBridgeClient:
+    return boto3.client("events")
+
+
+def reset() -> None:
+    """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
+    for client in (dynamodb, stepfunctions, ses, eventbridge):
+        client.cache_clear()

@@ -1,0 +1,31 @@
+"""The service's settings, read from the environment when first used (never at import)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    requests_table_name: str = Field(min_length=1)
+    customer_records_table_name: str = Field(min_length=1)
+    idempotency_table_name: str = Field(min_length=1)
+    review_deadline_state_machine_arn: str = Field(min_length=1)
+    sender_email: str = "refunds@example.com"
+    reviewers_email: str = "refund-reviewers@example.com"
+    supervisors_email: str = "refund-supervisors@example.com"
+    ses_configuration_set: str | None = None
+    event_bus_name: str = "default"
+    # Local runner and tests only: N seconds instead of the policy's working days.
+    review_window_seconds: int | None = Field(default=None, gt=0)
+
+
+@cache
+def settings() -> Settings:
+    names = Settings.model_fields.keys()
+    values = {name: os.environ[name.upper()] for name in names if os.environ.get(name.upper())}
+    return Settings.model_validate(values)
