@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from refund_core.money import Money
 
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `+00:00` offset and milliseconds: the form stored and returned."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+UtcDatetime = Annotated[AwareDatetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
 Text = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
 
 
@@ -32,7 +39,7 @@ class Order(CamelModel):
 
     order_id: Text
     username: Text
-    ordered_at: AwareDatetime
+    ordered_at: UtcDatetime
     amount_paid: Money
     payment_channel: str | None = None
     kind: str | None = None
@@ -49,13 +56,13 @@ class Usage(CamelModel):
 
 class AccountBlock(CamelModel):
     reason: str
-    starts_at: AwareDatetime = Field(alias="from")
-    ends_at: AwareDatetime | None = Field(default=None, alias="until")
+    starts_at: UtcDatetime = Field(alias="from")
+    ends_at: UtcDatetime | None = Field(default=None, alias="until")
 
 
 class Violation(CamelModel):
     kind: str
-    at: AwareDatetime
+    at: UtcDatetime
 
 
 class Customer(CamelModel):
@@ -70,7 +77,7 @@ class Customer(CamelModel):
 class SupportTicket(CamelModel):
     ticket_id: Text
     username: Text
-    opened_at: AwareDatetime
+    opened_at: UtcDatetime
     category: str
     official_response: Literal["cannot_fix", "fixed"] | None = None
 
@@ -88,13 +95,13 @@ class EarlierClaim(CamelModel):
     request_id: str
     order_id: str
     status: RequestStatus
-    received_at: AwareDatetime
+    received_at: UtcDatetime
 
 
 class ClaimFacts(CamelModel):
     """Everything the rules read about one claim. None for a record means the data does not hold it."""
 
-    received_at: AwareDatetime
+    received_at: UtcDatetime
     order: Order
     usage: Usage | None
     customer: Customer | None
@@ -134,7 +141,7 @@ class Assessment(CamelModel):
     policy_version: str
     rules: tuple[RuleResult, ...]
     suggested_amount: Money | None
-    assessed_at: AwareDatetime
+    assessed_at: UtcDatetime
 
     def failed(self) -> tuple[RuleResult, ...]:
         return tuple(rule for rule in self.rules if rule.result == "fail")
@@ -149,13 +156,13 @@ class Decision(CamelModel):
     refund_type: RefundType | None
     amount: Money | None
     reasons: tuple[str, ...]
-    decided_at: AwareDatetime
+    decided_at: UtcDatetime
     decided_by: str
     note: str | None = None
 
 
 class HistoryEntry(CamelModel):
-    at: AwareDatetime
+    at: UtcDatetime
     event: str
     by: str
     detail: str | None = None
@@ -171,9 +178,9 @@ class RefundRequest(CamelModel):
     reason: str
     support_ticket_id: str
     status: RequestStatus
-    received_at: AwareDatetime
-    deadline: AwareDatetime
-    reminder_at: AwareDatetime
+    received_at: UtcDatetime
+    deadline: UtcDatetime
+    reminder_at: UtcDatetime
     reminded: bool = False
     overdue: bool = False
     assessment: Assessment
@@ -182,8 +189,3 @@ class RefundRequest(CamelModel):
     history: tuple[HistoryEntry, ...] = ()
     amount_paid: Money
     payment_channel: str | None = None
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a `+00:00` offset, the form stored and returned."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

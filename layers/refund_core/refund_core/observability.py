@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 metrics = Metrics()
@@ -43,7 +43,6 @@ def count(metric: str) -> None:
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
-def count_by(metric: str, dimension: str, value: str) -> None:
-    """A count split by one dimension (the outcome, the decision), flushed on its own."""
-    with single_metric(name=metric, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric_:
-        metric_.add_dimension(name=dimension, value=value)
+def count_by(metric: str, kind: str) -> None:
+    """A count per kind (an outcome, a decision), as its own metric name: `Assessments.FULL_REFUND`."""
+    metrics.add_metric(name=f"{metric}.{kind}", unit=MetricUnit.Count, value=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 from math import floor
 
@@ -58,7 +58,8 @@ def _clause(text: str) -> str:
 
 
 def _gb(byte_count: int, policy: Policy) -> str:
-    gigabytes = f"{Decimal(byte_count) / Decimal(policy.bytes_per_gb):.2f}".rstrip("0").rstrip(".")
+    with localcontext(rounding=ROUND_DOWN):  # 10 GB − 1 byte is "9.99 GB", not "10 GB, less than 10 GB"
+        gigabytes = f"{Decimal(byte_count) / Decimal(policy.bytes_per_gb):.2f}".rstrip("0").rstrip(".")
     return f"{gigabytes} GB"
 
 
@@ -225,10 +226,11 @@ def support_confirmed_unfixable(facts: ClaimFacts, policy: Policy, calendar: Rev
             result="pass",
             reason=f"Our support confirmed on ticket {ticket_id} that the technical problem cannot be fixed. {clause}",
         )
+    text = "; ".join(problems)  # not str.capitalize(): it would lower-case the ticket id
     return RuleResult(
         id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
         result="fail",
-        reason=f"{'; '.join(problems).capitalize()}. {clause}",
+        reason=f"{text[:1].upper()}{text[1:]}. {clause}",
     )
 
 

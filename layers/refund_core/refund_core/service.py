@@ -119,11 +119,11 @@ def submit_refund_request(caller: Caller, command: SubmitRefundRequest, now: dat
         history.append(HistoryEntry(at=received_at, event="decided", by=AUTOMATIC, detail=status))
     repository.record_new_request(request, history)
     count("RefundRequestsSubmitted")
-    count_by("Assessments", "Outcome", assessment.outcome)
+    count_by("Assessments", assessment.outcome)
     if request.status is RequestStatus.PENDING:
         deadline_workflow.start_review_deadline(request)
     else:
-        count_by("Decisions", "Status", request.status)
+        count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
     return request.model_copy(update={"history": tuple(history)})
 
@@ -184,7 +184,7 @@ def evaluate_refund_request(
         assessment = assess(facts.model_copy(update={"earlier_claims": others}), current_policy(), at)
         history = [HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome)]
         repository.record_assessment(request, assessment, history)
-        count_by("Assessments", "Outcome", assessment.outcome)
+        count_by("Assessments", assessment.outcome)
         return repository_view(request, history, assessment=assessment)
     if isinstance(command, ApproveCommand):
         refund_type, amount = approved_refund(
@@ -220,7 +220,7 @@ def evaluate_refund_request(
         status = RequestStatus.REFUSED
     history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
     repository.record_decision(request, status, decision, history)
-    count_by("Decisions", "Status", status)
+    count_by("Decisions", status)
     return repository_view(request, history, status=status, decision=decision)
 
 

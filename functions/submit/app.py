@@ -1,0 +1,43 @@
+"""POST /refund-requests: a customer files a refund request."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from refund_core.api import current_caller, new_api, resource
+from refund_core.commands import SubmitRefundRequest
+from refund_core.idempotency import register_lambda_context, submit_refund_request_once
+from refund_core.models import RefundRequest
+from refund_core.observability import logger, metrics, traced
+
+app = new_api()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat the same key with the same body to get the first answer instead of a second request",
+    ),
+]
+
+
+@app.post("/refund-requests", summary="File a refund request", response_description="The recorded request")
+def submit(
+    body: Annotated[SubmitRefundRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[RefundRequest]:
+    request = submit_refund_request_once(current_caller(app), body, idempotency_key)
+    return resource(request, 201, {"Location": f"/refund-requests/{request.request_id}"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@traced
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,62 @@
+"""API Gateway REST proxy events, shaped as `sam local start-api` and API Gateway build them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+REVIEWERS_GROUP = "refund-reviewers"
+
+
+def claims_for(username: str, *, reviewer: bool = False, email: str | None = None) -> dict[str, str]:
+    """Cognito claims as a REST API's authorizer passes them: every value a string, lists joined by commas."""
+    claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, username)), "cognito:username": username}
+    claims["email"] = email or f"{username}@example.com"
+    if reviewer:
+        claims["cognito:groups"] = REVIEWERS_GROUP
+    return claims
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path: str,
+    *,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: str | dict[str, Any] | None = None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    text = json.dumps(body) if isinstance(body, dict) else body
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": all_headers.get("User-Agent", "")},
+            "authorizer": {"claims": claims} if claims is not None else None,
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }

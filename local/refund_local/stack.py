@@ -1,0 +1,154 @@
+"""AWS emulated in-process by moto, built from template.yaml: the same resources `sam deploy` creates,
+for the local runner and the tests. Nothing in refund_core knows it is local."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.parser import BytesParser
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from refund_core import clients, idempotency
+from refund_core.settings import settings
+from refund_local.provision import create_state_machine, create_tables, function_environment, load_template
+
+REGION = "ap-southeast-1"  # SES is not offered in Hong Kong (ap-east-1); the nearest region that has it
+_FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # Current botocore sends DynamoDB Streams calls to an account-based host that moto does not know.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_SERVICE_NAME": "refunds",
+    "POWERTOOLS_METRICS_NAMESPACE": "SmartSecurity/Refunds",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def use_utc() -> None:
+    """moto compares Wait timestamps with the process's naive local time: run the process in UTC."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+@dataclass
+class LocalAws:
+    """Start with `start()`, stop with `stop()`; the process environment points the handlers at it."""
+
+    review_window_seconds: int | None = None
+    execute_state_machine: bool = True
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    table_names: dict[str, str] = field(default_factory=dict)
+    state_machine_arn: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    _mock: Any = None
+    _saved_environment: dict[str, str | None] = field(default_factory=dict)
+
+    def start(self) -> LocalAws:
+        use_utc()
+        self._set_environment(_FAKE_AWS_ENV)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
+        self._mock.start()
+        template = load_template()
+        self.table_names = create_tables(template, boto3.client("dynamodb", region_name=REGION))
+        self.state_machine_arn = create_state_machine(
+            template, boto3.client("stepfunctions", region_name=REGION), self.table_names
+        )
+        self.environment = function_environment(template, self.table_names, self.state_machine_arn)
+        if self.review_window_seconds is not None:
+            self.environment["REVIEW_WINDOW_SECONDS"] = str(self.review_window_seconds)
+        self.environment |= self.extra_environment
+        self._set_environment(self.environment)
+        self._reset_caches()
+        self._create_mail_and_events()
+        return self
+
+    def _create_mail_and_events(self) -> None:
+        ses = boto3.client("ses", region_name=REGION)
+        ses.verify_email_identity(EmailAddress=settings().sender_email)
+        if settings().ses_configuration_set:
+            ses.create_configuration_set(ConfigurationSet={"Name": settings().ses_configuration_set or ""})
+        if settings().event_bus_name != "default":
+            boto3.client("events", region_name=REGION).create_event_bus(Name=settings().event_bus_name)
+
+    def stop(self) -> None:
+        """Stop running executions first: they outlive mock_aws in their own threads."""
+        if self._mock is None:
+            return
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+        for execution in running.get("executions", []):
+            with contextlib.suppress(AttributeError):  # moto: an execution whose worker has not begun
+                sfn.stop_execution(executionArn=execution["executionArn"])
+        self._mock.stop()
+        self._mock = None
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+        self._reset_caches()
+
+    def _set_environment(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    @staticmethod
+    def _reset_caches() -> None:
+        settings.cache_clear()
+        clients.reset()
+        idempotency.reset()
+
+    def sent_emails(self) -> list[SentEmail]:
+        """Every message moto's SES accepted, oldest first."""
+        return sent_emails()
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None
+
+
+def sent_emails() -> list[SentEmail]:
+    """The messages in moto's SES backend, MIME messages read back into their text and HTML parts."""
+    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto internals, only while it runs
+    from moto.ses.models import RawMessage, ses_backends  # noqa: PLC0415
+
+    emails: list[SentEmail] = []
+    for message in list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages):
+        if isinstance(message, RawMessage):
+            parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw_data.encode())
+            text_part = parsed.get_body(preferencelist=("plain",))
+            html_part = parsed.get_body(preferencelist=("html",))
+            emails.append(
+                SentEmail(
+                    to=tuple(message.destinations),
+                    subject=str(parsed["Subject"] or ""),
+                    text=text_part.get_content() if text_part else "",
+                    html=html_part.get_content() if html_part else None,
+                )
+            )
+        else:
+            destinations = getattr(message, "destinations", {}) or {}
+            emails.append(
+                SentEmail(
+                    to=tuple(destinations.get("ToAddresses", [])),
+                    subject=str(getattr(message, "subject", "")),
+                    text=str(getattr(message, "body", "")),
+                    html=None,
+                )
+            )
+    return emails
