@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from email import policy as email_policy
@@ -33,6 +34,26 @@ _FAKE_AWS_ENV = {
 }
 
 
+_DYNAMODB_REQUEST_LOCK = threading.RLock()
+
+
+def _atomic_dynamodb_requests() -> None:
+    """Make each DynamoDB request atomic, as it is in AWS. moto's backend is not thread-safe: two
+    transactions at once corrupt its copy-on-write table state ("dictionary changed size")."""
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415 - moto internals
+
+    original = DynamoHandler.call_action
+    if getattr(original, "atomic", False):
+        return
+
+    def call_action(self: DynamoHandler) -> Any:
+        with _DYNAMODB_REQUEST_LOCK:
+            return original(self)
+
+    call_action.atomic = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 def use_utc() -> None:
     """moto compares Wait timestamps with the process's naive local time: run the process in UTC."""
     os.environ["TZ"] = "UTC"
@@ -54,6 +75,7 @@ class LocalAws:
 
     def start(self) -> LocalAws:
         use_utc()
+        _atomic_dynamodb_requests()
         self._set_environment(_FAKE_AWS_ENV)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
         self._mock.start()
