@@ -2,14 +2,14 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from refund_core.api import current_caller, new_api, resource
+from refund_core.api import current_caller, json_response, new_api, resource
 from refund_core.models import RefundRequest, RequestStatus
 from refund_core.observability import logger, metrics, traced
 from refund_core.service import list_refund_requests, read_refund_request
@@ -39,7 +39,7 @@ def list_requests(
 ) -> Response[RequestList]:
     page = list_refund_requests(current_caller(app), status, limit, next_token)
     body = RequestList(items=list(page.items), next_token=page.next_token)
-    return Response(200, content_types.APPLICATION_JSON, body.model_dump(mode="json", by_alias=True))
+    return json_response(body.model_dump(mode="json", by_alias=True))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

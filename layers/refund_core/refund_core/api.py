@@ -8,10 +8,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from refund_core.errors import Conflict, InvalidInput, NotAReviewer, NotFound, PolicyForbids, RefundError
 from refund_core.identity import Caller, Unauthenticated, caller_from_claims
@@ -30,11 +26,15 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _ACTIONS = {"assess", "approve", "refuse"}
 
 
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
 def error_response(status: int, message: str, errors: Sequence[dict[str, str]] = ()) -> Response[Any]:
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = list(errors)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return json_response(body, status)
 
 
 def _field_of(error: dict[str, Any]) -> str:
@@ -62,7 +62,7 @@ def new_api() -> APIGatewayRestResolver:
     """A REST resolver with pydantic validation and the API's error mapping."""
     app = APIGatewayRestResolver(enable_validation=True)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid_request(error: RequestValidationError) -> Response[Any]:
         # Validation runs before the route: an anonymous call must still be told 401, not what it got wrong.
         try:
@@ -78,29 +78,13 @@ def new_api() -> APIGatewayRestResolver:
         fields = sorted({detail["field"] for detail in details})
         return error_response(400, f"invalid request: {', '.join(fields)}", details)
 
-    @app.exception_handler(RefundError)
+    @app.exception_handler(RefundError)  # type: ignore[untyped-decorator]
     def refund_error(error: RefundError) -> Response[Any]:
         status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
         errors = [{"field": error.field, "message": error.message}] if error.field else []
         return error_response(status, error.message, errors)
 
-    @app.exception_handler(IdempotencyValidationError)
-    def idempotency_key_reused(error: IdempotencyValidationError) -> Response[Any]:
-        return error_response(
-            409,
-            "this Idempotency-Key was already used with a different body",
-            [{"field": "Idempotency-Key", "message": "already used with a different body"}],
-        )
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[Any]:
-        return error_response(
-            409,
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-            [{"field": "Idempotency-Key", "message": "still in progress"}],
-        )
-
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(error: Exception) -> Response[Any]:
         logger.exception("unexpected error")
         return error_response(500, "internal error; the request was not completed")
@@ -114,9 +98,4 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
 
 
 def resource(request: RefundRequest, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(
-        status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=request.model_dump(mode="json", by_alias=True),
-        headers=headers,
-    )
+    return json_response(request.model_dump(mode="json", by_alias=True), status_code, headers)

@@ -6,11 +6,11 @@ statutory ones and would miss Good Friday."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from refund_core.policy import Policy
@@ -28,8 +28,12 @@ class ReviewTimeline(BaseModel):
 
 
 @cache
-def _general_holidays(categories: tuple[str, ...]) -> holidays.HolidayBase:
-    return holidays.country_holidays("HK", categories=categories, language="en_US")
+def _general_holidays(categories: tuple[str, ...]) -> Container[date]:
+    # Imported on first use: `holidays` is about 50 ms of a cold start that reads may not need.
+    import holidays  # noqa: PLC0415
+
+    calendar: Container[date] = holidays.country_holidays("HK", categories=categories, language="en_US")
+    return calendar
 
 
 class ReviewCalendar:

@@ -12,9 +12,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 
 from refund_core import clients, service
 from refund_core.commands import SubmitRefundRequest
+from refund_core.errors import Conflict
 from refund_core.identity import Caller
 from refund_core.models import RefundRequest
 from refund_core.settings import settings
@@ -40,14 +45,16 @@ def _idempotent_submit() -> Callable[..., dict[str, Any]]:
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().idempotency_table_name, boto3_client=clients.dynamodb()
     )
-    config = _CONFIG
 
     def submit(submission: dict[str, Any]) -> dict[str, Any]:
         caller = Caller.model_validate(submission["caller"])
         command = SubmitRefundRequest.model_validate(submission["body"])
         return service.submit_refund_request(caller, command).model_dump(mode="json", by_alias=True)
 
-    return idempotent_function(data_keyword_argument="submission", persistence_store=persistence, config=config)(submit)
+    idempotent: Callable[..., dict[str, Any]] = idempotent_function(
+        data_keyword_argument="submission", persistence_store=persistence, config=_CONFIG
+    )(submit)
+    return idempotent
 
 
 def submit_refund_request_once(
@@ -61,7 +68,16 @@ def submit_refund_request_once(
         "caller": caller.model_dump(mode="json"),
         "body": command.model_dump(mode="json", by_alias=True),
     }
-    return RefundRequest.model_validate(_idempotent_submit()(submission=submission))
+    try:
+        return RefundRequest.model_validate(_idempotent_submit()(submission=submission))
+    except IdempotencyValidationError as error:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different body", field="Idempotency-Key"
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly", field="Idempotency-Key"
+        ) from error
 
 
 def reset() -> None:

@@ -1,0 +1,201 @@
+"""Benchmarks, run by `make bench`: each section is a function returning rows, printed as one table at the end.
+
+To add a section (AWS calls per operation, cold init, cost...), write a function returning a list of `Row`
+and append it to SECTIONS with its title. A row's goal is free text ("≥ 1,000 /s", "≤ 3") or ""."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import bench_aws
+
+from refund_core.calendar import review_timeline
+from refund_core.models import (
+    AccountBlock,
+    ClaimFacts,
+    Customer,
+    EarlierClaim,
+    Order,
+    Outcome,
+    PaymentState,
+    RequestStatus,
+    SupportTicket,
+    Usage,
+)
+from refund_core.money import Money
+from refund_core.policy import current_policy
+from refund_core.rules import assess
+
+HK = ZoneInfo("Asia/Hong_Kong")
+MIN_SECONDS = 1.0  # each measurement runs at least this long
+
+
+class Row(NamedTuple):
+    label: str
+    value: float | int | str
+    unit: str
+    goal: str = ""
+
+
+Section = Callable[[], list[Row]]
+
+
+def per_second(operation: Callable[[], object], min_seconds: float = MIN_SECONDS) -> float:
+    """Calls of `operation` per second on this one thread, timed with perf_counter over ≥ min_seconds."""
+    operation()  # warm caches (policy document, holiday calendar) outside the measurement
+    calls, batch = 0, 16
+    start = time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < min_seconds:
+        for _ in range(batch):
+            operation()
+        calls += batch
+        batch = min(batch * 2, 4096)
+    return calls / elapsed
+
+
+def realistic_claim(**changes: object) -> ClaimFacts:
+    """A claim as the service builds it: an order, its usage, an account with history, a ticket, a past claim."""
+    order = Order(
+        order_id="ORD-2026-118842",
+        username="customer-7f3a",
+        ordered_at=datetime(2026, 11, 2, 23, 30, tzinfo=HK),
+        amount_paid=Money.of("99.95", "USD"),
+        payment_channel="card",
+        kind="new",
+        service_period_days=365,
+        payment_state=PaymentState.SETTLED,
+    )
+    facts = ClaimFacts(
+        received_at=datetime(2026, 11, 20, 9, 15, tzinfo=HK),
+        order=order,
+        usage=Usage(traffic_bytes=3_141_592_653, connections=42),
+        customer=Customer(
+            username="customer-7f3a",
+            email="customer@example.com",
+            blocks=(
+                AccountBlock(
+                    reason="terms_violation",
+                    starts_at=datetime(2025, 3, 1, tzinfo=HK),
+                    ends_at=datetime(2025, 3, 8, tzinfo=HK),
+                ),
+                AccountBlock(reason="security_check", starts_at=datetime(2026, 11, 5, tzinfo=HK), ends_at=None),
+            ),
+        ),
+        support_ticket_id="TKT-55120",
+        support_ticket=SupportTicket(
+            ticket_id="TKT-55120",
+            username="customer-7f3a",
+            opened_at=datetime(2026, 11, 12, 14, 0, tzinfo=HK),
+            category="technical",
+            official_response="cannot_fix",
+        ),
+        earlier_claims=(
+            EarlierClaim(
+                request_id="REQ-0001",
+                order_id="ORD-2025-000417",
+                status=RequestStatus.CANCELLED,
+                received_at=datetime(2025, 6, 1, tzinfo=HK),
+            ),
+        ),
+    )
+    return facts.model_copy(update=changes)
+
+
+def rules_section() -> list[Row]:
+    policy = current_policy()
+    now = datetime(2026, 11, 20, 9, 15, 1, tzinfo=HK)
+    full = realistic_claim()
+    partial = realistic_claim(
+        received_at=datetime(2026, 12, 20, 9, 15, tzinfo=HK), usage=Usage(traffic_bytes=12_500_000_000, connections=42)
+    )
+    if assess(full, policy, now).outcome is not Outcome.FULL_REFUND:
+        raise SystemExit("bench: the full-refund claim is not assessed as FULL_REFUND")
+    if assess(partial, policy, now).outcome is not Outcome.PARTIAL_REFUND:
+        raise SystemExit("bench: the partial claim is not assessed as PARTIAL_REFUND")
+    received = full.received_at
+    return [
+        Row(
+            "assess, full refund (10 rules + outcome)",
+            per_second(lambda: assess(full, policy, now)),
+            "/s",
+            "≥ 1,000 /s",
+        ),
+        Row(
+            "assess, partial (+ suggested amount)", per_second(lambda: assess(partial, policy, now)), "/s", "≥ 1,000 /s"
+        ),
+        Row(
+            "review_timeline (deadline + reminder)",
+            per_second(lambda: review_timeline(received, policy)),
+            "/s",
+            "≥ 1,000 /s",
+        ),
+    ]
+
+
+def aws_calls_section() -> list[Row]:
+    return [Row(label, calls, "calls", goal) for label, calls, goal in bench_aws.aws_calls_per_operation()]
+
+
+def cold_init_section() -> list[Row]:
+    return [
+        Row(
+            f"{handler}: fresh-process import + module set-up", f"{seconds * 1000:,.0f} ms = {ratio:.2f}x", "", "≤ 1.5x"
+        )
+        for handler, seconds, ratio in bench_aws.cold_init_ratios()
+    ]
+
+
+SECTIONS: list[tuple[str, Section]] = [
+    ("Rules, one core", rules_section),
+    ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
+    ("Cold init vs `import boto3; boto3.client('dynamodb')` (median of 7)", cold_init_section),
+]
+
+
+def format_value(value: float | int | str) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return value
+
+
+def render(results: list[tuple[str, list[Row]]]) -> str:
+    """One aligned table: a title line per section, then its rows; labels left, values right."""
+    lines: list[tuple[str, ...]] = [("measure", "value", "unit", "goal")]
+    for title, rows in results:
+        lines.append((title,))
+        lines.extend((f"  {row.label}", format_value(row.value), row.unit, row.goal) for row in rows)
+    widths = [max(len(line[i]) for line in lines if len(line) == 4) for i in range(4)]
+    out = []
+    for line in lines:
+        if len(line) == 1:
+            out.append(line[0])
+            continue
+        label, value, unit, goal = line
+        out.append(f"{label:<{widths[0]}}  {value:>{widths[1]}}  {unit:<{widths[2]}}  {goal}".rstrip())
+        if len(out) == 1:
+            out.append("-" * (sum(widths) + 6))
+    return "\n".join(out)
+
+
+def main() -> int:
+    print(f"bench: Python {platform.python_version()} on {platform.machine()}, policy {current_policy().version}")
+    results: list[tuple[str, list[Row]]] = []
+    for title, section in SECTIONS:
+        started = time.perf_counter()
+        rows = section()
+        print(f"  {title}: measured in {time.perf_counter() - started:.1f} s")
+        results.append((title, rows))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Benchmark sections that need the emulated stack or fresh processes: AWS API calls per operation
+(counted under moto with a botocore event hook) and each handler's cold init."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+HANDLERS = ("submit", "read", "evaluate", "cancel", "notifier")
+COLD_RUNS = 7
+
+
+@contextmanager
+def counted_calls() -> Iterator[Counter[str]]:
+    """Counts every AWS API call that the service's clients (refund_core.clients) make inside the block."""
+    from refund_core import clients  # noqa: PLC0415 - imported once the stack's environment is set
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
+    for client in service_clients:
+        client.meta.events.register("before-call", count)
+    try:
+        yield calls
+    finally:
+        for client in service_clients:
+            client.meta.events.unregister("before-call", count)
+
+
+def _seed(order_id: str, days_ago: int, channel: str = "card") -> None:
+    from refund_core import repository  # noqa: PLC0415 - imported once the stack's environment is set
+    from refund_core.models import Customer, Order, SupportTicket, Usage  # noqa: PLC0415
+    from refund_core.money import Money  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    repository.put_customer(Customer(username="alice", email="alice@example.com"))
+    repository.put_order(
+        Order(
+            order_id=order_id,
+            username="alice",
+            ordered_at=now - timedelta(days=days_ago),
+            amount_paid=Money.of("100.00", "USD"),
+            payment_channel=channel,
+            kind="new",
+            service_period_days=365,
+            payment_state="settled",  # type: ignore[arg-type]
+        )
+    )
+    repository.put_usage(order_id, Usage(traffic_bytes=10, connections=1))
+    repository.put_support_ticket(
+        SupportTicket(
+            ticket_id=f"T-{order_id}",
+            username="alice",
+            opened_at=now - timedelta(days=1),
+            category="technical",
+            official_response="cannot_fix",
+        )
+    )
+
+
+def aws_calls_per_operation() -> list[tuple[str, int, str]]:
+    """(operation, calls, goal): each operation once, on a fresh emulated stack."""
+    from refund_local.events import api_event, claims_for  # noqa: PLC0415
+    from refund_local.handlers import invoke  # noqa: PLC0415
+    from refund_local.stack import LocalAws  # noqa: PLC0415
+
+    alice, rita = claims_for("alice"), claims_for("rita", reviewer=True)
+    rows: list[tuple[str, int, str]] = []
+    stack = LocalAws(execute_state_machine=False, extra_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    stack.start()
+    try:
+
+        def submit(order_id: str, key: str | None) -> tuple[int, str]:
+            body = {"orderId": order_id, "reason": "Slow.", "supportTicketId": f"T-{order_id}"}
+            headers = {"Idempotency-Key": key} if key else None
+            event = api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=alice, headers=headers)
+            with counted_calls() as calls:
+                response = invoke("functions/submit/", event)
+            return sum(calls.values()), json.loads(response["body"])["requestId"]
+
+        def on(request_id: str, suffix: str, method: str, claims: dict[str, str], body: Any = None) -> int:
+            event = api_event(
+                method,
+                "/refund-requests/{requestId}" + suffix,
+                f"/refund-requests/{request_id}{suffix}",
+                path_parameters={"requestId": request_id},
+                claims=claims,
+                body=body,
+            )
+            function = {"": "read", "/evaluate": "evaluate", "/cancel": "cancel"}[suffix]
+            with counted_calls() as calls:
+                invoke(f"functions/{function}/", event)
+            return sum(calls.values())
+
+        _seed("ord-1", days_ago=40)
+        count, pending = submit("ord-1", "key-1")
+        rows.append(("submit, pending, with Idempotency-Key", count, "≤ 6"))
+        rows.append(("read one request", on(pending, "", "GET", alice), ""))
+        rows.append(("evaluate: assess", on(pending, "/evaluate", "POST", rita, {"action": "assess"}), "≤ 4"))
+        rows.append(("cancel", on(pending, "/cancel", "POST", alice), "≤ 2"))
+        _seed("ord-2", days_ago=40)
+        count, pending = submit("ord-2", None)
+        rows.append(("submit, pending, no key", count, "≤ 6"))
+        rows.append(("evaluate: approve", on(pending, "/evaluate", "POST", rita, {"action": "approve"}), "≤ 4"))
+        _seed("ord-3", days_ago=2, channel="apple_itunes")
+        count, _ = submit("ord-3", "key-3")
+        rows.append(("submit, refused at once, with key", count, "≤ 6"))
+    finally:
+        stack.stop()
+    return rows
+
+
+_COLD_INIT = """
+import importlib.util, sys, time
+start = time.perf_counter()
+{body}
+print(time.perf_counter() - start)
+"""
+_LOAD_HANDLER = """
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+"""
+_BASELINE = """
+import boto3
+boto3.client("dynamodb")
+"""
+
+
+def _fresh_process_seconds(body: str) -> float:
+    environment = os.environ | {
+        "AWS_DEFAULT_REGION": "ap-southeast-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "REQUESTS_TABLE_NAME": "RequestsTable",
+        "CUSTOMER_RECORDS_TABLE_NAME": "CustomerRecordsTable",
+        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+        "REVIEW_DEADLINE_STATE_MACHINE_ARN": "arn:aws:states:ap-southeast-1:123456789012:stateMachine:x",
+        "POWERTOOLS_SERVICE_NAME": "refunds",
+    }
+    output = subprocess.run(
+        [sys.executable, "-c", _COLD_INIT.format(body=body)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd=REPO,
+    )
+    return float(output.stdout.strip().splitlines()[-1])
+
+
+def cold_init_ratios(runs: int = COLD_RUNS) -> list[tuple[str, float, float]]:
+    """(handler, median seconds, ratio to `import boto3; boto3.client("dynamodb")` in the same run).
+    Runs alternate handler and baseline so that drift of the machine's speed hits both alike."""
+    rows: list[tuple[str, float, float]] = []
+    for handler in HANDLERS:
+        path = REPO / "functions" / handler / "app.py"
+        if not path.exists():
+            continue
+        times, baselines = [], []
+        for _ in range(runs):
+            times.append(_fresh_process_seconds(_LOAD_HANDLER.format(path=str(path))))
+            baselines.append(_fresh_process_seconds(_BASELINE))
+        median = statistics.median(times)
+        rows.append((handler, median, median / statistics.median(baselines)))
+    return rows
+
+
+Measure = Callable[[], list[tuple[str, Any, Any]]]

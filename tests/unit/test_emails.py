@@ -1,0 +1,295 @@
+"""The emails, rendered without AWS: each kind's content, the amount and the path of the money, every
+refusal reason, the Apple wording, the customer's own text escaped in HTML, and no internal codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email import policy as email_policy
+from email.parser import BytesParser
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from refund_core.calendar import review_timeline
+from refund_core.emails import Email, EmailKind, NoRecipient, StaffAddresses, long_date, mime_message, render
+from refund_core.models import (
+    Decision,
+    EarlierClaim,
+    Outcome,
+    RefundRequest,
+    RefundType,
+    RequestStatus,
+    RuleId,
+)
+from refund_core.money import Money
+from refund_core.policy import Policy
+
+if TYPE_CHECKING:
+    from conftest import ClaimBuilder  # the unit tests' shared builder (fixture `claim`)
+
+HK = ZoneInfo("Asia/Hong_Kong")
+STAFF = StaffAddresses(reviewers="reviewers@example.com", supervisors="supervisors@example.com")
+RECEIVED_SATURDAY = datetime(2026, 11, 28, 10, 15, tzinfo=HK)
+DECIDED_AT = datetime(2026, 12, 3, 15, 0, tzinfo=HK)
+CUSTOMER_REASON = 'It drops <b>every</b> minute & "support" can\'t fix it'
+INTERNAL_CODES = (
+    *(str(code) for code in RuleId),
+    *(str(code) for code in Outcome),
+    *(str(code) for code in RequestStatus),
+    *(str(code) for code in RefundType),
+    "apple_itunes",
+)
+
+
+def pending(claim: ClaimBuilder, policy: Policy, **changes: Any) -> RefundRequest:
+    facts = claim.facts(received_at=RECEIVED_SATURDAY, **changes)
+    timeline = review_timeline(RECEIVED_SATURDAY, policy)
+    return RefundRequest(
+        request_id="rr_01KB4Q7M2X9T3V8E6R5W1Z0H4N",
+        order_id=facts.order.order_id,
+        username="alice",
+        customer_email="alice@example.com",
+        reason=CUSTOMER_REASON,
+        support_ticket_id=facts.support_ticket_id,
+        status=RequestStatus.PENDING,
+        received_at=RECEIVED_SATURDAY,
+        deadline=timeline.deadline,
+        reminder_at=timeline.reminder_at,
+        assessment=claim.assess(facts),
+        amount_paid=facts.order.amount_paid,
+        payment_channel=facts.order.payment_channel,
+    )
+
+
+def approved(request: RefundRequest, amount: Money, refund_type: RefundType, note: str | None = None) -> RefundRequest:
+    reasons = tuple(rule.reason for rule in request.assessment.failed()) if refund_type is RefundType.PARTIAL else ()
+    decision = Decision(
+        refund_type=refund_type, amount=amount, reasons=reasons, decided_at=DECIDED_AT, decided_by="rev", note=note
+    )
+    return request.model_copy(update={"status": RequestStatus.APPROVED, "decision": decision, "version": 2})
+
+
+def refused(request: RefundRequest, note: str | None = None) -> RefundRequest:
+    reasons = (*(rule.reason for rule in request.assessment.failed()), *((note,) if note else ()))
+    decision = Decision(
+        refund_type=None, amount=None, reasons=reasons, decided_at=DECIDED_AT, decided_by="auto", note=note
+    )
+    return request.model_copy(update={"status": RequestStatus.REFUSED, "decision": decision})
+
+
+def customer_email(kind: EmailKind, request: RefundRequest, policy: Policy) -> Email:
+    email = render(kind, request, policy, STAFF)
+    assert email.to == "alice@example.com"
+    for code in INTERNAL_CODES:
+        assert code not in email.subject, code
+        assert code not in email.text, code
+        assert code not in email.html, code
+    return email
+
+
+def test_long_date_is_the_hong_kong_date_in_full_with_the_year() -> None:
+    assert (
+        long_date(datetime(2026, 12, 11, 15, 59, 59, 999000, tzinfo=ZoneInfo("UTC")), HK) == "Friday 11 December 2026"
+    )
+    assert long_date(datetime(2026, 12, 11, 16, 0, tzinfo=ZoneInfo("UTC")), HK) == "Saturday 12 December 2026"
+
+
+def test_acknowledgement_says_received_and_the_decision_date_with_the_year(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy, traffic=12 * 10**9)
+    email = customer_email(EmailKind.ACKNOWLEDGEMENT, request, policy)
+
+    assert email.subject == "We have received your refund request for order O-1"
+    assert "We have received your request for a refund for order O-1 on Saturday 28 November 2026" in email.text
+    assert "within 10 working days: you will have our decision by Friday 11 December 2026." in email.text
+    assert request.request_id in email.text
+    assert "cancel" in email.text
+    assert "<strong>Friday 11 December 2026</strong>" in email.html
+
+
+def test_the_customers_own_text_is_escaped_in_html_and_kept_in_text(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy).model_copy(update={"reason": CUSTOMER_REASON + "\nsecond line"})
+    email = customer_email(EmailKind.ACKNOWLEDGEMENT, request, policy)
+
+    assert CUSTOMER_REASON in email.text
+    assert "<b>" not in email.html
+    assert "It drops &lt;b&gt;every&lt;/b&gt; minute &amp; &quot;support&quot; can&#x27;t fix it<br>\nsecond line" in (
+        email.html
+    )
+
+
+def test_html_escapes_the_username_and_a_reviewers_note(claim: ClaimBuilder, policy: Policy) -> None:
+    request = refused(pending(claim, policy, connections=101), note="See <a href='x'>this</a>").model_copy(
+        update={"username": "<script>alert(1)</script>"}
+    )
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+    assert "<a href" not in email.html
+    assert "See &lt;a href=&#x27;x&#x27;&gt;this&lt;/a&gt;" in email.html
+    assert "See <a href='x'>this</a>" in email.text
+
+
+def test_full_approval_names_the_amount_and_the_path_of_the_money(claim: ClaimBuilder, policy: Policy) -> None:
+    request = approved(pending(claim, policy), Money.of("100.00", "USD"), RefundType.FULL)
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert email.subject == "Your refund for order O-1 is approved"
+    assert "approve a full refund of 100.00 USD, the amount you paid." in email.text
+    assert f"We pay the refund {policy.refund_path('card')}." in email.text
+    assert "within 5 to 10 working days" in email.text
+    assert "<strong>100.00 USD</strong>" in email.html
+
+
+@pytest.mark.parametrize("channel", ["card", "paypal", "crypto", "bank_transfer", None])
+def test_the_path_of_the_money_follows_the_payment_channel(
+    claim: ClaimBuilder, policy: Policy, channel: str | None
+) -> None:
+    request = approved(pending(claim, policy, channel=channel), Money.of("100.00", "USD"), RefundType.FULL)
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert f"We pay the refund {policy.refund_path(channel)}." in email.text
+    assert "usually" in email.text
+
+
+def test_partial_approval_names_both_amounts_every_reason_and_the_note(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy, traffic=12_500_000_000, channel="paypal")
+    (traffic_reason,) = (rule.reason for rule in request.assessment.failed())
+    request = approved(request, Money.of("97.50", "USD"), RefundType.PARTIAL, note="2.50 USD for 2.5 GB of excess.")
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert email.subject == "Your refund for order O-1 is approved in part"
+    assert "approve a partial refund of 97.50 USD of the 100.00 USD you paid." in email.text
+    assert f"- {traffic_reason}" in email.text
+    assert "(Refund Policy: “You have used less than 10 GB of bandwidth”)" in email.text
+    assert "- 2.50 USD for 2.5 GB of excess." in email.text
+    assert "We pay the refund back to your PayPal account, usually within 3 to 5 working days." in email.text
+    assert email.html.count("<li>") == 2
+
+
+def test_partial_approval_without_failed_rules_or_note_still_says_why(claim: ClaimBuilder, policy: Policy) -> None:
+    request = approved(pending(claim, policy, traffic=None), Money.of("50.00", "USD"), RefundType.PARTIAL)
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert "- Under our Refund Policy such a refund is at our sole discretion." in email.text
+
+
+def test_an_app_store_approval_says_apple_handles_the_refund(claim: ClaimBuilder, policy: Policy) -> None:
+    # The guards forbid it; were one recorded anyway, the email must not promise money from us.
+    request = approved(pending(claim, policy, channel="apple_itunes"), Money.of("100.00", "USD"), RefundType.FULL)
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert policy.excluded_channel_reasons["apple_itunes"] in email.text
+    assert "refunded by Apple, not by us" in email.html
+    assert "We pay the refund" not in email.text
+
+
+def test_refusal_gives_every_failed_rules_reason_with_its_clause(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(
+        claim,
+        policy,
+        channel="apple_itunes",
+        connections=150,
+        ticket_changes={"official_response": "fixed"},
+        earlier_claims=(
+            EarlierClaim(
+                request_id="rr_0",
+                order_id="O-0",
+                status=RequestStatus.REFUSED,
+                received_at=datetime(2026, 3, 1, tzinfo=HK),
+            ),
+        ),
+    )
+    assert request.assessment.outcome is Outcome.REFUSED
+    request = refused(request)
+    assert request.decision is not None
+    reasons = request.decision.reasons
+    assert len(reasons) == 4
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert email.subject == "Your refund request for order O-1 is refused"
+    assert "we cannot make a refund, for these reasons:" in email.text
+    for reason in reasons:
+        assert f"- {reason}" in email.text
+        assert "(Refund Policy: “" in reason
+    assert email.html.count("<li>") == 4
+    assert "You made 150 connections, more than the 100 allowed." in email.text
+    assert "our support said the problem was fixed" in email.text
+    assert "You already claimed a refund under this Policy on 2026-03-01" in email.text
+    # The Apple wording, from the rule's reason (the policy document's excluded-channel reason).
+    assert policy.excluded_channel_reasons["apple_itunes"] in email.text
+    assert "Orders paid through the Apple iTunes Store are refunded by Apple, not by us" in email.html
+    assert "Apple iTunes Store. We can not return the money for such orders" in email.text
+
+
+def test_a_reviewers_refusal_carries_the_reviewers_reason(claim: ClaimBuilder, policy: Policy) -> None:
+    request = refused(pending(claim, policy, traffic=12 * 10**9), note="Your traffic shows the service worked.")
+    email = customer_email(EmailKind.DECISION, request, policy)
+
+    assert "- Your traffic shows the service worked." in email.text
+    assert "You used 12 GB, not less than 10 GB" in email.text
+
+
+def test_cancellation_confirms_the_withdrawal(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy).model_copy(update={"status": RequestStatus.CANCELLED, "version": 2})
+    email = customer_email(EmailKind.CANCELLATION, request, policy)
+
+    assert email.subject == "Your refund request for order O-1 is cancelled"
+    assert "we have withdrawn your request for a refund for order O-1" in email.text
+    assert "does not count as a claim" in email.text
+
+
+def test_reminder_goes_to_the_reviewers_with_request_customer_and_deadline(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy, traffic=12 * 10**9).model_copy(update={"reminded": True})
+    email = render(EmailKind.REMINDER, request, policy, STAFF)
+
+    assert email.to == "reviewers@example.com"
+    assert email.subject == f"Reminder: refund request {request.request_id} is due by Friday 11 December 2026"
+    assert f"Request:  {request.request_id}" in email.text
+    assert "Customer: alice" in email.text
+    assert "Deadline: Friday 11 December 2026, 23:59 Hong Kong time" in email.text
+    assert "Received: Saturday 28 November 2026, 10:15 Hong Kong time" in email.text
+    assert "partial refund at the company's discretion (suggested amount" in email.text
+    assert "<td>alice</td>" in email.html
+
+
+def test_escalation_goes_to_the_supervisors(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy, traffic=None).model_copy(update={"reminded": True, "overdue": True})
+    email = render(EmailKind.ESCALATION, request, policy, STAFF)
+
+    assert email.to == "supervisors@example.com"
+    assert email.subject == (
+        f"Overdue: refund request {request.request_id} passed its deadline of Friday 11 December 2026"
+    )
+    assert "passed its deadline of Friday 11 December 2026, 23:59 Hong Kong time without a decision" in email.text
+    assert "Customer: alice" in email.text
+    assert "needs review" in email.text
+
+
+@pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION])
+def test_a_customer_email_needs_the_customers_address(claim: ClaimBuilder, policy: Policy, kind: EmailKind) -> None:
+    request = pending(claim, policy).model_copy(update={"customer_email": None})
+    with pytest.raises(NoRecipient):
+        render(kind, request, policy, STAFF)
+
+
+def test_a_decided_status_without_its_decision_is_an_error(claim: ClaimBuilder, policy: Policy) -> None:
+    request = pending(claim, policy).model_copy(update={"status": RequestStatus.APPROVED})
+    with pytest.raises(ValueError, match="no decision"):
+        render(EmailKind.DECISION, request, policy, STAFF)
+
+
+def test_mime_message_is_multipart_alternative_text_then_html(claim: ClaimBuilder, policy: Policy) -> None:
+    email = render(EmailKind.ACKNOWLEDGEMENT, pending(claim, policy), policy, STAFF)
+    message = BytesParser(policy=email_policy.default).parsebytes(mime_message(email, "refunds@example.com"))
+
+    assert message["From"] == "refunds@example.com"
+    assert message["To"] == "alice@example.com"
+    assert message["Subject"] == email.subject
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert text.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    assert text.get_content() == email.text
+    assert html.get_content() == email.html
