@@ -146,7 +146,7 @@ class SentEmail:
 
 def sent_emails() -> list[SentEmail]:
     """The messages in moto's SES backend, MIME messages read back into their text and HTML parts."""
-    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto internals, only while it runs
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto internals, only while it runs
     from moto.ses.models import RawMessage, ses_backends  # noqa: PLC0415
 
     emails: list[SentEmail] = []
