@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from refund_core import clients, idempotency
+from refund_core import clients, idempotency, notifications
 from refund_core.settings import settings
 from refund_local.provision import create_state_machine, create_tables, function_environment, load_template
 
@@ -130,6 +130,8 @@ class LocalAws:
         settings.cache_clear()
         clients.reset()
         idempotency.reset()
+        notifications.reset()
+        notifications.reset()
 
     def sent_emails(self) -> list[SentEmail]:
         """Every message moto's SES accepted, oldest first."""
