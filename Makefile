@@ -4,7 +4,8 @@ PYTHON312 := $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || 
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
-export AWS_DEFAULT_REGION ?= ap-east-1
+# SES, which sends every email, is not offered in ap-east-1 (Hong Kong): the stack lives in Singapore.
+export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: venv test unit integration e2e lint fmt bench run build template-lint tools clean
@@ -18,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: venv
+# What CI runs: the linters and template checks, then every test (unit, integration, e2e).
+test: lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 unit: venv
@@ -41,17 +43,18 @@ fmt: venv
 
 # SAM CLI and cfn-lint pin versions that conflict with the test deps (boto3, pydantic...), so they get
 # their own venv.
-$(TOOLS)/.installed:
+$(TOOLS)/.installed: requirements-tools.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 	$(PYTHON312) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet aws-sam-cli cfn-lint aws-sam-translator
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
 tools: $(TOOLS)/.installed
 
 # sam validate and cfn-lint see the SAM template; cfn-lint on the offline translation also sees what SAM
-# generates (roles, permissions, event source mappings), e.g. circular dependencies between them.
+# generates (roles, permissions, event source mappings: circular dependencies between them, say) and the
+# state machine definition, checked against the ASL schema.
 template-lint: tools
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml

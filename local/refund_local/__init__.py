@@ -1,0 +1,1 @@
+"""Local runner (refund-local): the Lambda handlers with AWS emulated in-process by moto."""

@@ -1,0 +1,208 @@
+"""Create the stack's AWS resources in moto from template.yaml's own definitions.
+
+The template is the single source of truth: tables, the state machine, API routes and environment are read
+from it, so the local runner and the tests cannot drift from what `sam deploy` creates. Local resources are
+named after their logical ids (table `RequestsTable`, state machine `ReviewDeadlineStateMachine`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+Template = dict[str, Any]
+
+# Editable install (`pip install -e .`): this file stays at <repo>/local/refund_local/provision.py.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# moto does not check roles; Step Functions only needs a well-formed ARN.
+LOCAL_STATE_MACHINE_ROLE_ARN = "arn:aws:iam::123456789012:role/review-deadline"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that also reads the short intrinsic tags (!Ref, !GetAtt, !Sub, ...) as their long forms."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix in ("Ref", "Condition"):
+        return {tag_suffix: value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        # `!GetAtt Table.StreamArn` is the short form of `Fn::GetAtt: [Table, StreamArn]`.
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def load_template(path: Path | None = None) -> Template:
+    """template.yaml (or `path`) as plain data, short intrinsic tags turned into their long forms."""
+    text = (path or TEMPLATE_PATH).read_text(encoding="utf-8")
+    template = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader subclass
+    if not isinstance(template, dict):
+        raise ValueError(f"{path or TEMPLATE_PATH} is not a template")
+    return template
+
+
+def _resources(template: Template, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == resource_type:
+            yield logical_id, resource.get("Properties", {})
+
+
+def create_tables(template: Template, dynamodb_client: DynamoDBClient) -> dict[str, str]:
+    """Create every AWS::DynamoDB::Table of the template; returns logical id → table name (the logical id)."""
+    names: dict[str, str] = {}
+    for logical_id, props in _resources(template, "AWS::DynamoDB::Table"):
+        table: dict[str, Any] = {
+            "TableName": logical_id,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if "GlobalSecondaryIndexes" in props:
+            table["GlobalSecondaryIndexes"] = [
+                {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
+                for index in props["GlobalSecondaryIndexes"]
+            ]
+        if "StreamSpecification" in props:
+            # CloudFormation implies StreamEnabled; the API wants it said.
+            view_type = props["StreamSpecification"]["StreamViewType"]
+            table["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view_type}
+        dynamodb_client.create_table(**table)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb_client.update_time_to_live(
+                TableName=logical_id,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        names[logical_id] = logical_id
+    return names
+
+
+def create_state_machine(
+    template: Template,
+    sfn_client: SFNClient,
+    table_names: Mapping[str, str],
+    *,
+    logical_id: str = "ReviewDeadlineStateMachine",
+    base_dir: Path = REPO_ROOT,
+) -> str:
+    """Create the state machine `logical_id` from its DefinitionUri file (relative to `base_dir`, the
+    template's directory) with its DefinitionSubstitutions applied; returns its ARN.
+
+    Substitutions may be plain strings or `Ref`s to tables (resolved through `table_names`)."""
+    props = template["Resources"][logical_id]["Properties"]
+    definition = (base_dir / props["DefinitionUri"]).read_text(encoding="utf-8")
+    for name, value in props.get("DefinitionSubstitutions", {}).items():
+        definition = definition.replace("${" + name + "}", _resolve_substitution(value, table_names))
+    if "${" in definition:
+        raise ValueError(f"{logical_id}: a ${{...}} in {props['DefinitionUri']} has no DefinitionSubstitution")
+    response = sfn_client.create_state_machine(
+        name=logical_id,
+        definition=definition,
+        roleArn=LOCAL_STATE_MACHINE_ROLE_ARN,
+        type=props.get("Type", "STANDARD"),
+    )
+    return response["stateMachineArn"]
+
+
+def _resolve_substitution(value: Any, table_names: Mapping[str, str]) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("Ref") in table_names:
+        return table_names[value["Ref"]]
+    raise ValueError(f"no local value for the DefinitionSubstitution {value!r}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API event of a function: what `sam local start-api` would serve."""
+
+    function: str  # logical id, e.g. "SubmitFunction"
+    code_uri: str  # e.g. "functions/submit/"
+    handler: str  # e.g. "app.lambda_handler"
+    method: str  # upper case, e.g. "POST"
+    path: str  # e.g. "/refund-requests/{requestId}"
+
+
+def api_routes(template: Template) -> list[Route]:
+    """Every Api event of every AWS::Serverless::Function, in template order."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    routes: list[Route] = []
+    for logical_id, props in _resources(template, "AWS::Serverless::Function"):
+        for event in props.get("Events", {}).values():
+            if event.get("Type") != "Api":
+                continue
+            routes.append(
+                Route(
+                    function=logical_id,
+                    code_uri=props.get("CodeUri", defaults.get("CodeUri")),
+                    handler=props.get("Handler", defaults.get("Handler")),
+                    method=event["Properties"]["Method"].upper(),
+                    path=event["Properties"]["Path"],
+                )
+            )
+    return routes
+
+
+def function_environment(
+    template: Template,
+    table_names: Mapping[str, str],
+    state_machine_arn: str,
+    *,
+    function: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment variables a function gets, resolved to local values.
+
+    Globals' variables, plus those of `function` (a logical id) when given: the local runner runs every
+    handler in one process, so it calls this without `function` and puts the result into `os.environ`
+    (adding the local-only `REVIEW_WINDOW_SECONDS` itself). `Ref`s resolve to: a table → its local name;
+    the state machine → `state_machine_arn`; a template parameter → `parameters[name]`, else its Default;
+    any other resource → its logical id, so the runner names the local SES configuration set
+    `SesConfigurationSet` and the event bus `RefundsEventBus`.
+    """
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    if function is not None:
+        own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+        variables.update(own)
+    template_parameters = template.get("Parameters", {})
+    resources = template.get("Resources", {})
+
+    def resolve(name: str, value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, str | int | float):
+            return str(value)
+        if not (isinstance(value, dict) and list(value) == ["Ref"]):
+            raise ValueError(f"environment variable {name}: no local value for {value!r}")
+        ref = str(value["Ref"])
+        if ref in table_names:
+            return table_names[ref]
+        if ref in template_parameters:
+            if parameters and ref in parameters:
+                return parameters[ref]
+            return str(template_parameters[ref].get("Default", ""))
+        if ref in resources:
+            if resources[ref]["Type"] == "AWS::Serverless::StateMachine":
+                return state_machine_arn
+            return ref
+        raise ValueError(f"environment variable {name}: {ref!r} is neither a parameter nor a resource")
+
+    return {name: resolve(name, value) for name, value in variables.items()}

@@ -1,0 +1,294 @@
+"""The real review-deadline ASL, run by moto's Step Functions interpreter on the template's tables."""
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from refund_local.provision import (
+    LOCAL_STATE_MACHINE_ROLE_ARN,
+    REPO_ROOT,
+    create_state_machine,
+    create_tables,
+    load_template,
+)
+
+TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class Aws:
+    dynamodb: Any
+    sfn: Any
+    table: str
+    state_machine_arn: str
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        template = load_template()
+        dynamodb, sfn = boto3.client("dynamodb"), boto3.client("stepfunctions")
+        tables = create_tables(template, dynamodb)
+        arn = create_state_machine(template, sfn, tables)
+        yield Aws(dynamodb, sfn, tables["RequestsTable"], arn)
+        # Executions are threads that outlive mock_aws (and would then call real endpoints): stop them.
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+            for execution in running["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+def wait_timestamp(moment: datetime) -> str:
+    """Whole seconds, rounded up, ending in Z: the form submit gives the workflow."""
+    return (moment.replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def put_pending_request(aws: Aws, request_id: str, reminder_at: str, deadline: str) -> None:
+    aws.dynamodb.put_item(
+        TableName=aws.table,
+        Item={
+            "pk": {"S": f"REQUEST#{request_id}"},
+            "sk": {"S": "REQUEST"},
+            "requestId": {"S": request_id},
+            "status": {"S": "PENDING"},
+            "version": {"N": "1"},
+            "reminderAt": {"S": reminder_at},
+            "deadline": {"S": deadline},
+            "reminded": {"BOOL": False},
+            "overdue": {"BOOL": False},
+            "gsi1pk": {"S": "STATUS#PENDING"},
+            "gsi1sk": {"S": f"{deadline}#{request_id}"},
+        },
+    )
+
+
+def decide(aws: Aws, request_id: str) -> None:
+    """Approve the way the API does: conditional on PENDING, bumping version."""
+    aws.dynamodb.update_item(
+        TableName=aws.table,
+        Key={"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="SET #status = :approved, version = version + :one",
+        ConditionExpression="#status = :pending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":approved": {"S": "APPROVED"}, ":pending": {"S": "PENDING"}, ":one": {"N": "1"}},
+    )
+
+
+def start(aws: Aws, request_id: str, reminder_at: str, deadline: str, state_machine_arn: str | None = None) -> str:
+    # Named like submit does (by request id): unnamed executions collide in moto.
+    return aws.sfn.start_execution(
+        stateMachineArn=state_machine_arn or aws.state_machine_arn,
+        name=request_id,
+        input=json.dumps({"requestId": request_id, "reminderAt": reminder_at, "deadline": deadline}),
+    )["executionArn"]
+
+
+def finished(aws: Aws, execution_arn: str) -> dict[str, Any]:
+    give_up = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < give_up:
+        execution = aws.sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.1)
+    raise AssertionError(f"{execution_arn} still running after {TIMEOUT_SECONDS} s")
+
+
+def request_item(aws: Aws, request_id: str) -> dict[str, Any]:
+    key = {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}}
+    return aws.dynamodb.get_item(TableName=aws.table, Key=key, ConsistentRead=True)["Item"]
+
+
+def history(aws: Aws, request_id: str) -> list[dict[str, Any]]:
+    return aws.dynamodb.query(
+        TableName=aws.table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :history)",
+        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":history": {"S": "HISTORY#"}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def entered_states(aws: Aws, execution_arn: str) -> list[str]:
+    events = aws.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+
+
+def stream_images(aws: Aws, request_id: str) -> list[dict[str, Any]]:
+    """Every change of the request item, in order, as the notifier would see it."""
+    streams = boto3.client("dynamodbstreams")
+    stream_arn = aws.dynamodb.describe_table(TableName=aws.table)["Table"]["LatestStreamArn"]
+    changes: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        changes.extend(
+            record["dynamodb"]
+            for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+            if record["dynamodb"]["Keys"] == {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}}
+        )
+    return changes
+
+
+def test_pending_request_is_reminded_then_overdue(aws: Aws) -> None:
+    request_id = f"rr_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=2)), wait_timestamp(now + timedelta(seconds=4))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+
+    execution = finished(aws, start(aws, request_id, reminder_at, deadline))
+
+    assert execution["status"] == "SUCCEEDED"
+    item = request_item(aws, request_id)
+    assert (item["status"]["S"], item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == ("PENDING", True, True)
+    assert item["version"] == {"N": "1"}, "the workflow's writes leave version to the API"
+    assert [(h["sk"]["S"], h["at"]["S"], h["event"]["S"], h["by"]["S"]) for h in history(aws, request_id)] == [
+        (f"HISTORY#{reminder_at}#reminded", reminder_at, "reminded", "review-deadline"),
+        (f"HISTORY#{deadline}#overdue", deadline, "overdue", "review-deadline"),
+    ]
+
+
+def test_history_written_by_an_earlier_attempt_is_not_duplicated(aws: Aws) -> None:
+    request_id = f"rr_{uuid.uuid4().hex}"
+    reminder_at = deadline = wait_timestamp(datetime.now(UTC))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+    for event in ("reminded", "overdue"):  # as if a retried step's first attempt had written them
+        aws.dynamodb.put_item(
+            TableName=aws.table,
+            Item={
+                "pk": {"S": f"REQUEST#{request_id}"},
+                "sk": {"S": f"HISTORY#{deadline}#{event}"},
+                "at": {"S": deadline},
+                "event": {"S": event},
+                "by": {"S": "earlier-attempt"},
+            },
+        )
+
+    execution = finished(aws, start(aws, request_id, reminder_at, deadline))
+
+    assert execution["status"] == "SUCCEEDED"
+    item = request_item(aws, request_id)
+    assert (item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == (True, True)
+    assert [(h["event"]["S"], h["by"]["S"]) for h in history(aws, request_id)] == [
+        ("overdue", "earlier-attempt"),
+        ("reminded", "earlier-attempt"),
+    ]
+
+
+def test_request_decided_before_the_reminder_ends_the_workflow(aws: Aws) -> None:
+    request_id = f"rr_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=2))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+    execution_arn = start(aws, request_id, reminder_at, deadline)
+    decide(aws, request_id)
+
+    execution = finished(aws, execution_arn)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert entered_states(aws, execution_arn)[-1] == "NoLongerPending"
+    item = request_item(aws, request_id)
+    assert (item["status"]["S"], item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == ("APPROVED", False, False)
+    assert history(aws, request_id) == []
+
+
+def test_request_decided_after_the_reminder_is_never_overdue(aws: Aws) -> None:
+    request_id = f"rr_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=3))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+    execution_arn = start(aws, request_id, reminder_at, deadline)
+    give_up = time.monotonic() + TIMEOUT_SECONDS
+    while not request_item(aws, request_id)["reminded"]["BOOL"]:
+        assert time.monotonic() < give_up, "never reminded"
+        time.sleep(0.05)
+    decide(aws, request_id)
+
+    execution = finished(aws, execution_arn)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert entered_states(aws, execution_arn)[-2:] == ["MarkOverdue", "NoLongerPending"]
+    item = request_item(aws, request_id)
+    assert (item["status"]["S"], item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == ("APPROVED", True, False)
+    assert [h["event"]["S"] for h in history(aws, request_id)] == ["reminded"]
+
+
+# moto's Wait sleeps only the whole seconds left (int()), so MarkOverdue runs up to 1 s before the deadline.
+# Decisions spread over that second, one of them at the deadline itself, so that both orders happen.
+DECISION_OFFSETS = (-0.9, -0.7, -0.5, -0.3, -0.1, 0.0)
+
+
+def test_decisions_racing_the_deadline_are_never_marked_overdue(aws: Aws) -> None:
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=2))
+    deadline_epoch = datetime.fromisoformat(deadline).timestamp()
+    races: dict[str, str] = {}
+    decisions: list[threading.Timer] = []
+    for offset in DECISION_OFFSETS:
+        request_id = f"rr_{uuid.uuid4().hex}"
+        put_pending_request(aws, request_id, reminder_at, deadline)
+        races[request_id] = start(aws, request_id, reminder_at, deadline)
+        delay = max(0.0, deadline_epoch + offset - time.time())
+        decisions.append(threading.Timer(delay, decide, (aws, request_id)))
+    for decision in decisions:
+        decision.start()
+
+    for execution_arn in races.values():
+        assert finished(aws, execution_arn)["status"] == "SUCCEEDED"
+    for decision in decisions:
+        decision.join(TIMEOUT_SECONDS)
+
+    for request_id, execution_arn in races.items():
+        item = request_item(aws, request_id)
+        assert item["status"]["S"] == "APPROVED", "the decision, conditional on PENDING, always succeeds"
+        overdue_history = [h for h in history(aws, request_id) if h["event"]["S"] == "overdue"]
+        if item["overdue"]["BOOL"]:
+            # Overdue first, then decided: the flag was set while the request was still pending.
+            (marking,) = [
+                change
+                for change in stream_images(aws, request_id)
+                if change["NewImage"]["overdue"]["BOOL"] and not change["OldImage"]["overdue"]["BOOL"]
+            ]
+            assert marking["NewImage"]["status"]["S"] == "PENDING"
+            assert len(overdue_history) == 1
+        else:
+            # Decided first: the workflow found the request no longer pending and stopped there.
+            assert entered_states(aws, execution_arn)[-1] == "NoLongerPending"
+            assert overdue_history == []
+
+
+def test_unexpected_error_is_recorded_on_the_request_and_fails_the_execution(aws: Aws) -> None:
+    """The same definition, with MarkReminded pointed at a missing table and short retries: every
+    other state is untouched, so RecordFailure runs as deployed."""
+    template = load_template()
+    machine = template["Resources"]["ReviewDeadlineStateMachine"]["Properties"]
+    text = (REPO_ROOT / machine["DefinitionUri"]).read_text().replace("${RequestsTableName}", aws.table)
+    definition = json.loads(text)
+    mark = definition["States"]["MarkReminded"]
+    mark["Parameters"]["TableName"] = "NoSuchTable"
+    mark["Retry"][-1].update(IntervalSeconds=1, MaxAttempts=1, JitterStrategy="NONE")
+    broken_arn = aws.sfn.create_state_machine(
+        name="BrokenReviewDeadline", definition=json.dumps(definition), roleArn=LOCAL_STATE_MACHINE_ROLE_ARN
+    )["stateMachineArn"]
+    request_id = f"rr_{uuid.uuid4().hex}"
+    reminder_at, deadline = wait_timestamp(datetime.now(UTC)), wait_timestamp(datetime.now(UTC) + timedelta(hours=1))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+
+    execution = finished(aws, start(aws, request_id, reminder_at, deadline, broken_arn))
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "DynamoDB.ResourceNotFoundException"
+    (failure,) = history(aws, request_id)
+    assert (failure["event"]["S"], failure["by"]["S"]) == ("workflow_failed", "review-deadline")
+    assert failure["sk"]["S"] == f"HISTORY#{failure['at']['S']}#workflow_failed"
+    assert failure["detail"]["S"].startswith("DynamoDB.ResourceNotFoundException: ")
+    item = request_item(aws, request_id)
+    assert (item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == (False, False)

@@ -1,0 +1,273 @@
+"""template.yaml against the contracts: docs/design.md, API.md's routes, and our deployment rules."""
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from refund_local.provision import (
+    REPO_ROOT,
+    api_routes,
+    create_state_machine,
+    create_tables,
+    function_environment,
+    load_template,
+)
+
+# API.md, "Routes" (the query string of the list route left out).
+DOCUMENTED_ROUTES = {
+    ("POST", "/refund-requests"),
+    ("GET", "/refund-requests/{requestId}"),
+    ("GET", "/refund-requests"),
+    ("POST", "/refund-requests/{requestId}/evaluate"),
+    ("POST", "/refund-requests/{requestId}/cancel"),
+}
+# docs/design.md, "Environment" (REVIEW_WINDOW_SECONDS is the local runner's own).
+DESIGN_ENVIRONMENT = {
+    "REQUESTS_TABLE_NAME",
+    "CUSTOMER_RECORDS_TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "REVIEW_DEADLINE_STATE_MACHINE_ARN",
+    "SENDER_EMAIL",
+    "REVIEWERS_EMAIL",
+    "SUPERVISORS_EMAIL",
+    "SES_CONFIGURATION_SET",
+    "EVENT_BUS_NAME",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def design_functions() -> dict[str, tuple[str, str, set[tuple[str, str]]]]:
+    """docs/design.md's function table: logical id → (CodeUri, Handler, routes)."""
+    rows: dict[str, tuple[str, str, set[tuple[str, str]]]] = {}
+    for line in (REPO_ROOT / "docs" / "design.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[1].startswith("functions/"):
+            routes = set(re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/\S+?)(?=,|$|\s)", cells[3]))
+            rows[cells[0]] = (cells[1], cells[2], routes)
+    return rows
+
+
+def test_short_intrinsic_tags_load_as_their_long_forms(tmp_path: Path) -> None:
+    source = tmp_path / "template.yaml"
+    source.write_text(
+        "A: !Sub ['x${y}', {y: !Ref Z}]\n"
+        "B: !GetAtt T.StreamArn\n"
+        "C: !If [Cond, !Select [0, !Split [',', !Ref P]], !Ref AWS::NoValue]\n"
+        "D: !Not [!Equals [!Condition Q, '']]\n"
+    )
+    assert load_template(source) == {
+        "A": {"Fn::Sub": ["x${y}", {"y": {"Ref": "Z"}}]},
+        "B": {"Fn::GetAtt": ["T", "StreamArn"]},
+        "C": {"Fn::If": ["Cond", {"Fn::Select": [0, {"Fn::Split": [",", {"Ref": "P"}]}]}, {"Ref": "AWS::NoValue"}]},
+        "D": {"Fn::Not": [{"Fn::Equals": [{"Condition": "Q"}, ""]}]},
+    }
+
+
+def test_functions_are_those_of_the_design(template: dict[str, Any]) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    design = design_functions()
+    assert set(functions) == set(design)
+    for logical_id, (code_uri, handler, routes) in design.items():
+        assert (functions[logical_id]["CodeUri"], functions[logical_id]["Handler"]) == (code_uri, handler)
+        own_routes = {(route.method, route.path) for route in api_routes(template) if route.function == logical_id}
+        assert own_routes == routes, logical_id
+
+
+def test_every_handler_exists(template: dict[str, Any]) -> None:
+    # Fails until functions/*/app.py are written.
+    for logical_id, props in resources(template, "AWS::Serverless::Function").items():
+        code_dir = REPO_ROOT / props["CodeUri"]
+        module, function = props["Handler"].rsplit(".", 1)
+        source = code_dir / (module.replace(".", "/") + ".py")
+        assert source.is_file(), f"{logical_id}: {source} is missing"
+        defined: set[str] = set()
+        for node in ast.parse(source.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        assert function in defined, f"{logical_id}: {source} defines no {function}"
+
+
+def test_api_routes_are_the_documented_ones(template: dict[str, Any]) -> None:
+    routes = [(route.method, route.path) for route in api_routes(template)]
+    assert len(routes) == len(set(routes))
+    assert set(routes) == DOCUMENTED_ROUTES
+    for route in api_routes(template):
+        events = template["Resources"][route.function]["Properties"]["Events"]
+        api_events = [event for event in events.values() if event["Type"] == "Api"]
+        assert all(event["Properties"]["RestApiId"] == {"Ref": "RefundsApi"} for event in api_events)
+
+
+def test_every_route_needs_a_cognito_token(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RefundsApi"]["Properties"]
+    assert api["StageName"] == "v1"
+    assert api["Auth"]["DefaultAuthorizer"] == "CognitoAuthorizer"
+    assert "UserPoolArn" in api["Auth"]["Authorizers"]["CognitoAuthorizer"]
+    for function in resources(template, "AWS::Serverless::Function").values():
+        for event in function.get("Events", {}).values():
+            # A route-level Auth could switch the authorizer off (Authorizer: NONE).
+            assert "Auth" not in event.get("Properties", {})
+
+
+def test_tables_are_durable_and_protected(template: dict[str, Any]) -> None:
+    tables = resources(template, "AWS::DynamoDB::Table")
+    assert set(tables) == {"RequestsTable", "CustomerRecordsTable", "IdempotencyTable"}
+    for logical_id, props in tables.items():
+        assert "TableName" not in props, logical_id
+        assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, logical_id
+        assert props["SSESpecification"] == {"SSEEnabled": True}, logical_id
+        assert props["DeletionProtectionEnabled"] == {"Ref": "TableDeletionProtection"}, logical_id
+    assert template["Parameters"]["TableDeletionProtection"]["Default"] == "true"
+
+
+def iam_statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM statement anywhere in the template (policies, policy templates' inline statements)."""
+    if isinstance(node, dict):
+        statements = node.get("Statement")
+        if isinstance(statements, list):
+            yield from (statement for statement in statements if isinstance(statement, dict))
+        elif isinstance(statements, dict):
+            yield statements
+        for value in node.values():
+            yield from iam_statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from iam_statements(value)
+
+
+def test_no_iam_statement_allows_every_action(template: dict[str, Any]) -> None:
+    statements = list(iam_statements(template))
+    assert statements, "the template declares its statements inline"
+    for statement in statements:
+        assert "NotAction" not in statement, statement
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert action != "*" and not action.endswith(":*"), statement
+
+
+def test_environment_has_every_design_name(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert set(variables) == DESIGN_ENVIRONMENT
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "refunds"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartSecurity/Refunds"
+
+
+def test_notifier_reads_only_request_items_of_the_stream(template: dict[str, Any]) -> None:
+    notifier = template["Resources"]["NotifierFunction"]["Properties"]
+    (stream,) = [event["Properties"] for event in notifier["Events"].values() if event["Type"] == "DynamoDB"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert stream["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]},
+    }
+    (pattern,) = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": ["REQUEST"]}}}}
+    assert template["Resources"]["NotifierDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_state_machine_only_touches_the_requests_table(template: dict[str, Any]) -> None:
+    machine = template["Resources"]["ReviewDeadlineStateMachine"]["Properties"]
+    assert machine["Type"] == "STANDARD"
+    assert machine["DefinitionSubstitutions"] == {"RequestsTableName": {"Ref": "RequestsTable"}}
+    definition = json.loads((REPO_ROOT / machine["DefinitionUri"]).read_text())
+    task_resources = {s["Resource"] for s in definition["States"].values() if s["Type"] == "Task"}
+    assert task_resources == {"arn:aws:states:::dynamodb:updateItem", "arn:aws:states:::dynamodb:putItem"}
+    (statement,) = list(iam_statements(machine["Policies"]))
+    assert sorted(statement["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["RequestsTable", "Arn"]}
+
+
+def test_review_deadline_states_are_all_linked(template: dict[str, Any]) -> None:
+    """What neither moto nor cfn-lint's ASL schema checks: every transition lands on a state, every state is
+    reachable, and each DynamoDB task retries transient errors and catches the rest."""
+    machine = template["Resources"]["ReviewDeadlineStateMachine"]["Properties"]
+    definition = json.loads((REPO_ROOT / machine["DefinitionUri"]).read_text())
+    states = definition["States"]
+
+    def targets(state: dict[str, Any]) -> set[str]:
+        found = {catcher["Next"] for catcher in state.get("Catch", [])}
+        if "Next" in state:
+            found.add(state["Next"])
+        return found
+
+    reachable: set[str] = set()
+    frontier = [definition["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        assert name in states, f"transition to a missing state {name!r}"
+        if name not in reachable:
+            reachable.add(name)
+            frontier.extend(targets(states[name]))
+    assert reachable == set(states)
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Retry"][-1]["ErrorEquals"] == ["States.ALL"], name
+            assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+
+
+@mock_aws
+def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[str, Any]) -> None:
+    dynamodb = boto3.client("dynamodb")
+    names = create_tables(template, dynamodb)
+    assert names == {name: name for name in ("RequestsTable", "CustomerRecordsTable", "IdempotencyTable")}
+
+    requests = dynamodb.describe_table(TableName=names["RequestsTable"])["Table"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in requests["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
+    indexes = {
+        index["IndexName"]: (
+            [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]],
+            index["Projection"]["ProjectionType"],
+        )
+        for index in requests["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "ByStatus": ([("gsi1pk", "HASH"), ("gsi1sk", "RANGE")], "ALL"),
+        "ByCustomer": ([("gsi2pk", "HASH"), ("gsi2sk", "RANGE")], "ALL"),
+    }
+    assert requests["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert requests["LatestStreamArn"]
+
+    records = dynamodb.describe_table(TableName=names["CustomerRecordsTable"])["Table"]
+    assert [k["AttributeName"] for k in records["KeySchema"]] == ["pk", "sk"]
+
+    idempotency = dynamodb.describe_table(TableName=names["IdempotencyTable"])["Table"]
+    assert [k["AttributeName"] for k in idempotency["KeySchema"]] == ["id"]
+    ttl = dynamodb.describe_time_to_live(TableName=names["IdempotencyTable"])["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
+
+
+@mock_aws
+def test_local_environment_resolves_every_variable(template: dict[str, Any]) -> None:
+    names = create_tables(template, boto3.client("dynamodb"))
+    arn = create_state_machine(template, boto3.client("stepfunctions"), names)
+    environment = function_environment(template, names, arn)
+    assert set(environment) == DESIGN_ENVIRONMENT
+    assert environment["REQUESTS_TABLE_NAME"] == "RequestsTable"
+    assert environment["REVIEW_DEADLINE_STATE_MACHINE_ARN"] == arn
+    assert environment["SENDER_EMAIL"] == "refunds@example.com"
