@@ -21,7 +21,7 @@ venv: $(VENV)/.installed
 
 # What CI runs: the linters and template checks, then every test (unit, integration, e2e).
 test: lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -66,10 +66,12 @@ build: tools
 	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
 
 bench: venv
-	$(PY) scripts/bench.py
+	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_LOG_LEVEL=ERROR $(PY) scripts/bench.py
 
+# The whole service on this machine (docs/local-runner.md); options through RUN_ARGS, for instance
+# make run RUN_ARGS="--seed my-seed.json --review-window-seconds 60 --port 3001"
 run: venv
-	$(VENV)/bin/refund-local serve
+	$(VENV)/bin/refund-local serve $(RUN_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import bench_aws
+import bench_lifecycle
 
 from refund_core.calendar import review_timeline
 from refund_core.models import (
@@ -142,6 +143,15 @@ def aws_calls_section() -> list[Row]:
     return [Row(label, calls, "calls", goal) for label, calls, goal in bench_aws.aws_calls_per_operation()]
 
 
+def lifecycle_section() -> list[Row]:
+    rows = []
+    for cost in bench_lifecycle.lifecycle_costs():
+        rows.append(Row(f"{cost.name}: state transitions", cost.transitions, "", "≤ 10"))
+        rows.append(Row(f"{cost.name}: AWS API calls, emails", f"{cost.aws_calls}, {cost.emails}", "", ""))
+        rows.append(Row(f"{cost.name}: cost per 1,000 requests", f"${cost.cost_per_1000:.3f}", "", "≤ $0.50"))
+    return rows
+
+
 def cold_init_section() -> list[Row]:
     return [
         Row(
@@ -154,6 +164,7 @@ def cold_init_section() -> list[Row]:
 SECTIONS: list[tuple[str, Section]] = [
     ("Rules, one core", rules_section),
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
+    ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
     ("Cold init vs `import boto3; boto3.client('dynamodb')` (median of 7)", cold_init_section),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,28 +20,38 @@ def claims_for(username: str, *, reviewer: bool = False, email: str | None = Non
     return claims
 
 
+def _multi(values: Mapping[str, str | list[str]]) -> dict[str, list[str]]:
+    return {name: [value] if isinstance(value, str) else list(value) for name, value in values.items()}
+
+
 def api_event(
     method: str,
     resource: str,
     path: str,
     *,
     path_parameters: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
+    query: Mapping[str, str | list[str]] | None = None,
+    headers: Mapping[str, str | list[str]] | None = None,
     body: str | dict[str, Any] | None = None,
     claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`query` and `headers` values may be lists (a repeated name): the single-value maps then hold the last
+    value, as API Gateway REST does."""
     now = datetime.now(UTC)
     text = json.dumps(body) if isinstance(body, dict) else body
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    multi_headers = _multi(headers or {})
+    if not any(name.lower() == "content-type" for name in multi_headers):
+        multi_headers = {"Content-Type": ["application/json"], **multi_headers}
+    all_headers = {name: values[-1] for name, values in multi_headers.items()}
+    multi_query = _multi(query or {})
     return {
         "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": all_headers,
-        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from email import policy as email_policy
@@ -17,6 +16,7 @@ from moto import mock_aws
 
 from refund_core import clients, idempotency, notifications
 from refund_core.settings import settings
+from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.provision import create_state_machine, create_tables, function_environment, load_template
 
 REGION = "ap-southeast-1"  # SES is not offered in Hong Kong (ap-east-1); the nearest region that has it
@@ -32,26 +32,6 @@ _FAKE_AWS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "SmartSecurity/Refunds",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-
-
-_DYNAMODB_REQUEST_LOCK = threading.RLock()
-
-
-def _atomic_dynamodb_requests() -> None:
-    """Make each DynamoDB request atomic, as it is in AWS. moto's backend is not thread-safe: two
-    transactions at once corrupt its copy-on-write table state ("dictionary changed size")."""
-    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415 - moto internals
-
-    original = DynamoHandler.call_action
-    if getattr(original, "atomic", False):
-        return
-
-    def call_action(self: DynamoHandler) -> Any:
-        with _DYNAMODB_REQUEST_LOCK:
-            return original(self)
-
-    call_action.atomic = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def use_utc() -> None:
@@ -75,10 +55,10 @@ class LocalAws:
 
     def start(self) -> LocalAws:
         use_utc()
-        _atomic_dynamodb_requests()
         self._set_environment(_FAKE_AWS_ENV)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
         self._mock.start()
+        make_dynamodb_calls_atomic()
         template = load_template()
         self.table_names = create_tables(template, boto3.client("dynamodb", region_name=REGION))
         self.state_machine_arn = create_state_machine(
@@ -130,7 +110,6 @@ class LocalAws:
         settings.cache_clear()
         clients.reset()
         idempotency.reset()
-        notifications.reset()
         notifications.reset()
 
     def sent_emails(self) -> list[SentEmail]:

@@ -471,3 +471,20 @@ def test_cancel_is_owner_only_idempotent_and_frees_the_order(stack: LocalAws) ->
     no_earlier = next(rule for rule in resubmitted.json["assessment"]["rules"] if rule["id"] == "NO_EARLIER_CLAIM")
     assert no_earlier["result"] == "pass"
     assert cancel("rr_unknown").status == 404
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
+def test_a_body_that_is_not_json_is_415_not_a_server_error(stack: LocalAws, content_type: str) -> None:
+    seed_order("ord-1")
+    event = api_event(
+        "POST",
+        SUBMIT,
+        SUBMIT,
+        body='{"orderId": "ord-1", "reason": "x", "supportTicketId": "T-ord-1"}',
+        claims=ALICE,
+        headers={"Content-Type": content_type},
+    )
+    response = call(event)
+    assert response.status == 415
+    assert response.json["errors"][0]["field"] == "Content-Type"
+    assert requests_table_items(stack) == []

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from refund_core.errors import Conflict, InvalidInput, NotAReviewer, NotFound, PolicyForbids, RefundError
 from refund_core.identity import Caller, Unauthenticated, caller_from_claims
@@ -83,6 +86,14 @@ def new_api() -> APIGatewayRestResolver:
         status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
         errors = [{"field": error.field, "message": error.message}] if error.field else []
         return error_response(status, error.message, errors)
+
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(
+            415,
+            "send the body as JSON with Content-Type: application/json",
+            [{"field": "Content-Type", "message": "must be application/json"}],
+        )
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(error: Exception) -> Response[Any]:

@@ -11,8 +11,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger()
-metrics = Metrics()
+SERVICE = "refunds"
+METRICS_NAMESPACE = "SmartSecurity/Refunds"
+
+# The template sets POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE, which win; the defaults
+# serve processes that import the layer before they set their environment (the local runner, scripts).
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

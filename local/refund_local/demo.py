@@ -1,0 +1,88 @@
+"""The demo data set `refund-local serve` loads without --seed: one customer per outcome, dated relative
+to today, written in the seed file's own format (so it also shows that format) and loaded the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from refund_core.models import utc_iso
+from refund_local.seed import Seed, parse_seed
+
+REVIEWER = "rita"
+GB = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class DemoClaim:
+    """What a customer of the demo can submit, and what the service will make of it."""
+
+    username: str
+    order_id: str
+    ticket_id: str
+    outcome: str  # the assessment's outcome
+    status: str  # the request's status right after submission
+    why: str
+
+
+DEMO_CLAIMS = (
+    DemoClaim("alice", "ord-1001", "T-1001", "FULL_REFUND", "APPROVED", "every rule passes: decided at once"),
+    DemoClaim("bob", "ord-2001", "T-2001", "PARTIAL_REFUND", "PENDING", "ordered 40 days ago: a reviewer decides"),
+    DemoClaim("carol", "ord-3001", "T-3001", "REFUSED", "REFUSED", "App Store payment, 250 connections"),
+    DemoClaim("dave", "ord-4001", "T-4040", "NEEDS_REVIEW", "PENDING", "support has no ticket T-4040"),
+    DemoClaim("erin", "ord-5001", "T-5001", "NEEDS_REVIEW", "PENDING", "no usage records yet; for the cancel tour"),
+)
+
+
+def _order(
+    order_id: str, username: str, ordered_at: datetime, amount: str, channel: str, **usage: int
+) -> dict[str, Any]:
+    return {
+        "orderId": order_id,
+        "username": username,
+        "orderedAt": utc_iso(ordered_at),
+        "amount": amount,
+        "currency": "USD",
+        "paymentChannel": channel,
+        "kind": "new",
+        "servicePeriodDays": 365,
+        "paymentState": "settled",
+        **usage,
+    }
+
+
+def _ticket(ticket_id: str, username: str, opened_at: datetime) -> dict[str, Any]:
+    return {
+        "ticketId": ticket_id,
+        "username": username,
+        "openedAt": utc_iso(opened_at),
+        "category": "technical",
+        "officialResponse": "cannot_fix",
+    }
+
+
+def demo_seed_document(now: datetime) -> dict[str, Any]:
+    day = timedelta(days=1)
+    customers = [{"username": claim.username, "email": f"{claim.username}@example.com"} for claim in DEMO_CLAIMS]
+    return {
+        "customers": customers,
+        "orders": [
+            _order("ord-1001", "alice", now - 5 * day, "59.99", "card", trafficBytes=1 * GB, connections=12),
+            _order("ord-2001", "bob", now - 40 * day, "99.00", "card", trafficBytes=3 * GB, connections=20),
+            _order("ord-3001", "carol", now - 10 * day, "49.99", "apple_itunes", trafficBytes=2 * GB, connections=250),
+            _order("ord-4001", "dave", now - 7 * day, "59.99", "paypal", trafficBytes=GB // 2, connections=5),
+            # No trafficBytes, no connections: the usage records do not know them yet.
+            _order("ord-5001", "erin", now - 12 * day, "39.99", "card"),
+        ],
+        "tickets": [
+            _ticket("T-1001", "alice", now - 2 * day),
+            _ticket("T-2001", "bob", now - 3 * day),
+            _ticket("T-3001", "carol", now - 2 * day),
+            _ticket("T-5001", "erin", now - 4 * day),
+        ],
+    }
+
+
+def demo_seed(now: datetime) -> Seed:
+    return parse_seed(demo_seed_document(now), "demo data")

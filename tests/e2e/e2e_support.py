@@ -1,0 +1,176 @@
+"""Helpers of the end-to-end tests: `python -m refund_local serve` as a subprocess on a free port, a seed
+file dated relative to now, and a `requests` client for it.
+
+Each test module has its own server (a session-scoped fixture around `running_server`) and its tests in one
+xdist group. The tests do not depend on that group: with pytest 9.2 and pytest-xdist 3.8, `--dist loadgroup`
+no longer groups (pytest-xdist issue 1386), so a module's tests may be spread over both workers, each then
+starting its own server; every test uses its own customers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from refund_local.events import claims_for
+from refund_local.tokens import make_token
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_SECONDS = 60
+EMAIL_TIMEOUT_SECONDS = 15
+GB = 1_000_000_000
+DECISION_SUBJECT = re.compile(r"is approved|approved in part|is refused")
+REVIEWER = "reviewer"  # the one username whose tokens carry the refund-reviewers group
+
+
+def iso(days_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+
+
+def customer(username: str, **extra: Any) -> dict[str, Any]:
+    return {"username": username, "email": f"{username}@example.com", "blocks": [], "violations": [], **extra}
+
+
+def order(order_id: str, username: str, *, days_ago: float = 5, **extra: Any) -> dict[str, Any]:
+    """A settled new card order that passes every rule unless `extra` says otherwise (None drops a field)."""
+    fields = {
+        "orderId": order_id,
+        "username": username,
+        "orderedAt": iso(days_ago),
+        "amount": "59.99",
+        "currency": "USD",
+        "paymentChannel": "card",
+        "kind": "new",
+        "servicePeriodDays": 365,
+        "paymentState": "settled",
+        "trafficBytes": GB,
+        "connections": 12,
+        **extra,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def ticket(ticket_id: str, username: str, *, days_ago: float = 2, response: str = "cannot_fix") -> dict[str, Any]:
+    return {
+        "ticketId": ticket_id,
+        "username": username,
+        "openedAt": iso(days_ago),
+        "category": "technical",
+        "officialResponse": response,
+    }
+
+
+def token(username: str) -> str:
+    return make_token(claims_for(username, reviewer=username == REVIEWER))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    base: str
+    log_path: Path
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        all_headers = dict(headers or {})
+        if user is not None:
+            all_headers["Authorization"] = f"Bearer {token(user)}"
+        return self.session.request(method, self.base + path, headers=all_headers, timeout=30, **kwargs)
+
+    def submit(self, user: str, order_id: str, ticket_id: str, **kwargs: Any) -> requests.Response:
+        body = {"orderId": order_id, "reason": "The VPN drops every few minutes.", "supportTicketId": ticket_id}
+        return self.call("POST", "/refund-requests", user=user, json=body, **kwargs)
+
+    def read(self, request_id: str, user: str = REVIEWER) -> requests.Response:
+        return self.call("GET", f"/refund-requests/{request_id}", user=user)
+
+    def evaluate(self, request_id: str, body: dict[str, Any], user: str = REVIEWER) -> requests.Response:
+        return self.call("POST", f"/refund-requests/{request_id}/evaluate", user=user, json=body)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        response = self.session.get(self.base + "/_local/outbox", timeout=30)
+        response.raise_for_status()
+        messages: list[dict[str, Any]] = response.json()["messages"]
+        return messages
+
+    def wait_for_emails(
+        self, wanted: Callable[[dict[str, Any]], bool], timeout: float = EMAIL_TIMEOUT_SECONDS
+    ) -> list[dict[str, Any]]:
+        """The outbox's messages that `wanted` picks, once there is one (or after `timeout`: none)."""
+        give_up = time.monotonic() + timeout
+        while True:
+            found = [message for message in self.outbox() if wanted(message)]
+            if found or time.monotonic() > give_up:
+                return found
+            time.sleep(0.1)
+
+
+def about(request_id: str, subject: str | re.Pattern[str]) -> Callable[[dict[str, Any]], bool]:
+    """Picks the emails about one request whose subject matches."""
+    pattern = re.compile(re.escape(subject)) if isinstance(subject, str) else subject
+    return lambda message: (
+        request_id in message["text"] + message["subject"] and bool(pattern.search(message["subject"]))
+    )
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < give_up:
+        if process.poll() is not None:
+            raise AssertionError(f"refund-local exited with {process.returncode}:\n{log_path.read_text()}")
+        # Bound before it serves: a connection may wait in the backlog until start-up is done.
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
+            if requests.get(base + "/_local/outbox", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"refund-local did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def running_server(directory: Path, seed: dict[str, Any], *arguments: str) -> Iterator[Server]:
+    """`python -m refund_local serve` on a free port of 127.0.0.1, stopped (and killed if need be) on exit."""
+    seed_path = directory / "seed.json"
+    seed_path.write_text(json.dumps(seed), encoding="utf-8")
+    log_path = directory / "server.log"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), "--seed", str(seed_path), *arguments]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_serving(process, base, log_path)
+            server = Server(base=base, log_path=log_path)
+            yield server
+            server.session.close()
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
