@@ -8,7 +8,7 @@ TOOLS := .venv-tools
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv test unit integration e2e lint fmt bench run build template-lint tools clean
+.PHONY: venv test unit integration e2e lint fmt bench run build template-lint tools verify fuzz security-scan clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
@@ -64,6 +64,15 @@ template-lint: tools
 # sam build runs pip with the python3.12 it finds on PATH.
 build: tools
 	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+
+# Slower proofs, beyond `make test`: fuzzing the served API and the security scan (issue "Prove it holds").
+verify: test fuzz security-scan
+
+fuzz: venv
+	$(PY) scripts/fuzz.py
+
+security-scan: tools
+	scripts/security_scan.sh
 
 bench: venv
 	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_LOG_LEVEL=ERROR $(PY) scripts/bench.py
