@@ -40,17 +40,18 @@ def counted_calls() -> Iterator[Counter[str]]:
             client.meta.events.unregister("before-call", count)
 
 
-def _seed(order_id: str, days_ago: int, channel: str = "card") -> None:
+def seed_claim(order_id: str, days_ago: int, channel: str = "card", username: str = "alice") -> None:
+    """A customer with one settled order, light usage and a support ticket `T-<order_id>` saying it cannot be fixed."""
     from refund_core import repository  # noqa: PLC0415 - imported once the stack's environment is set
     from refund_core.models import Customer, Order, SupportTicket, Usage  # noqa: PLC0415
     from refund_core.money import Money  # noqa: PLC0415
 
     now = datetime.now(UTC)
-    repository.put_customer(Customer(username="alice", email="alice@example.com"))
+    repository.put_customer(Customer(username=username, email=f"{username}@example.com"))
     repository.put_order(
         Order(
             order_id=order_id,
-            username="alice",
+            username=username,
             ordered_at=now - timedelta(days=days_ago),
             amount_paid=Money.of("100.00", "USD"),
             payment_channel=channel,
@@ -63,7 +64,7 @@ def _seed(order_id: str, days_ago: int, channel: str = "card") -> None:
     repository.put_support_ticket(
         SupportTicket(
             ticket_id=f"T-{order_id}",
-            username="alice",
+            username=username,
             opened_at=now - timedelta(days=1),
             category="technical",
             official_response="cannot_fix",
@@ -105,17 +106,17 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
                 invoke(f"functions/{function}/", event)
             return sum(calls.values())
 
-        _seed("ord-1", days_ago=40)
+        seed_claim("ord-1", days_ago=40)
         count, pending = submit("ord-1", "key-1")
         rows.append(("submit, pending, with Idempotency-Key", count, "≤ 6"))
         rows.append(("read one request", on(pending, "", "GET", alice), ""))
         rows.append(("evaluate: assess", on(pending, "/evaluate", "POST", rita, {"action": "assess"}), "≤ 4"))
         rows.append(("cancel", on(pending, "/cancel", "POST", alice), "≤ 2"))
-        _seed("ord-2", days_ago=40)
+        seed_claim("ord-2", days_ago=40)
         count, pending = submit("ord-2", None)
         rows.append(("submit, pending, no key", count, "≤ 6"))
         rows.append(("evaluate: approve", on(pending, "/evaluate", "POST", rita, {"action": "approve"}), "≤ 4"))
-        _seed("ord-3", days_ago=2, channel="apple_itunes")
+        seed_claim("ord-3", days_ago=2, channel="apple_itunes")
         count, _ = submit("ord-3", "key-3")
         rows.append(("submit, refused at once, with key", count, "≤ 6"))
     finally:

@@ -12,14 +12,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from bench_aws import seed_claim
 
 from refund_core import clients, repository
-from refund_core.models import Customer, Order, SupportTicket, Usage
-from refund_core.money import Money
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, load_handler
 from refund_local.provision import load_template
@@ -112,33 +110,6 @@ def _timed(meter: Meter, handler: Callable[[dict[str, Any], Any], Any]) -> Calla
     return invoke
 
 
-def _seed(username: str, order_id: str, days_ago: int) -> None:
-    now = datetime.now(UTC)
-    repository.put_customer(Customer(username=username, email=f"{username}@example.com"))
-    repository.put_order(
-        Order(
-            order_id=order_id,
-            username=username,
-            ordered_at=now - timedelta(days=days_ago),
-            amount_paid=Money.of("59.99", "USD"),
-            payment_channel="card",
-            kind="new",
-            service_period_days=365,
-            payment_state="settled",  # type: ignore[arg-type]
-        )
-    )
-    repository.put_usage(order_id, Usage(traffic_bytes=1_200_000_000, connections=12))
-    repository.put_support_ticket(
-        SupportTicket(
-            ticket_id=f"T-{order_id}",
-            username=username,
-            opened_at=now - timedelta(days=1),
-            category="technical",
-            official_response="cannot_fix",
-        )
-    )
-
-
 @dataclass(frozen=True)
 class Lifecycle:
     name: str
@@ -190,7 +161,7 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
         poll_seconds=0.1,
     )
     try:
-        _seed("alice", "ord-1", lifecycle.days_ago)
+        seed_claim("ord-1", lifecycle.days_ago)
         poller.start()
         with metered(meter):
 
