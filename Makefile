@@ -4,6 +4,7 @@ PYTHON312 := $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || 
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
 # SES, which sends every email, is not offered in ap-east-1 (Hong Kong): the stack lives in Singapore.
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
@@ -71,7 +72,16 @@ verify: test fuzz security-scan
 fuzz: venv
 	$(PY) scripts/fuzz.py
 
-security-scan: tools
+# checkov pins versions that conflict with both the test deps and aws-sam-cli: a venv of its own.
+$(CHECKOV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
+	$(PYTHON312) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+# checkov on the template and its translation, offline, and no wildcard IAM action (scripts/security_scan.sh).
+security-scan: tools $(CHECKOV)/.installed
 	scripts/security_scan.sh
 
 bench: venv
@@ -83,4 +93,4 @@ run: venv
 	$(VENV)/bin/refund-local serve $(RUN_ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

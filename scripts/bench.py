@@ -5,6 +5,7 @@ and append it to SECTIONS with its title. A row's goal is free text ("≥ 1,000 
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import bench_aws
 import bench_lifecycle
+import bench_load
 
 from refund_core.calendar import review_timeline
 from refund_core.models import (
@@ -147,25 +149,56 @@ def lifecycle_section() -> list[Row]:
     rows = []
     for cost in bench_lifecycle.lifecycle_costs():
         rows.append(Row(f"{cost.name}: state transitions", cost.transitions, "", "≤ 10"))
-        rows.append(Row(f"{cost.name}: AWS API calls, emails", f"{cost.aws_calls}, {cost.emails}", "", ""))
+        rows.append(Row(f"{cost.name}: AWS API calls / emails", f"{cost.aws_calls} / {cost.emails}", "calls / emails"))
         rows.append(Row(f"{cost.name}: cost per 1,000 requests", f"${cost.cost_per_1000:.3f}", "", "≤ $0.50"))
     return rows
 
 
 def cold_init_section() -> list[Row]:
-    return [
-        Row(
-            f"{handler}: fresh-process import + module set-up", f"{seconds * 1000:,.0f} ms = {ratio:.2f}x", "", "≤ 1.5x"
-        )
-        for handler, seconds, ratio in bench_aws.cold_init_ratios()
+    rows = []
+    for handler, seconds, ratio in bench_aws.cold_init_ratios():
+        baseline_ms = seconds / ratio * 1000
+        rows.append(Row(f"{handler}: import + module set-up", seconds * 1000, "ms"))
+        rows.append(Row(f"{handler}: vs the baseline's {baseline_ms:,.0f} ms", f"{ratio:.2f}", "x", "≤ 1.5x"))
+    return rows
+
+
+def _ms_pair(p50: float, p95: float) -> str:
+    return f"{p50:,.0f} / {p95:,.0f}"
+
+
+def http_section() -> list[Row]:
+    report = bench_load.run()
+    rows = [Row(route, _ms_pair(p50, p95), "ms p50 / p95") for route, p50, p95 in report.latencies]
+    load = report.load
+    answered = sum(load.operations.values())
+    if load.errors:
+        print(f"    load errors: {', '.join(f'{what} x{count}' for what, count in load.errors.most_common())}")
+    mix = ("read", "list", "submit", "cancel")
+    rows += [
+        Row(f"load: {' / '.join(mix)}", " / ".join(f"{load.operations[name]:,}" for name in mix), "calls"),
+        Row("load: throughput", answered / report.load_seconds, "/s"),
+        Row("load: latency, all calls", _ms_pair(*bench_load.percentiles(load.latencies)), "ms p50 / p95"),
+        Row("load: errors (unexpected status, 5xx, no answer)", sum(load.errors.values()), "", "0"),
+        Row("load: of which 5xx", load.server_errors, "", "0"),
     ]
+    return rows
 
 
 SECTIONS: list[tuple[str, Section]] = [
     ("Rules, one core", rules_section),
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
     ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
-    ("Cold init vs `import boto3; boto3.client('dynamodb')` (median of 7)", cold_init_section),
+    (
+        "Cold init in a fresh process, median of 7, alternating with a baseline `import boto3; boto3.client('dynamodb')`",
+        cold_init_section,
+    ),
+    (
+        f"refund-local over HTTP on 127.0.0.1, moto in its process, clients on the same {os.cpu_count()} cores:"
+        f" {bench_load.SEQUENTIAL_ROUNDS} rounds of sequential calls, then {bench_load.CLIENTS} clients"
+        f" for {bench_load.LOAD_SECONDS:.0f} s",
+        http_section,
+    ),
 ]
 
 

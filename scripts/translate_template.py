@@ -2,7 +2,7 @@
 
 SAM's translator needs S3 code locations and an IAM call for managed policy names; we give it placeholder
 S3 URIs, the state machine definitions inlined (so cfn-lint also validates the ASL), and a managed-policy
-loader that answers without AWS. Usage: translate_template.py TEMPLATE OUTPUT
+loader that answers without AWS. checkov scans the result too (scripts/security_scan.sh). Usage: translate_template.py TEMPLATE OUTPUT
 """
 
 import json
@@ -53,6 +53,19 @@ def restore_definitions(translated: dict[str, Any], template: dict[str, Any]) ->
             properties["Definition"] = definition
 
 
+def carry_checkov_skips(translated: dict[str, Any], template: dict[str, Any]) -> None:
+    """checkov reads a resource's skips from its Metadata. SAM keeps an Api's Metadata on the RestApi only,
+    while the stage-level checks (access logs, caching) look at the Stage it generates: give it the same skips."""
+    for logical_id, resource in template["Resources"].items():
+        skips = resource.get("Metadata", {}).get("checkov")
+        if resource["Type"] != "AWS::Serverless::Api" or skips is None:
+            continue
+        api_ref = {"Ref": logical_id}
+        for generated in translated["Resources"].values():
+            if generated["Type"] == "AWS::ApiGateway::Stage" and generated["Properties"]["RestApiId"] == api_ref:
+                generated.setdefault("Metadata", {})["checkov"] = skips
+
+
 def main(argv: list[str]) -> int:
     source, target = Path(argv[1]), Path(argv[2])
     # The translator reads AWS::Region/Partition from a boto3 session and gives up without a region; it only
@@ -61,6 +74,7 @@ def main(argv: list[str]) -> int:
     template = offline_ready(yaml_parse(source.read_text()), source.parent)
     translated = transform(template, {}, OfflinePolicyLoader())
     restore_definitions(translated, template)
+    carry_checkov_skips(translated, template)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(translated, indent=2) + "\n")
     print(f"translated {source} -> {target}")

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from refund_core.api import current_caller, json_response, new_api, resource
+from refund_core.api import current_caller, json_response, new_api, resource, route_responses
 from refund_core.models import RefundRequest, RequestStatus
 from refund_core.observability import logger, metrics, traced
 from refund_core.service import list_refund_requests, read_refund_request
@@ -26,12 +26,20 @@ class RequestList(BaseModel):
     next_token: str | None
 
 
-@app.get("/refund-requests/<requestId>", summary="Read one refund request")
+@app.get(
+    "/refund-requests/<requestId>",
+    summary="Read one refund request",
+    responses=route_responses(200, RefundRequest, "The request", {404: "No such request, or not yours"}),
+)
 def read(requestId: RequestId) -> Response[RefundRequest]:
     return resource(read_refund_request(current_caller(app), requestId))
 
 
-@app.get("/refund-requests", summary="List refund requests: a reviewer's queue or a customer's own")
+@app.get(
+    "/refund-requests",
+    summary="List refund requests: a reviewer's queue or a customer's own",
+    responses=route_responses(200, RequestList, "A page of requests, oldest deadline first", {}),
+)
 def list_requests(
     status: Annotated[RequestStatus | None, Query(description="PENDING, APPROVED, REFUSED or CANCELLED")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

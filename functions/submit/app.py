@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.api import current_caller, new_api, resource
+from refund_core.api import BODY_ERRORS, current_caller, new_api, resource, route_responses
 from refund_core.commands import SubmitRefundRequest
 from refund_core.idempotency import register_lambda_context, submit_refund_request_once
 from refund_core.models import RefundRequest
@@ -18,7 +18,7 @@ app = new_api()
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="idempotency-key",
+        alias="Idempotency-Key",
         min_length=1,
         max_length=128,
         pattern=r"^[\x21-\x7e]+$",
@@ -27,7 +27,22 @@ IdempotencyKey = Annotated[
 ]
 
 
-@app.post("/refund-requests", summary="File a refund request", response_description="The recorded request")
+@app.post(
+    "/refund-requests",
+    summary="File a refund request",
+    responses=route_responses(
+        201,
+        RefundRequest,
+        "The recorded request, assessed, and decided at once when the rules are clear",
+        {
+            404: "The order is unknown, or not yours",
+            409: "You have another open request, this order already has one, or this Idempotency-Key came "
+            "with another body",
+            **BODY_ERRORS,
+        },
+        headers={"Location": "The path of the new request"},
+    ),
+)
 def submit(
     body: Annotated[SubmitRefundRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[RefundRequest]:

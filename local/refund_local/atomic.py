@@ -6,13 +6,15 @@ about (HTTP requests, the stream poller, Step Functions executions) that means: 
 records of a transaction that is then cancelled; the copy put back erases what other threads wrote
 meanwhile; and a shard iterator taken before keeps reading the discarded table's shard, blind to every
 later record. Serializing the calls removes the first two (the cost is nil at a local runner's load); the
-stream poller avoids the third by taking a fresh iterator from its checkpoint for every read."""
+stream poller avoids the third by taking a fresh iterator from its checkpoint for every read, and holding
+every other call off between taking it and reading with it (`one_at_a_time`)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
@@ -37,3 +39,10 @@ def make_dynamodb_calls_atomic() -> None:
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         if not getattr(handler.call_action, _PATCHED, False):
             handler.call_action = _serialized(handler.call_action)  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """Makes a block of DynamoDB calls of this thread one atomic step: no other thread's call runs between them."""
+    with _LOCK:
+        yield

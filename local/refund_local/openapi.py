@@ -1,11 +1,13 @@
 """The API's OpenAPI document, generated from the handlers' own routes and models: each function's Powertools
-resolver (`app`) describes its routes and their pydantic models; this merges them under one title, with
-the bearer scheme API Gateway's Cognito authorizer asks for. The repo keeps the result as `openapi.json`
-(scripts/generate_openapi.py); the local runner serves it at /openapi.json and Swagger UI at /docs."""
+resolver (`app`) describes its routes, their pydantic models, their answers and the bearer scheme API
+Gateway's Cognito authorizer asks for (refund_core.api); this merges them under one title. The repo keeps the
+result as `openapi.json` (scripts/generate_openapi.py); the local runner serves it at /openapi.json and
+Swagger UI at /docs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ DESCRIPTION = (
     '(`Authorization: Bearer <token>`); errors are JSON `{"message", "errors": [{"field", "message"}]}`.'
 )
 DOCUMENT_PATH = REPO_ROOT / "openapi.json"
-BEARER_SCHEME = "cognitoBearer"
+SCHEMA_PREFIX = "#/components/schemas/"
+# Powertools documents a 422 with this schema on every validated route; the handlers answer validation errors
+# with 400 and ErrorResponse instead (refund_core.api), so the entry describes nothing that happens.
+POWERTOOLS_VALIDATION_ERROR = SCHEMA_PREFIX + "HTTPValidationError"
 # Powertools ships the Swagger UI bundle: /docs works offline, no CDN.
 SWAGGER_ASSETS = {
     "swagger-ui-bundle.min.js": "text/javascript; charset=utf-8",
@@ -42,6 +47,38 @@ def _merge(target: dict[str, dict[str, Any]], source: dict[str, Any], what: str)
             known[key] = value
 
 
+def _refers_to_validation_error(answer: dict[str, Any]) -> bool:
+    return any(
+        media.get("schema", {}).get("$ref") == POWERTOOLS_VALIDATION_ERROR
+        for media in answer.get("content", {}).values()
+    )
+
+
+def _references(value: Any) -> Iterator[str]:
+    """The component schemas that `value` (a piece of the document) refers to, by name."""
+    if isinstance(value, dict):
+        reference = value.get("$ref")
+        if isinstance(reference, str) and reference.startswith(SCHEMA_PREFIX):
+            yield reference.removeprefix(SCHEMA_PREFIX)
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+def _used_schemas(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schemas that the paths refer to, directly or through other schemas."""
+    used: set[str] = set()
+    pending = list(_references(paths))
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending.extend(_references(schemas[name]))
+    return {name: schema for name, schema in schemas.items() if name in used}
+
+
 def openapi_document(template: Template | None = None) -> dict[str, Any]:
     """Every function that serves an API route of the template, its resolver's document merged in."""
     paths: dict[str, dict[str, Any]] = {}
@@ -53,21 +90,19 @@ def openapi_document(template: Template | None = None) -> dict[str, Any]:
         openapi_version = document["openapi"]
         _merge(paths, document.get("paths", {}), "the operation")
         _merge(components, document.get("components", {}), "the component")
-    components["securitySchemes"] = {
-        BEARER_SCHEME: {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A Cognito ID token; locally, any token from `refund-local token USER [--reviewer]`.",
-        }
-    }
+    for operations in paths.values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            for status in [status for status, answer in responses.items() if _refers_to_validation_error(answer)]:
+                del responses[status]
+    components["schemas"] = _used_schemas(paths, components.get("schemas", {}))
     return {
         "openapi": openapi_version,
         "info": {"title": TITLE, "version": metadata.version("smart-security-refunds"), "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {kind: dict(sorted(entries.items())) for kind, entries in sorted(components.items())},
-        "security": [{BEARER_SCHEME: []}],
+        "security": [{scheme: []} for scheme in components.get("securitySchemes", {})],
     }
 
 

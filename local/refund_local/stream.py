@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from refund_local.atomic import one_at_a_time
 from refund_local.handlers import LambdaContext
 from refund_local.provision import Template
 
@@ -211,8 +212,10 @@ class StreamPoller:
             if checkpoint is None
             else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
         )
-        iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
-        response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
+        # A transaction cancelled between the two calls would leave the iterator on the discarded table.
+        with one_at_a_time():
+            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
+            response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
         return [lambda_record(record, self.stream_arn, self._region) for record in response.get("Records", [])]
 
     def _run(self) -> None:

@@ -290,6 +290,24 @@ def test_unknown_route_wrong_method_and_oversized_body(server: Server) -> None:
     assert too_big.json()["message"]
 
 
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PURGE"])
+def test_a_method_http_server_does_not_know_is_405_not_501(server: Server, method: str) -> None:
+    # Found by fuzzing: http.server answered a method without a `do_` handler with 501 and an HTML page.
+    response = server.call(method, "/refund-requests", user="tom")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST, GET"
+    assert response.json()["message"]
+
+
+def test_a_body_under_the_runners_cap_but_over_the_handlers_is_413_naming_it(server: Server) -> None:
+    body = json.dumps({"orderId": "T-1", "reason": "x" * 40_000, "supportTicketId": "TK-tom"})
+    response = server.call(
+        "POST", "/refund-requests", user="tom", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["errors"][0]["field"] == "body"
+
+
 # ---- documents ---------------------------------------------------------------------------------------
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from refund_core import repository
+import boto3
+from botocore.exceptions import ClientError
+
+from refund_core import clients, repository
 from refund_core.models import Customer, Order, SupportTicket, Usage
 from refund_core.money import Money
+from refund_core.settings import settings
 from refund_local.handlers import invoke
+from refund_local.stack import REGION, LocalAws
+from refund_local.stream import lambda_record
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -96,3 +104,49 @@ class Response:
 
 def call(event: dict[str, Any]) -> Response:
     return Response(invoke(FUNCTION_OF[(event["httpMethod"], event["resource"])], event))
+
+
+def requests_table_items() -> list[dict[str, Any]]:
+    """Every item of the requests table, deserialized."""
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=settings().requests_table_name)["Items"]
+    return [repository.deserialize(item) for item in items]
+
+
+def table_stream_records() -> list[dict[str, Any]]:
+    """Every record of the requests table's stream so far, as Lambda's event source passes them (unfiltered:
+    the notifier ignores items other than requests)."""
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=settings().requests_table_name)
+    stream_arn = table["Table"]["LatestStreamArn"]
+    found: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
+            found.append(lambda_record(record, stream_arn, REGION))
+    return found
+
+
+@contextlib.contextmanager
+def on_call(client: Any, event_name: str, hook: Callable[..., Any]) -> Iterator[None]:
+    """`hook` registered on a botocore client's event (`before-call.ses.SendRawEmail`) for the block."""
+    unique_id = f"test-{event_name}-{id(hook)}"
+    client.meta.events.register(event_name, hook, unique_id=unique_id)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event_name, unique_id=unique_id)
+
+
+def aws_error(code: str, operation: str, message: str = "injected by the test") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def stored(stack: LocalAws) -> dict[str, list[dict[str, Any]]]:
+    """Every item the API writes (requests, their history and claims; idempotency records), in a stable order:
+    compare before and after a call to show that it changed nothing."""
+    return {
+        table: sorted(clients.dynamodb().scan(TableName=stack.table_names[table])["Items"], key=json.dumps)
+        for table in ("RequestsTable", "IdempotencyTable")
+    }

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from api_support import table_stream_records
 from botocore.exceptions import ClientError
 
 from refund_core import clients, notifications, repository, service
@@ -374,24 +375,6 @@ def test_a_request_without_customer_address_sends_no_customer_email(notifier: No
     assert invoke(NOTIFIER, {"Records": [record]}) == {"batchItemFailures": []}
     assert sent_emails() == []
     assert notifier.history(BOB) == []
-
-
-def table_stream_records() -> list[dict[str, Any]]:
-    """Every record of the RequestsTable stream so far, in the shape Lambda's event source passes them."""
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=settings().requests_table_name)
-    stream_arn = table["Table"]["LatestStreamArn"]
-    found: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
-            created = record["dynamodb"].get("ApproximateCreationDateTime")
-            if isinstance(created, datetime):  # boto3 parsed it; Lambda passes epoch seconds
-                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-            found.append({**record, "eventSourceARN": stream_arn})
-    return found
 
 
 def test_the_real_table_stream_of_a_submitted_then_cancelled_request(notifier: Notifier) -> None:

@@ -19,3 +19,37 @@ def test_openapi_json_documents_exactly_the_template_routes() -> None:
     documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
     assert documented == {(route.method, route.path) for route in api_routes(load_template())}
     assert document["security"] == [{name: []} for name in document["components"]["securitySchemes"]]
+
+
+def test_every_route_declares_what_it_answers() -> None:
+    """Each route's success and its errors, every error with the ErrorResponse body; nothing of Powertools' 422
+    (HTTPValidationError), which the handlers never answer."""
+    document = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    declared = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            declared[(method.upper(), path)] = sorted(responses)
+            assert all(responses[status]["content"] == error_body for status in responses if status >= "400")
+    assert declared == {
+        ("POST", "/refund-requests"): ["201", "400", "401", "404", "409", "413", "415"],
+        ("GET", "/refund-requests"): ["200", "400", "401"],
+        ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404"],
+        ("POST", "/refund-requests/{requestId}/evaluate"): [
+            "200",
+            "400",
+            "401",
+            "403",
+            "404",
+            "409",
+            "413",
+            "415",
+            "422",
+        ],
+        ("POST", "/refund-requests/{requestId}/cancel"): ["200", "400", "401", "404", "409"],
+    }
+    location = document["paths"]["/refund-requests"]["post"]["responses"]["201"]["headers"]["Location"]
+    assert location["required"] is True
+    assert "HTTPValidationError" not in json.dumps(document)
+    assert set(document["components"]["schemas"]["ErrorResponse"]["properties"]) == {"message", "errors"}

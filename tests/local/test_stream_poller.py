@@ -60,12 +60,12 @@ def keys(function: Function) -> list[str]:
     return [record["dynamodb"]["Keys"]["pk"]["S"] for record in function.records]
 
 
-def poll(stack: LocalAws, source: StreamSource, function: Function) -> StreamPoller:
+def poll(stack: LocalAws, source: StreamSource, function: Function, streams: Any = None) -> StreamPoller:
     table = stack.table_names[source.table]
     stream_arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
         "LatestStreamArn"
     ]
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    streams = streams or boto3.client("dynamodbstreams", region_name=REGION)
     return StreamPoller(
         source,
         stream_arn,
@@ -272,6 +272,52 @@ def test_a_cancelled_transaction_neither_shows_nor_hides_records(
             )
         put(stack, "REQUEST#after")
         eventually(lambda: "REQUEST#after" in keys(function))
+    finally:
+        poller.stop()
+    assert keys(function) == ["REQUEST#first", "REQUEST#after"]
+
+
+def test_a_transaction_cancelled_while_the_poller_reads_shows_nothing(
+    stack: LocalAws, notifier_source: StreamSource
+) -> None:
+    """The poller takes an iterator, then reads with it: a transaction cancelled between the two calls must
+    not make it read the discarded table's shard (the cancelled writes), nor lose the records after it. In
+    `refund-local serve`, 50 submits at once once made it acknowledge a request refused with a 409, then
+    lose the next request's records."""
+    table = stack.table_names["RequestsTable"]
+    put(stack, "REQUEST#first")
+
+    def cancelled_transaction() -> None:
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            boto3.client("dynamodb", region_name=REGION).transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#cancelled"}, "sk": {"S": "REQUEST"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "REQUEST#first"}, "sk": {"S": "REQUEST"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+
+    racing: list[threading.Thread] = []
+
+    def another_thread_writes_meanwhile(**_: Any) -> None:
+        if not racing:
+            racing.append(threading.Thread(target=cancelled_transaction))
+            racing[0].start()
+            racing[0].join(timeout=0.3)  # as long as it may take, unless the poller holds it off
+
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    streams.meta.events.register("after-call.dynamodbstreams.GetShardIterator", another_thread_writes_meanwhile)
+    function = Function()
+    poller = poll(stack, notifier_source, function, streams)
+    try:
+        eventually(lambda: bool(racing) and not racing[0].is_alive())
+        put(stack, "REQUEST#after")
+        eventually(lambda: "REQUEST#after" in keys(function), timeout=5)
     finally:
         poller.stop()
     assert keys(function) == ["REQUEST#first", "REQUEST#after"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -11,7 +11,11 @@ from pydantic.alias_generators import to_camel
 
 from refund_core.models import Text
 
-_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+# No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
+# `_free_text`, for a message a person can read, and declared in the OpenAPI document from the same pattern.
+_NO_CONTROLS = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
+# Characters are code points, as API.md counts them (and as Python's len and JSON Schema's maxLength do).
+FreeText = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra={"pattern": _NO_CONTROLS.pattern})]
 
 
 class _Command(BaseModel):
@@ -19,25 +23,28 @@ class _Command(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
 
-def _free_text(value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValueError(f"must be at most {limit} characters")
+def _free_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must contain some text")
-    if any(unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS for char in value):
+    if not _NO_CONTROLS.fullmatch(value):
         raise ValueError("must not contain control characters")
     return value
 
 
 class SubmitRefundRequest(_Command):
-    order_id: Text = Field(description="The order whose payment the customer wants back")
-    reason: str = Field(min_length=1, description="Why the customer gives up the service (1 to 2,000 characters)")
-    support_ticket_id: Text = Field(description="The support ticket that proves the technical problem")
+    order_id: Text = Field(description="The order whose payment the customer wants back", examples=["ord-1001"])
+    reason: FreeText = Field(
+        description="Why the customer gives up the service (1 to 2,000 characters, some of them not spaces)",
+        examples=["The VPN drops every few minutes"],
+    )
+    support_ticket_id: Text = Field(
+        description="The support ticket that proves the technical problem", examples=["T-1001"]
+    )
 
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
-        return _free_text(value, 2000)
+        return _free_text(value)
 
 
 class AssessCommand(_Command):
@@ -46,15 +53,18 @@ class AssessCommand(_Command):
 
 class ApproveCommand(_Command):
     action: Literal["approve"]
-    amount: Annotated[str, Field(max_length=40, pattern=r"^\d+(\.\d+)?$")] | None = Field(
-        default=None, description="Decimal string in the order's currency; left out for a full refund"
+    # [0-9], not \d: \d also matches other scripts' digits ("١٢"), which Decimal would read as 12.
+    amount: Annotated[str, Field(max_length=40, pattern=r"^[0-9]+(\.[0-9]+)?$")] | None = Field(
+        default=None,
+        description="Decimal string in the order's currency; left out for a full refund",
+        examples=["7.50"],
     )
-    note: str | None = None
+    note: FreeText | None = Field(default=None, description="The reviewer's note (1 to 2,000 characters)")
 
     @field_validator("note")
     @classmethod
     def _note(cls, value: str | None) -> str | None:
-        return None if value is None else _free_text(value, 2000)
+        return None if value is None else _free_text(value)
 
     def amount_decimal(self) -> Decimal | None:
         return None if self.amount is None else Decimal(self.amount)
@@ -62,12 +72,12 @@ class ApproveCommand(_Command):
 
 class RefuseCommand(_Command):
     action: Literal["refuse"]
-    note: str = Field(min_length=1, description="The reviewer's reason, sent to the customer")
+    note: FreeText = Field(description="The reviewer's reason, sent to the customer (1 to 2,000 characters)")
 
     @field_validator("note")
     @classmethod
     def _note(cls, value: str) -> str:
-        return _free_text(value, 2000)
+        return _free_text(value)
 
 
 EvaluateCommand = Annotated[AssessCommand | ApproveCommand | RefuseCommand, Field(discriminator="action")]

@@ -28,5 +28,9 @@ class Conflict(RefundError):
     """The request's state or another open claim forbids the action."""
 
 
+class BodyTooLarge(RefundError):
+    """The request body is over the size the handlers read."""
+
+
 class PolicyForbids(RefundError):
     """A reviewer's approval that the Refund Policy does not allow."""

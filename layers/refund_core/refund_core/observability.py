@@ -1,22 +1,62 @@
 """Logger, Metrics and Tracer for every function, made once. Tracer is imported only when a handler is
-traced inside Lambda: its import (aws_xray_sdk) costs about 200 ms of cold start."""
+traced inside Lambda: its import (aws_xray_sdk) costs about 200 ms of cold start.
+
+Logs never hold a full email address: the formatter masks every address in a record (message, extra keys,
+exception text) as `a***@example.com`. Logs are kept and read more widely than the requests table, and a
+customer's address can reach them in ways no code review sees (an AWS error message quoting a recipient,
+an exception's text). Nothing logs a request body or a whole event: `inject_lambda_context` is used without
+`log_event`, and the template does not set POWERTOOLS_LOGGER_LOG_EVENT (tests/integration/test_log_redaction.py)."""
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "refunds"
 METRICS_NAMESPACE = "SmartSecurity/Refunds"
 
+# The characters addresses use in practice (RFC 5322 allows more): a rarer one before the `@` stays in view,
+# everything after it up to the `@` is masked all the same.
+_EMAIL = re.compile(r"([\w.%+'-])[\w.%+'-]*@([\w-]+(?:\.[\w-]+)+)")
+_SCALARS = (bool, int, float, type(None))
+
+
+def redact(text: str) -> str:
+    """Every email address in `text` masked to its first character and its domain: `a***@example.com`."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter, with every string of the record redacted just before it is written."""
+
+    def serialize(self, log: LogRecord) -> str:
+        redacted: LogRecord = self._redacted(log)
+        return super().serialize(redacted)
+
+    def _redacted(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value)
+        if isinstance(value, _SCALARS):
+            return value
+        if isinstance(value, Mapping):
+            return {redact(str(key)): self._redacted(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._redacted(item) for item in value]
+        # What the serializer would have written for it (`str` by default), redacted.
+        return redact(str(self.json_default(value)))
+
+
 # The template sets POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE, which win; the defaults
 # serve processes that import the layer before they set their environment (the local runner, scripts).
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

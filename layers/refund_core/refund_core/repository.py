@@ -269,11 +269,18 @@ class Page:
     next_token: str | None
 
 
+# DynamoDB's limit for a sort key value (a partition key value may have 2,048 bytes; ours are far shorter).
+_MAX_KEY_BYTES = 1024
+
+
 def _encode_token(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def _decode_token(token: str, expected_keys: set[str]) -> dict[str, Any]:
+def _decode_token(token: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """The key a page ended on, from a token the same query issued. DynamoDB answers anything else (a key
+    that is not a non-empty string, one over its key size, one outside the query's partition) with a
+    ValidationException, which would be our 500."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error) as error:
@@ -281,7 +288,14 @@ def _decode_token(token: str, expected_keys: set[str]) -> dict[str, Any]:
     valid = (
         isinstance(key, dict)
         and set(key) == expected_keys
-        and all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
+        and all(
+            isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"].encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+            for value in key.values()
+        )
+        and key[partition[0]]["S"] == partition[1]
     )
     if not valid:
         raise InvalidInput("nextToken is not a token this service issued", field="nextToken")
@@ -292,10 +306,11 @@ def list_requests(*, status: RequestStatus | None, username: str | None, limit: 
     """By status across customers (reviewers' queue, oldest deadline first), or one customer's own."""
     kwargs: dict[str, Any] = {"TableName": settings().requests_table_name, "Limit": limit}
     if username is not None:
+        partition = ("gsi2pk", f"CUSTOMER#{username}")
         kwargs |= {
             "IndexName": BY_CUSTOMER_INDEX,
             "KeyConditionExpression": "gsi2pk = :customer",
-            "ExpressionAttributeValues": {":customer": {"S": f"CUSTOMER#{username}"}},
+            "ExpressionAttributeValues": {":customer": {"S": partition[1]}},
         }
         index_keys = {"pk", "sk", "gsi2pk", "gsi2sk"}
         if status is not None:
@@ -303,14 +318,15 @@ def list_requests(*, status: RequestStatus | None, username: str | None, limit: 
             kwargs["ExpressionAttributeNames"] = {"#status": "status"}
             kwargs["ExpressionAttributeValues"][":status"] = {"S": str(status)}
     else:
+        partition = ("gsi1pk", f"STATUS#{status or RequestStatus.PENDING}")
         kwargs |= {
             "IndexName": BY_STATUS_INDEX,
             "KeyConditionExpression": "gsi1pk = :status",
-            "ExpressionAttributeValues": {":status": {"S": f"STATUS#{status or RequestStatus.PENDING}"}},
+            "ExpressionAttributeValues": {":status": {"S": partition[1]}},
         }
         index_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
     if next_token:
-        kwargs["ExclusiveStartKey"] = _decode_token(next_token, index_keys)
+        kwargs["ExclusiveStartKey"] = _decode_token(next_token, index_keys, partition)
     response = clients.dynamodb().query(**kwargs)
     items = tuple(RefundRequest.model_validate(deserialize(item)) for item in response.get("Items", []))
     last = response.get("LastEvaluatedKey")

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from refund_core import deadline_workflow, repository
 from refund_core.calendar import review_timeline
 from refund_core.commands import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
@@ -121,11 +123,24 @@ def submit_refund_request(caller: Caller, command: SubmitRefundRequest, now: dat
     count("RefundRequestsSubmitted")
     count_by("Assessments", assessment.outcome)
     if request.status is RequestStatus.PENDING:
-        deadline_workflow.start_review_deadline(request)
+        _start_review_deadline(request)
     else:
         count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
     return request.model_copy(update={"history": tuple(history)})
+
+
+def _start_review_deadline(request: RefundRequest) -> None:
+    """The request is recorded by now: failing the call here would answer a 5xx, and the client's retry would
+    meet a 409 for the request it already has. The notifier starts the workflow from the request's INSERT in
+    the stream (retrying until it runs), so a failure here is logged and counted, and submit still answers."""
+    try:
+        deadline_workflow.start_review_deadline(request)
+    except (BotoCoreError, ClientError):
+        logger.exception(
+            "review deadline workflow not started; the notifier will start it", request_id=request.request_id
+        )
+        count("DeadlineWorkflowStartFailed")
 
 
 def read_refund_request(caller: Caller, request_id: str) -> RefundRequest:

@@ -1,0 +1,151 @@
+"""Races over HTTP against `refund-local serve` (127.0.0.1 only): many calls released at once by a barrier,
+each with a timeout, then the outcome checked in the API and in the outbox. The runner runs one function's
+invocations one at a time (one container), so calls of the same route queue up while calls of different
+routes (cancel, evaluate) truly overlap; tests/integration/test_races.py races separate containers of one
+function against moto."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from e2e_support import DECISION_SUBJECT, REVIEWER, Server, about, customer, order, running_server, ticket, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-races")]
+
+SUBMITS = 50
+DUELLING_CALLS = 50
+REPEATS = 20
+CALL_TIMEOUT_SECONDS = 30
+SEED: dict[str, Any] = {
+    "customers": [customer(name) for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo")],
+    "orders": [order(f"RU-{index:02d}", "rush", days_ago=40) for index in range(SUBMITS)]
+    + [order("DU-1", "duel", days_ago=40), order("EC-1", "echo", days_ago=40)]
+    + [order(f"LA-{name}", f"last-{name}", days_ago=40) for name in ("rush", "duel", "echo")],
+    "tickets": [ticket(f"TK-{name}", name) for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo")],
+}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Session-scoped: started once per worker that runs these tests, whatever order xdist gives them."""
+    with running_server(tmp_path_factory.mktemp("races"), SEED) as running:
+        yield running
+
+
+Call = Callable[[], requests.Response]
+
+
+def at_once(calls: list[Call]) -> list[requests.Response]:
+    """Every call in its own thread, released together; answers in the order of `calls`."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Call) -> requests.Response:
+        barrier.wait(timeout=CALL_TIMEOUT_SECONDS)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(run, call) for call in calls]
+        return [future.result(timeout=2 * CALL_TIMEOUT_SECONDS) for future in futures]
+
+
+def calling(server: Server, method: str, path: str, user: str, **kwargs: Any) -> Call:
+    """One call with its own connection (a `requests.Session` is not meant to be shared between threads)."""
+    headers = {"Authorization": f"Bearer {token(user)}", **kwargs.pop("headers", {})}
+    return lambda: requests.request(method, server.base + path, headers=headers, timeout=CALL_TIMEOUT_SECONDS, **kwargs)
+
+
+def submission(order_id: str, ticket_id: str) -> dict[str, str]:
+    return {"orderId": order_id, "reason": "The VPN drops every few minutes.", "supportTicketId": ticket_id}
+
+
+def own_requests(server: Server, user: str) -> list[dict[str, Any]]:
+    listing = server.call("GET", "/refund-requests", user=user)
+    assert listing.status_code == 200, listing.text
+    items: list[dict[str, Any]] = listing.json()["items"]
+    return items
+
+
+def emails_about(server: Server, request_id: str, last_customer: str) -> Counter[str]:
+    """The subjects of the emails about one request, once the notifier has caught up: it reads the stream
+    in order, so it is done with the race when it has acknowledged a request filed after it."""
+    last = server.submit(last_customer, f"LA-{last_customer.removeprefix('last-')}", f"TK-{last_customer}")
+    assert last.status_code == 201, last.text
+    assert server.wait_for_emails(about(last.json()["requestId"], "We have received"))
+    return Counter(message["subject"] for message in server.outbox() if request_id in message["text"])
+
+
+def test_fifty_submits_of_one_customer_at_once_give_one_request(server: Server) -> None:
+    calls = [
+        calling(server, "POST", "/refund-requests", "rush", json=submission(f"RU-{index:02d}", "TK-rush"))
+        for index in range(SUBMITS)
+    ]
+    answers = at_once(calls)
+
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * (SUBMITS - 1)
+    conflicts = [answer.json()["message"] for answer in answers if answer.status_code == 409]
+    assert all("open refund request" in message for message in conflicts)
+    (created,) = [answer.json() for answer in answers if answer.status_code == 201]
+    assert [item["requestId"] for item in own_requests(server, "rush")] == [created["requestId"]]
+    subjects = emails_about(server, created["requestId"], "last-rush")
+    assert list(subjects.values()) == [1]
+    assert next(iter(subjects)).startswith("We have received")
+
+
+def test_cancels_and_approvals_at_once_have_one_outcome_and_one_email(server: Server) -> None:
+    submitted = server.submit("duel", "DU-1", "TK-duel")
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["requestId"]
+    assert submitted.json()["status"] == "PENDING"
+    cancel = calling(server, "POST", f"/refund-requests/{request_id}/cancel", "duel")
+    approve = calling(server, "POST", f"/refund-requests/{request_id}/evaluate", REVIEWER, json={"action": "approve"})
+    answers = at_once([approve, cancel] * (DUELLING_CALLS // 2))
+
+    half = DUELLING_CALLS // 2
+    statuses = {
+        "approve": Counter(answer.status_code for answer in answers[0::2]),
+        "cancel": Counter(answer.status_code for answer in answers[1::2]),
+    }
+    final = server.read(request_id).json()
+    if final["status"] == "CANCELLED":
+        # Every cancel succeeds (the first cancels, the others find it cancelled); no approval can.
+        assert statuses == {"cancel": {200: half}, "approve": {409: half}}
+    else:
+        assert final["status"] == "APPROVED"
+        assert statuses == {"cancel": {409: half}, "approve": {200: 1, 409: half - 1}}
+    events = [entry["event"] for entry in final["history"]]
+    assert events.count("decided") + events.count("cancelled") == 1
+
+    subjects = emails_about(server, request_id, "last-duel")
+    decisions = sum(count for subject, count in subjects.items() if DECISION_SUBJECT.search(subject))
+    cancellations = sum(count for subject, count in subjects.items() if "is cancelled" in subject)
+    assert (decisions, cancellations) == ((0, 1) if final["status"] == "CANCELLED" else (1, 0))
+    assert sum(subjects.values()) == 2  # and the acknowledgement
+
+
+def test_one_idempotency_key_twenty_times_at_once_records_one_request(server: Server) -> None:
+    call = calling(
+        server,
+        "POST",
+        "/refund-requests",
+        "echo",
+        json=submission("EC-1", "TK-echo"),
+        headers={"Idempotency-Key": "echo-once"},
+    )
+    answers = at_once([call] * REPEATS)
+
+    created = {answer.json()["requestId"] for answer in answers if answer.status_code == 201}
+    assert len(created) == 1
+    in_progress = [answer.json() for answer in answers if answer.status_code != 201]
+    # A repeat that arrives while the first is still running is told to retry; none is a new request.
+    assert all(answer["errors"][0]["field"] == "Idempotency-Key" for answer in in_progress)
+    assert {answer.status_code for answer in answers} <= {201, 409}
+    (request_id,) = created
+    assert [item["requestId"] for item in own_requests(server, "echo")] == [request_id]
+    subjects = emails_about(server, request_id, "last-echo")
+    assert list(subjects.values()) == [1]

@@ -1,0 +1,138 @@
+"""API.md, "Who is calling", as one table: every route × {no token, another customer, the owner, a reviewer}
+with the status it owes, run against the handlers on moto. No claims → 401; another customer's request or
+order → 404, never 403; a customer on a reviewer's route → 403. Every answer a caller other than a reviewer
+gets is also searched for the other customer's username, email address, order ids and request id: none may
+show unless the caller named it in its own call. A refused call changes nothing in the table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from api_support import Response, call, requests_table_items, seed_order
+
+from refund_local.events import api_event, claims_for
+from refund_local.provision import api_routes, load_template
+from refund_local.stack import LocalAws
+
+SUBMIT = "POST /refund-requests"
+READ = "GET /refund-requests/{id}"
+LIST = "GET /refund-requests"
+EVALUATE = "POST /refund-requests/{id}/evaluate"
+CANCEL = "POST /refund-requests/{id}/cancel"
+
+# The target is the owner's: their order for a submission, their pending request for the other routes.
+# fmt: off
+MATRIX: dict[str, dict[str, int]] = {
+    SUBMIT:   {"no token": 401, "stranger": 404, "owner": 201, "reviewer": 404},
+    READ:     {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 200},
+    LIST:     {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200},
+    EVALUATE: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200},
+    CANCEL:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
+}
+# fmt: on
+CASES = [(route, caller, status) for route, row in MATRIX.items() for caller, status in row.items()]
+
+
+@dataclass(frozen=True)
+class Customer:
+    username: str
+    email: str
+    orders: tuple[str, ...]
+
+    def claims(self) -> dict[str, str]:
+        return claims_for(self.username, email=self.email)
+
+    def identifiers(self, request_id: str | None) -> set[str]:
+        return {self.username, self.email, *self.orders} | ({request_id} if request_id else set())
+
+
+# Names that no message of the API contains by chance, and order ids free of the usernames.
+OWNER = Customer("olivia7", "olivia.owner@example.com", ("ord-7001", "ord-7002"))
+STRANGER = Customer("samuel9", "samuel.stranger@example.com", ("ord-9001",))
+CLAIMS: dict[str, dict[str, str] | None] = {
+    "no token": None,
+    "stranger": STRANGER.claims(),
+    "owner": OWNER.claims(),
+    "reviewer": claims_for("rita", reviewer=True),
+}
+
+
+def submission(order_id: str) -> dict[str, str]:
+    return {"orderId": order_id, "reason": "It keeps disconnecting.", "supportTicketId": f"T-{order_id}"}
+
+
+def file_request(customer: Customer, order_id: str) -> str:
+    body = submission(order_id)
+    created = call(api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=customer.claims()))
+    assert created.status == 201, created.json
+    request_id: str = created.json["requestId"]
+    return request_id
+
+
+def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> dict[str, Any]:
+    """The route's call aimed at the owner's order (submit) or pending request (the others)."""
+    if route == SUBMIT:
+        body = submission(OWNER.orders[1])
+        return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims)
+    if route == LIST:
+        return api_event("GET", "/refund-requests", "/refund-requests", claims=claims)
+    method, path = route.split()
+    suffix = path.removeprefix("/refund-requests/{id}")
+    return api_event(
+        method,
+        "/refund-requests/{requestId}" + suffix,
+        f"/refund-requests/{request_id}{suffix}",
+        path_parameters={"requestId": request_id},
+        body={"action": "approve"} if route == EVALUATE else None,
+        claims=claims,
+    )
+
+
+def case_id(case: tuple[str, str, int]) -> str:
+    route, caller, status = case
+    return f"{route} x {caller} -> {status}"
+
+
+def test_the_matrix_covers_every_route_of_the_template() -> None:
+    served = {f"{route.method} {route.path.replace('{requestId}', '{id}')}" for route in api_routes(load_template())}
+    assert served == set(MATRIX)
+
+
+@pytest.mark.parametrize(("route", "caller", "status"), CASES, ids=[case_id(case) for case in CASES])
+def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) -> None:
+    for order_id in OWNER.orders:
+        seed_order(order_id, username=OWNER.username, days_ago=40)
+    seed_order(STRANGER.orders[0], username=STRANGER.username, days_ago=40)
+    # Both customers hold a pending request, except that the owner submitting must not already have one.
+    stranger_request = file_request(STRANGER, STRANGER.orders[0])
+    owner_request = file_request(OWNER, OWNER.orders[0]) if route != SUBMIT else None
+    before = requests_table_items()
+
+    event = route_event(route, CLAIMS[caller], owner_request or "")
+    response = call(event)
+
+    assert response.status == status, response.json
+    if status >= 400:
+        assert requests_table_items() == before
+        assert isinstance(response.json["message"], str)
+    if caller != "reviewer":
+        others = {
+            "no token": OWNER.identifiers(owner_request) | STRANGER.identifiers(stranger_request),
+            "stranger": OWNER.identifiers(owner_request),
+            "owner": STRANGER.identifiers(stranger_request),
+        }[caller]
+        assert_shows_none_of(others, response, sent=f"{event['path']} {event['body'] or ''}")
+    if route == LIST and status == 200:
+        own = {"stranger": {stranger_request}, "owner": {owner_request}}
+        listed = {item["requestId"] for item in response.json["items"]}
+        assert listed == own.get(caller, {stranger_request, owner_request})
+
+
+def assert_shows_none_of(secrets: set[str], response: Response, sent: str) -> None:
+    """None of `secrets` in the answer's body or headers, except what the caller sent itself."""
+    shown = json.dumps(response.raw.get("body")) + json.dumps(response.raw.get("headers"))
+    leaked = {secret for secret in secrets if secret in shown and secret not in sent}
+    assert leaked == set()
