@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
+from refund_core.api import describe_security
 from refund_local.handlers import load_module
 from refund_local.provision import REPO_ROOT, Template, api_routes, load_template
 
@@ -86,7 +87,9 @@ def openapi_document(template: Template | None = None) -> dict[str, Any]:
     openapi_version = ""
     code_uris = dict.fromkeys(route.code_uri for route in api_routes(template or load_template()))
     for code_uri in code_uris:
-        document = json.loads(load_module(code_uri).app.get_openapi_json_schema(title=TITLE))
+        app = load_module(code_uri).app
+        describe_security(app)
+        document = json.loads(app.get_openapi_json_schema(title=TITLE))
         openapi_version = document["openapi"]
         _merge(paths, document.get("paths", {}), "the operation")
         _merge(components, document.get("components", {}), "the component")
