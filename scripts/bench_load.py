@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import math
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,11 +32,11 @@ from typing import Any
 import requests
 
 from refund_local.events import claims_for
+from refund_local.subprocess_server import ServerDidNotStart, serve_in_subprocess
 from refund_local.tokens import make_token
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-STARTUP_TIMEOUT_SECONDS = 60
 WARMUP_ROUNDS = 2  # the first call of a function builds caches (holiday calendar, policy): a cold start
 # Under moto each TransactWriteItems deep-copies the whole requests table and its stream, so writes slow down
 # as the table grows: 20 rounds (a call of each route) give a rough p95 and keep `make bench` within its time.
@@ -109,47 +105,15 @@ def _seed(claims: list[Claim]) -> dict[str, Any]:
     return {"customers": customers, "orders": orders, "tickets": tickets}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running_server(seed: dict[str, Any]) -> Iterator[str]:
-    """`python -m refund_local serve` on a free loopback port; yields its base URL. Its console goes to a file,
-    shown if it fails to start."""
+    """`python -m refund_local serve` on a free loopback port; yields its base URL."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as directory:
-        seed_path, log_path = Path(directory, "seed.json"), Path(directory, "server.log")
-        seed_path.write_text(json.dumps(seed), encoding="utf-8")
-        port = _free_port()
-        base = f"http://{HOST}:{port}"
-        command = [sys.executable, "-m", "refund_local", "serve", "--host", HOST, "--port", str(port)]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen([*command, "--seed", str(seed_path)], cwd=REPO, stdout=log, stderr=log)
-            try:
-                _wait_until_serving(process, base, log_path)
+        try:
+            with serve_in_subprocess(Path(directory), seed) as base:
                 yield base
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise SystemExit(f"bench: refund-local exited with {process.returncode}:\n{log_path.read_text()}")
-        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-            if requests.get(base + "/_local/outbox", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"bench: refund-local did not answer in {STARTUP_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
+        except ServerDidNotStart as error:
+            raise SystemExit(f"bench: {error}") from error
 
 
 class Client:

@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from refund_local.events import claims_for
+from refund_local.subprocess_server import ServerDidNotStart, serve_in_subprocess
 from refund_local.tokens import make_token
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +73,6 @@ SCHEMA_FAILURES = {
 MIN_CALLS = 1000
 MAX_SECONDS_PER_RUN = 50
 ORDER_SETS = 6
-STARTUP_TIMEOUT_SECONDS = 60
 CUSTOMER = "fuzz-customer"
 REVIEWER = "fuzz-reviewer"
 EVALUATE = "/refund-requests/{requestId}/evaluate"
@@ -163,47 +160,14 @@ def config(base: str, everywhere: str, on_evaluate: str, data: dict[str, Any]) -
     return "\n".join(lines) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _serving(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(base + "/_local/outbox", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:  # not listening yet, or a connection waiting in the backlog until start-up is done
-        return False
-
-
 @contextlib.contextmanager
 def running_server(directory: Path, data: dict[str, Any]) -> Iterator[str]:
     """`refund-local serve` on a free port of 127.0.0.1 with `data` as its seed; yields its base URL."""
-    seed_path = directory / "seed.json"
-    seed_path.write_text(json.dumps(data), encoding="utf-8")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), "--seed", str(seed_path)]
-    environment = os.environ | {"POWERTOOLS_METRICS_DISABLED": "true"}
-    with (directory / "server.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)
-        try:
-            give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-            while not _serving(base):
-                if process.poll() is not None or time.monotonic() > give_up:
-                    log_text = (directory / "server.log").read_text(encoding="utf-8", errors="replace")
-                    raise SystemExit(f"refund-local did not start:\n{log_text}")
-                time.sleep(0.2)
+    try:
+        with serve_in_subprocess(directory, data) as base:
             yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    except ServerDidNotStart as error:
+        raise SystemExit(str(error)) from error
 
 
 @dataclass

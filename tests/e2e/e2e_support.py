@@ -9,11 +9,7 @@ starting its own server; every test uses its own customers."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,10 +20,10 @@ from typing import Any
 import requests
 
 from refund_local.events import claims_for
+from refund_local.subprocess_server import serve_in_subprocess
 from refund_local.tokens import make_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_SECONDS = 60
 EMAIL_TIMEOUT_SECONDS = 15
 GB = 1_000_000_000
 DECISION_SUBJECT = re.compile(r"is approved|approved in part|is refused")
@@ -73,13 +69,6 @@ def ticket(ticket_id: str, username: str, *, days_ago: float = 2, response: str 
 
 def token(username: str) -> str:
     return make_token(claims_for(username, reviewer=username == REVIEWER))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -138,39 +127,10 @@ def about(request_id: str, subject: str | re.Pattern[str]) -> Callable[[dict[str
     )
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise AssertionError(f"refund-local exited with {process.returncode}:\n{log_path.read_text()}")
-        # Bound before it serves: a connection may wait in the backlog until start-up is done.
-        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-            if requests.get(base + "/_local/outbox", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"refund-local did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n{log_path.read_text()}")
-
-
 @contextlib.contextmanager
 def running_server(directory: Path, seed: dict[str, Any], *arguments: str) -> Iterator[Server]:
     """`python -m refund_local serve` on a free port of 127.0.0.1, stopped (and killed if need be) on exit."""
-    seed_path = directory / "seed.json"
-    seed_path.write_text(json.dumps(seed), encoding="utf-8")
-    log_path = directory / "server.log"
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), "--seed", str(seed_path), *arguments]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_serving(process, base, log_path)
-            server = Server(base=base, log_path=log_path)
-            yield server
-            server.session.close()
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serve_in_subprocess(directory, seed, *arguments) as base:
+        server = Server(base=base, log_path=directory / "server.log")
+        yield server
+        server.session.close()

@@ -1,0 +1,69 @@
+"""`refund-local serve` as a child process on a free port of 127.0.0.1: for the e2e tests, the fuzzer and
+the load benchmark, which all drive the local stack over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from refund_local.provision import REPO_ROOT
+
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+class ServerDidNotStart(RuntimeError):
+    """The server exited, or did not answer in time; the message carries its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _serving(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/_local/outbox", timeout=2) as answer:  # noqa: S310 - loopback only
+            return bool(answer.status == 200)
+    except OSError:  # not listening yet, or a connection waiting in the backlog until start-up is done
+        return False
+
+
+@contextlib.contextmanager
+def serve_in_subprocess(directory: Path, seed: dict[str, Any], *arguments: str) -> Iterator[str]:
+    """Writes `seed` and the server's log into `directory`, yields the base URL once the server answers,
+    and stops it (killed if need be) on exit. No metrics: nothing reads them locally."""
+    seed_path = directory / "seed.json"
+    seed_path.write_text(json.dumps(seed), encoding="utf-8")
+    log_path = directory / "server.log"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), "--seed", str(seed_path), *arguments]
+    environment = os.environ | {"POWERTOOLS_METRICS_DISABLED": "true"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)  # noqa: S603
+        try:
+            give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            while not _serving(base):
+                if process.poll() is not None or time.monotonic() > give_up:
+                    log_text = log_path.read_text(encoding="utf-8", errors="replace")
+                    raise ServerDidNotStart(f"refund-local did not start (exit code {process.poll()}):\n{log_text}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
