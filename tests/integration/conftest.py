@@ -3,8 +3,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from refund_local.stack import LocalAws
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _emulated_aws_env() -> Iterator[None]:
@@ -22,12 +20,3 @@ def _emulated_aws_env() -> Iterator[None]:
         time.tzset()
         yield
     time.tzset()  # the context has put TZ back
-
-
-@pytest.fixture
-def stack(_emulated_aws_env: None) -> Iterator[LocalAws]:
-    """A fresh emulated AWS built from template.yaml; the deadline workflow is recorded but not run."""
-    local = LocalAws(execute_state_machine=False, extra_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
-    local.start()
-    yield local
-    local.stop()

@@ -5,7 +5,6 @@ RefundDecided on the bus once, history appended once, and the review-deadline wo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -18,7 +17,7 @@ import pytest
 from api_support import table_stream_records
 from botocore.exceptions import ClientError
 
-from refund_core import clients, notifications, repository, service
+from refund_core import clients, repository, service
 from refund_core.commands import SubmitRefundRequest
 from refund_core.identity import Caller
 from refund_core.models import Customer, Order, PaymentState, SupportTicket, Usage
@@ -100,25 +99,20 @@ class Notifier:
 
 
 @pytest.fixture
-def notifier() -> Iterator[Notifier]:
-    aws = LocalAws(execute_state_machine=False).start()
-    notifications.reset()
-    try:
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="refund-decided")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = boto3.client("events", region_name=REGION)
-        bus = settings().event_bus_name
-        events.put_rule(
-            Name="refund-decided",
-            EventBusName=bus,
-            EventPattern=json.dumps({"source": ["smart-security.refunds"], "detail-type": ["RefundDecided"]}),
-        )
-        events.put_targets(Rule="refund-decided", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
-        yield Notifier(aws, queue_url)
-    finally:
-        aws.stop()
-        notifications.reset()
+def notifier(stack: LocalAws) -> Notifier:
+    """The stack, and a queue that receives every RefundDecided event from the bus."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="refund-decided")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events", region_name=REGION)
+    bus = settings().event_bus_name
+    events.put_rule(
+        Name="refund-decided",
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": ["smart-security.refunds"], "detail-type": ["RefundDecided"]}),
+    )
+    events.put_targets(Rule="refund-decided", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return Notifier(stack, queue_url)
 
 
 def emails_to(address: str) -> list[SentEmail]:

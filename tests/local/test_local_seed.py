@@ -4,7 +4,6 @@ and the demo data set, whose customers must keep earning the outcomes `serve` pr
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -59,13 +58,6 @@ def document() -> dict[str, Any]:
             {"ticketId": "T-1", "username": "alice", "openedAt": "2026-11-21T00:00:00+00:00", "category": "technical"}
         ],
     }
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalAws]:
-    local = LocalAws(execute_state_machine=False).start()
-    yield local
-    local.stop()
 
 
 def test_a_valid_seed_becomes_the_records_the_rules_read() -> None:

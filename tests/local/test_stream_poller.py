@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -23,13 +23,6 @@ from refund_local.stream import StreamPoller, StreamSource, matches, stream_sour
 
 REQUEST_ONLY = {"dynamodb": {"Keys": {"sk": {"S": ["REQUEST"]}}}}
 Answer = Callable[[list[dict[str, Any]]], Any]
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalAws]:
-    local = LocalAws(execute_state_machine=False).start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture
