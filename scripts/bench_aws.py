@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,23 +21,33 @@ COLD_RUNS = 7
 
 
 @contextmanager
-def counted_calls() -> Iterator[Counter[str]]:
-    """Counts every AWS API call that the service's clients (refund_core.clients) make inside the block."""
+def hooked(hooks: Mapping[str, Callable[..., None]]) -> Iterator[None]:
+    """Registers each botocore event hook (event name → handler) on every client of the service
+    (refund_core.clients) for the duration of the block."""
     from refund_core import clients  # noqa: PLC0415 - imported once the stack's environment is set
 
+    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
+    for client in service_clients:
+        for event, handler in hooks.items():
+            client.meta.events.register(event, handler)
+    try:
+        yield
+    finally:
+        for client in service_clients:
+            for event, handler in hooks.items():
+                client.meta.events.unregister(event, handler)
+
+
+@contextmanager
+def counted_calls() -> Iterator[Counter[str]]:
+    """Counts every AWS API call that the service's clients make inside the block."""
     calls: Counter[str] = Counter()
 
     def count(model: Any, **_: Any) -> None:
         calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
-    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
-    for client in service_clients:
-        client.meta.events.register("before-call", count)
-    try:
+    with hooked({"before-call": count}):
         yield calls
-    finally:
-        for client in service_clients:
-            client.meta.events.unregister("before-call", count)
 
 
 def seed_claim(order_id: str, days_ago: int, channel: str = "card", username: str = "alice") -> None:
@@ -80,7 +90,7 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
 
     alice, rita = claims_for("alice"), claims_for("rita", reviewer=True)
     rows: list[tuple[str, int, str]] = []
-    stack = LocalAws(execute_state_machine=False, extra_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    stack = LocalAws(execute_state_machine=False)
     stack.start()
     try:
 

@@ -9,15 +9,15 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from bench_aws import seed_claim
+from bench_aws import hooked, seed_claim
 
-from refund_core import clients, repository
+from refund_core import repository
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, load_handler
 from refund_local.provision import load_template
@@ -83,18 +83,8 @@ def _read_units(operation: str, parsed: dict[str, Any]) -> float:
     return 0.0
 
 
-@contextmanager
-def metered(meter: Meter) -> Iterator[None]:
-    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
-    for client in service_clients:
-        client.meta.events.register("before-parameter-build", meter.on_call)
-        client.meta.events.register("after-call", meter.on_response)
-    try:
-        yield
-    finally:
-        for client in service_clients:
-            client.meta.events.unregister("before-parameter-build", meter.on_call)
-            client.meta.events.unregister("after-call", meter.on_response)
+def metered(meter: Meter) -> AbstractContextManager[None]:
+    return hooked({"before-parameter-build": meter.on_call, "after-call": meter.on_response})
 
 
 def _timed(meter: Meter, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
