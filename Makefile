@@ -9,10 +9,21 @@ CHECKOV := .venv-checkov
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
+require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
+
 .PHONY: venv test unit integration e2e lint fmt bench run build template-lint tools verify fuzz security-scan clean
 
+# A tool's own venv: $(1) its folder, $(2) its pinned requirements.
+define tool_venv
+	$(require_python312)
+	$(PYTHON312) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+
 $(VENV)/.installed: pyproject.toml
-	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
+	$(require_python312)
 	$(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -45,11 +56,7 @@ fmt: venv
 # SAM CLI and cfn-lint pin versions that conflict with the test deps (boto3, pydantic...), so they get
 # their own venv.
 $(TOOLS)/.installed: requirements-tools.txt
-	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
-	$(PYTHON312) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
-	touch $@
+	$(call tool_venv,$(TOOLS),$<)
 
 tools: $(TOOLS)/.installed
 
@@ -74,11 +81,7 @@ fuzz: venv
 
 # checkov pins versions that conflict with both the test deps and aws-sam-cli: a venv of its own.
 $(CHECKOV)/.installed: requirements-checkov.txt
-	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
-	$(PYTHON312) -m venv $(CHECKOV)
-	$(CHECKOV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV)/bin/python -m pip install --quiet -r requirements-checkov.txt
-	touch $@
+	$(call tool_venv,$(CHECKOV),$<)
 
 # checkov on the template and its translation, offline, and no wildcard IAM action (scripts/security_scan.sh).
 security-scan: tools $(CHECKOV)/.installed

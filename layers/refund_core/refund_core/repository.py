@@ -76,8 +76,8 @@ def _index_keys(status: RequestStatus, request: RefundRequest) -> dict[str, str]
 
 def request_item(request: RefundRequest) -> dict[str, Any]:
     item = request.model_dump(mode="json", by_alias=True, exclude={"history"})
+    # Kept for the notifier; the model leaves it out of everything it shows.
     item["customerEmail"] = request.customer_email
-    item["reminderAt"] = utc_iso(request.reminder_at)
     return {"pk": f"REQUEST#{request.request_id}", "sk": REQUEST_SK, **item, **_index_keys(request.status, request)}
 
 
