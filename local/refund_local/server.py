@@ -46,7 +46,6 @@ class ApiRoute:
     route: Route
     pattern: re.Pattern[str]
     handler: Handler
-    lock: threading.Lock  # the function's own: one request at a time, like one Lambda container
 
 
 def _path_pattern(template_path: str) -> re.Pattern[str]:
@@ -87,20 +86,20 @@ def proxy_response(result: Any) -> Response:
 
 
 class LocalApi:
-    """The template's API routes, each bound to its function's handler and lock."""
+    """The template's API routes, each bound to its function's handler.
+
+    Powertools keeps the event being resolved on the resolver's class (`BaseRouter.current_event`), shared by
+    every function's resolver in this process: two invocations resolving at once would read each other's
+    event and claims. So one API invocation runs at a time in the process (`resolver_lock`)."""
 
     def __init__(self, routes: list[Route]) -> None:
-        locks: dict[str, threading.Lock] = {}
         self.routes = [
             ApiRoute(
-                route=route,
-                pattern=_path_pattern(route.path),
-                handler=load_handler(route.code_uri, route.handler),
-                lock=locks.setdefault(route.function, threading.Lock()),
+                route=route, pattern=_path_pattern(route.path), handler=load_handler(route.code_uri, route.handler)
             )
             for route in routes
         ]
-        self.function_locks = locks
+        self.resolver_lock = threading.Lock()
 
     def resolve(self, method: str, raw_path: str) -> tuple[ApiRoute | None, dict[str, str], list[str]]:
         """(the route, its decoded path parameters, the methods the path allows)."""
@@ -159,9 +158,11 @@ class LocalRunner:
         for source in stream_sources(template):
             table = self._aws.table_names[source.table]
             stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-            lock = self.api.function_locks.setdefault(source.function, threading.Lock())
             handler = load_handler(source.code_uri, source.handler)
-            poller = StreamPoller(source, stream_arn, handler, invocation_lock=lock, streams=streams, region=REGION)
+            # The stream's function resolves no HTTP event: its own lock, one batch at a time like one container.
+            poller = StreamPoller(
+                source, stream_arn, handler, invocation_lock=threading.Lock(), streams=streams, region=REGION
+            )
             self.pollers.append(poller.start())
         return self
 
@@ -245,7 +246,7 @@ class LocalRunner:
             if not running:
                 return error_response(503, "refund-local is stopping")
             try:
-                with route.lock:
+                with self.api.resolver_lock:
                     result = route.handler(event, LambdaContext(function_name=route.route.function))
             except Exception:  # the function crashed: API Gateway answers 502
                 log.exception("%s failed", route.route.function)

@@ -1,8 +1,8 @@
 """Races over HTTP against `refund-local serve` (127.0.0.1 only): many calls released at once by a barrier,
-each with a timeout, then the outcome checked in the API and in the outbox. The runner runs one function's
-invocations one at a time (one container), so calls of the same route queue up while calls of different
-routes (cancel, evaluate) truly overlap; tests/integration/test_races.py races separate containers of one
-function against moto."""
+each with a timeout, then the outcome checked in the API and in the outbox. The runner resolves one API
+invocation at a time (Powertools keeps the event being resolved on the resolver's class, shared by every
+function in the process), so these calls queue up at the functions; tests/integration/test_races.py races
+the service itself in threads against moto."""
 
 from __future__ import annotations
 

@@ -1,98 +1,80 @@
-"""Races decided by conditional writes and transactions, not by reading first: threads against moto,
-each with its own copy of the handler module, as separate Lambda containers would be."""
+"""Races decided by conditional writes and transactions, not by reading first: real threads calling the
+service against moto (each DynamoDB call atomic, as in DynamoDB), released together by a barrier.
+
+The handlers are not raced here: Powertools keeps the event being resolved on the resolver's class, so two
+resolvers in one process would read each other's event, which Lambda (one invocation per container) never
+does. Handlers racing in separate processes are the end-to-end tests' job (tests/e2e/test_e2e_races.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from types import ModuleType
 from typing import Any
 
 from api_support import seed_order
 
-from refund_local.events import api_event, claims_for
-from refund_local.handlers import LambdaContext
-from refund_local.provision import REPO_ROOT
+from refund_core.commands import ApproveCommand, SubmitRefundRequest
+from refund_core.errors import Conflict
+from refund_core.identity import Caller
+from refund_core.models import RequestStatus
+from refund_core.service import (
+    cancel_refund_request,
+    evaluate_refund_request,
+    list_refund_requests,
+    read_refund_request,
+    submit_refund_request,
+)
 from refund_local.stack import LocalAws
 
-ALICE = claims_for("alice")
-RITA = claims_for("rita", reviewer=True)
+ALICE = Caller(username="alice", email="alice@example.com", groups=frozenset())
+RITA = Caller(username="rita", email="rita@example.com", groups=frozenset({"refund-reviewers"}))
 
 
-def container(job: str, index: int) -> ModuleType:
-    """A separate instance of functions/<job>/app.py: its own resolver, like its own Lambda container."""
-    name = f"race_{job}_{index}"
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "functions" / job / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_together(calls: list[tuple[ModuleType, dict[str, Any]]]) -> list[dict[str, Any]]:
+def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each call in its own thread, released at once; its result, or the exception it raised."""
     barrier = threading.Barrier(len(calls))
 
-    def run(call: tuple[ModuleType, dict[str, Any]]) -> dict[str, Any]:
-        module, event = call
+    def run(call: Callable[[], Any]) -> Any:
         barrier.wait(timeout=10)
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext())
-        return result
+        try:
+            return call()
+        except Exception as error:  # the answer under test
+            return error
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
 
 
-def submit_event(order_id: str) -> dict[str, Any]:
-    body = {"orderId": order_id, "reason": "Too slow.", "supportTicketId": f"T-{order_id}"}
-    return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=ALICE)
+def submission(order_id: str) -> SubmitRefundRequest:
+    return SubmitRefundRequest(order_id=order_id, reason="Too slow.", support_ticket_id=f"T-{order_id}")
 
 
 def test_ten_concurrent_submits_of_one_customer_give_exactly_one_request(stack: LocalAws) -> None:
     for index in range(10):
         seed_order(f"ord-{index}", days_ago=40)
-    results = run_together([(container("submit", index), submit_event(f"ord-{index}")) for index in range(10)])
-    statuses = sorted(result["statusCode"] for result in results)
-    assert statuses == [201] + [409] * 9
-    listing = container("read", 0).lambda_handler(
-        api_event("GET", "/refund-requests", "/refund-requests", claims=ALICE), LambdaContext()
-    )
-    assert len(json.loads(listing["body"])["items"]) == 1
+    calls = [lambda index=index: submit_refund_request(ALICE, submission(f"ord-{index}")) for index in range(10)]
+    results = run_together(calls)
+    conflicts = [result for result in results if isinstance(result, Conflict)]
+    created = [result for result in results if not isinstance(result, Exception)]
+    assert (len(created), len(conflicts)) == (1, 9), results
+    assert [item.request_id for item in list_refund_requests(ALICE, None).items] == [created[0].request_id]
 
 
 def test_decision_and_cancellation_racing_exactly_one_wins(stack: LocalAws) -> None:
     seed_order("ord-1", days_ago=40)
-    created = container("submit", 0).lambda_handler(submit_event("ord-1"), LambdaContext())
-    request_id = json.loads(created["body"])["requestId"]
-    on_request = {"path_parameters": {"requestId": request_id}}
-    approve = api_event(
-        "POST",
-        "/refund-requests/{requestId}/evaluate",
-        f"/refund-requests/{request_id}/evaluate",
-        body={"action": "approve"},
-        claims=RITA,
-        **on_request,  # type: ignore[arg-type]
+    request_id = submit_refund_request(ALICE, submission("ord-1")).request_id
+    approve = ApproveCommand(action="approve")
+    results = run_together(
+        [
+            lambda: evaluate_refund_request(RITA, request_id, approve),
+            lambda: cancel_refund_request(ALICE, request_id),
+        ]
     )
-    cancel = api_event(
-        "POST",
-        "/refund-requests/{requestId}/cancel",
-        f"/refund-requests/{request_id}/cancel",
-        claims=ALICE,
-        **on_request,  # type: ignore[arg-type]
-    )
-    results = run_together([(container("evaluate", 1), approve), (container("cancel", 1), cancel)])
-    statuses = [result["statusCode"] for result in results]
-    assert sorted(statuses) == [200, 409]
-    read = api_event(
-        "GET",
-        "/refund-requests/{requestId}",
-        f"/refund-requests/{request_id}",
-        claims=ALICE,
-        **on_request,  # type: ignore[arg-type]
-    )
-    final = json.loads(container("read", 1).lambda_handler(read, LambdaContext())["body"])
-    winner = "APPROVED" if statuses[0] == 200 else "CANCELLED"
-    assert final["status"] == winner
-    events = [entry["event"] for entry in final["history"]]
+    won = [not isinstance(result, Exception) for result in results]
+    assert sorted(won) == [False, True], results
+    assert all(isinstance(result, Conflict) for result in results if isinstance(result, Exception))
+    final = read_refund_request(ALICE, request_id)
+    assert final.status is (RequestStatus.APPROVED if won[0] else RequestStatus.CANCELLED)
+    events = [entry.event for entry in final.history]
     assert events.count("decided") + events.count("cancelled") == 1
