@@ -18,8 +18,9 @@ import bench_aws
 import bench_lifecycle
 import bench_load
 
-from refund_core.calendar import review_timeline
-from refund_core.models import (
+from refund_core.policy.calendar import review_timeline
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import (
     AccountBlock,
     ClaimFacts,
     Customer,
@@ -31,9 +32,8 @@ from refund_core.models import (
     SupportTicket,
     Usage,
 )
-from refund_core.money import Money
-from refund_core.policy import current_policy
-from refund_core.rules import assess
+from refund_core.policy.money import Money
+from refund_core.policy.rules import assess
 
 HK = ZoneInfo("Asia/Hong_Kong")
 MIN_SECONDS = 1.0  # each measurement runs at least this long

@@ -23,8 +23,8 @@ COLD_RUNS = 7
 @contextmanager
 def hooked(hooks: Mapping[str, Callable[..., None]]) -> Iterator[None]:
     """Registers each botocore event hook (event name → handler) on every client of the service
-    (refund_core.clients) for the duration of the block."""
-    from refund_core import clients  # noqa: PLC0415 - imported once the stack's environment is set
+    (refund_core.adapters.clients) for the duration of the block."""
+    from refund_core.adapters import clients  # noqa: PLC0415 - imported once the stack's environment is set
 
     service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
     for client in service_clients:
@@ -52,9 +52,9 @@ def counted_calls() -> Iterator[Counter[str]]:
 
 def seed_claim(order_id: str, days_ago: int, channel: str = "card", username: str = "alice") -> None:
     """A customer with one settled order, light usage and a support ticket `T-<order_id>` saying it cannot be fixed."""
-    from refund_core import repository  # noqa: PLC0415 - imported once the stack's environment is set
-    from refund_core.models import Customer, Order, SupportTicket, Usage  # noqa: PLC0415
-    from refund_core.money import Money  # noqa: PLC0415
+    from refund_core.adapters import repository  # noqa: PLC0415 - imported once the stack's environment is set
+    from refund_core.policy.models import Customer, Order, SupportTicket, Usage  # noqa: PLC0415
+    from refund_core.policy.money import Money  # noqa: PLC0415
 
     now = datetime.now(UTC)
     repository.put_customer(Customer(username=username, email=f"{username}@example.com"))

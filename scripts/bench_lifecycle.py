@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from bench_aws import hooked, seed_claim
 
-from refund_core import repository
+from refund_core.adapters import repository
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, load_handler
 from refund_local.provision import load_template

@@ -1,5 +1,5 @@
 """Write events/stream_*.json: RequestsTable stream events for `sam local invoke NotifierFunction -e ...` and
-the notifier's tests, built from real RefundRequest objects (the rules assess real facts) through
+the notifier's tests, built from real request records (the rules assess real facts) through
 `repository.request_item`, so the images are what the service writes. Rerun after a model change:
 
     PYTHONPATH=layers/refund_core python scripts/make_stream_events.py
@@ -18,24 +18,24 @@ from zoneinfo import ZoneInfo
 
 from boto3.dynamodb.types import TypeSerializer
 
-from refund_core.calendar import review_timeline
-from refund_core.models import (
+from refund_core.adapters.records import RequestRecord
+from refund_core.adapters.repository import request_item
+from refund_core.policy.calendar import review_timeline
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import (
     ClaimFacts,
     Customer,
     Decision,
     EarlierClaim,
     Order,
     PaymentState,
-    RefundRequest,
     RefundType,
     RequestStatus,
     SupportTicket,
     Usage,
 )
-from refund_core.money import Money
-from refund_core.policy import current_policy
-from refund_core.repository import request_item
-from refund_core.rules import assess
+from refund_core.policy.money import Money
+from refund_core.policy.rules import assess
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -60,7 +60,7 @@ def request(
     reason: str,
     ticket: SupportTicket | None,
     earlier: tuple[EarlierClaim, ...] = (),
-) -> RefundRequest:
+) -> RequestRecord:
     policy = current_policy()
     order = Order(
         order_id=order_id,
@@ -82,7 +82,7 @@ def request(
         earlier_claims=earlier,
     )
     timeline = review_timeline(received_at, policy)
-    return RefundRequest(
+    return RequestRecord(
         request_id=request_id,
         order_id=order_id,
         username=username,
@@ -99,11 +99,11 @@ def request(
     )
 
 
-def image(item: RefundRequest) -> dict[str, Any]:
+def image(item: RequestRecord) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in request_item(item).items()}
 
 
-def record(name: str, at: datetime, new: RefundRequest, old: RefundRequest | None, sequence: int) -> dict[str, Any]:
+def record(name: str, at: datetime, new: RequestRecord, old: RequestRecord | None, sequence: int) -> dict[str, Any]:
     stream: dict[str, Any] = {
         "ApproximateCreationDateTime": int(at.timestamp()),
         "Keys": {"pk": {"S": f"REQUEST#{new.request_id}"}, "sk": {"S": "REQUEST"}},

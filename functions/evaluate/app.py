@@ -3,15 +3,23 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.api import BODY_ERRORS, current_caller, new_api, resource, route_responses
-from refund_core.commands import EvaluateCommand
-from refund_core.models import RefundRequest
-from refund_core.observability import logger, metrics, traced
-from refund_core.service import evaluate_refund_request
+from refund_core.app.inputs import EvaluateCommand, RequestId
+from refund_core.app.resources import RefundRequestResource
+from refund_core.app.service import evaluate_refund_request
+from refund_core.http.resolver import (
+    BODY_ERRORS,
+    current_caller,
+    json_body_only,
+    media_type_lower_cased,
+    new_api,
+    resource,
+    route_responses,
+)
+from refund_core.observability import observed
 
 app = new_api()
 
@@ -19,9 +27,10 @@ app = new_api()
 @app.post(
     "/refund-requests/<requestId>/evaluate",
     summary="Re-assess, approve or refuse a pending request",
+    middlewares=[json_body_only],
     responses=route_responses(
         200,
-        RefundRequest,
+        RefundRequestResource,
         "The request, re-assessed or decided",
         {
             403: "Not a refund reviewer",
@@ -33,15 +42,11 @@ app = new_api()
         },
     ),
 )
-def evaluate(
-    requestId: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
-    body: Annotated[EvaluateCommand, Body()],
-) -> Response[RefundRequest]:
+def evaluate(requestId: RequestId, body: Annotated[EvaluateCommand, Body()]) -> Response[RefundRequestResource]:
     return resource(evaluate_refund_request(current_caller(app), requestId, body))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
-@traced
+@observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

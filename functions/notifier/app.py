@@ -1,20 +1,20 @@
 """The RequestsTable stream: emails, RefundDecided events and the review-deadline repair, one record at a
-time (refund_core.notifications); a failed record is reported in `batchItemFailures` and retried alone."""
+time (refund_core.app.notifications); a failed record is reported in `batchItemFailures` and retried alone."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.notifications import handle_record, register_lambda_context
-from refund_core.observability import logger, metrics, traced
+from refund_core.adapters.records import RequestStreamRecord
+from refund_core.app.idempotency import register_lambda_context
+from refund_core.app.notifications import handle_record
+from refund_core.observability import observed
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=RequestStreamRecord)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@traced
+@observed()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

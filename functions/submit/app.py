@@ -7,11 +7,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.api import BODY_ERRORS, current_caller, new_api, resource, route_responses
-from refund_core.commands import SubmitRefundRequest
-from refund_core.idempotency import register_lambda_context, submit_refund_request_once
-from refund_core.models import RefundRequest
-from refund_core.observability import logger, metrics, traced
+from refund_core.app.idempotency import register_lambda_context, submit_refund_request_once
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.app.resources import RefundRequestResource
+from refund_core.http.resolver import (
+    BODY_ERRORS,
+    current_caller,
+    json_body_only,
+    media_type_lower_cased,
+    new_api,
+    resource,
+    route_responses,
+)
+from refund_core.observability import observed
 
 app = new_api()
 
@@ -30,9 +38,10 @@ IdempotencyKey = Annotated[
 @app.post(
     "/refund-requests",
     summary="File a refund request",
+    middlewares=[json_body_only],
     responses=route_responses(
         201,
-        RefundRequest,
+        RefundRequestResource,
         "The recorded request, assessed, and decided at once when the rules are clear",
         {
             404: "The order is unknown, or not yours",
@@ -45,14 +54,13 @@ IdempotencyKey = Annotated[
 )
 def submit(
     body: Annotated[SubmitRefundRequest, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[RefundRequest]:
+) -> Response[RefundRequestResource]:
     request = submit_refund_request_once(current_caller(app), body, idempotency_key)
     return resource(request, 201, {"Location": f"/refund-requests/{request.request_id}"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
-@traced
+@observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     register_lambda_context(context)
     return app.resolve(event, context)

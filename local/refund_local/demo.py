@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from refund_core.models import utc_iso
+from refund_core.policy.models import utc_iso
 from refund_local.seed import Seed, parse_seed
 
 REVIEWER = "rita"

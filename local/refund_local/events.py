@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-REVIEWERS_GROUP = "refund-reviewers"
+from refund_core.http.identity import REVIEWERS_GROUP
 
 
 def claims_for(username: str, *, reviewer: bool = False, email: str | None = None) -> dict[str, str]:

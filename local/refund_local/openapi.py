@@ -1,7 +1,7 @@
 """The API's OpenAPI document, generated from the handlers' own routes and models: each function's Powertools
 resolver (`app`) describes its routes, their pydantic models, their answers and the bearer scheme API
-Gateway's Cognito authorizer asks for (refund_core.api); this merges them under one title. The repo keeps the
-result as `openapi.json` (scripts/generate_openapi.py); the local runner serves it at /openapi.json and
+Gateway's Cognito authorizer asks for (refund_core.http.resolver); Powertools' OpenAPIMerge merges them under
+one title. The repo keeps the result as `openapi.json` (scripts/generate_openapi.py); the local runner serves it at /openapi.json and
 Swagger UI at /docs."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi import swagger_ui
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from refund_core.api import describe_security
+from refund_core.http.resolver import BEARER_SCHEME, bearer_scheme
 from refund_local.handlers import load_module
 from refund_local.provision import REPO_ROOT, Template, api_routes, load_template
 
@@ -27,7 +28,7 @@ DESCRIPTION = (
 DOCUMENT_PATH = REPO_ROOT / "openapi.json"
 SCHEMA_PREFIX = "#/components/schemas/"
 # Powertools documents a 422 with this schema on every validated route; the handlers answer validation errors
-# with 400 and ErrorResponse instead (refund_core.api), so the entry describes nothing that happens.
+# with 400 and ErrorResponse instead (refund_core.http.resolver), so the entry describes nothing that happens.
 POWERTOOLS_VALIDATION_ERROR = SCHEMA_PREFIX + "HTTPValidationError"
 # Powertools ships the Swagger UI bundle: /docs works offline, no CDN.
 SWAGGER_ASSETS = {
@@ -35,17 +36,6 @@ SWAGGER_ASSETS = {
     "swagger-ui.min.css": "text/css; charset=utf-8",
 }
 SWAGGER_ASSETS_DIR = Path(swagger_ui.__file__).parent
-
-
-def _merge(target: dict[str, dict[str, Any]], source: dict[str, Any], what: str) -> None:
-    """Add each entry of `source` (path → operations, or kind → components) to `target`; a name defined
-    twice must be defined alike."""
-    for name, entries in source.items():
-        known = target.setdefault(name, {})
-        for key, value in entries.items():
-            if key in known and known[key] != value:
-                raise ValueError(f"two functions define {what} {key} of {name} differently")
-            known[key] = value
 
 
 def _refers_to_validation_error(answer: dict[str, Any]) -> bool:
@@ -81,31 +71,31 @@ def _used_schemas(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, A
 
 
 def openapi_document(template: Template | None = None) -> dict[str, Any]:
-    """Every function that serves an API route of the template, its resolver's document merged in."""
-    paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, dict[str, Any]] = {}
-    openapi_version = ""
-    code_uris = dict.fromkeys(route.code_uri for route in api_routes(template or load_template()))
-    for code_uri in code_uris:
-        app = load_module(code_uri).app
-        describe_security(app)
-        document = json.loads(app.get_openapi_json_schema(title=TITLE))
-        openapi_version = document["openapi"]
-        _merge(paths, document.get("paths", {}), "the operation")
-        _merge(components, document.get("components", {}), "the component")
+    """Every function that serves an API route of the template, its resolver's document merged in by
+    Powertools' OpenAPIMerge (a path and method defined twice is an error)."""
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=metadata.version("smart-security-refunds"),
+        description=DESCRIPTION,
+        security_schemes={BEARER_SCHEME: bearer_scheme()},
+        security=[{BEARER_SCHEME: []}],
+        on_conflict="error",
+    )
+    for code_uri in dict.fromkeys(route.code_uri for route in api_routes(template or load_template())):
+        merge.add_schema(json.loads(load_module(code_uri).app.get_openapi_json_schema(title=TITLE)))
+    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    paths: dict[str, Any] = document.get("paths", {})
     for operations in paths.values():
         for operation in operations.values():
             responses = operation["responses"]
             for status in [status for status, answer in responses.items() if _refers_to_validation_error(answer)]:
                 del responses[status]
+    components = document.get("components", {})
     components["schemas"] = _used_schemas(paths, components.get("schemas", {}))
     return {
-        "openapi": openapi_version,
-        "info": {"title": TITLE, "version": metadata.version("smart-security-refunds"), "description": DESCRIPTION},
-        "servers": [{"url": "/"}],
+        **document,
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {kind: dict(sorted(entries.items())) for kind, entries in sorted(components.items())},
-        "security": [{scheme: []} for scheme in components.get("securitySchemes", {})],
     }
 
 

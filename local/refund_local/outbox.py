@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
-from refund_core.models import utc_iso
+from refund_core.policy.models import utc_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient

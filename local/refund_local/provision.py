@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from samtranslator.yaml_helper import yaml_parse
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,33 +27,10 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 LOCAL_STATE_MACHINE_ROLE_ARN = "arn:aws:iam::123456789012:role/review-deadline"
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader that also reads the short intrinsic tags (!Ref, !GetAtt, !Sub, ...) as their long forms."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix in ("Ref", "Condition"):
-        return {tag_suffix: value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        # `!GetAtt Table.StreamArn` is the short form of `Fn::GetAtt: [Table, StreamArn]`.
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_template(path: Path | None = None) -> Template:
-    """template.yaml (or `path`) as plain data, short intrinsic tags turned into their long forms."""
-    text = (path or TEMPLATE_PATH).read_text(encoding="utf-8")
-    template = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader subclass
+    """template.yaml (or `path`) as plain data, short intrinsic tags turned into their long forms by SAM's own
+    YAML reader."""
+    template = yaml_parse((path or TEMPLATE_PATH).read_text(encoding="utf-8"))
     if not isinstance(template, dict):
         raise ValueError(f"{path or TEMPLATE_PATH} is not a template")
     return template

@@ -1,5 +1,5 @@
 """The seed file of API.md ("Running it locally"): customers, orders with their usage, and support
-tickets, validated whole before anything is written, then written through refund_core.repository, the
+tickets, validated whole before anything is written, then written through refund_core.adapters.repository, the
 same data access code the handlers read with."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from refund_core import repository
-from refund_core.models import AccountBlock, Customer, Order, PaymentState, SupportTicket, Text, Usage, Violation
-from refund_core.money import Money
+from refund_core.adapters import repository
+from refund_core.policy.models import AccountBlock, Customer, Order, PaymentState, SupportTicket, Text, Usage, Violation
+from refund_core.policy.money import Money
 
 # A misspelt field would silently become an unknown fact: refuse what the format does not name.
 _STRICT = ConfigDict(extra="forbid")

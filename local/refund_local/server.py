@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import boto3
 
-from refund_core import clients
+from refund_core.adapters import clients
 from refund_local.events import api_event
 from refund_local.handlers import Handler, LambdaContext, load_handler
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html

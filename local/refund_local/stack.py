@@ -7,15 +7,14 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
-from email import policy as email_policy
-from email.parser import BytesParser
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
-from refund_core import clients, idempotency, notifications
-from refund_core.settings import settings
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
+from refund_core.app import idempotency
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.provision import create_state_machine, create_tables, function_environment, load_template
 
@@ -110,48 +109,3 @@ class LocalAws:
         settings.cache_clear()
         clients.reset()
         idempotency.reset()
-        notifications.reset()
-
-    def sent_emails(self) -> list[SentEmail]:
-        """Every message moto's SES accepted, oldest first."""
-        return sent_emails()
-
-
-@dataclass(frozen=True)
-class SentEmail:
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None
-
-
-def sent_emails() -> list[SentEmail]:
-    """The messages in moto's SES backend, MIME messages read back into their text and HTML parts."""
-    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto internals, only while it runs
-    from moto.ses.models import RawMessage, ses_backends  # noqa: PLC0415
-
-    emails: list[SentEmail] = []
-    for message in list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages):
-        if isinstance(message, RawMessage):
-            parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw_data.encode())
-            text_part = parsed.get_body(preferencelist=("plain",))
-            html_part = parsed.get_body(preferencelist=("html",))
-            emails.append(
-                SentEmail(
-                    to=tuple(message.destinations),
-                    subject=str(parsed["Subject"] or ""),
-                    text=text_part.get_content() if text_part else "",
-                    html=html_part.get_content() if html_part else None,
-                )
-            )
-        else:
-            destinations = getattr(message, "destinations", {}) or {}
-            emails.append(
-                SentEmail(
-                    to=tuple(destinations.get("ToAddresses", [])),
-                    subject=str(getattr(message, "subject", "")),
-                    text=str(getattr(message, "body", "")),
-                    html=None,
-                )
-            )
-    return emails

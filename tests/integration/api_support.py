@@ -6,17 +6,20 @@ import contextlib
 import copy
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from refund_core import clients, repository
-from refund_core.models import Customer, Order, SupportTicket, Usage
-from refund_core.money import Money
-from refund_core.settings import settings
+from refund_core.adapters import clients, repository
+from refund_core.adapters.settings import settings
+from refund_core.policy.models import Customer, Order, SupportTicket, Usage
+from refund_core.policy.money import Money
 from refund_local.handlers import invoke
 from refund_local.stack import REGION, LocalAws
 from refund_local.stream import lambda_record
@@ -150,3 +153,43 @@ def stored(stack: LocalAws) -> dict[str, list[dict[str, Any]]]:
         table: sorted(clients.dynamodb().scan(TableName=stack.table_names[table])["Items"], key=json.dumps)
         for table in ("RequestsTable", "IdempotencyTable")
     }
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None
+
+
+def sent_emails() -> list[SentEmail]:
+    """The messages in moto's SES backend, MIME messages read back into their text and HTML parts."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto internals, only while it runs
+    from moto.ses.models import RawMessage, ses_backends  # noqa: PLC0415
+
+    emails: list[SentEmail] = []
+    for message in list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages):
+        if isinstance(message, RawMessage):
+            parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw_data.encode())
+            text_part = parsed.get_body(preferencelist=("plain",))
+            html_part = parsed.get_body(preferencelist=("html",))
+            emails.append(
+                SentEmail(
+                    to=tuple(message.destinations),
+                    subject=str(parsed["Subject"] or ""),
+                    text=text_part.get_content() if text_part else "",
+                    html=html_part.get_content() if html_part else None,
+                )
+            )
+        else:
+            destinations = getattr(message, "destinations", {}) or {}
+            emails.append(
+                SentEmail(
+                    to=tuple(destinations.get("ToAddresses", [])),
+                    subject=str(getattr(message, "subject", "")),
+                    text=str(getattr(message, "body", "")),
+                    html=None,
+                )
+            )
+    return emails

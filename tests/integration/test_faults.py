@@ -19,16 +19,17 @@ from api_support import (
     on_call,
     requests_table_items,
     seed_order,
+    sent_emails,
     table_stream_records,
 )
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from refund_core import clients
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
 from refund_core.observability import metrics
-from refund_core.settings import settings
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, invoke, load_handler
-from refund_local.stack import LocalAws, sent_emails
+from refund_local.stack import LocalAws
 
 # An invocation whose every record failed has no metric to publish, and Powertools warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

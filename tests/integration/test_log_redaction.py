@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from api_support import aws_error, call, on_call, seed_order, table_stream_records
 
-from refund_core import clients
+from refund_core.adapters import clients
 from refund_core.observability import logger
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import invoke

@@ -14,18 +14,19 @@ from typing import Any
 
 import boto3
 import pytest
-from api_support import table_stream_records
+from api_support import SentEmail, sent_emails, table_stream_records
 from botocore.exceptions import ClientError
 
-from refund_core import clients, repository, service
-from refund_core.commands import SubmitRefundRequest
-from refund_core.identity import Caller
-from refund_core.models import Customer, Order, PaymentState, SupportTicket, Usage
-from refund_core.money import Money
-from refund_core.settings import settings
+from refund_core.adapters import clients, repository
+from refund_core.adapters.settings import settings
+from refund_core.app import service
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.http.identity import Caller
+from refund_core.policy.models import Customer, Order, PaymentState, SupportTicket, Usage
+from refund_core.policy.money import Money
 from refund_local.handlers import invoke
 from refund_local.provision import REPO_ROOT
-from refund_local.stack import REGION, LocalAws, SentEmail, sent_emails
+from refund_local.stack import REGION, LocalAws
 
 NOTIFIER = "functions/notifier/"
 EVENTS = REPO_ROOT / "events"

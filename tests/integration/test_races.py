@@ -14,17 +14,17 @@ from typing import Any
 
 from api_support import seed_order
 
-from refund_core.commands import ApproveCommand, SubmitRefundRequest
-from refund_core.errors import Conflict
-from refund_core.identity import Caller
-from refund_core.models import RequestStatus
-from refund_core.service import (
+from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
+from refund_core.app.service import (
     cancel_refund_request,
     evaluate_refund_request,
     list_refund_requests,
     read_refund_request,
     submit_refund_request,
 )
+from refund_core.errors import Conflict
+from refund_core.http.identity import Caller
+from refund_core.policy.models import RequestStatus
 from refund_local.stack import LocalAws
 
 ALICE = Caller(username="alice", email="alice@example.com", groups=frozenset())

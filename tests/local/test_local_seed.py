@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from refund_core import repository
-from refund_core.commands import SubmitRefundRequest
-from refund_core.identity import Caller
-from refund_core.service import submit_refund_request
+from refund_core.adapters import repository
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.app.service import submit_refund_request
+from refund_core.http.identity import Caller
 from refund_local.demo import DEMO_CLAIMS, demo_seed
 from refund_local.provision import REPO_ROOT
 from refund_local.seed import SeedError, load_seed_file, parse_seed, write_seed

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.models import (
+from refund_core.policy.document import Policy, current_policy
+from refund_core.policy.models import (
     AccountBlock,
     Assessment,
     ClaimFacts,
@@ -26,9 +27,8 @@ from refund_core.models import (
     Usage,
     Violation,
 )
-from refund_core.money import Money
-from refund_core.policy import Policy, current_policy
-from refund_core.rules import assess
+from refund_core.policy.money import Money
+from refund_core.policy.rules import assess
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000

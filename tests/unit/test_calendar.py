@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.calendar import ReviewCalendar, review_timeline
-from refund_core.policy import current_policy
+from refund_core.policy.calendar import ReviewCalendar, review_timeline
+from refund_core.policy.document import current_policy
 
 HK = ZoneInfo("Asia/Hong_Kong")
 

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.calendar import review_timeline
-from refund_core.emails import Email, EmailKind, NoRecipient, StaffAddresses, long_date, mime_message, render
-from refund_core.models import (
+from refund_core.policy.calendar import review_timeline
+from refund_core.policy.document import Policy
+from refund_core.policy.emails import Email, EmailKind, NoRecipient, Recipients, long_date, mime_message, render
+from refund_core.policy.models import (
     Decision,
     EarlierClaim,
     Outcome,
@@ -22,14 +23,18 @@ from refund_core.models import (
     RequestStatus,
     RuleId,
 )
-from refund_core.money import Money
-from refund_core.policy import Policy
+from refund_core.policy.money import Money
 
 if TYPE_CHECKING:
     from conftest import ClaimBuilder  # the unit tests' shared builder (fixture `claim`)
 
 HK = ZoneInfo("Asia/Hong_Kong")
-STAFF = StaffAddresses(reviewers="reviewers@example.com", supervisors="supervisors@example.com")
+STAFF = Recipients(
+    customer="alice@example.com", reviewers="reviewers@example.com", supervisors="supervisors@example.com"
+)
+NO_CUSTOMER_ADDRESS = Recipients(
+    customer=None, reviewers="reviewers@example.com", supervisors="supervisors@example.com"
+)
 RECEIVED_SATURDAY = datetime(2026, 11, 28, 10, 15, tzinfo=HK)
 DECIDED_AT = datetime(2026, 12, 3, 15, 0, tzinfo=HK)
 CUSTOMER_REASON = 'It drops <b>every</b> minute & "support" can\'t fix it'
@@ -49,7 +54,6 @@ def pending(claim: ClaimBuilder, policy: Policy, **changes: Any) -> RefundReques
         request_id="rr_01KB4Q7M2X9T3V8E6R5W1Z0H4N",
         order_id=facts.order.order_id,
         username="alice",
-        customer_email="alice@example.com",
         reason=CUSTOMER_REASON,
         support_ticket_id=facts.support_ticket_id,
         status=RequestStatus.PENDING,
@@ -67,7 +71,7 @@ def approved(request: RefundRequest, amount: Money, refund_type: RefundType, not
     decision = Decision(
         refund_type=refund_type, amount=amount, reasons=reasons, decided_at=DECIDED_AT, decided_by="rev", note=note
     )
-    return request.model_copy(update={"status": RequestStatus.APPROVED, "decision": decision, "version": 2})
+    return request.model_copy(update={"status": RequestStatus.APPROVED, "decision": decision})
 
 
 def refused(request: RefundRequest, note: str | None = None) -> RefundRequest:
@@ -232,7 +236,7 @@ def test_a_reviewers_refusal_carries_the_reviewers_reason(claim: ClaimBuilder, p
 
 
 def test_cancellation_confirms_the_withdrawal(claim: ClaimBuilder, policy: Policy) -> None:
-    request = pending(claim, policy).model_copy(update={"status": RequestStatus.CANCELLED, "version": 2})
+    request = pending(claim, policy).model_copy(update={"status": RequestStatus.CANCELLED})
     email = customer_email(EmailKind.CANCELLATION, request, policy)
 
     assert email.subject == "Your refund request for order O-1 is cancelled"
@@ -269,9 +273,8 @@ def test_escalation_goes_to_the_supervisors(claim: ClaimBuilder, policy: Policy)
 
 @pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION])
 def test_a_customer_email_needs_the_customers_address(claim: ClaimBuilder, policy: Policy, kind: EmailKind) -> None:
-    request = pending(claim, policy).model_copy(update={"customer_email": None})
     with pytest.raises(NoRecipient):
-        render(kind, request, policy, STAFF)
+        render(kind, pending(claim, policy), policy, NO_CUSTOMER_ADDRESS)
 
 
 def test_a_decided_status_without_its_decision_is_an_error(claim: ClaimBuilder, policy: Policy) -> None:

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from refund_core.errors import InvalidInput, PolicyForbids, RefundError
-from refund_core.guards import approved_refund
-from refund_core.models import RefundType
-from refund_core.money import Money
+from refund_core.policy.approval import approved_refund
+from refund_core.policy.models import RefundType
+from refund_core.policy.money import Money
 
 PAID = Money.of("100.00", "USD")
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from refund_core.money import Money, minor_units
+from refund_core.policy.money import Money, minor_units
 
 
 @pytest.mark.parametrize(
@@ -43,8 +43,8 @@ def test_rounded_down(amount, currency, expected):
 @pytest.mark.parametrize(
     ("currency", "expected"), [("USD", "0.00"), ("JPY", "0"), ("KWD", "0.000")], ids=["usd", "jpy", "kwd"]
 )
-def test_zero(currency, expected):
-    assert Money.zero(currency).model_dump(mode="json") == {"amount": expected, "currency": currency}
+def test_zero_is_written_with_the_currencys_minor_units(currency, expected):
+    assert Money.of(0, currency).rounded_down().model_dump(mode="json") == {"amount": expected, "currency": currency}
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Which emails a change of a request item calls for (docs/design.md "Emails"), from stream records."""
+"""Which emails a change of a request item calls for (docs/design.md "Emails"), from stream records as the
+notifier's batch processor parses them."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from pydantic import ValidationError
 
-from refund_core.calendar import review_timeline
-from refund_core.emails import EmailKind
-from refund_core.models import Decision, RefundRequest, RefundType, RequestStatus
-from refund_core.money import Money
-from refund_core.notifications import RequestChange, decided_event_detail, email_kinds, request_change
-from refund_core.policy import Policy
-from refund_core.repository import request_item
+from refund_core.adapters.records import RequestRecord, RequestStreamRecord
+from refund_core.adapters.repository import request_item
+from refund_core.app.notifications import decided_event_detail
+from refund_core.policy.calendar import review_timeline
+from refund_core.policy.document import Policy
+from refund_core.policy.emails import EmailKind, emails_owed
+from refund_core.policy.models import Decision, RefundType, RequestStatus
+from refund_core.policy.money import Money
 
 if TYPE_CHECKING:
     from conftest import ClaimBuilder
@@ -26,10 +29,10 @@ _serializer = TypeSerializer()
 
 
 @pytest.fixture
-def request_(claim: ClaimBuilder, policy: Policy) -> RefundRequest:
+def request_(claim: ClaimBuilder, policy: Policy) -> RequestRecord:
     facts = claim.facts(received_at=RECEIVED)
     timeline = review_timeline(RECEIVED, policy)
-    return RefundRequest(
+    return RequestRecord(
         request_id="rr_1",
         order_id="O-1",
         username="alice",
@@ -46,7 +49,7 @@ def request_(claim: ClaimBuilder, policy: Policy) -> RefundRequest:
     )
 
 
-def decided(request: RefundRequest, status: RequestStatus) -> RefundRequest:
+def decided(request: RequestRecord, status: RequestStatus) -> RequestRecord:
     decision = Decision(
         refund_type=RefundType.FULL if status is RequestStatus.APPROVED else None,
         amount=request.amount_paid if status is RequestStatus.APPROVED else None,
@@ -57,66 +60,89 @@ def decided(request: RefundRequest, status: RequestStatus) -> RefundRequest:
     return request.model_copy(update={"status": status, "decision": decision, "version": request.version + 1})
 
 
-def image(request: RefundRequest) -> dict[str, Any]:
+def image(request: RequestRecord) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in request_item(request).items()}
 
 
-def record(event_name: str, new: RefundRequest | None, old: RefundRequest | None) -> dict[str, Any]:
+def record(event_name: str, new: RequestRecord | None, old: RequestRecord | None) -> dict[str, Any]:
     some = new or old
     assert some is not None
-    stream: dict[str, Any] = {"Keys": {"pk": {"S": f"REQUEST#{some.request_id}"}, "sk": {"S": "REQUEST"}}}
+    keys = {"pk": {"S": f"REQUEST#{some.request_id}"}, "sk": {"S": "REQUEST"}}
+    return stream_record(event_name, keys, image(new) if new else None, image(old) if old else None)
+
+
+def stream_record(
+    event_name: str, keys: dict[str, Any], new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A record as Lambda delivers it from the requests table's stream."""
+    stream: dict[str, Any] = {"Keys": keys, "SequenceNumber": "1", "SizeBytes": 100}
+    stream["StreamViewType"] = "NEW_AND_OLD_IMAGES"
     if new is not None:
-        stream["NewImage"] = image(new)
+        stream["NewImage"] = new
     if old is not None:
-        stream["OldImage"] = image(old)
-    return {"eventName": event_name, "dynamodb": stream}
+        stream["OldImage"] = old
+    return {
+        "eventID": "1",
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "ap-southeast-1",
+        "eventSourceARN": "arn:aws:dynamodb:ap-southeast-1:123456789012:table/RequestsTable/stream/1",
+        "dynamodb": stream,
+    }
 
 
-def kinds(event_name: str, new: RefundRequest | None, old: RefundRequest | None = None) -> tuple[EmailKind, ...]:
-    change = request_change(record(event_name, new, old))
-    assert change is not None
-    return email_kinds(change)
+def kinds(event_name: str, new: RequestRecord | None, old: RequestRecord | None = None) -> tuple[EmailKind, ...]:
+    change = RequestStreamRecord.model_validate(record(event_name, new, old)).dynamodb
+    return emails_owed(change.OldImage, change.NewImage)
 
 
-def test_stream_images_read_back_as_the_request(request_: RefundRequest) -> None:
-    change = request_change(record("MODIFY", decided(request_, RequestStatus.APPROVED), request_))
-    assert change == RequestChange(event_name="MODIFY", old=request_, new=decided(request_, RequestStatus.APPROVED))
+def test_stream_images_read_back_as_the_request(request_: RequestRecord) -> None:
+    change = RequestStreamRecord.model_validate(record("MODIFY", decided(request_, RequestStatus.APPROVED), request_))
+    assert (change.dynamodb.OldImage, change.dynamodb.NewImage) == (request_, decided(request_, RequestStatus.APPROVED))
 
 
-def test_items_other_than_requests_are_not_changes() -> None:
+def test_items_other_than_requests_are_no_requests() -> None:
     keys = {"pk": {"S": "REQUEST#rr_1"}, "sk": {"S": "HISTORY#2026-11-28T02:15:00.000+00:00#00-received"}}
-    assert request_change({"eventName": "INSERT", "dynamodb": {"Keys": keys, "NewImage": keys}}) is None
-    claim_keys = {"pk": {"S": "CUSTOMER#alice"}, "sk": {"S": "OPEN_CLAIM"}}
-    assert request_change({"eventName": "INSERT", "dynamodb": {"Keys": claim_keys}}) is None
+    entry = {**keys, "at": {"S": "2026-11-28T02:15:00.000+00:00"}, "event": {"S": "received"}, "by": {"S": "alice"}}
+    change = RequestStreamRecord.model_validate(stream_record("INSERT", keys, entry, None)).dynamodb
+    assert not isinstance(change.NewImage, RequestRecord)
 
 
-def test_insert_of_a_pending_request_is_acknowledged(request_: RefundRequest) -> None:
+def test_a_request_item_that_breaks_the_model_fails_its_record(request_: RequestRecord) -> None:
+    broken = record("INSERT", request_, None)
+    broken["dynamodb"]["NewImage"]["status"] = {"S": "LOST"}
+    with pytest.raises(ValidationError):
+        RequestStreamRecord.model_validate(broken)
+
+
+def test_insert_of_a_pending_request_is_acknowledged(request_: RequestRecord) -> None:
     assert kinds("INSERT", request_) == (EmailKind.ACKNOWLEDGEMENT,)
 
 
 @pytest.mark.parametrize("status", [RequestStatus.APPROVED, RequestStatus.REFUSED])
-def test_insert_decided_at_once_gets_only_the_decision(request_: RefundRequest, status: RequestStatus) -> None:
+def test_insert_decided_at_once_gets_only_the_decision(request_: RequestRecord, status: RequestStatus) -> None:
     assert kinds("INSERT", decided(request_, status)) == (EmailKind.DECISION,)
 
 
 @pytest.mark.parametrize("status", [RequestStatus.APPROVED, RequestStatus.REFUSED])
-def test_a_decision_by_a_reviewer(request_: RefundRequest, status: RequestStatus) -> None:
+def test_a_decision_by_a_reviewer(request_: RequestRecord, status: RequestStatus) -> None:
     assert kinds("MODIFY", decided(request_, status), request_) == (EmailKind.DECISION,)
 
 
-def test_cancellation(request_: RefundRequest) -> None:
+def test_cancellation(request_: RequestRecord) -> None:
     cancelled = request_.model_copy(update={"status": RequestStatus.CANCELLED, "version": 2})
     assert kinds("MODIFY", cancelled, request_) == (EmailKind.CANCELLATION,)
 
 
-def test_reminder_and_escalation_while_pending(request_: RefundRequest) -> None:
+def test_reminder_and_escalation_while_pending(request_: RequestRecord) -> None:
     reminded = request_.model_copy(update={"reminded": True})
     overdue = reminded.model_copy(update={"overdue": True})
     assert kinds("MODIFY", reminded, request_) == (EmailKind.REMINDER,)
     assert kinds("MODIFY", overdue, reminded) == (EmailKind.ESCALATION,)
 
 
-def test_changes_that_call_for_no_email(request_: RefundRequest) -> None:
+def test_changes_that_call_for_no_email(request_: RequestRecord) -> None:
     reassessed = request_.model_copy(update={"version": 2})
     approved = decided(request_, RequestStatus.APPROVED)
     assert kinds("MODIFY", reassessed, request_) == ()
@@ -127,7 +153,7 @@ def test_changes_that_call_for_no_email(request_: RefundRequest) -> None:
     assert kinds("MODIFY", approved.model_copy(update={"version": 3}), approved) == ()
 
 
-def test_refund_decided_detail(request_: RefundRequest) -> None:
+def test_refund_decided_detail(request_: RequestRecord) -> None:
     partial = decided(request_, RequestStatus.APPROVED)
     assert partial.decision is not None
     partial = partial.model_copy(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.models import (
+from refund_core.policy.models import (
     AccountBlock,
     EarlierClaim,
     Outcome,
@@ -17,8 +17,8 @@ from refund_core.models import (
     RuleId,
     Violation,
 )
-from refund_core.money import Money
-from refund_core.rules import REFUSING_RULES, RULES
+from refund_core.policy.money import Money
+from refund_core.policy.rules import REFUSING_RULES
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000
@@ -51,18 +51,18 @@ PARTIAL_CHANGES = {
 }
 
 
-def test_the_rule_table_is_the_spec_table():
-    assert [rule.__name__ for rule in RULES] == [
-        "within_claim_window",
-        "traffic_under_limit",
-        "new_order",
-        "connections_within_limit",
-        "not_blocked",
-        "support_confirmed_unfixable",
-        "no_earlier_claim",
-        "not_app_store",
-        "lawful_use",
-        "payment_returnable",
+def test_every_assessment_reports_every_rule_of_the_spec_in_its_order(claim):
+    assert [rule.id for rule in claim.assess().rules] == [
+        RuleId.WITHIN_30_DAYS,
+        RuleId.TRAFFIC_UNDER_LIMIT,
+        RuleId.NEW_ORDER,
+        RuleId.CONNECTIONS_WITHIN_LIMIT,
+        RuleId.NOT_BLOCKED,
+        RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+        RuleId.NO_EARLIER_CLAIM,
+        RuleId.NOT_APP_STORE,
+        RuleId.LAWFUL_USE,
+        RuleId.PAYMENT_RETURNABLE,
     ]
     assert set(REFUSING_RULES) == set(RuleId) - PARTIAL_PATH_RULES
 

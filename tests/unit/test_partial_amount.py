@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.models import Outcome, PaymentState
-from refund_core.money import Money
-from refund_core.policy import current_policy
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import Outcome, PaymentState
+from refund_core.policy.money import Money
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000

@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from refund_core.models import AccountBlock, EarlierClaim, Outcome, RequestStatus, RuleId
-from refund_core.money import Money
-from refund_core.policy import Policy, current_policy, parse_policy
+from refund_core.policy.document import Policy, current_policy, parse_policy
+from refund_core.policy.models import AccountBlock, EarlierClaim, Outcome, RequestStatus, RuleId
+from refund_core.policy.money import Money
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000
 
 
 def shipped() -> dict[str, Any]:
-    text = resources.files("refund_core").joinpath("policy_documents/refund-policy.json").read_text("utf-8")
+    text = resources.files("refund_core.policy").joinpath("policy_documents/refund-policy.json").read_text("utf-8")
     return json.loads(text)
 
 

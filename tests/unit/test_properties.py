@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from refund_core.calendar import ReviewCalendar, review_timeline
-from refund_core.models import AccountBlock, EarlierClaim, Outcome, PaymentState, RequestStatus, RuleId
-from refund_core.money import minor_units
-from refund_core.policy import current_policy
+from refund_core.policy.calendar import ReviewCalendar, review_timeline
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import AccountBlock, EarlierClaim, Outcome, PaymentState, RequestStatus, RuleId
+from refund_core.policy.money import minor_units
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000

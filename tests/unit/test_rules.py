@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.models import (
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import (
     AccountBlock,
     EarlierClaim,
     PaymentState,
@@ -16,7 +17,6 @@ from refund_core.models import (
     RuleId,
     Violation,
 )
-from refund_core.policy import current_policy
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000

@@ -84,6 +84,18 @@ def traced(handler: Handler) -> Handler:
     return invoke
 
 
+def observed(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
+    """Every function's handler: Powertools' Lambda context and correlation id in each log line, its metrics
+    flushed after each invocation, and traced."""
+
+    def decorate(handler: Handler) -> Handler:
+        with_context = logger.inject_lambda_context(correlation_id_path=correlation_id_path)
+        decorated: Handler = with_context(metrics.log_metrics(traced(handler)))
+        return decorated
+
+    return decorate
+
+
 def count(metric: str) -> None:
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 

@@ -1,6 +1,6 @@
 """The Refund Policy's settings as a versioned document, validated on load.
 
-Every value POLICY-RULES.md marks "(setting)" lives in `policy_documents/refund-policy.json`, so the policy
+Every value POLICY-RULES.md marks "(setting)" lives in `policy/policy_documents/refund-policy.json`, so the policy
 owner changes it without touching Python; every assessment records the document's version."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from refund_core.money import Money
+from refund_core.policy.money import Money
 
 HolidayCategory = Literal["public", "optional", "bank", "government"]
 
@@ -76,5 +76,5 @@ def parse_policy(document: str | bytes) -> Policy:
 @cache
 def current_policy() -> Policy:
     """The policy document shipped in the layer, validated once per process."""
-    text = resources.files("refund_core").joinpath("policy_documents/refund-policy.json").read_text("utf-8")
+    text = resources.files("refund_core.policy").joinpath("policy_documents/refund-policy.json").read_text("utf-8")
     return parse_policy(text)

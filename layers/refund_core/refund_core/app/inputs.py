@@ -1,4 +1,5 @@
-"""What callers send: the bodies of API.md's routes, validated before any service code runs."""
+"""What callers send: the bodies and path parameters of API.md's routes, validated before any service
+code runs."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from refund_core.models import Text
+from refund_core.policy.models import Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
 # `_free_text`, for a message a person can read, and declared in the OpenAPI document from the same pattern.
 _NO_CONTROLS = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
 # Characters are code points, as API.md counts them (and as Python's len and JSON Schema's maxLength do).
 FreeText = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra={"pattern": _NO_CONTROLS.pattern})]
+
+
+# A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
+ID_PATTERN = r"^[\x21-\x7e]+$"
+RequestId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class _Command(BaseModel):

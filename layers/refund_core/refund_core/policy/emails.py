@@ -1,4 +1,5 @@
-"""The emails the service sends (API.md "Emails"), rendered from a refund request by pure functions.
+"""The emails the service sends (API.md "Emails"): which ones a change of a request calls for, and each
+rendered from the request by pure functions.
 
 The wording lives in `email_templates/`: `<name>.txt` (a `Subject: ...` line, a blank line, the body) and
 `<name>.html`, both filled with `string.Template`. In the HTML part every value is escaped: a customer's
@@ -19,8 +20,8 @@ from string import Template
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
-from refund_core.models import Decision, Outcome, RefundRequest, RefundType, RequestStatus
-from refund_core.policy import Policy
+from refund_core.policy.document import Policy
+from refund_core.policy.models import Decision, Outcome, RefundRequest, RefundType, RequestStatus
 
 
 class EmailKind(StrEnum):
@@ -32,7 +33,10 @@ class EmailKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class StaffAddresses:
+class Recipients:
+    """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors."""
+
+    customer: str | None
     reviewers: str
     supervisors: str
 
@@ -46,7 +50,7 @@ class Email:
 
 
 class NoRecipient(ValueError):
-    """The request records no email address for its customer (the token that filed it carried none)."""
+    """No email address is known for the request's customer."""
 
 
 # A value is one piece of text, or a list the renderer lays out (bullets in text, <ul> in HTML).
@@ -61,9 +65,34 @@ _OUTCOME_WORDS = {
 _PARTIAL_AT_DISCRETION = "Under our Refund Policy such a refund is at our sole discretion."
 
 
+_DECIDED = frozenset({RequestStatus.APPROVED, RequestStatus.REFUSED})
+
+
+def emails_owed(old: RefundRequest | None, new: RefundRequest | None) -> tuple[EmailKind, ...]:
+    """The emails a change of a request calls for (docs/design.md "Emails"): `old` None for a new request,
+    `new` None for a removed one."""
+    if new is None:
+        return ()
+    if old is None:
+        if new.status is RequestStatus.PENDING:
+            return (EmailKind.ACKNOWLEDGEMENT,)
+        return (EmailKind.DECISION,) if new.status in _DECIDED else ()
+    kinds: list[EmailKind] = []
+    if new.status in _DECIDED and old.status not in _DECIDED:
+        kinds.append(EmailKind.DECISION)
+    if old.status is RequestStatus.PENDING and new.status is RequestStatus.CANCELLED:
+        kinds.append(EmailKind.CANCELLATION)
+    if new.status is RequestStatus.PENDING:
+        if new.reminded and not old.reminded:
+            kinds.append(EmailKind.REMINDER)
+        if new.overdue and not old.overdue:
+            kinds.append(EmailKind.ESCALATION)
+    return tuple(kinds)
+
+
 @cache
 def _templates(name: str) -> tuple[Template, Template, Template]:
-    folder = resources.files("refund_core").joinpath("email_templates")
+    folder = resources.files("refund_core.policy").joinpath("email_templates")
     head, _, body = folder.joinpath(f"{name}.txt").read_text("utf-8").partition("\n\n")
     if not head.startswith("Subject: ") or "\n" in head:
         raise ValueError(f"email template {name}.txt must start with one 'Subject: ' line and a blank line")
@@ -118,10 +147,10 @@ def money_path(payment_channel: str | None, policy: Policy) -> str:
     return f"We pay the refund {policy.refund_path(payment_channel)}."
 
 
-def _customer_address(request: RefundRequest) -> str:
-    if not request.customer_email:
+def _customer_address(request: RefundRequest, recipients: Recipients) -> str:
+    if not recipients.customer:
         raise NoRecipient(f"refund request {request.request_id} has no customer email address")
-    return request.customer_email
+    return recipients.customer
 
 
 def _decision_of(request: RefundRequest) -> Decision:
@@ -130,9 +159,8 @@ def _decision_of(request: RefundRequest) -> Decision:
     return request.decision
 
 
-def _decision_email(request: RefundRequest, policy: Policy, common: dict[str, Value]) -> Email:
+def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dict[str, Value]) -> Email:
     decision = _decision_of(request)
-    to = _customer_address(request)
     if request.status is RequestStatus.REFUSED:
         return _fill("refusal", to, {**common, "reasons": decision.reasons})
     if request.status is not RequestStatus.APPROVED or decision.amount is None:
@@ -164,7 +192,7 @@ def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Valu
     }
 
 
-def render(kind: EmailKind, request: RefundRequest, policy: Policy, staff: StaffAddresses) -> Email:
+def render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
     """The email of `kind` about `request`, as it stands in the stream image that called for it."""
     zone = ZoneInfo(policy.time_zone)
     common: dict[str, Value] = {
@@ -181,15 +209,15 @@ def render(kind: EmailKind, request: RefundRequest, policy: Policy, staff: Staff
                 "working_days": str(policy.review_working_days),
                 "decision_by": long_date(request.deadline, zone),
             }
-            return _fill("acknowledgement", _customer_address(request), values)
+            return _fill("acknowledgement", _customer_address(request, recipients), values)
         case EmailKind.DECISION:
-            return _decision_email(request, policy, common)
+            return _decision_email(request, policy, _customer_address(request, recipients), common)
         case EmailKind.CANCELLATION:
-            return _fill("cancellation", _customer_address(request), common)
+            return _fill("cancellation", _customer_address(request, recipients), common)
         case EmailKind.REMINDER:
-            return _fill("reminder", staff.reviewers, _staff_values(request, policy, common))
+            return _fill("reminder", recipients.reviewers, _staff_values(request, policy, common))
         case EmailKind.ESCALATION:
-            return _fill("escalation", staff.supervisors, _staff_values(request, policy, common))
+            return _fill("escalation", recipients.supervisors, _staff_values(request, policy, common))
         case _:
             assert_never(kind)
 

@@ -11,8 +11,9 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 from math import floor
 
-from refund_core.calendar import ReviewCalendar
-from refund_core.models import (
+from refund_core.policy.calendar import ReviewCalendar
+from refund_core.policy.document import Policy
+from refund_core.policy.models import (
     Assessment,
     ClaimFacts,
     Outcome,
@@ -21,8 +22,7 @@ from refund_core.models import (
     RuleId,
     RuleResult,
 )
-from refund_core.money import Money, minor_units
-from refund_core.policy import Policy
+from refund_core.policy.money import Money, minor_units
 
 # A fail of these refuses the claim; a fail of the others only leads to the discretionary partial path.
 REFUSING_RULES = frozenset(
@@ -57,6 +57,18 @@ def _clause(text: str) -> str:
     return f"(Refund Policy: “{text}”)"
 
 
+def _pass(rule: RuleId, reason: str) -> RuleResult:
+    return RuleResult(id=rule, result="pass", reason=reason)
+
+
+def _fail(rule: RuleId, reason: str) -> RuleResult:
+    return RuleResult(id=rule, result="fail", reason=reason)
+
+
+def _unknown(rule: RuleId, reason: str) -> RuleResult:
+    return RuleResult(id=rule, result="unknown", reason=reason)
+
+
 def _gb(byte_count: int, policy: Policy) -> str:
     with localcontext(rounding=ROUND_DOWN):  # 10 GB − 1 byte is "9.99 GB", not "10 GB, less than 10 GB"
         gigabytes = f"{Decimal(byte_count) / Decimal(policy.bytes_per_gb):.2f}".rstrip("0").rstrip(".")
@@ -75,15 +87,10 @@ def within_claim_window(facts: ClaimFacts, policy: Policy, calendar: ReviewCalen
     days = days_since_order(facts, calendar)
     ordered = calendar.local_date(facts.order.ordered_at).isoformat()
     if days <= policy.claim_window_days:
-        return RuleResult(
-            id=RuleId.WITHIN_30_DAYS,
-            result="pass",
-            reason=f"Your request arrived {days} days after your order of {ordered}. {clause}",
-        )
-    return RuleResult(
-        id=RuleId.WITHIN_30_DAYS,
-        result="fail",
-        reason=(
+        return _pass(RuleId.WITHIN_30_DAYS, f"Your request arrived {days} days after your order of {ordered}. {clause}")
+    return _fail(
+        RuleId.WITHIN_30_DAYS,
+        (
             f"Your request arrived {days} days after your order of {ordered}, more than the "
             f"{policy.claim_window_days} days for a full refund; a partial refund is at our discretion. {clause}"
         ),
@@ -95,21 +102,15 @@ def traffic_under_limit(facts: ClaimFacts, policy: Policy, calendar: ReviewCalen
     clause = _clause(f"You have used less than {limit} of bandwidth")
     traffic = facts.usage.traffic_bytes if facts.usage else None
     if traffic is None:
-        return RuleResult(
-            id=RuleId.TRAFFIC_UNDER_LIMIT,
-            result="unknown",
-            reason=f"Our usage records do not yet show your traffic for this order; a reviewer will check it. {clause}",
+        return _unknown(
+            RuleId.TRAFFIC_UNDER_LIMIT,
+            f"Our usage records do not yet show your traffic for this order; a reviewer will check it. {clause}",
         )
     if traffic < policy.traffic_limit_bytes:
-        return RuleResult(
-            id=RuleId.TRAFFIC_UNDER_LIMIT,
-            result="pass",
-            reason=f"You used {_gb(traffic, policy)}, less than {limit}. {clause}",
-        )
-    return RuleResult(
-        id=RuleId.TRAFFIC_UNDER_LIMIT,
-        result="fail",
-        reason=(
+        return _pass(RuleId.TRAFFIC_UNDER_LIMIT, f"You used {_gb(traffic, policy)}, less than {limit}. {clause}")
+    return _fail(
+        RuleId.TRAFFIC_UNDER_LIMIT,
+        (
             f"You used {_gb(traffic, policy)}, not less than {limit}; we may charge for the excess traffic "
             f"and make a partial refund at our discretion. {clause}"
         ),
@@ -120,17 +121,15 @@ def new_order(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> Ru
     clause = _clause("You are entitled to a full refund for the new order")
     kind = facts.order.kind
     if kind is None:
-        return RuleResult(
-            id=RuleId.NEW_ORDER,
-            result="unknown",
-            reason=f"Our billing records do not say whether this is a new order; a reviewer will check it. {clause}",
+        return _unknown(
+            RuleId.NEW_ORDER,
+            f"Our billing records do not say whether this is a new order; a reviewer will check it. {clause}",
         )
     if kind in policy.new_order_kinds:
-        return RuleResult(id=RuleId.NEW_ORDER, result="pass", reason=f"This is a new order. {clause}")
-    return RuleResult(
-        id=RuleId.NEW_ORDER,
-        result="fail",
-        reason=(
+        return _pass(RuleId.NEW_ORDER, f"This is a new order. {clause}")
+    return _fail(
+        RuleId.NEW_ORDER,
+        (
             f"This order is a {kind.replace('_', ' ')}, not a new order, so the refund guarantee does not "
             f"apply; a partial refund is at our discretion. {clause}"
         ),
@@ -141,21 +140,18 @@ def connections_within_limit(facts: ClaimFacts, policy: Policy, calendar: Review
     clause = _clause(f"Number of your connections to our service does not exceed {policy.max_connections}")
     connections = facts.usage.connections if facts.usage else None
     if connections is None:
-        return RuleResult(
-            id=RuleId.CONNECTIONS_WITHIN_LIMIT,
-            result="unknown",
-            reason=f"Our usage records do not yet show your connections; a reviewer will check them. {clause}",
+        return _unknown(
+            RuleId.CONNECTIONS_WITHIN_LIMIT,
+            f"Our usage records do not yet show your connections; a reviewer will check them. {clause}",
         )
     if connections <= policy.max_connections:
-        return RuleResult(
-            id=RuleId.CONNECTIONS_WITHIN_LIMIT,
-            result="pass",
-            reason=f"You made {connections} connections, no more than {policy.max_connections}. {clause}",
+        return _pass(
+            RuleId.CONNECTIONS_WITHIN_LIMIT,
+            f"You made {connections} connections, no more than {policy.max_connections}. {clause}",
         )
-    return RuleResult(
-        id=RuleId.CONNECTIONS_WITHIN_LIMIT,
-        result="fail",
-        reason=f"You made {connections} connections, more than the {policy.max_connections} allowed. {clause}",
+    return _fail(
+        RuleId.CONNECTIONS_WITHIN_LIMIT,
+        f"You made {connections} connections, more than the {policy.max_connections} allowed. {clause}",
     )
 
 
@@ -165,10 +161,8 @@ def not_blocked(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> 
         "terms of service delivery"
     )
     if facts.customer is None:
-        return RuleResult(
-            id=RuleId.NOT_BLOCKED,
-            result="unknown",
-            reason=f"We could not find your account records; a reviewer will check them. {clause}",
+        return _unknown(
+            RuleId.NOT_BLOCKED, f"We could not find your account records; a reviewer will check them. {clause}"
         )
     # A block counts when it began before the request and had not ended when the order was placed;
     # one that ended earlier belongs to an earlier service period.
@@ -180,16 +174,11 @@ def not_blocked(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> 
         and (block.ends_at is None or block.ends_at > facts.order.ordered_at)
     ]
     if not counting:
-        return RuleResult(
-            id=RuleId.NOT_BLOCKED,
-            result="pass",
-            reason=f"Your account was not blocked for a violation during this order. {clause}",
-        )
+        return _pass(RuleId.NOT_BLOCKED, f"Your account was not blocked for a violation during this order. {clause}")
     first = min(counting, key=lambda block: block.starts_at)
-    return RuleResult(
-        id=RuleId.NOT_BLOCKED,
-        result="fail",
-        reason=(
+    return _fail(
+        RuleId.NOT_BLOCKED,
+        (
             f"Your account was temporarily blocked for a violation of our terms from "
             f"{calendar.local_date(first.starts_at).isoformat()}. {clause}"
         ),
@@ -204,10 +193,9 @@ def support_confirmed_unfixable(facts: ClaimFacts, policy: Policy, calendar: Rev
     ticket = facts.support_ticket
     ticket_id = facts.support_ticket_id
     if ticket is None:
-        return RuleResult(
-            id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
-            result="unknown",
-            reason=f"We could not find support ticket {ticket_id}; a reviewer will check your proof. {clause}",
+        return _unknown(
+            RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+            f"We could not find support ticket {ticket_id}; a reviewer will check your proof. {clause}",
         )
     if ticket.username != facts.order.username:
         problems = [f"support ticket {ticket_id} is not one of your tickets"]
@@ -221,17 +209,12 @@ def support_confirmed_unfixable(facts: ClaimFacts, policy: Policy, calendar: Rev
             answer = "said the problem was fixed" if ticket.official_response == "fixed" else "has not answered yet"
             problems.append(f"on support ticket {ticket_id} our support {answer}")
     if not problems:
-        return RuleResult(
-            id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
-            result="pass",
-            reason=f"Our support confirmed on ticket {ticket_id} that the technical problem cannot be fixed. {clause}",
+        return _pass(
+            RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
+            f"Our support confirmed on ticket {ticket_id} that the technical problem cannot be fixed. {clause}",
         )
     text = "; ".join(problems)  # not str.capitalize(): it would lower-case the ticket id
-    return RuleResult(
-        id=RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
-        result="fail",
-        reason=f"{text[:1].upper()}{text[1:]}. {clause}",
-    )
+    return _fail(RuleId.SUPPORT_CONFIRMED_UNFIXABLE, f"{text[:1].upper()}{text[1:]}. {clause}")
 
 
 def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
@@ -245,16 +228,11 @@ def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar
         if claim.status in counting_statuses and claim.received_at < facts.received_at
     ]
     if not earlier:
-        return RuleResult(
-            id=RuleId.NO_EARLIER_CLAIM,
-            result="pass",
-            reason=f"You have not claimed a refund under this Policy before. {clause}",
-        )
+        return _pass(RuleId.NO_EARLIER_CLAIM, f"You have not claimed a refund under this Policy before. {clause}")
     first = min(earlier, key=lambda claim: claim.received_at)
-    return RuleResult(
-        id=RuleId.NO_EARLIER_CLAIM,
-        result="fail",
-        reason=(
+    return _fail(
+        RuleId.NO_EARLIER_CLAIM,
+        (
             f"You already claimed a refund under this Policy on {calendar.local_date(first.received_at).isoformat()} "
             f"(order {first.order_id}), and that claim was decided. {clause}"
         ),
@@ -268,21 +246,16 @@ def not_app_store(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -
     )
     channel = facts.order.payment_channel
     if channel is None:
-        return RuleResult(
-            id=RuleId.NOT_APP_STORE,
-            result="unknown",
-            reason=f"Our billing records do not say how this order was paid; a reviewer will check it. {clause}",
+        return _unknown(
+            RuleId.NOT_APP_STORE,
+            f"Our billing records do not say how this order was paid; a reviewer will check it. {clause}",
         )
     if channel not in policy.excluded_payment_channels:
-        return RuleResult(
-            id=RuleId.NOT_APP_STORE,
-            result="pass",
-            reason=f"This order was not paid through a channel we cannot refund. {clause}",
-        )
+        return _pass(RuleId.NOT_APP_STORE, f"This order was not paid through a channel we cannot refund. {clause}")
     explanation = policy.excluded_channel_reasons.get(
         channel, "We cannot return money for orders paid through this payment channel."
     )
-    return RuleResult(id=RuleId.NOT_APP_STORE, result="fail", reason=f"{explanation} {clause}")
+    return _fail(RuleId.NOT_APP_STORE, f"{explanation} {clause}")
 
 
 def lawful_use(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
@@ -291,44 +264,30 @@ def lawful_use(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> R
         "Agreement; only for Customer who lawfully use the services and does not violate the laws of Hong Kong"
     )
     if facts.customer is None:
-        return RuleResult(
-            id=RuleId.LAWFUL_USE,
-            result="unknown",
-            reason=f"We could not find your account records; a reviewer will check them. {clause}",
+        return _unknown(
+            RuleId.LAWFUL_USE, f"We could not find your account records; a reviewer will check them. {clause}"
         )
     if not facts.customer.violations:
-        return RuleResult(
-            id=RuleId.LAWFUL_USE, result="pass", reason=f"We have no violation on record for you. {clause}"
-        )
+        return _pass(RuleId.LAWFUL_USE, f"We have no violation on record for you. {clause}")
     found = sorted(
         {_VIOLATION_NAMES.get(violation.kind, "a violation of our terms") for violation in facts.customer.violations}
     )
-    return RuleResult(
-        id=RuleId.LAWFUL_USE,
-        result="fail",
-        reason=f"Our records show {' and '.join(found)} on your account. {clause}",
-    )
+    return _fail(RuleId.LAWFUL_USE, f"Our records show {' and '.join(found)} on your account. {clause}")
 
 
 def payment_returnable(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
     clause = _clause("Principle of refund of those payments, which in fact and law may be returned by the Company")
     state = facts.order.payment_state
     if state is None:
-        return RuleResult(
-            id=RuleId.PAYMENT_RETURNABLE,
-            result="unknown",
-            reason=f"Our billing records do not show the state of this payment; a reviewer will check it. {clause}",
+        return _unknown(
+            RuleId.PAYMENT_RETURNABLE,
+            f"Our billing records do not show the state of this payment; a reviewer will check it. {clause}",
         )
     if state is PaymentState.SETTLED:
-        return RuleResult(
-            id=RuleId.PAYMENT_RETURNABLE,
-            result="pass",
-            reason=f"Your payment is settled and can be returned. {clause}",
-        )
-    return RuleResult(
-        id=RuleId.PAYMENT_RETURNABLE,
-        result="fail",
-        reason=f"The payment for this order {_UNRETURNABLE_PAYMENTS[state]}, so there is nothing we can return. {clause}",
+        return _pass(RuleId.PAYMENT_RETURNABLE, f"Your payment is settled and can be returned. {clause}")
+    return _fail(
+        RuleId.PAYMENT_RETURNABLE,
+        f"The payment for this order {_UNRETURNABLE_PAYMENTS[state]}, so there is nothing we can return. {clause}",
     )
 
 

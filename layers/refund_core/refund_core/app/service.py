@@ -4,32 +4,31 @@ review calendar. Handlers call exactly one of these; they know nothing of tables
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from refund_core import deadline_workflow, repository
-from refund_core.calendar import review_timeline
-from refund_core.commands import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
+from refund_core.adapters import repository, workflow
+from refund_core.adapters.records import RequestRecord
+from refund_core.adapters.repository import Page
+from refund_core.adapters.settings import settings
+from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
+from refund_core.app.resources import RefundRequestResource
 from refund_core.errors import Conflict, NotAReviewer, NotFound
-from refund_core.guards import approved_refund
-from refund_core.identity import Caller
-from refund_core.models import (
+from refund_core.http.identity import Caller
+from refund_core.observability import count, count_by, logger
+from refund_core.policy.approval import approved_refund
+from refund_core.policy.calendar import review_timeline
+from refund_core.policy.document import current_policy
+from refund_core.policy.models import (
     Assessment,
     ClaimFacts,
     Decision,
     HistoryEntry,
     Outcome,
-    RefundRequest,
     RefundType,
     RequestStatus,
     RuleId,
 )
-from refund_core.observability import count, count_by, logger
-from refund_core.policy import current_policy
-from refund_core.rules import assess
-from refund_core.settings import settings
+from refund_core.policy.rules import assess
 
 AUTOMATIC = "auto"
 RULES_ACTOR = "rules"
@@ -62,7 +61,7 @@ def _facts(request_username: str, order_id: str, ticket_id: str, received_at: da
     )
 
 
-def _automatic_decision(assessment: Assessment, request_paid: RefundRequest, now: datetime) -> Decision | None:
+def _automatic_decision(assessment: Assessment, request_paid: RequestRecord, now: datetime) -> Decision | None:
     automatic = current_policy().automatic_decisions
     if assessment.outcome is Outcome.FULL_REFUND and automatic.full_refund:
         return Decision(
@@ -83,7 +82,9 @@ def _automatic_decision(assessment: Assessment, request_paid: RefundRequest, now
     return None
 
 
-def submit_refund_request(caller: Caller, command: SubmitRefundRequest, now: datetime | None = None) -> RefundRequest:
+def submit_refund_request(
+    caller: Caller, command: SubmitRefundRequest, now: datetime | None = None
+) -> RefundRequestResource:
     """Record a customer's claim, assess it, decide it at once when the outcome is clear, and start the
     review-deadline workflow for a claim left pending."""
     received_at = now or _now()
@@ -93,7 +94,7 @@ def submit_refund_request(caller: Caller, command: SubmitRefundRequest, now: dat
     policy = current_policy()
     assessment = assess(facts, policy, received_at)
     timeline = review_timeline(received_at, policy, settings().review_window_seconds)
-    pending = RefundRequest(
+    pending = RequestRecord(
         request_id=new_request_id(received_at),
         order_id=command.order_id,
         username=caller.username,
@@ -127,38 +128,32 @@ def submit_refund_request(caller: Caller, command: SubmitRefundRequest, now: dat
     else:
         count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
-    return request.model_copy(update={"history": tuple(history)})
+    return RefundRequestResource.of(request.model_copy(update={"history": tuple(history)}))
 
 
-def _start_review_deadline(request: RefundRequest) -> None:
+def _start_review_deadline(request: RequestRecord) -> None:
     """The request is recorded by now: failing the call here would answer a 5xx, and the client's retry would
     meet a 409 for the request it already has. The notifier starts the workflow from the request's INSERT in
     the stream (retrying until it runs), so a failure here is logged and counted, and submit still answers."""
     try:
-        deadline_workflow.start_review_deadline(request)
-    except (BotoCoreError, ClientError):
+        workflow.start_review_deadline(request)
+    except workflow.WorkflowNotStarted:
         logger.exception(
             "review deadline workflow not started; the notifier will start it", request_id=request.request_id
         )
         count("DeadlineWorkflowStartFailed")
 
 
-def read_refund_request(caller: Caller, request_id: str) -> RefundRequest:
+def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResource:
     request = repository.get_request(request_id)
     if request is None or not (caller.is_reviewer or request.username == caller.username):
         raise NotFound(f"refund request {request_id} not found")
-    return request
-
-
-@dataclass(frozen=True)
-class RequestPage:
-    items: tuple[RefundRequest, ...]
-    next_token: str | None
+    return RefundRequestResource.of(request)
 
 
 def list_refund_requests(
     caller: Caller, status: RequestStatus | None, limit: int = 50, next_token: str | None = None
-) -> RequestPage:
+) -> Page[RefundRequestResource]:
     """A reviewer sees every customer's requests in one status (PENDING when none is named), oldest
     deadline first; a customer sees only their own."""
     page = repository.list_requests(
@@ -167,11 +162,11 @@ def list_refund_requests(
         limit=limit,
         next_token=next_token,
     )
-    items = tuple(sorted(page.items, key=lambda request: (request.deadline, request.request_id)))
-    return RequestPage(items=items, next_token=page.next_token)
+    items = sorted(page.items, key=lambda request: (request.deadline, request.request_id))
+    return Page(items=tuple(RefundRequestResource.of(item) for item in items), next_token=page.next_token)
 
 
-def _pending_request_for_review(caller: Caller, request_id: str) -> RefundRequest:
+def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecord:
     if not caller.is_reviewer:
         raise NotAReviewer("only refund reviewers may evaluate refund requests")
     request = repository.get_request(request_id)
@@ -187,7 +182,7 @@ def evaluate_refund_request(
     request_id: str,
     command: AssessCommand | ApproveCommand | RefuseCommand,
     now: datetime | None = None,
-) -> RefundRequest:
+) -> RefundRequestResource:
     """A reviewer re-assesses a pending request on today's facts, or decides it."""
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
@@ -200,7 +195,7 @@ def evaluate_refund_request(
         history = [HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome)]
         repository.record_assessment(request, assessment, history)
         count_by("Assessments", assessment.outcome)
-        return repository_view(request, history, assessment=assessment)
+        return as_written(request, history, assessment=assessment)
     if isinstance(command, ApproveCommand):
         refund_type, amount = approved_refund(
             request.assessment,
@@ -236,17 +231,17 @@ def evaluate_refund_request(
     history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
     repository.record_decision(request, status, decision, history)
     count_by("Decisions", status)
-    return repository_view(request, history, status=status, decision=decision)
+    return as_written(request, history, status=status, decision=decision)
 
 
-def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None = None) -> RefundRequest:
+def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None = None) -> RefundRequestResource:
     """The customer withdraws a pending request. Cancelling a cancelled request again changes nothing."""
     at = now or _now()
     request = repository.get_request(request_id)
     if request is None or request.username != caller.username:
         raise NotFound(f"refund request {request_id} not found")
     if request.status is RequestStatus.CANCELLED:
-        return request
+        return RefundRequestResource.of(request)
     if request.status is not RequestStatus.PENDING:
         raise Conflict(f"refund request {request_id} is already {request.status.lower()} and cannot be cancelled")
     history = [HistoryEntry(at=at, event="cancelled", by=caller.username)]
@@ -256,20 +251,20 @@ def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None 
         # Lost a race: a cancellation that lost to another cancellation is still a success.
         current = repository.get_request(request_id)
         if current is not None and current.status is RequestStatus.CANCELLED:
-            return current
+            return RefundRequestResource.of(current)
         raise
     count("RefundRequestsCancelled")
-    return repository_view(request, history, status=RequestStatus.CANCELLED)
+    return as_written(request, history, status=RequestStatus.CANCELLED)
 
 
-def repository_view(
-    request: RefundRequest,
+def as_written(
+    request: RequestRecord,
     history: list[HistoryEntry],
     *,
     status: RequestStatus | None = None,
     decision: Decision | None = None,
     assessment: Assessment | None = None,
-) -> RefundRequest:
+) -> RefundRequestResource:
     """The request as just written: what was read plus the change, without reading it again."""
     update: dict[str, object] = {"version": request.version + 1, "history": (*request.history, *history)}
     if status is not None:
@@ -278,4 +273,4 @@ def repository_view(
         update["decision"] = decision
     if assessment is not None:
         update["assessment"] = assessment
-    return request.model_copy(update=update)
+    return RefundRequestResource.of(request.model_copy(update=update))

@@ -40,10 +40,6 @@ class Money(BaseModel):
     def of(cls, amount: Decimal | str | int, currency: str) -> Self:
         return cls(amount=Decimal(amount), currency=currency)
 
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls.of(0, currency).rounded_down()
-
     def rounded_down(self) -> Money:
         """Rounded down to the currency's minor unit: the company never pays a fraction it did not owe."""
         quantum = Decimal(1).scaleb(-minor_units(self.currency))

@@ -1,6 +1,7 @@
-"""The facts the rules read and the records the service keeps, as pydantic models.
+"""The facts the rules read, what the rules make of them, and the refund request itself, as pydantic models.
 
-Field names are snake_case in Python and camelCase on the wire (API.md)."""
+Field names are snake_case in Python and camelCase on the wire (API.md). How a request is stored
+(refund_core.adapters.records) and what each caller is shown of it (refund_core.app.resources) are other models."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from refund_core.money import Money
+from refund_core.policy.money import Money
 
 
 def utc_iso(moment: datetime) -> str:
@@ -169,12 +170,11 @@ class HistoryEntry(CamelModel):
 
 
 class RefundRequest(CamelModel):
-    """The resource of API.md. The customer's email address is kept for the notifier, never shown."""
+    """One customer's claim under the policy: what they asked, how the rules assessed it, what was decided."""
 
     request_id: str
     order_id: str
     username: str
-    customer_email: str | None = Field(default=None, exclude=True)
     reason: str
     support_ticket_id: str
     status: RequestStatus
@@ -185,7 +185,6 @@ class RefundRequest(CamelModel):
     overdue: bool = False
     assessment: Assessment
     decision: Decision | None = None
-    version: int = 1
     history: tuple[HistoryEntry, ...] = ()
     amount_paid: Money
     payment_channel: str | None = None

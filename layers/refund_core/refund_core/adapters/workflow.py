@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from refund_core import clients
-from refund_core.models import RefundRequest
-from refund_core.settings import settings
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
+from refund_core.policy.models import RefundRequest
 
 
 def wait_timestamp(moment: datetime) -> str:
@@ -29,6 +29,10 @@ def workflow_input(request: RefundRequest) -> dict[str, str]:
     }
 
 
+class WorkflowNotStarted(RuntimeError):
+    """Step Functions could not be reached or refused the start (not: the execution exists already)."""
+
+
 def start_review_deadline(request: RefundRequest) -> None:
     """Start tracking the deadline. Starting twice is harmless: the name is the request id, and Step
     Functions refuses a second execution of that name."""
@@ -40,4 +44,6 @@ def start_review_deadline(request: RefundRequest) -> None:
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-            raise
+            raise WorkflowNotStarted(error.response["Error"]["Code"]) from error
+    except BotoCoreError as error:
+        raise WorkflowNotStarted(type(error).__name__) from error

@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from refund_core.errors import InvalidInput, PolicyForbids
-from refund_core.models import Assessment, Outcome, RefundType
-from refund_core.money import Money, minor_units
-from refund_core.policy import Policy
+from refund_core.policy.document import Policy
+from refund_core.policy.models import Assessment, Outcome, RefundType
+from refund_core.policy.money import Money, minor_units
 
 
 def approved_refund(

@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from refund_core import clients
+from refund_core.adapters import clients
+from refund_core.adapters.records import REQUEST_SK, RequestRecord
+from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict, InvalidInput
-from refund_core.models import (
+from refund_core.policy.models import (
     Assessment,
     Customer,
     Decision,
     EarlierClaim,
     HistoryEntry,
     Order,
-    RefundRequest,
     RequestStatus,
     SupportTicket,
     Usage,
     utc_iso,
 )
-from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-REQUEST_SK = "REQUEST"
 OPEN_CLAIM_SK = "OPEN_CLAIM"
 ORDER_CLAIM_SK = "CLAIM"
 BY_STATUS_INDEX = "ByStatus"
@@ -65,7 +64,7 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
-def _index_keys(status: RequestStatus, request: RefundRequest) -> dict[str, str]:
+def _index_keys(status: RequestStatus, request: RequestRecord) -> dict[str, str]:
     return {
         "gsi1pk": f"STATUS#{status}",
         "gsi1sk": f"{utc_iso(request.deadline)}#{request.request_id}",
@@ -74,10 +73,8 @@ def _index_keys(status: RequestStatus, request: RefundRequest) -> dict[str, str]
     }
 
 
-def request_item(request: RefundRequest) -> dict[str, Any]:
+def request_item(request: RequestRecord) -> dict[str, Any]:
     item = request.model_dump(mode="json", by_alias=True, exclude={"history"})
-    # Kept for the notifier; the model leaves it out of everything it shows.
-    item["customerEmail"] = request.customer_email
     return {"pk": f"REQUEST#{request.request_id}", "sk": REQUEST_SK, **item, **_index_keys(request.status, request)}
 
 
@@ -186,7 +183,7 @@ def earlier_claims(username: str) -> tuple[EarlierClaim, ...]:
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def record_new_request(request: RefundRequest, history: Iterable[HistoryEntry]) -> None:
+def record_new_request(request: RequestRecord, history: Iterable[HistoryEntry]) -> None:
     """Record the request with its history, claiming the order and, while it is pending, the customer's
     one open claim. Both claims are conditional on their absence: at most one can win a race."""
     table = settings().requests_table_name
@@ -238,7 +235,7 @@ def record_new_request(request: RefundRequest, history: Iterable[HistoryEntry]) 
         raise
 
 
-def get_request(request_id: str) -> RefundRequest | None:
+def get_request(request_id: str) -> RequestRecord | None:
     """The request and its whole history, in one Query."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
@@ -260,12 +257,14 @@ def get_request(request_id: str) -> RefundRequest | None:
         (HistoryEntry.model_validate(item) for item in items if item["sk"].startswith("HISTORY#")),
         key=lambda entry: entry.at,
     )
-    return RefundRequest.model_validate({**request, "history": history})
+    return RequestRecord.model_validate({**request, "history": history})
 
 
 @dataclass(frozen=True)
-class Page:
-    items: tuple[RefundRequest, ...]
+class Page[Item]:
+    """One page of a listing, and the token of the next one (None: this was the last)."""
+
+    items: tuple[Item, ...]
     next_token: str | None
 
 
@@ -302,7 +301,9 @@ def _decode_token(token: str, expected_keys: set[str], partition: tuple[str, str
     return dict(key)
 
 
-def list_requests(*, status: RequestStatus | None, username: str | None, limit: int, next_token: str | None) -> Page:
+def list_requests(
+    *, status: RequestStatus | None, username: str | None, limit: int, next_token: str | None
+) -> Page[RequestRecord]:
     """By status across customers (reviewers' queue, oldest deadline first), or one customer's own."""
     kwargs: dict[str, Any] = {"TableName": settings().requests_table_name, "Limit": limit}
     if username is not None:
@@ -328,13 +329,13 @@ def list_requests(*, status: RequestStatus | None, username: str | None, limit: 
     if next_token:
         kwargs["ExclusiveStartKey"] = _decode_token(next_token, index_keys, partition)
     response = clients.dynamodb().query(**kwargs)
-    items = tuple(RefundRequest.model_validate(deserialize(item)) for item in response.get("Items", []))
+    items = tuple(RequestRecord.model_validate(deserialize(item)) for item in response.get("Items", []))
     last = response.get("LastEvaluatedKey")
     return Page(items=items, next_token=_encode_token(last) if last else None)
 
 
 def _pending_update(
-    request: RefundRequest, set_clause: str, values: dict[str, Any], status: RequestStatus
+    request: RequestRecord, set_clause: str, values: dict[str, Any], status: RequestStatus
 ) -> TransactWriteItemTypeDef:
     """An update that only applies to the version of the pending request the caller read."""
     index = _index_keys(status, request)
@@ -359,7 +360,7 @@ def _pending_update(
     }
 
 
-def _transact_on_pending(request: RefundRequest, writes: list[TransactWriteItemTypeDef]) -> None:
+def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
     try:
         clients.dynamodb().transact_write_items(TransactItems=writes)
     except ClientError as error:
@@ -370,7 +371,7 @@ def _transact_on_pending(request: RefundRequest, writes: list[TransactWriteItemT
         ) from error
 
 
-def record_assessment(request: RefundRequest, assessment: Assessment, history: Iterable[HistoryEntry]) -> None:
+def record_assessment(request: RequestRecord, assessment: Assessment, history: Iterable[HistoryEntry]) -> None:
     update = _pending_update(
         request,
         "assessment = :assessment",
@@ -381,7 +382,7 @@ def record_assessment(request: RefundRequest, assessment: Assessment, history: I
 
 
 def record_decision(
-    request: RefundRequest, status: RequestStatus, decision: Decision, history: Iterable[HistoryEntry]
+    request: RequestRecord, status: RequestStatus, decision: Decision, history: Iterable[HistoryEntry]
 ) -> None:
     """Decide a pending request and release the customer's open claim, or lose to whoever acted first."""
     update = _pending_update(
@@ -396,7 +397,7 @@ def record_decision(
     _transact_on_pending(request, [update, release_open_claim, *_history_put(request.request_id, history)])
 
 
-def record_cancellation(request: RefundRequest, history: Iterable[HistoryEntry]) -> None:
+def record_cancellation(request: RequestRecord, history: Iterable[HistoryEntry]) -> None:
     """Withdraw a pending request: release the customer's open claim and free the order for a new claim."""
     table = settings().requests_table_name
     update = _pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)

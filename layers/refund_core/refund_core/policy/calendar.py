@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from refund_core.policy import Policy
+from refund_core.policy.document import Policy
 
 _END_OF_DAY = time(23, 59, 59, 999000)
 

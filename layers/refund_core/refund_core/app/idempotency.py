@@ -1,0 +1,115 @@
+"""Powertools idempotency, wherever a repeated call must not act twice.
+
+- Submission: the same `Idempotency-Key` and body within 24 h returns the first answer and records nothing
+  new; the same key with another body is refused.
+- The notifier's effects: one email per request and kind, one `RefundDecided` per request, across stream
+  redeliveries and retried invocations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
+from refund_core.app import service
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.app.resources import RefundRequestResource
+from refund_core.errors import Conflict
+from refund_core.http.identity import Caller
+
+ONE_DAY = 24 * 60 * 60
+# A stream keeps a record 24 hours: no redelivery can come after the idempotency record expires.
+_STREAM_RETENTION_SECONDS = ONE_DAY
+
+_SUBMISSIONS = IdempotencyConfig(
+    event_key_jmespath="[username, idempotencyKey]",
+    payload_validation_jmespath="body",
+    expires_after_seconds=ONE_DAY,
+)
+_NOTIFICATIONS = IdempotencyConfig(
+    event_key_jmespath="[requestId, kind]", expires_after_seconds=_STREAM_RETENTION_SECONDS
+)
+
+Effect = Callable[[dict[str, Any]], dict[str, str]]
+
+
+def register_lambda_context(context: Any) -> None:
+    """Lets an in-progress record expire with the invocation, so that a crashed attempt can be retried."""
+    _SUBMISSIONS.register_lambda_context(context)
+    _NOTIFICATIONS.register_lambda_context(context)
+
+
+def _persistence() -> DynamoDBPersistenceLayer:
+    # Made on first use: the table's name comes from the settings.
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=clients.dynamodb())
+
+
+@cache
+def _idempotent_submit() -> Callable[..., dict[str, Any]]:
+    def submit(submission: dict[str, Any]) -> dict[str, Any]:
+        caller = Caller.model_validate(submission["caller"])
+        command = SubmitRefundRequest.model_validate(submission["body"])
+        return service.submit_refund_request(caller, command).model_dump(mode="json", by_alias=True)
+
+    idempotent: Callable[..., dict[str, Any]] = idempotent_function(
+        data_keyword_argument="submission", persistence_store=_persistence(), config=_SUBMISSIONS
+    )(submit)
+    return idempotent
+
+
+def submit_refund_request_once(
+    caller: Caller, command: SubmitRefundRequest, idempotency_key: str | None
+) -> RefundRequestResource:
+    if idempotency_key is None:
+        return service.submit_refund_request(caller, command)
+    submission = {
+        "username": caller.username,
+        "idempotencyKey": idempotency_key,
+        "caller": caller.model_dump(mode="json"),
+        "body": command.model_dump(mode="json", by_alias=True),
+    }
+    try:
+        return RefundRequestResource.model_validate(_idempotent_submit()(submission=submission))
+    except IdempotencyValidationError as error:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different body", field="Idempotency-Key"
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly", field="Idempotency-Key"
+        ) from error
+
+
+_effects: dict[str, Callable[..., dict[str, str]]] = {}
+
+
+def once_per_request_and_kind(key_prefix: str, effect: Effect) -> Callable[..., dict[str, str]]:
+    """`effect(notification)` done at most once per the notification's `requestId` and `kind`: a repeat
+    returns the first result. The key prefix keeps the keys independent of the deployed function's name."""
+    if key_prefix not in _effects:
+        decorate = idempotent_function(
+            data_keyword_argument="notification",
+            persistence_store=_persistence(),
+            config=_NOTIFICATIONS,
+            key_prefix=key_prefix,
+        )
+        _effects[key_prefix] = decorate(effect)
+    return _effects[key_prefix]
+
+
+def reset() -> None:
+    """Forget the idempotent wrappers (tests and the local runner start a fresh emulated AWS)."""
+    _idempotent_submit.cache_clear()
+    _effects.clear()

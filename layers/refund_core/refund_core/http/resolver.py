@@ -1,0 +1,320 @@
+"""What every API function shares: the resolver's set-up, the caller, the one place where errors become the
+HTTP statuses of API.md, and what the routes declare of those answers in the OpenAPI document.
+
+Only Powertools' public extension points: the JSON body deserializer (size cap, strict JSON), a route
+middleware for routes that read a body (JSON only), one exception handler for everything, and a Lambda
+handler decorator that normalises the media type before Powertools compares it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+from pydantic import BaseModel, ConfigDict, Field
+
+from refund_core.errors import (
+    BodyTooLarge,
+    Conflict,
+    InvalidInput,
+    NotAReviewer,
+    NotFound,
+    PolicyForbids,
+    RefundError,
+)
+from refund_core.http.identity import Caller, Unauthenticated, caller_from_claims
+from refund_core.observability import logger
+
+# API Gateway passes bodies of up to 10 MB: the handlers refuse more than 32 KiB before parsing anything. The
+# largest valid body is about 27 KB: a 2,000-character reason and two 128-character ids, every character
+# astral and escaped as a surrogate pair (`\ud83d\ude00`, 12 bytes). The local runner's own cap is 64 KiB.
+MAX_BODY_BYTES = 32 * 1024
+# Python refuses to read an integer of more than 4,300 digits (a ValueError, not a JSON error).
+MAX_INTEGER_DIGITS = 64
+BEARER_SCHEME = "cognitoBearer"
+# An id in a path (a request id, a policy version): printable ASCII, one segment.
+PATH_ID_PATTERN = r"^[\x21-\x7e]+$"
+PATH_ID_MAX_LENGTH = 128
+
+_STATUS_OF: tuple[tuple[type[RefundError], int], ...] = (
+    (Unauthenticated, 401),
+    (NotAReviewer, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (BodyTooLarge, 413),
+    (PolicyForbids, 422),
+    (InvalidInput, 400),
+)
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+_ACTIONS = {"assess", "approve", "refuse"}
+_PATH_ID = re.compile(PATH_ID_PATTERN)
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API answers: `errors` names the fields at fault, when fields are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+# The answers every route may give, whatever it does (API Gateway's authorizer answers 401 before the handler
+# in AWS; the handler answers it too, for a call that reaches it without claims).
+COMMON_ERRORS = {
+    400: "A field or parameter is malformed, missing, of the wrong type or out of range: `errors` names each",
+    401: "No identity: the call carried no readable bearer token",
+}
+# ... and those of a route that reads a JSON body.
+BODY_ERRORS = {
+    413: f"The body is over {MAX_BODY_BYTES} bytes",
+    415: "The body is not sent as `Content-Type: application/json`",
+}
+
+
+def route_responses(
+    status: int,
+    model: type[BaseModel],
+    description: str,
+    errors: Mapping[int, str],
+    headers: Mapping[str, str] | None = None,
+) -> dict[int, OpenAPIResponse]:
+    """A route's answers for the OpenAPI document: its success with `model` and each of its `errors`
+    (status → when) with the ErrorResponse body, `headers` (name → description) being required on success."""
+    success: OpenAPIResponse = {
+        "description": description,
+        "content": {content_types.APPLICATION_JSON: {"model": model}},
+    }
+    if headers:
+        declared: dict[str, OpenAPIResponseHeader] = {}
+        for name, text in headers.items():
+            # OpenAPI's Header Object has `required`; Powertools' TypedDict leaves it out.
+            declared[name] = {"description": text, "schema": {"type": "string"}, "required": True}  # type: ignore[typeddict-unknown-key]
+        success["headers"] = declared
+    documented = {status: success}
+    for code, when in sorted({**COMMON_ERRORS, **errors}.items()):
+        documented[code] = {"description": when, "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}}}
+    return documented
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def error_response(status: int, message: str, errors: Sequence[dict[str, str]] = ()) -> Response[Any]:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = list(errors)
+    return json_response(body, status)
+
+
+def resource(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
+    return json_response(model.model_dump(mode="json", by_alias=True), status_code, headers)
+
+
+# ---- reading the body ------------------------------------------------------------------------------------
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: the caller meant one of them, and we cannot tell which.
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise InvalidInput(f"{key} appears more than once in the body", field=key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise InvalidInput(f"the body holds an integer of more than {MAX_INTEGER_DIGITS} digits", field="body")
+    return int(digits)
+
+
+def read_json_body(text: str) -> dict[str, Any]:
+    """The body's JSON object, read strictly: at most MAX_BODY_BYTES, no key twice, no absurd integer.
+    Malformed JSON raises json.JSONDecodeError, which Powertools answers as a validation error (400)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"the body is {size} bytes; the API takes at most {MAX_BODY_BYTES}", field="body")
+    try:
+        body = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_integer)
+    except RecursionError as error:
+        raise InvalidInput("the body nests arrays or objects deeper than the API reads", field="body") from error
+    # Every body of this API is an object. Powertools would take the first item of an array for the model, so
+    # that `[{"action": "approve"}, "anything"]` approved.
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    return body
+
+
+def _media_type(headers: Mapping[str, str]) -> str:
+    """The Content-Type's media type, lower-cased, without parameters ("" when none is sent)."""
+    value = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _sent_as_json(headers: Mapping[str, str]) -> bool:
+    # No Content-Type is taken as JSON, as Powertools does.
+    return _media_type(headers) in {"", content_types.APPLICATION_JSON}
+
+
+class NotJson(RefundError):
+    """A body sent as something else than application/json (a form, multipart, text...)."""
+
+
+def json_body_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """The middleware of every route that reads a body: Powertools would also read a form or a multipart
+    body into the model's fields."""
+    if not _sent_as_json(app.current_event.headers):
+        raise NotJson("send the body as JSON with Content-Type: application/json", field="Content-Type")
+    return next_middleware(app)
+
+
+@lambda_handler_decorator
+def media_type_lower_cased(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    """Media types are case-insensitive (RFC 9110); Powertools compares `application/json` case-sensitively,
+    so `APPLICATION/JSON` would be refused. The header is lower-cased before the resolver reads it."""
+    headers = event.get("headers") or {}
+    for name, value in headers.items():
+        if name.lower() == "content-type" and isinstance(value, str):
+            headers[name] = value.lower()
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if name.lower() == "content-type" and isinstance(values, list):
+            event["multiValueHeaders"][name] = [str(item).lower() for item in values]
+    return handler(event, context)
+
+
+# ---- errors ----------------------------------------------------------------------------------------------
+
+
+def _field_of(error: dict[str, Any]) -> str:
+    """The caller's name for the field at fault: `orderId`, `amount`, `status` (never `body.approve.x`)."""
+    if error.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+        return "action"
+    parts = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    if len(parts) == 2 and parts[0] == "header":
+        # Powertools reports headers lower-cased: name it as API.md and the other errors do (Idempotency-Key).
+        return "-".join(word.capitalize() for word in parts[1].split("-"))
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] in _ACTIONS:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(error: dict[str, Any], field: str) -> str:
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    if error.get("type") == "missing":
+        return f"{field} is required"
+    message = str(error.get("msg", "is not valid"))
+    return message.removeprefix("Value error, ")
+
+
+def _invalid_request(error: RequestValidationError) -> Response[Any]:
+    raw_errors = error.errors()
+    # Powertools reports a handler's answer that breaks its own model this way too: our fault, not the caller's.
+    if any(tuple(raw.get("loc", ()))[:1] == ("response",) for raw in raw_errors):
+        logger.error("a response broke its declared model", errors=[raw.get("type") for raw in raw_errors])
+        return error_response(500, "internal error; the request was not completed")
+    details = []
+    for raw in raw_errors:
+        field = "body" if raw.get("type") == "json_invalid" else _field_of(raw)
+        details.append({"field": field, "message": _validation_message(raw, field)})
+    fields = sorted({detail["field"] for detail in details})
+    return error_response(400, f"invalid request: {', '.join(fields)}", details)
+
+
+def _no_route(app: APIGatewayRestResolver) -> Response[Any]:
+    """No route matched. Powertools matches path parameters against URI characters only, so the decoded path
+    of a request id holding `¢` or a control character matches none: that id is named (400); any other path
+    is not found (404), as is a decoded `/` in an id (one segment too many)."""
+    event = app.current_event
+    for name, value in (event.path_parameters or {}).items():
+        if not _PATH_ID.fullmatch(value) or len(value) > PATH_ID_MAX_LENGTH:
+            message = f"{name} is 1 to {PATH_ID_MAX_LENGTH} printable ASCII characters"
+            return error_response(400, f"invalid request: {name}", [{"field": name, "message": message}])
+    return error_response(404, f"nothing found at {event.path}")
+
+
+def _answer(app: APIGatewayRestResolver, error: Exception) -> Response[Any]:
+    """Every error of every route, in one place. No identity is all a call without one is told."""
+    try:
+        current_caller(app)
+    except Unauthenticated as unauthenticated:
+        return error_response(401, unauthenticated.message)
+    headers = app.current_event.headers
+    body_unreadable = (
+        isinstance(error, RequestUnsupportedContentType | NotJson)
+        # A form or multipart body that Powertools read into the model's fields, which failed...
+        or (
+            isinstance(error, RequestValidationError)
+            and not _sent_as_json(headers)
+            and any(tuple(raw.get("loc", ()))[:1] == ("body",) for raw in error.errors())
+        )
+        # ... or a multipart body without a boundary, which Powertools cannot read at all.
+        or (isinstance(error, ValueError) and _media_type(headers) == "multipart/form-data")
+    )
+    if body_unreadable:
+        return error_response(
+            415,
+            "send the body as JSON with Content-Type: application/json",
+            [{"field": "Content-Type", "message": "must be application/json"}],
+        )
+    if isinstance(error, RequestValidationError):
+        return _invalid_request(error)
+    if isinstance(error, NotFoundError):
+        return _no_route(app)
+    if isinstance(error, RefundError):
+        status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
+        errors = [{"field": error.field, "message": error.message}] if error.field else []
+        return error_response(status, error.message, errors)
+    logger.exception("unexpected error", exc_info=error)
+    return error_response(500, "internal error; the request was not completed")
+
+
+def bearer_scheme() -> Any:
+    """The bearer scheme of the OpenAPI document. Made where the document is made, not in Lambda: Powertools'
+    OpenAPI models cost about 200 ms of a cold start that no invocation needs."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
+    return HTTPBearer(
+        bearerFormat="JWT",
+        description="A Cognito ID token; locally, any token from `refund-local token USER [--reviewer]`.",
+    )
+
+
+def new_api() -> APIGatewayRestResolver:
+    """A REST resolver with pydantic validation, the strict JSON body reader and the API's error mapping."""
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=read_json_body)
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def answer(error: Exception) -> Response[Any]:
+        return _answer(app, error)
+
+    return app
+
+
+def current_caller(app: APIGatewayRestResolver) -> Caller:
+    claims = app.current_event.request_context.authorizer.claims
+    return caller_from_claims(claims)
