@@ -18,10 +18,11 @@ import boto3
 from bench_aws import hooked, seed_claim
 
 from refund_core.adapters import repository
+from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, load_handler
 from refund_local.provision import load_template
-from refund_local.stack import REGION, LocalAws
+from refund_local.stack import LocalAws
 from refund_local.stream import StreamPoller, stream_sources
 
 WINDOW_SECONDS = 3  # the review window: reminder at 2.4 s, deadline at 3 s
@@ -87,11 +88,11 @@ def metered(meter: Meter) -> AbstractContextManager[None]:
     return hooked({"before-parameter-build": meter.on_call, "after-call": meter.on_response})
 
 
-def _timed(meter: Meter, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
-    def invoke(event: dict[str, Any], context: Any) -> Any:
+def _timed(meter: Meter, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any]], Any]:
+    def invoke(event: dict[str, Any]) -> Any:
         started = time.perf_counter()
         try:
-            return handler(event, context)
+            return handler(event, LambdaContext())
         finally:
             with meter.lock:
                 meter.invocations += 1
@@ -145,7 +146,6 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
         source,
         stream_arn,
         _timed(meter, load_handler(source.code_uri, source.handler)),
-        invocation_lock=threading.Lock(),
         streams=streams,
         region=REGION,
         poll_seconds=0.1,
@@ -157,7 +157,7 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
 
             def api(code_uri: str, event: dict[str, Any]) -> dict[str, Any]:
                 meter.api_requests += 1
-                result: dict[str, Any] = _timed(meter, load_handler(code_uri))(event, LambdaContext())
+                result: dict[str, Any] = _timed(meter, load_handler(code_uri))(event)
                 return result
 
             body = {"orderId": "ord-1", "reason": "It drops.", "supportTicketId": "T-ord-1"}

@@ -1,4 +1,5 @@
-"""The service over HTTP, for `make bench`: `refund-local serve` (the real handlers, moto in the same process)
+"""The service over HTTP, for `make bench`: `refund-local serve` (the real handlers in worker processes, moto's
+server in the serve process)
 as a subprocess on a free port of 127.0.0.1, with a generated seed of many customers, each with an order and
 a support ticket, so that every submit is a first claim. Then:
 
@@ -38,8 +39,7 @@ from refund_local.tokens import make_token
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 WARMUP_ROUNDS = 2  # the first call of a function builds caches (holiday calendar, policy): a cold start
-# Under moto each TransactWriteItems deep-copies the whole requests table and its stream, so writes slow down
-# as the table grows: 20 rounds (a call of each route) give a rough p95 and keep `make bench` within its time.
+# 20 rounds (a call of each route) give a rough p95 and keep `make bench` within its time.
 SEQUENTIAL_ROUNDS = 20
 CLIENTS = 20
 LOAD_SECONDS = 20.0
@@ -241,7 +241,7 @@ class LoadClient(threading.Thread):
         self.pending: list[Owned] = []
         self.random = random.Random(index)
         # Each client starts at its own place in MIX: all starting with the same call would queue them all on
-        # one function (refund-local runs each function one request at a time, as one Lambda container does).
+        # one function's workers (refund-local runs at most --workers invocations of a function at once).
         self.start_at = index * len(MIX) // CLIENTS
         self.result = LoadResult()
 

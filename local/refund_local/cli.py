@@ -1,6 +1,7 @@
 """refund-local: the refund service on one machine, with no AWS account and no Docker.
 
-    refund-local serve [--host 127.0.0.1] [--port 3000] [--seed FILE] [--review-window-seconds N] [--verbose]
+    refund-local serve [--host 127.0.0.1] [--port 3000] [--seed FILE] [--review-window-seconds N]
+                       [--data-dir DIR [--reset]] [--workers N] [--verbose]
     refund-local token USER [--reviewer] [--email ADDR]
 
 See docs/local-runner.md."""
@@ -18,7 +19,6 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="replace the 10 working days of review by N seconds (the reminder comes at 0.8 N)",
     )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the state (requests, emails, records...) in DIR across restarts; without it, all is in memory",
+    )
+    serve.add_argument("--reset", action="store_true", help="with --data-dir: empty DIR first")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="at most N execution environments (worker processes) per function (default 4)",
+    )
     serve.add_argument("--verbose", action="store_true", help="show the handlers' own INFO logs (JSON)")
     token = commands.add_parser("token", help="print a bearer token for the local API (unsigned, local only)")
     token.add_argument("user", help="the cognito:username claim")
@@ -64,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.review_window_seconds is not None and args.review_window_seconds <= 0:
         print("refund-local: --review-window-seconds must be a positive number of seconds", file=sys.stderr)
+        return 2
+    if args.reset and args.data_dir is None:
+        print("refund-local: --reset empties the --data-dir; name one", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("refund-local: --workers must be at least 1", file=sys.stderr)
         return 2
     code = serve(args)
     # Everything is stopped; what is left is moto's state in memory, which the interpreter's own teardown
@@ -87,7 +107,7 @@ def _powertools_environment(template: Template, verbose: bool) -> dict[str, str]
 
 def _configure_console() -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -103,8 +123,9 @@ def serve(args: argparse.Namespace) -> int:
     _configure_console()
     # Imported only now: importing refund_core makes Powertools' Logger and Metrics from the environment.
     from refund_local.demo import demo_seed  # noqa: PLC0415
-    from refund_local.seed import SeedError, load_seed_file  # noqa: PLC0415
-    from refund_local.server import LocalHttpServer, LocalRunner  # noqa: PLC0415
+    from refund_local.seed import SeedError, load_seed_file, write_seed  # noqa: PLC0415
+    from refund_local.server import LocalRunner, RunnerOptions, http_server  # noqa: PLC0415
+    from refund_local.state import IncompatibleState  # noqa: PLC0415
 
     try:
         seed = load_seed_file(args.seed) if args.seed else demo_seed(datetime.now(UTC))
@@ -113,24 +134,45 @@ def serve(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    runner = LocalRunner(seed, args.review_window_seconds)
+    options = RunnerOptions(
+        review_window_seconds=args.review_window_seconds,
+        data_dir=args.data_dir,
+        reset=args.reset,
+        max_workers=args.workers,
+        verbose=args.verbose,
+        powertools_environment=environment,
+    )
+    runner = LocalRunner(template, options)
     try:
-        httpd = LocalHttpServer((args.host, args.port), runner)
+        runner.open_state()
+    except IncompatibleState as error:
+        print(f"refund-local: {error}", file=sys.stderr)
+        return 2
+    try:
+        httpd = http_server(args.host, args.port, runner)
     except OSError as error:
         print(f"refund-local: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
+
+    def write(restored: bool) -> None:
+        # Into a kept state, only a named seed file (upserted); the demo data only into an empty one.
+        if args.seed or not restored:
+            write_seed(seed)
+
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    serving = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
     try:
-        runner.start(environment)
-        threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
-        print(_banner(args, template, seed, time.perf_counter() - started), flush=True)
+        runner.start(write)
+        serving.start()
+        print(_banner(args, template, seed, runner.restored, time.perf_counter() - started), flush=True)
         while not stopping.wait(0.5):
             pass
         log.info("stopping")
     finally:
-        httpd.shutdown()
+        if serving.is_alive():
+            httpd.shutdown()
         httpd.server_close()
         runner.stop()
     return 0
@@ -140,78 +182,66 @@ def _variable(username: str) -> str:
     return "TOKEN_" + re.sub(r"[^A-Za-z0-9]", "_", username).upper()
 
 
-@dataclass(frozen=True)
-class _Claim:
-    username: str
-    order_id: str
-    ticket_id: str
-
-
-def _submit(base: str, claim: _Claim) -> str:
+def _seeded_tour(base: str, seed: Seed) -> list[str]:
+    """For a seed file: its first order's claim, read, and approved by a reviewer."""
+    if not seed.orders:
+        return []
+    first = seed.orders[0]
+    ticket = next((item.ticket_id for item in seed.tickets if item.username == first.username), "TICKET_ID")
+    user = _variable(first.username)
     body = json.dumps(
-        {"orderId": claim.order_id, "reason": "The VPN drops every few minutes", "supportTicketId": claim.ticket_id}
+        {"orderId": first.order_id, "reason": "The VPN drops every few minutes", "supportTicketId": ticket}
     )
-    return (
-        f'curl -s -X POST {base}/refund-requests -H "Authorization: Bearer ${_variable(claim.username)}"'
-        f" -H 'Content-Type: application/json' -d '{body}' | jq -r .requestId"
-    )
-
-
-def _tour(base: str, claim: _Claim, reviewer: str, approval: dict[str, str], cancel: _Claim | None) -> list[str]:
-    """The quick tour's curl lines (jq only picks the request id)."""
-    user, staff = f"${_variable(claim.username)}", f"${_variable(reviewer)}"
-    lines = [
-        "Quick tour (docs/local-runner.md walks through it):",
-        f"  RID=$({_submit(base, claim)})",
-        f'  curl -s {base}/refund-requests/$RID -H "Authorization: Bearer {user}"',
-        f"  curl -s '{base}/refund-requests?status=PENDING' -H \"Authorization: Bearer {staff}\"",
-        f'  curl -s -X POST {base}/refund-requests/$RID/evaluate -H "Authorization: Bearer {staff}"'
-        f" -H 'Content-Type: application/json' -d '{json.dumps(approval)}'",
+    return [
+        f"B={base}",
+        f"export {user}=$(.venv/bin/refund-local token {first.username})",
+        f'RID=$(curl -s -X POST $B/refund-requests -H "Authorization: Bearer ${user}" '
+        f"-H \"Content-Type: application/json\" -d '{body}' | jq -r .requestId)",
+        f'curl -s $B/refund-requests/$RID -H "Authorization: Bearer ${user}" | jq .',
+        f"export TOKEN_REVIEWER=$(.venv/bin/refund-local token {REVIEWER_FOR_SEEDED_DATA} --reviewer)",
+        'curl -s -X POST $B/refund-requests/$RID/evaluate -H "Authorization: Bearer $TOKEN_REVIEWER" '
+        '-H "Content-Type: application/json" -d \'{"action": "assess"}\' | jq .assessment',
+        "curl -s $B/_local/outbox | jq '.messages[] | {to, subject, htmlUrl}'",
     ]
-    if cancel is not None:
-        lines += [
-            f"  CANCEL_RID=$({_submit(base, cancel)})",
-            f'  curl -s -X POST {base}/refund-requests/$CANCEL_RID/cancel -H "Authorization: Bearer ${_variable(cancel.username)}"',
-        ]
-    return [*lines, f"  curl -s {base}/_local/outbox"]
 
 
-def _banner(args: argparse.Namespace, template: Template, seed: Seed, seconds: float) -> str:
-    from refund_local.demo import DEMO_CLAIMS, REVIEWER  # noqa: PLC0415 - imports refund_core
+def _banner(args: argparse.Namespace, template: Template, seed: Seed, restored: bool, seconds: float) -> str:
+    from refund_local.demo import DEMO_CLAIMS, REVIEWER, quick_tour  # noqa: PLC0415 - imports refund_core
 
     base = f"http://{args.host}:{args.port}"
     window = f"{args.review_window_seconds} s" if args.review_window_seconds else "10 working days (Hong Kong)"
+    state = (
+        f"kept in {args.data_dir} ({'restored' if restored else 'new'}; --reset empties it)"
+        if args.data_dir
+        else "in memory (gone when it stops; --data-dir DIR keeps it)"
+    )
     lines = [
-        f"refund-local serving {base} (ready in {seconds:.1f} s; AWS emulated in-process by moto)",
+        f"refund-local serving {base} (ready in {seconds:.1f} s; AWS emulated by moto's server in this process)",
         f"  review window: {window}",
+        f"  state: {state}",
+        f"  functions: each in up to {args.workers} worker processes of its own, as Lambda runs them",
         "  API: " + "  ".join(f"{route.method} {route.path}" for route in api_routes(template)),
         "  local, no token: GET /_local/outbox   GET /openapi.json   GET /docs",
     ]
-    tour: list[str] = []
     if args.seed:
-        reviewer = REVIEWER_FOR_SEEDED_DATA
-        usernames = [customer.username for customer in seed.customers]
         lines.append(f"Data from {args.seed} (username: orders; tickets)")
-        for name in usernames:
+        for customer in seed.customers:
+            name = customer.username
             orders = ", ".join(order.order_id for order in seed.orders if order.username == name) or "-"
             tickets = ", ".join(ticket.ticket_id for ticket in seed.tickets if ticket.username == name) or "-"
             lines.append(f"  {name}: {orders}; {tickets}")
-        if seed.orders:
-            first = seed.orders[0]
-            ticket = next((item.ticket_id for item in seed.tickets if item.username == first.username), "TICKET_ID")
-            claim = _Claim(first.username, first.order_id, ticket)
-            tour = _tour(base, claim, reviewer, {"action": "approve", "note": "Checked with support"}, None)
+        lines.append(f"Reviewer: {REVIEWER_FOR_SEEDED_DATA} (refund-local token USER [--reviewer] makes tokens)")
+        tour = _seeded_tour(base, seed)
     else:
-        reviewer = REVIEWER
-        usernames = [claim.username for claim in DEMO_CLAIMS]
         lines.append("Demo data (username, order, ticket to cite: outcome, status after submitting, why)")
         lines.extend(
             f"  {c.username:<6} {c.order_id}  {c.ticket_id}  {c.outcome}, {c.status}: {c.why}" for c in DEMO_CLAIMS
         )
-        bob, erin = _Claim("bob", "ord-2001", "T-2001"), _Claim("erin", "ord-5001", "T-5001")
-        approval = {"action": "approve", "amount": "80.00", "note": "Less the 40 days used"}
-        tour = _tour(base, bob, reviewer, approval, erin)
-    lines.append("Tokens (refund-local token USER [--reviewer] makes others):")
-    lines.extend(f"  export {_variable(name)}='{make_token(claims_for(name))}'" for name in usernames)
-    lines.append(f"  export {_variable(reviewer)}='{make_token(claims_for(reviewer, reviewer=True))}'  # reviewer")
+        lines.append(f"Reviewer: {REVIEWER} (refund-local token USER [--reviewer] makes tokens)")
+        if restored:
+            lines.append("(The state is restored: run the tour afresh with --reset.)")
+        tour = quick_tour(base)
+    if tour:
+        lines.append("Quick tour (in another shell, from the repo; needs curl and jq; docs/local-runner.md):")
+        lines.extend(f"  {line}" for line in tour)
     return "\n".join([*lines, *tour, "Ctrl-C stops it."])

@@ -12,6 +12,9 @@ from refund_local.seed import Seed, parse_seed
 
 REVIEWER = "rita"
 GB = 1_000_000_000
+# What the rules suggest for bob's claim: 99.00 less 40 of the order's 365 days (99 × 40 / 365 = 10.849...),
+# rounded down; the tour's reviewer approves it.
+BOB_SUGGESTED_AMOUNT = "88.15"
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,36 @@ def demo_seed_document(now: datetime) -> dict[str, Any]:
 
 def demo_seed(now: datetime) -> Seed:
     return parse_seed(demo_seed_document(now), "demo data")
+
+
+def quick_tour(base: str) -> list[str]:
+    """The quick tour's shell lines, as the README and docs/local-runner.md show them and `serve` prints them:
+    bob's partial claim approved for its suggested amount, erin's claim withdrawn, the emails. Needs curl and
+    jq; each token is made where it is first used."""
+    refund_local = ".venv/bin/refund-local"
+    submit = (
+        'curl -s -X POST $B/refund-requests -H "Authorization: Bearer $TOKEN_{user}" -H "Content-Type: application/json" '
+        '-d \'{{"orderId": "{order}", "reason": "The VPN drops every few minutes", '
+        '"supportTicketId": "{ticket}"}}\' | jq -r .requestId'
+    )
+    approval = f'{{"action": "approve", "amount": "{BOB_SUGGESTED_AMOUNT}", "note": "99.00 less 40 of the 365 days of service"}}'
+    return [
+        f"B={base}",
+        "# bob files a claim 40 days after his order: a partial refund, left for a reviewer",
+        f"export TOKEN_BOB=$({refund_local} token bob)",
+        f"RID=$({submit.format(user='BOB', order='ord-2001', ticket='T-2001')})",
+        'curl -s $B/refund-requests/$RID -H "Authorization: Bearer $TOKEN_BOB" | jq -c \'{status, outcome: '
+        ".assessment.outcome, suggested: .assessment.suggestedAmount}'",
+        "# rita, a reviewer, finds it in her queue and approves the suggested amount",
+        f"export TOKEN_RITA=$({refund_local} token {REVIEWER} --reviewer)",
+        'curl -s "$B/refund-requests?status=PENDING" -H "Authorization: Bearer $TOKEN_RITA" | jq -c \'.items[] | '
+        "{requestId, username, deadline}'",
+        'curl -s -X POST $B/refund-requests/$RID/evaluate -H "Authorization: Bearer $TOKEN_RITA" '
+        f"-H \"Content-Type: application/json\" -d '{approval}' | jq -c .decision",
+        "# erin files a claim and withdraws it",
+        f"export TOKEN_ERIN=$({refund_local} token erin)",
+        f"CANCEL_RID=$({submit.format(user='ERIN', order='ord-5001', ticket='T-5001')})",
+        'curl -s -X POST $B/refund-requests/$CANCEL_RID/cancel -H "Authorization: Bearer $TOKEN_ERIN" | jq .status',
+        "# every email sent so far (each one's HTML at its htmlUrl)",
+        "curl -s $B/_local/outbox | jq -c '.messages[] | {to, subject, htmlUrl}'",
+    ]

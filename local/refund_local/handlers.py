@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from refund_local.provision import REPO_ROOT
+from refund_local.paths import REPO_ROOT
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -35,20 +36,26 @@ def load_handler(code_uri: str, handler: str = "app.lambda_handler") -> Handler:
     return function
 
 
+def _in_30_seconds() -> int:
+    return int(time.time() * 1000) + 30_000
+
+
 @dataclass
 class LambdaContext:
-    """The attributes of Lambda's context object that Powertools reads."""
+    """The attributes of Lambda's context object that Powertools reads; `deadline_ms` (epoch milliseconds)
+    is when the invocation would time out."""
 
     function_name: str = "local"
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:ap-east-1:123456789012:function:local"
+    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:local"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
+    deadline_ms: int = field(default_factory=_in_30_seconds)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
 def invoke(code_uri: str, event: dict[str, Any], function_name: str = "local") -> Any:

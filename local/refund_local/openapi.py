@@ -18,7 +18,8 @@ from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swag
 
 from refund_core.http.resolver import BEARER_SCHEME, bearer_scheme
 from refund_local.handlers import load_module
-from refund_local.provision import REPO_ROOT, Template, api_routes, load_template
+from refund_local.paths import REPO_ROOT
+from refund_local.provision import Template, api_routes, load_template
 
 TITLE = "Smart Security refund requests"
 DESCRIPTION = (

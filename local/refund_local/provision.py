@@ -7,12 +7,14 @@ named after their logical ids (table `RequestsTable`, state machine `ReviewDeadl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samtranslator.yaml_helper import yaml_parse
+
+from refund_local.paths import REPO_ROOT, TEMPLATE_PATH
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,9 +22,6 @@ if TYPE_CHECKING:
 
 Template = dict[str, Any]
 
-# Editable install (`pip install -e .`): this file stays at <repo>/local/refund_local/provision.py.
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 # moto does not check roles; Step Functions only needs a well-formed ARN.
 LOCAL_STATE_MACHINE_ROLE_ARN = "arn:aws:iam::123456789012:role/review-deadline"
 
@@ -140,21 +139,16 @@ def api_routes(template: Template) -> list[Route]:
 
 def function_environment(
     template: Template,
-    table_names: Mapping[str, str],
-    state_machine_arn: str,
+    refs: Mapping[str, str],
     *,
     function: str | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment variables a function gets, resolved to local values.
-
-    Globals' variables, plus those of `function` (a logical id) when given: the local runner runs every
-    handler in one process, so it calls this without `function` and puts the result into `os.environ`
-    (adding the local-only `REVIEW_WINDOW_SECONDS` itself). `Ref`s resolve to: a table → its local name;
-    the state machine → `state_machine_arn`; a template parameter → `parameters[name]`, else its Default;
-    any other resource → its logical id, so the runner names the local SES configuration set
-    `SesConfigurationSet` and the event bus `RefundsEventBus`.
-    """
+    """The environment variables a function gets, resolved to local values: Globals' variables, plus those
+    of `function` (a logical id) when given. A `Ref` to a resource resolves through `refs` (logical id →
+    what `Ref` gives locally: a table's name, the state machine's ARN...), else to the logical id itself (the
+    local SES configuration set is `SesConfigurationSet`, the bus `RefundsEventBus`); a `Ref` to a template
+    parameter to `parameters[name]`, else its Default."""
     variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     if function is not None:
         own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
@@ -170,16 +164,69 @@ def function_environment(
         if not (isinstance(value, dict) and list(value) == ["Ref"]):
             raise ValueError(f"environment variable {name}: no local value for {value!r}")
         ref = str(value["Ref"])
-        if ref in table_names:
-            return table_names[ref]
+        if ref in refs:
+            return refs[ref]
         if ref in template_parameters:
             if parameters and ref in parameters:
                 return parameters[ref]
             return str(template_parameters[ref].get("Default", ""))
         if ref in resources:
-            if resources[ref]["Type"] == "AWS::Serverless::StateMachine":
-                return state_machine_arn
             return ref
         raise ValueError(f"environment variable {name}: {ref!r} is neither a parameter nor a resource")
 
     return {name: resolve(name, value) for name, value in variables.items()}
+
+
+Clients = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What `provision` made: what each resource's `Ref` gives locally, and the functions' shared environment."""
+
+    refs: dict[str, str]
+    table_names: dict[str, str]
+    state_machine_arn: str
+    environment: dict[str, str]
+
+
+def provision(template: Template, client: Clients) -> Stack:
+    """Every resource of the template that the functions use, created through `client(service)`: the tables,
+    the state machine, the sender's SES identity and configuration set, the event bus."""
+    table_names = create_tables(template, client("dynamodb"))
+    state_machine_arn = create_state_machine(template, client("stepfunctions"), table_names)
+    refs = {**table_names, "ReviewDeadlineStateMachine": state_machine_arn}
+    environment = function_environment(template, refs)
+    ses = client("ses")
+    ses.verify_email_identity(EmailAddress=environment["SENDER_EMAIL"])
+    if environment.get("SES_CONFIGURATION_SET"):
+        ses.create_configuration_set(ConfigurationSet={"Name": environment["SES_CONFIGURATION_SET"]})
+    if environment.get("EVENT_BUS_NAME", "default") != "default":
+        client("events").create_event_bus(Name=environment["EVENT_BUS_NAME"])
+    return Stack(refs=refs, table_names=table_names, state_machine_arn=state_machine_arn, environment=environment)
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """A function's own settings in the template (Globals filled in)."""
+
+    name: str
+    code_uri: str
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+
+
+def functions(template: Template) -> list[FunctionSettings]:
+    """Every AWS::Serverless::Function of the template, in template order."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    return [
+        FunctionSettings(
+            name=logical_id,
+            code_uri=props.get("CodeUri", defaults.get("CodeUri")),
+            handler=props.get("Handler", defaults.get("Handler")),
+            timeout_seconds=float(props.get("Timeout", defaults.get("Timeout", 3))),
+            memory_mb=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+        )
+        for logical_id, props in _resources(template, "AWS::Serverless::Function")
+    ]

@@ -1,35 +1,38 @@
-"""`refund-local serve`: the API's routes from template.yaml over HTTP, each request turned into an API
-Gateway REST proxy event for the real handler; the requests table's stream fed to the notifier; the emails
-SES accepted at /_local/outbox; the OpenAPI document at /openapi.json and Swagger UI at /docs."""
+"""`refund-local serve`: the API's routes from template.yaml over HTTP (werkzeug), each request turned into an
+API Gateway REST proxy event and handed to its function's workers (refund_local.workers); AWS emulated by
+moto's server in this process (refund_local.emulator); the requests table's stream fed to the notifier's
+workers; the emails SES accepted at /_local/outbox; the OpenAPI document at /openapi.json and Swagger UI at
+/docs; with `--data-dir`, the state kept across restarts (refund_local.state)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
+import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import boto3
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request as WsgiRequest
+from werkzeug.wrappers import Response as WsgiResponse
 
-from refund_core.adapters import clients
+from refund_local.emulator import Emulator
 from refund_local.events import api_event
-from refund_local.handlers import Handler, LambdaContext, load_handler
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
 from refund_local.outbox import Outbox, OutboxMessage
-from refund_local.provision import Route, api_routes, load_template
-from refund_local.seed import Seed, write_seed
-from refund_local.stack import REGION, LocalAws
+from refund_local.provision import Route, Stack, Template, api_routes, function_environment, functions, provision
+from refund_local.state import DataDir
 from refund_local.stream import StreamPoller, stream_sources
 from refund_local.tokens import UnreadableToken, claims_from_authorization
+from refund_local.workers import FunctionSpec, InvocationFailed, Invoker
 
 log = logging.getLogger("refund_local")
 
@@ -39,13 +42,13 @@ MAX_BODY_BYTES = 64 * 1024
 _DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 JSON = "application/json"
+SAVE_EVERY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class ApiRoute:
     route: Route
     pattern: re.Pattern[str]
-    handler: Handler
 
 
 def _path_pattern(template_path: str) -> re.Pattern[str]:
@@ -86,20 +89,10 @@ def proxy_response(result: Any) -> Response:
 
 
 class LocalApi:
-    """The template's API routes, each bound to its function's handler.
-
-    Powertools keeps the event being resolved on the resolver's class (`BaseRouter.current_event`), shared by
-    every function's resolver in this process: two invocations resolving at once would read each other's
-    event and claims. So one API invocation runs at a time in the process (`resolver_lock`)."""
+    """The template's API routes, each bound to its function."""
 
     def __init__(self, routes: list[Route]) -> None:
-        self.routes = [
-            ApiRoute(
-                route=route, pattern=_path_pattern(route.path), handler=load_handler(route.code_uri, route.handler)
-            )
-            for route in routes
-        ]
-        self.resolver_lock = threading.Lock()
+        self.routes = [ApiRoute(route=route, pattern=_path_pattern(route.path)) for route in routes]
 
     def resolve(self, method: str, raw_path: str) -> tuple[ApiRoute | None, dict[str, str], list[str]]:
         """(the route, its decoded path parameters, the methods the path allows)."""
@@ -125,56 +118,189 @@ class Request:
         return next((value for key, value in reversed(self.headers) if key.lower() == name.lower()), None)
 
 
-class LocalRunner:
-    """Everything `serve` runs: emulated AWS, seeded data, the stream poller, the outbox and the API."""
+@dataclass(frozen=True)
+class RunnerOptions:
+    review_window_seconds: int | None = None
+    data_dir: Path | None = None
+    reset: bool = False
+    max_workers: int = 4
+    verbose: bool = False
+    powertools_environment: dict[str, str] = field(default_factory=dict)
 
-    def __init__(self, seed: Seed, review_window_seconds: int | None = None) -> None:
-        self._seed = seed
-        self._aws = LocalAws(review_window_seconds=review_window_seconds)
+
+def _worker_base_environment(emulator: Emulator, options: RunnerOptions) -> dict[str, str]:
+    """What every worker has besides its function's variables: what a Lambda environment has (a path, a
+    locale, UTC), the emulator as its AWS, Powertools' local settings."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        **emulator.environment(),
+        **options.powertools_environment,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    if options.review_window_seconds is not None:
+        environment["REVIEW_WINDOW_SECONDS"] = str(options.review_window_seconds)
+    return environment
+
+
+class LocalRunner:
+    """Everything `serve` runs: emulated AWS, its state, seeded data, the workers, the stream pollers, the
+    outbox and the API."""
+
+    def __init__(self, template: Template, options: RunnerOptions) -> None:
+        self._template = template
+        self._options = options
+        self._emulator = Emulator()
         self._in_flight = 0
         self._stopping = False
         self._idle = threading.Condition()
         self.outbox = Outbox(echo=self._echo)
-        self.api: LocalApi
+        self.api = LocalApi(api_routes(template))
+        self.invoker: Invoker | None = None
         self.pollers: list[StreamPoller] = []
+        self.stack: Stack | None = None
+        self.restored = False
+        self._has_state = False
+        self._running = False
+        self.data_dir = DataDir(options.data_dir, template) if options.data_dir else None
         self.openapi_json = ""
         self._docs_html = ""
+        self._saver_stop = threading.Event()
+        self._saver: threading.Thread | None = None
 
     @staticmethod
     def _echo(message: OutboxMessage) -> None:
         log.info("%s", message.for_console())
 
-    def start(self, extra_environment: dict[str, str]) -> LocalRunner:
-        self._aws.extra_environment = extra_environment
-        self._aws.start()
-        template = load_template()
-        write_seed(self._seed)
-        self.outbox.attach(clients.ses())
-        self.api = LocalApi(api_routes(template))
-        self.openapi_json = openapi_json(template)
+    def open_state(self) -> None:
+        """Checks (and with --reset empties) the data dir before anything starts; raises IncompatibleState."""
+        self._has_state = self.data_dir.open(self._options.reset) if self.data_dir else False
+
+    def start(self, seed: Callable[[bool], None]) -> LocalRunner:
+        """`seed(restored)` writes the seed (or the demo data) once the tables exist."""
+        has_state = self._has_state
+        self._emulator.start()
+        self.stack = provision(self._template, self._emulator.client)
+        # The runner itself (seeding, restarting deadlines) uses refund_core as the functions do.
+        os.environ.update(self._emulator.environment() | self.stack.environment)
+        if self._options.review_window_seconds is not None:
+            os.environ["REVIEW_WINDOW_SECONDS"] = str(self._options.review_window_seconds)
+        if self.data_dir and has_state:
+            self.outbox.restore(self.data_dir.restore())
+            self.restored = True
+        seed(self.restored)
+        self.openapi_json = openapi_json(self._template)
         self._docs_html = swagger_html(self.openapi_json)
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for source in stream_sources(template):
-            table = self._aws.table_names[source.table]
-            stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-            handler = load_handler(source.code_uri, source.handler)
-            # The stream's function resolves no HTTP event: its own lock, one batch at a time like one container.
-            poller = StreamPoller(
-                source, stream_arn, handler, invocation_lock=threading.Lock(), streams=streams, region=REGION
+        base = _worker_base_environment(self._emulator, self._options)
+        specs = [
+            FunctionSpec(
+                name=function.name,
+                code_uri=function.code_uri,
+                handler=function.handler,
+                environment={
+                    **base,
+                    **function_environment(self._template, self.stack.refs, function=function.name),
+                    "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                },
+                timeout_seconds=function.timeout_seconds,
+                memory_mb=function.memory_mb,
             )
+            for function in functions(self._template)
+        ]
+        self.invoker = Invoker(specs, self._options.max_workers, echo_logs=self._options.verbose)
+        self.invoker.warm_up()
+        streams = self._emulator.client("dynamodbstreams")
+        dynamodb = self._emulator.client("dynamodb")
+        invoker = self.invoker
+        for source in stream_sources(self._template):
+            stream_arn = dynamodb.describe_table(TableName=self.stack.table_names[source.table])["Table"][
+                "LatestStreamArn"
+            ]
+
+            def invoke(event: dict[str, Any], function: str = source.function) -> Any:
+                return invoker.invoke(function, event)
+
+            # Restored items wrote stream records that are not changes: the stream resumes after them.
+            poller = StreamPoller(source, stream_arn, invoke, streams=streams, skip_existing=self.restored)
             self.pollers.append(poller.start())
+        if self.restored:
+            self._restart_review_deadlines()
+        self.outbox.start()
+        self._running = True
+        if self.data_dir is not None:
+            self._saver = threading.Thread(target=self._save_while_running, name="saver", daemon=True)
+            self._saver.start()
         return self
 
+    def _restart_review_deadlines(self) -> None:
+        """Every pending request's deadline workflow again (the emulator keeps no executions across a
+        restart): a reminder or deadline that passed while the runner was down fires now, once; one already
+        recorded is not repeated (its conditional writes find it done)."""
+        from refund_core.adapters import repository, workflow  # noqa: PLC0415 - the environment is set by now
+        from refund_core.policy.models import RequestStatus  # noqa: PLC0415
+
+        count, token = 0, None
+        while True:
+            page = repository.list_requests(status=RequestStatus.PENDING, username=None, limit=100, next_token=token)
+            for request in page.items:
+                workflow.start_review_deadline(request)
+                count += 1
+            if page.next_token is None:
+                break
+            token = page.next_token
+        log.info("restarted the review deadlines of %d pending requests", count)
+
+    def _save_while_running(self) -> None:
+        from refund_local.atomic import writes_so_far  # noqa: PLC0415
+
+        saved_at = writes_so_far()
+        while not self._saver_stop.wait(SAVE_EVERY_SECONDS):
+            if writes_so_far() != saved_at or self.outbox.changed_since_save():
+                saved_at = writes_so_far()
+                self._save()
+
+    def _save(self) -> None:
+        if self.data_dir is not None:
+            messages = self.outbox.messages()
+            self.data_dir.save([message.as_json(number) for number, message in enumerate(messages)])
+            self.outbox.mark_saved(len(messages))
+
     def stop(self, grace_seconds: float = 5.0) -> None:
-        """Let the invocations in flight finish and start no other, then stop the pollers and emulated AWS:
-        nothing may call AWS once moto is gone, or the call would leave the machine."""
+        """Let the invocations in flight finish and start no other; stop the deadline executions; let the
+        stream pollers deliver what the stream holds; save the state; then stop the workers and the emulator.
+        Nothing may call AWS once the emulator is gone."""
         with self._idle:
             self._stopping = True
             self._idle.wait_for(lambda: self._in_flight == 0, timeout=grace_seconds)
+        self._saver_stop.set()
+        if self._saver is not None:
+            self._saver.join(30)
+        if self.stack is not None:
+            self._stop_executions()
         for poller in self.pollers:
+            poller.drain(timeout=grace_seconds)
             poller.stop()
-        self._aws.stop()
+        if self._running:
+            self.outbox.stop()
+            self._save()
+        if self.invoker is not None:
+            self.invoker.close()
+        self._emulator.stop()
+
+    def _stop_executions(self) -> None:
+        assert self.stack is not None
+        sfn = self._emulator.client("stepfunctions")
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.stack.state_machine_arn, statusFilter="RUNNING"
+        )
+        for page in pages:
+            for execution in page.get("executions", []):
+                try:
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+                except Exception:  # an execution ending meanwhile: nothing to stop
+                    log.debug("execution %s already ended", execution["executionArn"])
 
     @contextmanager
     def _invocation(self) -> Iterator[bool]:
@@ -194,7 +320,9 @@ class LocalRunner:
     def local_route(self, path: str, query: str) -> Callable[[], Response] | None:
         """The runner's own GET routes (no token): outbox, OpenAPI document, Swagger UI and its assets."""
         if path == "/_local/outbox":
-            return lambda: json_response(200, {"messages": [message.as_json() for message in self.outbox.messages()]})
+            return lambda: json_response(200, {"messages": self.outbox.as_json()})
+        if found := re.fullmatch(r"/_local/outbox/(\d+)\.html", path):
+            return lambda: self._outbox_page(int(found.group(1)))
         # Swagger UI's page links its document as /docs?format=json.
         if path == "/openapi.json" or (path == "/docs" and ("format", "json") in parse_qsl(query)):
             return lambda: Response(200, self.openapi_json.encode(), [("Content-Type", JSON)])
@@ -206,6 +334,12 @@ class LocalRunner:
                 200, (SWAGGER_ASSETS_DIR / asset).read_bytes(), [("Content-Type", SWAGGER_ASSETS[asset])]
             )
         return None
+
+    def _outbox_page(self, number: int) -> Response:
+        messages = self.outbox.messages()
+        if number >= len(messages):
+            return error_response(404, f"the outbox holds {len(messages)} messages")
+        return Response(200, messages[number].html.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
     def handle(self, request: Request) -> Response:
         target = urlsplit(request.target)
@@ -243,93 +377,73 @@ class LocalRunner:
             claims=claims,
         )
         with self._invocation() as running:
-            if not running:
+            if not running or self.invoker is None:
                 return error_response(503, "refund-local is stopping")
             try:
-                with self.api.resolver_lock:
-                    result = route.handler(event, LambdaContext(function_name=route.route.function))
-            except Exception:  # the function crashed: API Gateway answers 502
+                result = self.invoker.invoke(route.route.function, event)
+            except InvocationFailed:  # the function crashed or timed out: API Gateway answers 502
                 log.exception("%s failed", route.route.function)
                 return error_response(502, "Internal server error")
         return proxy_response(result)
 
 
-class _HttpHandler(BaseHTTPRequestHandler):
-    server: LocalHttpServer
-    protocol_version = "HTTP/1.1"
-    timeout = 60
+class _RequestHandler(WSGIRequestHandler):
     # TCP_NODELAY: the headers and the body go out in two writes, and with Nagle's algorithm the body waited
-    # for the client's delayed ACK of the headers: 40 ms more on every keep-alive answer.
+    # for the client's delayed ACK of the headers.
     disable_nagle_algorithm = True
+    timeout = 60
 
-    def _serve(self) -> None:
-        started = time.perf_counter()
-        response = self._read_and_handle()
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.0f ms", self.command, self.path, response.status, elapsed)
-
-    def _read_and_handle(self) -> Response:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            self.close_connection = True
-            return error_response(411, "send the body with a Content-Length")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length < 0:
-                raise ValueError(length)
-        except ValueError:
-            self.close_connection = True
-            return error_response(400, "Content-Length is not a number of bytes")
-        if length > MAX_BODY_BYTES:
-            self._discard(length)
-            return error_response(413, f"the body is {length} bytes; refund-local takes at most {MAX_BODY_BYTES}")
-        body = self.rfile.read(length) if length else b""
-        request = Request(self.command, self.path, list(self.headers.items()), body)
-        return self.server.runner.handle(request)
-
-    def _discard(self, length: int) -> None:
-        """Read and drop a refused body, so that the client reads the answer instead of a reset connection;
-        past a sane size, close the connection instead."""
-        if length > _DRAIN_LIMIT_BYTES:
-            self.close_connection = True
-            return
-        remaining = length
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 65536))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        # http.server answers a method it has no `do_` for (TRACE, QUERY...) with 501 and an HTML page; every
-        # method goes to the routes instead, which answer one a path does not take with 405.
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: `_serve` logs one line per request."""
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: the application logs one line per request."""
 
 
-class LocalHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 overflows when dozens of clients connect at once while the handlers
-    # hold the GIL: the kernel then resets connections that API Gateway would have taken.
-    request_queue_size = 128
+class _Application:
+    """The WSGI application: what must be refused before a body is read, then the runner."""
 
-    def __init__(self, address: tuple[str, int], runner: LocalRunner) -> None:
-        super().__init__(address, _HttpHandler)
+    def __init__(self, runner: LocalRunner) -> None:
         self.runner = runner
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client went away before its answer: nothing to report
-        super().handle_error(request, client_address)
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        wsgi_request = WsgiRequest(environ)
+        response = self._answer(environ, wsgi_request)
+        elapsed = (time.perf_counter() - started) * 1000
+        target = environ.get("RAW_URI") or wsgi_request.full_path
+        log.info("%s %s %d %.0f ms", wsgi_request.method, target, response.status, elapsed)
+        wsgi_response = WsgiResponse(response.body, status=response.status)
+        wsgi_response.headers.clear()
+        for name, value in response.headers:
+            wsgi_response.headers.add(name, value)
+        wsgi_response.headers["Content-Length"] = str(len(response.body))
+        return wsgi_response(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any], wsgi_request: WsgiRequest) -> Response:
+        if "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower():
+            return error_response(411, "send the body with a Content-Length")
+        declared = environ.get("CONTENT_LENGTH") or "0"
+        if not declared.isdigit():
+            return error_response(400, "Content-Length is not a number of bytes")
+        length = int(declared)
+        if length > MAX_BODY_BYTES:
+            if length <= _DRAIN_LIMIT_BYTES:
+                _discard(environ["wsgi.input"], length)
+            return error_response(413, f"the body is {length} bytes; refund-local takes at most {MAX_BODY_BYTES}")
+        body = environ["wsgi.input"].read(length) if length else b""
+        target = environ.get("RAW_URI") or wsgi_request.full_path
+        request = Request(wsgi_request.method, target, list(wsgi_request.headers.items()), body)
+        return self.runner.handle(request)
+
+
+def _discard(stream: Any, length: int) -> None:
+    """Read and drop a refused body, so that the client reads the answer instead of a reset connection."""
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 65536))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
+def http_server(host: str, port: int, runner: LocalRunner) -> BaseWSGIServer:
+    """A threaded werkzeug server for the runner (one thread per connection)."""
+    return make_server(host, port, _Application(runner), threaded=True, request_handler=_RequestHandler)

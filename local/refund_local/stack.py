@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +15,11 @@ from refund_core.adapters import clients
 from refund_core.adapters.settings import settings
 from refund_core.app import idempotency
 from refund_local.atomic import make_dynamodb_calls_atomic
-from refund_local.provision import create_state_machine, create_tables, function_environment, load_template
+from refund_local.environment import CREDENTIALS, REGION, use_utc
+from refund_local.provision import load_template, provision
 
-REGION = "ap-southeast-1"  # SES is not offered in Hong Kong (ap-east-1); the nearest region that has it
 _FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_SESSION_TOKEN": "local",
+    **CREDENTIALS,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     # Current botocore sends DynamoDB Streams calls to an account-based host that moto does not know.
@@ -31,12 +28,6 @@ _FAKE_AWS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "SmartSecurity/Refunds",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-
-
-def use_utc() -> None:
-    """moto compares Wait timestamps with the process's naive local time: run the process in UTC."""
-    os.environ["TZ"] = "UTC"
-    time.tzset()
 
 
 @dataclass
@@ -58,27 +49,15 @@ class LocalAws:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
         self._mock.start()
         make_dynamodb_calls_atomic()
-        template = load_template()
-        self.table_names = create_tables(template, boto3.client("dynamodb", region_name=REGION))
-        self.state_machine_arn = create_state_machine(
-            template, boto3.client("stepfunctions", region_name=REGION), self.table_names
-        )
-        self.environment = function_environment(template, self.table_names, self.state_machine_arn)
+        stack = provision(load_template(), lambda service: boto3.client(service, region_name=REGION))  # type: ignore[call-overload]
+        self.table_names, self.state_machine_arn = stack.table_names, stack.state_machine_arn
+        self.environment = dict(stack.environment)
         if self.review_window_seconds is not None:
             self.environment["REVIEW_WINDOW_SECONDS"] = str(self.review_window_seconds)
         self.environment |= self.extra_environment
         self._set_environment(self.environment)
         self._reset_caches()
-        self._create_mail_and_events()
         return self
-
-    def _create_mail_and_events(self) -> None:
-        ses = boto3.client("ses", region_name=REGION)
-        ses.verify_email_identity(EmailAddress=settings().sender_email)
-        if settings().ses_configuration_set:
-            ses.create_configuration_set(ConfigurationSet={"Name": settings().ses_configuration_set or ""})
-        if settings().event_bus_name != "default":
-            boto3.client("events", region_name=REGION).create_event_bus(Name=settings().event_bus_name)
 
     def stop(self) -> None:
         """Stop running executions first: they outlive mock_aws in their own threads."""

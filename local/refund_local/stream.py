@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from refund_local.atomic import one_at_a_time
-from refund_local.handlers import LambdaContext
+from refund_local.environment import REGION
 from refund_local.provision import Template
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("refund_local")
 
-Handler = Callable[[dict[str, Any], Any], Any]
+Invoke = Callable[[dict[str, Any]], Any]
 _SCALARS = (str, int, float, bool, type(None))
 _MAX_BACKOFF_SECONDS = 30.0
 
@@ -148,44 +147,52 @@ def lambda_record(record: RecordTypeDef, stream_arn: str, region: str) -> dict[s
 
 
 class StreamPoller:
-    """Reads every shard of one stream in order and hands the matching records to the function, one batch
-    at a time per shard, as the event source mapping would: a failed batch blocks its shard until it
-    succeeds or is given up on."""
+    """Reads every shard of one stream in order and hands the matching records to the function (`invoke`
+    takes Lambda's event and answers the function's response), one batch at a time per shard, as the event
+    source mapping would: a failed batch blocks its shard until it succeeds or is given up on."""
 
     def __init__(
         self,
         source: StreamSource,
         stream_arn: str,
-        handler: Handler,
+        invoke: Invoke,
         *,
-        invocation_lock: threading.Lock,
         streams: DynamoDBStreamsClient,
-        region: str,
+        region: str = REGION,
+        skip_existing: bool = False,
         poll_seconds: float = 0.2,
         backoff_seconds: float = 0.5,
     ) -> None:
         self.source = source
         self.stream_arn = stream_arn
-        self._handler = handler
-        self._lock = invocation_lock
+        self._invoke_function = invoke
         self._streams = streams
         self._region = region
+        self._skip_existing = skip_existing or source.starting_position == "LATEST"
         self._poll_seconds = poll_seconds
         self._backoff_seconds = backoff_seconds
-        # Per shard, the sequence number of the last record done with (None: none yet).
+        # Per shard, the sequence number of the last record done with (None: none yet), and the iterator that
+        # reads on from it.
         self._checkpoints: dict[str, str | None] = {}
+        self._iterators: dict[str, str] = {}
         self._stopping = threading.Event()
+        self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{source.function}", daemon=True)
 
     def start(self) -> StreamPoller:
         self._discover_shards()
-        if self.source.starting_position == "LATEST":
+        if self._skip_existing:
             # Start after what the stream holds now: read it, and leave it.
             for shard_id in self._checkpoints:
                 while records := self._read(shard_id):
                     self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
         self._thread.start()
         return self
+
+    def drain(self, timeout: float) -> bool:
+        """Waits until a poll finds nothing new (what the stream held is delivered or given up on)."""
+        self._caught_up.clear()
+        return self._caught_up.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
@@ -204,18 +211,24 @@ class StreamPoller:
             arguments["ExclusiveStartShardId"] = last
 
     def _read(self, shard_id: str) -> list[dict[str, Any]]:
-        """The records after the shard's checkpoint, through an iterator taken for this read: moto's
-        iterators stay bound to the table object they were taken from (see refund_local.atomic)."""
-        checkpoint = self._checkpoints[shard_id]
-        position: dict[str, Any] = (
-            {"ShardIteratorType": "TRIM_HORIZON"}
-            if checkpoint is None
-            else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
-        )
-        # A transaction cancelled between the two calls would leave the iterator on the discarded table.
-        with one_at_a_time():
-            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
-            response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
+        """The records after the shard's checkpoint."""
+        iterator = self._iterators.get(shard_id)
+        if iterator is None:
+            checkpoint = self._checkpoints[shard_id]
+            position: dict[str, Any] = (
+                {"ShardIteratorType": "TRIM_HORIZON"}
+                if checkpoint is None
+                else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
+            )
+            taken = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
+            iterator = taken["ShardIterator"]
+        try:
+            response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+        except Exception:
+            self._iterators.pop(shard_id, None)  # taken again from the checkpoint at the next read
+            raise
+        if next_iterator := response.get("NextShardIterator"):
+            self._iterators[shard_id] = next_iterator
         return [lambda_record(record, self.stream_arn, self._region) for record in response.get("Records", [])]
 
     def _run(self) -> None:
@@ -227,6 +240,7 @@ class StreamPoller:
                 self._stopping.wait(1.0)
                 continue
             if not busy:
+                self._caught_up.set()
                 self._stopping.wait(self._poll_seconds)
 
     def _poll_once(self) -> bool:
@@ -252,8 +266,7 @@ class StreamPoller:
     def _invoke(self, batch: Sequence[dict[str, Any]]) -> tuple[int | None, bool]:
         """(index of the first record to retry, or None when all succeeded; whether the function failed)."""
         try:
-            with self._lock:
-                response = self._handler({"Records": list(batch)}, LambdaContext(function_name=self.source.function))
+            response = self._invoke_function({"Records": list(batch)})
         except Exception:  # the function's error: Lambda retries the batch
             log.exception("%s failed on a batch of %d records", self.source.function, len(batch))
             return 0, True

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from refund_local.provision import REPO_ROOT
+from refund_local.paths import REPO_ROOT
 
 STARTUP_TIMEOUT_SECONDS = 60
 
@@ -40,15 +40,18 @@ def _serving(base: str) -> bool:
 
 
 @contextlib.contextmanager
-def serve_in_subprocess(directory: Path, seed: dict[str, Any], *arguments: str) -> Iterator[str]:
-    """Writes `seed` and the server's log into `directory`, yields the base URL once the server answers,
-    and stops it (killed if need be) on exit. No metrics: nothing reads them locally."""
-    seed_path = directory / "seed.json"
-    seed_path.write_text(json.dumps(seed), encoding="utf-8")
+def serve_in_subprocess(directory: Path, seed: dict[str, Any] | None, *arguments: str) -> Iterator[str]:
+    """Writes `seed` (None: the demo data) and the server's log into `directory`, yields the base URL once the
+    server answers, and stops it (killed if need be) on exit. No metrics: nothing reads them locally."""
+    seeding: list[str] = []
+    if seed is not None:
+        seed_path = directory / "seed.json"
+        seed_path.write_text(json.dumps(seed), encoding="utf-8")
+        seeding = ["--seed", str(seed_path)]
     log_path = directory / "server.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), "--seed", str(seed_path), *arguments]
+    command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), *seeding, *arguments]
     environment = os.environ | {"POWERTOOLS_METRICS_DISABLED": "true"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)  # noqa: S603

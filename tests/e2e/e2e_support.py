@@ -128,9 +128,48 @@ def about(request_id: str, subject: str | re.Pattern[str]) -> Callable[[dict[str
 
 
 @contextlib.contextmanager
-def running_server(directory: Path, seed: dict[str, Any], *arguments: str) -> Iterator[Server]:
+def running_server(directory: Path, seed: dict[str, Any] | None, *arguments: str) -> Iterator[Server]:
     """`python -m refund_local serve` on a free port of 127.0.0.1, stopped (and killed if need be) on exit."""
     with serve_in_subprocess(directory, seed, *arguments) as base:
         server = Server(base=base, log_path=directory / "server.log")
         yield server
         server.session.close()
+
+
+_INVOCATION = re.compile(
+    r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) (START|END) (\w+) worker (\d+) RequestId: ([0-9a-f-]+)", re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str
+    worker: int
+    started: float  # seconds since midnight (the log's clock)
+    ended: float
+
+
+def invocations(log_text: str) -> list[Invocation]:
+    """Every completed invocation in a server log, from its START and END lines."""
+    starts: dict[str, tuple[str, int, float]] = {}
+    done: list[Invocation] = []
+    for hours, minutes, seconds, millis, kind, function, worker, request_id in _INVOCATION.findall(log_text):
+        at = int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
+        if kind == "START":
+            starts[request_id] = (function, int(worker), at)
+        elif request_id in starts:
+            name, number, started = starts.pop(request_id)
+            done.append(Invocation(name, number, started, at))
+    return done
+
+
+def overlapping(found: list[Invocation]) -> list[tuple[Invocation, Invocation]]:
+    """The pairs of invocations (in different workers) that ran at the same time."""
+    return [
+        (first, second)
+        for index, first in enumerate(found)
+        for second in found[index + 1 :]
+        if (first.function, first.worker) != (second.function, second.worker)
+        and first.started < second.ended
+        and second.started < first.ended
+    ]

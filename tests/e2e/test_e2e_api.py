@@ -182,7 +182,13 @@ def test_cancel_then_cancel_again_changes_nothing(server: Server) -> None:
     again = server.call("POST", f"/refund-requests/{request_id}/cancel", user="cora")
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "CANCELLED"
-    assert again.json() == server.read(request_id, user="cora").json()
+    # Changed nothing: as it reads now but for what the notifier appends meanwhile (emails sent).
+    now = server.read(request_id, user="cora").json()
+
+    def own(resource: dict[str, Any]) -> dict[str, Any]:
+        return resource | {"history": [entry for entry in resource["history"] if entry["by"] != "notifier"]}
+
+    assert own(again.json()) == own(now)
     assert [entry["event"] for entry in again.json()["history"]].count("cancelled") == 1
     assert len(server.wait_for_emails(about(request_id, "is cancelled"))) == 1
 

@@ -1,8 +1,8 @@
 """Races over HTTP against `refund-local serve` (127.0.0.1 only): many calls released at once by a barrier,
-each with a timeout, then the outcome checked in the API and in the outbox. The runner resolves one API
-invocation at a time (Powertools keeps the event being resolved on the resolver's class, shared by every
-function in the process), so these calls queue up at the functions; tests/integration/test_races.py races
-the service itself in threads against moto."""
+each with a timeout, then the outcome checked in the API and in the outbox. The runner runs every function
+in worker processes of its own, several per function, one invocation at a time per worker, as Lambda runs
+containers: the calls of a race truly overlap, which the server's log (START and END of each invocation)
+shows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,19 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_support import DECISION_SUBJECT, REVIEWER, Server, about, customer, order, running_server, ticket, token
+from e2e_support import (
+    DECISION_SUBJECT,
+    REVIEWER,
+    Server,
+    about,
+    customer,
+    invocations,
+    order,
+    overlapping,
+    running_server,
+    ticket,
+    token,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-races")]
 
@@ -23,11 +35,17 @@ DUELLING_CALLS = 50
 REPEATS = 20
 CALL_TIMEOUT_SECONDS = 30
 SEED: dict[str, Any] = {
-    "customers": [customer(name) for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo")],
+    "customers": [
+        customer(name) for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo", "mallory")
+    ],
     "orders": [order(f"RU-{index:02d}", "rush", days_ago=40) for index in range(SUBMITS)]
     + [order("DU-1", "duel", days_ago=40), order("EC-1", "echo", days_ago=40)]
-    + [order(f"LA-{name}", f"last-{name}", days_ago=40) for name in ("rush", "duel", "echo")],
-    "tickets": [ticket(f"TK-{name}", name) for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo")],
+    + [order(f"LA-{name}", f"last-{name}", days_ago=40) for name in ("rush", "duel", "echo")]
+    + [order("MA-1", "mallory", days_ago=40)],
+    "tickets": [
+        ticket(f"TK-{name}", name)
+        for name in ("rush", "duel", "echo", "last-rush", "last-duel", "last-echo", "mallory")
+    ],
 }
 
 
@@ -120,6 +138,12 @@ def test_cancels_and_approvals_at_once_have_one_outcome_and_one_email(server: Se
         assert statuses == {"cancel": {409: half}, "approve": {200: 1, 409: half - 1}}
     events = [entry["event"] for entry in final["history"]]
     assert events.count("decided") + events.count("cancelled") == 1
+    duel = [
+        invocation
+        for invocation in invocations(server.log_path.read_text(encoding="utf-8"))
+        if invocation.function in {"EvaluateFunction", "CancelFunction"}
+    ]
+    assert overlapping(duel), "the cancels and approvals ran one after another"
 
     subjects = emails_about(server, request_id, "last-duel")
     decisions = sum(count for subject, count in subjects.items() if DECISION_SUBJECT.search(subject))
@@ -149,3 +173,21 @@ def test_one_idempotency_key_twenty_times_at_once_records_one_request(server: Se
     assert [item["requestId"] for item in own_requests(server, "echo")] == [request_id]
     subjects = emails_about(server, request_id, "last-echo")
     assert list(subjects.values()) == [1]
+
+
+def test_a_customer_is_never_handled_with_another_callers_identity(server: Server) -> None:
+    """A customer's large-bodied evaluate, 200 times, each while a reviewer lists the queue: every one is 403
+    (a resolver that read the reviewer's event would have decided the request)."""
+    submitted = server.submit("mallory", "MA-1", "TK-mallory")
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["requestId"]
+    body = {"action": "approve", "note": "x" * 1_900}
+    evaluate = calling(server, "POST", f"/refund-requests/{request_id}/evaluate", "mallory", json=body)
+    queue = calling(server, "GET", "/refund-requests?status=PENDING", REVIEWER)
+    statuses: Counter[int] = Counter()
+    for _ in range(200):
+        answers = at_once([evaluate, queue])
+        statuses[answers[0].status_code] += 1
+        assert answers[1].status_code == 200, answers[1].text
+    assert statuses == {403: 200}
+    assert server.read(request_id).json()["status"] == "PENDING"

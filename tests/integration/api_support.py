@@ -20,8 +20,9 @@ from refund_core.adapters import clients, repository
 from refund_core.adapters.settings import settings
 from refund_core.policy.models import Customer, Order, SupportTicket, Usage
 from refund_core.policy.money import Money
+from refund_local.environment import REGION
 from refund_local.handlers import invoke
-from refund_local.stack import REGION, LocalAws
+from refund_local.stack import LocalAws
 from refund_local.stream import lambda_record
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

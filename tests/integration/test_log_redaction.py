@@ -18,7 +18,8 @@ from refund_core.adapters import clients
 from refund_core.observability import logger
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import invoke
-from refund_local.provision import REPO_ROOT, load_template
+from refund_local.paths import REPO_ROOT
+from refund_local.provision import load_template
 from refund_local.stack import LocalAws
 
 ALICE = claims_for("alice", email="alice.liddell@example.com")

@@ -24,9 +24,10 @@ from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
 from refund_core.policy.models import Customer, Order, PaymentState, SupportTicket, Usage
 from refund_core.policy.money import Money
+from refund_local.environment import REGION
 from refund_local.handlers import invoke
-from refund_local.provision import REPO_ROOT
-from refund_local.stack import REGION, LocalAws
+from refund_local.paths import REPO_ROOT
+from refund_local.stack import LocalAws
 
 NOTIFIER = "functions/notifier/"
 EVENTS = REPO_ROOT / "events"

@@ -211,7 +211,7 @@ def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[s
 def test_local_environment_resolves_every_variable(template: dict[str, Any]) -> None:
     names = create_tables(template, boto3.client("dynamodb"))
     arn = create_state_machine(template, boto3.client("stepfunctions"), names)
-    environment = function_environment(template, names, arn)
+    environment = function_environment(template, {**names, "ReviewDeadlineStateMachine": arn})
     assert set(environment) == DESIGN_ENVIRONMENT
     assert environment["REQUESTS_TABLE_NAME"] == "RequestsTable"
     assert environment["REVIEW_DEADLINE_STATE_MACHINE_ARN"] == arn

@@ -16,7 +16,7 @@ from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.service import submit_refund_request
 from refund_core.http.identity import Caller
 from refund_local.demo import DEMO_CLAIMS, demo_seed
-from refund_local.provision import REPO_ROOT
+from refund_local.paths import REPO_ROOT
 from refund_local.seed import SeedError, load_seed_file, parse_seed, write_seed
 from refund_local.stack import LocalAws
 

@@ -17,8 +17,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from refund_local.environment import REGION
 from refund_local.provision import load_template
-from refund_local.stack import REGION, LocalAws
+from refund_local.stack import LocalAws
 from refund_local.stream import StreamPoller, StreamSource, matches, stream_sources
 
 REQUEST_ONLY = {"dynamodb": {"Keys": {"sk": {"S": ["REQUEST"]}}}}
@@ -62,8 +63,7 @@ def poll(stack: LocalAws, source: StreamSource, function: Function, streams: Any
     return StreamPoller(
         source,
         stream_arn,
-        function,
-        invocation_lock=threading.Lock(),
+        lambda event: function(event, None),
         streams=streams,
         region=REGION,
         poll_seconds=0.01,
