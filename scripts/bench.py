@@ -148,9 +148,12 @@ def aws_calls_section() -> list[Row]:
 def lifecycle_section() -> list[Row]:
     rows = []
     for cost in bench_lifecycle.lifecycle_costs():
-        rows.append(Row(f"{cost.name}: state transitions", cost.transitions, "", "≤ 10"))
+        rows.append(Row(f"{cost.name}: state transitions", cost.transitions, "", "≤ 5"))
         rows.append(Row(f"{cost.name}: AWS API calls / emails", f"{cost.aws_calls} / {cost.emails}", "calls / emails"))
         rows.append(Row(f"{cost.name}: cost per 1,000 requests", f"${cost.cost_per_1000:.3f}", "", "≤ $0.50"))
+        services = ", ".join(f"{service} {usd:.3f}" for service, usd in cost.by_service.items() if usd)
+        rows.append(Row(f"{cost.name}: by service", services, "$"))
+        rows.append(Row(f"{cost.name}: of which the durable outbox", f"${cost.outbox_per_1000:.4f}", ""))
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLERS = ("submit", "read", "evaluate", "cancel", "notifier")
+HANDLERS = ("submit", "read", "evaluate", "cancel", "notifier", "outbox", "reconciler")
 COLD_RUNS = 7
 
 
@@ -26,7 +26,7 @@ def hooked(hooks: Mapping[str, Callable[..., None]]) -> Iterator[None]:
     (refund_core.adapters.clients) for the duration of the block."""
     from refund_core.adapters import clients  # noqa: PLC0415 - imported once the stack's environment is set
 
-    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge()]
+    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge(), clients.sqs()]
     for client in service_clients:
         for event, handler in hooks.items():
             client.meta.events.register(event, handler)
@@ -94,10 +94,10 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
     stack.start()
     try:
 
-        def submit(order_id: str, key: str | None) -> tuple[int, str]:
+        def submit(order_id: str, key: str | None, claims: dict[str, str] = alice) -> tuple[int, str]:
             body = {"orderId": order_id, "reason": "Slow.", "supportTicketId": f"T-{order_id}"}
             headers = {"Idempotency-Key": key} if key else None
-            event = api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=alice, headers=headers)
+            event = api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims, headers=headers)
             with counted_calls() as calls:
                 response = invoke("functions/submit/", event)
             return sum(calls.values()), json.loads(response["body"])["requestId"]
@@ -129,6 +129,9 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
         seed_claim("ord-3", days_ago=2, channel="apple_itunes")
         count, _ = submit("ord-3", "key-3")
         rows.append(("submit, refused at once, with key", count, "≤ 6"))
+        seed_claim("ord-4", days_ago=2, username="bob")
+        count, _ = submit("ord-4", "key-4", claims_for("bob"))
+        rows.append(("submit, approved at once, with key", count, "≤ 6"))
     finally:
         stack.stop()
     return rows

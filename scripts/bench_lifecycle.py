@@ -1,6 +1,9 @@
 """Whole request lifecycles on the emulated stack, to count what AWS would bill: state transitions (from
-the executions' own histories), AWS API calls and the DynamoDB capacity they use, Lambda invocations,
-emails and events; priced at AWS list prices (us-east-1, on-demand, 2026) per 1,000 requests."""
+the executions' own histories), AWS API calls and the DynamoDB capacity they use (the state machine's own
+transactions included), Lambda invocations, SQS requests, emails and events; priced at AWS list prices
+(us-east-1, on-demand, 2026) per 1,000 requests, and the durable outbox's share of it (its owed items, its
+queue, its function) apart. The reconciler's schedule costs the same whatever the volume (8,640 runs a
+month, about $0.01): not per request."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, load_handler
 from refund_local.provision import load_template
+from refund_local.queues import QueuePoller, queue_sources
 from refund_local.stack import LocalAws
 from refund_local.stream import StreamPoller, stream_sources
 
@@ -38,6 +42,7 @@ PRICE = {
     "transition": 0.025 / 1_000,  # Step Functions Standard
     "email": 0.10 / 1_000,  # SES
     "event": 1.00 / 1_000_000,  # EventBridge custom event
+    "sqs_request": 0.40 / 1_000_000,  # SQS standard queue
 }
 LAMBDA_GB = 0.5  # MemorySize 512 in template.yaml's Globals
 
@@ -50,12 +55,26 @@ class Meter:
     calls: Counter[str] = field(default_factory=Counter)
     write_units: float = 0.0
     read_units: float = 0.0
+    sqs_requests: int = 0
+    # The durable outbox's share: the units of its owed items, its queue's requests, its function's time.
+    outbox_write_units: float = 0.0
+    outbox_invocations: int = 0
+    outbox_invocation_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         with self.lock:
             self.calls[model.name] += 1
             self.write_units += _write_units(model.name, params)
+            self.outbox_write_units += _write_units(model.name, params, owed_only=True)
+            if model.service_model.service_name == "sqs":
+                self.sqs_requests += 1
+
+    def on_queue_response(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        """The event source mapping's own SQS requests: a receive that found messages, and their delete."""
+        if model.name == "DeleteMessageBatch" or parsed.get("Messages"):
+            with self.lock:
+                self.sqs_requests += 1
 
     def on_response(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
         with self.lock:
@@ -66,11 +85,17 @@ def _size_kb(item: Any) -> float:
     return len(json.dumps(item, default=str)) / 1024
 
 
-def _write_units(operation: str, params: dict[str, Any]) -> float:
+def _owed(written: dict[str, Any]) -> bool:
+    key = written.get("Item", written.get("Key", {}))
+    return str(key.get("sk", "")).startswith("OWED#")
+
+
+def _write_units(operation: str, params: dict[str, Any], owed_only: bool = False) -> float:
     if operation == "TransactWriteItems":
         # Twice the units of the items written, as DynamoDB bills transactions.
-        return sum(2 * math.ceil(max(_size_kb(next(iter(entry.values()))), 0.001)) for entry in params["TransactItems"])
-    if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
+        entries = [next(iter(entry.values())) for entry in params["TransactItems"]]
+        return sum(2 * math.ceil(max(_size_kb(entry), 0.001)) for entry in entries if _owed(entry) or not owed_only)
+    if operation in {"PutItem", "UpdateItem", "DeleteItem"} and (_owed(params) or not owed_only):
         return math.ceil(max(_size_kb(params.get("Item", params.get("Key"))), 0.001))
     return 0.0
 
@@ -88,17 +113,37 @@ def metered(meter: Meter) -> AbstractContextManager[None]:
     return hooked({"before-parameter-build": meter.on_call, "after-call": meter.on_response})
 
 
-def _timed(meter: Meter, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any]], Any]:
+def _timed(
+    meter: Meter, handler: Callable[[dict[str, Any], Any], Any], outbox: bool = False
+) -> Callable[[dict[str, Any]], Any]:
     def invoke(event: dict[str, Any]) -> Any:
         started = time.perf_counter()
         try:
             return handler(event, LambdaContext())
         finally:
+            seconds = time.perf_counter() - started
             with meter.lock:
                 meter.invocations += 1
-                meter.invocation_seconds += time.perf_counter() - started
+                meter.invocation_seconds += seconds
+                if outbox:
+                    meter.outbox_invocations += 1
+                    meter.outbox_invocation_seconds += seconds
 
     return invoke
+
+
+def _state_machine_write_units(definition: dict[str, Any], history: list[dict[str, Any]]) -> float:
+    """The units of the state machine's own transactions that committed (each item under 1 KB, twice)."""
+    entered: list[str] = []
+    units = 0.0
+    for event in history:
+        if "stateEnteredEventDetails" in event:
+            entered.append(event["stateEnteredEventDetails"]["name"])
+        elif event["type"] == "TaskSucceeded" and entered:
+            state = definition["States"][entered[-1]]
+            if state.get("Resource", "").endswith("dynamodb:transactWriteItems"):
+                units += 2 * len(state["Parameters"]["TransactItems"])
+    return units
 
 
 @dataclass(frozen=True)
@@ -123,6 +168,8 @@ class LifecycleCost:
     aws_calls: int
     emails: int
     cost_per_1000: float
+    by_service: dict[str, float]  # USD per 1,000 requests
+    outbox_per_1000: float
 
 
 def _until(condition: Callable[[], bool], seconds: float) -> None:
@@ -150,9 +197,22 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
         region=REGION,
         poll_seconds=0.1,
     )
+    (delivery,) = queue_sources(load_template())
+    queue_client = boto3.client("sqs", region_name=REGION)
+    queue_client.meta.events.register("after-call", meter.on_queue_response)
+    deliveries = QueuePoller(
+        delivery,
+        stack.environment["DELIVERY_QUEUE_URL"],
+        _timed(meter, load_handler(f"functions/{delivery.function.removesuffix('Function').lower()}/"), outbox=True),
+        queue_client,
+    )
+    sfn = boto3.client("stepfunctions")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"])
+    state_machine_write_units = 0.0
     try:
         seed_claim("ord-1", lifecycle.days_ago)
         poller.start()
+        deliveries.start()
         with metered(meter):
 
             def api(code_uri: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +242,6 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
                 )  # fmt: skip
                 api("functions/evaluate/", approve)
             api("functions/read/", read)
-            sfn = boto3.client("stepfunctions")
             transitions = 0
             executions = sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
             for execution in executions:
@@ -192,26 +251,43 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
                 )  # type: ignore[misc]
                 history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
                 transitions += sum(1 for event in history if event["type"].endswith("StateEntered"))
+                state_machine_write_units += _state_machine_write_units(definition, history)
             wanted = 2 + (lifecycle.decide_after in {"reminded", "overdue"}) + (lifecycle.decide_after == "overdue")
             if lifecycle.decide_after is None:
                 wanted = 1
             _until(lambda: meter.calls["SendRawEmail"] >= wanted, 10)
-            time.sleep(0.5)  # let the notifier finish its last history appends
+            time.sleep(1.5)  # let the outbox record its last effects done
     finally:
+        deliveries.stop()
         poller.stop()
         stack.stop()
     emails = meter.calls["SendRawEmail"]
-    cost = (
-        meter.api_requests * PRICE["api_request"]
-        + meter.invocations * PRICE["lambda_request"]
-        + meter.invocation_seconds * LAMBDA_GB * PRICE["lambda_gb_second"]
-        + meter.write_units * PRICE["write_unit"]
-        + meter.read_units * PRICE["read_unit"]
-        + transitions * PRICE["transition"]
-        + emails * PRICE["email"]
-        + meter.calls["PutEvents"] * PRICE["event"]
+    by_service = {
+        "API Gateway": meter.api_requests * PRICE["api_request"],
+        "Lambda": meter.invocations * PRICE["lambda_request"]
+        + meter.invocation_seconds * LAMBDA_GB * PRICE["lambda_gb_second"],
+        "DynamoDB": (meter.write_units + state_machine_write_units) * PRICE["write_unit"]
+        + meter.read_units * PRICE["read_unit"],
+        "Step Functions": transitions * PRICE["transition"],
+        "SES": emails * PRICE["email"],
+        "SQS": meter.sqs_requests * PRICE["sqs_request"],
+        "EventBridge": meter.calls["PutEvents"] * PRICE["event"],
+    }
+    outbox = (
+        meter.outbox_write_units * PRICE["write_unit"]
+        + meter.sqs_requests * PRICE["sqs_request"]
+        + meter.outbox_invocations * PRICE["lambda_request"]
+        + meter.outbox_invocation_seconds * LAMBDA_GB * PRICE["lambda_gb_second"]
     )
-    return LifecycleCost(lifecycle.name, transitions, sum(meter.calls.values()), emails, cost * 1000)
+    return LifecycleCost(
+        lifecycle.name,
+        transitions,
+        sum(meter.calls.values()),
+        emails,
+        sum(by_service.values()) * 1000,
+        {service: cost * 1000 for service, cost in by_service.items()},
+        outbox * 1000,
+    )
 
 
 def lifecycle_costs() -> list[LifecycleCost]:

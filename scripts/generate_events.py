@@ -1,21 +1,29 @@
-"""Writes events/api_*.json: API Gateway REST proxy events for `sam local invoke <Function> -e FILE`.
+"""Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery queue's SQS
+events) and events/schedule_*.json (the reconciler's scheduled event) for `sam local invoke <Function> -e FILE`.
 
 The tests feed the same files to the handlers (tests/integration/test_events.py). Regenerate after
-changing a route: `python scripts/generate_events.py`."""
+changing a route or a message: `python scripts/generate_events.py`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from refund_core.adapters.records import Effect
+from refund_core.app.outbox import Delivery
 from refund_local.events import api_event, claims_for
+from refund_local.queues import scheduled_event, sqs_event
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REQUEST_ID = "rr_01JD0000000000000000000000"
 ALICE = claims_for("alice", email="alice@example.com")
 BOB = claims_for("bob", email="bob@example.com")
 REVIEWER = claims_for("rita", reviewer=True, email="rita@smartsecurity.example")
+AT = datetime(2026, 11, 26, 2, 15, tzinfo=UTC)
+REGION = "ap-southeast-1"
 SUBMIT_BODY = {"orderId": "ord-1001", "reason": "The VPN drops every few minutes.", "supportTicketId": "T-77"}
 
 
@@ -58,6 +66,25 @@ def events() -> dict[str, dict[str, Any]]:
     }
 
 
+def _delivery(effect: Effect) -> dict[str, Any]:
+    body = Delivery(request_id=REQUEST_ID, effect=effect, owed_at=AT).model_dump_json(by_alias=True)
+    message = {
+        "MessageId": "2f1c6a1e-5b7d-4c1a-9d59-0c1b2a3d4e5f",
+        "ReceiptHandle": "AQEB-local-receipt-handle",
+        "Body": body,
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(AT.timestamp() * 1000))},
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+    }
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:DeliveryQueue")
+
+
+def other_events() -> dict[str, dict[str, Any]]:
+    return {
+        "queue_delivery_acknowledgement": _delivery(Effect.ACKNOWLEDGEMENT),
+        "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
+    }
+
+
 def _stable(event: dict[str, Any]) -> dict[str, Any]:
     """Fixed ids and times, so that regenerating changes nothing unless a route did."""
     context = event["requestContext"]
@@ -71,6 +98,8 @@ def main() -> None:
     EVENTS.mkdir(exist_ok=True)
     for name, event in events().items():
         (EVENTS / f"{name}.json").write_text(json.dumps(_stable(event), indent=2) + "\n", encoding="utf-8")
+    for name, event in other_events().items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

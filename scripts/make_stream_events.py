@@ -1,6 +1,7 @@
 """Write events/stream_*.json: RequestsTable stream events for `sam local invoke NotifierFunction -e ...` and
 the notifier's tests, built from real request records (the rules assess real facts) through
-`repository.request_item`, so the images are what the service writes. Rerun after a model change:
+`repository.request_item`, so the images are what the service writes: each change of a request with the
+INSERT of every effect it owes (written in the same transaction). Rerun after a model change:
 
     PYTHONPATH=layers/refund_core python scripts/make_stream_events.py
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from boto3.dynamodb.types import TypeSerializer
 
-from refund_core.adapters.records import RequestRecord
+from refund_core.adapters.records import Effect, OwedEffect, RequestRecord
 from refund_core.adapters.repository import request_item
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import current_policy
@@ -33,6 +34,7 @@ from refund_core.policy.models import (
     RequestStatus,
     SupportTicket,
     Usage,
+    utc_iso,
 )
 from refund_core.policy.money import Money
 from refund_core.policy.rules import assess
@@ -104,20 +106,35 @@ def image(item: RequestRecord) -> dict[str, Any]:
 
 
 def record(name: str, at: datetime, new: RequestRecord, old: RequestRecord | None, sequence: int) -> dict[str, Any]:
-    stream: dict[str, Any] = {
-        "ApproximateCreationDateTime": int(at.timestamp()),
-        "Keys": {"pk": {"S": f"REQUEST#{new.request_id}"}, "sk": {"S": "REQUEST"}},
-        "NewImage": image(new),
-    }
+    """The request item's change."""
+    keys = {"pk": {"S": f"REQUEST#{new.request_id}"}, "sk": {"S": "REQUEST"}}
+    return _stream_record(f"{new.request_id}/{name}", at, keys, image(new), image(old) if old else None, sequence)
+
+
+def owed(request: RequestRecord, effect: Effect, at: datetime, sequence: int) -> dict[str, Any]:
+    """The INSERT of an effect the change owes, written in the same transaction as the change."""
+    item = OwedEffect(request_id=request.request_id, effect=effect, owed_at=at).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    keys = {"pk": {"S": f"REQUEST#{request.request_id}"}, "sk": {"S": f"OWED#{effect}"}}
+    new = {**keys, **{name: _serializer.serialize(value) for name, value in item.items()}}
+    new |= {"gsi3pk": {"S": "OWED"}, "gsi3sk": {"S": f"{utc_iso(at)}#{request.request_id}#{effect}"}}
+    return _stream_record(f"{request.request_id}/{effect}", at, keys, new, None, sequence)
+
+
+def _stream_record(
+    name: str, at: datetime, keys: dict[str, Any], new: dict[str, Any], old: dict[str, Any] | None, sequence: int
+) -> dict[str, Any]:
+    stream: dict[str, Any] = {"ApproximateCreationDateTime": int(at.timestamp()), "Keys": keys, "NewImage": new}
     if old is not None:
-        stream["OldImage"] = image(old)
+        stream["OldImage"] = old
     stream |= {
         "SequenceNumber": f"{sequence:021d}",
         "SizeBytes": len(json.dumps(stream)),
         "StreamViewType": "NEW_AND_OLD_IMAGES",
     }
     return {
-        "eventID": hashlib.md5(f"{new.request_id}/{name}".encode()).hexdigest(),
+        "eventID": hashlib.md5(name.encode()).hexdigest(),
         "eventName": "MODIFY" if old is not None else "INSERT",
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
@@ -157,11 +174,23 @@ def main() -> None:
             official_response="cannot_fix",
         ),
     )
-    write("stream_insert_pending", record("insert", alice_received, alice, None, 100))
+    write(
+        "stream_insert_pending",
+        record("insert", alice_received, alice, None, 100),
+        owed(alice, Effect.ACKNOWLEDGEMENT, alice_received, 101),
+    )
     reminded = alice.model_copy(update={"reminded": True})
-    write("stream_reminded", record("reminded", alice.reminder_at, reminded, alice, 200))
+    write(
+        "stream_reminded",
+        record("reminded", alice.reminder_at, reminded, alice, 200),
+        owed(alice, Effect.REMINDER, alice.reminder_at, 201),
+    )
     overdue = reminded.model_copy(update={"overdue": True})
-    write("stream_overdue", record("overdue", alice.deadline, overdue, reminded, 300))
+    write(
+        "stream_overdue",
+        record("overdue", alice.deadline, overdue, reminded, 300),
+        owed(alice, Effect.ESCALATION, alice.deadline, 301),
+    )
     decided_at = datetime(2026, 12, 14, 11, 30, tzinfo=HK)
     decision = Decision(
         refund_type=RefundType.PARTIAL,
@@ -172,7 +201,12 @@ def main() -> None:
         note="We deducted 2.50 USD for the 2.5 GB beyond the 10 GB limit.",
     )
     approved = overdue.model_copy(update={"status": RequestStatus.APPROVED, "decision": decision, "version": 2})
-    write("stream_decided", record("decided", decided_at, approved, overdue, 400))
+    write(
+        "stream_decided",
+        record("decided", decided_at, approved, overdue, 400),
+        owed(alice, Effect.DECISION, decided_at, 401),
+        owed(alice, Effect.REFUND_DECIDED, decided_at, 402),
+    )
 
     bob_received = datetime(2026, 12, 1, 16, 40, tzinfo=HK)
     bob = request(
@@ -190,7 +224,12 @@ def main() -> None:
         ticket=None,
     )
     cancelled = bob.model_copy(update={"status": RequestStatus.CANCELLED, "version": 2})
-    write("stream_cancelled", record("cancelled", bob_received + timedelta(hours=2), cancelled, bob, 500))
+    cancelled_at = bob_received + timedelta(hours=2)
+    write(
+        "stream_cancelled",
+        record("cancelled", cancelled_at, cancelled, bob, 500),
+        owed(bob, Effect.CANCELLATION, cancelled_at, 501),
+    )
 
     carol_received = datetime(2026, 12, 2, 9, 5, tzinfo=HK)
     carol = request(
@@ -229,7 +268,12 @@ def main() -> None:
         decided_by="auto",
     )
     refused = carol.model_copy(update={"status": RequestStatus.REFUSED, "decision": refusal})
-    write("stream_refused", record("refused", carol_received, refused, None, 600))
+    write(
+        "stream_refused",
+        record("refused", carol_received, refused, None, 600),
+        owed(carol, Effect.DECISION, carol_received, 601),
+        owed(carol, Effect.REFUND_DECIDED, carol_received, 602),
+    )
 
 
 if __name__ == "__main__":

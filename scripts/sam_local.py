@@ -43,6 +43,8 @@ WORK = REPO_ROOT / ".aws-sam" / "sam-local"
 SAM = REPO_ROOT / ".venv-tools" / "bin" / "sam"
 EVENTS = REPO_ROOT / "events"
 PLACEHOLDER_REQUEST_ID = "rr_01JD0000000000000000000000"
+# The function each kind of event in events/ is for (an API event's comes from its route).
+EVENT_FUNCTIONS = {"stream": "NotifierFunction", "queue": "OutboxFunction", "schedule": "ReconcilerFunction"}
 # What pyenv's Python 3.12 links against, beyond Debian's minimal base (ldd of the interpreter and its modules).
 PYTHON_LIBRARIES = [
     "libssl3",
@@ -276,7 +278,11 @@ def main() -> int:
     env_vars = WORK / "env-vars.json"
     env_vars.write_text(
         json.dumps(
-            {"Parameters": {"REVIEW_DEADLINE_STATE_MACHINE_ARN": os.environ["REVIEW_DEADLINE_STATE_MACHINE_ARN"]}}
+            {
+                "Parameters": {
+                    name: os.environ[name] for name in ("REVIEW_DEADLINE_STATE_MACHINE_ARN", "DELIVERY_QUEUE_URL")
+                }
+            }
         )
     )
     port = free_port()
@@ -317,19 +323,21 @@ def main() -> int:
                     raise SystemExit(f"sam-local: start-lambda did not answer; see {WORK / 'start-lambda.log'}")
                 time.sleep(1)
         with step("every event"):
-            for kind, entries in (("api", expected["api"]), ("stream", expected["stream"])):
+            for kind, entries in ((kind, expected[kind]) for kind in ("api", "stream", "queue", "schedule")):
                 for name, want in entries.items():
                     fresh_stack(emulator)
                     event = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
                     if want.get("onPendingRequest"):
                         created = invoke("SubmitFunction", json.loads((EVENTS / "api_submit.json").read_text()))
                         event = on_request(event, json.loads(created["body"])["requestId"])
-                    function = function_of(event) if kind == "api" else "NotifierFunction"
+                    function = function_of(event) if kind == "api" else EVENT_FUNCTIONS[kind]
                     started = time.perf_counter()
                     answer = invoke(function, event)
                     elapsed = (time.perf_counter() - started) * 1000
                     if kind == "api":
                         wanted, got = str(want["status"]), str(answer.get("statusCode"))
+                    elif kind == "schedule":
+                        wanted, got = json.dumps(want["answer"]), json.dumps(answer)
                     else:
                         wanted = json.dumps(want["batchItemFailures"])
                         got = json.dumps(answer.get("batchItemFailures"))

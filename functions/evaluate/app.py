@@ -33,7 +33,7 @@ app = new_api()
         RefundRequestResource,
         "The request, re-assessed or decided",
         {
-            403: "Not a refund reviewer",
+            403: "Not a refund reviewer, or a reviewer acting on a request they filed themselves",
             404: "No such request",
             409: "The request is already decided or cancelled, or its order left the billing records",
             422: "An approval the Refund Policy forbids: more than was paid, an excluded payment channel, or a "

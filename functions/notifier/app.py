@@ -1,5 +1,6 @@
-"""The RequestsTable stream: emails, RefundDecided events and the review-deadline repair, one record at a
-time (refund_core.app.notifications); a failed record is reported in `batchItemFailures` and retried alone."""
+"""The RequestsTable stream: each owed effect onto the delivery queue, and the review-deadline repair, one
+record at a time (refund_core.app.notifications); a failed record is reported in `batchItemFailures` and
+retried alone."""
 
 from typing import Any
 
@@ -7,7 +8,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.records import RequestStreamRecord
-from refund_core.app.idempotency import register_lambda_context
 from refund_core.app.notifications import handle_record
 from refund_core.observability import observed
 
@@ -16,6 +16,5 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=RequestSt
 
 @observed()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     return dict(response)

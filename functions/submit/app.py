@@ -47,6 +47,7 @@ IdempotencyKey = Annotated[
             404: "The order is unknown, or not yours",
             409: "You have another open request, this order already has one, or this Idempotency-Key came "
             "with another body",
+            429: "More requests than the Refund Policy's filing limits allow: for this order, or by you in the period",
             **BODY_ERRORS,
         },
         headers={"Location": "The path of the new request"},

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--reset", action="store_true", help="with --data-dir: empty DIR first")
     serve.add_argument(
+        "--schedules-every-seconds",
+        type=float,
+        metavar="N",
+        help="run the scheduled functions (the outbox's reconciler) every N seconds instead of their rate",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         default=4,
@@ -140,6 +146,7 @@ def serve(args: argparse.Namespace) -> int:
         reset=args.reset,
         max_workers=args.workers,
         verbose=args.verbose,
+        schedules_every_seconds=args.schedules_every_seconds,
         powertools_environment=environment,
     )
     runner = LocalRunner(template, options)

@@ -15,6 +15,8 @@ def claims_for(username: str, *, reviewer: bool = False, email: str | None = Non
     """Cognito claims as a REST API's authorizer passes them: every value a string, lists joined by commas."""
     claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, username)), "cognito:username": username}
     claims["email"] = email or f"{username}@example.com"
+    # Cognito says whether the address is verified; the pool verifies every address (template.yaml).
+    claims["email_verified"] = "true"
     if reviewer:
         claims["cognito:groups"] = REVIEWERS_GROUP
     return claims

@@ -7,6 +7,7 @@ named after their logical ids (table `RequestsTable`, state machine `ReviewDeadl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,16 +187,48 @@ class Stack:
 
     refs: dict[str, str]
     table_names: dict[str, str]
+    queue_urls: dict[str, str]
     state_machine_arn: str
     environment: dict[str, str]
 
 
+def create_queues(template: Template, sqs_client: Any) -> dict[str, str]:
+    """Every AWS::SQS::Queue of the template, dead-letter queues first; returns logical id → queue URL (what
+    `Ref` gives). A redrive policy's `!GetAtt Queue.Arn` resolves to the local queue's ARN."""
+    queues = dict(_resources(template, "AWS::SQS::Queue"))
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+
+    def create(logical_id: str) -> None:
+        props = queues[logical_id]
+        attributes: dict[str, str] = {
+            name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props
+        }
+        if redrive := props.get("RedrivePolicy"):
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            if target not in arns:
+                create(target)
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[target], "maxReceiveCount": int(redrive["maxReceiveCount"])}
+            )
+        urls[logical_id] = sqs_client.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        arns[logical_id] = sqs_client.get_queue_attributes(QueueUrl=urls[logical_id], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+    for logical_id in queues:
+        if logical_id not in urls:
+            create(logical_id)
+    return urls
+
+
 def provision(template: Template, client: Clients) -> Stack:
     """Every resource of the template that the functions use, created through `client(service)`: the tables,
-    the state machine, the sender's SES identity and configuration set, the event bus."""
+    the queues, the state machine, the sender's SES identity and configuration set, the event bus."""
     table_names = create_tables(template, client("dynamodb"))
+    queue_urls = create_queues(template, client("sqs"))
     state_machine_arn = create_state_machine(template, client("stepfunctions"), table_names)
-    refs = {**table_names, "ReviewDeadlineStateMachine": state_machine_arn}
+    refs = {**table_names, **queue_urls, "ReviewDeadlineStateMachine": state_machine_arn}
     environment = function_environment(template, refs)
     ses = client("ses")
     ses.verify_email_identity(EmailAddress=environment["SENDER_EMAIL"])
@@ -203,7 +236,13 @@ def provision(template: Template, client: Clients) -> Stack:
         ses.create_configuration_set(ConfigurationSet={"Name": environment["SES_CONFIGURATION_SET"]})
     if environment.get("EVENT_BUS_NAME", "default") != "default":
         client("events").create_event_bus(Name=environment["EVENT_BUS_NAME"])
-    return Stack(refs=refs, table_names=table_names, state_machine_arn=state_machine_arn, environment=environment)
+    return Stack(
+        refs=refs,
+        table_names=table_names,
+        queue_urls=queue_urls,
+        state_machine_arn=state_machine_arn,
+        environment=environment,
+    )
 
 
 @dataclass(frozen=True)

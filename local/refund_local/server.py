@@ -29,6 +29,7 @@ from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
 from refund_local.outbox import Outbox, OutboxMessage
 from refund_local.provision import Route, Stack, Template, api_routes, function_environment, functions, provision
+from refund_local.queues import QueuePoller, Schedule, queue_sources, schedule_sources
 from refund_local.state import DataDir
 from refund_local.stream import StreamPoller, stream_sources
 from refund_local.tokens import UnreadableToken, claims_from_authorization
@@ -125,6 +126,7 @@ class RunnerOptions:
     reset: bool = False
     max_workers: int = 4
     verbose: bool = False
+    schedules_every_seconds: float | None = None
     powertools_environment: dict[str, str] = field(default_factory=dict)
 
 
@@ -159,6 +161,8 @@ class LocalRunner:
         self.api = LocalApi(api_routes(template))
         self.invoker: Invoker | None = None
         self.pollers: list[StreamPoller] = []
+        self.queue_pollers: list[QueuePoller] = []
+        self.schedules: list[Schedule] = []
         self.stack: Stack | None = None
         self.restored = False
         self._has_state = False
@@ -225,6 +229,19 @@ class LocalRunner:
             # Restored items wrote stream records that are not changes: the stream resumes after them.
             poller = StreamPoller(source, stream_arn, invoke, streams=streams, skip_existing=self.restored)
             self.pollers.append(poller.start())
+        sqs = self._emulator.client("sqs")
+        for queue in queue_sources(self._template):
+
+            def deliver(event: dict[str, Any], function: str = queue.function) -> Any:
+                return invoker.invoke(function, event)
+
+            self.queue_pollers.append(QueuePoller(queue, self.stack.queue_urls[queue.queue], deliver, sqs).start())
+        for schedule in schedule_sources(self._template, self._options.schedules_every_seconds):
+
+            def run(event: dict[str, Any], function: str = schedule.function) -> Any:
+                return invoker.invoke(function, event)
+
+            self.schedules.append(Schedule(schedule, run).start())
         if self.restored:
             self._restart_review_deadlines()
         self.outbox.start()
@@ -279,9 +296,14 @@ class LocalRunner:
             self._saver.join(30)
         if self.stack is not None:
             self._stop_executions()
+        for schedule in self.schedules:
+            schedule.stop()
         for poller in self.pollers:
             poller.drain(timeout=grace_seconds)
             poller.stop()
+        for queue_poller in self.queue_pollers:
+            queue_poller.drain(timeout=grace_seconds)
+            queue_poller.stop()
         if self._running:
             self.outbox.stop()
             self._save()

@@ -44,20 +44,33 @@ class StreamSource:
     on_failure: str  # where AWS would send what is given up on, for the log line
 
 
+def _is_prefix(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == ["prefix"] and isinstance(value["prefix"], str)
+
+
 def _check_pattern(pattern: Mapping[str, Any], where: str) -> None:
-    """Only exact-value patterns (`{"key": {"nested": ["v1", "v2"]}}`) are emulated; anything else would be
-    silently wrong, so it stops the runner."""
+    """Only exact values and prefixes (`{"key": {"nested": ["v1", {"prefix": "v"}]}}`) are emulated; anything
+    else would be silently wrong, so it stops the runner."""
     for key, expected in pattern.items():
         if isinstance(expected, dict):
             _check_pattern(expected, where)
-        elif not (isinstance(expected, list) and all(isinstance(value, _SCALARS) for value in expected)):
+        elif not (
+            isinstance(expected, list) and all(isinstance(value, _SCALARS) or _is_prefix(value) for value in expected)
+        ):
             raise ValueError(
-                f"{where}: filter {key!r}: {expected!r} is not an exact-value match, which is all refund-local emulates"
+                f"{where}: filter {key!r}: {expected!r} is neither exact values nor prefixes, all refund-local emulates"
             )
 
 
+def _allows(allowed: Any, value: Any) -> bool:
+    if _is_prefix(allowed):
+        return isinstance(value, str) and value.startswith(allowed["prefix"])
+    # `True == 1` in Python, not in a filter.
+    return bool(value == allowed and isinstance(value, bool) == isinstance(allowed, bool))
+
+
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-    """Lambda event filtering (EventBridge pattern syntax), exact-value matches only."""
+    """Lambda event filtering (EventBridge pattern syntax): exact values and prefixes."""
     for key, expected in pattern.items():
         if key not in event:
             return False
@@ -67,12 +80,7 @@ def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
                 return False
         else:
             candidates = actual if isinstance(actual, list) else [actual]
-            # `True == 1` in Python, not in a filter.
-            if not any(
-                value == allowed and isinstance(value, bool) == isinstance(allowed, bool)
-                for value in candidates
-                for allowed in expected
-            ):
+            if not any(_allows(allowed, value) for value in candidates for allowed in expected):
                 return False
     return True
 

@@ -107,6 +107,19 @@ class Server:
         messages: list[dict[str, Any]] = response.json()["messages"]
         return messages
 
+    def emails_once_sent(
+        self, request_id: str, sent: int, timeout: float = EMAIL_TIMEOUT_SECONDS
+    ) -> list[dict[str, Any]]:
+        """The outbox's messages about one request, once its history records `sent` emails sent (the outbox
+        records each in the transaction that marks it done), or after `timeout`."""
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            history = self.read(request_id).json()["history"]
+            if sum(entry["event"] == "email sent" for entry in history) >= sent:
+                break
+            time.sleep(0.1)
+        return [message for message in self.outbox() if request_id in message["text"] + message["subject"]]
+
     def wait_for_emails(
         self, wanted: Callable[[dict[str, Any]], bool], timeout: float = EMAIL_TIMEOUT_SECONDS
     ) -> list[dict[str, Any]]:

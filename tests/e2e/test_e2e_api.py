@@ -182,11 +182,11 @@ def test_cancel_then_cancel_again_changes_nothing(server: Server) -> None:
     again = server.call("POST", f"/refund-requests/{request_id}/cancel", user="cora")
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "CANCELLED"
-    # Changed nothing: as it reads now but for what the notifier appends meanwhile (emails sent).
+    # Changed nothing: as it reads now but for what the outbox appends meanwhile (emails sent).
     now = server.read(request_id, user="cora").json()
 
     def own(resource: dict[str, Any]) -> dict[str, Any]:
-        return resource | {"history": [entry for entry in resource["history"] if entry["by"] != "notifier"]}
+        return resource | {"history": [entry for entry in resource["history"] if entry["by"] != "outbox"]}
 
     assert own(again.json()) == own(now)
     assert [entry["event"] for entry in again.json()["history"]].count("cancelled") == 1

@@ -194,3 +194,83 @@ def sent_emails() -> list[SentEmail]:
                 )
             )
     return emails
+
+
+# ---- the pipeline of what requests owe: stream → notifier → delivery queue → outbox ---------------------
+
+
+def put_images(event: dict[str, Any]) -> None:
+    """Every new image of a stream event into the requests table, as the change's transaction wrote them."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for record in event["Records"]:
+        if image := record["dynamodb"].get("NewImage"):
+            dynamodb.put_item(TableName=settings().requests_table_name, Item=image)
+
+
+def notifier_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records the notifier's event source passes (its FilterCriteria in template.yaml)."""
+    from refund_local.provision import load_template  # noqa: PLC0415
+    from refund_local.stream import matches, stream_sources  # noqa: PLC0415
+
+    (source,) = [source for source in stream_sources(load_template()) if source.function == "NotifierFunction"]
+    return [record for record in records if any(matches(pattern, record) for pattern in source.filter_patterns)]
+
+
+def queued_deliveries() -> list[dict[str, Any]]:
+    """The delivery queue's messages (received and left there), bodies parsed."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(5):
+        messages = sqs.receive_message(
+            QueueUrl=settings().delivery_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        for message in messages:
+            found[message["MessageId"]] = json.loads(message["Body"])
+        if not messages:
+            break
+    return list(found.values())
+
+
+def deliver_queued(rounds: int = 3) -> list[dict[str, Any]]:
+    """What the delivery queue holds, handed to the outbox function as its event source would (successes
+    deleted, failures left to come back after their backoff); returns the function's answers."""
+    from refund_local.queues import sqs_event  # noqa: PLC0415
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = settings().delivery_queue_url
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    answers: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not messages:
+            break
+        answer = invoke("functions/outbox/", sqs_event(messages, arn))
+        answers.append(answer)
+        failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return answers
+
+
+def deliver_all() -> None:
+    """Everything the requests table's stream calls for, done: the notifier on the stream (filtered as
+    template.yaml says), then every delivery it queued."""
+    records = notifier_records(table_stream_records())
+    if records:
+        assert invoke("functions/notifier/", {"Records": records}) == {"batchItemFailures": []}
+    deliver_queued()
+
+
+def owed_items(request_id: str) -> dict[str, dict[str, Any]]:
+    """The request's owed effects, by effect."""
+    response = boto3.client("dynamodb", region_name=REGION).query(
+        TableName=settings().requests_table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :owed)",
+        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":owed": {"S": "OWED#"}},
+        ConsistentRead=True,
+    )
+    items = [repository.deserialize(item) for item in response["Items"]]
+    return {item["effect"]: item for item in items}

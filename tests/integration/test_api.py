@@ -490,3 +490,45 @@ def test_a_body_that_is_not_json_is_415_not_a_server_error(stack: LocalAws, cont
     assert response.status == 415
     assert response.json["errors"][0]["field"] == "Content-Type"
     assert requests_table_items(stack) == []
+
+
+# ---- who may act, and how often -----------------------------------------------------------------------
+
+
+def test_a_reviewer_may_not_assess_or_decide_a_request_they_filed_themselves(stack: LocalAws) -> None:
+    seed_order("ord-rita", "rita", days_ago=40)
+    request_id = submit("ord-rita", claims=RITA).json["requestId"]
+    before = stored(stack)
+    for body in ({"action": "assess"}, {"action": "approve"}, {"action": "refuse", "note": "no"}):
+        response = evaluate(request_id, body, claims=RITA)
+        assert response.status == 403, response.json
+        assert "filed themselves" in response.json["message"]
+    assert stored(stack) == before
+    other_reviewer = claims_for("rex", reviewer=True)
+    assert evaluate(request_id, {"action": "approve"}, claims=other_reviewer).status == 200
+
+
+def test_an_order_refiled_after_each_cancellation_stops_at_the_policys_limit(stack: LocalAws) -> None:
+    seed_order("ord-1", days_ago=40)
+    for _ in range(3):  # filingLimits.perOrder
+        created = submit("ord-1")
+        assert created.status == 201, created.json
+        assert cancel(created.json["requestId"]).status == 200
+    before = stored(stack)
+    refused = submit("ord-1")
+    assert refused.status == 429
+    assert refused.json["errors"][0]["field"] == "orderId"
+    assert "3 refund requests, the most the Refund Policy allows for one order" in refused.json["message"]
+    assert stored(stack) == before
+
+
+def test_a_customer_filing_past_the_limit_of_the_period_is_429(stack: LocalAws) -> None:
+    for index in range(6):
+        seed_order(f"ord-{index}", days_ago=40)
+    for index in range(5):  # filingLimits.perCustomer in perCustomerDays
+        created = submit(f"ord-{index}")
+        assert created.status == 201, created.json
+        assert cancel(created.json["requestId"]).status == 200
+    refused = submit("ord-5")
+    assert refused.status == 429
+    assert "5 refund requests in the last 30 days" in refused.json["message"]

@@ -1,12 +1,14 @@
-"""Every events/api_*.json, fed to its handler as `sam local invoke -e` would, gives its documented status."""
+"""Every events/ file, fed to its handler as `sam local invoke -e` would, gives its documented answer."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from api_support import EVENTS, call, load_event, on_request, seed_order
+from api_support import EVENTS, call, load_event, on_request, seed_order, sent_emails
 
+from refund_local.handlers import invoke
 from refund_local.stack import LocalAws
 
 # events/expected.json: each event's documented answer (scripts/sam_local.py checks the same through SAM CLI).
@@ -16,6 +18,8 @@ EXPECTED = json.loads((EVENTS / "expected.json").read_text(encoding="utf-8"))
 def test_every_event_file_has_its_documented_answer() -> None:
     assert {path.stem for path in EVENTS.glob("api_*.json")} == set(EXPECTED["api"])
     assert {path.stem for path in EVENTS.glob("stream_*.json")} == set(EXPECTED["stream"])
+    assert {path.stem for path in EVENTS.glob("queue_*.json")} == set(EXPECTED["queue"])
+    assert {path.stem for path in EVENTS.glob("schedule_*.json")} == set(EXPECTED["schedule"])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED["api"]))
@@ -28,3 +32,27 @@ def test_event_gives_its_documented_status(stack: LocalAws, name: str) -> None:
         assert created.status == 201
         event = on_request(event, created.json["requestId"])
     assert call(event).status == status
+
+
+def with_request_id(event: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """A queue event aimed at a real request: the placeholder id replaced in its message bodies."""
+    placeholder = "rr_01JD0000000000000000000000"
+    loaded: dict[str, Any] = json.loads(json.dumps(event).replace(placeholder, request_id))
+    return loaded
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["queue"]))
+def test_queue_event_delivers_what_the_request_owes(stack: LocalAws, name: str) -> None:
+    seed_order("ord-1001", days_ago=40, ticket_id="T-77")
+    created = call(load_event("api_submit"))
+    assert created.status == 201
+    event = with_request_id(load_event(name), created.json["requestId"])
+    answer = invoke("functions/outbox/", event)
+    assert answer == {"batchItemFailures": EXPECTED["queue"][name]["batchItemFailures"]}
+    (email,) = sent_emails()
+    assert created.json["requestId"] in email.text
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["schedule"]))
+def test_schedule_event_gives_its_documented_answer(stack: LocalAws, name: str) -> None:
+    assert invoke("functions/reconciler/", load_event(name)) == EXPECTED["schedule"][name]["answer"]

@@ -280,7 +280,7 @@ def test_the_same_values_as_strings_pass_validation(stack: LocalAws) -> None:
     assert submit(VALID | {"orderId": "1001"}).status == 404  # read, and not found
     approved = evaluate(pending_request("amy"), {"action": "approve", "amount": "10"})
     assert approved.status == 200, approved.json
-    assert approved.json["decision"]["amount"] == {"amount": "10", "currency": "USD"}
+    assert approved.json["decision"]["amount"] == {"amount": "10.00", "currency": "USD"}  # its minor units
     assert listing(limit="100").status == 200
 
 
@@ -325,4 +325,63 @@ def test_a_body_that_is_no_json_object_is_400_naming_the_body(stack: LocalAws, p
     texts = ["[]", '[{"action": "assess"}]', "null", "42", '"assess"', "true", " "]
     calls = {f"submit {text}": (lambda text=text: submit(text), 400, "body") for text in texts}
     calls |= {f"evaluate {text}": (lambda text=text: evaluate(pending, text), 400, "body") for text in texts}
+    assert refusals(stack, calls) == {}
+
+
+# ---- text that shows nothing, amounts as typed, media types -----------------------------------------
+
+INVISIBLE = {
+    "zero-width space": "\u200b",
+    "byte-order mark": "\ufeff",
+    "no-break space": "\u00a0",
+    "word joiner and spaces": "\u2060 \u3000",
+    "line separator": "\u2028",
+}
+
+
+def test_a_reason_or_note_of_only_invisible_characters_is_400(stack: LocalAws, pending: str) -> None:
+    calls = {
+        f"{field} {name}": (lambda field=field, value=text: send(field, value, pending), 400, field)
+        for field in ("reason", "note")
+        for name, text in INVISIBLE.items()
+    }
+    assert refusals(stack, calls) == {}
+
+
+def test_text_with_an_invisible_character_among_visible_ones_is_kept(stack: LocalAws) -> None:
+    claims, order_id, ticket_id = new_customer("vera")
+    reason = "\ufeffNo\u200bthing connects"
+    created = submit({"orderId": order_id, "reason": reason, "supportTicketId": ticket_id}, claims)
+    assert created.status == 201, created.json
+    assert created.json["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "stored_as"),
+    [("1", "USD", "1.00"), ("12.5", "USD", "12.50"), ("500.0", "JPY", "500"), ("500", "JPY", "500")],
+)
+def test_an_approved_amount_is_kept_and_shown_in_the_currencys_minor_units(
+    stack: LocalAws, typed: str, currency: str, stored_as: str
+) -> None:
+    seed_order("ord-wes", "wes", days_ago=40, currency=currency, amount="1000")
+    created = submit({"orderId": "ord-wes", "reason": "It drops.", "supportTicketId": "T-ord-wes"}, claims_for("wes"))
+    assert created.json["status"] == "PENDING", created.json
+    approved = evaluate(created.json["requestId"], {"action": "approve", "amount": typed, "note": "Partial, agreed."})
+    assert approved.status == 200, approved.json
+    assert approved.json["decision"]["amount"] == {"amount": stored_as, "currency": currency}
+    assert on_request("GET", created.json["requestId"], claims=RITA).json["decision"]["amount"]["amount"] == stored_as
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_the_json_media_type_in_any_case_is_json(stack: LocalAws, content_type: str) -> None:
+    claims, order_id, ticket_id = new_customer("xena")
+    body = {"orderId": order_id, "reason": "It drops.", "supportTicketId": ticket_id}
+    assert submit(body, claims, headers={"Content-Type": content_type}).status == 201
+
+
+@pytest.mark.parametrize("content_type", ["application/jsonp", "application/json-patch+json", "text/json"])
+def test_a_media_type_that_only_begins_like_json_is_415(stack: LocalAws, content_type: str) -> None:
+    claims, order_id, ticket_id = new_customer("yuri")
+    body = {"orderId": order_id, "reason": "It drops.", "supportTicketId": ticket_id}
+    calls = {content_type: (lambda: submit(body, claims, headers={"Content-Type": content_type}), 415, "Content-Type")}
     assert refusals(stack, calls) == {}

@@ -8,16 +8,17 @@ import io
 import json
 import logging
 import re
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_support import aws_error, call, on_call, seed_order, table_stream_records
+from api_support import aws_error, call, deliver_all, on_call, seed_order
 
 from refund_core.adapters import clients
-from refund_core.observability import logger
+from refund_core.observability import FunctionFailed, logger
 from refund_local.events import api_event, claims_for
-from refund_local.handlers import invoke
+from refund_local.handlers import LambdaContext, load_handler
 from refund_local.paths import REPO_ROOT
 from refund_local.provision import load_template
 from refund_local.stack import LocalAws
@@ -86,14 +87,15 @@ def test_no_log_line_holds_an_address_or_a_body(stack: LocalAws, log_output: io.
 
     with on_call(clients.dynamodb(), "before-call.dynamodb.TransactWriteItems", fail):
         assert submit(ALICE, "ord-3", ALICE_REASON).status == 500
-    assert invoke("functions/notifier/", {"Records": table_stream_records()}) == {"batchItemFailures": []}
+    deliver_all()
 
     text = log_output.getvalue()
     lines = [json.loads(line) for line in text.splitlines()]
     messages = [line["message"] for line in lines]
     # The logs were captured, and hold what operators need.
     assert "refund request recorded" in messages
-    assert messages.count("email sent") == 4  # two acknowledgements, one decision, one cancellation
+    # Two acknowledgements, one decision, one cancellation, one RefundDecided.
+    assert messages.count("effect done") == 5
     (failure,) = [line for line in lines if line["message"] == "unexpected error"]
     assert "failed for a***@example.com" in failure["exception"]
     assert failure["level"] == "ERROR"
@@ -117,3 +119,24 @@ def test_log_event_is_never_switched_on() -> None:
         source = REPO_ROOT / properties["CodeUri"] / "app.py"
         calls = [node for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.Call)]
         assert all(keyword.arg != "log_event" for node in calls for keyword in node.keywords), source
+
+
+def test_an_exception_that_escapes_a_handler_reaches_the_runtime_redacted(
+    stack: LocalAws, log_output: io.StringIO
+) -> None:
+    """The Lambda runtime writes an escaping exception's text and traceback to the log itself, unformatted."""
+    quoting = aws_error("InternalServerError", "Query", "failed for alice.liddell@example.com")
+
+    def fail(**_: Any) -> None:
+        raise quoting
+
+    with on_call(clients.dynamodb(), "before-call.dynamodb.Query", fail), pytest.raises(FunctionFailed) as raised:
+        load_handler("functions/reconciler/")({"source": "aws.events"}, LambdaContext())
+    what_the_runtime_logs = "".join(traceback.format_exception(raised.value))
+    assert "InternalServerError" in what_the_runtime_logs
+    assert "failed for a***@example.com" in what_the_runtime_logs
+    assert_clean(what_the_runtime_logs)
+    (failure,) = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert (failure["message"], failure["level"]) == ("invocation failed", "ERROR")
+    assert "failed for a***@example.com" in failure["exception"]
+    assert_clean(log_output.getvalue())

@@ -33,9 +33,9 @@ def test_every_route_declares_what_it_answers() -> None:
             declared[(method.upper(), path)] = sorted(responses)
             assert all(responses[status]["content"] == error_body for status in responses if status >= "400")
     assert declared == {
-        ("POST", "/refund-requests"): ["201", "400", "401", "404", "409", "413", "415"],
-        ("GET", "/refund-requests"): ["200", "400", "401"],
-        ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404"],
+        ("POST", "/refund-requests"): ["201", "400", "401", "404", "409", "413", "415", "429", "503"],
+        ("GET", "/refund-requests"): ["200", "400", "401", "503"],
+        ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404", "503"],
         ("POST", "/refund-requests/{requestId}/evaluate"): [
             "200",
             "400",
@@ -46,8 +46,9 @@ def test_every_route_declares_what_it_answers() -> None:
             "413",
             "415",
             "422",
+            "503",
         ],
-        ("POST", "/refund-requests/{requestId}/cancel"): ["200", "400", "401", "404", "409"],
+        ("POST", "/refund-requests/{requestId}/cancel"): ["200", "400", "401", "404", "409", "503"],
     }
     location = document["paths"]["/refund-requests"]["post"]["responses"]["201"]["headers"]["Location"]
     assert location["required"] is True

@@ -13,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from refund_core.policy.models import utc_iso
+from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.provision import (
     LOCAL_STATE_MACHINE_ROLE_ARN,
     REPO_ROOT,
@@ -20,6 +22,7 @@ from refund_local.provision import (
     create_tables,
     load_template,
 )
+from refund_local.waits import make_waits_exact
 
 TIMEOUT_SECONDS = 10
 
@@ -35,6 +38,9 @@ class Aws:
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        # As the local runner's emulator does: each DynamoDB call atomic, transactions all or nothing.
+        make_dynamodb_calls_atomic()
+        make_waits_exact()
         template = load_template()
         dynamodb, sfn = boto3.client("dynamodb"), boto3.client("stepfunctions")
         tables = create_tables(template, dynamodb)
@@ -52,6 +58,11 @@ def wait_timestamp(moment: datetime) -> str:
     return (moment.replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def stored_form(timestamp: str) -> str:
+    """A workflow timestamp as the requests table stores times (`...T16:00:00.000+00:00`)."""
+    return utc_iso(datetime.fromisoformat(timestamp))
+
+
 def put_pending_request(aws: Aws, request_id: str, reminder_at: str, deadline: str) -> None:
     aws.dynamodb.put_item(
         TableName=aws.table,
@@ -61,12 +72,12 @@ def put_pending_request(aws: Aws, request_id: str, reminder_at: str, deadline: s
             "requestId": {"S": request_id},
             "status": {"S": "PENDING"},
             "version": {"N": "1"},
-            "reminderAt": {"S": reminder_at},
-            "deadline": {"S": deadline},
+            "reminderAt": {"S": stored_form(reminder_at)},
+            "deadline": {"S": stored_form(deadline)},
             "reminded": {"BOOL": False},
             "overdue": {"BOOL": False},
             "gsi1pk": {"S": "STATUS#PENDING"},
-            "gsi1sk": {"S": f"{deadline}#{request_id}"},
+            "gsi1sk": {"S": f"{stored_form(deadline)}#{request_id}"},
         },
     )
 
@@ -88,7 +99,7 @@ def start(aws: Aws, request_id: str, reminder_at: str, deadline: str, state_mach
     return aws.sfn.start_execution(
         stateMachineArn=state_machine_arn or aws.state_machine_arn,
         name=request_id,
-        input=json.dumps({"requestId": request_id, "reminderAt": reminder_at, "deadline": deadline}),
+        input=json.dumps({"requestId": request_id, "reminderAt": reminder_at, "deadline": deadline, "tries": 0}),
     )["executionArn"]
 
 
@@ -156,11 +167,46 @@ def test_pending_request_is_reminded_then_overdue(aws: Aws) -> None:
     ]
 
 
-def test_history_written_by_an_earlier_attempt_is_not_duplicated(aws: Aws) -> None:
+def owed(aws: Aws, request_id: str) -> list[dict[str, Any]]:
+    return aws.dynamodb.query(
+        TableName=aws.table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :owed)",
+        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":owed": {"S": "OWED#"}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def test_each_step_owes_its_email_in_the_same_transaction(aws: Aws) -> None:
+    request_id = f"rr_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=2))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+
+    execution_arn = start(aws, request_id, reminder_at, deadline)
+    assert finished(aws, execution_arn)["status"] == "SUCCEEDED"
+
+    assert {(item["effect"]["S"], item["state"]["S"], item["owedAt"]["S"]) for item in owed(aws, request_id)} == {
+        ("email#reminder", "OWED", reminder_at),
+        ("email#escalation", "OWED", deadline),
+    }
+    # Four state transitions: two waits, the two steps.
+    assert entered_states(aws, execution_arn) == ["WaitForReminder", "MarkReminded", "WaitForDeadline", "MarkOverdue"]
+
+
+def test_a_step_an_earlier_attempt_committed_is_not_done_twice(aws: Aws) -> None:
+    """As if each step's transaction had committed and its answer been lost: the retry finds it done (its
+    owed email and history there) and goes on; nothing is written twice, nothing is overwritten."""
     request_id = f"rr_{uuid.uuid4().hex}"
     reminder_at = deadline = wait_timestamp(datetime.now(UTC))
     put_pending_request(aws, request_id, reminder_at, deadline)
-    for event in ("reminded", "overdue"):  # as if a retried step's first attempt had written them
+    key = {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}}
+    aws.dynamodb.update_item(
+        TableName=aws.table,
+        Key=key,
+        UpdateExpression="SET reminded = :yes, overdue = :yes",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+    for event, kind in (("reminded", "reminder"), ("overdue", "escalation")):
         aws.dynamodb.put_item(
             TableName=aws.table,
             Item={
@@ -171,16 +217,29 @@ def test_history_written_by_an_earlier_attempt_is_not_duplicated(aws: Aws) -> No
                 "by": {"S": "earlier-attempt"},
             },
         )
+        aws.dynamodb.put_item(
+            TableName=aws.table,
+            Item={
+                "pk": {"S": f"REQUEST#{request_id}"},
+                "sk": {"S": f"OWED#email#{kind}"},
+                "requestId": {"S": request_id},
+                "effect": {"S": f"email#{kind}"},
+                "state": {"S": "DONE"},
+                "owedAt": {"S": deadline},
+                "attempts": {"N": "1"},
+            },
+        )
 
-    execution = finished(aws, start(aws, request_id, reminder_at, deadline))
+    execution_arn = start(aws, request_id, reminder_at, deadline)
+    execution = finished(aws, execution_arn)
 
     assert execution["status"] == "SUCCEEDED"
-    item = request_item(aws, request_id)
-    assert (item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == (True, True)
+    assert entered_states(aws, execution_arn)[-1] == "Overdue"
     assert [(h["event"]["S"], h["by"]["S"]) for h in history(aws, request_id)] == [
         ("overdue", "earlier-attempt"),
         ("reminded", "earlier-attempt"),
     ]
+    assert {item["state"]["S"] for item in owed(aws, request_id)} == {"DONE"}
 
 
 def test_request_decided_before_the_reminder_ends_the_workflow(aws: Aws) -> None:
@@ -215,13 +274,14 @@ def test_request_decided_after_the_reminder_is_never_overdue(aws: Aws) -> None:
     execution = finished(aws, execution_arn)
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered_states(aws, execution_arn)[-2:] == ["MarkOverdue", "NoLongerPending"]
+    entered = entered_states(aws, execution_arn)
+    assert (entered[-4], entered[-1]) == ("MarkOverdue", "NoLongerPending")
     item = request_item(aws, request_id)
     assert (item["status"]["S"], item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == ("APPROVED", True, False)
     assert [h["event"]["S"] for h in history(aws, request_id)] == ["reminded"]
 
 
-# moto's Wait sleeps only the whole seconds left (int()), so MarkOverdue runs up to 1 s before the deadline.
+# moto's Wait sleeps only the whole seconds left (int()), so it wakes up to 1 s before the deadline.
 # Decisions spread over that second, one of them at the deadline itself, so that both orders happen.
 DECISION_OFFSETS = (-0.9, -0.7, -0.5, -0.3, -0.1, 0.0)
 
@@ -266,15 +326,18 @@ def test_decisions_racing_the_deadline_are_never_marked_overdue(aws: Aws) -> Non
 
 
 def test_unexpected_error_is_recorded_on_the_request_and_fails_the_execution(aws: Aws) -> None:
-    """The same definition, with MarkReminded pointed at a missing table and short retries: every
-    other state is untouched, so RecordFailure runs as deployed."""
+    """The same definition, with MarkReminded pointed at a missing table and no pause between its tries:
+    every other state is untouched, so the check, the tries and RecordFailure run as deployed."""
     template = load_template()
     machine = template["Resources"]["ReviewDeadlineStateMachine"]["Properties"]
     text = (REPO_ROOT / machine["DefinitionUri"]).read_text().replace("${RequestsTableName}", aws.table)
     definition = json.loads(text)
-    mark = definition["States"]["MarkReminded"]
-    mark["Parameters"]["TableName"] = "NoSuchTable"
-    mark["Retry"][-1].update(IntervalSeconds=1, MaxAttempts=1, JitterStrategy="NONE")
+    states = definition["States"]
+    # The step fails every time (a table that does not exist), and is tried again without pausing.
+    for item in states["MarkReminded"]["Parameters"]["TransactItems"]:
+        next(iter(item.values()))["TableName"] = "NoSuchTable"
+    states["TryReminderAgain"]["Parameters"] |= {"pause": 0}
+    del states["TryReminderAgain"]["Parameters"]["pause.$"]
     broken_arn = aws.sfn.create_state_machine(
         name="BrokenReviewDeadline", definition=json.dumps(definition), roleArn=LOCAL_STATE_MACHINE_ROLE_ARN
     )["stateMachineArn"]
@@ -285,10 +348,61 @@ def test_unexpected_error_is_recorded_on_the_request_and_fails_the_execution(aws
     execution = finished(aws, start(aws, request_id, reminder_at, deadline, broken_arn))
 
     assert execution["status"] == "FAILED"
-    assert execution["error"] == "DynamoDB.ResourceNotFoundException"
+    assert execution["error"].endswith("ResourceNotFoundException")
     (failure,) = history(aws, request_id)
     assert (failure["event"]["S"], failure["by"]["S"]) == ("workflow_failed", "review-deadline")
     assert failure["sk"]["S"] == f"HISTORY#{failure['at']['S']}#workflow_failed"
-    assert failure["detail"]["S"].startswith("DynamoDB.ResourceNotFoundException: ")
+    assert "ResourceNotFoundException: " in failure["detail"]["S"]
     item = request_item(aws, request_id)
     assert (item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == (False, False)
+
+
+@pytest.fixture
+def engine_waking_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine whose Wait-until-timestamp wakes 2 s early the first time (moto's own wakes up to 1 s early)."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp  # noqa: PLC0415
+
+    early: set[int] = set()
+    original = Timestamp._get_wait_seconds
+
+    def wake_early(self: Any, env: Any) -> int:
+        seconds: int = original(self, env)
+        if id(env) not in early and seconds > 2:
+            early.add(id(env))
+            return seconds - 2
+        return seconds
+
+    monkeypatch.setattr(Timestamp, "_get_wait_seconds", wake_early)
+
+
+def test_an_engine_that_wakes_early_never_makes_a_request_overdue_before_its_deadline(
+    aws: Aws, engine_waking_early: None
+) -> None:
+    now = datetime.now(UTC)
+    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=5))
+    deadline_epoch = datetime.fromisoformat(deadline).timestamp()
+    left_pending, decided_just_before = f"rr_{uuid.uuid4().hex}", f"rr_{uuid.uuid4().hex}"
+    executions = {}
+    for request_id in (left_pending, decided_just_before):
+        put_pending_request(aws, request_id, reminder_at, deadline)
+        executions[request_id] = start(aws, request_id, reminder_at, deadline)
+    decision = threading.Timer(max(0.0, deadline_epoch - 0.5 - time.time()), decide, (aws, decided_just_before))
+    decision.start()
+
+    for execution_arn in executions.values():
+        assert finished(aws, execution_arn)["status"] == "SUCCEEDED"
+    decision.join(TIMEOUT_SECONDS)
+
+    # Decided half a second before the deadline: never overdue, though the engine woke 2 s before it.
+    assert request_item(aws, decided_just_before)["overdue"]["BOOL"] is False
+    assert entered_states(aws, executions[decided_just_before])[-1] == "NoLongerPending"
+    # Left pending: overdue, marked only once the deadline had passed; the step tried early did nothing.
+    assert request_item(aws, left_pending)["overdue"]["BOOL"] is True
+    events = aws.sfn.get_execution_history(executionArn=executions[left_pending], maxResults=1000)["events"]
+    tries = [
+        event["timestamp"].timestamp()
+        for event in events
+        if event.get("stateEnteredEventDetails", {}).get("name") == "MarkOverdue"
+    ]
+    assert tries[0] < deadline_epoch <= tries[-1]
+    assert [h["event"]["S"] for h in history(aws, left_pending)] == ["reminded", "overdue"]

@@ -37,6 +37,7 @@ DESIGN_ENVIRONMENT = {
     "SUPERVISORS_EMAIL",
     "SES_CONFIGURATION_SET",
     "EVENT_BUS_NAME",
+    "DELIVERY_QUEUE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -104,6 +105,11 @@ def iam_statements(node: Any) -> Iterator[dict[str, Any]]:
             yield from iam_statements(value)
 
 
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
 def test_no_iam_statement_allows_every_action(template: dict[str, Any]) -> None:
     statements = list(iam_statements(template))
     assert statements, "the template declares its statements inline"
@@ -121,7 +127,7 @@ def test_environment_has_every_design_name(template: dict[str, Any]) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartSecurity/Refunds"
 
 
-def test_notifier_reads_only_request_items_of_the_stream(template: dict[str, Any]) -> None:
+def test_notifier_reads_new_requests_and_owed_effects_of_its_own_stream_only(template: dict[str, Any]) -> None:
     notifier = template["Resources"]["NotifierFunction"]["Properties"]
     (stream,) = [event["Properties"] for event in notifier["Events"].values() if event["Type"] == "DynamoDB"]
     assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
@@ -132,19 +138,63 @@ def test_notifier_reads_only_request_items_of_the_stream(template: dict[str, Any
         "Destination": {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]},
     }
     (pattern,) = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
-    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": ["REQUEST"]}}}}
-    assert template["Resources"]["NotifierDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}}
+    # Its own role, so that SAM adds no AWSLambdaDynamoDBExecutionRole (every stream of the account).
+    assert notifier["Role"] == {"Fn::GetAtt": ["NotifierRole", "Arn"]}
+    statements = list(iam_statements(template["Resources"]["NotifierRole"]))
+    stream_actions = [st for st in statements if any(a.startswith("dynamodb:") for a in actions(st))]
+    assert {json.dumps(st["Resource"]) for st in stream_actions} == {
+        json.dumps({"Fn::GetAtt": ["RequestsTable", "StreamArn"]}),
+        json.dumps({"Fn::Sub": "${RequestsTable.Arn}/stream/*"}),
+    }
 
 
-def test_state_machine_only_touches_the_requests_table(template: dict[str, Any]) -> None:
+def test_no_function_holds_a_policy_template_wider_than_its_code(template: dict[str, Any]) -> None:
+    """Every function names its actions in statements: no CRUD policy template (Submit held DeleteItem and Scan
+    it never makes), and the writers of request items only are held to the REQUEST# partitions."""
+    functions = resources(template, "AWS::Serverless::Function")
+    for name, props in functions.items():
+        for policy in props.get("Policies", []):
+            assert isinstance(policy, dict) and list(policy) == ["Statement"], name
+    for writer in ("OutboxRole", "ReconcilerFunction", "ReviewDeadlineStateMachine"):
+        writes = [
+            statement
+            for statement in iam_statements(template["Resources"][writer])
+            if {"dynamodb:UpdateItem", "dynamodb:PutItem"} & set(actions(statement))
+            and statement["Resource"] == {"Fn::GetAtt": ["RequestsTable", "Arn"]}
+        ]
+        assert writes, writer
+        for statement in writes:
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*"]}}
+
+
+def test_every_api_call_is_logged_also_those_no_function_sees(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RefundsApi"]
+    assert api["Properties"]["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert "CKV_AWS_76" not in json.dumps(api.get("Metadata", {}))
+    assert template["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLoggingRole", "Arn"]
+    }
+
+
+def test_an_address_changes_only_once_verified(template: dict[str, Any]) -> None:
+    pool = template["Resources"]["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
+
+
+def test_state_machine_only_touches_request_items(template: dict[str, Any]) -> None:
     machine = template["Resources"]["ReviewDeadlineStateMachine"]["Properties"]
     assert machine["Type"] == "STANDARD"
     assert machine["DefinitionSubstitutions"] == {"RequestsTableName": {"Ref": "RequestsTable"}}
     definition = json.loads((REPO_ROOT / machine["DefinitionUri"]).read_text())
     task_resources = {s["Resource"] for s in definition["States"].values() if s["Type"] == "Task"}
-    assert task_resources == {"arn:aws:states:::dynamodb:updateItem", "arn:aws:states:::dynamodb:putItem"}
+    assert task_resources == {
+        "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+        "arn:aws:states:::dynamodb:getItem",
+        "arn:aws:states:::dynamodb:putItem",
+    }
     (statement,) = list(iam_statements(machine["Policies"]))
-    assert sorted(statement["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     assert statement["Resource"] == {"Fn::GetAtt": ["RequestsTable", "Arn"]}
 
 
@@ -157,8 +207,8 @@ def test_review_deadline_states_are_all_linked(template: dict[str, Any]) -> None
 
     def targets(state: dict[str, Any]) -> set[str]:
         found = {catcher["Next"] for catcher in state.get("Catch", [])}
-        if "Next" in state:
-            found.add(state["Next"])
+        found |= {choice["Next"] for choice in state.get("Choices", [])}
+        found |= {state[key] for key in ("Next", "Default") if key in state}
         return found
 
     reachable: set[str] = set()
@@ -172,8 +222,10 @@ def test_review_deadline_states_are_all_linked(template: dict[str, Any]) -> None
     assert reachable == set(states)
     for name, state in states.items():
         if state["Type"] == "Task":
-            assert state["Retry"][-1]["ErrorEquals"] == ["States.ALL"], name
             assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+            # A transaction's failure goes to its check (it may be an answer); any other task retries.
+            if "transactWriteItems" not in state["Resource"]:
+                assert state["Retry"][-1]["ErrorEquals"] == ["States.ALL"], name
 
 
 @mock_aws
@@ -194,6 +246,7 @@ def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[s
     assert indexes == {
         "ByStatus": ([("gsi1pk", "HASH"), ("gsi1sk", "RANGE")], "ALL"),
         "ByCustomer": ([("gsi2pk", "HASH"), ("gsi2sk", "RANGE")], "ALL"),
+        "ByOwed": ([("gsi3pk", "HASH"), ("gsi3sk", "RANGE")], "INCLUDE"),
     }
     assert requests["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert requests["LatestStreamArn"]

@@ -89,12 +89,14 @@ def test_the_notifier_event_is_read_from_the_template(notifier_source: StreamSou
         report_batch_item_failures=True,
         maximum_retry_attempts=5,
         bisect_batch_on_function_error=True,
-        filter_patterns=(REQUEST_ONLY,),
+        filter_patterns=(
+            {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}},
+        ),
         on_failure="SQS NotifierDeadLetterQueue",
     )
 
 
-def test_filter_patterns_match_exact_values_only() -> None:
+def test_filter_patterns_match_exact_values_and_prefixes() -> None:
     record = {"eventName": "MODIFY", "dynamodb": {"Keys": {"sk": {"S": "REQUEST"}}, "NewImage": {"n": {"N": "1"}}}}
     assert matches(REQUEST_ONLY, record)
     assert not matches(REQUEST_ONLY, {"dynamodb": {"Keys": {"sk": {"S": "HISTORY#x"}}}})
@@ -102,15 +104,20 @@ def test_filter_patterns_match_exact_values_only() -> None:
     assert matches({"eventName": ["INSERT", "MODIFY"]}, record)
     assert not matches({"flag": [True]}, {"flag": 1})
     assert matches({"tags": ["b"]}, {"tags": ["a", "b"]})
+    owed = {"dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}}
+    assert matches(owed, {"dynamodb": {"Keys": {"sk": {"S": "OWED#email#decision"}}}})
+    assert matches(owed, record)
+    assert not matches(owed, {"dynamodb": {"Keys": {"sk": {"S": "HISTORY#OWED#"}}}})
+    assert not matches({"n": [{"prefix": "1"}]}, {"n": 1})
 
 
 def test_a_content_filter_it_cannot_emulate_stops_the_runner() -> None:
     template = copy.deepcopy(load_template())
     event = template["Resources"]["NotifierFunction"]["Properties"]["Events"]["RequestsStream"]["Properties"]
     event["FilterCriteria"]["Filters"][0]["Pattern"] = json.dumps(
-        {"dynamodb": {"Keys": {"sk": {"S": [{"prefix": "R"}]}}}}
+        {"dynamodb": {"Keys": {"sk": {"S": [{"anything-but": "R"}]}}}}
     )
-    with pytest.raises(ValueError, match="exact-value"):
+    with pytest.raises(ValueError, match="neither exact values nor prefixes"):
         stream_sources(template)
 
 

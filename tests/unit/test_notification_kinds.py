@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from refund_core.adapters.records import RequestRecord, RequestStreamRecord
 from refund_core.adapters.repository import request_item
-from refund_core.app.notifications import decided_event_detail
+from refund_core.app.outbox import decided_event_detail
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import Policy
 from refund_core.policy.emails import EmailKind, emails_owed

@@ -20,8 +20,16 @@ class NotFound(RefundError):
     """Unknown, or not the caller's: a stranger is never told that it exists."""
 
 
-class NotAReviewer(RefundError):
+class Forbidden(RefundError):
+    """The caller may not do this (403)."""
+
+
+class NotAReviewer(Forbidden):
     """The route is for reviewers."""
+
+
+class OwnClaim(Forbidden):
+    """A reviewer acting on a request they filed themselves."""
 
 
 class Conflict(RefundError):
@@ -34,3 +42,13 @@ class BodyTooLarge(RefundError):
 
 class PolicyForbids(RefundError):
     """A reviewer's approval that the Refund Policy does not allow."""
+
+
+class LimitReached(RefundError):
+    """More requests than the policy's filing limits allow, for an order or for a customer in a period (429)."""
+
+
+class ServiceBusy(RefundError):
+    """AWS kept throttling through every retry: the caller should try again shortly (503, Retry-After)."""
+
+    retry_after_seconds = 2

@@ -84,13 +84,33 @@ def traced(handler: Handler) -> Handler:
     return invoke
 
 
+class FunctionFailed(Exception):
+    """What the Lambda runtime sees of an exception that escaped a handler: its type and redacted text."""
+
+
+def _redacted_failures(handler: Handler) -> Handler:
+    """The runtime writes an escaping exception's text and traceback to the log unformatted, past the
+    redacting formatter (SES's MessageRejected quotes the recipient); so it is logged here, redacted, and
+    the runtime gets a stand-in that holds no address and no chained cause."""
+
+    @functools.wraps(handler)
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except Exception as failure:
+            logger.exception("invocation failed")
+            raise FunctionFailed(redact(f"{type(failure).__name__}: {failure}")) from None
+
+    return invoke
+
+
 def observed(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
     """Every function's handler: Powertools' Lambda context and correlation id in each log line, its metrics
-    flushed after each invocation, and traced."""
+    flushed after each invocation, traced, and nothing unredacted left for the runtime to log."""
 
     def decorate(handler: Handler) -> Handler:
         with_context = logger.inject_lambda_context(correlation_id_path=correlation_id_path)
-        decorated: Handler = with_context(metrics.log_metrics(traced(handler)))
+        decorated: Handler = with_context(metrics.log_metrics(_redacted_failures(traced(handler))))
         return decorated
 
     return decorate

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_ses import SESClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 
@@ -34,7 +35,12 @@ def eventbridge() -> EventBridgeClient:
     return boto3.client("events")
 
 
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs")
+
+
 def reset() -> None:
     """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
-    for client in (dynamodb, stepfunctions, ses, eventbridge):
+    for client in (dynamodb, stepfunctions, ses, eventbridge, sqs):
         client.cache_clear()

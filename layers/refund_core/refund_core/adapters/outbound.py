@@ -1,13 +1,17 @@
-"""The service's outbound calls: an email through SES, an event onto the EventBridge bus."""
+"""The service's outbound calls: an email through SES, an event onto the EventBridge bus, a delivery onto
+the queue of what is owed."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refund_core.adapters import clients
 from refund_core.adapters.settings import settings
 from refund_core.policy.emails import Email, mime_message
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 EVENT_SOURCE = "smart-security.refunds"
 
@@ -16,12 +20,18 @@ class EventNotPublished(RuntimeError):
     """EventBridge accepted the call but not the entry; raised so that the caller retries."""
 
 
-def send_email(email: Email) -> str:
-    """Sends the email as a MIME message (text and HTML); returns SES's message id."""
+class DeliveryNotQueued(RuntimeError):
+    """SQS refused some of a batch; raised so that the caller retries."""
+
+
+def send_email(email: Email, tags: dict[str, str]) -> str:
+    """Sends the email as a MIME message (text and HTML); returns SES's message id. `tags` travel with it in
+    SES's own sending records (the request and the kind: what tells a person whether it went)."""
     arguments: dict[str, Any] = {
         "Source": settings().sender_email,
         # No Destinations: SES takes them from the To header (naming them twice would send twice).
         "RawMessage": {"Data": mime_message(email, settings().sender_email)},
+        "Tags": [{"Name": name, "Value": value} for name, value in tags.items()],
     }
     if settings().ses_configuration_set:
         arguments["ConfigurationSetName"] = settings().ses_configuration_set
@@ -45,3 +55,27 @@ def publish_event(detail_type: str, detail: dict[str, Any]) -> str:
     if response.get("FailedEntryCount") or "EventId" not in entry:
         raise EventNotPublished(f"{detail_type}: {entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
     return str(entry["EventId"])
+
+
+def enqueue_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    """Puts deliveries (JSON objects) on the delivery queue, ten to a call; raises when any is refused."""
+    queue_url = settings().delivery_queue_url
+    if not queue_url:
+        raise RuntimeError("DELIVERY_QUEUE_URL is not set")
+    for start in range(0, len(deliveries), 10):
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(index), "MessageBody": json.dumps(delivery)}
+            for index, delivery in enumerate(deliveries[start : start + 10])
+        ]
+        response = clients.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if failed := response.get("Failed"):
+            raise DeliveryNotQueued(f"{len(failed)} deliveries refused: {failed[0].get('Code')}")
+
+
+def delay_delivery(receipt_handle: str, seconds: int) -> None:
+    """The queue shows this delivery again in `seconds` (the backoff of a delivery that failed)."""
+    queue_url = settings().delivery_queue_url
+    if queue_url:
+        clients.sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

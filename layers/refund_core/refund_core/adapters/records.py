@@ -1,47 +1,163 @@
-"""How a refund request is stored: the request plus what only storage needs (the optimistic-lock
-`version`, the address its emails go to), and the same item as the requests table's stream carries it."""
+"""What the requests table holds besides the policy's own models: a refund request as stored (the request
+plus its optimistic-lock `version` and the address its token vouched for), the customer's claims, the
+order's claim, the effects a request owes, and the table's stream records."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamChangedRecordModel, DynamoDBStreamRecordModel
 from pydantic import Discriminator, Tag
 
-from refund_core.policy.models import RefundRequest
+from refund_core.policy.models import CamelModel, EarlierClaim, RefundRequest, RequestStatus, UtcDatetime
 
-# The sort key of a request item; the table's other items (history, claim markers) are the repository's.
+# The sort keys of a request item and of an owed effect; the table's other items are the repository's.
 REQUEST_SK = "REQUEST"
+OWED_SK_PREFIX = "OWED#"
 
 
 class RequestRecord(RefundRequest):
     """The request item of the requests table (its keys are the repository's business)."""
 
+    # The token's address, kept only when the token said it was verified: used when the records hold none.
     customer_email: str | None = None
     # Every API write is conditional on the version it read, and bumps it.
     version: int = 1
 
 
+class ClaimsRecord(CamelModel):
+    """The customer's claims as one item (`CUSTOMER#<username>` / `CLAIMS`), read with strong consistency and
+    written under a condition on the version read, by every submission, decision and cancellation: so two
+    claims of one customer can never both be judged without the other counted."""
+
+    username: str
+    open_request_id: str | None = None
+    decided: int = 0
+    first_decided: EarlierClaim | None = None
+    cancelled: int = 0
+    first_cancelled: EarlierClaim | None = None
+    # When the latest requests were received, at most as many as the per-customer limit counts.
+    recent_filings: tuple[UtcDatetime, ...] = ()
+    version: int = 0
+
+    def earlier_claims(self) -> tuple[EarlierClaim, ...]:
+        """What NO_EARLIER_CLAIM reads: the first claim that reached a decision, and the first cancelled one."""
+        return tuple(claim for claim in (self.first_decided, self.first_cancelled) if claim is not None)
+
+    def filings_since(self, moment: datetime) -> int:
+        return sum(1 for filed_at in self.recent_filings if filed_at >= moment)
+
+    def after_filing(self, request: RefundRequest, keep: int) -> ClaimsRecord:
+        """The claims once `request` is recorded: open while pending, counted once decided at once; the
+        latest `keep` filings remembered."""
+        update: dict[str, Any] = {
+            "recent_filings": tuple(sorted((*self.recent_filings, request.received_at)))[-keep:],
+            "version": self.version + 1,
+        }
+        if request.status is RequestStatus.PENDING:
+            update["open_request_id"] = request.request_id
+        elif request.status in {RequestStatus.APPROVED, RequestStatus.REFUSED}:
+            claim = EarlierClaim(
+                request_id=request.request_id,
+                order_id=request.order_id,
+                status=request.status,
+                received_at=request.received_at,
+            )
+            first = self.first_decided
+            update["decided"] = self.decided + 1
+            update["first_decided"] = claim if first is None or claim.received_at < first.received_at else first
+        return self.model_copy(update=update)
+
+
+class OrderClaim(CamelModel):
+    """The order's claim (`ORDER#<orderId>` / `CLAIM`): the request that holds it (none once cancelled) and how
+    many requests the order has had."""
+
+    order_id: str
+    request_id: str | None = None
+    filings: int = 0
+    version: int = 0
+
+    def after_filing(self, request_id: str) -> OrderClaim:
+        return self.model_copy(
+            update={"request_id": request_id, "filings": self.filings + 1, "version": self.version + 1}
+        )
+
+
+class Effect(StrEnum):
+    """What a change of a request owes the world, each done once: an email of a kind, or the decision event."""
+
+    ACKNOWLEDGEMENT = "email#acknowledgement"
+    DECISION = "email#decision"
+    CANCELLATION = "email#cancellation"
+    REMINDER = "email#reminder"
+    ESCALATION = "email#escalation"
+    REFUND_DECIDED = "event#RefundDecided"
+
+    @property
+    def is_email(self) -> bool:
+        return self.value.startswith("email#")
+
+    @property
+    def email_kind(self) -> str:
+        return self.value.removeprefix("email#")
+
+
+class EffectState(StrEnum):
+    OWED = "OWED"  # to do, or to try again from nextAttemptAt
+    SENDING = "SENDING"  # a delivery holds it until leaseUntil
+    DONE = "DONE"
+    UNCERTAIN = "UNCERTAIN"  # SES may have accepted it and nothing says so: never repeated without a person
+
+
+class OwedEffect(CamelModel):
+    """One effect a request owes (`REQUEST#<id>` / `OWED#<effect>`), written in the same transaction as the
+    change that owes it: durable until done, whatever fails after."""
+
+    request_id: str
+    effect: Effect
+    state: EffectState = EffectState.OWED
+    owed_at: UtcDatetime
+    attempts: int = 0
+    next_attempt_at: UtcDatetime | None = None
+    lease_until: UtcDatetime | None = None
+    done_at: UtcDatetime | None = None
+    # SES's message id or the event's id once done; why it waits while owed (no address of record yet...).
+    outcome: str | None = None
+
+
 def _item_kind(image: Any) -> str:
-    request = isinstance(image, RequestRecord) or (isinstance(image, dict) and image.get("sk") == REQUEST_SK)
-    return "request" if request else "other"
+    if isinstance(image, RequestRecord):
+        return "request"
+    if isinstance(image, OwedEffect):
+        return "owed"
+    sort_key = str(image.get("sk", "")) if isinstance(image, dict) else ""
+    if sort_key == REQUEST_SK:
+        return "request"
+    return "owed" if sort_key.startswith(OWED_SK_PREFIX) else "other"
 
 
-# A request item's image is validated whole; any other item of the table stays as it is, and is ignored.
+# A request's image, and an owed effect's, are validated whole; the table's other items (history, claims)
+# stay as they are, and call for nothing.
 Image = Annotated[
-    Annotated[RequestRecord, Tag("request")] | Annotated[dict[str, Any], Tag("other")], Discriminator(_item_kind)
+    Annotated[RequestRecord, Tag("request")]
+    | Annotated[OwedEffect, Tag("owed")]
+    | Annotated[dict[str, Any], Tag("other")],
+    Discriminator(_item_kind),
 ]
 
 
 class RequestImages(DynamoDBStreamChangedRecordModel):
     """A change of an item of the requests table: Powertools deserialises the images, this model validates
-    those of a request."""
+    those of a request and of an owed effect."""
 
     NewImage: Image | None = None  # narrowed from Powertools' dict
     OldImage: Image | None = None
 
 
 class RequestStreamRecord(DynamoDBStreamRecordModel):
-    """One record of the requests table's stream (the event source's filter passes request items only)."""
+    """One record of the requests table's stream (the event source's filter passes what the notifier acts on)."""
 
     dynamodb: RequestImages

@@ -1,24 +1,39 @@
 """The one module that knows table keys and condition expressions (docs/design.md).
 
-Race safety comes from conditional writes and transactions: a second open claim, a second claim for an
-order, or a decision racing a cancellation fails its condition instead of overwriting."""
+Race safety comes from conditional writes and transactions, on what was read with strong consistency,
+never from a read alone nor from an index (indexes are eventually consistent): a second open claim, a
+second claim for an order, a claim judged without another that was decided meanwhile, or a decision racing
+a cancellation fails its condition instead of overwriting."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients
-from refund_core.adapters.records import REQUEST_SK, RequestRecord
+from refund_core.adapters.records import (
+    OWED_SK_PREFIX,
+    REQUEST_SK,
+    ClaimsRecord,
+    Effect,
+    EffectState,
+    OrderClaim,
+    OwedEffect,
+    RequestRecord,
+)
 from refund_core.adapters.settings import settings
-from refund_core.errors import Conflict, InvalidInput
+from refund_core.errors import Conflict, InvalidInput, ServiceBusy
+from refund_core.observability import count, logger
 from refund_core.policy.models import (
     Assessment,
     Customer,
@@ -38,22 +53,20 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-OPEN_CLAIM_SK = "OPEN_CLAIM"
+CLAIMS_SK = "CLAIMS"
 ORDER_CLAIM_SK = "CLAIM"
 BY_STATUS_INDEX = "ByStatus"
 BY_CUSTOMER_INDEX = "ByCustomer"
+OWED_INDEX = "ByOwed"
+OWED_PARTITION = "OWED"
+_THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
+CONFLICT_TRIES = 5
+_CONFLICT_BACKOFF_SECONDS = 0.02
+_BATCH_TRIES = 5
 
 
 def request_key(request_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": REQUEST_SK}}
-
-
-def _open_claim_key(username: str) -> dict[str, AttributeValueTypeDef]:
-    return {"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": OPEN_CLAIM_SK}}
-
-
-def _order_claim_key(order_id: str) -> dict[str, AttributeValueTypeDef]:
-    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_CLAIM_SK}}
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
@@ -90,11 +103,6 @@ def _history_put(request_id: str, entries: Iterable[HistoryEntry]) -> list[Trans
     return writes
 
 
-def _cancellation_reasons(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [str(reason.get("Code", "None")) for reason in reasons]
-
-
 # ---- customer records (facts the rules read) -------------------------------------------------------
 
 
@@ -115,17 +123,10 @@ def _record_keys(username: str, order_id: str, ticket_id: str) -> list[dict[str,
     ]
 
 
-def load_customer_records(username: str, order_id: str, ticket_id: str) -> CustomerRecords:
-    """The customer, the order, its usage and the named ticket, in one BatchGetItem."""
-    table = settings().customer_records_table_name
-    found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table: {"Keys": _record_keys(username, order_id, ticket_id)}}
-    while request:
-        response = clients.dynamodb().batch_get_item(RequestItems=request)
-        for raw in response.get("Responses", {}).get(table, []):
-            item = deserialize(raw)
-            found[f"{item['pk']}|{item['sk']}"] = item
-        request = dict(response.get("UnprocessedKeys") or {})
+def _customer_records(
+    found: Mapping[str, dict[str, Any]], username: str, order_id: str, ticket_id: str
+) -> CustomerRecords:
+    """The records found (keyed `pk|sk`) as the facts the rules read; a record not found is an unknown fact."""
     customer = found.get(f"CUSTOMER#{username}|PROFILE")
     order = found.get(f"ORDER#{order_id}|ORDER")
     usage = found.get(f"ORDER#{order_id}|USAGE")
@@ -138,9 +139,20 @@ def load_customer_records(username: str, order_id: str, ticket_id: str) -> Custo
     )
 
 
+def customer_profile(username: str) -> Customer | None:
+    """The customer's account record (its email of record, blocks and violations), or None."""
+    response = _call(
+        "get_item",
+        TableName=settings().customer_records_table_name,
+        Key={"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": "PROFILE"}},
+    )
+    item = response.get("Item")
+    return Customer.model_validate(deserialize(item)) if item else None
+
+
 def _put_record(pk: str, sk: str, record: Mapping[str, Any]) -> None:
     item = {"pk": pk, "sk": sk, **record}
-    clients.dynamodb().put_item(TableName=settings().customer_records_table_name, Item=_serialize(item))
+    _call("put_item", TableName=settings().customer_records_table_name, Item=_serialize(item))
 
 
 def put_customer(customer: Customer) -> None:
@@ -161,49 +173,222 @@ def put_support_ticket(ticket: SupportTicket) -> None:
     _put_record(f"TICKET#{ticket.ticket_id}", "TICKET", record)
 
 
+# ---- every call -------------------------------------------------------------------------------------------
+
+
+class ClaimsChanged(Exception):
+    """The customer's claims changed between being read and being written (another claim of theirs won a
+    race): whoever wrote them must read them again and judge the claim with the winner counted."""
+
+
+def _reasons(error: ClientError) -> list[dict[str, Any]]:
+    return [dict(reason) for reason in error.response.get("CancellationReasons") or []]
+
+
+def _codes(error: ClientError) -> list[str]:
+    return [str(reason.get("Code", "None")) for reason in _reasons(error)]
+
+
+def _busy(error: ClientError) -> ServiceBusy:
+    count("DynamoDBThrottled")
+    logger.warning("DynamoDB throttled through every retry", operation=error.operation_name)
+    return ServiceBusy("the service is busy; try again in a few seconds")
+
+
+def _call(operation: str, **arguments: Any) -> Any:
+    """One DynamoDB call; throttling that outlasts botocore's own retries is a ServiceBusy (503), never a 500."""
+    try:
+        return getattr(clients.dynamodb(), operation)(**arguments)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _THROTTLED:
+            raise _busy(error) from error
+        raise
+
+
+def _transact(writes: list[TransactWriteItemTypeDef]) -> None:
+    """TransactWriteItems, tried again with jitter while it is cancelled by a conflicting transaction only (two
+    at once on one item): what it conflicted with may have changed nothing it checks. A cancellation for a
+    failed condition is the caller's to read (`TransactionCanceledException`); a conflict that outlasts the
+    tries is a Conflict (409)."""
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            _call("transact_write_items", TransactItems=writes)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = set(_codes(error))
+            if "ConditionalCheckFailed" in codes or not codes & {"TransactionConflict"}:
+                raise
+            count("TransactionConflicts")
+            time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not a secret
+    raise Conflict("another change to the same claim came at the same moment; try again")
+
+
 # ---- refund requests --------------------------------------------------------------------------------
 
 
-def earlier_claims(username: str) -> tuple[EarlierClaim, ...]:
-    """Every refund request the customer filed, whatever its state."""
-    claims: list[EarlierClaim] = []
-    kwargs: dict[str, Any] = {
+def _claims_key(username: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": CLAIMS_SK}}
+
+
+def _order_claim_key(order_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_CLAIM_SK}}
+
+
+def _owed_key(request_id: str, effect: Effect) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{OWED_SK_PREFIX}{effect}"}}
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """What judging a new claim reads: the customer records, and, with strong consistency, the customer's
+    claims and the order's claim."""
+
+    records: CustomerRecords
+    claims: ClaimsRecord
+    order_claim: OrderClaim
+
+
+def load_claim_context(username: str, order_id: str, ticket_id: str) -> ClaimContext:
+    """In one BatchGetItem: the customer records (as fresh as their last event), and the customer's and the
+    order's claims read consistently: the transaction that records the claim is conditional on them."""
+    records_table = settings().customer_records_table_name
+    requests_table = settings().requests_table_name
+    found: dict[str, dict[str, Any]] = {}
+    unprocessed: dict[str, Any] = {
+        records_table: {"Keys": _record_keys(username, order_id, ticket_id)},
+        requests_table: {"Keys": [_claims_key(username), _order_claim_key(order_id)], "ConsistentRead": True},
+    }
+    for attempt in range(_BATCH_TRIES):
+        response = _call("batch_get_item", RequestItems=unprocessed)
+        for table in (records_table, requests_table):
+            for raw in response.get("Responses", {}).get(table, []):
+                item = deserialize(raw)
+                found[f"{table}|{item['pk']}|{item['sk']}"] = item
+        unprocessed = dict(response.get("UnprocessedKeys") or {})
+        if not unprocessed:
+            break
+        time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
+    else:
+        raise ServiceBusy("the service is busy; try again in a few seconds")
+    records = _customer_records(
+        {key.split("|", 1)[1]: item for key, item in found.items() if key.startswith(records_table + "|")},
+        username,
+        order_id,
+        ticket_id,
+    )
+    claims = found.get(f"{requests_table}|CUSTOMER#{username}|{CLAIMS_SK}")
+    order_claim = found.get(f"{requests_table}|ORDER#{order_id}|{ORDER_CLAIM_SK}")
+    return ClaimContext(
+        records=records,
+        claims=ClaimsRecord.model_validate(claims) if claims else _claims_filed_before(username),
+        order_claim=OrderClaim.model_validate(order_claim) if order_claim else OrderClaim(order_id=order_id),
+    )
+
+
+def _claims_filed_before(username: str) -> ClaimsRecord:
+    """A customer with no claims item yet: none, or only requests the first release recorded (it kept no
+    such item). Those are read from the ByCustomer index: written before this release, they are long in it;
+    every request since writes the claims item, conditional on its absence here (version 0), so two first
+    claims at once still cannot both be judged without the other."""
+    requests: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {
         "TableName": settings().requests_table_name,
         "IndexName": BY_CUSTOMER_INDEX,
         "KeyConditionExpression": "gsi2pk = :customer",
-        "ExpressionAttributeValues": {":customer": {"S": f"CUSTOMER#{username}"}},
         "ProjectionExpression": "requestId, orderId, #status, receivedAt",
         "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":customer": {"S": f"CUSTOMER#{username}"}},
     }
     while True:
-        response = clients.dynamodb().query(**kwargs)
-        claims.extend(EarlierClaim.model_validate(deserialize(item)) for item in response.get("Items", []))
+        response = _call("query", **arguments)
+        requests.extend(deserialize(item) for item in response.get("Items", []))
         if "LastEvaluatedKey" not in response:
-            return tuple(claims)
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            break
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    claims = [EarlierClaim.model_validate(request) for request in requests]
+    decided = [claim for claim in claims if claim.status in {RequestStatus.APPROVED, RequestStatus.REFUSED}]
+    cancelled = [claim for claim in claims if claim.status is RequestStatus.CANCELLED]
+    pending = [claim.request_id for claim in claims if claim.status is RequestStatus.PENDING]
+    return ClaimsRecord(
+        username=username,
+        open_request_id=pending[0] if pending else None,
+        decided=len(decided),
+        first_decided=min(decided, key=lambda claim: claim.received_at, default=None),
+        cancelled=len(cancelled),
+        first_cancelled=min(cancelled, key=lambda claim: claim.received_at, default=None),
+        recent_filings=tuple(sorted(claim.received_at for claim in claims)),
+    )
 
 
-def record_new_request(request: RequestRecord, history: Iterable[HistoryEntry]) -> None:
-    """Record the request with its history, claiming the order and, while it is pending, the customer's
-    one open claim. Both claims are conditional on their absence: at most one can win a race."""
+def get_claims(username: str) -> ClaimsRecord:
+    response = _call(
+        "get_item", TableName=settings().requests_table_name, Key=_claims_key(username), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return ClaimsRecord.model_validate(deserialize(item)) if item else ClaimsRecord(username=username)
+
+
+def _claims_item(claims: ClaimsRecord) -> dict[str, Any]:
+    return {
+        "pk": f"CUSTOMER#{claims.username}",
+        "sk": CLAIMS_SK,
+        **claims.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
+def _owed_put(request_id: str, effect: Effect, owed_at: datetime) -> TransactWriteItemTypeDef:
+    owed = OwedEffect(request_id=request_id, effect=effect, owed_at=owed_at)
+    item = {
+        "pk": f"REQUEST#{request_id}",
+        "sk": f"{OWED_SK_PREFIX}{effect}",
+        **owed.model_dump(mode="json", by_alias=True, exclude_none=True),
+        # The sparse index of what is owed: gone once done, so the reconciler reads only what waits.
+        "gsi3pk": OWED_PARTITION,
+        "gsi3sk": f"{utc_iso(owed_at)}#{request_id}#{effect}",
+    }
+    return {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": _serialize(item),
+            "ConditionExpression": "attribute_not_exists(sk)",
+        }
+    }
+
+
+def _put_as_read(item: Mapping[str, Any], read_version: int) -> TransactWriteItemTypeDef:
+    """A put that holds only if the item is still at the version read (0: it was not there)."""
+    return {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": _serialize(item),
+            "ConditionExpression": "attribute_not_exists(pk) OR version = :read",
+            "ExpressionAttributeValues": {":read": {"N": str(read_version)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def record_new_request(
+    request: RequestRecord,
+    history: Iterable[HistoryEntry],
+    owed: Iterable[Effect],
+    *,
+    context: ClaimContext,
+    claims: ClaimsRecord,
+    order_claim: OrderClaim,
+) -> None:
+    """Record the request with its history and the effects it owes, and write the customer's claims and the
+    order's claim as `claims` and `order_claim` say, each conditional on the version `context` read: a
+    concurrent claim of the customer makes it fail (ClaimsChanged, to judge again), a concurrent claim of the
+    order too, unless the order is taken (Conflict)."""
     table = settings().requests_table_name
-    open_claim: TransactWriteItemTypeDef
-    if request.status is RequestStatus.PENDING:
-        open_claim = {
-            "Put": {
-                "TableName": table,
-                "Item": {**_open_claim_key(request.username), "requestId": {"S": request.request_id}},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-    else:
-        open_claim = {
-            "ConditionCheck": {
-                "TableName": table,
-                "Key": _open_claim_key(request.username),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+    order_item = {
+        "pk": f"ORDER#{order_claim.order_id}",
+        "sk": ORDER_CLAIM_SK,
+        **order_claim.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
     writes: list[TransactWriteItemTypeDef] = [
         {
             "Put": {
@@ -212,44 +397,41 @@ def record_new_request(request: RequestRecord, history: Iterable[HistoryEntry]) 
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },
-        open_claim,
-        {
-            "Put": {
-                "TableName": table,
-                "Item": {**_order_claim_key(request.order_id), "requestId": {"S": request.request_id}},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
+        _put_as_read(_claims_item(claims), context.claims.version),
+        _put_as_read(order_item, context.order_claim.version),
         *_history_put(request.request_id, history),
+        *(_owed_put(request.request_id, effect, request.received_at) for effect in owed),
     ]
     try:
-        clients.dynamodb().transact_write_items(TransactItems=writes)
+        _transact(writes)
     except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = _cancellation_reasons(error)
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            raise Conflict("you already have an open refund request; wait for its decision or cancel it") from error
-        if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
-            raise Conflict(f"order {request.order_id} already has a refund request", field="orderId") from error
+        reasons = _reasons(error)
+        codes = _codes(error)
+        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+            now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
+            if now_held and now_held != request.request_id:
+                raise Conflict(f"order {request.order_id} already has a refund request", field="orderId") from error
+            raise ClaimsChanged from error
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            raise ClaimsChanged from error
         raise
 
 
 def get_request(request_id: str) -> RequestRecord | None:
     """The request and its whole history, in one Query."""
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
+    arguments: dict[str, Any] = {
         "TableName": settings().requests_table_name,
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}},
         "ConsistentRead": True,
     }
     while True:
-        response = clients.dynamodb().query(**kwargs)
+        response = _call("query", **arguments)
         items.extend(deserialize(item) for item in response.get("Items", []))
         if "LastEvaluatedKey" not in response:
             break
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
     request = next((item for item in items if item["sk"] == REQUEST_SK), None)
     if request is None:
         return None
@@ -258,6 +440,15 @@ def get_request(request_id: str) -> RequestRecord | None:
         key=lambda entry: entry.at,
     )
     return RequestRecord.model_validate({**request, "history": history})
+
+
+def get_request_item(request_id: str) -> RequestRecord | None:
+    """The request item alone (no history), read consistently."""
+    response = _call(
+        "get_item", TableName=settings().requests_table_name, Key=request_key(request_id), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return RequestRecord.model_validate(deserialize(item)) if item else None
 
 
 @dataclass(frozen=True)
@@ -328,7 +519,7 @@ def list_requests(
         index_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
     if next_token:
         kwargs["ExclusiveStartKey"] = _decode_token(next_token, index_keys, partition)
-    response = clients.dynamodb().query(**kwargs)
+    response = _call("query", **kwargs)
     items = tuple(RequestRecord.model_validate(deserialize(item)) for item in response.get("Items", []))
     last = response.get("LastEvaluatedKey")
     return Page(items=items, next_token=_encode_token(last) if last else None)
@@ -360,9 +551,35 @@ def _pending_update(
     }
 
 
+def _release_open_claim(request: RequestRecord, outcome: str, claim: EarlierClaim) -> TransactWriteItemTypeDef:
+    """The customer's claims, the request no longer open: counted as decided (or cancelled), and the first of
+    its kind kept. Conditional on the request being the open one, so that it is counted once."""
+    return {
+        "Update": {
+            "TableName": settings().requests_table_name,
+            "Key": _claims_key(request.username),
+            "UpdateExpression": f"REMOVE openRequestId SET {outcome} = if_not_exists({outcome}, :zero) + :one, "
+            f"#first = if_not_exists(#first, :claim), version = if_not_exists(version, :zero) + :one, "
+            "username = if_not_exists(username, :username)",
+            # Or no claims item at all: a request the first release recorded, decided before its customer filed again.
+            "ConditionExpression": "openRequestId = :request OR attribute_not_exists(pk)",
+            "ExpressionAttributeNames": {"#first": f"first{outcome[0].upper()}{outcome[1:]}"},
+            "ExpressionAttributeValues": _serialize(
+                {
+                    ":request": request.request_id,
+                    ":username": request.username,
+                    ":zero": 0,
+                    ":one": 1,
+                    ":claim": claim.model_dump(mode="json", by_alias=True, exclude_none=True),
+                }
+            ),
+        }
+    }
+
+
 def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
     try:
-        clients.dynamodb().transact_write_items(TransactItems=writes)
+        _transact(writes)
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
@@ -382,56 +599,228 @@ def record_assessment(request: RequestRecord, assessment: Assessment, history: I
 
 
 def record_decision(
-    request: RequestRecord, status: RequestStatus, decision: Decision, history: Iterable[HistoryEntry]
+    request: RequestRecord,
+    status: RequestStatus,
+    decision: Decision,
+    history: Iterable[HistoryEntry],
+    *,
+    owed: Iterable[Effect],
+    at: datetime,
 ) -> None:
-    """Decide a pending request and release the customer's open claim, or lose to whoever acted first."""
+    """Decide a pending request, count it among the customer's decided claims and release their open claim,
+    with the effects the decision owes; or lose to whoever acted first."""
     update = _pending_update(
         request,
         "#status = :decided, decision = :decision",
         {":decided": str(status), ":decision": decision.model_dump(mode="json", by_alias=True)},
         status,
     )
-    release_open_claim: TransactWriteItemTypeDef = {
-        "Delete": {"TableName": settings().requests_table_name, "Key": _open_claim_key(request.username)}
-    }
-    _transact_on_pending(request, [update, release_open_claim, *_history_put(request.request_id, history)])
-
-
-def record_cancellation(request: RequestRecord, history: Iterable[HistoryEntry]) -> None:
-    """Withdraw a pending request: release the customer's open claim and free the order for a new claim."""
-    table = settings().requests_table_name
-    update = _pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)
-    writes: list[TransactWriteItemTypeDef] = [
+    claim = EarlierClaim(
+        request_id=request.request_id, order_id=request.order_id, status=status, received_at=request.received_at
+    )
+    writes = [
         update,
-        {"Delete": {"TableName": table, "Key": _open_claim_key(request.username)}},
-        {
-            "Delete": {
-                "TableName": table,
-                "Key": _order_claim_key(request.order_id),
-                "ConditionExpression": "attribute_not_exists(pk) OR requestId = :request",
-                "ExpressionAttributeValues": {":request": {"S": request.request_id}},
-            }
-        },
+        _release_open_claim(request, "decided", claim),
         *_history_put(request.request_id, history),
+        *(_owed_put(request.request_id, effect, at) for effect in owed),
     ]
     _transact_on_pending(request, writes)
 
 
-def append_history_once(request_id: str, entry: HistoryEntry, once_key: str) -> None:
-    """Append one entry outside a transaction (the notifier's emails and events). `once_key` names what
-    happened (say `email#decision`): a retried append of the same thing cannot add it twice. History is
+def record_cancellation(
+    request: RequestRecord, history: Iterable[HistoryEntry], *, owed: Iterable[Effect], at: datetime
+) -> None:
+    """Withdraw a pending request: count it as cancelled, release the customer's open claim and free the order
+    for a new claim (its count of requests kept)."""
+    table = settings().requests_table_name
+    update = _pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)
+    claim = EarlierClaim(
+        request_id=request.request_id,
+        order_id=request.order_id,
+        status=RequestStatus.CANCELLED,
+        received_at=request.received_at,
+    )
+    writes: list[TransactWriteItemTypeDef] = [
+        update,
+        _release_open_claim(request, "cancelled", claim),
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _order_claim_key(request.order_id),
+                # The first release kept no version on the order's claim.
+                "UpdateExpression": "REMOVE requestId SET version = if_not_exists(version, :zero) + :one",
+                "ConditionExpression": "requestId = :request",
+                "ExpressionAttributeValues": {
+                    ":request": {"S": request.request_id},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+            }
+        },
+        *_history_put(request.request_id, history),
+        *(_owed_put(request.request_id, effect, at) for effect in owed),
+    ]
+    _transact_on_pending(request, writes)
+
+
+def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> dict[str, Any]:
+    """A history entry keyed by what happened (`email#decision`), not when: there is one of each. History is
     read in the order of `at`, so this key needs no timestamp."""
-    item = {
+    return {
         "pk": f"REQUEST#{request_id}",
         "sk": f"HISTORY#{once_key}",
         **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
+
+
+# ---- what requests owe ------------------------------------------------------------------------------------
+
+
+def _effect_update(
+    request_id: str,
+    effect: Effect,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+    *,
+    names: dict[str, str] | None = None,
+) -> TransactWriteItemTypeDef:
+    return {
+        "Update": {
+            "TableName": settings().requests_table_name,
+            "Key": _owed_key(request_id, effect),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#state": "state", **(names or {})},
+            "ExpressionAttributeValues": _serialize(values),
+        }
+    }
+
+
+def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: float) -> OwedEffect | None:
+    """Holds an owed effect for one delivery until its lease ends; None when it is not owed (done, held by
+    another delivery, uncertain, or not there)."""
+    lease_until = now + timedelta(seconds=lease_seconds)
+    update = _effect_update(
+        request_id,
+        effect,
+        "SET #state = :sending, leaseUntil = :lease, attempts = attempts + :one",
+        "#state = :owed",
+        {
+            ":sending": str(EffectState.SENDING),
+            ":owed": str(EffectState.OWED),
+            ":lease": utc_iso(lease_until),
+            ":one": 1,
+        },
+    )["Update"]
     try:
-        clients.dynamodb().put_item(
-            TableName=settings().requests_table_name,
-            Item=_serialize(item),
-            ConditionExpression="attribute_not_exists(sk)",
-        )
+        response = _call("update_item", **update, ReturnValues="ALL_NEW")
     except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return OwedEffect.model_validate(deserialize(response["Attributes"]))
+
+
+def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:
+    """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
+    update = _effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :done, doneAt = :at, outcome = :outcome REMOVE leaseUntil, nextAttemptAt, gsi3pk, gsi3sk",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":done": str(EffectState.DONE),
+            ":sending": str(EffectState.SENDING),
+            ":at": utc_iso(at),
+            ":outcome": outcome,
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )
+    history: TransactWriteItemTypeDef = {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": _serialize(_once_history_item(owed.request_id, entry, str(owed.effect))),
+        }
+    }
+    _transact([update, history])
+
+
+def effect_waits(owed: OwedEffect, next_attempt_at: datetime, reason: str) -> None:
+    """Not done this time (SES failed, or no address yet): owed again, to try from `next_attempt_at`."""
+    update = _effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :owed, nextAttemptAt = :next, outcome = :reason REMOVE leaseUntil",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":owed": str(EffectState.OWED),
+            ":sending": str(EffectState.SENDING),
+            ":next": utc_iso(next_attempt_at),
+            ":reason": reason[:500],
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )["Update"]
+    try:
+        _call("update_item", **update)
+    except ClientError as error:  # lost the lease meanwhile: whoever holds it now decides
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+def effect_uncertain(owed: OwedEffect, reason: str) -> bool:
+    """A delivery's lease ran out with nothing recorded: SES may have sent it. Marked so, never repeated without
+    a person (docs/design.md "What requests owe"), and moved to the index's `UNCERTAIN` partition, where
+    operators list them and the reconciler no longer reads them; False when it changed meanwhile."""
+    update = _effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :uncertain, outcome = :reason, gsi3pk = :uncertain",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":uncertain": str(EffectState.UNCERTAIN),
+            ":sending": str(EffectState.SENDING),
+            ":reason": reason,
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )["Update"]
+    try:
+        _call("update_item", **update)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def owed_effects(before: datetime, limit: int, next_token: str | None = None) -> Page[OwedEffect]:
+    """What is still owed, owed before `before`, oldest first, from the sparse index of what is owed
+    (eventually consistent: each delivery takes its effect with a conditional write)."""
+    arguments: dict[str, Any] = {
+        "TableName": settings().requests_table_name,
+        "IndexName": OWED_INDEX,
+        "KeyConditionExpression": "gsi3pk = :owed AND gsi3sk < :before",
+        "ExpressionAttributeValues": {":owed": {"S": OWED_PARTITION}, ":before": {"S": utc_iso(before)}},
+        "Limit": limit,
+    }
+    if next_token:
+        arguments["ExclusiveStartKey"] = _decode_token(
+            next_token, {"pk", "sk", "gsi3pk", "gsi3sk"}, ("gsi3pk", OWED_PARTITION)
+        )
+    response = _call("query", **arguments)
+    items = tuple(OwedEffect.model_validate(deserialize(item)) for item in response.get("Items", []))
+    last = response.get("LastEvaluatedKey")
+    return Page(items=items, next_token=_encode_token(last) if last else None)
+
+
+def oldest_owed() -> OwedEffect | None:
+    page = _call(
+        "query",
+        TableName=settings().requests_table_name,
+        IndexName=OWED_INDEX,
+        KeyConditionExpression="gsi3pk = :owed",
+        ExpressionAttributeValues={":owed": {"S": OWED_PARTITION}},
+        Limit=1,
+    )
+    items = page.get("Items", [])
+    return OwedEffect.model_validate(deserialize(items[0])) if items else None

@@ -15,6 +15,11 @@ class Settings(BaseModel):
     customer_records_table_name: str = Field(min_length=1)
     idempotency_table_name: str = Field(min_length=1)
     review_deadline_state_machine_arn: str = Field(min_length=1)
+    # Where owed effects go to be delivered (the notifier, the reconciler); the delivery function reads it.
+    delivery_queue_url: str | None = None
+    # An owed effect not done this long after it was owed is the reconciler's; a delivery holds one this long.
+    outbox_grace_seconds: int = Field(default=600, gt=0)
+    outbox_lease_seconds: int = Field(default=120, gt=0)
     sender_email: str = "refunds@example.com"
     reviewers_email: str = "refund-reviewers@example.com"
     supervisors_email: str = "refund-supervisors@example.com"

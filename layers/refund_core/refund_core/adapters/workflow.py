@@ -21,11 +21,12 @@ def wait_timestamp(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def workflow_input(request: RefundRequest) -> dict[str, str]:
+def workflow_input(request: RefundRequest) -> dict[str, str | int]:
     return {
         "requestId": request.request_id,
         "reminderAt": wait_timestamp(request.reminder_at),
         "deadline": wait_timestamp(request.deadline),
+        "tries": 0,
     }
 
 

@@ -1,9 +1,6 @@
-"""Powertools idempotency, wherever a repeated call must not act twice.
-
-- Submission: the same `Idempotency-Key` and body within 24 h returns the first answer and records nothing
-  new; the same key with another body is refused.
-- The notifier's effects: one email per request and kind, one `RefundDecided` per request, across stream
-  redeliveries and retried invocations."""
+"""Idempotent submission with Powertools: the same `Idempotency-Key` and body within 24 h returns the first
+answer and records nothing new; the same key with another body is refused. (What a request owes, emails and
+events, is done once by refund_core.app.outbox, with a lease on each owed item.)"""
 
 from __future__ import annotations
 
@@ -30,25 +27,17 @@ from refund_core.errors import Conflict
 from refund_core.http.identity import Caller
 
 ONE_DAY = 24 * 60 * 60
-# A stream keeps a record 24 hours: no redelivery can come after the idempotency record expires.
-_STREAM_RETENTION_SECONDS = ONE_DAY
 
 _SUBMISSIONS = IdempotencyConfig(
     event_key_jmespath="[username, idempotencyKey]",
     payload_validation_jmespath="body",
     expires_after_seconds=ONE_DAY,
 )
-_NOTIFICATIONS = IdempotencyConfig(
-    event_key_jmespath="[requestId, kind]", expires_after_seconds=_STREAM_RETENTION_SECONDS
-)
-
-Effect = Callable[[dict[str, Any]], dict[str, str]]
 
 
 def register_lambda_context(context: Any) -> None:
     """Lets an in-progress record expire with the invocation, so that a crashed attempt can be retried."""
     _SUBMISSIONS.register_lambda_context(context)
-    _NOTIFICATIONS.register_lambda_context(context)
 
 
 def _persistence() -> DynamoDBPersistenceLayer:
@@ -92,24 +81,6 @@ def submit_refund_request_once(
         ) from error
 
 
-_effects: dict[str, Callable[..., dict[str, str]]] = {}
-
-
-def once_per_request_and_kind(key_prefix: str, effect: Effect) -> Callable[..., dict[str, str]]:
-    """`effect(notification)` done at most once per the notification's `requestId` and `kind`: a repeat
-    returns the first result. The key prefix keeps the keys independent of the deployed function's name."""
-    if key_prefix not in _effects:
-        decorate = idempotent_function(
-            data_keyword_argument="notification",
-            persistence_store=_persistence(),
-            config=_NOTIFICATIONS,
-            key_prefix=key_prefix,
-        )
-        _effects[key_prefix] = decorate(effect)
-    return _effects[key_prefix]
-
-
 def reset() -> None:
     """Forget the idempotent wrappers (tests and the local runner start a fresh emulated AWS)."""
     _idempotent_submit.cache_clear()
-    _effects.clear()

@@ -4,6 +4,7 @@ code runs."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
 from refund_core.policy.models import Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
@@ -20,9 +22,12 @@ _NO_CONTROLS = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
 FreeText = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra={"pattern": _NO_CONTROLS.pattern})]
 
 
+# Characters that show nothing: controls, format characters (zero-width space, byte-order mark...), spaces and
+# separators (API.md "A text field counts as empty...").
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
 # A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
-ID_PATTERN = r"^[\x21-\x7e]+$"
-RequestId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+RequestId = Annotated[str, Path(min_length=1, max_length=PATH_ID_MAX_LENGTH, pattern=PATH_ID_PATTERN)]
 
 
 class _Command(BaseModel):
@@ -31,10 +36,12 @@ class _Command(BaseModel):
 
 
 def _free_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain some text")
     if not _NO_CONTROLS.fullmatch(value):
         raise ValueError("must not contain control characters")
+    if any(unicodedata.category(character) == "Cs" for character in value):
+        raise ValueError("must not contain a lone surrogate (half of a UTF-16 pair)")
+    if all(unicodedata.category(character) in _INVISIBLE for character in value):
+        raise ValueError("must contain some visible text")
     return value
 
 

@@ -4,26 +4,28 @@ review calendar. Handlers call exactly one of these; they know nothing of tables
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from refund_core.adapters import repository, workflow
-from refund_core.adapters.records import RequestRecord
-from refund_core.adapters.repository import Page
+from refund_core.adapters.records import Effect, RequestRecord
+from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page
 from refund_core.adapters.settings import settings
 from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
 from refund_core.app.resources import RefundRequestResource
-from refund_core.errors import Conflict, NotAReviewer, NotFound
+from refund_core.errors import Conflict, LimitReached, NotAReviewer, NotFound, OwnClaim
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
 from refund_core.policy.calendar import review_timeline
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import Policy, current_policy
+from refund_core.policy.emails import emails_owed
 from refund_core.policy.models import (
     Assessment,
     ClaimFacts,
     Decision,
     HistoryEntry,
     Outcome,
+    RefundRequest,
     RefundType,
     RequestStatus,
     RuleId,
@@ -34,6 +36,9 @@ AUTOMATIC = "auto"
 RULES_ACTOR = "rules"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId.NEW_ORDER}
+# A claim judged while another claim of the customer was recorded is judged again with it counted; a race
+# lost this many times in a row is answered with a 409.
+JUDGING_TRIES = 4
 
 
 def _now() -> datetime:
@@ -46,10 +51,9 @@ def new_request_id(now: datetime) -> str:
     return "rr_" + "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
-def _facts(request_username: str, order_id: str, ticket_id: str, received_at: datetime) -> ClaimFacts | None:
-    records = repository.load_customer_records(request_username, order_id, ticket_id)
-    if records.order is None or records.order.username != request_username:
-        return None
+def _facts(context: ClaimContext, ticket_id: str, received_at: datetime) -> ClaimFacts:
+    records = context.records
+    assert records.order is not None  # checked by every caller
     return ClaimFacts(
         received_at=received_at,
         order=records.order,
@@ -57,8 +61,17 @@ def _facts(request_username: str, order_id: str, ticket_id: str, received_at: da
         customer=records.customer,
         support_ticket_id=ticket_id,
         support_ticket=records.support_ticket,
-        earlier_claims=repository.earlier_claims(request_username),
+        earlier_claims=context.claims.earlier_claims(),
     )
+
+
+def effects_owed(old: RefundRequest | None, new: RefundRequest) -> tuple[Effect, ...]:
+    """The emails the change calls for (policy.emails), and the decision event when it decides."""
+    effects = [Effect(f"email#{kind}") for kind in emails_owed(old, new)]
+    decided = {RequestStatus.APPROVED, RequestStatus.REFUSED}
+    if new.status in decided and (old is None or old.status not in decided):
+        effects.append(Effect.REFUND_DECIDED)
+    return tuple(effects)
 
 
 def _automatic_decision(assessment: Assessment, request_paid: RequestRecord, now: datetime) -> Decision | None:
@@ -82,45 +95,88 @@ def _automatic_decision(assessment: Assessment, request_paid: RequestRecord, now
     return None
 
 
+def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, received_at: datetime) -> None:
+    """One claim at a time (POLICY-RULES.md), and no more claims than the filing limits allow."""
+    if context.claims.open_request_id is not None:
+        raise Conflict("you already have an open refund request; wait for its decision or cancel it")
+    if context.order_claim.request_id is not None:
+        raise Conflict(f"order {order_id} already has a refund request", field="orderId")
+    limits = policy.filing_limits
+    if context.order_claim.filings >= limits.per_order:
+        raise LimitReached(
+            f"order {order_id} has had {context.order_claim.filings} refund requests, the most the Refund Policy "
+            f"allows for one order ({limits.per_order}); please contact our customer support",
+            field="orderId",
+        )
+    since = received_at - timedelta(days=limits.per_customer_days)
+    if context.claims.filings_since(since) >= limits.per_customer:
+        raise LimitReached(
+            f"you have filed {limits.per_customer} refund requests in the last {limits.per_customer_days} days, the "
+            "most the Refund Policy allows; please contact our customer support",
+            field="orderId",
+        )
+
+
 def submit_refund_request(
     caller: Caller, command: SubmitRefundRequest, now: datetime | None = None
 ) -> RefundRequestResource:
     """Record a customer's claim, assess it, decide it at once when the outcome is clear, and start the
-    review-deadline workflow for a claim left pending."""
-    received_at = now or _now()
-    facts = _facts(caller.username, command.order_id, command.support_ticket_id, received_at)
-    if facts is None:
-        raise NotFound(f"order {command.order_id} not found", field="orderId")
+    review-deadline workflow for a claim left pending. The claim is judged on the customer's claims as read
+    with strong consistency, and recorded only if they are still as read: a claim that loses that race to
+    another of the customer's is judged again with the winner counted."""
     policy = current_policy()
-    assessment = assess(facts, policy, received_at)
-    timeline = review_timeline(received_at, policy, settings().review_window_seconds)
-    pending = RequestRecord(
-        request_id=new_request_id(received_at),
-        order_id=command.order_id,
-        username=caller.username,
-        customer_email=caller.email,
-        reason=command.reason,
-        support_ticket_id=command.support_ticket_id,
-        status=RequestStatus.PENDING,
-        received_at=received_at,
-        deadline=timeline.deadline,
-        reminder_at=timeline.reminder_at,
-        assessment=assessment,
-        amount_paid=facts.order.amount_paid,
-        payment_channel=facts.order.payment_channel,
-    )
-    history = [
-        HistoryEntry(at=received_at, event="received", by=caller.username),
-        HistoryEntry(at=received_at, event="assessed", by=RULES_ACTOR, detail=assessment.outcome),
-    ]
-    decision = _automatic_decision(assessment, pending, received_at)
-    if decision is None:
-        request = pending
+    for _ in range(JUDGING_TRIES):
+        # Received when recorded: a claim judged again after another of the customer's was recorded first is
+        # received after it, so that one counts as the earlier claim.
+        received_at = now or _now()
+        context = repository.load_claim_context(caller.username, command.order_id, command.support_ticket_id)
+        order = context.records.order
+        if order is None or order.username != caller.username:
+            raise NotFound(f"order {command.order_id} not found", field="orderId")
+        _check_claimable(context, command.order_id, policy, received_at)
+        assessment = assess(_facts(context, command.support_ticket_id, received_at), policy, received_at)
+        timeline = review_timeline(received_at, policy, settings().review_window_seconds)
+        pending = RequestRecord(
+            request_id=new_request_id(received_at),
+            order_id=command.order_id,
+            username=caller.username,
+            customer_email=caller.email,
+            reason=command.reason,
+            support_ticket_id=command.support_ticket_id,
+            status=RequestStatus.PENDING,
+            received_at=received_at,
+            deadline=timeline.deadline,
+            reminder_at=timeline.reminder_at,
+            assessment=assessment,
+            amount_paid=order.amount_paid,
+            payment_channel=order.payment_channel,
+        )
+        history = [
+            HistoryEntry(at=received_at, event="received", by=caller.username),
+            HistoryEntry(at=received_at, event="assessed", by=RULES_ACTOR, detail=assessment.outcome),
+        ]
+        decision = _automatic_decision(assessment, pending, received_at)
+        if decision is None:
+            request = pending
+        else:
+            status = RequestStatus.APPROVED if decision.refund_type else RequestStatus.REFUSED
+            request = pending.model_copy(update={"status": status, "decision": decision})
+            history.append(HistoryEntry(at=received_at, event="decided", by=AUTOMATIC, detail=status))
+        try:
+            repository.record_new_request(
+                request,
+                history,
+                effects_owed(None, request),
+                context=context,
+                claims=context.claims.after_filing(request, policy.filing_limits.per_customer),
+                order_claim=context.order_claim.after_filing(request.request_id),
+            )
+        except ClaimsChanged:
+            count("ClaimsJudgedAgain")
+            continue
+        break
     else:
-        status = RequestStatus.APPROVED if decision.refund_type else RequestStatus.REFUSED
-        request = pending.model_copy(update={"status": status, "decision": decision})
-        history.append(HistoryEntry(at=received_at, event="decided", by=AUTOMATIC, detail=status))
-    repository.record_new_request(request, history)
+        raise Conflict("your claims changed while this one was being judged; send it again")
     count("RefundRequestsSubmitted")
     count_by("Assessments", assessment.outcome)
     if request.status is RequestStatus.PENDING:
@@ -172,6 +228,8 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
     request = repository.get_request(request_id)
     if request is None:
         raise NotFound(f"refund request {request_id} not found")
+    if request.username == caller.username:
+        raise OwnClaim("a reviewer may not assess or decide a refund request they filed themselves")
     if request.status is not RequestStatus.PENDING:
         raise Conflict(f"refund request {request_id} is already {request.status.lower()}")
     return request
@@ -187,11 +245,10 @@ def evaluate_refund_request(
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
     if isinstance(command, AssessCommand):
-        facts = _facts(request.username, request.order_id, request.support_ticket_id, request.received_at)
-        if facts is None:
+        context = repository.load_claim_context(request.username, request.order_id, request.support_ticket_id)
+        if context.records.order is None or context.records.order.username != request.username:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
-        others = tuple(claim for claim in facts.earlier_claims if claim.request_id != request.request_id)
-        assessment = assess(facts.model_copy(update={"earlier_claims": others}), current_policy(), at)
+        assessment = assess(_facts(context, request.support_ticket_id, request.received_at), current_policy(), at)
         history = [HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome)]
         repository.record_assessment(request, assessment, history)
         count_by("Assessments", assessment.outcome)
@@ -229,7 +286,8 @@ def evaluate_refund_request(
         )
         status = RequestStatus.REFUSED
     history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
-    repository.record_decision(request, status, decision, history)
+    decided = request.model_copy(update={"status": status, "decision": decision})
+    repository.record_decision(request, status, decision, history, owed=effects_owed(request, decided), at=at)
     count_by("Decisions", status)
     return as_written(request, history, status=status, decision=decision)
 
@@ -245,8 +303,9 @@ def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None 
     if request.status is not RequestStatus.PENDING:
         raise Conflict(f"refund request {request_id} is already {request.status.lower()} and cannot be cancelled")
     history = [HistoryEntry(at=at, event="cancelled", by=caller.username)]
+    cancelled = request.model_copy(update={"status": RequestStatus.CANCELLED})
     try:
-        repository.record_cancellation(request, history)
+        repository.record_cancellation(request, history, owed=effects_owed(request, cancelled), at=at)
     except Conflict:
         # Lost a race: a cancellation that lost to another cancellation is still a success.
         current = repository.get_request(request_id)

@@ -26,11 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from refund_core.errors import (
     BodyTooLarge,
     Conflict,
+    Forbidden,
     InvalidInput,
-    NotAReviewer,
+    LimitReached,
     NotFound,
     PolicyForbids,
     RefundError,
+    ServiceBusy,
 )
 from refund_core.http.identity import Caller, Unauthenticated, caller_from_claims
 from refund_core.observability import logger
@@ -48,11 +50,13 @@ PATH_ID_MAX_LENGTH = 128
 
 _STATUS_OF: tuple[tuple[type[RefundError], int], ...] = (
     (Unauthenticated, 401),
-    (NotAReviewer, 403),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (BodyTooLarge, 413),
     (PolicyForbids, 422),
+    (LimitReached, 429),
+    (ServiceBusy, 503),
     (InvalidInput, 400),
 )
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -81,6 +85,7 @@ class ErrorResponse(BaseModel):
 COMMON_ERRORS = {
     400: "A field or parameter is malformed, missing, of the wrong type or out of range: `errors` names each",
     401: "No identity: the call carried no readable bearer token",
+    503: "AWS kept throttling the service through its retries: try again after `Retry-After` seconds",
 }
 # ... and those of a route that reads a JSON body.
 BODY_ERRORS = {
@@ -118,11 +123,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
-def error_response(status: int, message: str, errors: Sequence[dict[str, str]] = ()) -> Response[Any]:
+def error_response(
+    status: int, message: str, errors: Sequence[dict[str, str]] = (), headers: dict[str, str] | None = None
+) -> Response[Any]:
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = list(errors)
-    return json_response(body, status)
+    return json_response(body, status, headers)
 
 
 def resource(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -288,7 +295,8 @@ def _answer(app: APIGatewayRestResolver, error: Exception) -> Response[Any]:
     if isinstance(error, RefundError):
         status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
         errors = [{"field": error.field, "message": error.message}] if error.field else []
-        return error_response(status, error.message, errors)
+        retry = {"Retry-After": str(ServiceBusy.retry_after_seconds)} if isinstance(error, ServiceBusy) else None
+        return error_response(status, error.message, errors, retry)
     logger.exception("unexpected error", exc_info=error)
     return error_response(500, "internal error; the request was not completed")
 

@@ -36,4 +36,5 @@ def approved_refund(
         places = minor_units(amount_paid.currency)
         raise InvalidInput(f"amount has more than {places} decimal places for {amount_paid.currency}", field="amount")
     refund_type = RefundType.FULL if requested == amount_paid.amount else RefundType.PARTIAL
-    return refund_type, amount
+    # Written, stored and emailed with exactly the currency's minor units: "7.5" USD is "7.50", "500.0" JPY "500".
+    return refund_type, amount.rounded_down()

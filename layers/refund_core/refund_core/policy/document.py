@@ -26,6 +26,17 @@ class AutomaticDecisions(BaseModel):
     refused: bool
 
 
+class FilingLimits(BaseModel):
+    """How many refund requests may be filed: for one order ever, and by one customer in a period. A cancelled
+    request frees its order, so without a limit an order could be refiled, and emailed about, without end."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+    per_order: int = Field(ge=1)
+    per_customer: int = Field(ge=1)
+    per_customer_days: int = Field(ge=1)
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
@@ -48,6 +59,7 @@ class Policy(BaseModel):
     reminder_working_days_before_deadline: int = Field(ge=0)
     holiday_categories: tuple[HolidayCategory, ...] = Field(min_length=1)
     refund_paths: dict[str, str]
+    filing_limits: FilingLimits
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

@@ -1,0 +1,212 @@
+"""Lambda's SQS event source mapping and EventBridge schedules, emulated, as template.yaml configures them.
+
+- `QueuePoller`: a thread receives a queue's messages (long polls) and invokes the function with them in
+  Lambda's SQS event shape; what succeeds is deleted, what `ReportBatchItemFailures` names (or every
+  message, when the function fails) stays and comes back after its visibility timeout, and after the
+  queue's `maxReceiveCount` the emulated SQS moves it to the dead-letter queue.
+- `Schedule`: a thread invokes a function at its `rate(...)`, with a scheduled event's shape."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from refund_local.environment import REGION
+from refund_local.provision import Template
+
+log = logging.getLogger("refund_local")
+
+Invoke = Callable[[dict[str, Any]], Any]
+_RATE = re.compile(r"^rate\((\d+) (second|seconds|minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    """One `Type: SQS` event of a function in the template."""
+
+    function: str
+    queue: str  # logical id
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class ScheduleSource:
+    """One `Type: Schedule` event of a function in the template."""
+
+    function: str
+    name: str
+    every_seconds: float
+
+
+def _functions(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (logical_id, resource.get("Properties", {}))
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    ]
+
+
+def queue_sources(template: Template) -> list[QueueSource]:
+    sources: list[QueueSource] = []
+    for logical_id, props in _functions(template):
+        for name, event in props.get("Events", {}).items():
+            if event.get("Type") != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]
+            if not (isinstance(queue, dict) and "Fn::GetAtt" in queue and queue["Fn::GetAtt"][1] == "Arn"):
+                raise ValueError(f"{logical_id}.Events.{name}: Queue must be !GetAtt <queue>.Arn, got {queue!r}")
+            sources.append(
+                QueueSource(
+                    function=logical_id,
+                    queue=queue["Fn::GetAtt"][0],
+                    batch_size=int(event["Properties"].get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in event["Properties"].get("FunctionResponseTypes", []),
+                )
+            )
+    return sources
+
+
+def schedule_sources(template: Template, every_seconds: float | None = None) -> list[ScheduleSource]:
+    """`every_seconds` replaces every schedule's rate (demos and tests)."""
+    sources: list[ScheduleSource] = []
+    for logical_id, props in _functions(template):
+        for name, event in props.get("Events", {}).items():
+            if event.get("Type") != "Schedule":
+                continue
+            expression = str(event["Properties"]["Schedule"])
+            found = _RATE.fullmatch(expression)
+            if found is None:
+                raise ValueError(
+                    f"{logical_id}.Events.{name}: {expression!r} is not a rate(), all refund-local emulates"
+                )
+            seconds = int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+            sources.append(ScheduleSource(logical_id, name, every_seconds or float(seconds)))
+    return sources
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for message in messages
+        ]
+    }
+
+
+class QueuePoller:
+    def __init__(self, source: QueueSource, queue_url: str, invoke: Invoke, sqs: Any) -> None:
+        self.source = source
+        self._queue_url = queue_url
+        self._invoke = invoke
+        self._sqs = sqs
+        self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._stopping = threading.Event()
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"queue-{source.function}", daemon=True)
+
+    def start(self) -> QueuePoller:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def drain(self, timeout: float) -> bool:
+        """Waits until a receive finds the queue empty (what it held is delivered, or waits its backoff)."""
+        self._idle.clear()
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._poll_once()
+            except Exception:  # a local runner keeps polling, as Lambda does, whatever one poll hit
+                log.exception("%s: polling %s failed; trying again", self.source.function, self.source.queue)
+                self._stopping.wait(1.0)
+
+    def _poll_once(self) -> None:
+        received = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(self.source.batch_size, 10),
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = received.get("Messages", [])
+        if not messages:
+            self._idle.set()
+            return
+        try:
+            response = self._invoke(sqs_event(messages, self._arn))
+        except Exception:  # the function's error: every message comes back after its visibility timeout
+            log.exception("%s failed on %d messages", self.source.function, len(messages))
+            return
+        failed: set[str] = set()
+        if self.source.report_batch_item_failures and isinstance(response, dict):
+            failed = {str(item.get("itemIdentifier")) for item in response.get("batchItemFailures") or []}
+        done = [message for message in messages if message["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(done)],
+            )
+
+
+class Schedule:
+    def __init__(self, source: ScheduleSource, invoke: Invoke) -> None:
+        self.source = source
+        self._invoke = invoke
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{source.function}", daemon=True)
+
+    def start(self) -> Schedule:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.source.every_seconds):
+            try:
+                self._invoke(scheduled_event(self.source.name, datetime.now(UTC)))
+            except Exception:  # the next run does the same work
+                log.exception("%s: the scheduled run failed", self.source.function)
+
+
+def scheduled_event(schedule: str, at: datetime, event_id: str | None = None) -> dict[str, Any]:
+    """What EventBridge passes a function on its schedule."""
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/{schedule}"],
+        "detail": {},
+    }
