@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import bench_aws
 import bench_lifecycle
 import bench_load
+import bench_records
 
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import current_policy
@@ -188,10 +189,28 @@ def http_section() -> list[Row]:
     return rows
 
 
+def records_section() -> list[Row]:
+    measured = bench_records.one_function()
+    calls = ", ".join(f"{name} {count:.2f}" for name, count in sorted(measured.calls_per_event.items()))
+    cost = bench_records.cost_per_1000(measured)
+    rows = [
+        Row("one records function, batches of 10 (moto)", measured.per_second, "events/s"),
+        Row("AWS calls per event in the function", calls, ""),
+        Row("the local stack, bus → rule → queue → function", bench_records.local_stack(), "events/s"),
+        Row("cost per 1,000 events", f"${sum(cost.values()):.4f}", ""),
+        Row("cost per 1,000 events, by service", ", ".join(f"{name} {usd:.4f}" for name, usd in cost.items()), "$"),
+    ]
+    for lines, seconds, peak in bench_records.bulk_command():
+        rows.append(Row(f"load-events --check-only, {lines:,} lines: time / peak memory", f"{seconds:.1f} / {peak:.0f}",
+                        "s / MiB"))  # fmt: skip
+    return rows
+
+
 SECTIONS: list[tuple[str, Section]] = [
     ("Rules, one core", rules_section),
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
     ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
+    ("Customer records events (RECORDS.md)", records_section),
     (
         "Cold init in a fresh process, median of 7, alternating with a baseline `import boto3; boto3.client('dynamodb')`",
         cold_init_section,

@@ -78,8 +78,38 @@ def _delivery(effect: Effect) -> dict[str, Any]:
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:DeliveryQueue")
 
 
+def _records_event(detail_type: str, source: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An event of another system as the records rule puts it on the records queue (RECORDS.md)."""
+    event = {
+        "version": "0",
+        "id": "7c1b4f2e-0a9d-4e6b-8f3a-2d5c6b7a8e9f",
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": AT.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+    body = json.dumps(event)
+    message = {
+        "MessageId": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+        "ReceiptHandle": "AQEB-local-receipt-handle",
+        "Body": body,
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(AT.timestamp() * 1000))},
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+    }
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:RecordsQueue")
+
+
 def other_events() -> dict[str, dict[str, Any]]:
+    placed = {
+        "orderId": "ord-2002", "username": "alice", "orderedAt": "2026-11-20T10:00:00+08:00", "amount": "59.99",
+        "currency": "USD", "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365,
+    }  # fmt: skip
     return {
+        "queue_records_order_placed": _records_event("OrderPlaced", "smart-security.billing", placed),
+        "queue_records_refused": _records_event("OrderPlaced", "smart-security.billing", placed | {"coupon": "X"}),
         "queue_delivery_acknowledgement": _delivery(Effect.ACKNOWLEDGEMENT),
         "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
     }

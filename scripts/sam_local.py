@@ -44,7 +44,7 @@ SAM = REPO_ROOT / ".venv-tools" / "bin" / "sam"
 EVENTS = REPO_ROOT / "events"
 PLACEHOLDER_REQUEST_ID = "rr_01JD0000000000000000000000"
 # The function each kind of event in events/ is for (an API event's comes from its route).
-EVENT_FUNCTIONS = {"stream": "NotifierFunction", "queue": "OutboxFunction", "schedule": "ReconcilerFunction"}
+EVENT_FUNCTIONS = {"stream": "NotifierFunction", "schedule": "ReconcilerFunction"}  # a queue event names its own
 # What pyenv's Python 3.12 links against, beyond Debian's minimal base (ldd of the interpreter and its modules).
 PYTHON_LIBRARIES = [
     "libssl3",
@@ -280,7 +280,12 @@ def main() -> int:
         json.dumps(
             {
                 "Parameters": {
-                    name: os.environ[name] for name in ("REVIEW_DEADLINE_STATE_MACHINE_ARN", "DELIVERY_QUEUE_URL")
+                    name: os.environ[name]
+                    for name in (
+                        "REVIEW_DEADLINE_STATE_MACHINE_ARN",
+                        "DELIVERY_QUEUE_URL",
+                        "RECORDS_DEAD_LETTER_QUEUE_URL",
+                    )
                 }
             }
         )
@@ -330,7 +335,7 @@ def main() -> int:
                     if want.get("onPendingRequest"):
                         created = invoke("SubmitFunction", json.loads((EVENTS / "api_submit.json").read_text()))
                         event = on_request(event, json.loads(created["body"])["requestId"])
-                    function = function_of(event) if kind == "api" else EVENT_FUNCTIONS[kind]
+                    function = function_of(event) if kind == "api" else want.get("function", EVENT_FUNCTIONS[kind])
                     started = time.perf_counter()
                     answer = invoke(function, event)
                     elapsed = (time.perf_counter() - started) * 1000

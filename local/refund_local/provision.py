@@ -222,6 +222,27 @@ def create_queues(template: Template, sqs_client: Any) -> dict[str, str]:
     return urls
 
 
+def create_rules(template: Template, events_client: Any, sqs_client: Any, queue_urls: Mapping[str, str]) -> list[str]:
+    """Every AWS::Events::Rule of the template on its bus (`!Ref` a bus of the template: the bus of that name
+    locally), with its SQS targets (`!GetAtt Queue.Arn`); returns the rules' names. moto routes what matches
+    to the queues, as EventBridge does."""
+    made: list[str] = []
+    for logical_id, props in _resources(template, "AWS::Events::Rule"):
+        bus = props.get("EventBusName", "default")
+        bus_name = bus["Ref"] if isinstance(bus, dict) else str(bus)
+        events_client.put_rule(
+            Name=logical_id, EventBusName=bus_name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED"
+        )
+        targets = []
+        for target in props.get("Targets", []):
+            queue = target["Arn"]["Fn::GetAtt"][0]
+            arn = sqs_client.get_queue_attributes(QueueUrl=queue_urls[queue], AttributeNames=["QueueArn"])
+            targets.append({"Id": target["Id"], "Arn": arn["Attributes"]["QueueArn"]})
+        events_client.put_targets(Rule=logical_id, EventBusName=bus_name, Targets=targets)
+        made.append(logical_id)
+    return made
+
+
 def provision(template: Template, client: Clients) -> Stack:
     """Every resource of the template that the functions use, created through `client(service)`: the tables,
     the queues, the state machine, the sender's SES identity and configuration set, the event bus."""
@@ -236,6 +257,7 @@ def provision(template: Template, client: Clients) -> Stack:
         ses.create_configuration_set(ConfigurationSet={"Name": environment["SES_CONFIGURATION_SET"]})
     if environment.get("EVENT_BUS_NAME", "default") != "default":
         client("events").create_event_bus(Name=environment["EVENT_BUS_NAME"])
+    create_rules(template, client("events"), client("sqs"), queue_urls)
     return Stack(
         refs=refs,
         table_names=table_names,

@@ -1,7 +1,7 @@
 """Lambda's SQS event source mapping and EventBridge schedules, emulated, as template.yaml configures them.
 
-- `QueuePoller`: a thread receives a queue's messages (long polls) and invokes the function with them in
-  Lambda's SQS event shape; what succeeds is deleted, what `ReportBatchItemFailures` names (or every
+- `QueuePoller`: threads (the event source's MaximumConcurrency) receive a queue's messages (a long poll,
+  then what else waits, up to the batch size) and invoke the function with them in Lambda's SQS event shape; what succeeds is deleted, what `ReportBatchItemFailures` names (or every
   message, when the function fails) stays and comes back after its visibility timeout, and after the
   queue's `maxReceiveCount` the emulated SQS moves it to the dead-letter queue.
 - `Schedule`: a thread invokes a function at its `rate(...)`, with a scheduled event's shape."""
@@ -35,6 +35,8 @@ class QueueSource:
     queue: str  # logical id
     batch_size: int
     report_batch_item_failures: bool
+    # ScalingConfig.MaximumConcurrency: how many batches at once (Lambda's pollers), else 2.
+    concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ def queue_sources(template: Template) -> list[QueueSource]:
                     batch_size=int(event["Properties"].get("BatchSize", 10)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in event["Properties"].get("FunctionResponseTypes", []),
+                    concurrency=int(event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
                 )
             )
     return sources
@@ -121,16 +124,21 @@ class QueuePoller:
         self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stopping = threading.Event()
         self._idle = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"queue-{source.function}", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"queue-{source.function}-{number}", daemon=True)
+            for number in range(max(1, source.concurrency))
+        ]
 
     def start(self) -> QueuePoller:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
 
     def drain(self, timeout: float) -> bool:
         """Waits until a receive finds the queue empty (what it held is delivered, or waits its backoff)."""
@@ -157,6 +165,16 @@ class QueuePoller:
         if not messages:
             self._idle.set()
             return
+        # A long poll answers as soon as one message is there; Lambda's poller fills the batch from what waits.
+        while len(messages) < self.source.batch_size and (
+            more := self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(self.source.batch_size - len(messages), 10),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        ):
+            messages += more
         try:
             response = self._invoke(sqs_event(messages, self._arn))
         except Exception:  # the function's error: every message comes back after its visibility timeout

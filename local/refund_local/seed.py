@@ -1,11 +1,13 @@
 """The seed file of API.md ("Running it locally"): customers, orders with their usage, and support
-tickets, validated whole before anything is written, then written through refund_core.adapters.repository, the
-same data access code the handlers read with."""
+tickets, validated whole before anything is written, then applied as the records events of RECORDS.md are
+(refund_core.adapters.customer_records: the same writes, as of the moment the seed is loaded), so that a
+seed loaded again over kept state replaces the facts it names."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,18 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from refund_core.adapters import repository
-from refund_core.policy.models import AccountBlock, Customer, Order, PaymentState, SupportTicket, Text, Usage, Violation
+from refund_core.adapters import customer_records
+from refund_core.policy.models import (
+    AccountBlock,
+    Customer,
+    Order,
+    PaymentState,
+    RefundGrantedElsewhere,
+    SupportTicket,
+    Text,
+    Usage,
+    Violation,
+)
 from refund_core.policy.money import Money
 
 # A misspelt field would silently become an unknown fact: refuse what the format does not name.
@@ -39,11 +51,16 @@ class _SeedViolation(Violation):
     model_config = _STRICT
 
 
+class _SeedRefund(RefundGrantedElsewhere):
+    model_config = _STRICT
+
+
 class SeedCustomer(Customer):
     model_config = _STRICT
 
     blocks: tuple[_SeedBlock, ...] = ()
     violations: tuple[_SeedViolation, ...] = ()
+    refunds_elsewhere: tuple[_SeedRefund, ...] = ()
 
 
 class SeedTicket(SupportTicket):
@@ -157,14 +174,25 @@ def load_seed_file(path: Path) -> Seed:
     return parse_seed(document, str(path))
 
 
-def write_seed(seed: Seed) -> None:
-    """Into the customer records table, as the billing, usage, account and support records would be."""
+def write_seed(seed: Seed, at: datetime | None = None) -> None:
+    """Into the customer records table, as the accounts, billing, usage and support systems' events would put
+    them (blocks and violations by their position in the seed)."""
+    moment = at or datetime.now(UTC)
     for customer in seed.customers:
-        repository.put_customer(customer)
+        username = customer.username
+        customer_records.upsert_customer(username, customer.email, customer.name, customer.language, moment)
+        for index, block in enumerate(customer.blocks):
+            customer_records.block_account(username, f"seed-{index}", block)
+        for index, violation in enumerate(customer.violations):
+            customer_records.record_violation(username, f"seed-{index}", violation)
+        for refund in customer.refunds_elsewhere:
+            customer_records.grant_refund_elsewhere(username, refund)
     for order in seed.orders:
-        repository.put_order(order.order())
+        customer_records.correct_order(order.order(), moment)
+        if order.payment_state is not None:
+            customer_records.change_payment_state(order.order_id, order.payment_state, moment)
         usage = order.usage()
         if usage is not None:
-            repository.put_usage(order.order_id, usage)
+            customer_records.report_usage(order.order_id, usage, moment)
     for ticket in seed.tickets:
-        repository.put_support_ticket(ticket)
+        customer_records.update_support_ticket(ticket, moment)

@@ -1,8 +1,9 @@
 """`refund-local serve`: the API's routes from template.yaml over HTTP (werkzeug), each request turned into an
 API Gateway REST proxy event and handed to its function's workers (refund_local.workers); AWS emulated by
 moto's server in this process (refund_local.emulator); the requests table's stream fed to the notifier's
-workers; the emails SES accepted at /_local/outbox; the OpenAPI document at /openapi.json and Swagger UI at
-/docs; with `--data-dir`, the state kept across restarts (refund_local.state)."""
+workers; the emails SES accepted at /_local/outbox; records events in at POST /_local/events, the refused
+ones at /_local/dead-letters; the OpenAPI document at /openapi.json and Swagger UI at /docs; with
+`--data-dir`, the state kept across restarts (refund_local.state)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
+from refund_local import records
 from refund_local.emulator import Emulator
 from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
@@ -36,6 +38,8 @@ from refund_local.tokens import UnreadableToken, claims_from_authorization
 from refund_local.workers import FunctionSpec, InvocationFailed, Invoker
 
 log = logging.getLogger("refund_local")
+# The template's records queue and its dead-letter queue (a logical id is the queue's name locally).
+RECORDS_QUEUE, RECORDS_DEAD_LETTER_QUEUE = "RecordsQueue", "RecordsDeadLetterQueue"
 
 # API Gateway itself accepts payloads up to 10 MB; no request of this API comes near 64 KiB (a reason is at
 # most 2,000 characters), so the local runner refuses more before reading it.
@@ -339,8 +343,21 @@ class LocalRunner:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
+    def _put_events(self, body: bytes) -> Response:
+        assert self.stack is not None
+        answer = records.put_events(self._emulator.client("events"), self.stack.environment["EVENT_BUS_NAME"], body)
+        return json_response(answer.status, answer.body)
+
     def local_route(self, path: str, query: str) -> Callable[[], Response] | None:
-        """The runner's own GET routes (no token): outbox, OpenAPI document, Swagger UI and its assets."""
+        """The runner's own GET routes (no token): outbox, dead letters, OpenAPI document, Swagger UI."""
+        if path == "/_local/dead-letters":
+            return lambda: json_response(
+                200,
+                {
+                    "deadLetters": records.dead_letters(RECORDS_DEAD_LETTER_QUEUE),
+                    "waiting": records.waiting(RECORDS_QUEUE),
+                },
+            )
         if path == "/_local/outbox":
             return lambda: json_response(200, {"messages": self.outbox.as_json()})
         if found := re.fullmatch(r"/_local/outbox/(\d+)\.html", path):
@@ -365,6 +382,10 @@ class LocalRunner:
 
     def handle(self, request: Request) -> Response:
         target = urlsplit(request.target)
+        if target.path == "/_local/events":
+            if request.method != "POST":
+                return error_response(405, "method not allowed", [("Allow", "POST")])
+            return self._put_events(request.body)
         local = self.local_route(target.path, target.query)
         if local is not None:
             return local() if request.method == "GET" else error_response(405, "method not allowed", [("Allow", "GET")])

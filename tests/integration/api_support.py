@@ -18,10 +18,9 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients, repository
 from refund_core.adapters.settings import settings
-from refund_core.policy.models import Customer, Order, SupportTicket, Usage
-from refund_core.policy.money import Money
 from refund_local.environment import REGION
 from refund_local.handlers import invoke
+from refund_local.seed import parse_seed, write_seed
 from refund_local.stack import LocalAws
 from refund_local.stream import lambda_record
 
@@ -43,32 +42,50 @@ def seed_order(
     ticket_id: str | None = None,
     ticket_response: str | None = "cannot_fix",
 ) -> None:
-    """A customer record, an order, its usage and (by default) a support ticket `T-<order_id>`."""
+    """A customer record, an order, its usage and (by default) a support ticket `T-<order_id>`, loaded as the
+    local seed file is (None leaves a fact out: unknown)."""
     now = datetime.now(UTC)
-    repository.put_customer(Customer(username=username, email=f"{username}@example.com"))
-    repository.put_order(
-        Order(
-            order_id=order_id,
-            username=username,
-            ordered_at=now - timedelta(days=days_ago),
-            amount_paid=Money.of(amount, currency),
-            payment_channel=channel,
-            kind=kind,
-            service_period_days=365,
-            payment_state=payment_state,  # type: ignore[arg-type]
-        )
-    )
-    if traffic_bytes is not None or connections is not None:
-        repository.put_usage(order_id, Usage(traffic_bytes=traffic_bytes, connections=connections))
-    repository.put_support_ticket(
-        SupportTicket(
-            ticket_id=ticket_id or f"T-{order_id}",
-            username=username,
-            opened_at=now - timedelta(days=2),
-            category="technical",
-            official_response=ticket_response,  # type: ignore[arg-type]
-        )
-    )
+    order = {
+        "orderId": order_id,
+        "username": username,
+        "orderedAt": (now - timedelta(days=days_ago)).isoformat(),
+        "amount": amount,
+        "currency": currency,
+        "paymentChannel": channel,
+        "kind": kind,
+        "servicePeriodDays": 365,
+        "paymentState": payment_state,
+        "trafficBytes": traffic_bytes,
+        "connections": connections,
+    }
+    ticket = {
+        "ticketId": ticket_id or f"T-{order_id}",
+        "username": username,
+        "openedAt": (now - timedelta(days=2)).isoformat(),
+        "category": "technical",
+        "officialResponse": ticket_response,
+    }
+    document = {
+        "customers": [{"username": username, "email": f"{username}@example.com"}],
+        "orders": [{name: value for name, value in order.items() if value is not None}],
+        "tickets": [ticket],
+    }
+    write_seed(parse_seed(document))
+
+
+def record_event(detail_type: str, detail: dict[str, Any], source: str | None = None) -> bool:
+    """One event of RECORDS.md, from the system that owns it, validated and applied as the records function
+    does; True when it changed the records."""
+    from refund_core.app.record_events import DETAIL_TYPES, apply_record_event, parse_record_event  # noqa: PLC0415
+
+    envelope = {"source": source or DETAIL_TYPES[detail_type][1], "detail-type": detail_type, "detail": detail}
+    return apply_record_event(parse_record_event(envelope))
+
+
+def customer_upserted(username: str, email: str, **extra: Any) -> bool:
+    """The accounts system's CustomerUpserted, as of now."""
+    detail = {"username": username, "email": email, "asOf": datetime.now(UTC).isoformat(), **extra}
+    return record_event("CustomerUpserted", detail)
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
-from api_support import call, deliver_all, owed_items, seed_order, sent_emails
+from api_support import call, customer_upserted, deliver_all, owed_items, seed_order, sent_emails
 
-from refund_core.adapters import repository
+from refund_core.adapters.settings import settings
 from refund_core.app import outbox
-from refund_core.policy.models import Customer
+from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws
 
@@ -27,8 +28,12 @@ def submit(order_id: str, claims: dict[str, str]) -> tuple[int, dict[str, object
 
 
 def without_profile(username: str) -> None:
-    """The customer's orders are known, their account record is not (no address of record)."""
-    repository.put_customer(Customer(username=username, email=None))
+    """The customer's account record holds no address (as the first release's records could)."""
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=settings().customer_records_table_name,
+        Key={"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="REMOVE email",
+    )
 
 
 def test_the_email_of_record_wins_over_the_tokens(stack: LocalAws) -> None:
@@ -90,7 +95,7 @@ def test_the_email_waiting_for_an_address_goes_when_one_of_record_arrives(stack:
     assert status == 201
     deliver_all()
     assert sent_emails() == []
-    repository.put_customer(Customer(username="quinn", email="quinn@example.com"))  # CustomerUpserted
+    customer_upserted("quinn", "quinn@example.com")
     later = datetime.now(UTC) + timedelta(hours=2)
     assert outbox.reconcile(now=later).queued == 1
     deliver_all()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from api_support import EVENTS, call, load_event, on_request, seed_order, sent_emails
 
+from refund_core.adapters.settings import settings
+from refund_local.environment import REGION
 from refund_local.handlers import invoke
 from refund_local.stack import LocalAws
 
@@ -34,6 +37,14 @@ def test_event_gives_its_documented_status(stack: LocalAws, name: str) -> None:
     assert call(event).status == status
 
 
+def records_dead_letters() -> list[str]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = settings().records_dead_letter_queue_url
+    return [
+        message["Body"] for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+
+
 def with_request_id(event: dict[str, Any], request_id: str) -> dict[str, Any]:
     """A queue event aimed at a real request: the placeholder id replaced in its message bodies."""
     placeholder = "rr_01JD0000000000000000000000"
@@ -42,15 +53,21 @@ def with_request_id(event: dict[str, Any], request_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED["queue"]))
-def test_queue_event_delivers_what_the_request_owes(stack: LocalAws, name: str) -> None:
+def test_queue_event_gives_its_documented_answer(stack: LocalAws, name: str) -> None:
+    want = EXPECTED["queue"][name]
     seed_order("ord-1001", days_ago=40, ticket_id="T-77")
-    created = call(load_event("api_submit"))
-    assert created.status == 201
-    event = with_request_id(load_event(name), created.json["requestId"])
-    answer = invoke("functions/outbox/", event)
-    assert answer == {"batchItemFailures": EXPECTED["queue"][name]["batchItemFailures"]}
-    (email,) = sent_emails()
-    assert created.json["requestId"] in email.text
+    event = load_event(name)
+    if want.get("onPendingRequest"):
+        created = call(load_event("api_submit"))
+        assert created.status == 201
+        event = with_request_id(event, created.json["requestId"])
+    code_uri = {"OutboxFunction": "functions/outbox/", "RecordsFunction": "functions/records/"}[want["function"]]
+    assert invoke(code_uri, event) == {"batchItemFailures": want["batchItemFailures"]}
+    if want["function"] == "OutboxFunction":
+        (email,) = sent_emails()
+        assert created.json["requestId"] in email.text
+    letters = [json.loads(body)["field"] for body in records_dead_letters()]
+    assert letters == ([want["deadLettered"]] if "deadLettered" in want else [])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED["schedule"]))

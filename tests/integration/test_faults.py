@@ -15,6 +15,7 @@ import pytest
 from api_support import (
     aws_error,
     call,
+    customer_upserted,
     deliver_queued,
     notifier_records,
     on_call,
@@ -27,12 +28,11 @@ from api_support import (
 )
 from boto3.dynamodb.types import TypeSerializer
 
-from refund_core.adapters import clients, repository
+from refund_core.adapters import clients
 from refund_core.adapters.records import Effect
 from refund_core.adapters.settings import settings
 from refund_core.app import outbox
 from refund_core.observability import FunctionFailed, metrics
-from refund_core.policy.models import Customer
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, invoke, load_handler
 from refund_local.paths import REPO_ROOT
@@ -61,7 +61,7 @@ def happen(*names: str) -> None:
 @pytest.fixture
 def customers(stack: LocalAws) -> None:
     for name in ("alice", "bob", "carol"):
-        repository.put_customer(Customer(username=name, email=f"{name}@example.com"))
+        customer_upserted(name, f"{name}@example.com")
 
 
 def notify(records: list[dict[str, Any]]) -> list[str]:

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from api_support import (
     SentEmail,
+    customer_upserted,
     deliver_all,
     deliver_queued,
     notifier_records,
@@ -32,7 +33,6 @@ from refund_core.adapters import clients, repository
 from refund_core.adapters.records import Effect
 from refund_core.adapters.settings import settings
 from refund_core.app import outbox
-from refund_core.policy.models import Customer
 from refund_local.environment import REGION
 from refund_local.handlers import invoke
 from refund_local.paths import REPO_ROOT
@@ -68,7 +68,7 @@ def happen(*names: str) -> None:
 def records_of_customers(stack: LocalAws) -> None:
     """The customers' email of record, as the accounts system published them."""
     for name in ("alice", "bob", "carol"):
-        repository.put_customer(Customer(username=name, email=f"{name}@example.com"))
+        customer_upserted(name, f"{name}@example.com")
 
 
 @pytest.fixture
@@ -294,7 +294,7 @@ def test_an_eventbridge_failure_holds_back_the_event_not_the_email(
 
 
 def test_the_email_of_record_wins_over_the_address_the_request_kept(stack: LocalAws) -> None:
-    repository.put_customer(Customer(username="bob", email="bob.new@example.com"))
+    customer_upserted("bob", "bob.new@example.com")
     happen("cancelled")  # its request kept bob@example.com from a verified token
     deliver_queued()
     assert [email.to for email in sent_emails()] == [("bob.new@example.com",)]
@@ -310,7 +310,7 @@ def test_with_no_address_at_all_the_email_waits_until_one_of_record_arrives(stac
     waiting = owed_items(BOB)["email#cancellation"]
     assert (waiting["state"], waiting["outcome"]) == ("OWED", "no address of record")
 
-    repository.put_customer(Customer(username="bob", email="bob@example.com"))
+    customer_upserted("bob", "bob@example.com")
     later = datetime.fromisoformat(waiting["nextAttemptAt"]) + timedelta(seconds=1)
     assert outbox.reconcile(now=later).queued == 1
     deliver_queued()

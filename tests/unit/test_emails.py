@@ -111,6 +111,19 @@ def test_acknowledgement_says_received_and_the_decision_date_with_the_year(claim
     assert "<strong>Friday 11 December 2026</strong>" in email.html
 
 
+@pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION])
+def test_the_customer_is_greeted_by_their_name_of_record_else_their_username(
+    claim: ClaimBuilder, policy: Policy, kind: EmailKind
+) -> None:
+    request = pending(claim, policy)
+    named = Recipients(customer="kim@example.com", reviewers="r@example.com", supervisors="s@example.com",
+                       customer_name="Kim <Lee>")  # fmt: skip
+    email = render(kind, request, policy, named)
+    assert "Dear Kim <Lee>," in email.text
+    assert "Dear Kim &lt;Lee&gt;," in email.html
+    assert f"Dear {request.username}," in render(kind, request, policy, STAFF).text
+
+
 def test_the_customers_own_text_is_escaped_in_html_and_kept_in_text(claim: ClaimBuilder, policy: Policy) -> None:
     request = pending(claim, policy).model_copy(update={"reason": CUSTOMER_REASON + "\nsecond line"})
     email = customer_email(EmailKind.ACKNOWLEDGEMENT, request, policy)

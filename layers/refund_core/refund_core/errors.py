@@ -52,3 +52,8 @@ class ServiceBusy(RefundError):
     """AWS kept throttling through every retry: the caller should try again shortly (503, Retry-After)."""
 
     retry_after_seconds = 2
+
+
+class RecordEventRefused(RefundError):
+    """An event of another system that the service will not apply (RECORDS.md "Strict"): kept whole in the
+    records dead-letter queue with this reason and the field it names."""

@@ -79,3 +79,23 @@ def delay_delivery(receipt_handle: str, seconds: int) -> None:
         clients.sqs().change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
+
+
+class NoDeadLetterQueue(RuntimeError):
+    """RECORDS_DEAD_LETTER_QUEUE_URL is not set: a refused event cannot be kept, so it is not let go."""
+
+
+def refuse_record_event(body: str, reason: str, field: str) -> None:
+    """The refused event, whole, into the records dead-letter queue with its reason (body and attributes)."""
+    queue_url = settings().records_dead_letter_queue_url
+    if not queue_url:
+        raise NoDeadLetterQueue("RECORDS_DEAD_LETTER_QUEUE_URL is not set")
+    message = json.dumps({"reason": reason, "field": field, "event": body})
+    clients.sqs().send_message(
+        QueueUrl=queue_url,
+        MessageBody=message,
+        MessageAttributes={
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "field": {"DataType": "String", "StringValue": field},
+        },
+    )

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from refund_core.adapters import clients
+from refund_core.adapters import customer_records
+from refund_core.adapters.dynamo import call as _call
+from refund_core.adapters.dynamo import deserialize
+from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.records import (
     OWED_SK_PREFIX,
     REQUEST_SK,
@@ -33,25 +35,19 @@ from refund_core.adapters.records import (
 )
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict, InvalidInput, ServiceBusy
-from refund_core.observability import count, logger
+from refund_core.observability import count
 from refund_core.policy.models import (
     Assessment,
-    Customer,
     Decision,
     EarlierClaim,
     HistoryEntry,
-    Order,
     RequestStatus,
-    SupportTicket,
-    Usage,
     utc_iso,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 CLAIMS_SK = "CLAIMS"
 ORDER_CLAIM_SK = "CLAIM"
@@ -59,7 +55,6 @@ BY_STATUS_INDEX = "ByStatus"
 BY_CUSTOMER_INDEX = "ByCustomer"
 OWED_INDEX = "ByOwed"
 OWED_PARTITION = "OWED"
-_THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 CONFLICT_TRIES = 5
 _CONFLICT_BACKOFF_SECONDS = 0.02
 _BATCH_TRIES = 5
@@ -67,14 +62,6 @@ _BATCH_TRIES = 5
 
 def request_key(request_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": REQUEST_SK}}
-
-
-def _serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {name: _serializer.serialize(value) for name, value in item.items()}
-
-
-def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 def _index_keys(status: RequestStatus, request: RequestRecord) -> dict[str, str]:
@@ -103,76 +90,6 @@ def _history_put(request_id: str, entries: Iterable[HistoryEntry]) -> list[Trans
     return writes
 
 
-# ---- customer records (facts the rules read) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CustomerRecords:
-    customer: Customer | None
-    order: Order | None
-    usage: Usage | None
-    support_ticket: SupportTicket | None
-
-
-def _record_keys(username: str, order_id: str, ticket_id: str) -> list[dict[str, AttributeValueTypeDef]]:
-    return [
-        {"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": "PROFILE"}},
-        {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}},
-        {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "USAGE"}},
-        {"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": "TICKET"}},
-    ]
-
-
-def _customer_records(
-    found: Mapping[str, dict[str, Any]], username: str, order_id: str, ticket_id: str
-) -> CustomerRecords:
-    """The records found (keyed `pk|sk`) as the facts the rules read; a record not found is an unknown fact."""
-    customer = found.get(f"CUSTOMER#{username}|PROFILE")
-    order = found.get(f"ORDER#{order_id}|ORDER")
-    usage = found.get(f"ORDER#{order_id}|USAGE")
-    ticket = found.get(f"TICKET#{ticket_id}|TICKET")
-    return CustomerRecords(
-        customer=Customer.model_validate(customer) if customer else None,
-        order=Order.model_validate(order) if order else None,
-        usage=Usage.model_validate(usage) if usage else None,
-        support_ticket=SupportTicket.model_validate(ticket) if ticket else None,
-    )
-
-
-def customer_profile(username: str) -> Customer | None:
-    """The customer's account record (its email of record, blocks and violations), or None."""
-    response = _call(
-        "get_item",
-        TableName=settings().customer_records_table_name,
-        Key={"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": "PROFILE"}},
-    )
-    item = response.get("Item")
-    return Customer.model_validate(deserialize(item)) if item else None
-
-
-def _put_record(pk: str, sk: str, record: Mapping[str, Any]) -> None:
-    item = {"pk": pk, "sk": sk, **record}
-    _call("put_item", TableName=settings().customer_records_table_name, Item=_serialize(item))
-
-
-def put_customer(customer: Customer) -> None:
-    _put_record(f"CUSTOMER#{customer.username}", "PROFILE", customer.model_dump(mode="json", by_alias=True))
-
-
-def put_order(order: Order) -> None:
-    record = order.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _put_record(f"ORDER#{order.order_id}", "ORDER", record)
-
-
-def put_usage(order_id: str, usage: Usage) -> None:
-    _put_record(f"ORDER#{order_id}", "USAGE", usage.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
-def put_support_ticket(ticket: SupportTicket) -> None:
-    record = ticket.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _put_record(f"TICKET#{ticket.ticket_id}", "TICKET", record)
-
-
 # ---- every call -------------------------------------------------------------------------------------------
 
 
@@ -187,22 +104,6 @@ def _reasons(error: ClientError) -> list[dict[str, Any]]:
 
 def _codes(error: ClientError) -> list[str]:
     return [str(reason.get("Code", "None")) for reason in _reasons(error)]
-
-
-def _busy(error: ClientError) -> ServiceBusy:
-    count("DynamoDBThrottled")
-    logger.warning("DynamoDB throttled through every retry", operation=error.operation_name)
-    return ServiceBusy("the service is busy; try again in a few seconds")
-
-
-def _call(operation: str, **arguments: Any) -> Any:
-    """One DynamoDB call; throttling that outlasts botocore's own retries is a ServiceBusy (503), never a 500."""
-    try:
-        return getattr(clients.dynamodb(), operation)(**arguments)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in _THROTTLED:
-            raise _busy(error) from error
-        raise
 
 
 def _transact(writes: list[TransactWriteItemTypeDef]) -> None:
@@ -245,7 +146,7 @@ class ClaimContext:
     """What judging a new claim reads: the customer records, and, with strong consistency, the customer's
     claims and the order's claim."""
 
-    records: CustomerRecords
+    records: customer_records.CustomerRecords
     claims: ClaimsRecord
     order_claim: OrderClaim
 
@@ -257,7 +158,7 @@ def load_claim_context(username: str, order_id: str, ticket_id: str) -> ClaimCon
     requests_table = settings().requests_table_name
     found: dict[str, dict[str, Any]] = {}
     unprocessed: dict[str, Any] = {
-        records_table: {"Keys": _record_keys(username, order_id, ticket_id)},
+        records_table: {"Keys": customer_records.record_keys(username, order_id, ticket_id)},
         requests_table: {"Keys": [_claims_key(username), _order_claim_key(order_id)], "ConsistentRead": True},
     }
     for attempt in range(_BATCH_TRIES):
@@ -272,7 +173,7 @@ def load_claim_context(username: str, order_id: str, ticket_id: str) -> ClaimCon
         time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
     else:
         raise ServiceBusy("the service is busy; try again in a few seconds")
-    records = _customer_records(
+    records = customer_records.records_found(
         {key.split("|", 1)[1]: item for key, item in found.items() if key.startswith(records_table + "|")},
         username,
         order_id,

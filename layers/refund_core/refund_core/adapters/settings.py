@@ -17,6 +17,8 @@ class Settings(BaseModel):
     review_deadline_state_machine_arn: str = Field(min_length=1)
     # Where owed effects go to be delivered (the notifier, the reconciler); the delivery function reads it.
     delivery_queue_url: str | None = None
+    # Where the records function keeps each event it refused, with the reason.
+    records_dead_letter_queue_url: str | None = None
     # An owed effect not done this long after it was owed is the reconciler's; a delivery holds one this long.
     outbox_grace_seconds: int = Field(default=600, gt=0)
     outbox_lease_seconds: int = Field(default=120, gt=0)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from refund_core.adapters import outbound, repository
+from refund_core.adapters import customer_records, outbound, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
 from refund_core.adapters.settings import settings
 from refund_core.observability import count, count_by, logger, metrics
@@ -96,11 +96,12 @@ def decided_event_detail(request: RequestRecord) -> dict[str, Any]:
 def _recipients(request: RequestRecord) -> Recipients:
     """The customer's email of record; only where the records hold none, the verified address of the token
     that filed the request (API.md "The customer's email address")."""
-    profile = repository.customer_profile(request.username)
+    profile = customer_records.customer_profile(request.username)
     return Recipients(
         customer=(profile.email if profile and profile.email else None) or request.customer_email,
         reviewers=settings().reviewers_email,
         supervisors=settings().supervisors_email,
+        customer_name=profile.name if profile else None,
     )
 
 

@@ -34,11 +34,13 @@ class EmailKind(StrEnum):
 
 @dataclass(frozen=True)
 class Recipients:
-    """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors."""
+    """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors; and the
+    customer's name of record, which greets them (their username when the records hold none)."""
 
     customer: str | None
     reviewers: str
     supervisors: str
+    customer_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ def render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: 
         "request_id": request.request_id,
         "order_id": request.order_id,
         "username": request.username,
+        "customer_name": recipients.customer_name or request.username,
     }
     match kind:
         case EmailKind.ACKNOWLEDGEMENT:

@@ -66,13 +66,29 @@ class Violation(CamelModel):
     at: UtcDatetime
 
 
+class RefundGrantedElsewhere(CamelModel):
+    """A refund the company granted outside this service (before it went live, or by hand): a claim decided."""
+
+    order_id: Text
+    refunded_at: UtcDatetime
+    amount: Money | None = None
+    reference: Text
+
+
+Language = Literal["en", "zh-HK"]
+
+
 class Customer(CamelModel):
-    """The account records the rules read: blocks and violations on record."""
+    """The account records the rules and the emails read: blocks, violations and refunds granted elsewhere on
+    record; the customer's name and language for the emails."""
 
     username: Text
     email: str | None = None
+    name: str | None = None
+    language: Language = "en"
     blocks: tuple[AccountBlock, ...] = ()
     violations: tuple[Violation, ...] = ()
+    refunds_elsewhere: tuple[RefundGrantedElsewhere, ...] = ()
 
 
 class SupportTicket(CamelModel):

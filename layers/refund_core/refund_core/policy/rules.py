@@ -227,16 +227,32 @@ def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar
         for claim in facts.earlier_claims
         if claim.status in counting_statuses and claim.received_at < facts.received_at
     ]
-    if not earlier:
-        return _pass(RuleId.NO_EARLIER_CLAIM, f"You have not claimed a refund under this Policy before. {clause}")
-    first = min(earlier, key=lambda claim: claim.received_at)
-    return _fail(
-        RuleId.NO_EARLIER_CLAIM,
+    elsewhere = [
+        refund
+        for refund in (facts.customer.refunds_elsewhere if facts.customer else ())
+        if refund.refunded_at < facts.received_at
+    ]
+    # Each earlier claim with when it was made and how the customer is told of it; the first one is cited.
+    found = [
         (
-            f"You already claimed a refund under this Policy on {calendar.local_date(first.received_at).isoformat()} "
-            f"(order {first.order_id}), and that claim was decided. {clause}"
-        ),
-    )
+            claim.received_at,
+            f"You already claimed a refund under this Policy on {calendar.local_date(claim.received_at).isoformat()} "
+            f"(order {claim.order_id}), and that claim was decided.",
+        )
+        for claim in earlier
+    ] + [
+        (
+            refund.refunded_at,
+            f"You were already refunded under this Policy on {calendar.local_date(refund.refunded_at).isoformat()} "
+            f"(order {refund.order_id}, refund {refund.reference}, granted by our billing team outside these "
+            "online requests).",
+        )
+        for refund in elsewhere
+    ]
+    if not found:
+        return _pass(RuleId.NO_EARLIER_CLAIM, f"You have not claimed a refund under this Policy before. {clause}")
+    _, first = min(found, key=lambda claim: claim[0])
+    return _fail(RuleId.NO_EARLIER_CLAIM, f"{first} {clause}")
 
 
 def not_app_store(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:

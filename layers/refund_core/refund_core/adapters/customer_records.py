@@ -1,0 +1,293 @@
+"""The customer records table (docs/design.md "CustomerRecordsTable"): the only module that knows its keys and
+conditions. The facts other systems send (RECORDS.md) are written here, each order-safe and idempotent by a
+condition on what is stored (never read, then written): an event older (`asOf`) than the stored fact, or
+the same one again, changes nothing and is reported not applied.
+
+Blocks, violations and refunds granted elsewhere are attributes of the customer's profile item, one per
+id (`block#<blockId>`, `unblock#<blockId>`, `violation#<id>`, `withdrawn#<id>`, `refund#<reference>`), so
+that a claim reads every fact about the customer in the one BatchGetItem that reads the order, and an
+unblock or a withdrawal that arrives before what it ends still ends it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from refund_core.adapters.dynamo import call, deserialize, failed_condition, serialize
+from refund_core.adapters.settings import settings
+from refund_core.errors import RecordEventRefused
+from refund_core.policy.models import (
+    AccountBlock,
+    Customer,
+    Language,
+    Order,
+    PaymentState,
+    RefundGrantedElsewhere,
+    SupportTicket,
+    Usage,
+    Violation,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+PROFILE_SK = "PROFILE"
+ORDER_SK = "ORDER"
+USAGE_SK = "USAGE"
+TICKET_SK = "TICKET"
+_BLOCK, _UNBLOCK, _VIOLATION, _WITHDRAWN, _REFUND = "block#", "unblock#", "violation#", "withdrawn#", "refund#"
+# The facts an order was placed with: a second OrderPlaced must bring the same ones.
+_PLACED_FIELDS = ("orderId", "username", "orderedAt", "amountPaid", "paymentChannel", "kind", "servicePeriodDays")
+
+
+def _key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _customer_key(username: str) -> dict[str, AttributeValueTypeDef]:
+    return _key(f"CUSTOMER#{username}", PROFILE_SK)
+
+
+def _order_key(order_id: str, sk: str = ORDER_SK) -> dict[str, AttributeValueTypeDef]:
+    return _key(f"ORDER#{order_id}", sk)
+
+
+def as_of(moment: datetime) -> str:
+    """A moment as stored for comparison: UTC, microseconds, fixed width, so that strings order as moments."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerRecords:
+    customer: Customer | None
+    order: Order | None
+    usage: Usage | None
+    support_ticket: SupportTicket | None
+
+
+def record_keys(username: str, order_id: str, ticket_id: str) -> list[dict[str, AttributeValueTypeDef]]:
+    return [
+        _customer_key(username),
+        _order_key(order_id),
+        _order_key(order_id, USAGE_SK),
+        _key(f"TICKET#{ticket_id}", TICKET_SK),
+    ]
+
+
+def _by_prefix(item: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {name.removeprefix(prefix): value for name, value in item.items() if name.startswith(prefix)}
+
+
+def customer_from(item: Mapping[str, Any]) -> Customer:
+    """The profile item as the facts the rules read. The first release kept blocks and violations as lists."""
+    unblocked = _by_prefix(item, _UNBLOCK)
+    withdrawn = _by_prefix(item, _WITHDRAWN)
+    blocks = [AccountBlock.model_validate(block) for block in item.get("blocks", [])] + [
+        AccountBlock.model_validate(block | ({"until": unblocked[block_id]["until"]} if block_id in unblocked else {}))
+        for block_id, block in sorted(_by_prefix(item, _BLOCK).items())
+    ]
+    violations = [Violation.model_validate(violation) for violation in item.get("violations", [])] + [
+        Violation.model_validate(violation)
+        for violation_id, violation in sorted(_by_prefix(item, _VIOLATION).items())
+        if violation_id not in withdrawn
+    ]
+    refunds = [RefundGrantedElsewhere.model_validate(refund) for _, refund in sorted(_by_prefix(item, _REFUND).items())]
+    return Customer.model_validate(
+        {
+            "username": item["username"],
+            "email": item.get("email"),
+            "name": item.get("name"),
+            "language": item.get("language", "en"),
+            "blocks": blocks,
+            "violations": violations,
+            "refundsElsewhere": refunds,
+        }
+    )
+
+
+def _order_from(item: Mapping[str, Any] | None) -> Order | None:
+    """None until billing has said the order was placed (a payment state alone is no order)."""
+    if not item or "orderedAt" not in item:
+        return None
+    return Order.model_validate(item)
+
+
+def records_found(found: Mapping[str, dict[str, Any]], username: str, order_id: str, ticket_id: str) -> CustomerRecords:
+    """The records found (keyed `pk|sk`) as the facts the rules read; a record not found is an unknown fact."""
+    customer = found.get(f"CUSTOMER#{username}|{PROFILE_SK}")
+    usage = found.get(f"ORDER#{order_id}|{USAGE_SK}")
+    ticket = found.get(f"TICKET#{ticket_id}|{TICKET_SK}")
+    return CustomerRecords(
+        customer=customer_from(customer) if customer and "username" in customer else None,
+        order=_order_from(found.get(f"ORDER#{order_id}|{ORDER_SK}")),
+        usage=Usage.model_validate(usage) if usage else None,
+        support_ticket=SupportTicket.model_validate(ticket) if ticket else None,
+    )
+
+
+def customer_profile(username: str) -> Customer | None:
+    """The customer's account record (their email of record, name and language, blocks...), or None."""
+    response = call("get_item", TableName=settings().customer_records_table_name, Key=_customer_key(username))
+    item = response.get("Item")
+    return customer_from(deserialize(item)) if item and "username" in item else None
+
+
+# ---- writing, one event at a time -------------------------------------------------------------------------
+
+
+_NAME = re.compile(r"#(\w+)")
+
+
+def _update(
+    key: dict[str, AttributeValueTypeDef],
+    values: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    compared: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """SET every attribute of `values` on the item (made if missing), if `condition` holds over the stored item
+    (attributes written `#name`) and `compared` (placeholders `:name`); None when it did, else the stored item."""
+    placeholders = {f"#v{index}": name for index, name in enumerate(values)}
+    arguments: dict[str, Any] = {
+        "TableName": settings().customer_records_table_name,
+        "Key": key,
+        "UpdateExpression": "SET " + ", ".join(f"{name} = :v{index}" for index, name in enumerate(placeholders)),
+        "ExpressionAttributeNames": placeholders,
+        "ExpressionAttributeValues": serialize(
+            {f":v{index}": value for index, value in enumerate(values.values())} | dict(compared or {})
+        ),
+    }
+    if condition:
+        arguments["ExpressionAttributeNames"] |= {f"#{name}": name for name in _NAME.findall(condition)}
+        arguments |= {"ConditionExpression": condition, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    try:
+        call("update_item", **arguments)
+    except ClientError as error:
+        if failed_condition(error):
+            stored: Mapping[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+            return deserialize(stored)
+        raise
+    return None
+
+
+def _newer(attribute: str) -> str:
+    """The condition of an order-safe write: nothing stored yet, or stored as of an earlier moment."""
+    return f"attribute_not_exists(#{attribute}) OR #{attribute} < :asOf"
+
+
+def upsert_customer(username: str, email: str | None, name: str | None, language: Language, at: datetime) -> bool:
+    values = {"username": username, "language": language, "asOf": as_of(at)}
+    values |= {attribute: value for attribute, value in (("email", email), ("name", name)) if value is not None}
+    return _update(_customer_key(username), values, condition=_newer("asOf"), compared={":asOf": as_of(at)}) is None
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    record = order.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {name: record[name] for name in _PLACED_FIELDS if name in record}
+
+
+def place_order(order: Order) -> bool:
+    """The order as billing placed it. Again with the same facts: not applied; with other facts: refused (a
+    correction is an OrderCorrected); after a correction (which is newer): not applied."""
+    values = _order_values(order)
+    stored = _update(_order_key(order.order_id), values, condition="attribute_not_exists(#orderedAt)")
+    if stored is None:
+        return True
+    placed = _order_from(stored)
+    if "correctedAsOf" in stored or placed is None:
+        return False
+    differing = [name for name, value in _order_values(placed).items() if values.get(name) != value]
+    differing += [name for name in values if name not in _order_values(placed)]
+    if not differing:
+        return False
+    raise RecordEventRefused(
+        f"{differing[0]}: order {order.order_id} was placed with another; a billing correction is an OrderCorrected",
+        field=differing[0],
+    )
+
+
+def correct_order(order: Order, at: datetime) -> bool:
+    values = _order_values(order) | {"correctedAsOf": as_of(at)}
+    stored = _update(
+        _order_key(order.order_id), values, condition=_newer("correctedAsOf"), compared={":asOf": as_of(at)}
+    )
+    return stored is None
+
+
+def change_payment_state(order_id: str, state: PaymentState, at: datetime) -> bool:
+    values = {"paymentState": str(state), "paymentAsOf": as_of(at)}
+    stored = _update(_order_key(order_id), values, condition=_newer("paymentAsOf"), compared={":asOf": as_of(at)})
+    return stored is None
+
+
+def report_usage(order_id: str, usage: Usage, at: datetime) -> bool:
+    """Totals so far (None: not metered, unknown): applied if newer, refused if newer with a total that went
+    down."""
+    totals = {"trafficBytes": usage.traffic_bytes, "connections": usage.connections}
+    compared: dict[str, Any] = {":asOf": as_of(at)}
+    never_lower = ""
+    for name, total in totals.items():
+        if total is not None:
+            compared[f":{name}"] = total
+            never_lower += f" AND (attribute_not_exists(#{name}) OR #{name} <= :{name})"
+    condition = f"attribute_not_exists(#asOf) OR (#asOf < :asOf{never_lower})"
+    stored = _update(_order_key(order_id, USAGE_SK), totals | {"asOf": as_of(at)}, condition=condition,
+                     compared=compared)  # fmt: skip
+    if stored is None:
+        return True
+    if str(stored["asOf"]) >= as_of(at):
+        return False
+    lower = next(name for name, total in totals.items() if total is not None and int(stored.get(name) or 0) > total)
+    raise RecordEventRefused(
+        f"{lower}: usage totals never go down, and it was {stored[lower]} as of {stored['asOf']}", field=lower
+    )
+
+
+def block_account(username: str, block_id: str, block: AccountBlock) -> bool:
+    values = {
+        "username": username,
+        f"{_BLOCK}{block_id}": block.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    _update(_customer_key(username), values)
+    return True
+
+
+def unblock_account(username: str, block_id: str, until: datetime) -> bool:
+    values = {"username": username, f"{_UNBLOCK}{block_id}": {"until": as_of(until)}}
+    _update(_customer_key(username), values)
+    return True
+
+
+def record_violation(username: str, violation_id: str, violation: Violation) -> bool:
+    values = {"username": username, f"{_VIOLATION}{violation_id}": violation.model_dump(mode="json", by_alias=True)}
+    _update(_customer_key(username), values)
+    return True
+
+
+def withdraw_violation(username: str, violation_id: str, at: datetime) -> bool:
+    values = {"username": username, f"{_WITHDRAWN}{violation_id}": {"asOf": as_of(at)}}
+    _update(_customer_key(username), values)
+    return True
+
+
+def update_support_ticket(ticket: SupportTicket, at: datetime) -> bool:
+    values = ticket.model_dump(mode="json", by_alias=True) | {"asOf": as_of(at)}
+    ticket_key = _key(f"TICKET#{ticket.ticket_id}", TICKET_SK)
+    return _update(ticket_key, values, condition=_newer("asOf"), compared={":asOf": as_of(at)}) is None
+
+
+def grant_refund_elsewhere(username: str, refund: RefundGrantedElsewhere) -> bool:
+    values = {
+        "username": username,
+        f"{_REFUND}{refund.reference}": refund.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    _update(_customer_key(username), values)
+    return True

@@ -1,0 +1,126 @@
+"""Customer records over HTTP (RECORDS.md "Locally"): events put on the emulated bus with POST /_local/events
+reach the records function through the template's rule and queue, and the next claim is judged on them; a
+refused event is listed by GET /_local/dead-letters with its reason; a fact that arrives after a pending
+claim changes nothing until a reviewer assesses it again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import REVIEWER, Server, customer, iso, running_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-records")]
+
+APPLIED_TIMEOUT_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("records"), {"customers": [customer("someone")]}) as running:
+        yield running
+
+
+def put_events(server: Server, *events: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    entries = [{"Source": source, "DetailType": kind, "Detail": json.dumps(detail)} for source, kind, detail in events]
+    response = server.session.post(server.base + "/_local/events", json={"Entries": entries}, timeout=30)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    assert answer["FailedEntryCount"] == 0, answer
+    return answer
+
+
+def applied(server: Server) -> dict[str, Any]:
+    """The dead letters, once the records queue holds nothing more to apply."""
+    give_up = time.monotonic() + APPLIED_TIMEOUT_SECONDS
+    while True:
+        state: dict[str, Any] = server.session.get(server.base + "/_local/dead-letters", timeout=30).json()
+        if state["waiting"] == 0 or time.monotonic() > give_up:
+            return state
+        time.sleep(0.1)
+
+
+def the_facts_of(username: str, order_id: str, traffic: int) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        ("smart-security.accounts", "CustomerUpserted",
+         {"username": username, "email": f"{username}@example.com", "name": "Kim Lee", "asOf": iso(30)}),
+        ("smart-security.billing", "OrderPlaced",
+         {"orderId": order_id, "username": username, "orderedAt": iso(5), "amount": "59.99", "currency": "USD",
+          "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365}),
+        ("smart-security.billing", "PaymentStateChanged", {"orderId": order_id, "paymentState": "settled",
+                                                           "asOf": iso(5)}),
+        ("smart-security.usage", "UsageReported", {"orderId": order_id, "trafficBytes": traffic, "connections": 3,
+                                                   "asOf": iso(1)}),
+        ("smart-security.support", "SupportTicketUpdated",
+         {"ticketId": f"T-{order_id}", "username": username, "openedAt": iso(2), "category": "technical",
+          "officialResponse": "cannot_fix", "asOf": iso(1)}),
+    ]  # fmt: skip
+
+
+def test_facts_sent_as_events_decide_the_next_claim(server: Server) -> None:
+    put_events(server, *the_facts_of("kim", "ord-kim", 10**9))
+    assert applied(server)["deadLetters"] == []
+    created = server.submit("kim", "ord-kim", "T-ord-kim")
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "APPROVED"
+    greeting = server.wait_for_emails(lambda message: created.json()["requestId"] in message["text"])
+    assert greeting and "Kim Lee" in greeting[0]["text"]
+
+
+def test_usage_that_arrives_after_a_pending_claim_changes_it_only_when_assessed(server: Server) -> None:
+    put_events(server, *the_facts_of("lin", "ord-lin", 12 * 10**9))
+    applied(server)
+    pending = server.submit("lin", "ord-lin", "T-ord-lin").json()
+    assert pending["status"] == "PENDING"
+    corrected = ("smart-security.usage", "UsageReported",
+                 {"orderId": "ord-lin", "trafficBytes": 12 * 10**9, "connections": 3, "asOf": iso(0)})  # fmt: skip
+    ticket = ("smart-security.support", "SupportTicketUpdated",
+              {"ticketId": "T-ord-lin", "username": "lin", "openedAt": iso(2), "category": "billing",
+               "officialResponse": "cannot_fix", "asOf": iso(0)})  # fmt: skip
+    put_events(server, corrected, ticket)
+    applied(server)
+    assert server.read(pending["requestId"]).json()["assessment"] == pending["assessment"]
+    assessed = server.evaluate(pending["requestId"], {"action": "assess"}, user=REVIEWER).json()
+    (support,) = [rule for rule in assessed["assessment"]["rules"] if rule["id"] == "SUPPORT_CONFIRMED_UNFIXABLE"]
+    assert support["result"] == "fail"
+    assert assessed["assessment"]["outcome"] == "REFUSED"
+
+
+def test_a_refused_event_is_listed_with_its_reason_and_stores_nothing(server: Server) -> None:
+    unknown_field = ("smart-security.billing", "OrderPlaced",
+                     {"orderId": "ord-max", "username": "max", "orderedAt": iso(5), "amount": "59.99",
+                      "currency": "USD", "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365,
+                      "coupon": "X"})  # fmt: skip
+    put_events(server, unknown_field)
+    (letter,) = applied(server)["deadLetters"]
+    assert letter["field"] == "detail.coupon"
+    assert letter["event"]["detail"]["coupon"] == "X"
+    assert server.submit("max", "ord-max", "T-ord-max").status_code == 404  # no such order on record
+
+
+def test_put_events_answers_a_malformed_body_as_eventbridge_does(server: Server) -> None:
+    response = server.session.post(server.base + "/_local/events", json={"Entries": []}, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["__type"] == "ValidationException"
+
+
+def test_a_file_of_events_loaded_in_one_command_is_applied(server: Server, tmp_path: Path) -> None:
+    """`refund-local load-events FILE --url`: one line refused (reported, not sent), the rest applied."""
+    lines = [json.dumps({"source": source, "detail-type": kind, "detail": detail})
+             for source, kind, detail in the_facts_of("noa", "ord-noa", 10**9)]  # fmt: skip
+    lines.insert(2, json.dumps({"source": "smart-security.billing", "detail-type": "OrderPlaced", "detail": {}}))
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "refund_local", "load-events", str(events), "--url", server.base]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr  # a line was refused
+    assert "line 3 refused: detail.orderId: Field required" in done.stdout
+    assert "6 lines read from line 1: 5 accepted, 1 refused" in done.stdout
+    applied(server)
+    assert server.submit("noa", "ord-noa", "T-ord-noa").json()["status"] == "APPROVED"
