@@ -1,20 +1,32 @@
-"""GET /refund-requests/{requestId} and GET /refund-requests: the owner or a reviewer reads."""
+"""GET /refund-requests/{requestId}, GET /refund-requests and GET /orders: the owner or staff read."""
 
-from typing import Annotated, Any
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.adapters.repository import RequestFilter
 from refund_core.app.inputs import RequestId
-from refund_core.app.resources import RefundRequestResource, RequestList
-from refund_core.app.service import list_refund_requests, read_refund_request
-from refund_core.http.resolver import current_caller, media_type_lower_cased, new_api, resource, route_responses
+from refund_core.app.resources import OrderList, RefundRequestResource, RequestList
+from refund_core.app.service import hong_kong_day_start, list_orders, list_refund_requests, read_refund_request
+from refund_core.http.resolver import (
+    current_caller,
+    media_type_lower_cased,
+    new_api,
+    only_parameters,
+    resource,
+    route_responses,
+)
 from refund_core.observability import observed
 from refund_core.policy.models import RequestStatus
 
 app = new_api()
+PageSize = Annotated[int, Query(ge=1, le=100)]
+PageToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
+ListedBy = ("status", "overdue", "username", "orderId", "receivedFrom", "receivedTo", "limit", "nextToken")
 
 
 @app.get(
@@ -28,16 +40,43 @@ def read(requestId: RequestId) -> Response[RefundRequestResource]:
 
 @app.get(
     "/refund-requests",
-    summary="List refund requests: a reviewer's queue or a customer's own",
-    responses=route_responses(200, RequestList, "A page of requests, oldest deadline first", {}),
+    summary="List refund requests: the staff's queue, filtered, or a customer's own",
+    responses=route_responses(
+        200, RequestList, "A page of requests, oldest deadline first", {403: "A staff filter, used by a customer"}
+    ),
 )
 def list_requests(
+    *,
     status: Annotated[RequestStatus | None, Query(description="PENDING, APPROVED, REFUSED or CANCELLED")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+    overdue: Annotated[Literal["true", "false"] | None, Query(description="staff: only overdue (or not)")] = None,
+    username: Annotated[str | None, Query(min_length=1, max_length=128, description="staff: one customer's")] = None,
+    order_id: Annotated[str | None, Query(alias="orderId", min_length=1, max_length=128, description="staff")] = None,
+    received_from: Annotated[date | None, Query(alias="receivedFrom", description="staff: a Hong Kong date")] = None,
+    received_to: Annotated[date | None, Query(alias="receivedTo", description="staff: a Hong Kong date")] = None,
+    limit: PageSize = 50,
+    next_token: PageToken = None,
 ) -> Response[RequestList]:
-    page = list_refund_requests(current_caller(app), status, limit, next_token)
+    only_parameters(app, ListedBy)
+    narrowed = RequestFilter(
+        status=status,
+        username=username,
+        overdue=None if overdue is None else overdue == "true",
+        order_id=order_id,
+        received_from=hong_kong_day_start(received_from) if received_from else None,
+        received_before=hong_kong_day_start(received_to + timedelta(days=1)) if received_to else None,
+    )
+    page = list_refund_requests(current_caller(app), narrowed, limit, next_token)
     return resource(RequestList(items=page.items, next_token=page.next_token))
+
+
+@app.get(
+    "/orders",
+    summary="The caller's own orders, newest first, each with its latest request that was not cancelled",
+    responses=route_responses(200, OrderList, "A page of orders", {}),
+)
+def orders(limit: PageSize = 50, next_token: PageToken = None) -> Response[OrderList]:
+    only_parameters(app, ("limit", "nextToken"))
+    return resource(list_orders(current_caller(app), limit, next_token))
 
 
 @observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -2,7 +2,7 @@
 
     refund-local serve [--host 127.0.0.1] [--port 3000] [--seed FILE] [--review-window-seconds N]
                        [--data-dir DIR [--reset]] [--workers N] [--verbose]
-    refund-local token USER [--reviewer] [--email ADDR]
+    refund-local token USER [--reviewer] [--supervisor] [--policy-owner] [--email ADDR]
     refund-local load-events FILE (--url URL | --event-bus NAME [--region R] | --check-only) [--from-line N]
 
 See docs/local-runner.md."""
@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a bearer token for the local API (unsigned, local only)")
     token.add_argument("user", help="the cognito:username claim")
     token.add_argument("--reviewer", action="store_true", help="in the refund-reviewers group")
+    token.add_argument("--supervisor", action="store_true", help="in the refund-supervisors group")
+    token.add_argument("--policy-owner", action="store_true", help="in the refund-policy-owners group")
     token.add_argument("--email", help="the email claim (default USER@example.com)")
     load = commands.add_parser(
         "load-events", help="a JSON Lines file of records events onto the local stack or a deployed stack's bus"
@@ -113,7 +115,14 @@ def load_events(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
-        print(make_token(claims_for(args.user, reviewer=args.reviewer, email=args.email)))
+        claims = claims_for(
+            args.user,
+            reviewer=args.reviewer,
+            supervisor=args.supervisor,
+            policy_owner=args.policy_owner,
+            email=args.email,
+        )
+        print(make_token(claims))
         return 0
     if args.command == "load-events":
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

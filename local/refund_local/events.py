@@ -8,17 +8,33 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from refund_core.http.identity import REVIEWERS_GROUP
+from refund_core.http.identity import POLICY_OWNERS_GROUP, REVIEWERS_GROUP, SUPERVISORS_GROUP
 
 
-def claims_for(username: str, *, reviewer: bool = False, email: str | None = None) -> dict[str, str]:
+def claims_for(
+    username: str,
+    *,
+    reviewer: bool = False,
+    supervisor: bool = False,
+    policy_owner: bool = False,
+    email: str | None = None,
+) -> dict[str, str]:
     """Cognito claims as a REST API's authorizer passes them: every value a string, lists joined by commas."""
     claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, username)), "cognito:username": username}
     claims["email"] = email or f"{username}@example.com"
     # Cognito says whether the address is verified; the pool verifies every address (template.yaml).
     claims["email_verified"] = "true"
-    if reviewer:
-        claims["cognito:groups"] = REVIEWERS_GROUP
+    groups = [
+        group
+        for group, member in (
+            (REVIEWERS_GROUP, reviewer),
+            (SUPERVISORS_GROUP, supervisor),
+            (POLICY_OWNERS_GROUP, policy_owner),
+        )
+        if member
+    ]
+    if groups:
+        claims["cognito:groups"] = ",".join(groups)
     return claims
 
 

@@ -264,7 +264,8 @@ class LocalRunner:
 
         count, token = 0, None
         while True:
-            page = repository.list_requests(status=RequestStatus.PENDING, username=None, limit=100, next_token=token)
+            pending = repository.RequestFilter(status=RequestStatus.PENDING)
+            page = repository.list_requests(narrowed=pending, limit=100, next_token=token)
             for request in page.items:
                 workflow.start_review_deadline(request)
                 count += 1

@@ -101,20 +101,22 @@ def on_request(event: dict[str, Any], request_id: str) -> dict[str, Any]:
     return event
 
 
-FUNCTION_OF = {
-    ("POST", "/refund-requests"): "functions/submit/",
-    ("GET", "/refund-requests"): "functions/read/",
-    ("GET", "/refund-requests/{requestId}"): "functions/read/",
-    ("POST", "/refund-requests/{requestId}/evaluate"): "functions/evaluate/",
-    ("POST", "/refund-requests/{requestId}/cancel"): "functions/cancel/",
-}
+def _function_of() -> dict[tuple[str, str], str]:
+    """Each route of template.yaml's API events → its function's code."""
+    from refund_local.provision import api_routes, load_template  # noqa: PLC0415
+
+    return {(route.method, route.path): route.code_uri for route in api_routes(load_template())}
+
+
+FUNCTION_OF = _function_of()
 
 
 class Response:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.status = raw["statusCode"]
         self.raw = raw
-        self.json: Any = json.loads(raw["body"]) if raw.get("body") else None
+        is_json = raw.get("body") and not (self.header("Content-Type") or "").startswith("text/csv")
+        self.json: Any = json.loads(raw["body"]) if is_json else None
 
     def header(self, name: str) -> str | None:
         headers = {key.lower(): value for key, value in (self.raw.get("headers") or {}).items()}

@@ -1,4 +1,5 @@
-"""API.md, "Who is calling", as one table: every route × {no token, another customer, the owner, a reviewer}
+"""API.md, "Who is calling", as one table: every route × {no token, another customer, the owner, a reviewer,
+a supervisor (where the route is theirs)}
 with the status it owes, run against the handlers on moto. No claims → 401; another customer's request or
 order → 404, never 403; a customer on a reviewer's route → 403. Every answer a caller other than a reviewer
 gets is also searched for the other customer's username, email address, order ids and request id: none may
@@ -22,6 +23,9 @@ READ = "GET /refund-requests/{id}"
 LIST = "GET /refund-requests"
 EVALUATE = "POST /refund-requests/{id}/evaluate"
 CANCEL = "POST /refund-requests/{id}/cancel"
+ORDERS = "GET /orders"
+SLA = "GET /reports/sla"
+CSV = "GET /reports/decisions.csv"
 
 # The target is the owner's: their order for a submission, their pending request for the other routes.
 # fmt: off
@@ -31,6 +35,9 @@ MATRIX: dict[str, dict[str, int]] = {
     LIST:     {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200},
     EVALUATE: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200},
     CANCEL:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
+    ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
+    SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
+    CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
 }
 # fmt: on
 CASES = [(route, caller, status) for route, row in MATRIX.items() for caller, status in row.items()]
@@ -57,6 +64,7 @@ CLAIMS: dict[str, dict[str, str] | None] = {
     "stranger": STRANGER.claims(),
     "owner": OWNER.claims(),
     "reviewer": claims_for("rita", reviewer=True),
+    "supervisor": claims_for("sue", supervisor=True),
 }
 
 
@@ -77,8 +85,9 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
     if route == SUBMIT:
         body = submission(OWNER.orders[1])
         return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims)
-    if route == LIST:
-        return api_event("GET", "/refund-requests", "/refund-requests", claims=claims)
+    if route in (LIST, ORDERS, SLA, CSV):
+        path = route.split()[1]
+        return api_event("GET", path, path, claims=claims)
     method, path = route.split()
     suffix = path.removeprefix("/refund-requests/{id}")
     return api_event(
@@ -118,7 +127,7 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     if status >= 400:
         assert requests_table_items() == before
         assert isinstance(response.json["message"], str)
-    if caller != "reviewer":
+    if caller not in ("reviewer", "supervisor"):
         others = {
             "no token": OWNER.identifiers(owner_request) | STRANGER.identifiers(stranger_request),
             "stranger": OWNER.identifiers(owner_request),
@@ -129,6 +138,9 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
         own = {"stranger": {stranger_request}, "owner": {owner_request}}
         listed = {item["requestId"] for item in response.json["items"]}
         assert listed == own.get(caller, {stranger_request, owner_request})
+    if route == ORDERS and status == 200:
+        mine = {"stranger": set(STRANGER.orders), "owner": set(OWNER.orders)}.get(caller, set())
+        assert {item["orderId"] for item in response.json["items"]} == mine
 
 
 def assert_shows_none_of(secrets: set[str], response: Response, sent: str) -> None:

@@ -32,9 +32,14 @@ def test_every_route_declares_what_it_answers() -> None:
             responses = operation["responses"]
             declared[(method.upper(), path)] = sorted(responses)
             assert all(responses[status]["content"] == error_body for status in responses if status >= "400")
+            if path.endswith(".csv"):
+                assert list(responses["200"]["content"]) == ["text/csv"]
     assert declared == {
         ("POST", "/refund-requests"): ["201", "400", "401", "404", "409", "413", "415", "429", "503"],
-        ("GET", "/refund-requests"): ["200", "400", "401", "503"],
+        ("GET", "/refund-requests"): ["200", "400", "401", "403", "503"],
+        ("GET", "/orders"): ["200", "400", "401", "503"],
+        ("GET", "/reports/sla"): ["200", "400", "401", "403", "503"],
+        ("GET", "/reports/decisions.csv"): ["200", "400", "401", "403", "503"],
         ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404", "503"],
         ("POST", "/refund-requests/{requestId}/evaluate"): [
             "200",

@@ -188,6 +188,7 @@ def test_each_step_owes_its_email_in_the_same_transaction(aws: Aws) -> None:
     assert {(item["effect"]["S"], item["state"]["S"], item["owedAt"]["S"]) for item in owed(aws, request_id)} == {
         ("email#reminder", "OWED", reminder_at),
         ("email#escalation", "OWED", deadline),
+        ("email#delay", "OWED", deadline),
     }
     # Four state transitions: two waits, the two steps.
     assert entered_states(aws, execution_arn) == ["WaitForReminder", "MarkReminded", "WaitForDeadline", "MarkOverdue"]

@@ -25,6 +25,9 @@ DOCUMENTED_ROUTES = {
     ("GET", "/refund-requests"),
     ("POST", "/refund-requests/{requestId}/evaluate"),
     ("POST", "/refund-requests/{requestId}/cancel"),
+    ("GET", "/orders"),
+    ("GET", "/reports/sla"),
+    ("GET", "/reports/decisions.csv"),
 }
 # docs/design.md, "Environment" (REVIEW_WINDOW_SECONDS is the local runner's own).
 DESIGN_ENVIRONMENT = {
@@ -35,6 +38,7 @@ DESIGN_ENVIRONMENT = {
     "SENDER_EMAIL",
     "REVIEWERS_EMAIL",
     "SUPERVISORS_EMAIL",
+    "SUPPORT_EMAIL",
     "SES_CONFIGURATION_SET",
     "EVENT_BUS_NAME",
     "DELIVERY_QUEUE_URL",
@@ -248,12 +252,15 @@ def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[s
         "ByStatus": ([("gsi1pk", "HASH"), ("gsi1sk", "RANGE")], "ALL"),
         "ByCustomer": ([("gsi2pk", "HASH"), ("gsi2sk", "RANGE")], "ALL"),
         "ByOwed": ([("gsi3pk", "HASH"), ("gsi3sk", "RANGE")], "INCLUDE"),
+        "ByReceived": ([("gsi4pk", "HASH"), ("gsi4sk", "RANGE")], "INCLUDE"),
     }
     assert requests["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert requests["LatestStreamArn"]
 
     records = dynamodb.describe_table(TableName=names["CustomerRecordsTable"])["Table"]
     assert [k["AttributeName"] for k in records["KeySchema"]] == ["pk", "sk"]
+    (orders,) = records["GlobalSecondaryIndexes"]
+    assert (orders["IndexName"], [k["AttributeName"] for k in orders["KeySchema"]]) == ("ByCustomer", ["gsi1pk", "gsi1sk"])
 
     idempotency = dynamodb.describe_table(TableName=names["IdempotencyTable"])["Table"]
     assert [k["AttributeName"] for k in idempotency["KeySchema"]] == ["id"]

@@ -3,9 +3,12 @@ refusal reason, the Apple wording, the customer's own text escaped in HTML, and 
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from email import policy as email_policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -143,7 +146,7 @@ def test_html_escapes_the_username_and_a_reviewers_note(claim: ClaimBuilder, pol
 
     assert "<script>" not in email.html
     assert "&lt;script&gt;" in email.html
-    assert "<a href" not in email.html
+    assert "<a href='x'>" not in email.html
     assert "See &lt;a href=&#x27;x&#x27;&gt;this&lt;/a&gt;" in email.html
     assert "See <a href='x'>this</a>" in email.text
 
@@ -309,3 +312,67 @@ def test_mime_message_is_multipart_alternative_text_then_html(claim: ClaimBuilde
     assert html.get_content_type() == "text/html"
     assert text.get_content() == email.text
     assert html.get_content() == email.html
+
+
+# ---- languages, support, the Control Panel, the apology -----------------------------------------------------
+
+CHINESE = Recipients(
+    customer="alice@example.com", reviewers="r@example.com", supervisors="s@example.com", customer_name="陳小明",
+    customer_language="zh-HK", support="help@smartsecurity.example", control_panel="https://panel.example/",
+)  # fmt: skip
+TEMPLATES = Path(__file__).resolve().parents[2] / "layers/refund_core/refund_core/policy/email_templates"
+
+
+def test_every_customer_email_exists_in_both_languages_with_the_same_placeholders() -> None:
+    def placeholders(path: Path) -> set[str]:
+        return set(re.findall(r"\$(\w+)", path.read_text(encoding="utf-8")))
+
+    english = {path.name for path in (TEMPLATES / "en").iterdir()}
+    chinese = {path.name for path in (TEMPLATES / "zh-HK").iterdir()}
+    staff_only = {"reminder.txt", "reminder.html", "escalation.txt", "escalation.html"}
+    assert chinese == english - staff_only
+    for name in chinese - {"phrases.json"}:
+        assert placeholders(TEMPLATES / "zh-HK" / name) == placeholders(TEMPLATES / "en" / name), name
+    phrases_en = json.loads((TEMPLATES / "en" / "phrases.json").read_text(encoding="utf-8"))
+    phrases_zh = json.loads((TEMPLATES / "zh-HK" / "phrases.json").read_text(encoding="utf-8"))
+    assert set(phrases_en) <= set(phrases_zh)
+
+
+@pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION, EmailKind.DELAY])
+@pytest.mark.parametrize("recipients", [STAFF, CHINESE], ids=["en", "zh-HK"])
+def test_every_customer_email_says_how_to_reach_support_and_links_the_control_panel(
+    claim: ClaimBuilder, policy: Policy, kind: EmailKind, recipients: Recipients
+) -> None:
+    email = render(kind, pending(claim, policy), policy, recipients)
+    assert recipients.support in email.text
+    assert f'href="mailto:{recipients.support}"' in email.html
+    assert recipients.control_panel in email.text
+    assert f'href="{recipients.control_panel}"' in email.html
+
+
+def test_a_chinese_customer_gets_their_emails_in_chinese_with_chinese_dates(
+    claim: ClaimBuilder, policy: Policy
+) -> None:
+    request = pending(claim, policy, traffic=12 * 10**9)
+    email = render(EmailKind.ACKNOWLEDGEMENT, request, policy, CHINESE)
+    assert email.subject == "我們已收到您就訂單 O-1 提出的退款申請"
+    assert email.text.splitlines()[0] == "陳小明 您好："
+    assert "2026年11月28日（星期六）" in email.text
+    assert "2026年12月11日（星期五）" in email.text
+    assert '<html lang="zh-Hant-HK">' in email.html
+    decided = approved(request, Money.of("50.00", "USD"), RefundType.PARTIAL)
+    decision = render(EmailKind.DECISION, decided, policy, CHINESE)
+    assert "已獲部分批准" in decision.subject
+    assert "退回您付款所用的信用卡" in decision.text
+    assert "以英文版為準" in decision.text  # the reasons quote the published English policy
+
+
+def test_the_delay_apologises_and_gives_the_new_date_two_working_days_after_the_deadline(
+    claim: ClaimBuilder, policy: Policy
+) -> None:
+    request = pending(claim, policy)  # deadline Friday 11 December 2026
+    email = customer_email(EmailKind.DELAY, request, policy)
+    assert "we apologise" in email.text
+    assert "by Friday 11 December 2026" in email.text
+    assert "by Tuesday 15 December 2026 at the latest" in email.text
+    assert "2026年12月15日（星期二）" in render(EmailKind.DELAY, request, policy, CHINESE).text

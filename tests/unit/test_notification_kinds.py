@@ -135,11 +135,11 @@ def test_cancellation(request_: RequestRecord) -> None:
     assert kinds("MODIFY", cancelled, request_) == (EmailKind.CANCELLATION,)
 
 
-def test_reminder_and_escalation_while_pending(request_: RequestRecord) -> None:
+def test_reminder_and_escalation_while_pending_and_the_customers_apology_when_overdue(request_: RequestRecord) -> None:
     reminded = request_.model_copy(update={"reminded": True})
     overdue = reminded.model_copy(update={"overdue": True})
     assert kinds("MODIFY", reminded, request_) == (EmailKind.REMINDER,)
-    assert kinds("MODIFY", overdue, reminded) == (EmailKind.ESCALATION,)
+    assert kinds("MODIFY", overdue, reminded) == (EmailKind.ESCALATION, EmailKind.DELAY)
 
 
 def test_changes_that_call_for_no_email(request_: RequestRecord) -> None:

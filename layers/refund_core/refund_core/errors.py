@@ -28,6 +28,10 @@ class NotAReviewer(Forbidden):
     """The route is for reviewers."""
 
 
+class NotASupervisor(Forbidden):
+    """The route is for supervisors."""
+
+
 class OwnClaim(Forbidden):
     """A reviewer acting on a request they filed themselves."""
 

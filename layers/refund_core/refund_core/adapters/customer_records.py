@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, deserialize, failed_condition, serialize
+from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, failed_condition, serialize
 from refund_core.adapters.settings import settings
 from refund_core.errors import RecordEventRefused
 from refund_core.policy.models import (
@@ -194,11 +194,18 @@ def _order_values(order: Order) -> dict[str, Any]:
     return {name: record[name] for name in _PLACED_FIELDS if name in record}
 
 
+def _order_index(order: Order) -> dict[str, Any]:
+    """A customer's orders, newest first (`GET /orders`): the ByCustomer index of the order items."""
+    return {"gsi1pk": f"CUSTOMER#{order.username}", "gsi1sk": f"{as_of(order.ordered_at)}#{order.order_id}"}
+
+
 def place_order(order: Order) -> bool:
     """The order as billing placed it. Again with the same facts: not applied; with other facts: refused (a
     correction is an OrderCorrected); after a correction (which is newer): not applied."""
     values = _order_values(order)
-    stored = _update(_order_key(order.order_id), values, condition="attribute_not_exists(#orderedAt)")
+    stored = _update(
+        _order_key(order.order_id), values | _order_index(order), condition="attribute_not_exists(#orderedAt)"
+    )
     if stored is None:
         return True
     placed = _order_from(stored)
@@ -215,7 +222,7 @@ def place_order(order: Order) -> bool:
 
 
 def correct_order(order: Order, at: datetime) -> bool:
-    values = _order_values(order) | {"correctedAsOf": as_of(at)}
+    values = _order_values(order) | _order_index(order) | {"correctedAsOf": as_of(at)}
     stored = _update(
         _order_key(order.order_id), values, condition=_newer("correctedAsOf"), compared={":asOf": as_of(at)}
     )
@@ -291,3 +298,31 @@ def grant_refund_elsewhere(username: str, refund: RefundGrantedElsewhere) -> boo
     }
     _update(_customer_key(username), values)
     return True
+
+
+ORDERS_INDEX = "ByCustomer"
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: tuple[Order, ...]
+    next_token: str | None
+
+
+def orders_of(username: str, limit: int, next_token: str | None = None) -> OrderPage:
+    """The customer's orders, newest first, from the index (an order placed a moment ago may be a moment late)."""
+    partition = ("gsi1pk", f"CUSTOMER#{username}")
+    arguments: dict[str, Any] = {
+        "TableName": settings().customer_records_table_name,
+        "IndexName": ORDERS_INDEX,
+        "KeyConditionExpression": "gsi1pk = :customer",
+        "ExpressionAttributeValues": {":customer": {"S": partition[1]}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if next_token:
+        arguments["ExclusiveStartKey"] = decode_token(next_token, {"pk", "sk", "gsi1pk", "gsi1sk"}, partition)
+    response = call("query", **arguments)
+    orders = tuple(order for order in (_order_from(deserialize(item)) for item in response.get("Items", [])) if order)
+    last = response.get("LastEvaluatedKey")
+    return OrderPage(orders=orders, next_token=encode_token(last) if last else None)

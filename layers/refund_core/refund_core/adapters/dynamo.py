@@ -3,6 +3,9 @@ that outlasts botocore's own retries is a ServiceBusy (503), counted, never a 50
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients
-from refund_core.errors import ServiceBusy
+from refund_core.errors import InvalidInput, ServiceBusy
 from refund_core.observability import count, logger
 
 if TYPE_CHECKING:
@@ -47,3 +50,36 @@ def call(operation: str, **arguments: Any) -> Any:
 
 def failed_condition(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+# DynamoDB's limit for a sort key value (a partition key value may have 2,048 bytes; ours are far shorter).
+_MAX_KEY_BYTES = 1024
+
+
+def encode_token(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_token(token: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """The key a page ended on, from a token the same query issued. DynamoDB answers anything else (a key
+    that is not a non-empty string, one over its key size, one outside the query's partition) with a
+    ValidationException, which would be our 500."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, binascii.Error) as error:
+        raise InvalidInput("nextToken is not a token this service issued", field="nextToken") from error
+    valid = (
+        isinstance(key, dict)
+        and set(key) == expected_keys
+        and all(
+            isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"].encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
+            for value in key.values()
+        )
+        and key[partition[0]]["S"] == partition[1]
+    )
+    if not valid:
+        raise InvalidInput("nextToken is not a token this service issued", field="nextToken")
+    return dict(key)

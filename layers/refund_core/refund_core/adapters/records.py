@@ -11,7 +11,15 @@ from typing import Annotated, Any
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamChangedRecordModel, DynamoDBStreamRecordModel
 from pydantic import Discriminator, Tag
 
-from refund_core.policy.models import CamelModel, EarlierClaim, RefundRequest, RequestStatus, UtcDatetime
+from refund_core.policy.models import (
+    AssessedFacts,
+    CamelModel,
+    Decision,
+    EarlierClaim,
+    RefundRequest,
+    RequestStatus,
+    UtcDatetime,
+)
 
 # The sort keys of a request item and of an owed effect; the table's other items are the repository's.
 REQUEST_SK = "REQUEST"
@@ -25,6 +33,23 @@ class RequestRecord(RefundRequest):
     customer_email: str | None = None
     # Every API write is conditional on the version it read, and bumps it.
     version: int = 1
+    # What the last assessment read (staff see it); None for a request the first release recorded.
+    facts: AssessedFacts | None = None
+
+
+class ReportedRequest(CamelModel):
+    """What the supervisors' reports read of a request (the ByReceived index's attributes)."""
+
+    request_id: str
+    order_id: str
+    username: str
+    status: RequestStatus
+    received_at: UtcDatetime
+    deadline: UtcDatetime
+    overdue: bool = False
+    decision: Decision | None = None
+    payment_channel: str | None = None
+    policy_version: str | None = None
 
 
 class ClaimsRecord(CamelModel):
@@ -94,6 +119,7 @@ class Effect(StrEnum):
     CANCELLATION = "email#cancellation"
     REMINDER = "email#reminder"
     ESCALATION = "email#escalation"
+    DELAY = "email#delay"
     REFUND_DECIDED = "event#RefundDecided"
 
     @property

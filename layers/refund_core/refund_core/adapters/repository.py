@@ -7,21 +7,20 @@ a cancellation fails its condition instead of overwriting."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import customer_records
 from refund_core.adapters.dynamo import call as _call
+from refund_core.adapters.dynamo import decode_token as _decode_token
 from refund_core.adapters.dynamo import deserialize
+from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.records import (
     OWED_SK_PREFIX,
@@ -31,12 +30,14 @@ from refund_core.adapters.records import (
     EffectState,
     OrderClaim,
     OwedEffect,
+    ReportedRequest,
     RequestRecord,
 )
 from refund_core.adapters.settings import settings
-from refund_core.errors import Conflict, InvalidInput, ServiceBusy
+from refund_core.errors import Conflict, ServiceBusy
 from refund_core.observability import count
 from refund_core.policy.models import (
+    AssessedFacts,
     Assessment,
     Decision,
     EarlierClaim,
@@ -73,9 +74,25 @@ def _index_keys(status: RequestStatus, request: RequestRecord) -> dict[str, str]
     }
 
 
+def _received_keys(request: RequestRecord) -> dict[str, str]:
+    """The ByReceived index: requests by the month (UTC) they were received, for the reports."""
+    received = request.received_at.astimezone(UTC)
+    return {
+        "gsi4pk": f"RECEIVED#{received:%Y-%m}",
+        "gsi4sk": f"{utc_iso(received)}#{request.request_id}",
+        "policyVersion": request.assessment.policy_version,
+    }
+
+
 def request_item(request: RequestRecord) -> dict[str, Any]:
     item = request.model_dump(mode="json", by_alias=True, exclude={"history"})
-    return {"pk": f"REQUEST#{request.request_id}", "sk": REQUEST_SK, **item, **_index_keys(request.status, request)}
+    return {
+        "pk": f"REQUEST#{request.request_id}",
+        "sk": REQUEST_SK,
+        **item,
+        **_index_keys(request.status, request),
+        **_received_keys(request),
+    }
 
 
 def _history_put(request_id: str, entries: Iterable[HistoryEntry]) -> list[TransactWriteItemTypeDef]:
@@ -223,6 +240,48 @@ def _claims_filed_before(username: str) -> ClaimsRecord:
     )
 
 
+def _batch_get(keys: list[dict[str, AttributeValueTypeDef]], projection: str | None = None) -> list[dict[str, Any]]:
+    """The requests table's items of `keys` (at most 100), read consistently; unprocessed keys tried again."""
+    table = settings().requests_table_name
+    request: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+    if projection:
+        request |= {"ProjectionExpression": projection, "ExpressionAttributeNames": {"#status": "status"}}
+    unprocessed: dict[str, Any] = {table: request}
+    found: list[dict[str, Any]] = []
+    for attempt in range(_BATCH_TRIES):
+        response = _call("batch_get_item", RequestItems=unprocessed)
+        found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
+        unprocessed = dict(response.get("UnprocessedKeys") or {})
+        if not unprocessed:
+            return found
+        time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
+    raise ServiceBusy("the service is busy; try again in a few seconds")
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    request_id: str
+    status: RequestStatus
+
+
+def requests_of_orders(order_ids: Iterable[str]) -> dict[str, OrderRequest]:
+    """Each order's request that was not cancelled (its order claim holds it), with that request's status."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        return {}
+    claims = _batch_get([_order_claim_key(order_id) for order_id in ids])
+    held = {str(item["pk"]).removeprefix("ORDER#"): str(item["requestId"]) for item in claims if item.get("requestId")}
+    if not held:
+        return {}
+    requests = _batch_get([request_key(request_id) for request_id in held.values()], "requestId, #status")
+    status = {str(item["requestId"]): RequestStatus(item["status"]) for item in requests}
+    return {
+        order_id: OrderRequest(request_id, status[request_id])
+        for order_id, request_id in held.items()
+        if request_id in status
+    }
+
+
 def get_claims(username: str) -> ClaimsRecord:
     response = _call(
         "get_item", TableName=settings().requests_table_name, Key=_claims_key(username), ConsistentRead=True
@@ -360,64 +419,53 @@ class Page[Item]:
     next_token: str | None
 
 
-# DynamoDB's limit for a sort key value (a partition key value may have 2,048 bytes; ours are far shorter).
-_MAX_KEY_BYTES = 1024
+@dataclass(frozen=True)
+class RequestFilter:
+    """What a listing narrows to (API.md "GET /refund-requests filters"); None: not narrowed."""
+
+    status: RequestStatus | None = None
+    username: str | None = None
+    overdue: bool | None = None
+    order_id: str | None = None
+    received_from: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
 
 
-def _encode_token(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
-
-
-def _decode_token(token: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
-    """The key a page ended on, from a token the same query issued. DynamoDB answers anything else (a key
-    that is not a non-empty string, one over its key size, one outside the query's partition) with a
-    ValidationException, which would be our 500."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error) as error:
-        raise InvalidInput("nextToken is not a token this service issued", field="nextToken") from error
-    valid = (
-        isinstance(key, dict)
-        and set(key) == expected_keys
-        and all(
-            isinstance(value, dict)
-            and set(value) == {"S"}
-            and isinstance(value["S"], str)
-            and 0 < len(value["S"].encode("utf-8", "surrogatepass")) <= _MAX_KEY_BYTES
-            for value in key.values()
-        )
-        and key[partition[0]]["S"] == partition[1]
-    )
-    if not valid:
-        raise InvalidInput("nextToken is not a token this service issued", field="nextToken")
-    return dict(key)
-
-
-def list_requests(
-    *, status: RequestStatus | None, username: str | None, limit: int, next_token: str | None
-) -> Page[RequestRecord]:
-    """By status across customers (reviewers' queue, oldest deadline first), or one customer's own."""
+def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None) -> Page[RequestRecord]:
+    """One customer's own (their index), else by status across customers (the reviewers' queue, oldest
+    deadline first), narrowed as `narrowed` says. A page of `limit` index entries may hold fewer requests."""
     kwargs: dict[str, Any] = {"TableName": settings().requests_table_name, "Limit": limit}
-    if username is not None:
-        partition = ("gsi2pk", f"CUSTOMER#{username}")
-        kwargs |= {
-            "IndexName": BY_CUSTOMER_INDEX,
-            "KeyConditionExpression": "gsi2pk = :customer",
-            "ExpressionAttributeValues": {":customer": {"S": partition[1]}},
-        }
+    values: dict[str, Any] = {}
+    conditions: list[str] = []
+    if narrowed.username is not None:
+        partition = ("gsi2pk", f"CUSTOMER#{narrowed.username}")
+        kwargs |= {"IndexName": BY_CUSTOMER_INDEX, "KeyConditionExpression": "gsi2pk = :partition"}
         index_keys = {"pk", "sk", "gsi2pk", "gsi2sk"}
-        if status is not None:
-            kwargs["FilterExpression"] = "#status = :status"
-            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
-            kwargs["ExpressionAttributeValues"][":status"] = {"S": str(status)}
+        if narrowed.status is not None:
+            conditions.append("#status = :status")
+            values[":status"] = str(narrowed.status)
     else:
-        partition = ("gsi1pk", f"STATUS#{status or RequestStatus.PENDING}")
-        kwargs |= {
-            "IndexName": BY_STATUS_INDEX,
-            "KeyConditionExpression": "gsi1pk = :status",
-            "ExpressionAttributeValues": {":status": {"S": partition[1]}},
-        }
+        partition = ("gsi1pk", f"STATUS#{narrowed.status or RequestStatus.PENDING}")
+        kwargs |= {"IndexName": BY_STATUS_INDEX, "KeyConditionExpression": "gsi1pk = :partition"}
         index_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    values[":partition"] = partition[1]
+    if narrowed.overdue is not None:
+        conditions.append("overdue = :overdue")
+        values[":overdue"] = narrowed.overdue
+    if narrowed.order_id is not None:
+        conditions.append("orderId = :order")
+        values[":order"] = narrowed.order_id
+    if narrowed.received_from is not None:
+        conditions.append("receivedAt >= :from")
+        values[":from"] = utc_iso(narrowed.received_from)
+    if narrowed.received_before is not None:
+        conditions.append("receivedAt < :before")
+        values[":before"] = utc_iso(narrowed.received_before)
+    if conditions:
+        kwargs["FilterExpression"] = " AND ".join(conditions)
+    if "#status" in kwargs.get("FilterExpression", ""):
+        kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+    kwargs["ExpressionAttributeValues"] = _serialize(values)
     if next_token:
         kwargs["ExclusiveStartKey"] = _decode_token(next_token, index_keys, partition)
     response = _call("query", **kwargs)
@@ -489,11 +537,17 @@ def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemT
         ) from error
 
 
-def record_assessment(request: RequestRecord, assessment: Assessment, history: Iterable[HistoryEntry]) -> None:
+def record_assessment(
+    request: RequestRecord, assessment: Assessment, facts: AssessedFacts, history: Iterable[HistoryEntry]
+) -> None:
     update = _pending_update(
         request,
-        "assessment = :assessment",
-        {":assessment": assessment.model_dump(mode="json", by_alias=True)},
+        "assessment = :assessment, facts = :facts, policyVersion = :policy",
+        {
+            ":assessment": assessment.model_dump(mode="json", by_alias=True),
+            ":facts": facts.model_dump(mode="json", by_alias=True),
+            ":policy": assessment.policy_version,
+        },
         RequestStatus.PENDING,
     )
     _transact_on_pending(request, [update, *_history_put(request.request_id, history)])
@@ -725,3 +779,64 @@ def oldest_owed() -> OwedEffect | None:
     )
     items = page.get("Items", [])
     return OwedEffect.model_validate(deserialize(items[0])) if items else None
+
+
+# ---- the supervisors' reports -----------------------------------------------------------------------------
+
+BY_RECEIVED_INDEX = "ByReceived"
+
+
+def _months(start: datetime, before: datetime) -> list[str]:
+    """The UTC months (`YYYY-MM`) from `start` to just before `before`."""
+    month = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    months = []
+    while month < before:
+        months.append(f"{month:%Y-%m}")
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _all_pages(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        response = _call("query", **arguments)
+        items += [deserialize(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return items
+        arguments = arguments | {"ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def requests_received(start: datetime, before: datetime) -> list[ReportedRequest]:
+    """Every request received from `start` to just before `before`, oldest first (the ByReceived index:
+    what was written a moment ago may be a moment late). Requests the first release recorded are not in it."""
+    found: list[ReportedRequest] = []
+    for month in _months(start, before):
+        found += [
+            ReportedRequest.model_validate(item)
+            for item in _all_pages(
+                {
+                    "TableName": settings().requests_table_name,
+                    "IndexName": BY_RECEIVED_INDEX,
+                    "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
+                    "ExpressionAttributeValues": _serialize(
+                        {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
+                    ),
+                }
+            )
+        ]
+    return found
+
+
+def open_requests() -> list[ReportedRequest]:
+    """Every pending request (the ByStatus index)."""
+    return [
+        ReportedRequest.model_validate(item)
+        for item in _all_pages(
+            {
+                "TableName": settings().requests_table_name,
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": "gsi1pk = :pending",
+                "ExpressionAttributeValues": {":pending": {"S": f"STATUS#{RequestStatus.PENDING}"}},
+            }
+        )
+    ]

@@ -25,6 +25,9 @@ class Settings(BaseModel):
     sender_email: str = "refunds@example.com"
     reviewers_email: str = "refund-reviewers@example.com"
     supervisors_email: str = "refund-supervisors@example.com"
+    # Where every customer email says support can be reached, and the Control Panel the emails link to.
+    support_email: str = "support@example.com"
+    control_panel_url: str = "http://127.0.0.1:3000/"
     ses_configuration_set: str | None = None
     event_bus_name: str = "default"
     # Local runner and tests only: N seconds instead of the policy's working days.

@@ -73,9 +73,12 @@ class ApproveCommand(_Command):
         description="Decimal string in the order's currency; left out for a full refund",
         examples=["7.50"],
     )
-    note: FreeText | None = Field(default=None, description="The reviewer's note (1 to 2,000 characters)")
+    note: FreeText | None = Field(default=None, description="The note to the customer (1 to 2,000 characters)")
+    internal_note: FreeText | None = Field(
+        default=None, description="For staff only: kept in the history, never emailed or shown to the customer"
+    )
 
-    @field_validator("note")
+    @field_validator("note", "internal_note")
     @classmethod
     def _note(cls, value: str | None) -> str | None:
         return None if value is None else _free_text(value)
@@ -87,11 +90,19 @@ class ApproveCommand(_Command):
 class RefuseCommand(_Command):
     action: Literal["refuse"]
     note: FreeText = Field(description="The reviewer's reason, sent to the customer (1 to 2,000 characters)")
+    internal_note: FreeText | None = Field(
+        default=None, description="For staff only: kept in the history, never emailed or shown to the customer"
+    )
 
     @field_validator("note")
     @classmethod
     def _note(cls, value: str) -> str:
         return _free_text(value)
+
+    @field_validator("internal_note")
+    @classmethod
+    def _internal_note(cls, value: str | None) -> str | None:
+        return None if value is None else _free_text(value)
 
 
 EvaluateCommand = Annotated[AssessCommand | ApproveCommand | RefuseCommand, Field(discriminator="action")]

@@ -102,6 +102,9 @@ def _recipients(request: RequestRecord) -> Recipients:
         reviewers=settings().reviewers_email,
         supervisors=settings().supervisors_email,
         customer_name=profile.name if profile else None,
+        customer_language=profile.language if profile else "en",
+        support=settings().support_email,
+        control_panel=settings().control_panel_url,
     )
 
 

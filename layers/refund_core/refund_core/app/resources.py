@@ -1,26 +1,103 @@
 """What callers are shown: the resources of API.md, made from the stored records, never the records
-themselves (no optimistic-lock version, no stored address)."""
+themselves (no optimistic-lock version, no stored address), and each as its caller may see it (API.md
+"What each caller sees of a request"): staff see the whole request and the facts it was assessed on; the
+customer who filed it sees no staff identity and no internal note."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-from refund_core.policy.models import RefundRequest
+from refund_core.adapters.records import RequestRecord
+from refund_core.http.identity import Caller
+from refund_core.policy.models import AssessedFacts, HistoryEntry, RefundRequest, RequestStatus, UtcDatetime
+from refund_core.policy.money import Money
+
+# Who history entries and decisions name: the rules, automatic decisions, the service's own workers.
+AUTOMATIC = "auto"
+RULES_ACTOR = "rules"
+SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system"})
+# A reviewer's internal note is a history entry of its own, for staff only.
+INTERNAL_NOTE = "internal note"
+
+
+def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
+    if entry.by == customer:
+        by = "you"
+    elif entry.by in (AUTOMATIC, RULES_ACTOR):
+        by = entry.by
+    elif entry.by in SYSTEM_ACTORS:
+        by = "system"
+    else:
+        by = "reviewer"
+    return entry.model_copy(update={"by": by})
 
 
 class RefundRequestResource(RefundRequest):
-    """A refund request as API.md shows it."""
+    """A refund request as API.md shows it; `facts` for staff only (absent for the customer)."""
+
+    facts: AssessedFacts | None = None
+
+    @model_serializer(mode="wrap")
+    def _facts_only_when_shown(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.facts is None and isinstance(data, dict):
+            data.pop("facts", None)
+        return data
 
     @classmethod
-    def of(cls, request: RefundRequest) -> Self:
-        return cls.model_validate(request, from_attributes=True)
+    def of(cls, request: RequestRecord, caller: Caller) -> Self:
+        whole = cls.model_validate(request, from_attributes=True)
+        if caller.is_reviewer and caller.username != request.username:
+            return whole
+        decision = whole.decision
+        return whole.model_copy(
+            update={
+                "facts": None,
+                "decision": decision.model_copy(
+                    update={"decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer"}
+                )
+                if decision
+                else None,
+                "history": tuple(
+                    _as_the_customer_sees(entry, request.username)
+                    for entry in whole.history
+                    if entry.event != INTERNAL_NOTE
+                ),
+            }
+        )
 
 
 class RequestList(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     items: tuple[RefundRequestResource, ...]
+    next_token: str | None
+
+
+class _Resource(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class OrderRefundRequest(_Resource):
+    request_id: str
+    status: RequestStatus
+
+
+class OrderResource(_Resource):
+    """One of the caller's orders (`GET /orders`), with its latest request that was not cancelled."""
+
+    order_id: str
+    ordered_at: UtcDatetime
+    amount: Money
+    payment_channel: str | None
+    kind: str | None
+    service_period_days: int | None
+    refund_request: OrderRefundRequest | None
+
+
+class OrderList(_Resource):
+    items: tuple[OrderResource, ...]
     next_token: str | None

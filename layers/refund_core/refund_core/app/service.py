@@ -4,22 +4,33 @@ review calendar. Handlers call exactly one of these; they know nothing of tables
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from refund_core.adapters import repository, workflow
-from refund_core.adapters.records import Effect, RequestRecord
-from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page
+from refund_core.adapters import customer_records, repository, workflow
+from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
+from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
+from refund_core.app import reports
 from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
-from refund_core.app.resources import RefundRequestResource
-from refund_core.errors import Conflict, LimitReached, NotAReviewer, NotFound, OwnClaim
+from refund_core.app.resources import (
+    AUTOMATIC,
+    INTERNAL_NOTE,
+    RULES_ACTOR,
+    OrderList,
+    OrderRefundRequest,
+    OrderResource,
+    RefundRequestResource,
+)
+from refund_core.errors import Conflict, InvalidInput, LimitReached, NotAReviewer, NotASupervisor, NotFound, OwnClaim
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
-from refund_core.policy.calendar import review_timeline
+from refund_core.policy.calendar import ReviewCalendar, review_timeline
 from refund_core.policy.document import Policy, current_policy
 from refund_core.policy.emails import emails_owed
 from refund_core.policy.models import (
+    AssessedFacts,
     Assessment,
     ClaimFacts,
     Decision,
@@ -32,13 +43,14 @@ from refund_core.policy.models import (
 )
 from refund_core.policy.rules import assess
 
-AUTOMATIC = "auto"
-RULES_ACTOR = "rules"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId.NEW_ORDER}
 # A claim judged while another claim of the customer was recorded is judged again with it counted; a race
 # lost this many times in a row is answered with a 409.
 JUDGING_TRIES = 4
+# The supervisors' reports: the last 30 days unless a period is named, and at most a year.
+REPORT_DAYS = 30
+MAX_REPORT_DAYS = 366
 
 
 def _now() -> datetime:
@@ -134,7 +146,8 @@ def submit_refund_request(
         if order is None or order.username != caller.username:
             raise NotFound(f"order {command.order_id} not found", field="orderId")
         _check_claimable(context, command.order_id, policy, received_at)
-        assessment = assess(_facts(context, command.support_ticket_id, received_at), policy, received_at)
+        facts = _facts(context, command.support_ticket_id, received_at)
+        assessment = assess(facts, policy, received_at)
         timeline = review_timeline(received_at, policy, settings().review_window_seconds)
         pending = RequestRecord(
             request_id=new_request_id(received_at),
@@ -148,6 +161,7 @@ def submit_refund_request(
             deadline=timeline.deadline,
             reminder_at=timeline.reminder_at,
             assessment=assessment,
+            facts=AssessedFacts.of(facts),
             amount_paid=order.amount_paid,
             payment_channel=order.payment_channel,
         )
@@ -184,7 +198,7 @@ def submit_refund_request(
     else:
         count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
-    return RefundRequestResource.of(request.model_copy(update={"history": tuple(history)}))
+    return RefundRequestResource.of(request.model_copy(update={"history": tuple(history)}), caller)
 
 
 def _start_review_deadline(request: RequestRecord) -> None:
@@ -204,22 +218,28 @@ def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResourc
     request = repository.get_request(request_id)
     if request is None or not (caller.is_reviewer or request.username == caller.username):
         raise NotFound(f"refund request {request_id} not found")
-    return RefundRequestResource.of(request)
+    return RefundRequestResource.of(request, caller)
 
 
 def list_refund_requests(
-    caller: Caller, status: RequestStatus | None, limit: int = 50, next_token: str | None = None
+    caller: Caller, narrowed: RequestFilter, limit: int = 50, next_token: str | None = None
 ) -> Page[RefundRequestResource]:
-    """A reviewer sees every customer's requests in one status (PENDING when none is named), oldest
-    deadline first; a customer sees only their own."""
-    page = repository.list_requests(
-        status=status,
-        username=None if caller.is_reviewer else caller.username,
-        limit=limit,
-        next_token=next_token,
-    )
+    """Staff see every customer's requests in one status (PENDING when none is named), oldest deadline first,
+    narrowed by the filters; a customer sees only their own, by status alone."""
+    staff_only = {
+        "username": narrowed.username,
+        "overdue": narrowed.overdue,
+        "orderId": narrowed.order_id,
+        "receivedFrom": narrowed.received_from,
+        "receivedTo": narrowed.received_before,
+    }
+    if not caller.is_reviewer:
+        if used := next((name for name, value in staff_only.items() if value is not None), None):
+            raise NotAReviewer(f"only refund reviewers and supervisors may filter by {used}", field=used)
+        narrowed = RequestFilter(status=narrowed.status, username=caller.username)
+    page = repository.list_requests(narrowed=narrowed, limit=limit, next_token=next_token)
     items = sorted(page.items, key=lambda request: (request.deadline, request.request_id))
-    return Page(items=tuple(RefundRequestResource.of(item) for item in items), next_token=page.next_token)
+    return Page(items=tuple(RefundRequestResource.of(item, caller) for item in items), next_token=page.next_token)
 
 
 def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecord:
@@ -248,11 +268,12 @@ def evaluate_refund_request(
         context = repository.load_claim_context(request.username, request.order_id, request.support_ticket_id)
         if context.records.order is None or context.records.order.username != request.username:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
-        assessment = assess(_facts(context, request.support_ticket_id, request.received_at), current_policy(), at)
+        facts = _facts(context, request.support_ticket_id, request.received_at)
+        assessment = assess(facts, current_policy(), at)
         history = [HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome)]
-        repository.record_assessment(request, assessment, history)
+        repository.record_assessment(request, assessment, AssessedFacts.of(facts), history)
         count_by("Assessments", assessment.outcome)
-        return as_written(request, history, assessment=assessment)
+        return as_written(request, history, caller, assessment=assessment, facts=AssessedFacts.of(facts))
     if isinstance(command, ApproveCommand):
         refund_type, amount = approved_refund(
             request.assessment,
@@ -286,10 +307,12 @@ def evaluate_refund_request(
         )
         status = RequestStatus.REFUSED
     history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
+    if command.internal_note:
+        history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=command.internal_note))
     decided = request.model_copy(update={"status": status, "decision": decision})
     repository.record_decision(request, status, decision, history, owed=effects_owed(request, decided), at=at)
     count_by("Decisions", status)
-    return as_written(request, history, status=status, decision=decision)
+    return as_written(request, history, caller, status=status, decision=decision)
 
 
 def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None = None) -> RefundRequestResource:
@@ -299,7 +322,7 @@ def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None 
     if request is None or request.username != caller.username:
         raise NotFound(f"refund request {request_id} not found")
     if request.status is RequestStatus.CANCELLED:
-        return RefundRequestResource.of(request)
+        return RefundRequestResource.of(request, caller)
     if request.status is not RequestStatus.PENDING:
         raise Conflict(f"refund request {request_id} is already {request.status.lower()} and cannot be cancelled")
     history = [HistoryEntry(at=at, event="cancelled", by=caller.username)]
@@ -310,26 +333,93 @@ def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None 
         # Lost a race: a cancellation that lost to another cancellation is still a success.
         current = repository.get_request(request_id)
         if current is not None and current.status is RequestStatus.CANCELLED:
-            return RefundRequestResource.of(current)
+            return RefundRequestResource.of(current, caller)
         raise
     count("RefundRequestsCancelled")
-    return as_written(request, history, status=RequestStatus.CANCELLED)
+    return as_written(request, history, caller, status=RequestStatus.CANCELLED)
 
 
 def as_written(
     request: RequestRecord,
     history: list[HistoryEntry],
+    caller: Caller,
     *,
     status: RequestStatus | None = None,
     decision: Decision | None = None,
     assessment: Assessment | None = None,
+    facts: AssessedFacts | None = None,
 ) -> RefundRequestResource:
     """The request as just written: what was read plus the change, without reading it again."""
     update: dict[str, object] = {"version": request.version + 1, "history": (*request.history, *history)}
+    if facts is not None:
+        update["facts"] = facts
     if status is not None:
         update["status"] = status
     if decision is not None:
         update["decision"] = decision
     if assessment is not None:
         update["assessment"] = assessment
-    return RefundRequestResource.of(request.model_copy(update=update))
+    return RefundRequestResource.of(request.model_copy(update=update), caller)
+
+
+def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) -> OrderList:
+    """The caller's own orders, newest first, each with its latest request that was not cancelled."""
+    page = customer_records.orders_of(caller.username, limit, next_token)
+    requests = repository.requests_of_orders(order.order_id for order in page.orders)
+    items = tuple(
+        OrderResource(
+            order_id=order.order_id,
+            ordered_at=order.ordered_at,
+            amount=order.amount_paid,
+            payment_channel=order.payment_channel,
+            kind=order.kind,
+            service_period_days=order.service_period_days,
+            refund_request=OrderRefundRequest(request_id=held.request_id, status=held.status)
+            if (held := requests.get(order.order_id))
+            else None,
+        )
+        for order in page.orders
+    )
+    return OrderList(items=items, next_token=page.next_token)
+
+
+def hong_kong_day_start(day: date) -> datetime:
+    """The first moment of a calendar day in the policy's time zone (Hong Kong)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_policy().time_zone))
+
+
+def _period(caller: Caller, start: date | None, end: date | None, now: datetime) -> tuple[date, date]:
+    """The report's Hong Kong dates, both included: the last 30 days when none are named."""
+    if not caller.is_supervisor:
+        raise NotASupervisor("only refund supervisors may read the reports")
+    today = ReviewCalendar(current_policy()).local_date(now)
+    last = end or today
+    first = start or last - timedelta(days=REPORT_DAYS - 1)
+    if first > last:
+        raise InvalidInput("from must not be after to", field="from")
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise InvalidInput(f"a report covers at most {MAX_REPORT_DAYS} days", field="to")
+    return first, last
+
+
+def _received_in(first: date, last: date) -> list[ReportedRequest]:
+    return repository.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+
+
+def service_levels(
+    caller: Caller, start: date | None = None, end: date | None = None, now: datetime | None = None
+) -> reports.ServiceLevels:
+    at = now or _now()
+    first, last = _period(caller, start, end, at)
+    calendar = ReviewCalendar(current_policy())
+    return reports.service_levels(
+        first, last, received=_received_in(first, last), open_now=repository.open_requests(), now=at, calendar=calendar
+    )
+
+
+def decisions_export(
+    caller: Caller, start: date | None = None, end: date | None = None, now: datetime | None = None
+) -> tuple[str, str]:
+    """The CSV of the decisions on requests received in the period, and its file name."""
+    first, last = _period(caller, start, end, now or _now())
+    return reports.decisions_csv(_received_in(first, last)), f"decisions-{first}-{last}.csv"

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from refund_core.errors import RefundError
 
 REVIEWERS_GROUP = "refund-reviewers"
+SUPERVISORS_GROUP = "refund-supervisors"
+POLICY_OWNERS_GROUP = "refund-policy-owners"
 # Printable, one line, and text DynamoDB and email headers can carry (no lone surrogate).
 _PLAIN = re.compile(r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+$")
 _MAX_USERNAME = 128
@@ -33,7 +35,16 @@ class Caller(BaseModel):
 
     @property
     def is_reviewer(self) -> bool:
-        return REVIEWERS_GROUP in self.groups
+        """A reviewer, or a supervisor (who may do all that a reviewer may)."""
+        return REVIEWERS_GROUP in self.groups or self.is_supervisor
+
+    @property
+    def is_supervisor(self) -> bool:
+        return SUPERVISORS_GROUP in self.groups
+
+    @property
+    def is_policy_owner(self) -> bool:
+        return POLICY_OWNERS_GROUP in self.groups
 
 
 def parse_groups(value: Any) -> frozenset[str]:

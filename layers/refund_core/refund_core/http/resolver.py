@@ -132,6 +132,13 @@ def error_response(
     return json_response(body, status, headers)
 
 
+def csv_responses(description: str, errors: Mapping[int, str]) -> dict[int, OpenAPIResponse]:
+    """A route that answers a CSV file: its success as text/csv, its errors as route_responses says."""
+    documented = route_responses(200, ErrorResponse, description, errors)
+    documented[200] = {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    return documented
+
+
 def resource(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
     return json_response(model.model_dump(mode="json", by_alias=True), status_code, headers)
 
@@ -321,6 +328,14 @@ def new_api() -> APIGatewayRestResolver:
         return _answer(app, error)
 
     return app
+
+
+def only_parameters(app: APIGatewayRestResolver, known: tuple[str, ...]) -> None:
+    """A query parameter the route does not take is a 400 naming it (a misspelt filter would be ignored)."""
+    given = app.current_event.multi_value_query_string_parameters or {}
+    for name in given:
+        if name not in known:
+            raise InvalidInput(f"{name} is not a parameter of this route (it takes {', '.join(known)})", field=name)
 
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:

@@ -58,6 +58,15 @@ class ReviewCalendar:
                 remaining -= 1
         return current
 
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days come after `start`, up to and including `end` (0 when `end` is not later)."""
+        days = 0
+        current = start
+        while current < end:
+            current += timedelta(days=1)
+            days += self.is_working_day(current)
+        return days
+
     def end_of(self, day: date) -> datetime:
         return datetime.combine(day, _END_OF_DAY, tzinfo=self._zone).astimezone(UTC)
 

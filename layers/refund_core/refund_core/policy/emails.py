@@ -1,14 +1,18 @@
 """The emails the service sends (API.md "Emails"): which ones a change of a request calls for, and each
 rendered from the request by pure functions.
 
-The wording lives in `email_templates/`: `<name>.txt` (a `Subject: ...` line, a blank line, the body) and
-`<name>.html`, both filled with `string.Template`. In the HTML part every value is escaped: a customer's
+The wording lives in `email_templates/<language>/`: `<name>.txt` (a `Subject: ...` line, a blank line, the
+body) and `<name>.html`, both filled with `string.Template`, and `phrases.json` (dates, the money's path). A
+customer's email is in their language of record (`en` or `zh-HK`, English when unknown); the reviewers' and
+supervisors' are in English. The rules' reasons quote the published policy, which is in English: a Chinese
+email gives them as written, and says the English wording prevails. In the HTML part every value is escaped: a customer's
 reason or a reviewer's note may hold markup. Customers read the policy's words ("refund", "claim",
 "working days"), never the service's codes; reviewers and supervisors get the facts they act on."""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +21,12 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 from string import Template
-from typing import assert_never
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
+from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
-from refund_core.policy.models import Decision, Outcome, RefundRequest, RefundType, RequestStatus
+from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus
 
 
 class EmailKind(StrEnum):
@@ -30,17 +35,28 @@ class EmailKind(StrEnum):
     CANCELLATION = "cancellation"
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    # The customer's apology when the deadline passed without a decision, with the new expectation.
+    DELAY = "delay"
+
+
+LANGUAGES = ("en", "zh-HK")
+# Once late, the company promises a decision within this many more working days.
+DELAY_WORKING_DAYS = 2
 
 
 @dataclass(frozen=True)
 class Recipients:
-    """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors; and the
-    customer's name of record, which greets them (their username when the records hold none)."""
+    """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors; the
+    customer's name of record, which greets them (their username when the records hold none), and their
+    language; where customers reach support and their Control Panel."""
 
     customer: str | None
     reviewers: str
     supervisors: str
     customer_name: str | None = None
+    customer_language: Language = "en"
+    support: str = "support@example.com"
+    control_panel: str = "https://example.com/"
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,6 @@ _OUTCOME_WORDS = {
     Outcome.REFUSED: "refused",
     Outcome.NEEDS_REVIEW: "needs review: some facts are unknown",
 }
-_PARTIAL_AT_DISCRETION = "Under our Refund Policy such a refund is at our sole discretion."
 
 
 _DECIDED = frozenset({RequestStatus.APPROVED, RequestStatus.REFUSED})
@@ -88,13 +103,13 @@ def emails_owed(old: RefundRequest | None, new: RefundRequest | None) -> tuple[E
         if new.reminded and not old.reminded:
             kinds.append(EmailKind.REMINDER)
         if new.overdue and not old.overdue:
-            kinds.append(EmailKind.ESCALATION)
+            kinds += (EmailKind.ESCALATION, EmailKind.DELAY)
     return tuple(kinds)
 
 
 @cache
-def _templates(name: str) -> tuple[Template, Template, Template]:
-    folder = resources.files("refund_core.policy").joinpath("email_templates")
+def _templates(name: str, language: str = "en") -> tuple[Template, Template, Template]:
+    folder = resources.files("refund_core.policy").joinpath("email_templates", language)
     head, _, body = folder.joinpath(f"{name}.txt").read_text("utf-8").partition("\n\n")
     if not head.startswith("Subject: ") or "\n" in head:
         raise ValueError(f"email template {name}.txt must start with one 'Subject: ' line and a blank line")
@@ -115,8 +130,17 @@ def _as_html(value: Value) -> str:
     return f"<ul>\n{items}</ul>"
 
 
-def _fill(name: str, to: str, values: Mapping[str, Value]) -> Email:
-    subject_template, text_template, html_template = _templates(name)
+@cache
+def phrases(language: str) -> dict[str, Any]:
+    text = (
+        resources.files("refund_core.policy").joinpath("email_templates", language, "phrases.json").read_text("utf-8")
+    )
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _fill(name: str, to: str, values: Mapping[str, Value], language: str = "en") -> Email:
+    subject_template, text_template, html_template = _templates(name, language)
     subject = subject_template.substitute({key: value for key, value in values.items() if isinstance(value, str)})
     return Email(
         to=to,
@@ -128,10 +152,15 @@ def _fill(name: str, to: str, values: Mapping[str, Value]) -> Email:
     )
 
 
-def long_date(moment: datetime, zone: ZoneInfo) -> str:
-    """The local calendar date in full, with the year: "Friday 11 December 2026"."""
+def long_date(moment: datetime, zone: ZoneInfo, language: str = "en") -> str:
+    """The local calendar date in full, with the year, the language's way: "Friday 11 December 2026",
+    "2026年12月11日（星期五）"."""
     local = moment.astimezone(zone)
-    return f"{local:%A} {local.day} {local:%B %Y}"
+    words = phrases(language)
+    return str(words["longDate"]).format(
+        weekday=words["weekdays"][local.weekday()], day=local.day, month=words["months"][local.month - 1],
+        year=local.year,
+    )  # fmt: skip
 
 
 def _date_and_time(moment: datetime, policy: Policy) -> str:
@@ -140,13 +169,19 @@ def _date_and_time(moment: datetime, policy: Policy) -> str:
     return f"{long_date(moment, zone)}, {moment.astimezone(zone):%H:%M} {place} time"
 
 
-def money_path(payment_channel: str | None, policy: Policy) -> str:
+def money_path(payment_channel: str | None, policy: Policy, language: str = "en") -> str:
     """Where the money goes and how long it usually takes; for a channel the company cannot refund
-    (the App Store), who refunds it instead."""
-    excluded_reason = policy.excluded_channel_reasons.get(payment_channel or "")
-    if payment_channel in policy.excluded_payment_channels and excluded_reason:
-        return excluded_reason
-    return f"We pay the refund {policy.refund_path(payment_channel)}."
+    (the App Store), who refunds it instead. In English the policy's own words; in Chinese the catalogue's,
+    falling back to the policy's where it has none."""
+    words = phrases(language)
+    channel = payment_channel or ""
+    if payment_channel in policy.excluded_payment_channels:
+        translated = words.get("excludedChannelReasons", {}).get(channel)
+        if reason := translated or policy.excluded_channel_reasons.get(channel):
+            return str(reason)
+    paths = words.get("refundPaths", {})
+    path = paths.get(channel) or (paths.get("default") if channel not in policy.refund_paths else None)
+    return str(words["moneyPath"]).format(path=path or policy.refund_path(payment_channel))
 
 
 def _customer_address(request: RefundRequest, recipients: Recipients) -> str:
@@ -161,22 +196,25 @@ def _decision_of(request: RefundRequest) -> Decision:
     return request.decision
 
 
-def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dict[str, Value]) -> Email:
+def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dict[str, Value], language: str) -> Email:
     decision = _decision_of(request)
     if request.status is RequestStatus.REFUSED:
-        return _fill("refusal", to, {**common, "reasons": decision.reasons})
+        return _fill("refusal", to, {**common, "reasons": decision.reasons}, language)
     if request.status is not RequestStatus.APPROVED or decision.amount is None:
         raise ValueError(f"refund request {request.request_id} is {request.status} with no refunded amount")
     values: dict[str, Value] = {
         **common,
         "amount": str(decision.amount),
-        "money_path": money_path(request.payment_channel, policy),
+        "money_path": money_path(request.payment_channel, policy, language),
     }
     if decision.refund_type is RefundType.FULL:
-        return _fill("approval_full", to, values)
+        return _fill("approval_full", to, values, language)
     # The partial-path rules that failed, then the reviewer's own words; the bare policy if neither.
-    reasons = (*decision.reasons, *((decision.note,) if decision.note else ())) or (_PARTIAL_AT_DISCRETION,)
-    return _fill("approval_partial", to, {**values, "amount_paid": str(request.amount_paid), "reasons": reasons})
+    reasons = (*decision.reasons, *((decision.note,) if decision.note else ())) or (
+        str(phrases(language)["partialAtDiscretion"]),
+    )
+    values |= {"amount_paid": str(request.amount_paid), "reasons": reasons}
+    return _fill("approval_partial", to, values, language)
 
 
 def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Value]) -> dict[str, Value]:
@@ -197,26 +235,41 @@ def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Valu
 def render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
     """The email of `kind` about `request`, as it stands in the stream image that called for it."""
     zone = ZoneInfo(policy.time_zone)
+    language = recipients.customer_language if recipients.customer_language in LANGUAGES else "en"
     common: dict[str, Value] = {
         "request_id": request.request_id,
         "order_id": request.order_id,
         "username": request.username,
         "customer_name": recipients.customer_name or request.username,
+        "support_email": recipients.support,
+        "control_panel_url": recipients.control_panel,
     }
     match kind:
         case EmailKind.ACKNOWLEDGEMENT:
             values: dict[str, Value] = {
                 **common,
-                "received_on": long_date(request.received_at, zone),
+                "received_on": long_date(request.received_at, zone, language),
                 "reason": request.reason,
                 "working_days": str(policy.review_working_days),
-                "decision_by": long_date(request.deadline, zone),
+                "decision_by": long_date(request.deadline, zone, language),
             }
-            return _fill("acknowledgement", _customer_address(request, recipients), values)
+            return _fill("acknowledgement", _customer_address(request, recipients), values, language)
         case EmailKind.DECISION:
-            return _decision_email(request, policy, _customer_address(request, recipients), common)
+            return _decision_email(request, policy, _customer_address(request, recipients), common, language)
         case EmailKind.CANCELLATION:
-            return _fill("cancellation", _customer_address(request, recipients), common)
+            return _fill("cancellation", _customer_address(request, recipients), common, language)
+        case EmailKind.DELAY:
+            calendar = ReviewCalendar(policy)
+            promised = calendar.end_of(
+                calendar.working_day_after(calendar.local_date(request.deadline), DELAY_WORKING_DAYS)
+            )
+            values = {
+                **common,
+                "working_days": str(policy.review_working_days),
+                "decision_by": long_date(request.deadline, zone, language),
+                "new_decision_by": long_date(promised, zone, language),
+            }
+            return _fill("delay", _customer_address(request, recipients), values, language)
         case EmailKind.REMINDER:
             return _fill("reminder", recipients.reviewers, _staff_values(request, policy, common))
         case EmailKind.ESCALATION:

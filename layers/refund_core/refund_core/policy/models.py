@@ -49,10 +49,12 @@ class Order(CamelModel):
 
 
 class Usage(CamelModel):
-    """The order's service usage; None means the usage records do not say."""
+    """The order's service usage; None means the usage records do not say. `as_of`: when the metering system
+    counted it (the rules do not read it; reviewers see it)."""
 
     traffic_bytes: int | None = Field(default=None, ge=0)
     connections: int | None = Field(default=None, ge=0)
+    as_of: UtcDatetime | None = None
 
 
 class AccountBlock(CamelModel):
@@ -125,6 +127,38 @@ class ClaimFacts(CamelModel):
     support_ticket_id: str
     support_ticket: SupportTicket | None
     earlier_claims: tuple[EarlierClaim, ...] = ()
+
+
+class AccountFacts(CamelModel):
+    """What of the customer's account the rules read."""
+
+    blocks: tuple[AccountBlock, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    refunds_elsewhere: tuple[RefundGrantedElsewhere, ...] = ()
+
+
+class AssessedFacts(CamelModel):
+    """The facts a claim was last assessed on, as the customer records held them then; None where the records
+    lacked the fact (a reviewer checks it)."""
+
+    order: Order | None
+    usage: Usage | None
+    customer: AccountFacts | None
+    support_ticket: SupportTicket | None
+
+    @classmethod
+    def of(cls, facts: ClaimFacts) -> AssessedFacts:
+        customer = facts.customer
+        return cls(
+            order=facts.order,
+            usage=facts.usage,
+            customer=AccountFacts(
+                blocks=customer.blocks, violations=customer.violations, refunds_elsewhere=customer.refunds_elsewhere
+            )
+            if customer
+            else None,
+            support_ticket=facts.support_ticket,
+        )
 
 
 class RuleId(StrEnum):

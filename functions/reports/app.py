@@ -1,0 +1,60 @@
+"""GET /reports/sla and GET /reports/decisions.csv: the supervisors' service levels and decisions."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from refund_core.app.reports import ServiceLevels
+from refund_core.app.service import decisions_export, service_levels
+from refund_core.http.resolver import (
+    csv_responses,
+    current_caller,
+    media_type_lower_cased,
+    new_api,
+    only_parameters,
+    resource,
+    route_responses,
+)
+from refund_core.observability import observed
+
+app = new_api()
+PERIOD = ("from", "to")
+From = Annotated[date | None, Query(alias="from", description="a Hong Kong date (default: 29 days before `to`)")]
+To = Annotated[date | None, Query(alias="to", description="a Hong Kong date (default: today)")]
+NOT_A_SUPERVISOR = {403: "Not a refund supervisor"}
+
+
+@app.get(
+    "/reports/sla",
+    summary="Service levels of a period: open requests, decisions, in time or late, working days to decide",
+    responses=route_responses(200, ServiceLevels, "The service levels", NOT_A_SUPERVISOR),
+)
+def sla(start: From = None, end: To = None) -> Response[ServiceLevels]:
+    only_parameters(app, PERIOD)
+    return resource(service_levels(current_caller(app), start, end))
+
+
+@app.get(
+    "/reports/decisions.csv",
+    summary="The decisions on the requests received in a period, one CSV row each",
+    responses=csv_responses("One header row, then a row per decided request", NOT_A_SUPERVISOR),
+)
+def decisions(start: From = None, end: To = None) -> Response[str]:
+    only_parameters(app, PERIOD)
+    text, file_name = decisions_export(current_caller(app), start, end)
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=text,
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )
+
+
+@observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@media_type_lower_cased
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

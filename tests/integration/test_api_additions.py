@@ -1,0 +1,260 @@
+"""API.md "Second release: additions": what each caller sees of a request, internal notes, GET /orders, the
+staff's filters, the supervisors' group and their reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from api_support import Response, call, record_event, seed_order
+
+from refund_local.events import api_event, claims_for
+from refund_local.stack import LocalAws
+
+SUBMIT = "/refund-requests"
+RITA = claims_for("rita", reviewer=True)
+SUE = claims_for("sue", supervisor=True)
+
+
+def submit(username: str, order_id: str, ticket: str | None = None) -> Response:
+    body = {"orderId": order_id, "reason": "It drops.", "supportTicketId": ticket or f"T-{order_id}"}
+    return call(api_event("POST", SUBMIT, SUBMIT, body=body, claims=claims_for(username)))
+
+
+def on_request(method: str, request_id: str, action: str, claims: dict[str, str], body: Any = None) -> Response:
+    resource = "/refund-requests/{requestId}" + (f"/{action}" if action else "")
+    path = f"/refund-requests/{request_id}" + (f"/{action}" if action else "")
+    return call(api_event(method, resource, path, path_parameters={"requestId": request_id}, claims=claims, body=body))
+
+
+def get(path: str, claims: dict[str, str], **query: str) -> Response:
+    return call(api_event("GET", path, path, query=query or None, claims=claims))
+
+
+# ---- what each caller sees ------------------------------------------------------------------------------
+
+
+def test_the_customer_sees_no_staff_identity_no_internal_note_and_no_facts(stack: LocalAws) -> None:
+    seed_order("ord-1", "alice", days_ago=40)
+    request_id = submit("alice", "ord-1").json["requestId"]
+    approved = on_request(
+        "POST", request_id, "evaluate", RITA,
+        {"action": "approve", "amount": "50.00", "note": "Half, for the days you used.",
+         "internalNote": "Checked the logs with Tom: outages on 3 days."},
+    )  # fmt: skip
+    assert approved.status == 200, approved.json
+
+    seen = on_request("GET", request_id, "", claims_for("alice")).json
+    assert "facts" not in seen
+    assert seen["decision"]["decidedBy"] == "reviewer"
+    assert seen["decision"]["note"] == "Half, for the days you used."
+    assert {entry["by"] for entry in seen["history"]} <= {"you", "auto", "rules", "reviewer", "system"}
+    assert [entry["by"] for entry in seen["history"][:2]] == ["you", "rules"]
+    assert all(entry["event"] != "internal note" for entry in seen["history"])
+    assert "Tom" not in str(seen) and "rita" not in str(seen)
+
+    staff = on_request("GET", request_id, "", RITA).json
+    assert staff["decision"]["decidedBy"] == "rita"
+    (internal,) = [entry for entry in staff["history"] if entry["event"] == "internal note"]
+    assert (internal["by"], internal["detail"]) == ("rita", "Checked the logs with Tom: outages on 3 days.")
+    facts = staff["facts"]
+    assert facts["order"]["orderId"] == "ord-1"
+    assert facts["usage"]["trafficBytes"] == 1_200_000_000 and facts["usage"]["asOf"]
+    assert facts["customer"] == {"blocks": [], "violations": [], "refundsElsewhere": []}
+    assert facts["supportTicket"]["ticketId"] == "T-ord-1"
+
+
+def test_a_fact_the_records_lack_is_null_for_staff(stack: LocalAws) -> None:
+    seed_order("ord-1", "bob", days_ago=40, traffic_bytes=None, connections=None)
+    request_id = submit("bob", "ord-1", ticket="T-nobody-knows").json["requestId"]
+    facts = on_request("GET", request_id, "", RITA).json["facts"]
+    assert (facts["usage"], facts["supportTicket"]) == (None, None)
+
+
+def test_an_internal_note_of_nothing_visible_is_400_and_changes_nothing(stack: LocalAws) -> None:
+    seed_order("ord-1", "cat", days_ago=40)
+    request_id = submit("cat", "ord-1").json["requestId"]
+    refused = on_request(
+        "POST", request_id, "evaluate", RITA, {"action": "refuse", "note": "No.", "internalNote": "\u200b"}
+    )
+    assert refused.status == 400
+    assert refused.json["errors"][0]["field"] == "internalNote"
+    assert on_request("GET", request_id, "", RITA).json["status"] == "PENDING"
+
+
+def test_the_decision_email_never_carries_the_internal_note(stack: LocalAws) -> None:
+    from api_support import deliver_all, sent_emails  # noqa: PLC0415
+
+    seed_order("ord-1", "dan", days_ago=40)
+    request_id = submit("dan", "ord-1").json["requestId"]
+    on_request("POST", request_id, "evaluate", RITA,
+               {"action": "refuse", "note": "The service worked.", "internalNote": "Customer is rude."})  # fmt: skip
+    deliver_all()
+    decision = next(email for email in sent_emails() if "refused" in email.subject)
+    assert "The service worked." in decision.text
+    assert "rude" not in decision.text + (decision.html or "")
+
+
+# ---- GET /orders ------------------------------------------------------------------------------------------
+
+
+def test_orders_are_the_callers_own_newest_first_with_their_latest_request_not_cancelled(stack: LocalAws) -> None:
+    seed_order("ord-old", "eve", days_ago=60)
+    seed_order("ord-mid", "eve", days_ago=40)
+    seed_order("ord-new", "eve", days_ago=5)
+    seed_order("ord-other", "fay", days_ago=3)
+    pending = submit("eve", "ord-mid").json["requestId"]
+    on_request("POST", pending, "cancel", claims_for("eve"))
+    approved = submit("eve", "ord-new").json
+    assert approved["status"] == "APPROVED"
+
+    first = get("/orders", claims_for("eve"), limit="2")
+    assert first.status == 200, first.json
+    assert [order["orderId"] for order in first.json["items"]] == ["ord-new", "ord-mid"]
+    assert first.json["items"][0]["refundRequest"] == {"requestId": approved["requestId"], "status": "APPROVED"}
+    assert first.json["items"][1]["refundRequest"] is None  # cancelled: none that was not
+    assert first.json["items"][0]["amount"] == {"amount": "100.00", "currency": "USD"}
+    rest = get("/orders", claims_for("eve"), limit="2", nextToken=first.json["nextToken"]).json
+    assert [order["orderId"] for order in rest["items"]] == ["ord-old"]
+    assert [order["orderId"] for order in get("/orders", claims_for("fay")).json["items"]] == ["ord-other"]
+    assert get("/orders", claims_for("nobody")).json == {"items": [], "nextToken": None}
+
+
+def test_orders_refuse_a_parameter_they_do_not_take(stack: LocalAws) -> None:
+    answer = get("/orders", claims_for("eve"), username="fay")
+    assert answer.status == 400
+    assert answer.json["errors"][0]["field"] == "username"
+
+
+def test_an_order_placed_by_event_is_listed(stack: LocalAws) -> None:
+    record_event("OrderPlaced", {
+        "orderId": "ord-ev", "username": "gus", "orderedAt": datetime.now(UTC).isoformat(), "amount": "19.90",
+        "currency": "HKD", "paymentChannel": "card", "kind": "new", "servicePeriodDays": 30,
+    })  # fmt: skip
+    (order,) = get("/orders", claims_for("gus")).json["items"]
+    assert (order["orderId"], order["amount"], order["servicePeriodDays"]) == (
+        "ord-ev", {"amount": "19.90", "currency": "HKD"}, 30,
+    )  # fmt: skip
+
+
+# ---- the staff's filters ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_pending(stack: LocalAws) -> dict[str, str]:
+    ids = {}
+    for name in ("hal", "ivy", "jon"):
+        seed_order(f"ord-{name}", name, days_ago=40)
+        ids[name] = submit(name, f"ord-{name}").json["requestId"]
+    return ids
+
+
+def listed(claims: dict[str, str], **query: str) -> list[str]:
+    answer = get(SUBMIT, claims, **query)
+    assert answer.status == 200, answer.json
+    return [item["requestId"] for item in answer.json["items"]]
+
+
+def test_staff_filter_by_customer_order_and_the_day_received(three_pending: dict[str, str]) -> None:
+    assert listed(RITA, username="ivy") == [three_pending["ivy"]]
+    assert listed(RITA, orderId="ord-jon") == [three_pending["jon"]]
+    today = datetime.now(UTC).astimezone().date()
+    assert set(listed(SUE, receivedFrom=today.isoformat(), receivedTo=(today + timedelta(days=1)).isoformat())) == set(
+        three_pending.values()
+    )
+    assert listed(RITA, receivedTo=(today - timedelta(days=2)).isoformat()) == []
+    assert listed(RITA, overdue="true") == []
+    assert len(listed(RITA, overdue="false")) == 3
+    assert listed(RITA, username="ivy", status="APPROVED") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"overdue": "yes"}, "overdue"), ({"receivedFrom": "1 Dec"}, "receivedFrom"), ({"colour": "red"}, "colour"),
+     ({"status": "OPEN"}, "status")],
+)  # fmt: skip
+def test_a_bad_filter_is_400_naming_it(three_pending: dict[str, str], query: dict[str, str], field: str) -> None:
+    answer = get(SUBMIT, RITA, **query)
+    assert answer.status == 400, answer.json
+    assert field in {error["field"] for error in answer.json["errors"]}
+
+
+def test_a_customer_may_not_use_the_staffs_filters(three_pending: dict[str, str]) -> None:
+    answer = get(SUBMIT, claims_for("hal"), username="ivy")
+    assert answer.status == 403
+    assert answer.json["errors"][0]["field"] == "username"
+    assert listed(claims_for("hal")) == [three_pending["hal"]]
+
+
+# ---- supervisors and their reports ------------------------------------------------------------------------
+
+
+def test_a_supervisor_may_do_all_that_a_reviewer_may(three_pending: dict[str, str]) -> None:
+    assert on_request("POST", three_pending["hal"], "evaluate", SUE, {"action": "assess"}).status == 200
+
+
+def test_only_supervisors_read_the_reports(stack: LocalAws) -> None:
+    for path in ("/reports/sla", "/reports/decisions.csv"):
+        assert get(path, RITA).status == 403
+        assert get(path, claims_for("hal")).status == 403
+
+
+def test_the_service_levels_count_what_happened_in_the_period(stack: LocalAws) -> None:
+    seed_order("ord-a", "kim", days_ago=5)  # approved at once
+    seed_order("ord-b", "lea", days_ago=40)  # pending, then refused by a reviewer
+    seed_order("ord-c", "max", days_ago=40)  # pending, then cancelled
+    seed_order("ord-d", "ned", days_ago=40)  # still open
+    auto = submit("kim", "ord-a").json
+    refused = submit("lea", "ord-b").json["requestId"]
+    on_request("POST", refused, "evaluate", RITA, {"action": "refuse", "note": "No."})
+    cancelled = submit("max", "ord-c").json["requestId"]
+    on_request("POST", cancelled, "cancel", claims_for("max"))
+    submit("ned", "ord-d")
+
+    report = get("/reports/sla", SUE)
+    assert report.status == 200, report.json
+    body = report.json
+    assert body["received"] == 4
+    assert body["decided"] == {"APPROVED": 1, "REFUSED": 1}
+    assert (body["cancelled"], body["decidedAutomatically"], body["decidedInTime"], body["decidedLate"]) == (1, 1, 2, 0)
+    assert body["open"]["total"] == 1 and body["open"]["overdue"] == 0
+    assert sum(body["open"]["byWorkingDaysLeft"].values()) == 1
+    assert set(body["open"]["byWorkingDaysLeft"]) == {"0", "1", "2", "3-5", "6-10"}
+    assert body["workingDaysToDecision"] == {"median": 0, "p90": 0, "max": 0}
+    assert body["refunded"] == [auto["decision"]["amount"]]
+    days = (datetime.fromisoformat(body["to"]) - datetime.fromisoformat(body["from"])).days
+    assert days == 29
+
+    empty = get("/reports/sla", SUE, **{"from": "2020-01-01", "to": "2020-01-31"}).json
+    assert (empty["received"], empty["workingDaysToDecision"]["median"], empty["refunded"]) == (0, None, [])
+    assert get("/reports/sla", SUE, **{"from": "2026-12-31", "to": "2026-01-01"}).status == 400
+
+
+def test_the_decisions_csv_parses_and_matches_the_decisions(stack: LocalAws) -> None:
+    seed_order("ord-a", "=cmd|' /C calc'!A0", days_ago=5)
+    seed_order("ord-b", "lea", days_ago=40)
+    auto = submit("=cmd|' /C calc'!A0", "ord-a").json
+    refused = submit("lea", "ord-b").json["requestId"]
+    on_request("POST", refused, "evaluate", RITA, {"action": "refuse", "note": "No."})
+
+    answer = call(api_event("GET", "/reports/decisions.csv", "/reports/decisions.csv", claims=SUE))
+    assert answer.status == 200
+    assert answer.header("Content-Type") == "text/csv; charset=utf-8"
+    assert "attachment" in (answer.header("Content-Disposition") or "")
+    rows = list(csv.DictReader(io.StringIO(answer.raw["body"])))
+    assert [row["requestId"] for row in rows] == [auto["requestId"], refused]
+    first, second = rows
+    assert first["username"] == "'=cmd|' /C calc'!A0"  # kept as text, not a formula
+    assert (first["status"], first["refundType"], first["amount"], first["currency"], first["decidedBy"]) == (
+        "APPROVED", "FULL", auto["decision"]["amount"]["amount"], "USD", "auto",
+    )  # fmt: skip
+    assert (second["status"], second["decidedBy"], second["inTime"], second["amount"]) == (
+        "REFUSED",
+        "rita",
+        "true",
+        "",
+    )
+    assert first["policyVersion"] == auto["assessment"]["policyVersion"]
