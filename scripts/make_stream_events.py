@@ -190,6 +190,7 @@ def main() -> None:
         "stream_overdue",
         record("overdue", alice.deadline, overdue, reminded, 300),
         owed(alice, Effect.ESCALATION, alice.deadline, 301),
+        owed(alice, Effect.DELAY, alice.deadline, 302),
     )
     decided_at = datetime(2026, 12, 14, 11, 30, tzinfo=HK)
     decision = Decision(

@@ -79,7 +79,7 @@ def test_a_pending_request_has_its_workflow_started_and_its_acknowledgement_queu
         ("refused", [(CAROL, "email#decision"), (CAROL, "event#RefundDecided")]),
         ("cancelled", [(BOB, "email#cancellation")]),
         ("reminded", [(ALICE, "email#reminder")]),
-        ("overdue", [(ALICE, "email#escalation")]),
+        ("overdue", [(ALICE, "email#delay"), (ALICE, "email#escalation")]),
     ],
 )
 def test_each_effect_a_change_owes_is_queued_and_no_workflow_started(

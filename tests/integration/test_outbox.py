@@ -215,7 +215,10 @@ def test_reminder_and_escalation_go_to_reviewers_and_supervisors(records_of_cust
     assert "Deadline: Friday 11 December 2026, 23:59 Hong Kong time" in reminder.text
     (escalation,) = emails_to("refund-supervisors@example.com")
     assert escalation.subject == f"Overdue: refund request {ALICE} passed its deadline of Friday 11 December 2026"
-    assert len(sent_emails()) == 2
+    (apology,) = emails_to("alice@example.com")  # and the customer is told, once
+    assert "taking longer" in apology.subject
+    assert "by Tuesday 15 December 2026 at the latest" in apology.text
+    assert len(sent_emails()) == 3
 
 
 # ---- once --------------------------------------------------------------------------------------------------
@@ -226,10 +229,10 @@ def test_every_delivery_twice_and_the_stream_again_send_and_publish_nothing_twic
 ) -> None:
     happen(*ALL_EVENTS)
     deliveries = queued_deliveries()
-    assert len(deliveries) == 8
+    assert len(deliveries) == 9
     deliver_queued()
     first = sent_emails()
-    assert len(first) == 6
+    assert len(first) == 7
     assert len(decided_events()) == 2
 
     # Every delivery again (a queue delivers at least once), and the whole stream again.
@@ -243,7 +246,7 @@ def test_every_delivery_twice_and_the_stream_again_send_and_publish_nothing_twic
     assert decided_events() == []
     alice = history(ALICE)
     assert sorted(entry["detail"] for entry in alice if entry["event"] == "email sent") == [
-        "acknowledgement", "decision", "escalation", "reminder",
+        "acknowledgement", "decision", "delay", "escalation", "reminder",
     ]  # fmt: skip
     assert [entry["event"] for entry in alice].count("RefundDecided published") == 1
     assert {item["state"] for request in (ALICE, BOB, CAROL) for item in owed_items(request).values()} == {"DONE"}
@@ -429,9 +432,9 @@ def test_ses_failing_for_thirty_hours_then_every_owed_email_goes_once(records_of
         outbox.reconcile(now=moment)
         deliveries_at(moment)
         moment += timedelta(minutes=10)
-    assert len(sent_emails()) == 6
+    assert len(sent_emails()) == 7
     assert sorted(email.to[0] for email in sent_emails()) == [
-        "alice@example.com", "alice@example.com", "bob@example.com", "carol@example.com",
+        "alice@example.com", "alice@example.com", "alice@example.com", "bob@example.com", "carol@example.com",
         "refund-reviewers@example.com", "refund-supervisors@example.com",
     ]  # fmt: skip
     assert outbox.reconcile(now=moment).queued == 0
