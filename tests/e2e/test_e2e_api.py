@@ -186,7 +186,7 @@ def test_cancel_then_cancel_again_changes_nothing(server: Server) -> None:
     now = server.read(request_id, user="cora").json()
 
     def own(resource: dict[str, Any]) -> dict[str, Any]:
-        return resource | {"history": [entry for entry in resource["history"] if entry["by"] != "outbox"]}
+        return resource | {"history": [entry for entry in resource["history"] if entry["event"] != "email sent"]}
 
     assert own(again.json()) == own(now)
     assert [entry["event"] for entry in again.json()["history"]].count("cancelled") == 1

@@ -65,6 +65,16 @@ def test_the_customer_sees_no_staff_identity_no_internal_note_and_no_facts(stack
     assert facts["usage"]["trafficBytes"] == 1_200_000_000 and facts["usage"]["asOf"]
     assert facts["customer"] == {"blocks": [], "violations": [], "refundsElsewhere": []}
     assert facts["supportTicket"]["ticketId"] == "T-ord-1"
+    assert staff["workingDaysLeft"] is None, "a decided request has no days left to count"
+
+
+def test_a_pending_request_counts_its_working_days_left(stack: LocalAws) -> None:
+    seed_order("ord-1", "dora", days_ago=40)
+    filed = submit("dora", "ord-1").json
+    assert filed["status"] == "PENDING"
+    assert filed["workingDaysLeft"] == 10, "filed today: the whole ten Hong Kong working days"
+    listed = get(SUBMIT, RITA, status="PENDING").json["items"]
+    assert [(item["requestId"], item["workingDaysLeft"]) for item in listed] == [(filed["requestId"], 10)]
 
 
 def test_a_fact_the_records_lack_is_null_for_staff(stack: LocalAws) -> None:

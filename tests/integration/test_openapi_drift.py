@@ -59,3 +59,10 @@ def test_every_route_declares_what_it_answers() -> None:
     assert location["required"] is True
     assert "HTTPValidationError" not in json.dumps(document)
     assert set(document["components"]["schemas"]["ErrorResponse"]["properties"]) == {"message", "errors"}
+
+
+def test_the_request_resource_is_described_field_by_field() -> None:
+    """Other systems generate clients from the document: the request resource must be a schema, not `{}`."""
+    document = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
+    properties = document["components"]["schemas"]["RefundRequestResource"]["properties"]
+    assert {"requestId", "status", "deadline", "decision", "history", "facts", "workingDaysLeft"} <= set(properties)

@@ -5,9 +5,9 @@ customer who filed it sees no staff identity and no internal note."""
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from refund_core.adapters.records import RequestRecord
@@ -38,18 +38,15 @@ def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
 class RefundRequestResource(RefundRequest):
     """A refund request as API.md shows it; `facts` for staff only (absent for the customer)."""
 
-    facts: AssessedFacts | None = None
-
-    @model_serializer(mode="wrap")
-    def _facts_only_when_shown(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if self.facts is None and isinstance(data, dict):
-            data.pop("facts", None)
-        return data
+    facts: AssessedFacts | None = Field(default=None, exclude_if=lambda facts: facts is None)
+    # Of a pending request: the Hong Kong working days from today to its deadline (0: due today, or past).
+    working_days_left: int | None = None
 
     @classmethod
-    def of(cls, request: RequestRecord, caller: Caller) -> Self:
-        whole = cls.model_validate(request, from_attributes=True)
+    def of(cls, request: RequestRecord, caller: Caller, working_days_left: int | None = None) -> Self:
+        whole = cls.model_validate(request, from_attributes=True).model_copy(
+            update={"working_days_left": working_days_left if request.status is RequestStatus.PENDING else None}
+        )
         if caller.is_reviewer and caller.username != request.username:
             return whole
         decision = whole.decision

@@ -198,7 +198,8 @@ def submit_refund_request(
     else:
         count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
-    return RefundRequestResource.of(request.model_copy(update={"history": tuple(history)}), caller)
+    recorded = request.model_copy(update={"history": tuple(history)})
+    return RefundRequestResource.of(recorded, caller, _working_days_left(request, received_at))
 
 
 def _start_review_deadline(request: RequestRecord) -> None:
@@ -214,11 +215,16 @@ def _start_review_deadline(request: RequestRecord) -> None:
         count("DeadlineWorkflowStartFailed")
 
 
+def _working_days_left(request: RefundRequest, now: datetime | None = None) -> int:
+    calendar = ReviewCalendar(current_policy())
+    return calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
+
+
 def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResource:
     request = repository.get_request(request_id)
     if request is None or not (caller.is_reviewer or request.username == caller.username):
         raise NotFound(f"refund request {request_id} not found")
-    return RefundRequestResource.of(request, caller)
+    return RefundRequestResource.of(request, caller, _working_days_left(request))
 
 
 def list_refund_requests(
@@ -239,7 +245,10 @@ def list_refund_requests(
         narrowed = RequestFilter(status=narrowed.status, username=caller.username)
     page = repository.list_requests(narrowed=narrowed, limit=limit, next_token=next_token)
     items = sorted(page.items, key=lambda request: (request.deadline, request.request_id))
-    return Page(items=tuple(RefundRequestResource.of(item, caller) for item in items), next_token=page.next_token)
+    return Page(
+        items=tuple(RefundRequestResource.of(item, caller, _working_days_left(item)) for item in items),
+        next_token=page.next_token,
+    )
 
 
 def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecord:
@@ -359,7 +368,8 @@ def as_written(
         update["decision"] = decision
     if assessment is not None:
         update["assessment"] = assessment
-    return RefundRequestResource.of(request.model_copy(update=update), caller)
+    written = request.model_copy(update=update)
+    return RefundRequestResource.of(written, caller, _working_days_left(written))
 
 
 def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) -> OrderList:
