@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e lint fmt bench run build template-lint tools verify fuzz security-scan sam-local clean
+.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools verify fuzz security-scan sam-local clean
 
 # A tool's own venv: $(1) its folder, $(2) its pinned requirements.
 define tool_venv
@@ -31,9 +31,17 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# What CI runs: the linters and template checks, then every test (unit, integration, e2e).
-test: lint
+# What CI runs: the linters and template checks, then every test (unit, integration, e2e, browser).
+test: lint browser-deps
 	$(PY) -m pytest -q -n 2
+
+# tests/browser drive Debian's chromium (Playwright never downloads a browser), with CJK fonts for the
+# Chinese pages; installed from Debian's archive when missing (as root, as CI runs).
+browser-deps:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { \
+		echo "installing Debian's chromium and fonts-noto-cjk for tests/browser"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk >/dev/null; }
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -43,6 +51,9 @@ integration: venv
 
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+browser: venv browser-deps
+	$(PY) -m pytest -q tests/browser
 
 lint: venv template-lint
 	$(VENV)/bin/ruff check .

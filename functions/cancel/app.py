@@ -6,13 +6,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.adapters.settings import settings
 from refund_core.app.inputs import RequestId
 from refund_core.app.resources import RefundRequestResource
 from refund_core.app.service import cancel_refund_request
 from refund_core.http.resolver import current_caller, media_type_lower_cased, new_api, resource, route_responses
 from refund_core.observability import observed
 
-app = new_api()
+app = new_api(allowed_origin=settings().web_app_origin)
 
 
 @app.post(

@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.repository import RequestFilter
+from refund_core.adapters.settings import settings
 from refund_core.app.inputs import RequestId
 from refund_core.app.resources import OrderList, RefundRequestResource, RequestList
 from refund_core.app.service import hong_kong_day_start, list_orders, list_refund_requests, read_refund_request
@@ -23,7 +24,7 @@ from refund_core.http.resolver import (
 from refund_core.observability import observed
 from refund_core.policy.models import RequestStatus
 
-app = new_api()
+app = new_api(allowed_origin=settings().web_app_origin)
 PageSize = Annotated[int, Query(ge=1, le=100)]
 PageToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
 ListedBy = ("status", "overdue", "username", "orderId", "receivedFrom", "receivedTo", "limit", "nextToken")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.adapters.settings import settings
 from refund_core.app.reports import ServiceLevels
 from refund_core.app.service import decisions_export, service_levels
 from refund_core.http.resolver import (
@@ -21,7 +22,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 
-app = new_api()
+app = new_api(allowed_origin=settings().web_app_origin)
 PERIOD = ("from", "to")
 From = Annotated[date | None, Query(alias="from", description="a Hong Kong date (default: 29 days before `to`)")]
 To = Annotated[date | None, Query(alias="to", description="a Hong Kong date (default: today)")]

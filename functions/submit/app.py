@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.adapters.settings import settings
 from refund_core.app.idempotency import register_lambda_context, submit_refund_request_once
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import RefundRequestResource
@@ -21,7 +22,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 
-app = new_api()
+app = new_api(allowed_origin=settings().web_app_origin)
 
 IdempotencyKey = Annotated[
     str | None,

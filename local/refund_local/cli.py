@@ -4,6 +4,7 @@
                        [--data-dir DIR [--reset]] [--workers N] [--verbose]
     refund-local token USER [--reviewer] [--supervisor] [--policy-owner] [--email ADDR]
     refund-local load-events FILE (--url URL | --event-bus NAME [--region R] | --check-only) [--from-line N]
+    refund-local deploy-web --stack NAME [--region R] [--client-id ID]
 
 See docs/local-runner.md."""
 
@@ -87,7 +88,27 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--check-only", action="store_true", help="validate every line, send nothing")
     load.add_argument("--region", default="ap-southeast-1", help="the deployed stack's region (with --event-bus)")
     load.add_argument("--from-line", type=int, default=1, metavar="N", help="start at line N (resume a run)")
+    web = commands.add_parser("deploy-web", help="the web app into a deployed stack's bucket, then invalidate")
+    web.add_argument("--stack", required=True, help="the deployed stack's name")
+    web.add_argument("--region", default="ap-southeast-1", help="the stack's region")
+    web.add_argument("--client-id", help="the user pool's web client (with ExistingUserPoolArn)")
     return parser
+
+
+def deploy_web(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
+    from refund_local import deploy_web as web  # noqa: PLC0415
+
+    session = boto3.Session(region_name=args.region)
+    try:
+        target = web.web_target(web.stack_outputs(session.client("cloudformation"), args.stack), args.client_id)
+    except web.MissingOutput as error:
+        print(f"refund-local: {error}", file=sys.stderr)
+        return 2
+    written = web.deploy(session.client("s3"), session.client("cloudfront"), target)
+    print(f"{len(written)} files in s3://{target.bucket}; the app is at {target.config['redirectUri']}")
+    return 0
 
 
 def load_events(args: argparse.Namespace) -> int:
@@ -128,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         return load_events(args)
+    if args.command == "deploy-web":
+        return deploy_web(args)
     if args.review_window_seconds is not None and args.review_window_seconds <= 0:
         print("refund-local: --review-window-seconds must be a positive number of seconds", file=sys.stderr)
         return 2
@@ -194,6 +217,7 @@ def serve(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         schedules_every_seconds=args.schedules_every_seconds,
         powertools_environment=environment,
+        base_url=f"http://{args.host}:{args.port}",
     )
     runner = LocalRunner(template, options)
     try:
@@ -270,11 +294,12 @@ def _banner(args: argparse.Namespace, template: Template, seed: Seed, restored: 
     )
     lines = [
         f"refund-local serving {base} (ready in {seconds:.1f} s; AWS emulated by moto's server in this process)",
+        f"  web app: {base}/ (Control Panel, review queue, service levels; local sign-in, no password)",
         f"  review window: {window}",
         f"  state: {state}",
         f"  functions: each in up to {args.workers} worker processes of its own, as Lambda runs them",
         "  API: " + "  ".join(f"{route.method} {route.path}" for route in api_routes(template)),
-        "  local, no token: GET /_local/outbox   GET /openapi.json   GET /docs",
+        "  local, no token: GET /_local/outbox   GET /openapi.json   GET /docs   POST /_local/sign-in",
     ]
     if args.seed:
         lines.append(f"Data from {args.seed} (username: orders; tickets)")

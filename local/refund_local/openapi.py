@@ -6,7 +6,9 @@ Swagger UI at /docs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -16,10 +18,11 @@ from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
+from refund_core.adapters.settings import settings
 from refund_core.http.resolver import BEARER_SCHEME, bearer_scheme
 from refund_local.handlers import load_module
 from refund_local.paths import REPO_ROOT
-from refund_local.provision import Template, api_routes, load_template
+from refund_local.provision import Template, api_routes, function_environment, load_template
 
 TITLE = "Smart Security refund requests"
 DESCRIPTION = (
@@ -71,6 +74,21 @@ def _used_schemas(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, A
     return {name: schema for name, schema in schemas.items() if name in used}
 
 
+@contextlib.contextmanager
+def _as_in_lambda(template: Template) -> Iterator[None]:
+    """Handlers read their settings when Lambda imports them: import them with the template's environment
+    (what the process already has wins), then leave the process as it was."""
+    added = {name: value for name, value in function_environment(template, {}).items() if name not in os.environ}
+    os.environ.update(added)
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+        settings.cache_clear()
+
+
 def openapi_document(template: Template | None = None) -> dict[str, Any]:
     """Every function that serves an API route of the template, its resolver's document merged in by
     Powertools' OpenAPIMerge (a path and method defined twice is an error)."""
@@ -82,8 +100,10 @@ def openapi_document(template: Template | None = None) -> dict[str, Any]:
         security=[{BEARER_SCHEME: []}],
         on_conflict="error",
     )
-    for code_uri in dict.fromkeys(route.code_uri for route in api_routes(template or load_template())):
-        merge.add_schema(json.loads(load_module(code_uri).app.get_openapi_json_schema(title=TITLE)))
+    template = template or load_template()
+    with _as_in_lambda(template):
+        for code_uri in dict.fromkeys(route.code_uri for route in api_routes(template)):
+            merge.add_schema(json.loads(load_module(code_uri).app.get_openapi_json_schema(title=TITLE)))
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     paths: dict[str, Any] = document.get("paths", {})
     for operations in paths.values():

@@ -138,18 +138,29 @@ def api_routes(template: Template) -> list[Route]:
     return routes
 
 
+def web_app_values(base_url: str) -> dict[str, str]:
+    """The variables that name the deployed web app (its CloudFront domain), for a web app served at
+    `base_url`: the local runner serves it itself."""
+    return {"WEB_APP_ORIGIN": base_url.rstrip("/"), "CONTROL_PANEL_URL": base_url.rstrip("/") + "/"}
+
+
+LOCAL_WEB_APP = web_app_values("http://127.0.0.1:3000")
+
+
 def function_environment(
     template: Template,
     refs: Mapping[str, str],
     *,
     function: str | None = None,
     parameters: Mapping[str, str] | None = None,
+    local_values: Mapping[str, str] = LOCAL_WEB_APP,
 ) -> dict[str, str]:
     """The environment variables a function gets, resolved to local values: Globals' variables, plus those
     of `function` (a logical id) when given. A `Ref` to a resource resolves through `refs` (logical id →
     what `Ref` gives locally: a table's name, the state machine's ARN...), else to the logical id itself (the
     local SES configuration set is `SesConfigurationSet`, the bus `RefundsEventBus`); a `Ref` to a template
-    parameter to `parameters[name]`, else its Default."""
+    parameter to `parameters[name]`, else its Default; a variable made of a deployed resource's attributes
+    (the web app's domain) takes its value from `local_values`."""
     variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     if function is not None:
         own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
@@ -163,6 +174,8 @@ def function_environment(
         if isinstance(value, str | int | float):
             return str(value)
         if not (isinstance(value, dict) and list(value) == ["Ref"]):
+            if name in local_values:
+                return local_values[name]
             raise ValueError(f"environment variable {name}: no local value for {value!r}")
         ref = str(value["Ref"])
         if ref in refs:

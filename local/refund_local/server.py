@@ -30,11 +30,21 @@ from refund_local.emulator import Emulator
 from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
 from refund_local.outbox import Outbox, OutboxMessage
-from refund_local.provision import Route, Stack, Template, api_routes, function_environment, functions, provision
+from refund_local.provision import (
+    Route,
+    Stack,
+    Template,
+    api_routes,
+    function_environment,
+    functions,
+    provision,
+    web_app_values,
+)
 from refund_local.queues import QueuePoller, Schedule, queue_sources, schedule_sources
 from refund_local.state import DataDir
 from refund_local.stream import StreamPoller, stream_sources
 from refund_local.tokens import UnreadableToken, claims_from_authorization
+from refund_local.webapp import SECURITY_HEADERS, SignInRefused, sign_in, web_file
 from refund_local.workers import FunctionSpec, InvocationFailed, Invoker
 
 log = logging.getLogger("refund_local")
@@ -132,6 +142,8 @@ class RunnerOptions:
     verbose: bool = False
     schedules_every_seconds: float | None = None
     powertools_environment: dict[str, str] = field(default_factory=dict)
+    # Where the runner serves the web app: the Control Panel the emails link to.
+    base_url: str = "http://127.0.0.1:3000"
 
 
 def _worker_base_environment(emulator: Emulator, options: RunnerOptions) -> dict[str, str]:
@@ -208,7 +220,12 @@ class LocalRunner:
                 handler=function.handler,
                 environment={
                     **base,
-                    **function_environment(self._template, self.stack.refs, function=function.name),
+                    **function_environment(
+                        self._template,
+                        self.stack.refs,
+                        function=function.name,
+                        local_values=web_app_values(self._options.base_url),
+                    ),
                     "AWS_LAMBDA_FUNCTION_NAME": function.name,
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
                 },
@@ -387,6 +404,17 @@ class LocalRunner:
             if request.method != "POST":
                 return error_response(405, "method not allowed", [("Allow", "POST")])
             return self._put_events(request.body)
+        if target.path == "/_local/sign-in":
+            if request.method != "POST":
+                return error_response(405, "method not allowed", [("Allow", "POST")])
+            try:
+                return json_response(200, {"token": sign_in(request.body)})
+            except SignInRefused as refused:
+                return json_response(
+                    400, {"message": str(refused), "errors": [{"field": refused.field, "message": str(refused)}]}
+                )
+        if request.method == "GET" and (page := web_file(target.path)) is not None:
+            return Response(200, page.body, [("Content-Type", page.content_type), *SECURITY_HEADERS])
         local = self.local_route(target.path, target.query)
         if local is not None:
             return local() if request.method == "GET" else error_response(405, "method not allowed", [("Allow", "GET")])

@@ -268,3 +268,35 @@ def test_the_decisions_csv_parses_and_matches_the_decisions(stack: LocalAws) -> 
         "",
     )
     assert first["policyVersion"] == auto["assessment"]["policyVersion"]
+
+
+# ---- CORS: the web app's origin alone ---------------------------------------------------------------------
+
+
+def test_answers_allow_the_web_apps_origin_and_no_other(stack: LocalAws) -> None:
+    """WEB_APP_ORIGIN comes from template.yaml (the distribution's domain; http://127.0.0.1:3000 here)."""
+    seed_order("ord-1", "gina", days_ago=40)
+    app_origin = stack.environment["WEB_APP_ORIGIN"]
+    filed = call(
+        api_event(
+            "POST",
+            SUBMIT,
+            SUBMIT,
+            body={"orderId": "ord-1", "reason": "It drops.", "supportTicketId": "T-ord-1"},
+            claims=claims_for("gina"),
+            headers={"Origin": app_origin, "Idempotency-Key": "k-gina-1"},
+        )
+    )
+    assert filed.status == 201
+    assert filed.header("Access-Control-Allow-Origin") == app_origin
+    assert "Location" in (filed.header("Access-Control-Expose-Headers") or "")
+    refused = call(
+        api_event("GET", "/orders", "/orders", claims=claims_for("gina"), headers={"Origin": "https://evil.example"})
+    )
+    assert refused.status == 200 and refused.header("Access-Control-Allow-Origin") is None
+    error = call(
+        api_event(
+            "GET", "/orders", "/orders", query={"bogus": "1"}, claims=claims_for("gina"), headers={"Origin": app_origin}
+        )
+    )
+    assert error.status == 400 and error.header("Access-Control-Allow-Origin") == app_origin

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -319,9 +319,23 @@ def bearer_scheme() -> Any:
     )
 
 
-def new_api() -> APIGatewayRestResolver:
-    """A REST resolver with pydantic validation, the strict JSON body reader and the API's error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=read_json_body)
+def _cors(allowed_origin: str | None) -> CORSConfig | None:
+    if allowed_origin is None:
+        return None
+    return CORSConfig(
+        allow_origin=allowed_origin,
+        allow_headers=["Idempotency-Key"],
+        expose_headers=["Location", "Retry-After"],
+        max_age=600,
+    )
+
+
+def new_api(allowed_origin: str | None = None) -> APIGatewayRestResolver:
+    """A REST resolver with pydantic validation, the strict JSON body reader, the API's error mapping and CORS
+    for `allowed_origin` alone (the web app's; none where it is the API's own origin, as locally)."""
+    app = APIGatewayRestResolver(
+        enable_validation=True, json_body_deserializer=read_json_body, cors=_cors(allowed_origin)
+    )
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def answer(error: Exception) -> Response[Any]:

@@ -1,0 +1,70 @@
+"""The web app in Debian's Chromium (never a downloaded browser), driven by Playwright, against one
+`refund-local serve` per worker. Each test signs in as its own customers; screenshots go to
+tests/browser/screenshots/ (ignored by git) for a person to look at."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from e2e_support import Server, customer, order, running_server, ticket
+from web_support import CHROMIUM, CHROMIUM_ARGS, screenshot
+
+CUSTOMERS = (
+    *("bea", "ben", "cat", "dan", "eve", "fay", "gus", "hal", "ida", "joe", "kim", "lea"),
+    *("pia", "quin", "ray", "sol"),  # the accessibility checks'
+)
+
+SEED: dict[str, Any] = {
+    "customers": [customer(name) for name in CUSTOMERS] + [customer("zoe", language="zh-HK")],
+    # A pending order (40 days old: a partial refund for a reviewer) and a clear full refund for each.
+    "orders": [order(f"{name.upper()}-40", name, days_ago=40, amount="99.00") for name in CUSTOMERS]
+    + [order(f"{name.upper()}-5", name, days_ago=5) for name in CUSTOMERS]
+    + [order("ZOE-40", "zoe", days_ago=40, amount="99.00")],
+    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe")],
+}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("browser"), SEED) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        # launch() gives every run a fresh, temporary user-data dir of its own.
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh context (storage, language) at 1280 px; any console error or uncaught exception fails the test
+    (a Content-Security-Policy violation is one)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", accept_downloads=True)
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        # A failed load the test provokes (a 4xx, a refused connection) is not one; "Refused to ..." (CSP) is.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    opened.on("console", console)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    yield opened
+    screenshot(opened, request.node.name)
+    context.close()
+    assert not problems, problems

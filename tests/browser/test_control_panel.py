@@ -1,0 +1,119 @@
+"""The customers' Control Panel: Manage Account → Refunds, a request sent and withdrawn, errors in words, a
+double click that sends once, an API that does not answer, the language chosen and remembered."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from e2e_support import Server
+from playwright.sync_api import Page, Route, expect
+from web_support import request_refund, sign_in
+
+pytestmark = pytest.mark.browser
+DECISION_BY = re.compile(r"Decision by (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+ \d{4}")
+
+
+def test_a_customer_requests_a_refund_sees_the_checks_and_cancels_it(page: Page, server: Server) -> None:
+    sign_in(page, server, "bea")
+    page.get_by_role("link", name="Manage Account").click()
+    expect(page.get_by_role("heading", name="Refunds")).to_be_visible()
+    orders = page.get_by_role("table", name="Your orders")
+    expect(orders.get_by_role("row")).to_have_count(3)  # the header and two orders, newest first
+    expect(orders.get_by_role("row").nth(1)).to_contain_text("BEA-5")
+
+    request_refund(page, "BEA-40", "The VPN drops every few minutes.", "T-bea")
+    expect(page.get_by_role("heading", name=re.compile(r"^Refund request rr_"))).to_be_visible()
+    status = page.get_by_role("status").filter(has_text="Being reviewed")
+    expect(status).to_contain_text(DECISION_BY)
+    checks = page.get_by_role("list", name="Policy checks").get_by_role("listitem")
+    expect(checks).to_have_count(10)
+    expect(checks.filter(has_text="Failed")).to_contain_text("40 days after your order")
+
+    page.get_by_role("button", name="Cancel request").click()
+    page.get_by_role("dialog").get_by_role("button", name="Keep it").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_be_visible()
+
+    page.get_by_role("button", name="Cancel request").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.get_by_role("status").filter(has_text="Cancelled")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel request")).to_have_count(0)
+
+    page.get_by_role("link", name="Manage Account").click()
+    row = page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text="BEA-40")
+    expect(row.get_by_role("button", name="Request a refund")).to_be_visible()  # only a cancelled one: again
+    assert server.call("GET", "/refund-requests", user="bea").json()["items"][0]["status"] == "CANCELLED"
+
+
+def test_cancelling_works_from_the_keyboard_alone(page: Page, server: Server) -> None:
+    sign_in(page, server, "ben")
+    request_refund(page, "BEN-40", "It drops.", "T-ben")
+    expect(page.get_by_role("button", name="Cancel request")).to_be_visible()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Cancel request":
+            break
+    else:
+        pytest.fail("Tab never reached the Cancel request button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Keep it")).to_be_focused()  # the safe choice first
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, cancel it")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Cancelled")).to_be_visible()
+
+
+def test_the_apis_message_is_shown_beside_the_field_it_concerns(page: Page, server: Server) -> None:
+    sign_in(page, server, "cat")
+    request_refund(page, "CAT-40", "   ", "T-cat")  # white space only: 400 naming reason
+    reason = page.get_by_role("textbox", name="Reason")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    error = page.locator(f"#{reason.get_attribute('aria-describedby')}")
+    expect(error).to_be_visible()
+    expect(error).to_have_text("must contain some visible text")  # the API's words, beside the field
+    expect(error).not_to_contain_text("400")
+    assert server.call("GET", "/refund-requests", user="cat").json()["items"] == []
+
+
+def test_a_double_click_sends_one_request(page: Page, server: Server) -> None:
+    sign_in(page, server, "dan")
+    row = page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text="DAN-40")
+    row.get_by_role("button", name="Request a refund").click()
+    page.get_by_role("textbox", name="Reason").fill("It drops.")
+    page.get_by_role("textbox", name="Support ticket").fill("T-dan")
+    page.get_by_role("button", name="Send request").dblclick()
+    expect(page.get_by_role("heading", name=re.compile(r"^Refund request rr_"))).to_be_visible()
+    assert len(server.call("GET", "/refund-requests", user="dan").json()["items"]) == 1
+
+
+def test_an_api_that_does_not_answer_shows_a_message_and_a_retry(page: Page, server: Server) -> None:
+    def unreachable(route: Route) -> None:
+        route.abort("connectionrefused")
+
+    page.route("**/orders*", unreachable)
+    sign_in(page, server, "eve")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("did not answer")
+    page.unroute("**/orders*")
+    alert.get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("table", name="Your orders")).to_be_visible()
+
+
+def test_the_language_choice_changes_every_word_and_is_remembered(page: Page, server: Server) -> None:
+    sign_in(page, server, "fay")
+    page.get_by_role("link", name="Manage Account").click()
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    expect(page.get_by_role("heading", name="退款")).to_be_visible()
+    expect(page.get_by_role("table", name="您的訂單")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "zh-HK"
+    page.reload()
+    expect(page.get_by_role("combobox", name="語言")).to_have_value("zh-HK")
+    request_refund_zh = page.get_by_role("table", name="您的訂單").get_by_role("row").filter(has_text="FAY-40")
+    request_refund_zh.get_by_role("button", name="申請退款").click()
+    page.get_by_role("textbox", name="原因").fill("經常斷線。")
+    page.get_by_role("textbox", name="支援個案").fill("T-fay")
+    page.get_by_role("button", name="提交申請").click()
+    expect(page.get_by_role("status").filter(has_text="審核中")).to_contain_text(re.compile(r"2026年|20\d\d年"))
+    page.get_by_role("combobox", name="語言").select_option(label="English")
+    expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_contain_text(DECISION_BY)

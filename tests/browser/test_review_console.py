@@ -1,0 +1,102 @@
+"""The reviewers' console and the supervisors' service levels: the queue and its filters, the facts, a
+decision with an internal note the customer never sees, the chart and the decisions export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from e2e_support import Server
+from playwright.sync_api import Page, expect
+from web_support import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, server: Server) -> None:
+    filed = server.submit("gus", "GUS-40", "T-gus").json()
+    assert filed["status"] == "PENDING"
+    sign_in(page, server, "rosa", "Reviewer")
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.get_by_role("combobox", name="Status")).to_have_value("PENDING")
+    expect(page.get_by_role("checkbox", name="Overdue only")).not_to_be_checked()
+    row = page.get_by_role("table", name="Requests").get_by_role("row").filter(has_text=filed["requestId"])
+    expect(row).to_contain_text("gus")
+    expect(row).to_contain_text("Partial refund")
+    expect(row.get_by_role("cell").last).to_have_text("10")
+
+    page.get_by_role("checkbox", name="Overdue only").check()
+    expect(
+        page.get_by_role("table", name="Requests").get_by_role("row").filter(has_text=filed["requestId"])
+    ).to_have_count(0)
+    page.get_by_role("checkbox", name="Overdue only").uncheck()
+
+    page.get_by_role("table", name="Requests").get_by_role("link", name=filed["requestId"]).click()
+    facts = page.get_by_role("region", name="Facts")
+    expect(facts).to_contain_text("GUS-40")
+    expect(facts).to_contain_text("T-gus")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("textbox", name="Refund amount")).to_have_value(
+        filed["assessment"]["suggestedAmount"]["amount"]
+    )
+    page.get_by_role("textbox", name="Note to the customer").fill("Less the 40 days you used.")
+    page.get_by_role("textbox", name="Internal note").fill("Checked with the network team: outages confirmed.")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status").filter(has_text="Approved")).to_contain_text("partial refund")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+
+    seen = server.read(filed["requestId"], user="gus").json()
+    assert seen["status"] == "APPROVED" and "network team" not in str(seen) and "rosa" not in str(seen)
+
+
+def test_a_refusal_without_a_note_is_refused_beside_the_note(page: Page, server: Server) -> None:
+    filed = server.submit("hal", "HAL-40", "T-hal").json()
+    sign_in(page, server, "rosa", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    page.get_by_role("button", name="Refuse").click()
+    page.get_by_role("button", name="Confirm").click()
+    note = page.get_by_role("textbox", name="Note to the customer")
+    expect(note).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{note.get_attribute('aria-describedby')}")).to_contain_text("note")
+    assert server.read(filed["requestId"]).json()["status"] == "PENDING"
+
+
+def test_re_assess_records_a_new_assessment(page: Page, server: Server) -> None:
+    filed = server.submit("ida", "IDA-40", "T-ida").json()
+    sign_in(page, server, "rosa", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    page.get_by_role("button", name="Re-assess").click()
+    expect(
+        page.get_by_role("list").filter(has_text="Assessed").get_by_role("listitem").filter(has_text="by rosa")
+    ).to_have_count(1)
+
+
+def test_customers_see_no_queue_and_reviewers_no_service_levels(page: Page, server: Server) -> None:
+    sign_in(page, server, "joe")
+    expect(page.get_by_role("link", name="Review queue")).to_have_count(0)
+    page.goto(f"{server.base}/#/queue")
+    expect(page.get_by_role("heading", name="Refunds")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "rosa", "Reviewer")
+    expect(page.get_by_role("link", name="Service levels")).to_have_count(0)
+
+
+def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page: Page, server: Server) -> None:
+    decided = server.submit("kim", "KIM-5", "T-kim").json()
+    assert decided["status"] == "APPROVED"
+    server.submit("lea", "LEA-40", "T-lea")
+    sign_in(page, server, "sid", "Supervisor")
+    page.get_by_role("link", name="Service levels").click()
+    chart = page.get_by_role("img", name="Open requests by working days left")
+    expect(chart).to_be_visible()
+    expect(page.get_by_text("Open requests", exact=True)).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download decisions (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    assert decided["requestId"] in [row["requestId"] for row in rows]
+    assert re.fullmatch(r"decisions-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv", download.value.suggested_filename)
+    # A supervisor may do all that a reviewer may.
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.get_by_role("table", name="Requests")).to_be_visible()

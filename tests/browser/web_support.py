@@ -1,0 +1,42 @@
+"""What the browser tests do as people do: sign in with the local form, go where the navigation leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e_support import Server
+from playwright.sync_api import Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+# Without these, the closed network here floods Chromium with refused calls (and nothing is fetched anyway).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, server: Server, username: str, *groups: str) -> None:
+    page.goto(server.base + "/")
+    page.get_by_role("textbox", name="Username").fill(username)
+    for group in groups:
+        page.get_by_role("checkbox", name=group).check()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def request_refund(page: Page, order_id: str, reason: str, ticket_id: str) -> None:
+    row = page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text=order_id)
+    row.get_by_role("button", name="Request a refund").click()
+    page.get_by_role("textbox", name="Reason").fill(reason)
+    page.get_by_role("textbox", name="Support ticket").fill(ticket_id)
+    page.get_by_role("button", name="Send request").click()

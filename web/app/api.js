@@ -1,0 +1,55 @@
+// The API of API.md, and nothing else: a bearer token, a timeout, errors as words.
+import { token, signOut } from "./auth.js";
+
+const TIMEOUT_MS = 15000;
+let apiBase = "";
+
+export function configureApi(base) {
+  apiBase = (base || "").replace(/\/$/, "");
+}
+
+export class ApiError extends Error {
+  // status 0: the API did not answer (network down, timeout); else the API's message and field errors.
+  constructor(status, message, errors = []) {
+    super(message);
+    this.status = status;
+    this.errors = errors;
+  }
+
+  forField(field) {
+    return this.errors.filter((error) => error.field === field).map((error) => error.message).join(" ");
+  }
+}
+
+export async function call(method, path, { body, query, idempotencyKey, accept = "application/json" } = {}) {
+  const url = new URL(apiBase + path, window.location.href);
+  for (const [name, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+  }
+  const headers = { Accept: accept, Authorization: `Bearer ${token()}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  let response;
+  try {
+    response = await fetch(url, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch {
+    throw new ApiError(0, "");
+  }
+  if (response.status === 401) {
+    signOut();
+    throw new ApiError(401, "");
+  }
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, problem.message || "", problem.errors || []);
+  }
+  return accept === "application/json" ? response.json() : response.blob();
+}
+
+// One key per form: a retry or a double click of the same form sends the same key (API.md: one request).
+export function newIdempotencyKey() {
+  return crypto.randomUUID();
+}

@@ -1,0 +1,52 @@
+// The reviewers' queue: requests by status, oldest deadline first, overdue ones marked; paged by "More".
+import { call } from "../api.js";
+import { h, replace } from "../dom.js";
+import { shortDay, t, wordsFor } from "../i18n.js";
+import { loadInto, statusWords } from "../ui.js";
+
+const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
+
+function row(request) {
+  const left = request.overdue
+    ? h("span", { class: "overdue" }, t("queue.overdue"))
+    : request.workingDaysLeft ?? "—";
+  return h("tr", { class: request.overdue ? "overdue-row" : null },
+    h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId)),
+    h("td", {}, request.username), h("td", {}, request.orderId),
+    h("td", {}, wordsFor("outcome", request.assessment.outcome)),
+    h("td", {}, shortDay(request.receivedAt)), h("td", {}, shortDay(request.deadline)), h("td", {}, left));
+}
+
+export function queuePage() {
+  const status = h("select", { id: "queue-status", name: "status" },
+    STATUSES.map((value) => h("option", { value }, statusWords(value))));
+  const overdue = h("input", { type: "checkbox", id: "queue-overdue", name: "overdue" });
+  const rows = h("tbody");
+  const more = h("div", { class: "actions" });
+  const results = h("div");
+  const table = h("div", { class: "table-wrap" }, h("table", {},
+    h("caption", {}, t("queue.caption")),
+    h("thead", {}, h("tr", {}, ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.received",
+      "queue.deadline", "queue.daysLeft"].map((key) => h("th", { scope: "col" }, t(key))))),
+    rows));
+
+  const show = (page, append) => {
+    if (!append) rows.replaceChildren();
+    rows.append(...page.items.map(row));
+    const count = rows.children.length;
+    replace(more, page.nextToken
+      ? h("button", { type: "button", class: "secondary", onclick: () => load(page.nextToken) }, t("queue.more")) : null);
+    return [h("p", { role: "status" }, t("queue.count", { count })), table, more];
+  };
+  const load = (nextToken) => loadInto(results,
+    () => call("GET", "/refund-requests", { query: { status: status.value, overdue: overdue.checked ? "true" : null, nextToken } }),
+    (page) => show(page, Boolean(nextToken)));
+  status.addEventListener("change", () => load());
+  overdue.addEventListener("change", () => load());
+  load();
+  return h("section", {}, h("h1", {}, t("queue.heading")),
+    h("div", { class: "filters" },
+      h("div", {}, h("label", { for: status.id }, t("queue.status")), status),
+      h("label", { class: "inline", for: overdue.id }, overdue, t("queue.overdueOnly"))),
+    results);
+}

@@ -1,0 +1,183 @@
+// One refund request: its status and decision date, its policy checks, its history; for its customer the
+// cancel button, for staff the facts and the decision forms.
+import { call, newIdempotencyKey } from "../api.js";
+import { h, replace, uniqueId } from "../dom.js";
+import { day, money, moment, t, wordsFor } from "../i18n.js";
+import { field, loadInto, problemText, statusWords, submitting } from "../ui.js";
+
+function statusBlock(request, staff) {
+  const lines = [h("p", {}, h("strong", {}, statusWords(request.status)))];
+  if (request.status === "PENDING") {
+    lines.push(h("p", {}, t("request.decisionBy", { date: day(request.deadline) })));
+    if (staff && request.overdue) lines.push(h("p", { class: "overdue" }, t("queue.overdue")));
+  }
+  const decision = request.decision;
+  if (decision) {
+    const key = request.status === "APPROVED" ? `request.approved.${decision.refundType}` : "request.refused";
+    lines.push(h("p", {}, t(key, { amount: money(decision.amount), date: day(decision.decidedAt) })));
+    if (request.status === "REFUSED" && decision.reasons.length) {
+      lines.push(h("ul", {}, decision.reasons.map((reason) => h("li", {}, reason))));
+    }
+    if (decision.note) lines.push(h("p", {}, t("request.note", { note: decision.note })));
+    if (staff) lines.push(h("p", {}, t("request.decidedBy", { who: decision.decidedBy })));
+  }
+  if (request.status === "CANCELLED") {
+    const cancelled = request.history.find((entry) => entry.event === "cancelled");
+    if (cancelled) lines.push(h("p", {}, t("request.cancelledOn", { date: day(cancelled.at) })));
+  }
+  return h("div", { role: "status", class: "notice" }, lines);
+}
+
+function policyChecks(assessment) {
+  const heading = h("h2", { id: uniqueId("checks") }, t("request.checks"));
+  const list = h("ul", { class: "checks", "aria-label": t("request.checks") },
+    assessment.rules.map((rule) => h("li", {},
+      h("span", { class: `result ${rule.result}` }, t(`rule.${rule.result}`)), rule.reason)));
+  const summary = assessment.suggestedAmount
+    ? h("p", {}, t("request.suggested", { amount: money(assessment.suggestedAmount) })) : null;
+  return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, list,
+    h("p", { class: "muted" }, t("request.policyVersion", { version: assessment.policyVersion, date: moment(assessment.assessedAt) }))];
+}
+
+// Each entry's detail in words: an outcome, a status, an email's kind, or the reviewer's internal note as written.
+const DETAIL_WORDS = { assessed: "outcome", decided: "status", "email sent": "email" };
+
+function history(request) {
+  return [h("h2", {}, t("request.history")), h("ol", { class: "history" }, request.history.map((entry) => {
+    const prefix = DETAIL_WORDS[entry.event];
+    const detail = prefix ? wordsFor(prefix, entry.detail) : entry.detail ?? "";
+    return h("li", {}, h("time", { datetime: entry.at }, moment(entry.at)), " ",
+      wordsFor("history", entry.event).replace("{detail}", detail), " ",
+      h("span", { class: "muted" }, t("history.by", { who: wordsFor("actor", entry.by) })));
+  }))];
+}
+
+function definitionList(pairs) {
+  return h("dl", {}, pairs.flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value ?? t("facts.unknown"))]));
+}
+
+function factsRegion(facts) {
+  const heading = h("h2", { id: uniqueId("facts") }, t("facts.heading"));
+  const parts = [heading];
+  if (!facts) parts.push(h("p", {}, t("facts.none")));
+  else {
+    const { order, usage, customer, supportTicket } = facts;
+    parts.push(definitionList([
+      ["facts.order", order ? `${order.orderId} · ${money(order.amountPaid)} · ${moment(order.orderedAt)}` : null],
+      ["facts.channel", order?.paymentChannel], ["facts.kind", order?.kind],
+      ["facts.period", order?.servicePeriodDays != null ? t("facts.days", { days: order.servicePeriodDays }) : null],
+      ["facts.payment", order?.paymentState],
+      ["facts.traffic", usage?.trafficBytes != null ? t("facts.gigabytes", { value: (usage.trafficBytes / 1e9).toFixed(2) }) : null],
+      ["facts.connections", usage?.connections != null ? String(usage.connections) : null],
+      ["facts.usageAsOf", usage?.asOf ? moment(usage.asOf) : null],
+      ["facts.blocks", customer ? String(customer.blocks.length) : null],
+      ["facts.violations", customer ? String(customer.violations.length) : null],
+      ["facts.refundsElsewhere", customer ? String(customer.refundsElsewhere.length) : null],
+      ["facts.ticket", supportTicket ? `${supportTicket.ticketId} · ${supportTicket.category} · ${supportTicket.officialResponse ?? "—"}` : null],
+    ]));
+  }
+  return h("section", { class: "facts", role: "region", "aria-labelledby": heading.id }, parts);
+}
+
+function cancelControls(request, reload) {
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const yes = h("button", { type: "button" }, t("cancel.yes"));
+  const keep = h("button", { type: "button", class: "secondary" }, t("cancel.keep"));
+  const title = h("h2", { id: uniqueId("cancel") }, t("cancel.title"));
+  const dialog = h("dialog", { "aria-labelledby": title.id }, title, h("p", {}, t("cancel.question")), alert,
+    h("div", { class: "actions" }, yes, keep));
+  const open = h("button", { type: "button", class: "secondary", onclick: () => { alert.hidden = true; dialog.showModal(); keep.focus(); } },
+    t("request.cancel"));
+  keep.addEventListener("click", () => dialog.close());
+  yes.addEventListener("click", async () => {
+    if (yes.disabled) return;
+    yes.disabled = true;
+    try {
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/cancel`);
+      dialog.close();
+      reload();
+    } catch (error) {
+      alert.textContent = problemText(error);
+      alert.hidden = false;
+    } finally {
+      yes.disabled = false;
+    }
+  });
+  return [h("div", { class: "actions" }, open), dialog];
+}
+
+function decisionForm(request, action, reload) {
+  const idempotencyKey = newIdempotencyKey();
+  const fields = {};
+  if (action === "approve") {
+    const suggested = request.assessment?.suggestedAmount?.amount ?? request.amountPaid?.amount ?? "";
+    fields.amount = field("decide.amount", h("input", { type: "text", name: "amount", inputmode: "decimal", value: suggested }));
+  }
+  fields.note = field("decide.note", h("textarea", { name: "note", required: action === "refuse" }));
+  fields.internalNote = field("decide.internalNote", h("textarea", { name: "internalNote" }));
+  const button = h("button", { type: "submit" }, t("decide.confirm"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { novalidate: true, class: "decision" },
+    h("h2", {}, t(`decide.${action}.heading`)), Object.values(fields), alert, h("div", { class: "actions" }, button));
+  submitting(form, button, alert, fields, async () => {
+    const body = { action };
+    for (const name of Object.keys(fields)) {
+      const value = form.elements[name].value;
+      if (value.trim()) body[name] = name === "amount" ? value.trim() : value;
+    }
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`, { body, idempotencyKey });
+    reload();
+  });
+  return form;
+}
+
+function staffControls(request, reload) {
+  const area = h("div");
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const reassess = h("button", { type: "button", class: "secondary" }, t("decide.reassess"));
+  reassess.addEventListener("click", async () => {
+    if (reassess.disabled) return;
+    reassess.disabled = true;
+    alert.hidden = true;
+    try {
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`, { body: { action: "assess" } });
+      reload();
+    } catch (error) {
+      alert.textContent = problemText(error);
+      alert.hidden = false;
+    } finally {
+      reassess.disabled = false;
+    }
+  });
+  const open = (action) => () => {
+    replace(area, decisionForm(request, action, reload));
+    area.querySelector("input, textarea").focus();
+  };
+  return [h("div", { class: "actions" }, reassess,
+    h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
+    h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse"))), alert, area];
+}
+
+export function requestPage(who, requestId) {
+  const container = h("div");
+  const reload = () => loadInto(container, load, show);
+  const load = () => call("GET", `/refund-requests/${encodeURIComponent(requestId)}`);
+  const show = (request) => {
+    const own = request.username === who.username;
+    const staff = who.reviewer && !own;
+    return [
+      h("h1", {}, t("request.heading", { id: request.requestId })),
+      statusBlock(request, staff),
+      definitionList([["request.order", request.orderId], ["request.received", moment(request.receivedAt)],
+        ["request.reason", request.reason], ["request.ticket", request.supportTicketId],
+        staff ? ["request.customer", request.username] : null].filter(Boolean)),
+      own && request.status === "PENDING" ? cancelControls(request, reload) : null,
+      staff && request.status === "PENDING" ? staffControls(request, reload) : null,
+      staff ? factsRegion(request.facts) : null,
+      policyChecks(request.assessment),
+      history(request),
+    ];
+  };
+  reload();
+  return h("section", {}, container);
+}

@@ -1,0 +1,71 @@
+// The supervisors' service levels: a period's figures, the open requests by working days left as a chart,
+// and the period's decisions as CSV.
+import { call } from "../api.js";
+import { h, replace } from "../dom.js";
+import { hongKongDate, money, t } from "../i18n.js";
+import { field, loadInto } from "../ui.js";
+
+const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
+
+function chart(open) {
+  const counts = BUCKETS.map((bucket) => open.byWorkingDaysLeft[bucket] ?? 0);
+  const highest = Math.max(1, ...counts);
+  const width = 480, height = 220, bottom = 180, bar = 60, gap = 32, left = 30;
+  const label = t("sla.chart");
+  const described = BUCKETS.map((bucket, index) => t("sla.chartBar", { bucket, count: counts[index] })).join("; ");
+  return h("svg", { class: "chart", role: "img", "aria-label": label, viewBox: `0 0 ${width} ${height}` },
+    h("title", {}, `${label}: ${described}`),
+    h("line", { x1: left - 10, y1: bottom, x2: width - 10, y2: bottom, stroke: "#4a5561" }),
+    BUCKETS.map((bucket, index) => {
+      const barHeight = Math.round((counts[index] / highest) * 150);
+      const x = left + index * (bar + gap);
+      return h("g", {},
+        h("rect", { x, y: bottom - barHeight, width: bar, height: barHeight, fill: bucket === "0" ? "#a4161a" : "#0b5cad" }),
+        h("text", { x: x + bar / 2, y: bottom - barHeight - 6, "text-anchor": "middle", "font-size": 14, fill: "#1b1f24" }, String(counts[index])),
+        h("text", { x: x + bar / 2, y: bottom + 20, "text-anchor": "middle", "font-size": 14, fill: "#1b1f24" }, bucket));
+    }),
+    h("text", { x: width / 2, y: height - 4, "text-anchor": "middle", "font-size": 13, fill: "#4a5561" }, t("sla.axis")));
+}
+
+function figures(report) {
+  const decided = report.decided || {};
+  const items = [
+    ["sla.open", report.open.total], ["sla.overdue", report.open.overdue], ["sla.received", report.received],
+    ["sla.approved", decided.APPROVED ?? 0], ["sla.refused", decided.REFUSED ?? 0], ["sla.cancelled", report.cancelled],
+    ["sla.automatic", report.decidedAutomatically], ["sla.inTime", report.decidedInTime], ["sla.late", report.decidedLate],
+    ["sla.median", report.workingDaysToDecision.median ?? "—"], ["sla.p90", report.workingDaysToDecision.p90 ?? "—"],
+    ["sla.max", report.workingDaysToDecision.max ?? "—"],
+    ["sla.refunded", report.refunded.length ? report.refunded.map(money).join(", ") : "—"],
+  ];
+  return h("ul", { class: "figures" }, items.map(([key, value]) => h("li", {}, h("span", {}, t(key)), h("br"), h("strong", {}, String(value)))));
+}
+
+export function serviceLevelsPage() {
+  const from = field("sla.from", h("input", { type: "date", name: "from", value: hongKongDate(-30) }));
+  const to = field("sla.to", h("input", { type: "date", name: "to", value: hongKongDate(0) }));
+  const button = h("button", { type: "submit" }, t("sla.show"));
+  const form = h("form", { class: "filters" }, from, to, h("div", {}, button));
+  const report = h("div");
+  const download = h("p");
+  let blobUrl = null;
+
+  const period = () => ({ from: form.elements.from.value, to: form.elements.to.value });
+  const load = () => {
+    loadInto(report, () => call("GET", "/reports/sla", { query: period() }), (found) => [
+      h("h2", {}, t("sla.period", { from: found.from, to: found.to })), figures(found), chart(found.open),
+    ]);
+    // The export needs the bearer token, so it is fetched here and offered as a file (a blob link).
+    loadInto(download, () => call("GET", "/reports/decisions.csv", { query: period(), accept: "text/csv" }), (csv) => {
+      if (blobUrl) URL.revokeObjectURL(blobUrl);
+      blobUrl = URL.createObjectURL(csv);
+      const { from: start, to: end } = period();
+      return h("a", { href: blobUrl, download: `decisions-${start}-${end}.csv` }, t("sla.download"));
+    });
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  load();
+  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, download);
+}

@@ -1,0 +1,85 @@
+// What every page shares: a load with its loading text and, when the API fails, the message and a retry;
+// form fields with their errors beside them.
+import { ApiError } from "./api.js";
+import { h, replace, uniqueId } from "./dom.js";
+import { t } from "./i18n.js";
+
+export function problemText(error) {
+  if (!(error instanceof ApiError)) return t("error.unexpected");
+  if (error.status === 0) return t("error.unreachable");
+  if (error.status === 401) return t("error.signedOut");
+  if (error.status === 403) return error.message || t("error.forbidden");
+  if (error.status === 404) return error.message || t("error.notFound");
+  if (error.status === 429 || error.status === 503) return error.message || t("error.busy");
+  if (error.status >= 500) return t("error.server");
+  return error.message || t("error.unexpected");
+}
+
+// Runs load(), shows its result with render(); a failure shows the problem in words and a retry button.
+export async function loadInto(container, load, render) {
+  replace(container, h("p", { class: "loading", role: "status" }, t("loading")));
+  try {
+    const result = await load();
+    replace(container, render(result));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    const retry = h("button", { type: "button", class: "secondary", onclick: () => loadInto(container, load, render) },
+      t("retry"));
+    replace(container, h("div", { class: "notice", role: "alert" }, h("p", {}, problemText(error)), retry));
+    retry.focus();
+  }
+}
+
+// A labelled field; its error (the API's words) is shown beside it and announced.
+export function field(labelKey, control) {
+  const id = control.id || uniqueId("field");
+  control.id = id;
+  const error = h("p", { class: "error", id: `${id}-error`, hidden: true });
+  control.setAttribute("aria-describedby", error.id);
+  const wrapper = h("div", { class: "field" }, h("label", { for: id }, t(labelKey)), control, error);
+  wrapper.showError = (message) => {
+    error.textContent = message || "";
+    error.hidden = !message;
+    if (message) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  };
+  return wrapper;
+}
+
+// A form's submit: one send at a time (the button is disabled while it runs), errors beside their fields,
+// the rest in the form's alert.
+export function submitting(form, button, alert, fields, send) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    alert.hidden = true;
+    for (const wrapper of Object.values(fields)) wrapper.showError("");
+    try {
+      await send();
+    } catch (error) {
+      let placed = false;
+      if (error instanceof ApiError) {
+        for (const [name, wrapper] of Object.entries(fields)) {
+          const message = error.forField(name);
+          if (message) {
+            wrapper.showError(message);
+            placed = true;
+          }
+        }
+      }
+      if (!placed || error.status === 0) {
+        alert.textContent = problemText(error);
+        alert.hidden = false;
+      }
+      const invalid = form.querySelector("[aria-invalid='true']");
+      (invalid || button).focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+export function statusWords(status) {
+  return t(`status.${status}`);
+}
