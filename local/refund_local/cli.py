@@ -217,7 +217,8 @@ def serve(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         schedules_every_seconds=args.schedules_every_seconds,
         powertools_environment=environment,
-        base_url=f"http://{args.host}:{args.port}",
+        # What the emails' Control Panel link opens: this machine's own address when serving on all of them.
+        base_url=f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}",  # noqa: S104
     )
     runner = LocalRunner(template, options)
     try:

@@ -117,3 +117,15 @@ def test_the_language_choice_changes_every_word_and_is_remembered(page: Page, se
     expect(page.get_by_role("status").filter(has_text="審核中")).to_contain_text(re.compile(r"2026年|20\d\d年"))
     page.get_by_role("combobox", name="語言").select_option(label="English")
     expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_contain_text(DECISION_BY)
+
+
+def test_an_expired_session_says_so_and_signs_in_again(page: Page, server: Server) -> None:
+    sign_in(page, server, "joe")
+    expect(page.get_by_role("table", name="Your orders")).to_be_visible()
+    page.route("**/orders*", lambda route: route.fulfill(status=401, json={"message": "Unauthorized"}))
+    page.reload()
+    expect(page.get_by_role("alert")).to_have_text("Your session has ended. Please sign in again.")
+    page.unroute("**/orders*")
+    page.get_by_role("textbox", name="Username").fill("joe")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("table", name="Your orders")).to_be_visible()

@@ -11,7 +11,7 @@ import pytest
 from refund_local.provision import load_template
 from refund_local.webapp import CONTENT_SECURITY_POLICY
 
-DISTRIBUTION_ORIGIN = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+APP_ORIGIN = {"Fn::Sub": "https://${WebAppDomainName}"}
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +56,28 @@ def test_https_only_with_the_strict_content_security_policy(resources: dict[str,
     assert deployed["script-src"] == ["'self'"] and deployed["frame-ancestors"] == ["'none'"]
     assert deployed["connect-src"] == [
         "'self'",
-        "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
-        "https://${SignInDomainPrefix}.auth.${AWS::Region}.amazoncognito.com",
+        "https://${RefundsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "https://${SignInDomainPrefix}-${AWS::AccountId}.auth.${AWS::Region}.amazoncognito.com",
     ]
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    assert config["Aliases"] == [{"Ref": "WebAppDomainName"}]
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
 
 
 def test_the_hosted_sign_in_is_code_with_pkce_back_to_the_app(resources: dict[str, Any]) -> None:
     client = resources["WebAppClient"]["Properties"]
     assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is False
-    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${WebDistribution.DomainName}/"}]
-    assert resources["UserPoolDomain"]["Properties"]["Domain"] == {"Ref": "SignInDomainPrefix"}
+    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${WebAppDomainName}/"}]
+    assert resources["UserPoolDomain"]["Properties"]["Domain"] == {"Fn::Sub": "${SignInDomainPrefix}-${AWS::AccountId}"}
 
 
 def test_the_api_allows_the_apps_origin_alone(resources: dict[str, Any]) -> None:
     api = resources["RefundsApi"]["Properties"]
-    quoted = {"Fn::Sub": "'https://${WebDistribution.DomainName}'"}
+    quoted = {"Fn::Sub": "'https://${WebAppDomainName}'"}
     assert api["Cors"]["AllowOrigin"] == quoted
     assert "Idempotency-Key" in api["Cors"]["AllowHeaders"]
     for answer in api["GatewayResponses"].values():
         assert answer["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == quoted
     assert api["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
     variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["WEB_APP_ORIGIN"] == DISTRIBUTION_ORIGIN
+    assert variables["WEB_APP_ORIGIN"] == APP_ORIGIN

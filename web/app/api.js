@@ -1,5 +1,5 @@
 // The API of API.md, and nothing else: a bearer token, a timeout, errors as words.
-import { token, signOut } from "./auth.js";
+import { expireSession, token } from "./auth.js";
 
 const TIMEOUT_MS = 15000;
 let apiBase = "";
@@ -39,7 +39,7 @@ export async function call(method, path, { body, query, idempotencyKey, accept =
     throw new ApiError(0, "");
   }
   if (response.status === 401) {
-    signOut();
+    expireSession();
     throw new ApiError(401, "");
   }
   if (!response.ok) {

@@ -49,7 +49,7 @@ export async function signInLocally(username, groups) {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ username, ...groups }),
   });
-  const answer = await response.json();
+  const answer = await response.json().catch(() => ({}));
   if (!response.ok) return answer;
   sessionStorage.setItem(TOKEN, answer.token);
   return null;
@@ -92,6 +92,13 @@ export async function completeHostedSignIn() {
     }),
   });
   if (response.ok) sessionStorage.setItem(TOKEN, (await response.json()).id_token);
+}
+
+// The token expired or was refused: back to the sign-in, saying why (no redirect: nothing typed is lost
+// before the person sees the message).
+export function expireSession() {
+  sessionStorage.removeItem(TOKEN);
+  window.dispatchEvent(new CustomEvent("refunds:signed-out", { detail: { expired: true } }));
 }
 
 export function signOut() {

@@ -13,11 +13,20 @@ const main = document.getElementById("main");
 
 const ROUTES = [
   [/^#\/account$/, (who) => accountPage(who), "nav.account"],
-  [/^#\/orders\/([^/]+)\/request$/, (who, orderId) => requestFormPage(who, decodeURIComponent(orderId)), "nav.account"],
-  [/^#\/requests\/([^/]+)$/, (who, requestId) => requestPage(who, decodeURIComponent(requestId)), null],
+  [/^#\/orders\/([^/]+)\/request$/, (who, orderId) => requestFormPage(who, orderId), "nav.account"],
+  [/^#\/requests\/([^/]+)$/, (who, requestId) => requestPage(who, requestId), null],
   [/^#\/queue$/, (who) => (who.reviewer ? queuePage(who) : null), "nav.queue"],
   [/^#\/service-levels$/, (who) => (who.supervisor ? serviceLevelsPage(who) : null), "nav.serviceLevels"],
 ];
+
+// A malformed %-escape in the address is taken as written rather than stopping the page.
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
 
 function home(who) {
   if (who.supervisor) return "#/service-levels";
@@ -46,20 +55,20 @@ async function changeLanguage(code) {
   document.getElementById("language").focus();
 }
 
-async function render() {
+async function render(event) {
   document.title = t("brand");
   const who = caller();
   if (!who) {
     header(null, null);
-    if (usesLocalSignIn()) replace(main, signInPage(render));
-    else replace(main, signInPage(render, { hosted: true }));
+    const expired = Boolean(event?.detail?.expired);
+    replace(main, signInPage(render, { hosted: !usesLocalSignIn(), expired }));
     return;
   }
   const hash = window.location.hash || "";
   for (const [pattern, page, navKey] of ROUTES) {
     const found = hash.match(pattern);
     if (!found) continue;
-    const content = page(who, ...found.slice(1));
+    const content = page(who, ...found.slice(1).map(decoded));
     if (content) {
       header(who, navKey);
       replace(main, content);

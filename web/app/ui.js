@@ -15,6 +15,9 @@ export function problemText(error) {
   return error.message || t("error.unexpected");
 }
 
+// Thrown by a load that a later one replaced: its answer is dropped, the later one shows.
+export class Superseded extends Error {}
+
 // Runs load(), shows its result with render(); a failure shows the problem in words and a retry button.
 export async function loadInto(container, load, render) {
   replace(container, h("p", { class: "loading", role: "status" }, t("loading")));
@@ -22,7 +25,7 @@ export async function loadInto(container, load, render) {
     const result = await load();
     replace(container, render(result));
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return;
+    if (error instanceof Superseded || (error instanceof ApiError && error.status === 401)) return;
     const retry = h("button", { type: "button", class: "secondary", onclick: () => loadInto(container, load, render) },
       t("retry"));
     replace(container, h("div", { class: "notice", role: "alert" }, h("p", {}, problemText(error)), retry));

@@ -1,6 +1,6 @@
 // Manage Account → Refunds: the customer's orders, each with its refund status, and the request form.
 import { call, newIdempotencyKey } from "../api.js";
-import { h } from "../dom.js";
+import { h, uniqueId } from "../dom.js";
 import { money, shortDay, t } from "../i18n.js";
 import { field, loadInto, statusWords, submitting } from "../ui.js";
 
@@ -17,15 +17,16 @@ async function allOrders() {
 
 function orderRow(order) {
   const request = order.refundRequest;
+  const rowHeader = uniqueId("order");
   const status = request
     ? h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, statusWords(request.status))
     : t("orders.noRequest");
   const action = request
     ? ""
-    : h("button", { type: "button", "aria-describedby": `order-${order.orderId}`,
+    : h("button", { type: "button", "aria-describedby": rowHeader,
       onclick: () => { window.location.hash = `#/orders/${encodeURIComponent(order.orderId)}/request`; } },
     t("orders.requestRefund"));
-  return h("tr", {}, h("th", { scope: "row", id: `order-${order.orderId}` }, order.orderId),
+  return h("tr", {}, h("th", { scope: "row", id: rowHeader }, order.orderId),
     h("td", {}, shortDay(order.orderedAt)), h("td", {}, money(order.amount)), h("td", {}, status), h("td", {}, action));
 }
 
@@ -46,7 +47,7 @@ export function accountPage() {
 
 export function requestFormPage(who, orderId) {
   const idempotencyKey = newIdempotencyKey();
-  const reason = field("form.reason", h("textarea", { name: "reason", maxlength: 2000, required: true }));
+  const reason = field("form.reason", h("textarea", { name: "reason", required: true }));
   const ticket = field("form.ticket", h("input", { type: "text", name: "supportTicketId", required: true }));
   const button = h("button", { type: "submit" }, t("form.send"));
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });

@@ -2,14 +2,14 @@
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { shortDay, t, wordsFor } from "../i18n.js";
-import { loadInto, statusWords } from "../ui.js";
+import { Superseded, loadInto, statusWords } from "../ui.js";
 
 const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
 
 function row(request) {
   const left = request.overdue
     ? h("span", { class: "overdue" }, t("queue.overdue"))
-    : request.workingDaysLeft ?? "—";
+    : request.workingDaysLeft ?? t("none");
   return h("tr", { class: request.overdue ? "overdue-row" : null },
     h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId)),
     h("td", {}, request.username), h("td", {}, request.orderId),
@@ -38,9 +38,18 @@ export function queuePage() {
       ? h("button", { type: "button", class: "secondary", onclick: () => load(page.nextToken) }, t("queue.more")) : null);
     return [h("p", { role: "status" }, t("queue.count", { count })), table, more];
   };
-  const load = (nextToken) => loadInto(results,
-    () => call("GET", "/refund-requests", { query: { status: status.value, overdue: overdue.checked ? "true" : null, nextToken } }),
-    (page) => show(page, Boolean(nextToken)));
+  // Only the latest load is shown: a slow answer for an earlier filter (or page) is dropped.
+  let latest = 0;
+  const load = (nextToken) => {
+    latest += 1;
+    const mine = latest;
+    const query = { status: status.value, overdue: overdue.checked ? "true" : null, nextToken };
+    return loadInto(results, async () => {
+      const page = await call("GET", "/refund-requests", { query });
+      if (mine !== latest) throw new Superseded();
+      return page;
+    }, (page) => show(page, Boolean(nextToken)));
+  };
   status.addEventListener("change", () => load());
   overdue.addEventListener("change", () => load());
   load();

@@ -15,17 +15,19 @@ function statusBlock(request, staff) {
   if (decision) {
     const key = request.status === "APPROVED" ? `request.approved.${decision.refundType}` : "request.refused";
     lines.push(h("p", {}, t(key, { amount: money(decision.amount), date: day(decision.decidedAt) })));
-    if (request.status === "REFUSED" && decision.reasons.length) {
-      lines.push(h("ul", {}, decision.reasons.map((reason) => h("li", {}, reason))));
+    // A reviewer's note is also among the reasons the service records: shown once, as the note.
+    const reasons = decision.reasons.filter((reason) => reason !== decision.note);
+    if (request.status === "REFUSED" && reasons.length) {
+      lines.push(h("ul", {}, reasons.map((reason) => h("li", {}, reason))));
     }
     if (decision.note) lines.push(h("p", {}, t("request.note", { note: decision.note })));
-    if (staff) lines.push(h("p", {}, t("request.decidedBy", { who: decision.decidedBy })));
+    if (staff) lines.push(h("p", {}, t("request.decidedBy", { who: wordsFor("actor", decision.decidedBy) })));
   }
   if (request.status === "CANCELLED") {
     const cancelled = request.history.find((entry) => entry.event === "cancelled");
     if (cancelled) lines.push(h("p", {}, t("request.cancelledOn", { date: day(cancelled.at) })));
   }
-  return h("div", { role: "status", class: "notice" }, lines);
+  return h("div", { role: "status", class: "notice", tabindex: -1, id: "request-status" }, lines);
 }
 
 function policyChecks(assessment) {
@@ -47,7 +49,7 @@ function history(request) {
     const prefix = DETAIL_WORDS[entry.event];
     const detail = prefix ? wordsFor(prefix, entry.detail) : entry.detail ?? "";
     return h("li", {}, h("time", { datetime: entry.at }, moment(entry.at)), " ",
-      wordsFor("history", entry.event).replace("{detail}", detail), " ",
+      wordsFor("history", entry.event).replace("{detail}", () => detail), " ",
       h("span", { class: "muted" }, t("history.by", { who: wordsFor("actor", entry.by) })));
   }))];
 }
@@ -73,13 +75,14 @@ function factsRegion(facts) {
       ["facts.blocks", customer ? String(customer.blocks.length) : null],
       ["facts.violations", customer ? String(customer.violations.length) : null],
       ["facts.refundsElsewhere", customer ? String(customer.refundsElsewhere.length) : null],
-      ["facts.ticket", supportTicket ? `${supportTicket.ticketId} · ${supportTicket.category} · ${supportTicket.officialResponse ?? "—"}` : null],
+      ["facts.ticket", supportTicket ? `${supportTicket.ticketId} · ${supportTicket.category} · ${supportTicket.officialResponse ?? t("none")}` : null],
     ]));
   }
   return h("section", { class: "facts", role: "region", "aria-labelledby": heading.id }, parts);
 }
 
 function cancelControls(request, reload) {
+  const idempotencyKey = newIdempotencyKey();
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const yes = h("button", { type: "button" }, t("cancel.yes"));
   const keep = h("button", { type: "button", class: "secondary" }, t("cancel.keep"));
@@ -93,7 +96,7 @@ function cancelControls(request, reload) {
     if (yes.disabled) return;
     yes.disabled = true;
     try {
-      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/cancel`);
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/cancel`, { idempotencyKey });
       dialog.close();
       reload();
     } catch (error) {
@@ -125,7 +128,17 @@ function decisionForm(request, action, reload) {
       const value = form.elements[name].value;
       if (value.trim()) body[name] = name === "amount" ? value.trim() : value;
     }
-    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`, { body, idempotencyKey });
+    try {
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`, { body, idempotencyKey });
+    } catch (error) {
+      // Decided meanwhile (by this very decision, if an earlier try timed out after it was made, or by
+      // another reviewer): the request as it stands says which.
+      if (error.status === 409) {
+        reload();
+        return;
+      }
+      throw error;
+    }
     reload();
   });
   return form;
@@ -140,7 +153,8 @@ function staffControls(request, reload) {
     reassess.disabled = true;
     alert.hidden = true;
     try {
-      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`, { body: { action: "assess" } });
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
+        { body: { action: "assess" }, idempotencyKey: newIdempotencyKey() });
       reload();
     } catch (error) {
       alert.textContent = problemText(error);
@@ -160,7 +174,8 @@ function staffControls(request, reload) {
 
 export function requestPage(who, requestId) {
   const container = h("div");
-  const reload = () => loadInto(container, load, show);
+  // After an action, focus moves to the request's status, which says what the action did.
+  const reload = () => loadInto(container, load, show).then(() => container.querySelector("#request-status")?.focus());
   const load = () => call("GET", `/refund-requests/${encodeURIComponent(requestId)}`);
   const show = (request) => {
     const own = request.username === who.username;
@@ -178,6 +193,6 @@ export function requestPage(who, requestId) {
       history(request),
     ];
   };
-  reload();
+  loadInto(container, load, show);
   return h("section", {}, container);
 }

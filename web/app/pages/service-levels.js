@@ -33,9 +33,9 @@ function figures(report) {
     ["sla.open", report.open.total], ["sla.overdue", report.open.overdue], ["sla.received", report.received],
     ["sla.approved", decided.APPROVED ?? 0], ["sla.refused", decided.REFUSED ?? 0], ["sla.cancelled", report.cancelled],
     ["sla.automatic", report.decidedAutomatically], ["sla.inTime", report.decidedInTime], ["sla.late", report.decidedLate],
-    ["sla.median", report.workingDaysToDecision.median ?? "—"], ["sla.p90", report.workingDaysToDecision.p90 ?? "—"],
-    ["sla.max", report.workingDaysToDecision.max ?? "—"],
-    ["sla.refunded", report.refunded.length ? report.refunded.map(money).join(", ") : "—"],
+    ["sla.median", report.workingDaysToDecision.median ?? t("none")],
+    ["sla.p90", report.workingDaysToDecision.p90 ?? t("none")], ["sla.max", report.workingDaysToDecision.max ?? t("none")],
+    ["sla.refunded", report.refunded.length ? report.refunded.map(money).join(" + ") : t("none")],
   ];
   return h("ul", { class: "figures" }, items.map(([key, value]) => h("li", {}, h("span", {}, t(key)), h("br"), h("strong", {}, String(value)))));
 }
@@ -46,7 +46,7 @@ export function serviceLevelsPage() {
   const button = h("button", { type: "submit" }, t("sla.show"));
   const form = h("form", { class: "filters" }, from, to, h("div", {}, button));
   const report = h("div");
-  const download = h("p");
+  const download = h("div");
   let blobUrl = null;
 
   const period = () => ({ from: form.elements.from.value, to: form.elements.to.value });

@@ -3,9 +3,10 @@ import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { field } from "../ui.js";
 
-export function signInPage(signedIn, { hosted = false } = {}) {
+export function signInPage(signedIn, { hosted = false, expired = false } = {}) {
+  const notice = expired ? h("p", { class: "notice", role: "alert" }, t("error.signedOut")) : null;
   if (hosted) {
-    return h("section", {}, h("h1", {}, t("signIn.heading")), h("p", {}, t("signIn.hosted")),
+    return h("section", {}, h("h1", {}, t("signIn.heading")), notice, h("p", {}, t("signIn.hosted")),
       h("button", { type: "button", onclick: () => signInWithHostedUi() }, t("signIn.button")));
   }
   const username = field("signIn.username", h("input", { type: "text", name: "username", autocomplete: "username", required: true }));
@@ -27,14 +28,20 @@ export function signInPage(signedIn, { hosted = false } = {}) {
       return;
     }
     button.disabled = true;
-    const problem = await signInLocally(name, Object.fromEntries(boxes.map(([key, box]) => [key, box.checked])));
-    button.disabled = false;
+    let problem;
+    try {
+      problem = await signInLocally(name, Object.fromEntries(boxes.map(([key, box]) => [key, box.checked])));
+    } catch {
+      problem = { message: t("error.unreachable") };
+    } finally {
+      button.disabled = false;
+    }
     if (problem) {
-      username.showError(problem.message);
+      username.showError(problem.message || t("error.unexpected"));
       return;
     }
     window.location.hash = "";
     await signedIn();
   });
-  return h("section", {}, h("h1", {}, t("signIn.heading")), h("p", {}, t("signIn.local")), form);
+  return h("section", {}, h("h1", {}, t("signIn.heading")), notice, h("p", {}, t("signIn.local")), form);
 }

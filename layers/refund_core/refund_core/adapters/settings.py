@@ -28,7 +28,7 @@ class Settings(BaseModel):
     # Where every customer email says support can be reached, and the Control Panel the emails link to.
     support_email: str = "support@example.com"
     control_panel_url: str = "http://127.0.0.1:3000/"
-    # The one origin the API allows in CORS (the web app's); none locally, where the app is the API's origin.
+    # The one origin the API allows in CORS: the web app's (locally the runner's own, which serves both).
     web_app_origin: str | None = None
     ses_configuration_set: str | None = None
     event_bus_name: str = "default"
