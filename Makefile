@@ -76,7 +76,7 @@ tools: $(TOOLS)/.installed
 # state machine definition, checked against the ASL schema.
 template-lint: tools
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
-	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/cfn-lint template.yaml letters-receiving.yaml
 	$(TOOLS)/bin/python scripts/translate_template.py template.yaml .aws-sam/translated.json
 	$(TOOLS)/bin/cfn-lint .aws-sam/translated.json
 

@@ -39,6 +39,12 @@ from refund_local.provision import api_routes, load_template, provision
 
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.12-x86_64"
 INVOKE_IMAGE = "refund-local/sam-local-python:3.12-x86_64"
+# The template's parameters without a default, as a deployment would give them (only their form matters here).
+PARAMETERS = (
+    "Architecture=x86_64",
+    "WebAppDomainName=refunds.example.com",
+    "WebAppCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/local-only",
+)
 WORK = REPO_ROOT / ".aws-sam" / "sam-local"
 SAM = REPO_ROOT / ".venv-tools" / "bin" / "sam"
 EVENTS = REPO_ROOT / "events"
@@ -272,7 +278,7 @@ def main() -> int:
     with step("sam build (x86_64)"):
         run(
             SAM, "build", "--template", REPO_ROOT / "template.yaml", "--build-dir", build_dir,
-            "--parameter-overrides", "Architecture=x86_64", cwd=REPO_ROOT, capture_output=True,
+            "--parameter-overrides", *PARAMETERS, cwd=REPO_ROOT, capture_output=True,
         )  # fmt: skip
     fresh_stack(emulator)
     env_vars = WORK / "env-vars.json"
@@ -296,7 +302,7 @@ def main() -> int:
         [
             str(SAM), "local", "start-lambda", "--template", str(build_dir / "template.yaml"), "--host", "127.0.0.1",
             "--port", str(port), "--warm-containers", "EAGER", "--skip-pull-image", "--invoke-image", INVOKE_IMAGE,
-            "--env-vars", str(env_vars), "--parameter-overrides", "Architecture=x86_64",
+            "--env-vars", str(env_vars), "--parameter-overrides", *PARAMETERS,
         ],
         cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"SAM_CLI_TELEMETRY": "0"},
     )  # fmt: skip

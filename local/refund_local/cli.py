@@ -300,7 +300,7 @@ def _banner(args: argparse.Namespace, template: Template, seed: Seed, restored: 
         f"  state: {state}",
         f"  functions: each in up to {args.workers} worker processes of its own, as Lambda runs them",
         "  API: " + "  ".join(f"{route.method} {route.path}" for route in api_routes(template)),
-        "  local, no token: GET /_local/outbox   GET /openapi.json   GET /docs   POST /_local/sign-in",
+        "  local, no token: GET /_local/outbox   GET /openapi.json   GET /docs   POST /_local/sign-in   POST /_local/inbox (a letter)",
     ]
     if args.seed:
         lines.append(f"Data from {args.seed} (username: orders; tickets)")

@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
-from refund_local import records
+from refund_local import inbox, records
 from refund_local.emulator import Emulator
 from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
@@ -366,6 +366,19 @@ class LocalRunner:
         answer = records.put_events(self._emulator.client("events"), self.stack.environment["EVENT_BUS_NAME"], body)
         return json_response(answer.status, answer.body)
 
+    def _receive_letter(self, request: Request, query: str) -> Response:
+        assert self.stack is not None
+        letters = inbox.Inbox(
+            self._emulator.client("s3"), self._emulator.client("sqs"), self.stack.refs[inbox.LETTERS_QUEUE]
+        )
+        answer = inbox.receive(
+            letters,
+            request.body,
+            request.header("Content-Type"),
+            dict(parse_qsl(query, keep_blank_values=True)),
+        )
+        return json_response(answer.status, answer.body)
+
     def local_route(self, path: str, query: str) -> Callable[[], Response] | None:
         """The runner's own GET routes (no token): outbox, dead letters, OpenAPI document, Swagger UI."""
         if path == "/_local/dead-letters":
@@ -404,6 +417,10 @@ class LocalRunner:
             if request.method != "POST":
                 return error_response(405, "method not allowed", [("Allow", "POST")])
             return self._put_events(request.body)
+        if target.path == "/_local/inbox":
+            if request.method != "POST":
+                return error_response(405, "method not allowed", [("Allow", "POST")])
+            return self._receive_letter(request, target.query)
         if target.path == "/_local/sign-in":
             if request.method != "POST":
                 return error_response(405, "method not allowed", [("Allow", "POST")])
@@ -496,10 +513,12 @@ class _Application:
         if not declared.isdigit():
             return error_response(400, "Content-Length is not a number of bytes")
         length = int(declared)
-        if length > MAX_BODY_BYTES:
+        # A letter is a whole raw message, which may be far larger than any API body.
+        limit = inbox.MAX_MESSAGE_BYTES if wsgi_request.path == "/_local/inbox" else MAX_BODY_BYTES
+        if length > limit:
             if length <= _DRAIN_LIMIT_BYTES:
                 _discard(environ["wsgi.input"], length)
-            return error_response(413, f"the body is {length} bytes; refund-local takes at most {MAX_BODY_BYTES}")
+            return error_response(413, f"the body is {length} bytes; refund-local takes at most {limit}")
         body = environ["wsgi.input"].read(length) if length else b""
         target = environ.get("RAW_URI") or wsgi_request.full_path
         request = Request(wsgi_request.method, target, list(wsgi_request.headers.items()), body)

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from refund_core.adapters import clients
 from refund_core.adapters.settings import settings
-from refund_core.app import idempotency
+from refund_core.app import idempotency, letters
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
 from refund_local.provision import load_template, provision
@@ -90,3 +90,4 @@ class LocalAws:
         settings.cache_clear()
         clients.reset()
         idempotency.reset()
+        letters.reset()

@@ -124,3 +124,71 @@ def test_a_file_of_events_loaded_in_one_command_is_applied(server: Server, tmp_p
     assert "6 lines read from line 1: 5 accepted, 1 refused" in done.stdout
     applied(server)
     assert server.submit("noa", "ord-noa", "T-ord-noa").json()["status"] == "APPROVED"
+
+
+# ---- letters (LETTERS.md "Locally"): POST /_local/inbox -----------------------------------------------------
+
+
+def post_letter(server: Server, raw: bytes, **verdicts: str) -> Any:
+    return server.session.post(
+        server.base + "/_local/inbox",
+        data=raw,
+        params=verdicts,
+        headers={"Content-Type": "message/rfc822"},
+        timeout=30,
+    )
+
+
+def a_letter(sender: str, message_id: str, body: str) -> bytes:
+    from email.message import EmailMessage  # noqa: PLC0415
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "refunds@example.com"
+    message["Subject"] = "Refund, please"
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    return bytes(message)
+
+
+def test_a_letter_in_the_inbox_becomes_a_request_answered_in_its_thread(server: Server) -> None:
+    put_events(server, *the_facts_of("lena", "LE-1", 1_000_000_000))
+    assert applied(server)["waiting"] == 0
+    letter = a_letter("lena@example.com", "<lena-1@mail.example.com>", "Ticket: T-LE-1\n\nIt drops every hour.\n")
+    forged = a_letter("lena@example.com", "<lena-forged@mail.example.com>", "Ticket: T-LE-1\n\nForged.\n")
+    assert post_letter(server, forged, spf="FAIL", dkim="FAIL").status_code == 202
+    accepted = post_letter(server, letter)
+    assert accepted.status_code == 202, accepted.text
+    give_up = time.monotonic() + APPLIED_TIMEOUT_SECONDS
+    while not (items := server.call("GET", "/refund-requests?status=APPROVED", user="lena").json()["items"]):
+        assert time.monotonic() < give_up, "the letter never became a request"
+        time.sleep(0.2)
+    (listed,) = items
+    request = server.read(listed["requestId"], user="lena").json()
+    assert (request["orderId"], request["reason"]) == ("LE-1", "It drops every hour.")
+    assert request["history"][0]["by"] == "you"
+    staff = server.read(request["requestId"], user=REVIEWER).json()
+    assert staff["history"][0] | {"at": None} == {
+        "at": None, "event": "received", "by": "letter", "detail": "<lena-1@mail.example.com>"
+    }  # fmt: skip
+    decided = server.wait_for_emails(lambda message: request["requestId"] in message["text"])
+    assert decided and all(message["inReplyTo"] == "<lena-1@mail.example.com>" for message in decided)
+    assert decided[0]["subject"] == "Re: Refund, please"
+    assert not [message for message in server.outbox() if "Forged" in message["text"]]
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "status", "field"),
+    [
+        ({"Content-Type": "text/plain"}, {}, 415, "Content-Type"),
+        ({"Content-Type": "message/rfc822"}, {"spf": "MAYBE"}, 400, "spf"),
+        ({"Content-Type": "message/rfc822"}, {"dmarc": "PASS"}, 400, "dmarc"),
+    ],
+)
+def test_the_inbox_refuses_what_ses_would_never_hand_over(
+    server: Server, headers: dict[str, str], params: dict[str, str], status: int, field: str
+) -> None:
+    answer = server.session.post(
+        server.base + "/_local/inbox", data=b"From: a@b.c\r\n\r\nx", headers=headers, params=params, timeout=30
+    )
+    assert answer.status_code == status and answer.json()["errors"][0]["field"] == field

@@ -261,11 +261,11 @@ def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[s
 
     records = dynamodb.describe_table(TableName=names["CustomerRecordsTable"])["Table"]
     assert [k["AttributeName"] for k in records["KeySchema"]] == ["pk", "sk"]
-    (orders,) = records["GlobalSecondaryIndexes"]
-    assert (orders["IndexName"], [k["AttributeName"] for k in orders["KeySchema"]]) == (
-        "ByCustomer",
-        ["gsi1pk", "gsi1sk"],
-    )
+    indexes = {
+        index["IndexName"]: ([k["AttributeName"] for k in index["KeySchema"]], index["Projection"]["ProjectionType"])
+        for index in records["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {"ByCustomer": (["gsi1pk", "gsi1sk"], "ALL"), "ByEmail": (["gsi2pk"], "KEYS_ONLY")}
 
     idempotency = dynamodb.describe_table(TableName=names["IdempotencyTable"])["Table"]
     assert [k["AttributeName"] for k in idempotency["KeySchema"]] == ["id"]

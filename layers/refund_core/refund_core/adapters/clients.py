@@ -10,6 +10,7 @@ import boto3
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -40,7 +41,13 @@ def sqs() -> SQSClient:
     return boto3.client("sqs")
 
 
+@cache
+def s3(region: str | None = None) -> S3Client:
+    """`region`: the letters' bucket lives where SES receives mail, which may not be the service's region."""
+    return boto3.client("s3", region_name=region) if region else boto3.client("s3")
+
+
 def reset() -> None:
     """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
-    for client in (dynamodb, stepfunctions, ses, eventbridge, sqs):
+    for client in (dynamodb, stepfunctions, ses, eventbridge, sqs, s3):
         client.cache_clear()

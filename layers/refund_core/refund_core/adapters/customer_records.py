@@ -183,9 +183,31 @@ def _newer(attribute: str) -> str:
     return f"attribute_not_exists(#{attribute}) OR #{attribute} < :asOf"
 
 
+def email_partition(email: str) -> str:
+    """The ByEmail index's key of an address: letters find their sender's account by it."""
+    return f"EMAIL#{email.strip().lower()}"
+
+
+def usernames_with_email(email: str) -> list[str]:
+    """The accounts whose email of record is `email` (at most two read: more than one is as good as none).
+    From an index, so eventually consistent: it only finds whom a letter is from, the claim itself is then
+    judged on the account's records read consistently."""
+    response = call(
+        "query",
+        TableName=settings().customer_records_table_name,
+        IndexName="ByEmail",
+        KeyConditionExpression="gsi2pk = :email",
+        ExpressionAttributeValues=serialize({":email": email_partition(email)}),
+        Limit=2,
+    )
+    return [str(deserialize(item)["pk"]).removeprefix("CUSTOMER#") for item in response.get("Items", [])]
+
+
 def upsert_customer(username: str, email: str | None, name: str | None, language: Language, at: datetime) -> bool:
     values = {"username": username, "language": language, "asOf": as_of(at)}
     values |= {attribute: value for attribute, value in (("email", email), ("name", name)) if value is not None}
+    if email is not None:
+        values["gsi2pk"] = email_partition(email)
     return _update(_customer_key(username), values, condition=_newer("asOf"), compared={":asOf": as_of(at)}) is None
 
 

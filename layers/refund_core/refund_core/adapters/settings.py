@@ -31,6 +31,8 @@ class Settings(BaseModel):
     # The one origin the API allows in CORS: the web app's (locally the runner's own, which serves both).
     web_app_origin: str | None = None
     ses_configuration_set: str | None = None
+    # Where SES stores received letters: a region that receives mail, not necessarily the service's own.
+    letters_region: str | None = None
     event_bus_name: str = "default"
     # Local runner and tests only: N seconds instead of the policy's working days.
     review_window_seconds: int | None = Field(default=None, gt=0)

@@ -40,7 +40,7 @@ def register_lambda_context(context: Any) -> None:
     _SUBMISSIONS.register_lambda_context(context)
 
 
-def _persistence() -> DynamoDBPersistenceLayer:
+def persistence() -> DynamoDBPersistenceLayer:
     # Made on first use: the table's name comes from the settings.
     return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=clients.dynamodb())
 
@@ -53,7 +53,7 @@ def _idempotent_submit() -> Callable[..., dict[str, Any]]:
         return service.submit_refund_request(caller, command).model_dump(mode="json", by_alias=True)
 
     idempotent: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="submission", persistence_store=_persistence(), config=_SUBMISSIONS
+        data_keyword_argument="submission", persistence_store=persistence(), config=_SUBMISSIONS
     )(submit)
     return idempotent
 

@@ -19,12 +19,14 @@ from refund_core.policy.money import Money
 AUTOMATIC = "auto"
 RULES_ACTOR = "rules"
 SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system"})
+# A request filed by letter is received by "letter" (LETTERS.md), with the letter's Message-ID.
+LETTER_ACTOR = "letter"
 # A reviewer's internal note is a history entry of its own, for staff only.
 INTERNAL_NOTE = "internal note"
 
 
 def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
-    if entry.by == customer:
+    if entry.by in (customer, LETTER_ACTOR):  # the customer wrote the letter
         by = "you"
     elif entry.by in (AUTOMATIC, RULES_ACTOR):
         by = entry.by

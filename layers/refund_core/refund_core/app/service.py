@@ -16,6 +16,7 @@ from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand,
 from refund_core.app.resources import (
     AUTOMATIC,
     INTERNAL_NOTE,
+    LETTER_ACTOR,
     RULES_ACTOR,
     OrderList,
     OrderRefundRequest,
@@ -35,6 +36,7 @@ from refund_core.policy.models import (
     ClaimFacts,
     Decision,
     HistoryEntry,
+    LetterReference,
     Outcome,
     RefundRequest,
     RefundType,
@@ -130,12 +132,13 @@ def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, recei
 
 
 def submit_refund_request(
-    caller: Caller, command: SubmitRefundRequest, now: datetime | None = None
+    caller: Caller, command: SubmitRefundRequest, now: datetime | None = None, letter: LetterReference | None = None
 ) -> RefundRequestResource:
     """Record a customer's claim, assess it, decide it at once when the outcome is clear, and start the
     review-deadline workflow for a claim left pending. The claim is judged on the customer's claims as read
     with strong consistency, and recorded only if they are still as read: a claim that loses that race to
-    another of the customer's is judged again with the winner counted."""
+    another of the customer's is judged again with the winner counted. `letter`: the claim came by letter
+    (LETTERS.md), which its history names and its emails answer."""
     policy = current_policy()
     for _ in range(JUDGING_TRIES):
         # Received when recorded: a claim judged again after another of the customer's was recorded first is
@@ -164,9 +167,15 @@ def submit_refund_request(
             facts=AssessedFacts.of(facts),
             amount_paid=order.amount_paid,
             payment_channel=order.payment_channel,
+            letter=letter,
+        )
+        received = (
+            HistoryEntry(at=received_at, event="received", by=LETTER_ACTOR, detail=letter.message_id)
+            if letter
+            else HistoryEntry(at=received_at, event="received", by=caller.username)
         )
         history = [
-            HistoryEntry(at=received_at, event="received", by=caller.username),
+            received,
             HistoryEntry(at=received_at, event="assessed", by=RULES_ACTOR, detail=assessment.outcome),
         ]
         decision = _automatic_decision(assessment, pending, received_at)

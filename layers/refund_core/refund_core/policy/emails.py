@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from enum import StrEnum
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
+from refund_core.policy.letters import LetterProblem
 from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus
 
 
@@ -65,6 +66,8 @@ class Email:
     subject: str
     text: str
     html: str
+    # The Message-ID of the letter this answers: the mail programs thread the answer under it.
+    in_reply_to: str | None = None
 
 
 class NoRecipient(ValueError):
@@ -233,7 +236,40 @@ def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Valu
 
 
 def render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
-    """The email of `kind` about `request`, as it stands in the stream image that called for it."""
+    """The email of `kind` about `request`, as it stands in the stream image that called for it; for a request
+    that came by letter, the customer's emails answer the letter (LETTERS.md "Answering")."""
+    email = _render(kind, request, policy, recipients)
+    if request.letter is None or kind in (EmailKind.REMINDER, EmailKind.ESCALATION):
+        return email
+    subject = request.letter.subject or email.subject
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    return replace(email, subject=subject, in_reply_to=request.letter.message_id)
+
+
+def letter_reply(
+    problem: LetterProblem,
+    to: str,
+    language: str,
+    values: Mapping[str, str],
+    *,
+    letter_message_id: str = "",
+    letter_subject: str = "",
+) -> Email:
+    """The one reply to a letter that cannot become a request: what is missing or wrong, and what to do."""
+    language = language if language in LANGUAGES else "en"
+    words = phrases(language)["letterProblems"][problem.value]
+    filled = {
+        **values,
+        "problem": str(words["problem"]).format(**values),
+        "what_to_do": str(words["whatToDo"]).format(**values),
+    }
+    email = _fill("letter_reply", to, filled, language)
+    subject = letter_subject if letter_subject.lower().startswith("re:") else f"Re: {letter_subject or email.subject}"
+    return replace(email, subject=subject, in_reply_to=letter_message_id or None)
+
+
+def _render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
     zone = ZoneInfo(policy.time_zone)
     language = recipients.customer_language if recipients.customer_language in LANGUAGES else "en"
     common: dict[str, Value] = {
@@ -284,6 +320,9 @@ def mime_message(email: Email, sender: str) -> bytes:
     message["From"] = sender
     message["To"] = email.to
     message["Subject"] = email.subject
+    if email.in_reply_to:
+        message["In-Reply-To"] = email.in_reply_to
+        message["References"] = email.in_reply_to
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message.as_bytes()

@@ -219,6 +219,13 @@ class HistoryEntry(CamelModel):
     detail: str | None = None
 
 
+class LetterReference(CamelModel):
+    """The letter a request came by (LETTERS.md): its emails answer it, threaded under it."""
+
+    message_id: str
+    subject: str
+
+
 class RefundRequest(CamelModel):
     """One customer's claim under the policy: what they asked, how the rules assessed it, what was decided."""
 
@@ -238,3 +245,4 @@ class RefundRequest(CamelModel):
     history: tuple[HistoryEntry, ...] = ()
     amount_paid: Money
     payment_channel: str | None = None
+    letter: LetterReference | None = None

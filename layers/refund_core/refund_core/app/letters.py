@@ -1,0 +1,269 @@
+"""Requests by letter (LETTERS.md): SES stored a message and told us (its receipt notification, through SNS and
+the letters queue); the letter becomes a request through the same service function as the API's, or gets the
+one reply that says what is missing, or nothing at all when its sender may be forged.
+
+One letter is one submission: the whole answer (the request, or the reply) is idempotent by the letter's
+Message-ID with Powertools, and a letter whose request is already recorded (an earlier try that crashed
+before it could say so) is recognised by the request's own letter reference."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from functools import cache
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from refund_core.adapters import customer_records, outbound, repository
+from refund_core.adapters.clients import s3
+from refund_core.adapters.settings import settings
+from refund_core.app import service
+from refund_core.app.idempotency import ONE_DAY, persistence
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.errors import Conflict, LimitReached, NotFound, RefundError
+from refund_core.http.identity import Caller
+from refund_core.observability import count, count_by, logger
+from refund_core.policy.emails import letter_reply, phrases
+from refund_core.policy.letters import (
+    MAX_LETTER_BYTES,
+    MAX_REASON_CHARACTERS,
+    Letter,
+    LetterProblem,
+    UnreadableLetter,
+    read_letter,
+    reason_problem,
+)
+from refund_core.policy.models import LetterReference
+
+
+class Verdict(BaseModel):
+    status: str
+
+
+class StoredInS3(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Literal["S3"]
+    bucket_name: str = Field(alias="bucketName")
+    object_key: str = Field(alias="objectKey")
+
+
+class Receipt(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    spf: Verdict = Field(alias="spfVerdict")
+    dkim: Verdict = Field(alias="dkimVerdict")
+    virus: Verdict = Field(alias="virusVerdict")
+    action: StoredInS3
+
+
+class Mail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    message_id: str = Field(alias="messageId")  # SES's own id: the stored object's name
+    source: str
+
+
+class ReceiptNotification(BaseModel):
+    """What SES publishes once a received message is stored (its S3 action's SNS notification)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    notification_type: Literal["Received"] = Field(alias="notificationType")
+    mail: Mail
+    receipt: Receipt
+
+    @property
+    def authentic(self) -> bool:
+        """SPF or DKIM passed: the sender is who the letter says (LETTERS.md: only then is a reply sent)."""
+        return "PASS" in (self.spf_status, self.dkim_status)
+
+    @property
+    def spf_status(self) -> str:
+        return self.receipt.spf.status.upper()
+
+    @property
+    def dkim_status(self) -> str:
+        return self.receipt.dkim.status.upper()
+
+
+class LetterOutcome(StrEnum):
+    FILED = "filed"
+    REPLIED = "replied"
+    IGNORED = "ignored"  # forged, or carrying a virus: no request, no reply
+
+
+def _raw_letter(stored: StoredInS3) -> bytes:
+    """The message as SES stored it; one over the size a letter can have is not read at all."""
+    bucket = s3(settings().letters_region)
+    head = bucket.head_object(Bucket=stored.bucket_name, Key=stored.object_key)
+    if int(head["ContentLength"]) > MAX_LETTER_BYTES:
+        raise UnreadableLetter(LetterProblem.TOO_LARGE)
+    body = bucket.get_object(Bucket=stored.bucket_name, Key=stored.object_key)["Body"]
+    return bytes(body.read())
+
+
+@dataclass(frozen=True)
+class Answering:
+    """To whom a reply goes and what it answers: the letter's Message-ID and subject, its language (None: the
+    customer's of record), the account it is about when known."""
+
+    to: str
+    letter_id: str = ""
+    subject: str = ""
+    language: str | None = None
+    username: str | None = None
+
+
+def _reply(answering: Answering, problem: LetterProblem, detail: str = "") -> LetterOutcome:
+    username, language = answering.username, answering.language
+    profile = customer_records.customer_profile(username) if username else None
+    language = language or (profile.language if profile else "en")
+    name = (profile.name if profile else None) or username or str(phrases(language)["customerFallback"])
+    email = letter_reply(
+        problem,
+        answering.to,
+        language,
+        {
+            "customer_name": name,
+            "support_email": settings().support_email,
+            "control_panel_url": settings().control_panel_url,
+            "max": str(MAX_REASON_CHARACTERS),
+            "detail": detail,
+        },
+        letter_message_id=answering.letter_id,
+        letter_subject=answering.subject,
+    )
+    outbound.send_email(email, {"email-kind": "letter-reply"})
+    count_by("LettersAnswered", problem)
+    logger.info("letter answered", problem=problem)
+    return LetterOutcome.REPLIED
+
+
+def _account_of(letter: Letter) -> str | None:
+    """The letter's named account, else the one account whose email of record sent it."""
+    if letter.username:
+        return letter.username
+    if letter.sender is None:
+        return None
+    accounts = customer_records.usernames_with_email(letter.sender)
+    return accounts[0] if len(accounts) == 1 else None
+
+
+def _order_of(letter: Letter, caller: Caller) -> str | None:
+    """The order the letter names, else the customer's one order without a request (if they have one)."""
+    if letter.order_id:
+        return letter.order_id
+    orders = service.list_orders(caller, limit=100)
+    open_orders = [order.order_id for order in orders.items if order.refund_request is None]
+    return open_orders[0] if len(open_orders) == 1 and orders.next_token is None else None
+
+
+def _already_filed(letter: Letter, order_id: str) -> bool:
+    """Did an earlier try of this very letter record its request? (It crashed before it could say so.)"""
+    held = repository.requests_of_orders([order_id]).get(order_id)
+    if held is None:
+        return False
+    request = repository.get_request(held.request_id)
+    return bool(request and request.letter and request.letter.message_id == letter.message_id)
+
+
+def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
+    """A stored letter: filed as a request, answered with the one reply of LETTERS.md, or ignored. Done once
+    per letter: by its Message-ID (the same letter delivered twice), else by SES's id of the delivery."""
+    if not notification.authentic or notification.receipt.virus.status.upper() == "FAIL":
+        count("LettersIgnored")
+        logger.info(
+            "letter ignored",
+            spf=notification.spf_status,
+            dkim=notification.dkim_status,
+            virus=notification.receipt.virus.status,
+        )
+        return LetterOutcome.IGNORED
+    source = notification.mail.source.strip().lower()
+    try:
+        letter = read_letter(_raw_letter(notification.receipt.action))
+    except UnreadableLetter as unreadable:
+        key = unreadable.message_id or f"ses:{notification.mail.message_id}"
+        return LetterOutcome(_answer_once()(letter={"key": key, "problem": unreadable.problem.value, "source": source}))
+    # SPF vouches for the envelope's sender, DKIM for the From header's domain: the From address is the
+    # sender only when one of them vouches for it.
+    vouched = notification.dkim_status == "PASS" or letter.sender == source
+    answer = {"key": letter.message_id, "letter": asdict(letter), "source": source, "vouched": vouched}
+    return LetterOutcome(_answer_once()(letter=answer))
+
+
+def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
+    sender = letter.sender if vouched else None
+    answering = Answering(
+        to=sender or source, letter_id=letter.message_id, subject=letter.subject, language=letter.language
+    )
+    username = _account_of(letter)
+    profile = customer_records.customer_profile(username) if username else None
+    if profile is None or not profile.email or sender is None or profile.email.strip().lower() != sender:
+        # No such account, or not its address: the same words either way (nothing said of another account).
+        return _reply(answering, LetterProblem.NO_USERNAME)
+    caller = Caller(username=profile.username, email=None, groups=frozenset())
+    answering = replace(answering, language=letter.language or profile.language, username=profile.username)
+    order_id = _order_of(letter, caller)
+    if order_id is None:
+        return _reply(answering, LetterProblem.NO_ORDER)
+    if not letter.ticket_id:
+        return _reply(answering, LetterProblem.NO_TICKET)
+    if problem := reason_problem(letter.reasons):
+        return _reply(answering, problem)
+    try:
+        command = SubmitRefundRequest(order_id=order_id, reason=letter.reasons, support_ticket_id=letter.ticket_id)
+    except ValidationError as invalid:  # an order or ticket id no API call could carry either
+        return _reply(answering, LetterProblem.REFUSED, detail=str(invalid.errors()[0]["msg"]))
+    reference = LetterReference(message_id=letter.message_id, subject=letter.subject)
+    try:
+        service.submit_refund_request(caller, command, letter=reference)
+    except NotFound:
+        return _reply(answering, LetterProblem.NO_ORDER)
+    except RefundError as refused:
+        if isinstance(refused, Conflict | LimitReached) and _already_filed(letter, order_id):
+            return LetterOutcome.FILED
+        return _reply(answering, LetterProblem.REFUSED, detail=refused.message)
+    count("LettersFiled")
+    return LetterOutcome.FILED
+
+
+_LETTERS = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=ONE_DAY)
+
+
+def register_lambda_context(context: Any) -> None:
+    """Lets an in-progress answer expire with the invocation, so that a crashed attempt can be retried."""
+    _LETTERS.register_lambda_context(context)
+
+
+@cache
+def _answer_once() -> Any:
+    def answer(letter: dict[str, Any]) -> str:
+        if "problem" in letter:
+            problem = LetterProblem(letter["problem"])
+            return _reply(Answering(to=letter["source"]), problem).value
+        return _file(Letter(**letter["letter"]), letter["source"], letter["vouched"]).value
+
+    return idempotent_function(data_keyword_argument="letter", persistence_store=persistence(), config=_LETTERS)(answer)
+
+
+def reset() -> None:
+    """Forget the idempotent wrapper (tests and the local runner start a fresh emulated AWS)."""
+    _answer_once.cache_clear()
+
+
+def handle_letters_message(record: SQSRecord) -> LetterOutcome:
+    """One message of the letters queue: SES's notification as SNS delivered it (raw), about one letter. A
+    notification that is not one is logged and dropped (nothing could ever answer it); a failure of AWS is
+    raised, so that the queue delivers the letter again."""
+    try:
+        notification = ReceiptNotification.model_validate_json(record.body)
+    except ValidationError as error:
+        logger.warning("not a receipt notification", errors=error.error_count())
+        count("LettersUnreadableNotifications")
+        return LetterOutcome.IGNORED
+    return answer_letter(notification)

@@ -1,0 +1,199 @@
+"""Requests by letter (LETTERS.md), read: the raw MIME message as SES stored it becomes what a customer
+would have typed in the Control Panel (username, order, ticket, reasons), or the reason it cannot.
+
+Pure: the standard library's email package parses (any charset, quoted-printable, base64); attachments are
+skipped unread, never decoded further, never executed; nothing here sends or stores anything."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from enum import StrEnum
+from html.parser import HTMLParser
+
+# SES takes messages up to 40 MB; a letter is a few KB of text. Larger ones are refused unread.
+MAX_LETTER_BYTES = 1_000_000
+MAX_REASON_CHARACTERS = 2000
+
+LABELS = {
+    "username": ("username", "user name", "login", "用戶名稱", "用戶名", "帳戶"),
+    "order": ("order", "order id", "order number", "訂單", "訂單編號"),
+    "ticket": ("ticket", "ticket id", "support ticket", "工單", "支援編號"),
+}
+_LABEL_OF = {label: name for name, labels in LABELS.items() for label in labels}
+# A labelled line: the label (any case, spaces around), then ":" or the full-width "：", then the value.
+_LABELLED = re.compile(
+    r"^\s*(" + "|".join(sorted(map(re.escape, _LABEL_OF), key=len, reverse=True)) + r")\s*[:：]\s*(\S.*?)\s*$",
+    re.IGNORECASE,
+)
+# Where the customer's own words end: an earlier message quoted under them, or their signature.
+_QUOTE_HEADER = re.compile(
+    r"^\s*(On .+ wrote:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Forwarded message\s*-{2,}|From:\s.+|"
+    r"於.+寫道[:：]|.+寫道[:：]\s*$)",
+    re.IGNORECASE,
+)
+_SIGNATURE = re.compile(r"^(--|—|__+)\s*$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class LetterProblem(StrEnum):
+    """Why a letter cannot become a request: each has its reply (email_templates/*/letter_reply.*)."""
+
+    UNREADABLE = "unreadable"
+    TOO_LARGE = "too_large"
+    NO_USERNAME = "no_username"
+    NO_ORDER = "no_order"
+    NO_TICKET = "no_ticket"
+    NO_REASON = "no_reason"
+    REASON_TOO_LONG = "reason_too_long"
+    REFUSED = "refused"  # the service refused the claim (a second open request...): its message says why
+
+
+@dataclass(frozen=True)
+class Letter:
+    message_id: str
+    sender: str | None
+    subject: str
+    username: str | None
+    order_id: str | None
+    ticket_id: str | None
+    reasons: str
+    # The language the customer wrote in: Chinese when the letter is, else none (the language of record).
+    language: str | None
+
+
+class UnreadableLetter(ValueError):
+    def __init__(self, problem: LetterProblem, message_id: str | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.message_id = message_id
+
+
+class _Text(HTMLParser):
+    """An HTML part as the text a person reads: block ends become line ends, scripts and styles dropped,
+    quoted blocks (<blockquote>) left out like quoted lines."""
+
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table"})
+    _SKIPPED = frozenset({"script", "style", "head", "title", "blockquote"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return payload.decode("utf-8", errors="replace")
+
+
+def _body_text(message: Message) -> str:
+    """The plain part if there is one, else the HTML part as text; attachments are never read."""
+    plain: str | None = None
+    markup: str | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment" or part.get_filename():
+            continue
+        content_type = part.get_content_type()
+        if content_type == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif content_type == "text/html" and markup is None:
+            markup = _part_text(part)
+    if plain is not None and plain.strip():
+        return plain
+    return html_text(markup) if markup else ""
+
+
+def _own_lines(text: str) -> list[str]:
+    """The customer's own lines: up to a quoted earlier message or the signature, quoted lines left out."""
+    own: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if _SIGNATURE.match(line) or _QUOTE_HEADER.match(line):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        own.append(line.rstrip())
+    return own
+
+
+def _sender(message: Message) -> str | None:
+    addresses = [address for _, address in getaddresses([str(message.get("From", ""))]) if "@" in address]
+    return addresses[0].strip().lower() if len(addresses) == 1 else None
+
+
+def read_letter(raw: bytes) -> Letter:
+    """The letter's fields as LETTERS.md reads them; UnreadableLetter when it is too large or is no message."""
+    if len(raw) > MAX_LETTER_BYTES:
+        raise UnreadableLetter(LetterProblem.TOO_LARGE)
+    try:
+        message = BytesParser(policy=email_policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        message_id = str(message.get("Message-ID", "")).strip()
+        subject = str(message.get("Subject", "")).strip()
+        text = _body_text(message)
+    except Exception as error:  # any malformed structure the parser or a header class trips on
+        raise UnreadableLetter(LetterProblem.UNREADABLE) from error
+    if not message_id or (message.defects and not text.strip()):
+        raise UnreadableLetter(LetterProblem.UNREADABLE, message_id or None)
+    fields: dict[str, str] = {}
+    reasons: list[str] = []
+    for line in _own_lines(text):
+        labelled = _LABELLED.match(line)
+        if labelled:
+            fields.setdefault(_LABEL_OF[labelled.group(1).lower()], labelled.group(2))
+        else:
+            reasons.append(line)
+    body = "\n".join(reasons).strip()
+    body = re.sub(r"\n{3,}", "\n\n", body)
+    return Letter(
+        message_id=message_id,
+        sender=_sender(message),
+        subject=subject,
+        username=fields.get("username"),
+        order_id=fields.get("order"),
+        ticket_id=fields.get("ticket"),
+        reasons=body,
+        language="zh-HK" if _CJK.search(body + subject) else None,
+    )
+
+
+def reason_problem(reasons: str) -> LetterProblem | None:
+    """A letter's reasons as API.md counts a reason: some visible text, at most 2,000 code points."""
+    if not reasons.strip():
+        return LetterProblem.NO_REASON
+    if len(reasons) > MAX_REASON_CHARACTERS:
+        return LetterProblem.REASON_TOO_LONG
+    return None

@@ -1,0 +1,238 @@
+"""Requests by letter (LETTERS.md) through the letters function on moto built from template.yaml: SES's
+notification of a stored letter (events/letters/received.json) for each letter of events/letters/ and its
+variations; what becomes a request, what gets the one reply, what gets nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from api_support import REGION, aws_error, customer_upserted, on_call, requests_table_items, seed_order
+
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
+from refund_core.observability import FunctionFailed
+from refund_local.events import claims_for
+from refund_local.handlers import invoke
+from refund_local.stack import LocalAws
+
+LETTERS = Path(__file__).resolve().parents[2] / "events" / "letters"
+BUCKET = "refund-letters"
+RECEIVED = json.loads((LETTERS / "received.json").read_text(encoding="utf-8"))
+
+
+def deliver(raw: bytes, *, spf: str = "PASS", dkim: str = "PASS", virus: str = "PASS", key: str = "letters/1") -> Any:
+    """The letter stored as SES stores it, then the letters function handed SES's notification of it."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if BUCKET not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=raw)
+    event = copy.deepcopy(RECEIVED)
+    notification = json.loads(event["Records"][0]["body"])
+    sender = BytesParser(policy=email_policy.default).parsebytes(raw, headersonly=True)["From"]
+    notification["mail"]["source"] = sender.addresses[0].addr_spec if sender and sender.addresses else "x@invalid"
+    notification["receipt"] |= {
+        "spfVerdict": {"status": spf},
+        "dkimVerdict": {"status": dkim},
+        "virusVerdict": {"status": virus},
+        "action": {"type": "S3", "bucketName": BUCKET, "objectKey": key},
+    }
+    event["Records"][0]["body"] = json.dumps(notification)
+    return invoke("functions/letters/", event, "LettersFunction")
+
+
+def letter(body: str, *, sender: str = "bob@example.com", message_id: str = "<l-1@mail.example.com>") -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "refunds@example.com"
+    message["Subject"] = "My refund"
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    return bytes(message)
+
+
+def requests_of(username: str) -> list[dict[str, Any]]:
+    """Every request of the customer, whatever its status, as staff read it."""
+    from refund_core.app.service import read_refund_request  # noqa: PLC0415
+    from refund_core.http.identity import caller_from_claims  # noqa: PLC0415
+
+    staff = caller_from_claims(claims_for("staff", reviewer=True))
+    ids = [
+        item["requestId"] for item in requests_table_items() if item["sk"] == "REQUEST" and item["username"] == username
+    ]
+    return [read_refund_request(staff, request_id).model_dump(mode="json", by_alias=True) for request_id in ids]
+
+
+def raw_sent() -> list[Any]:
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+    from moto.ses.models import ses_backends  # noqa: PLC0415
+
+    return [
+        BytesParser(policy=email_policy.default).parsebytes(message.raw_data.encode())
+        for message in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+    ]
+
+
+@pytest.fixture
+def bob(stack: LocalAws) -> LocalAws:
+    seed_order("ord-2001", "bob", days_ago=40, ticket_id="T-2001")
+    return stack
+
+
+def test_a_letter_becomes_the_request_the_api_would_file(bob: LocalAws) -> None:
+    assert deliver((LETTERS / "plain_en.eml").read_bytes()) == {"batchItemFailures": []}
+    (request,) = requests_of("bob")
+    assert (request["orderId"], request["supportTicketId"], request["status"]) == ("ord-2001", "T-2001", "PENDING")
+    assert "I would like my money back." in request["reason"] and "Bob Chan" not in request["reason"]
+    assert request["history"][0] == {
+        "at": request["receivedAt"],
+        "event": "received",
+        "by": "letter",
+        "detail": "<letter-plain-1@mail.example.com>",
+    }
+    assert request["letter"] == {"messageId": "<letter-plain-1@mail.example.com>", "subject": "Refund for my order"}
+
+
+def test_its_emails_answer_the_letter(bob: LocalAws) -> None:
+    from api_support import deliver_all  # noqa: PLC0415
+
+    deliver((LETTERS / "plain_en.eml").read_bytes())
+    deliver_all()
+    (acknowledgement,) = raw_sent()
+    assert acknowledgement["Subject"] == "Re: Refund for my order"
+    assert acknowledgement["In-Reply-To"] == "<letter-plain-1@mail.example.com>"
+    assert acknowledgement["References"] == "<letter-plain-1@mail.example.com>"
+    assert acknowledgement["To"] == "bob@example.com"
+
+
+def test_the_same_letter_twice_files_one_request(bob: LocalAws) -> None:
+    raw = (LETTERS / "plain_en.eml").read_bytes()
+    deliver(raw, key="letters/first")
+    deliver(raw, key="letters/again")  # delivered twice by the sender's server: two SES receipts
+    assert len(requests_of("bob")) == 1
+    assert raw_sent() == [], "no reply: the second delivery is the same letter"
+
+
+def test_a_chinese_letter_in_big5_is_filed_with_its_reasons(stack: LocalAws) -> None:
+    seed_order("ord-4001", "dave", days_ago=40, ticket_id="T-4040")
+    deliver((LETTERS / "big5_zh.eml").read_bytes())
+    (request,) = requests_of("dave")
+    assert request["reason"] == "連線經常中斷，客服亦無法解決，請退款。"
+
+
+def test_the_one_order_without_a_request_is_the_letters(stack: LocalAws) -> None:
+    seed_order("ord-5001", "erin", days_ago=5, ticket_id="T-5001")
+    deliver((LETTERS / "html_only.eml").read_bytes())
+    (request,) = requests_of("erin")
+    assert (request["orderId"], request["reason"]) == ("ord-5001", "The app crashes on start on my laptop & phone.")
+
+
+@pytest.mark.parametrize(
+    "verdicts", [{"spf": "FAIL", "dkim": "FAIL"}, {"spf": "GRAY", "dkim": "PROCESSING_FAILED"}, {"virus": "FAIL"}]
+)
+def test_a_forged_or_infected_letter_gets_nothing(bob: LocalAws, verdicts: dict[str, str]) -> None:
+    assert deliver((LETTERS / "plain_en.eml").read_bytes(), **verdicts) == {"batchItemFailures": []}
+    assert requests_of("bob") == [] and raw_sent() == []
+
+
+def reply_to(raw: bytes) -> Any:
+    """The one reply a letter got, having filed nothing."""
+    deliver(raw)
+    (reply,) = raw_sent()
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("body", "sender", "words"),
+    [
+        ("Username: bob\nOrder: ord-2001\nTicket: T-2001\nIt drops.", "mallory@example.com", "no account"),
+        ("Username: nobody\nOrder: ord-2001\nTicket: T-2001\nIt drops.", "bob@example.com", "no account"),
+        ("Order: ord-2001\nIt drops.", "bob@example.com", "names no support ticket"),
+        ("Order: ord-2001\nTicket: T-2001\n", "bob@example.com", "gives no reason"),
+        ("Order: ord-2001\nTicket: T-2001\n" + "x" * 2001, "bob@example.com", "longer than the 2000 characters"),
+        ("Order: ord-9999\nTicket: T-2001\nIt drops.", "bob@example.com", "which order"),
+    ],
+)
+def test_a_letter_that_cannot_become_a_request_gets_one_plain_reply(
+    bob: LocalAws, body: str, sender: str, words: str
+) -> None:
+    reply = reply_to(letter(body, sender=sender))
+    assert requests_of("bob") == []
+    assert reply["To"] == sender and reply["In-Reply-To"] == "<l-1@mail.example.com>"
+    assert reply["Subject"] == "Re: My refund"
+    text = reply.get_body(preferencelist=("plain",)).get_content()
+    assert words in text and "Control Panel" in text and "support@example.com" in text
+    assert "ord-2001" not in text or sender == "bob@example.com", "nothing of another customer's account"
+    assert "Traceback" not in text
+
+
+def test_two_orders_and_none_named_is_asked_which(stack: LocalAws) -> None:
+    seed_order("ord-1", "bob", days_ago=40, ticket_id="T-1")
+    seed_order("ord-2", "bob", days_ago=30, ticket_id="T-2")
+    reply = reply_to(letter("Ticket: T-1\nIt drops."))
+    assert "which order" in reply.get_body(preferencelist=("plain",)).get_content()
+    assert requests_of("bob") == []
+
+
+def test_a_second_open_request_is_refused_in_the_services_words(bob: LocalAws) -> None:
+    deliver(letter("Order: ord-2001\nTicket: T-2001\nIt drops.", message_id="<first@x>"), key="letters/a")
+    deliver(letter("Order: ord-2001\nTicket: T-2001\nIt still drops.", message_id="<second@x>"), key="letters/b")
+    assert len(requests_of("bob")) == 1
+    (reply,) = raw_sent()
+    assert reply["In-Reply-To"] == "<second@x>"
+    assert "already" in reply.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_reply_is_in_the_customers_language(stack: LocalAws) -> None:
+    seed_order("ord-7", "mei", days_ago=40, ticket_id="T-7")
+    customer_upserted("mei", "mei@example.com", language="zh-HK")
+    reply = reply_to(letter("Order: ord-7\nIt drops.", sender="mei@example.com"))
+    text = reply.get_body(preferencelist=("plain",)).get_content()
+    assert "信中沒有註明支援個案" in text and "「工單：...」" in text and "Dear" not in text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        letter("x" * 1_100_000),
+        b'From: bob@example.com\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\xff\xfe broken',
+    ],
+)
+def test_a_huge_or_malformed_message_gets_a_reply_and_no_crash(bob: LocalAws, raw: bytes) -> None:
+    assert deliver(raw) == {"batchItemFailures": []}
+    assert requests_of("bob") == []
+    (reply,) = raw_sent()
+    assert reply["To"] == "bob@example.com"
+
+
+def test_a_notification_that_is_not_one_is_dropped_and_the_batch_goes_on(bob: LocalAws) -> None:
+    event = copy.deepcopy(RECEIVED)
+    event["Records"].insert(0, {**event["Records"][0], "messageId": "junk", "body": "{not json"})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    key = json.loads(event["Records"][1]["body"])["receipt"]["action"]["objectKey"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=(LETTERS / "plain_en.eml").read_bytes())
+    assert invoke("functions/letters/", event, "LettersFunction") == {"batchItemFailures": []}
+    assert len(requests_of("bob")) == 1
+
+
+def test_when_s3_fails_the_letter_is_delivered_again(bob: LocalAws) -> None:
+    def failing(**_: Any) -> None:
+        raise aws_error("InternalError", "GetObject")
+
+    # Every record of the batch failed: Powertools fails the invocation, and the queue delivers it again.
+    with (
+        on_call(clients.s3(settings().letters_region), "before-call.s3.GetObject", failing),
+        pytest.raises(FunctionFailed, match="All records failed"),
+    ):
+        deliver((LETTERS / "plain_en.eml").read_bytes())
+    assert requests_of("bob") == []
+    assert deliver((LETTERS / "plain_en.eml").read_bytes()) == {"batchItemFailures": []}
+    assert len(requests_of("bob")) == 1
