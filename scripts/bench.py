@@ -18,6 +18,7 @@ import bench_aws
 import bench_lifecycle
 import bench_load
 import bench_records
+import bench_web
 
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import current_policy
@@ -206,6 +207,16 @@ def records_section() -> list[Row]:
     return rows
 
 
+def web_section() -> list[Row]:
+    loaded, pages = bench_web.run()
+    rows = [
+        Row("first load: requests", loaded.requests, ""),
+        Row("first load: bytes shipped (uncompressed)", loaded.kilobytes, "KiB"),
+        Row("first load: until the sign-in form is usable", loaded.interactive_ms, "ms"),
+    ]
+    return rows + [Row(f"API calls: {name}", calls, "") for name, calls in pages.items()]
+
+
 SECTIONS: list[tuple[str, Section]] = [
     ("Rules, one core", rules_section),
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
@@ -221,6 +232,7 @@ SECTIONS: list[tuple[str, Section]] = [
         f" for {bench_load.LOAD_SECONDS:.0f} s",
         http_section,
     ),
+    ("The web app in headless Chromium on loopback (refund-local serve)", web_section),
 ]
 
 

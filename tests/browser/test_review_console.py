@@ -38,17 +38,25 @@ def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, ser
     expect(facts).to_contain_text("GUS-40")
     expect(facts).to_contain_text("T-gus")
     page.get_by_role("button", name="Approve").click()
-    expect(page.get_by_role("textbox", name="Refund amount")).to_have_value(
-        filed["assessment"]["suggestedAmount"]["amount"]
-    )
-    page.get_by_role("textbox", name="Note to the customer").fill("Less the 40 days you used.")
+    amount = page.get_by_role("textbox", name="Refund amount")
+    expect(amount).to_have_value(filed["assessment"]["suggestedAmount"]["amount"])
+    amount.fill("50")  # less than suggested: the reviewer's call
+    page.get_by_role("textbox", name="Note to the customer").fill("Half, for the outages we confirmed.")
     page.get_by_role("textbox", name="Internal note").fill("Checked with the network team: outages confirmed.")
     page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_role("status").filter(has_text="Approved")).to_contain_text("partial refund")
+    expect(page.get_by_role("status").filter(has_text="Approved")).to_contain_text("partial refund of US$50.00")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
 
-    seen = server.read(filed["requestId"], user="gus").json()
-    assert seen["status"] == "APPROVED" and "network team" not in str(seen) and "rosa" not in str(seen)
+    # The customer, in their Control Panel: the decision and the note, no internal note, no reviewer's name.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "gus")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    decision = page.get_by_role("status").filter(has_text="Approved")
+    expect(decision).to_contain_text("US$50.00")
+    expect(decision).to_contain_text("Half, for the outages we confirmed.")
+    expect(page.get_by_role("main")).not_to_contain_text("network team")
+    expect(page.get_by_role("main")).not_to_contain_text("rosa")
+    expect(page.get_by_role("region", name="Facts")).to_have_count(0)
 
 
 def test_a_refusal_without_a_note_is_refused_beside_the_note(page: Page, server: Server) -> None:
@@ -95,7 +103,10 @@ def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page:
     with page.expect_download() as download:
         page.get_by_role("link", name="Download decisions (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
-    assert decided["requestId"] in [row["requestId"] for row in rows]
+    (row,) = [row for row in rows if row["requestId"] == decided["requestId"]]
+    assert (row["status"], row["refundType"], row["amount"], row["currency"], row["decidedBy"]) == (
+        "APPROVED", "FULL", decided["decision"]["amount"]["amount"], "USD", "auto"
+    )  # fmt: skip
     assert re.fullmatch(r"decisions-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv", download.value.suggested_filename)
     # A supervisor may do all that a reviewer may.
     page.get_by_role("link", name="Review queue").click()

@@ -28,7 +28,16 @@ BUCKET = "refund-letters"
 RECEIVED = json.loads((LETTERS / "received.json").read_text(encoding="utf-8"))
 
 
-def deliver(raw: bytes, *, spf: str = "PASS", dkim: str = "PASS", virus: str = "PASS", key: str = "letters/1") -> Any:
+def deliver(
+    raw: bytes,
+    *,
+    spf: str = "PASS",
+    dkim: str = "PASS",
+    dmarc: str = "GRAY",
+    virus: str = "PASS",
+    key: str = "letters/1",
+    source: str | None = None,
+) -> Any:
     """The letter stored as SES stores it, then the letters function handed SES's notification of it."""
     s3 = boto3.client("s3", region_name="us-east-1")
     if BUCKET not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
@@ -37,10 +46,12 @@ def deliver(raw: bytes, *, spf: str = "PASS", dkim: str = "PASS", virus: str = "
     event = copy.deepcopy(RECEIVED)
     notification = json.loads(event["Records"][0]["body"])
     sender = BytesParser(policy=email_policy.default).parsebytes(raw, headersonly=True)["From"]
-    notification["mail"]["source"] = sender.addresses[0].addr_spec if sender and sender.addresses else "x@invalid"
+    from_address = sender.addresses[0].addr_spec if sender and sender.addresses else "x@invalid"
+    notification["mail"]["source"] = from_address if source is None else source
     notification["receipt"] |= {
         "spfVerdict": {"status": spf},
         "dkimVerdict": {"status": dkim},
+        "dmarcVerdict": {"status": dmarc},
         "virusVerdict": {"status": virus},
         "action": {"type": "S3", "bucketName": BUCKET, "objectKey": key},
     }
@@ -236,3 +247,65 @@ def test_when_s3_fails_the_letter_is_delivered_again(bob: LocalAws) -> None:
     assert requests_of("bob") == []
     assert deliver((LETTERS / "plain_en.eml").read_bytes()) == {"batchItemFailures": []}
     assert len(requests_of("bob")) == 1
+
+
+def test_a_dkim_pass_of_another_domain_does_not_make_a_sender(bob: LocalAws) -> None:
+    """Signed by evil.example, From bob: SES's DKIM passes, DMARC fails, SPF is the attacker's: nothing."""
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
+    assert deliver(raw, spf="FAIL", dkim="PASS", dmarc="FAIL", source="mallory@evil.example") == {
+        "batchItemFailures": []
+    }
+    assert requests_of("bob") == [] and raw_sent() == []
+
+
+def test_dmarc_vouches_for_a_from_address_unlike_its_envelope(bob: LocalAws) -> None:
+    """A mail provider's bounce address as envelope, the customer's own domain aligned by DMARC: filed."""
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
+    deliver(raw, spf="PASS", dkim="PASS", dmarc="PASS", source="bounces+123@mailer.example")
+    assert len(requests_of("bob")) == 1
+
+
+def test_the_from_address_unvouched_gets_the_reply_at_the_envelope_and_files_nothing(bob: LocalAws) -> None:
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
+    deliver(raw, spf="PASS", dkim="FAIL", dmarc="FAIL", source="relay@lists.example")
+    assert requests_of("bob") == []
+    (reply,) = raw_sent()
+    assert reply["To"] == "relay@lists.example", "never to the unvouched From address"
+
+
+@pytest.mark.parametrize(
+    ("headers", "source"),
+    [({"Auto-Submitted": "auto-replied"}, None), ({"Precedence": "bulk"}, None), ({}, "MAILER-DAEMON@mx.example")],
+)
+def test_an_automatic_message_is_never_answered(bob: LocalAws, headers: dict[str, str], source: str | None) -> None:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["Message-ID"] = "<ooo@mail.example.com>"
+    message["Subject"] = "Out of office"
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content("I am away until Monday.")
+    deliver(bytes(message), source=source)
+    assert requests_of("bob") == [] and raw_sent() == []
+
+
+def test_a_reply_is_marked_as_automatic(bob: LocalAws) -> None:
+    reply = reply_to(letter("Order: ord-2001\nIt drops."))
+    assert reply["Auto-Submitted"] == "auto-replied"
+
+
+def test_a_retry_after_the_request_was_filed_answers_nothing_more(bob: LocalAws) -> None:
+    """The first try filed the request and then crashed before it could remember so: the retry sees the
+    request the letter made (even with the order inferred, now that it has a request) and stops there."""
+    from refund_core.app import letters  # noqa: PLC0415
+
+    raw = letter("Ticket: T-2001\nIt drops.", message_id="<once@mail.example.com>")
+    deliver(raw)
+    # The idempotency record forgotten, as after a day, or as if the first try never wrote it.
+    table = bob.table_names["IdempotencyTable"]
+    for item in clients.dynamodb().scan(TableName=table)["Items"]:
+        clients.dynamodb().delete_item(TableName=table, Key={"id": item["id"]})
+    letters.reset()
+    deliver(raw, key="letters/redriven")
+    assert len(requests_of("bob")) == 1
+    assert raw_sent() == [], "no 'which order?' reply for the letter's own request"

@@ -164,3 +164,78 @@ def test_every_reply_is_whole_in_each_language(problem: LetterProblem, language:
         assert "support@example.com" in part and "https://refunds.example.com/" in part
     raw = mime_message(reply, "refunds@example.com").decode()
     assert "In-Reply-To: <l@x>" in raw and "References: <l@x>" in raw
+
+
+def test_a_forwarded_message_attached_is_never_read() -> None:
+    inner = EmailMessage()
+    inner["From"] = "someone@example.com"
+    inner["Subject"] = "forwarded"
+    inner.set_content("Username: mallory\nOrder: ord-666\nSend the money to me.")
+    outer = EmailMessage()
+    outer["From"] = "bob@example.com"
+    outer["Message-ID"] = "<fw@mail.example.com>"
+    outer["Subject"] = "Refund"
+    outer.set_content("Order: ord-2001\nIt drops.")
+    outer.add_attachment(inner)
+    read = read_letter(bytes(outer))
+    assert (read.username, read.order_id, read.reasons) == (None, "ord-2001", "It drops.")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "From: the first day the VPN dropped every hour.",
+        "On the forum your agent wrote: restart it. I did, it still drops.",
+        "你們客服寫道：無法修復。",
+    ],
+)
+def test_words_that_look_like_a_quote_header_are_the_customers(reason: str) -> None:
+    assert read_letter(letter(f"Order: ord-1\n{reason}\n")).reasons == reason
+
+
+def test_a_chinese_quote_header_ends_the_letter() -> None:
+    body = "Order: ord-1\n經常斷線。\n\n2026年12月1日 週二 上午10:00 Smart Security 於 <support@example.com> 寫道：\n> 無法修復\n"
+    assert read_letter(letter(body)).reasons == "經常斷線。"
+
+
+def test_a_label_that_case_folding_unmakes_is_read_as_words() -> None:
+    read = read_letter(letter("LOGİN: bob\nIt drops.\n"))
+    assert read.username is None and "LOGİN: bob" in read.reasons
+
+
+def test_hong_kong_characters_in_big5_survive() -> None:
+    message = EmailMessage()
+    message["From"] = "dave@example.com"
+    message["Message-ID"] = "<hk@mail.example.com>"
+    message["Subject"] = "退款"
+    message.set_content("佢哋話唔得，我想攞返錢。", charset="big5hkscs")
+    raw = bytes(message).replace(b'charset="big5hkscs"', b'charset="big5"')
+    assert read_letter(raw).reasons == "佢哋話唔得，我想攞返錢。"
+
+
+def test_a_subject_is_one_bounded_line() -> None:
+    raw = b"From: bob@example.com\r\nMessage-ID: <s@x.example>\r\nSubject: =?utf-8?q?a=0Ab?=\r\n\r\nIt drops.\r\n"
+    assert read_letter(raw).subject == "a b", "an encoded line break never reaches the answers' headers"
+    assert len(read_letter(letter("It drops.", subject="x" * 500)).subject) == 200
+
+
+def test_a_message_id_that_is_no_message_id_is_unreadable() -> None:
+    raw = letter("It drops.").replace(b"<t-1@mail.example.com>", b"<not an id>\r\nBcc: x@y")
+    with pytest.raises(UnreadableLetter):
+        read_letter(raw)
+
+
+@pytest.mark.parametrize(("name", "value", "automatic"), [
+    ("Auto-Submitted", "auto-replied", True), ("Auto-Submitted", "no", False), ("Precedence", "bulk", True),
+])  # fmt: skip
+def test_a_programs_message_is_told_apart(name: str, value: str, automatic: bool) -> None:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["Message-ID"] = "<auto@mail.example.com>"
+    message[name] = value
+    message.set_content("Away.")
+    assert read_letter(bytes(message)).automatic is automatic
+
+
+def test_a_reason_of_invisible_characters_is_no_reason() -> None:
+    assert reason_problem("\u200b\u2060 \u3000") is LetterProblem.NO_REASON

@@ -40,6 +40,10 @@ class Conflict(RefundError):
     """The request's state or another open claim forbids the action."""
 
 
+class ClaimsKeptChanging(Conflict):
+    """The customer's claims changed under every judging of this one: worth sending again as it is."""
+
+
 class BodyTooLarge(RefundError):
     """The request body is over the size the handlers read."""
 

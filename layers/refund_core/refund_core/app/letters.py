@@ -23,7 +23,7 @@ from refund_core.adapters.settings import settings
 from refund_core.app import service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
-from refund_core.errors import Conflict, LimitReached, NotFound, RefundError
+from refund_core.errors import ClaimsKeptChanging, NotFound, RefundError
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.emails import letter_reply, phrases
@@ -56,6 +56,8 @@ class Receipt(BaseModel):
 
     spf: Verdict = Field(alias="spfVerdict")
     dkim: Verdict = Field(alias="dkimVerdict")
+    # DMARC: SPF or DKIM passed for the From header's own domain (a DKIM pass alone may be any domain's).
+    dmarc: Verdict = Field(default=Verdict(status="GRAY"), alias="dmarcVerdict")
     virus: Verdict = Field(alias="virusVerdict")
     action: StoredInS3
 
@@ -78,7 +80,7 @@ class ReceiptNotification(BaseModel):
 
     @property
     def authentic(self) -> bool:
-        """SPF or DKIM passed: the sender is who the letter says (LETTERS.md: only then is a reply sent)."""
+        """SPF or DKIM passed (LETTERS.md: else no request and no reply); who sent it is `vouches_for`'s."""
         return "PASS" in (self.spf_status, self.dkim_status)
 
     @property
@@ -88,6 +90,25 @@ class ReceiptNotification(BaseModel):
     @property
     def dkim_status(self) -> str:
         return self.receipt.dkim.status.upper()
+
+    def vouches_for(self, sender: str | None) -> bool:
+        """Is the From address `sender` really who sent it? DMARC passed (SPF or DKIM aligned with its
+        domain), or SPF passed for an envelope sender that is this very address."""
+        if sender is None:
+            return False
+        if self.receipt.dmarc.status.upper() == "PASS":
+            return True
+        return self.spf_status == "PASS" and sender == self.source
+
+    @property
+    def source(self) -> str:
+        return self.mail.source.strip().lower()
+
+    @property
+    def automatic(self) -> bool:
+        """A bounce or a program's message (empty or daemon envelope): never answered, so no mail loop."""
+        local = self.source.partition("@")[0]
+        return not self.source or local in ("mailer-daemon", "postmaster") or self.source == settings().sender_email
 
 
 class LetterOutcome(StrEnum):
@@ -162,19 +183,22 @@ def _order_of(letter: Letter, caller: Caller) -> str | None:
     return open_orders[0] if len(open_orders) == 1 and orders.next_token is None else None
 
 
-def _already_filed(letter: Letter, order_id: str) -> bool:
-    """Did an earlier try of this very letter record its request? (It crashed before it could say so.)"""
-    held = repository.requests_of_orders([order_id]).get(order_id)
-    if held is None:
-        return False
-    request = repository.get_request(held.request_id)
-    return bool(request and request.letter and request.letter.message_id == letter.message_id)
+def _filed_from(letter: Letter, caller: Caller) -> bool:
+    """Did an earlier try of this very letter record its request (and crash before it could remember so, or
+    was its answer forgotten after a day)? Its request names the letter."""
+    orders = service.list_orders(caller, limit=100)
+    for order in orders.items:
+        held = order.refund_request
+        request = repository.get_request_item(held.request_id) if held else None
+        if request and request.letter and request.letter.message_id == letter.message_id:
+            return True
+    return False
 
 
 def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
     """A stored letter: filed as a request, answered with the one reply of LETTERS.md, or ignored. Done once
     per letter: by its Message-ID (the same letter delivered twice), else by SES's id of the delivery."""
-    if not notification.authentic or notification.receipt.virus.status.upper() == "FAIL":
+    if not notification.authentic or notification.receipt.virus.status.upper() == "FAIL" or notification.automatic:
         count("LettersIgnored")
         logger.info(
             "letter ignored",
@@ -183,16 +207,25 @@ def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
             virus=notification.receipt.virus.status,
         )
         return LetterOutcome.IGNORED
-    source = notification.mail.source.strip().lower()
+    source = notification.source
     try:
         letter = read_letter(_raw_letter(notification.receipt.action))
     except UnreadableLetter as unreadable:
-        key = unreadable.message_id or f"ses:{notification.mail.message_id}"
+        if notification.spf_status != "PASS":  # no address anyone vouched for: nobody to answer
+            count("LettersIgnored")
+            return LetterOutcome.IGNORED
+        key = f"{unreadable.message_id or 'ses:' + notification.mail.message_id}|{source}"
         return LetterOutcome(_answer_once()(letter={"key": key, "problem": unreadable.problem.value, "source": source}))
-    # SPF vouches for the envelope's sender, DKIM for the From header's domain: the From address is the
-    # sender only when one of them vouches for it.
-    vouched = notification.dkim_status == "PASS" or letter.sender == source
-    answer = {"key": letter.message_id, "letter": asdict(letter), "source": source, "vouched": vouched}
+    if letter.automatic:
+        count("LettersIgnored")
+        return LetterOutcome.IGNORED
+    vouched = notification.vouches_for(letter.sender)
+    if not vouched and notification.spf_status != "PASS":
+        count("LettersIgnored")  # neither the From address nor the envelope's is vouched for
+        return LetterOutcome.IGNORED
+    # Keyed by who sent it too: somebody else reusing a Message-ID cannot silence the real letter.
+    key = f"{letter.message_id}|{letter.sender if vouched else source}"
+    answer = {"key": key, "letter": asdict(letter), "source": source, "vouched": vouched}
     return LetterOutcome(_answer_once()(letter=answer))
 
 
@@ -208,6 +241,8 @@ def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
         return _reply(answering, LetterProblem.NO_USERNAME)
     caller = Caller(username=profile.username, email=None, groups=frozenset())
     answering = replace(answering, language=letter.language or profile.language, username=profile.username)
+    if _filed_from(letter, caller):
+        return LetterOutcome.FILED
     order_id = _order_of(letter, caller)
     if order_id is None:
         return _reply(answering, LetterProblem.NO_ORDER)
@@ -222,11 +257,11 @@ def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
     reference = LetterReference(message_id=letter.message_id, subject=letter.subject)
     try:
         service.submit_refund_request(caller, command, letter=reference)
+    except ClaimsKeptChanging:
+        raise  # a moment's contention, not an answer: the queue delivers the letter again
     except NotFound:
         return _reply(answering, LetterProblem.NO_ORDER)
     except RefundError as refused:
-        if isinstance(refused, Conflict | LimitReached) and _already_filed(letter, order_id):
-            return LetterOutcome.FILED
         return _reply(answering, LetterProblem.REFUSED, detail=refused.message)
     count("LettersFiled")
     return LetterOutcome.FILED

@@ -23,7 +23,16 @@ from refund_core.app.resources import (
     OrderResource,
     RefundRequestResource,
 )
-from refund_core.errors import Conflict, InvalidInput, LimitReached, NotAReviewer, NotASupervisor, NotFound, OwnClaim
+from refund_core.errors import (
+    ClaimsKeptChanging,
+    Conflict,
+    InvalidInput,
+    LimitReached,
+    NotAReviewer,
+    NotASupervisor,
+    NotFound,
+    OwnClaim,
+)
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
@@ -199,7 +208,7 @@ def submit_refund_request(
             continue
         break
     else:
-        raise Conflict("your claims changed while this one was being judged; send it again")
+        raise ClaimsKeptChanging("your claims changed while this one was being judged; send it again")
     count("RefundRequestsSubmitted")
     count_by("Assessments", assessment.outcome)
     if request.status is RequestStatus.PENDING:

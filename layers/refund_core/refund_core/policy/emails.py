@@ -68,6 +68,8 @@ class Email:
     html: str
     # The Message-ID of the letter this answers: the mail programs thread the answer under it.
     in_reply_to: str | None = None
+    # An answer the service made by itself to a letter: marked so (RFC 3834) that no auto-responder answers it.
+    auto_replied: bool = False
 
 
 class NoRecipient(ValueError):
@@ -266,7 +268,7 @@ def letter_reply(
     }
     email = _fill("letter_reply", to, filled, language)
     subject = letter_subject if letter_subject.lower().startswith("re:") else f"Re: {letter_subject or email.subject}"
-    return replace(email, subject=subject, in_reply_to=letter_message_id or None)
+    return replace(email, subject=subject, in_reply_to=letter_message_id or None, auto_replied=True)
 
 
 def _render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
@@ -323,6 +325,8 @@ def mime_message(email: Email, sender: str) -> bytes:
     if email.in_reply_to:
         message["In-Reply-To"] = email.in_reply_to
         message["References"] = email.in_reply_to
+    if email.auto_replied:
+        message["Auto-Submitted"] = "auto-replied"
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message.as_bytes()

@@ -7,6 +7,7 @@ skipped unread, never decoded further, never executed; nothing here sends or sto
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage, Message
@@ -30,14 +31,23 @@ _LABELLED = re.compile(
     r"^\s*(" + "|".join(sorted(map(re.escape, _LABEL_OF), key=len, reverse=True)) + r")\s*[:：]\s*(\S.*?)\s*$",
     re.IGNORECASE,
 )
-# Where the customer's own words end: an earlier message quoted under them, or their signature.
+# Where the customer's own words end: the header mail programs put above an earlier message they quote
+# ("On <date>, <someone> wrote:", Outlook's "-----Original Message-----", Gmail's Chinese "<date> <someone>
+# 於 ... 寫道："), or their signature. Anchored at both ends: a reason that merely says "wrote:" is kept.
 _QUOTE_HEADER = re.compile(
-    r"^\s*(On .+ wrote:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Forwarded message\s*-{2,}|From:\s.+|"
-    r"於.+寫道[:：]|.+寫道[:：]\s*$)",
+    r"^\s*(On\s.+\swrote:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Forwarded message\s*-{2,}|.*\d.*於.+寫道[:：])\s*$",
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(r"^(--|—|__+)\s*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+MAX_SUBJECT_CHARACTERS = 200
+# Labels that mail programs write as the smaller, older standard: read as the superset Hong Kong and
+# mainland mail really uses (HKSCS characters such as 嘅 and 咗 are not in plain Big5).
+_CHARSETS = {"big5": "big5hkscs", "gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "us-ascii": "cp1252"}
+# A message a program sent by itself (an out-of-office reply, a bounce): never a letter, never answered.
+_AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
 class LetterProblem(StrEnum):
@@ -64,6 +74,8 @@ class Letter:
     reasons: str
     # The language the customer wrote in: Chinese when the letter is, else none (the language of record).
     language: str | None
+    # Sent by a program (Auto-Submitted, Precedence: bulk...): answering it could start a loop of replies.
+    automatic: bool = False
 
 
 class UnreadableLetter(ValueError):
@@ -114,19 +126,32 @@ def _part_text(part: Message) -> str:
     if not isinstance(payload, bytes):
         return ""
     charset = part.get_content_charset() or "utf-8"
+    charset = _CHARSETS.get(charset, charset)
     try:
         return payload.decode(charset, errors="replace")
     except LookupError:  # a charset Python does not know
         return payload.decode("utf-8", errors="replace")
 
 
+def _readable_parts(part: Message) -> list[Message]:
+    """The message's own text parts, depth first: an attachment, a forwarded message (message/rfc822) and
+    everything inside them are left out whole, never decoded."""
+    if part.get_content_disposition() == "attachment" or part.get_filename():
+        return []
+    if part.get_content_maintype() == "message":
+        return []
+    if part.is_multipart():
+        payload = part.get_payload()
+        children = payload if isinstance(payload, list) else []
+        return [leaf for child in children if isinstance(child, Message) for leaf in _readable_parts(child)]
+    return [part]
+
+
 def _body_text(message: Message) -> str:
     """The plain part if there is one, else the HTML part as text; attachments are never read."""
     plain: str | None = None
     markup: str | None = None
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment" or part.get_filename():
-            continue
+    for part in _readable_parts(message):
         content_type = part.get_content_type()
         if content_type == "text/plain" and plain is None:
             plain = _part_text(part)
@@ -162,37 +187,46 @@ def read_letter(raw: bytes) -> Letter:
         message = BytesParser(policy=email_policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         message_id = str(message.get("Message-ID", "")).strip()
-        subject = str(message.get("Subject", "")).strip()
+        # One line, bounded: it heads every email that answers the letter.
+        subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_CHARACTERS]
+        sender = _sender(message)
+        automatic = str(message.get("Auto-Submitted", "no")).strip().lower() != "no" or (
+            str(message.get("Precedence", "")).strip().lower() in _AUTOMATIC_PRECEDENCE
+        )
         text = _body_text(message)
     except Exception as error:  # any malformed structure the parser or a header class trips on
         raise UnreadableLetter(LetterProblem.UNREADABLE) from error
-    if not message_id or (message.defects and not text.strip()):
-        raise UnreadableLetter(LetterProblem.UNREADABLE, message_id or None)
+    if not _MESSAGE_ID.match(message_id) or (message.defects and not text.strip()):
+        raise UnreadableLetter(LetterProblem.UNREADABLE, message_id if _MESSAGE_ID.match(message_id) else None)
     fields: dict[str, str] = {}
     reasons: list[str] = []
     for line in _own_lines(text):
         labelled = _LABELLED.match(line)
-        if labelled:
-            fields.setdefault(_LABEL_OF[labelled.group(1).lower()], labelled.group(2))
+        # Case-folded, a label may no longer be one ("LOGİN"): then, as a repeated label, it is the
+        # customer's own words.
+        field = _LABEL_OF.get(labelled.group(1).lower()) if labelled else None
+        if labelled and field and field not in fields:
+            fields[field] = labelled.group(2)
         else:
             reasons.append(line)
     body = "\n".join(reasons).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
     return Letter(
         message_id=message_id,
-        sender=_sender(message),
+        sender=sender,
         subject=subject,
         username=fields.get("username"),
         order_id=fields.get("order"),
         ticket_id=fields.get("ticket"),
         reasons=body,
         language="zh-HK" if _CJK.search(body + subject) else None,
+        automatic=automatic,
     )
 
 
 def reason_problem(reasons: str) -> LetterProblem | None:
     """A letter's reasons as API.md counts a reason: some visible text, at most 2,000 code points."""
-    if not reasons.strip():
+    if not any(unicodedata.category(character) not in _INVISIBLE for character in reasons):
         return LetterProblem.NO_REASON
     if len(reasons) > MAX_REASON_CHARACTERS:
         return LetterProblem.REASON_TOO_LONG
