@@ -185,10 +185,12 @@ class QueuePoller:
             failed = {str(item.get("itemIdentifier")) for item in response.get("batchItemFailures") or []}
         done = [message for message in messages if message["MessageId"] not in failed]
         if done:
-            self._sqs.delete_message_batch(
+            deleted = self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(done)],
             )
+            for failure in deleted.get("Failed", []):  # it comes back after its visibility timeout, as in AWS
+                log.warning("%s: a done message was not deleted: %s", self.source.function, failure.get("Code"))
 
 
 class Schedule:
