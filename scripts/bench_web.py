@@ -13,15 +13,8 @@ from typing import Any
 
 from playwright.sync_api import Page, Request, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from refund_local.chromium import CHROMIUM, CHROMIUM_ARGS
+
 SEED: dict[str, Any] = {
     "customers": [{"username": "bea", "email": "bea@example.com"}],
     "orders": [
@@ -44,7 +37,11 @@ class FirstLoad:
 
 def _first_load(page: Page, base: str) -> FirstLoad:
     fetched: list[Request] = []
-    page.on("requestfinished", fetched.append)
+
+    def finished(request: Request) -> None:
+        fetched.append(request)
+
+    page.on("requestfinished", finished)
     started = time.perf_counter()
     page.goto(base + "/")
     page.get_by_role("button", name="Sign in").wait_for()
@@ -53,7 +50,8 @@ def _first_load(page: Page, base: str) -> FirstLoad:
     return FirstLoad(len(fetched), size / 1024, interactive)
 
 
-def _api_calls(page: Page, action: Any) -> int:
+def _api_calls(page: Page, action: Any, ready: str) -> int:
+    """The API calls made from `action` until the page shows `ready` (a CSS selector) and the network rests."""
     calls: Counter[str] = Counter()
 
     def count(request: Request) -> None:
@@ -62,6 +60,7 @@ def _api_calls(page: Page, action: Any) -> int:
 
     page.on("request", count)
     action()
+    page.locator(ready).first.wait_for()
     page.wait_for_load_state("networkidle")
     page.remove_listener("request", count)
     return sum(calls.values())
@@ -75,25 +74,25 @@ def run() -> tuple[FirstLoad, dict[str, int]]:
         serve_in_subprocess(Path(directory), SEED) as base,
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page()
         loaded = _first_load(page, base)
         page.get_by_role("textbox", name="Username").fill("bea")
-        pages = {"Refunds (sign-in)": _api_calls(page, lambda: page.get_by_role("button", name="Sign in").click())}
-        page.get_by_role("table", name="Your orders").wait_for()
+        sign_in = page.get_by_role("button", name="Sign in")
+        pages = {"Refunds (sign-in)": _api_calls(page, sign_in.click, "main table")}
 
         def send() -> None:
             page.get_by_role("button", name="Request a refund").click()
             page.get_by_role("textbox", name="Reason").fill("It drops.")
             page.get_by_role("textbox", name="Support ticket").fill("T-1")
             page.get_by_role("button", name="Send request").click()
-            page.get_by_role("list", name="Policy checks").wait_for()
 
-        pages["request form → request"] = _api_calls(page, send)
+        pages["request form → request"] = _api_calls(page, send, "main ul.checks")
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("textbox", name="Username").fill("sue")
         page.get_by_role("checkbox", name="Supervisor").check()
-        pages["service levels (sign-in)"] = _api_calls(page, lambda: page.get_by_role("button", name="Sign in").click())
-        pages["review queue"] = _api_calls(page, lambda: page.get_by_role("link", name="Review queue").click())
+        pages["service levels (sign-in)"] = _api_calls(page, sign_in.click, "main a[download]")
+        queue = page.get_by_role("link", name="Review queue")
+        pages["review queue"] = _api_calls(page, queue.click, "main tbody tr")
         browser.close()
     return loaded, pages

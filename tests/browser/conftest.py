@@ -15,7 +15,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_support import Server, customer, order, running_server, ticket
-from web_support import CHROMIUM, CHROMIUM_ARGS, screenshot
+from web_support import screenshot
+
+from refund_local.chromium import CHROMIUM, CHROMIUM_ARGS
 
 CUSTOMERS = (
     *("bea", "ben", "cat", "dan", "eve", "fay", "gus", "hal", "ida", "joe", "kim", "lea"),

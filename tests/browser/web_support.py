@@ -7,16 +7,6 @@ from pathlib import Path
 from e2e_support import Server
 from playwright.sync_api import Page, expect
 
-CHROMIUM = "/usr/bin/chromium"
-# Without these, the closed network here floods Chromium with refused calls (and nothing is fetched anyway).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 

@@ -86,3 +86,20 @@ export function submitting(form, button, alert, fields, send) {
 export function statusWords(status) {
   return t(`status.${status}`);
 }
+
+// A button that runs one call at a time: disabled while it runs, its failure in words in `alert`.
+export function onePress(button, alert, action) {
+  button.addEventListener("click", async () => {
+    if (button.disabled) return;
+    button.disabled = true;
+    alert.hidden = true;
+    try {
+      await action();
+    } catch (error) {
+      alert.textContent = problemText(error);
+      alert.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}

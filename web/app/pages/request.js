@@ -3,7 +3,7 @@
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, money, moment, t, wordsFor } from "../i18n.js";
-import { field, loadInto, problemText, statusWords, submitting } from "../ui.js";
+import { field, loadInto, onePress, statusWords, submitting } from "../ui.js";
 
 function statusBlock(request, staff) {
   const lines = [h("p", {}, h("strong", {}, statusWords(request.status)))];
@@ -92,19 +92,10 @@ function cancelControls(request, reload) {
   const open = h("button", { type: "button", class: "secondary", onclick: () => { alert.hidden = true; dialog.showModal(); keep.focus(); } },
     t("request.cancel"));
   keep.addEventListener("click", () => dialog.close());
-  yes.addEventListener("click", async () => {
-    if (yes.disabled) return;
-    yes.disabled = true;
-    try {
-      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/cancel`, { idempotencyKey });
-      dialog.close();
-      reload();
-    } catch (error) {
-      alert.textContent = problemText(error);
-      alert.hidden = false;
-    } finally {
-      yes.disabled = false;
-    }
+  onePress(yes, alert, async () => {
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/cancel`, { idempotencyKey });
+    dialog.close();
+    reload();
   });
   return [h("div", { class: "actions" }, open), dialog];
 }
@@ -148,20 +139,10 @@ function staffControls(request, reload) {
   const area = h("div");
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const reassess = h("button", { type: "button", class: "secondary" }, t("decide.reassess"));
-  reassess.addEventListener("click", async () => {
-    if (reassess.disabled) return;
-    reassess.disabled = true;
-    alert.hidden = true;
-    try {
-      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
-        { body: { action: "assess" }, idempotencyKey: newIdempotencyKey() });
-      reload();
-    } catch (error) {
-      alert.textContent = problemText(error);
-      alert.hidden = false;
-    } finally {
-      reassess.disabled = false;
-    }
+  onePress(reassess, alert, async () => {
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
+      { body: { action: "assess" }, idempotencyKey: newIdempotencyKey() });
+    reload();
   });
   const open = (action) => () => {
     replace(area, decisionForm(request, action, reload));

@@ -40,8 +40,9 @@ export function signInPage(signedIn, { hosted = false, expired = false } = {}) {
       username.showError(problem.message || t("error.unexpected"));
       return;
     }
-    window.location.hash = "";
-    await signedIn();
+    // Each page is drawn once: a change of address draws it (hashchange), else it is drawn here.
+    if (window.location.hash) window.location.hash = "";
+    else await signedIn();
   });
   return h("section", {}, h("h1", {}, t("signIn.heading")), notice, h("p", {}, t("signIn.local")), form);
 }
