@@ -43,13 +43,15 @@ def test_a_forgotten_request_is_reminded_then_escalated_and_stays_first_in_the_q
     escalation = server.wait_for_emails(about(request_id, "Overdue"), timeout=WINDOW_SECONDS + 15)
     assert [email["to"] for email in reminder] == [["refund-reviewers@example.com"]]
     assert [email["to"] for email in escalation] == [["refund-supervisors@example.com"]]
-    assert reminder[0]["sentAt"] < escalation[0]["sentAt"]
 
     resource = server.read(request_id, "dan").json()
     assert resource["status"] == "PENDING"
     assert resource["reminded"] is True
     assert resource["overdue"] is True
-    assert {"reminded", "overdue"} <= {entry["event"] for entry in resource["history"]}
+    # Reminded before marked overdue; on a busy machine both emails may go out in one delivery, at one moment.
+    at = {entry["event"]: entry["at"] for entry in resource["history"]}
+    assert at["reminded"] < at["overdue"]
+    assert reminder[0]["sentAt"] <= escalation[0]["sentAt"]
 
     queue = server.call("GET", "/refund-requests?status=PENDING", user=REVIEWER).json()["items"]
     assert [item["requestId"] for item in queue] == [request_id, later["requestId"]]
