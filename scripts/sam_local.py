@@ -341,7 +341,7 @@ def main() -> int:
                     if want.get("onPendingRequest"):
                         created = invoke("SubmitFunction", json.loads((EVENTS / "api_submit.json").read_text()))
                         event = on_request(event, json.loads(created["body"])["requestId"])
-                    function = function_of(event) if kind == "api" else want.get("function", EVENT_FUNCTIONS[kind])
+                    function = function_of(event) if kind == "api" else want.get("function") or EVENT_FUNCTIONS[kind]
                     started = time.perf_counter()
                     answer = invoke(function, event)
                     elapsed = (time.perf_counter() - started) * 1000
