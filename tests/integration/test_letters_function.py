@@ -213,6 +213,7 @@ def test_a_reply_is_in_the_customers_language(stack: LocalAws) -> None:
     "raw",
     [
         letter("x" * 1_100_000),
+        letter("x" * 10_000_000),  # 10 MB: refused on its size alone, never read whole
         b'From: bob@example.com\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\xff\xfe broken',
     ],
 )
