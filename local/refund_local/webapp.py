@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from refund_local.events import claims_for
 from refund_local.paths import REPO_ROOT
@@ -64,7 +64,7 @@ class LocalSignIn(BaseModel):
     username: Annotated[str, StringConstraints(pattern=r"^[\w.@+-]{1,128}$")]
     reviewer: bool = False
     supervisor: bool = False
-    policy_owner: bool = False
+    policy_owner: bool = Field(default=False, alias="policyOwner")
 
 
 class SignInRefused(ValueError):
@@ -79,13 +79,11 @@ def sign_in(body: bytes) -> str:
         data = json.loads(body or b"null")
     except ValueError as error:
         raise SignInRefused("body", "the body is not JSON") from error
-    if isinstance(data, dict) and "policyOwner" in data:
-        data["policy_owner"] = data.pop("policyOwner")
     try:
         form = LocalSignIn.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        field = "policyOwner" if first["loc"][:1] == ("policy_owner",) else ".".join(map(str, first["loc"])) or "body"
+        field = ".".join(map(str, first["loc"])) or "body"
         message = "a username is 1 to 128 letters, digits or . _ @ + -" if field == "username" else first["msg"]
         raise SignInRefused(field, message) from error
     claims = claims_for(

@@ -23,6 +23,7 @@ from refund_core.adapters.settings import settings
 from refund_core.app import service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.app.resources import OrderList
 from refund_core.errors import ClaimsKeptChanging, NotFound, RefundError
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
@@ -129,21 +130,19 @@ def _raw_letter(stored: StoredInS3) -> bytes:
 
 @dataclass(frozen=True)
 class Answering:
-    """To whom a reply goes and what it answers: the letter's Message-ID and subject, its language (None: the
-    customer's of record), the account it is about when known."""
+    """To whom a reply goes and what it answers: the letter's Message-ID and subject, its language (None:
+    English), whom it greets (None: "customer")."""
 
     to: str
     letter_id: str = ""
     subject: str = ""
     language: str | None = None
-    username: str | None = None
+    name: str | None = None
 
 
 def _reply(answering: Answering, problem: LetterProblem, detail: str = "") -> LetterOutcome:
-    username, language = answering.username, answering.language
-    profile = customer_records.customer_profile(username) if username else None
-    language = language or (profile.language if profile else "en")
-    name = (profile.name if profile else None) or username or str(phrases(language)["customerFallback"])
+    language = answering.language or "en"
+    name = answering.name or str(phrases(language)["customerFallback"])
     email = letter_reply(
         problem,
         answering.to,
@@ -174,19 +173,17 @@ def _account_of(letter: Letter) -> str | None:
     return accounts[0] if len(accounts) == 1 else None
 
 
-def _order_of(letter: Letter, caller: Caller) -> str | None:
+def _order_of(letter: Letter, orders: OrderList) -> str | None:
     """The order the letter names, else the customer's one order without a request (if they have one)."""
     if letter.order_id:
         return letter.order_id
-    orders = service.list_orders(caller, limit=100)
     open_orders = [order.order_id for order in orders.items if order.refund_request is None]
     return open_orders[0] if len(open_orders) == 1 and orders.next_token is None else None
 
 
-def _filed_from(letter: Letter, caller: Caller) -> bool:
+def _filed_from(letter: Letter, orders: OrderList) -> bool:
     """Did an earlier try of this very letter record its request (and crash before it could remember so, or
     was its answer forgotten after a day)? Its request names the letter."""
-    orders = service.list_orders(caller, limit=100)
     for order in orders.items:
         held = order.refund_request
         request = repository.get_request_item(held.request_id) if held else None
@@ -240,10 +237,11 @@ def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
         # No such account, or not its address: the same words either way (nothing said of another account).
         return _reply(answering, LetterProblem.NO_USERNAME)
     caller = Caller(username=profile.username, email=None, groups=frozenset())
-    answering = replace(answering, language=letter.language or profile.language, username=profile.username)
-    if _filed_from(letter, caller):
+    answering = replace(answering, language=letter.language or profile.language, name=profile.name or profile.username)
+    orders = service.list_orders(caller, limit=100)  # read once: for the earlier try, then the order
+    if _filed_from(letter, orders):
         return LetterOutcome.FILED
-    order_id = _order_of(letter, caller)
+    order_id = _order_of(letter, orders)
     if order_id is None:
         return _reply(answering, LetterProblem.NO_ORDER)
     if not letter.ticket_id:
