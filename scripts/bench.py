@@ -21,7 +21,7 @@ import bench_records
 import bench_web
 
 from refund_core.policy.calendar import review_timeline
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import (
     AccountBlock,
     ClaimFacts,
@@ -113,7 +113,7 @@ def realistic_claim(**changes: object) -> ClaimFacts:
 
 
 def rules_section() -> list[Row]:
-    policy = current_policy()
+    policy = shipped_policy()
     now = datetime(2026, 11, 20, 9, 15, 1, tzinfo=HK)
     full = realistic_claim()
     partial = realistic_claim(
@@ -264,7 +264,7 @@ def render(results: list[tuple[str, list[Row]]]) -> str:
 
 
 def main() -> int:
-    print(f"bench: Python {platform.python_version()} on {platform.machine()}, policy {current_policy().version}")
+    print(f"bench: Python {platform.python_version()} on {platform.machine()}, policy {shipped_policy().version}")
     results: list[tuple[str, list[Row]]] = []
     for title, section in SECTIONS:
         started = time.perf_counter()

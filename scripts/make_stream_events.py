@@ -22,7 +22,7 @@ from boto3.dynamodb.types import TypeSerializer
 from refund_core.adapters.records import Effect, OwedEffect, RequestRecord
 from refund_core.adapters.repository import request_item
 from refund_core.policy.calendar import review_timeline
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import (
     ClaimFacts,
     Customer,
@@ -63,7 +63,7 @@ def request(
     ticket: SupportTicket | None,
     earlier: tuple[EarlierClaim, ...] = (),
 ) -> RequestRecord:
-    policy = current_policy()
+    policy = shipped_policy()
     order = Order(
         order_id=order_id,
         username=username,

@@ -133,6 +133,10 @@ class Request:
         return next((value for key, value in reversed(self.headers) if key.lower() == name.lower()), None)
 
 
+# The template's parameters the runner sets: a version published "now" takes effect within 2 s, not a minute.
+LOCAL_PARAMETERS = {"PolicyCacheSeconds": "2"}
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     review_window_seconds: int | None = None
@@ -224,6 +228,7 @@ class LocalRunner:
                         self._template,
                         self.stack.refs,
                         function=function.name,
+                        parameters=LOCAL_PARAMETERS,
                         local_values=web_app_values(self._options.base_url),
                     ),
                     "AWS_LAMBDA_FUNCTION_NAME": function.name,

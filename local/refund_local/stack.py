@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from refund_core.adapters import clients
+from refund_core.adapters import clients, policy_store
 from refund_core.adapters.settings import settings
 from refund_core.app import idempotency, letters
 from refund_local.atomic import make_dynamodb_calls_atomic
@@ -89,5 +89,6 @@ class LocalAws:
     def _reset_caches() -> None:
         settings.cache_clear()
         clients.reset()
+        policy_store.forget_cached_versions()
         idempotency.reset()
         letters.reset()

@@ -26,6 +26,20 @@ CANCEL = "POST /refund-requests/{id}/cancel"
 ORDERS = "GET /orders"
 SLA = "GET /reports/sla"
 CSV = "GET /reports/decisions.csv"
+VERSIONS = "GET /policy"
+AUDIT = "GET /policy/audit"
+DRAFT = "PUT /policy/drafts/{version}"
+SIMULATE = "POST /policy/drafts/{version}/simulate"
+PUBLISH = "POST /policy/drafts/{version}/publish"
+POLICY_ROUTES = (VERSIONS, AUDIT, DRAFT, SIMULATE, PUBLISH)
+POLICY_OWNER_ONLY = {
+    "no token": 401,
+    "stranger": 403,
+    "owner": 403,
+    "reviewer": 403,
+    "supervisor": 403,
+    "policy owner": 200,
+}
 
 # The target is the owner's: their order for a submission, their pending request for the other routes.
 # fmt: off
@@ -38,6 +52,7 @@ MATRIX: dict[str, dict[str, int]] = {
     ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
+    **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
 }
 # fmt: on
 CASES = [(route, caller, status) for route, row in MATRIX.items() for caller, status in row.items()]
@@ -65,7 +80,36 @@ CLAIMS: dict[str, dict[str, str] | None] = {
     "owner": OWNER.claims(),
     "reviewer": claims_for("rita", reviewer=True),
     "supervisor": claims_for("sue", supervisor=True),
+    "policy owner": claims_for("olive", policy_owner=True),
 }
+# The draft the policy routes act on (saved by the policy owner before each case).
+DRAFT_NAME = "2027-01-01.1"
+
+
+def draft_document() -> dict[str, Any]:
+    from refund_core.policy.document import shipped_policy  # noqa: PLC0415
+
+    return shipped_policy().model_dump(mode="json", by_alias=True) | {"version": DRAFT_NAME, "claimWindowDays": 14}
+
+
+def policy_event(route: str, claims: dict[str, str] | None) -> dict[str, Any]:
+    method, resource = route.split()
+    path = resource.replace("{version}", DRAFT_NAME)
+    bodies = {
+        DRAFT: draft_document(),
+        SIMULATE: {"from": "2026-11-01", "to": "2026-11-30"},
+        PUBLISH: {"effectiveFrom": "2030-01-01T00:00:00Z"},
+    }
+    parameters = {"version": DRAFT_NAME} if "{version}" in resource else None
+    return api_event(method, resource, path, path_parameters=parameters, body=bodies.get(route), claims=claims)
+
+
+def policy_table_items() -> list[dict[str, Any]]:
+    import boto3  # noqa: PLC0415
+
+    from refund_core.adapters.settings import settings  # noqa: PLC0415
+
+    return boto3.client("dynamodb").scan(TableName=settings().policy_table_name)["Items"]
 
 
 def submission(order_id: str) -> dict[str, str]:
@@ -85,6 +129,8 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
     if route == SUBMIT:
         body = submission(OWNER.orders[1])
         return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims)
+    if route in POLICY_ROUTES:
+        return policy_event(route, claims)
     if route in (LIST, ORDERS, SLA, CSV):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
@@ -118,7 +164,11 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     # Both customers hold a pending request, except that the owner submitting must not already have one.
     stranger_request = file_request(STRANGER, STRANGER.orders[0])
     owner_request = file_request(OWNER, OWNER.orders[0]) if route != SUBMIT else None
+    if route in POLICY_ROUTES:
+        saved = call(policy_event(DRAFT, CLAIMS["policy owner"]))
+        assert saved.status == 200, saved.json
     before = requests_table_items()
+    policy_before = policy_table_items()
 
     event = route_event(route, CLAIMS[caller], owner_request or "")
     response = call(event)
@@ -126,8 +176,9 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     assert response.status == status, response.json
     if status >= 400:
         assert requests_table_items() == before
+        assert policy_table_items() == policy_before
         assert isinstance(response.json["message"], str)
-    if caller not in ("reviewer", "supervisor"):
+    if caller not in ("reviewer", "supervisor", "policy owner"):
         others = {
             "no token": OWNER.identifiers(owner_request) | STRANGER.identifiers(stranger_request),
             "stranger": OWNER.identifiers(owner_request),

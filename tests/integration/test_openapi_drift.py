@@ -40,6 +40,11 @@ def test_every_route_declares_what_it_answers() -> None:
         ("GET", "/orders"): ["200", "400", "401", "503"],
         ("GET", "/reports/sla"): ["200", "400", "401", "403", "503"],
         ("GET", "/reports/decisions.csv"): ["200", "400", "401", "403", "503"],
+        ("GET", "/policy"): ["200", "400", "401", "403", "503"],
+        ("GET", "/policy/audit"): ["200", "400", "401", "403", "503"],
+        ("PUT", "/policy/drafts/{version}"): ["200", "400", "401", "403", "409", "413", "415", "503"],
+        ("POST", "/policy/drafts/{version}/simulate"): ["200", "400", "401", "403", "404", "409", "413", "415", "503"],
+        ("POST", "/policy/drafts/{version}/publish"): ["200", "400", "401", "403", "404", "409", "413", "415", "503"],
         ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404", "503"],
         ("POST", "/refund-requests/{requestId}/evaluate"): [
             "200",

@@ -28,12 +28,19 @@ DOCUMENTED_ROUTES = {
     ("GET", "/orders"),
     ("GET", "/reports/sla"),
     ("GET", "/reports/decisions.csv"),
+    ("GET", "/policy"),
+    ("PUT", "/policy/drafts/{version}"),
+    ("POST", "/policy/drafts/{version}/simulate"),
+    ("POST", "/policy/drafts/{version}/publish"),
+    ("GET", "/policy/audit"),
 }
 # docs/design.md, "Environment" (REVIEW_WINDOW_SECONDS is the local runner's own).
 DESIGN_ENVIRONMENT = {
     "REQUESTS_TABLE_NAME",
     "CUSTOMER_RECORDS_TABLE_NAME",
     "IDEMPOTENCY_TABLE_NAME",
+    "POLICY_TABLE_NAME",
+    "POLICY_CACHE_SECONDS",
     "REVIEW_DEADLINE_STATE_MACHINE_ARN",
     "SENDER_EMAIL",
     "REVIEWERS_EMAIL",
@@ -87,7 +94,7 @@ def test_every_route_needs_a_cognito_token(template: dict[str, Any]) -> None:
 
 def test_tables_are_durable_and_protected(template: dict[str, Any]) -> None:
     tables = resources(template, "AWS::DynamoDB::Table")
-    assert set(tables) == {"RequestsTable", "CustomerRecordsTable", "IdempotencyTable"}
+    assert set(tables) == {"RequestsTable", "CustomerRecordsTable", "IdempotencyTable", "PolicyTable"}
     for logical_id, props in tables.items():
         assert "TableName" not in props, logical_id
         assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
@@ -239,7 +246,9 @@ def test_review_deadline_states_are_all_linked(template: dict[str, Any]) -> None
 def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[str, Any]) -> None:
     dynamodb = boto3.client("dynamodb")
     names = create_tables(template, dynamodb)
-    assert names == {name: name for name in ("RequestsTable", "CustomerRecordsTable", "IdempotencyTable")}
+    assert names == {
+        name: name for name in ("RequestsTable", "CustomerRecordsTable", "IdempotencyTable", "PolicyTable")
+    }
 
     requests = dynamodb.describe_table(TableName=names["RequestsTable"])["Table"]
     assert [(k["AttributeName"], k["KeyType"]) for k in requests["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
@@ -271,6 +280,11 @@ def test_created_tables_have_the_design_keys_indexes_and_stream(template: dict[s
     assert [k["AttributeName"] for k in idempotency["KeySchema"]] == ["id"]
     ttl = dynamodb.describe_time_to_live(TableName=names["IdempotencyTable"])["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
+
+    # The layout of Powertools' DynamoDB parameters provider, which reads the published versions.
+    policy = dynamodb.describe_table(TableName=names["PolicyTable"])["Table"]
+    assert [k["AttributeName"] for k in policy["KeySchema"]] == ["pk", "sk"]
+    assert not policy.get("GlobalSecondaryIndexes")
 
 
 @mock_aws

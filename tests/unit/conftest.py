@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.policy.document import Policy, current_policy
+from refund_core.policy.document import Policy, shipped_policy
 from refund_core.policy.models import (
     AccountBlock,
     Assessment,
@@ -103,7 +103,7 @@ class ClaimBuilder:
             facts = self.facts(**changes)
         elif changes:
             raise TypeError("pass either facts or changes")
-        return assess(facts, policy or current_policy(), self.now)
+        return assess(facts, policy or shipped_policy(), self.now)
 
     def rule(self, rule_id: RuleId, policy: Policy | None = None, **changes: Any) -> RuleResult:
         return rule_of(self.assess(policy=policy, **changes), rule_id)
@@ -121,4 +121,4 @@ def claim() -> ClaimBuilder:
 
 @pytest.fixture(scope="session")
 def policy() -> Policy:
-    return current_policy()
+    return shipped_policy()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from refund_core.policy.calendar import ReviewCalendar, review_timeline
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 
 HK = ZoneInfo("Asia/Hong_Kong")
 
@@ -42,7 +42,7 @@ TIMELINE_CASES = [
 
 @pytest.mark.parametrize(("received_at", "reminder_day", "deadline_day"), TIMELINE_CASES)
 def test_review_timeline(received_at, reminder_day, deadline_day):
-    timeline = review_timeline(received_at, current_policy())
+    timeline = review_timeline(received_at, shipped_policy())
     assert timeline.deadline == end_of_hk_day(deadline_day)
     assert timeline.reminder_at == end_of_hk_day(reminder_day)
     for moment in (timeline.deadline, timeline.reminder_at):
@@ -51,20 +51,20 @@ def test_review_timeline(received_at, reminder_day, deadline_day):
 
 
 def test_deadline_is_returned_in_utc():
-    timeline = review_timeline(datetime(2026, 12, 21, 10, tzinfo=HK), current_policy())
+    timeline = review_timeline(datetime(2026, 12, 21, 10, tzinfo=HK), shipped_policy())
     assert timeline.deadline.tzinfo is UTC
     assert timeline.deadline.isoformat() == "2027-01-06T15:59:59.999000+00:00"
     assert timeline.reminder_at.isoformat() == "2027-01-04T15:59:59.999000+00:00"
 
 
 def test_statutory_holidays_alone_would_give_the_wrong_deadline():
-    statutory = current_policy().model_copy(update={"holiday_categories": ("public",)})
+    statutory = shipped_policy().model_copy(update={"holiday_categories": ("public",)})
     timeline = review_timeline(datetime(2027, 3, 24, 10, tzinfo=HK), statutory)
     assert timeline.deadline == end_of_hk_day("2027-04-09")
 
 
 def test_review_working_days_is_a_setting():
-    policy = current_policy().model_copy(update={"review_working_days": 5, "reminder_working_days_before_deadline": 1})
+    policy = shipped_policy().model_copy(update={"review_working_days": 5, "reminder_working_days_before_deadline": 1})
     timeline = review_timeline(datetime(2026, 11, 28, 10, tzinfo=HK), policy)
     assert timeline.deadline == end_of_hk_day("2026-12-04")
     assert timeline.reminder_at == end_of_hk_day("2026-12-03")
@@ -79,7 +79,7 @@ def test_review_working_days_is_a_setting():
     ],
 )
 def test_seconds_window_for_demos(received_at, seconds):
-    timeline = review_timeline(received_at, current_policy(), window_seconds=seconds)
+    timeline = review_timeline(received_at, shipped_policy(), window_seconds=seconds)
     assert timeline.deadline == received_at + timedelta(seconds=seconds)
     assert timeline.reminder_at == received_at + timedelta(seconds=seconds * 0.8)
     assert timeline.deadline.utcoffset() == timedelta(0)
@@ -110,11 +110,11 @@ WORKING_DAY_CASES = [
 
 @pytest.mark.parametrize(("day", "working"), WORKING_DAY_CASES)
 def test_is_working_day(day, working):
-    assert ReviewCalendar(current_policy()).is_working_day(date.fromisoformat(day)) is working
+    assert ReviewCalendar(shipped_policy()).is_working_day(date.fromisoformat(day)) is working
 
 
 def test_working_day_after():
-    calendar = ReviewCalendar(current_policy())
+    calendar = ReviewCalendar(shipped_policy())
     assert calendar.working_day_after(date(2027, 3, 26), 0) == date(2027, 3, 26)  # day 0 is day 0, even a holiday
     assert calendar.working_day_after(date(2027, 3, 25), 1) == date(2027, 3, 30)
     assert calendar.working_day_after(date(2026, 12, 24), 1) == date(2026, 12, 28)
@@ -129,10 +129,10 @@ def test_working_day_after():
     ],
 )
 def test_local_date_is_the_hong_kong_date(moment, expected):
-    assert ReviewCalendar(current_policy()).local_date(moment) == expected
+    assert ReviewCalendar(shipped_policy()).local_date(moment) == expected
 
 
 def test_end_of_day_is_the_last_millisecond_in_hong_kong():
-    end = ReviewCalendar(current_policy()).end_of(date(2027, 1, 6))
+    end = ReviewCalendar(shipped_policy()).end_of(date(2027, 1, 6))
     assert end == datetime(2027, 1, 6, 15, 59, 59, 999000, tzinfo=UTC)
     assert end.astimezone(HK).time() == time(23, 59, 59, 999000)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import Outcome, PaymentState
 from refund_core.policy.money import Money
 
@@ -25,7 +25,7 @@ def day(n: int) -> datetime:
 
 
 def priced(**prices: str) -> Any:
-    policy = current_policy()
+    policy = shipped_policy()
     table = dict(policy.excess_traffic_price_per_gb) | {k: Decimal(v) for k, v in prices.items()}
     return policy.model_copy(update={"excess_traffic_price_per_gb": table})
 
@@ -90,7 +90,7 @@ PARTIAL_CASES = [
     # The elapsed-time charge is a setting.
     pytest.param(
         {"received_at": day(40)},
-        current_policy().model_copy(update={"charge_elapsed_time": False}),
+        shipped_policy().model_copy(update={"charge_elapsed_time": False}),
         "100.00",
         id="time-charge-off",
     ),

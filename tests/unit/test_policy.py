@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from refund_core.policy.document import Policy, current_policy, parse_policy
+from refund_core.policy.document import Policy, parse_policy, shipped_policy
 from refund_core.policy.models import AccountBlock, EarlierClaim, Outcome, RequestStatus, RuleId
 from refund_core.policy.money import Money
 
@@ -46,12 +46,12 @@ def test_the_shipped_document_holds_the_published_policy(policy):
     assert policy.version
 
 
-def test_current_policy_is_loaded_once():
-    assert current_policy() is current_policy()
+def test_shipped_policy_is_loaded_once():
+    assert shipped_policy() is shipped_policy()
 
 
 def test_parse_policy_accepts_bytes():
-    assert parse_policy(json.dumps(shipped()).encode()) == current_policy()
+    assert parse_policy(json.dumps(shipped()).encode()) == shipped_policy()
 
 
 def test_claim_window_is_a_setting(claim):
@@ -70,7 +70,7 @@ def test_claim_window_is_a_setting(claim):
 
 def test_model_copy_changes_the_result_too(claim):
     facts = claim.facts(ordered_at=datetime(2026, 11, 2, 10, tzinfo=HK), received_at=datetime(2026, 11, 22, tzinfo=HK))
-    policy = current_policy().model_copy(update={"claim_window_days": 14})
+    policy = shipped_policy().model_copy(update={"claim_window_days": 14})
     assert claim.assess(facts, policy=policy).outcome is Outcome.PARTIAL_REFUND
 
 
@@ -79,7 +79,10 @@ SETTING_CASES = [
     pytest.param({"trafficLimitBytes": 5 * GB}, {"traffic": 6 * GB}, RuleId.TRAFFIC_UNDER_LIMIT, id="traffic-limit"),
     pytest.param({"newOrderKinds": ["new", "renewal"]}, {"kind": "renewal"}, RuleId.NEW_ORDER, id="new-order-kinds"),
     pytest.param(
-        {"excludedPaymentChannels": ["apple_itunes", "crypto"]},
+        {
+            "excludedPaymentChannels": ["apple_itunes", "crypto"],
+            "excludedChannelReasons": shipped()["excludedChannelReasons"] | {"crypto": "Crypto is not refunded."},
+        },
         {"channel": "crypto"},
         RuleId.NOT_APP_STORE,
         id="channels",
@@ -147,42 +150,113 @@ def test_excess_traffic_price(policy):
     assert policy.excess_traffic_price("JPY") is None
 
 
+def setting_errors(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a draft's 400 names (PUT /policy/drafts/{version}): each invalid setting, by its name."""
+    try:
+        Policy.model_validate(document)
+    except ValidationError as error:
+        return [(".".join(str(part) for part in problem["loc"]), problem["msg"]) for problem in error.errors()]
+    return []
+
+
 def without(field: str) -> dict[str, Any]:
     document = shipped()
     del document[field]
     return document
 
 
+# Each document breaks one setting; a draft's 400 names it (PUT /policy/drafts/{version}).
 INVALID_DOCUMENTS = [
-    pytest.param(without("claimWindowDays"), id="missing-claim-window"),
-    pytest.param(without("version"), id="missing-version"),
-    pytest.param(without("excessTrafficPricePerGb"), id="missing-prices"),
-    pytest.param(without("refundPaths"), id="missing-refund-paths"),
-    pytest.param(shipped() | {"excessTrafficPricePerGb": {"USD": "-1.00"}}, id="negative-price"),
-    pytest.param(shipped() | {"excessTrafficPricePerGb": {"USD": "NaN"}}, id="nan-price"),
-    pytest.param(shipped() | {"excessTrafficPricePerGb": {"usd": "1.00"}}, id="bad-currency-code"),
-    pytest.param(shipped() | {"reminderWorkingDaysBeforeDeadline": 10}, id="reminder-at-receipt"),
-    pytest.param(shipped() | {"reminderWorkingDaysBeforeDeadline": 11}, id="reminder-before-receipt"),
-    pytest.param(shipped() | {"reminderWorkingDaysBeforeDeadline": -1}, id="reminder-after-deadline"),
-    pytest.param(shipped() | {"reviewWorkingDays": 0}, id="no-review-days"),
-    pytest.param(shipped() | {"claimWindowDays": -1}, id="negative-window"),
-    pytest.param(shipped() | {"trafficLimitBytes": 0}, id="zero-traffic-limit"),
-    pytest.param(shipped() | {"bytesPerGb": 0}, id="zero-bytes-per-gb"),
-    pytest.param(shipped() | {"maxConnections": -1}, id="negative-connections"),
-    pytest.param(shipped() | {"holidayCategories": []}, id="no-holiday-categories"),
-    pytest.param(shipped() | {"holidayCategories": ["statutory"]}, id="unknown-holiday-category"),
-    pytest.param(shipped() | {"refundPaths": {"card": "back to the card"}}, id="no-default-refund-path"),
-    pytest.param(shipped() | {"claimWindowDays": "thirty"}, id="wrong-type"),
-    pytest.param(shipped() | {"version": ""}, id="empty-version"),
-    pytest.param(shipped() | {"claimWindowDayz": 30}, id="misspelt-extra-field"),
-    pytest.param(shipped() | {"automaticDecisions": {"fullRefund": True}}, id="incomplete-automatic-decisions"),
+    pytest.param(without("claimWindowDays"), "claimWindowDays", id="missing-claim-window"),
+    pytest.param(without("version"), "version", id="missing-version"),
+    pytest.param(without("excessTrafficPricePerGb"), "excessTrafficPricePerGb", id="missing-prices"),
+    pytest.param(without("refundPaths"), "refundPaths", id="missing-refund-paths"),
+    pytest.param(
+        shipped() | {"excessTrafficPricePerGb": {"USD": "-1.00"}}, "excessTrafficPricePerGb", id="negative-price"
+    ),
+    pytest.param(
+        shipped() | {"excessTrafficPricePerGb": {"USD": "NaN"}}, "excessTrafficPricePerGb.USD", id="nan-price"
+    ),
+    pytest.param(
+        shipped() | {"excessTrafficPricePerGb": {"usd": "1.00"}}, "excessTrafficPricePerGb", id="bad-currency-code"
+    ),
+    pytest.param(
+        shipped() | {"reminderWorkingDaysBeforeDeadline": 10},
+        "reminderWorkingDaysBeforeDeadline",
+        id="reminder-at-receipt",
+    ),
+    pytest.param(
+        shipped() | {"reminderWorkingDaysBeforeDeadline": 11},
+        "reminderWorkingDaysBeforeDeadline",
+        id="reminder-before-receipt",
+    ),
+    pytest.param(
+        shipped() | {"reminderWorkingDaysBeforeDeadline": -1},
+        "reminderWorkingDaysBeforeDeadline",
+        id="reminder-after-deadline",
+    ),
+    pytest.param(shipped() | {"reviewWorkingDays": 0}, "reviewWorkingDays", id="no-review-days"),
+    pytest.param(shipped() | {"claimWindowDays": -1}, "claimWindowDays", id="negative-window"),
+    pytest.param(shipped() | {"trafficLimitBytes": 0}, "trafficLimitBytes", id="zero-traffic-limit"),
+    pytest.param(shipped() | {"bytesPerGb": 0}, "bytesPerGb", id="zero-bytes-per-gb"),
+    pytest.param(shipped() | {"maxConnections": -1}, "maxConnections", id="negative-connections"),
+    pytest.param(shipped() | {"holidayCategories": []}, "holidayCategories", id="no-holiday-categories"),
+    pytest.param(
+        shipped() | {"holidayCategories": ["statutory"]}, "holidayCategories.0", id="unknown-holiday-category"
+    ),
+    pytest.param(shipped() | {"refundPaths": {"card": "back to the card"}}, "refundPaths", id="no-default-refund-path"),
+    pytest.param(shipped() | {"claimWindowDays": "thirty"}, "claimWindowDays", id="wrong-type"),
+    pytest.param(shipped() | {"version": ""}, "version", id="empty-version"),
+    pytest.param(shipped() | {"claimWindowDayz": 30}, "claimWindowDayz", id="misspelt-extra-field"),
+    pytest.param(
+        shipped() | {"automaticDecisions": {"fullRefund": True}},
+        "automaticDecisions.refused",
+        id="incomplete-automatic-decisions",
+    ),
+    pytest.param(shipped() | {"timeZone": "Asia/Kowloon"}, "timeZone", id="unknown-time-zone"),
+    pytest.param(shipped() | {"newOrderKinds": "new"}, "newOrderKinds", id="kinds-not-a-list"),
+    pytest.param(shipped() | {"violationBlockReasons": [1]}, "violationBlockReasons.0", id="block-reason-not-text"),
+    pytest.param(
+        shipped() | {"excludedPaymentChannels": ["apple_itunes", "crypto"]},
+        "excludedChannelReasons",
+        id="exclusion-without-reason",
+    ),
+    pytest.param(
+        shipped() | {"excludedChannelReasons": {"apple_itunes": " "}},
+        "excludedChannelReasons",
+        id="empty-exclusion-reason",
+    ),
+    pytest.param(
+        shipped() | {"cancelledClaimsCount": "sometimes"}, "cancelledClaimsCount", id="claims-count-not-boolean"
+    ),
+    pytest.param(shipped() | {"chargeElapsedTime": None}, "chargeElapsedTime", id="elapsed-time-null"),
+    pytest.param(
+        shipped() | {"filingLimits": {"perOrder": 0, "perCustomer": 5, "perCustomerDays": 30}},
+        "filingLimits.perOrder",
+        id="no-filings",
+    ),
+    pytest.param(shipped() | {"policyId": ""}, "policyId", id="empty-policy-id"),
+    pytest.param(shipped() | {"version": "../x"}, "version", id="version-not-a-name"),
 ]
 
 
-@pytest.mark.parametrize("document", INVALID_DOCUMENTS)
-def test_an_invalid_document_is_rejected_on_load(document):
+@pytest.mark.parametrize(("document", "setting"), INVALID_DOCUMENTS)
+def test_an_invalid_document_is_rejected_on_load_naming_the_setting(document, setting):
     with pytest.raises(ValidationError):
         parse_policy(json.dumps(document))
+    named = [name for name, _ in setting_errors(document)]
+    assert setting in named
+    assert {name.split(".")[0] for name in named} == {setting.split(".")[0]}
+
+
+def test_every_invalid_setting_of_a_draft_is_named_at_once():
+    document = shipped() | {"claimWindowDays": -1, "maxConnections": "many", "refundPaths": {}, "colour": "red"}
+    named = {name for name, _ in setting_errors(document)}
+    assert named == {"claimWindowDays", "maxConnections", "refundPaths", "colour"}
+
+
+def test_the_shipped_document_has_no_invalid_setting():
+    assert setting_errors(shipped()) == []
 
 
 def test_a_document_that_is_not_json_is_rejected():

@@ -11,13 +11,13 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from refund_core.policy.calendar import ReviewCalendar, review_timeline
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import AccountBlock, EarlierClaim, Outcome, PaymentState, RequestStatus, RuleId
 from refund_core.policy.money import minor_units
 
 HK = ZoneInfo("Asia/Hong_Kong")
 GB = 1_000_000_000
-POLICY = current_policy()
+POLICY = shipped_policy()
 CALENDAR = ReviewCalendar(POLICY)
 FAST = settings(max_examples=200, deadline=None)
 

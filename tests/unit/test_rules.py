@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.policy.document import current_policy
+from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import (
     AccountBlock,
     EarlierClaim,
@@ -315,7 +315,7 @@ def test_earlier_claim_reason_gives_its_date_and_order(claim):
 
 
 def test_cancelled_claims_count_when_the_policy_says_so(claim):
-    policy = current_policy().model_copy(update={"cancelled_claims_count": True})
+    policy = shipped_policy().model_copy(update={"cancelled_claims_count": True})
     claims = (earlier(RequestStatus.CANCELLED),)
     assert claim.rule(RuleId.NO_EARLIER_CLAIM, earlier_claims=claims).result == "pass"
     assert claim.rule(RuleId.NO_EARLIER_CLAIM, policy=policy, earlier_claims=claims).result == "fail"

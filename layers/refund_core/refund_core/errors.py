@@ -16,6 +16,14 @@ class InvalidInput(RefundError):
     """The input is well-formed JSON but a field's value is not acceptable."""
 
 
+class InvalidSettings(InvalidInput):
+    """A draft policy with invalid settings: every one is named, with what is wrong with it."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(f"invalid settings: {', '.join(sorted({name for name, _ in problems}))}")
+        self.problems = problems
+
+
 class NotFound(RefundError):
     """Unknown, or not the caller's: a stranger is never told that it exists."""
 
@@ -30,6 +38,10 @@ class NotAReviewer(Forbidden):
 
 class NotASupervisor(Forbidden):
     """The route is for supervisors."""
+
+
+class NotAPolicyOwner(Forbidden):
+    """The route is for the refund policy's owners."""
 
 
 class OwnClaim(Forbidden):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -840,3 +840,40 @@ def open_requests() -> list[ReportedRequest]:
             }
         )
     ]
+
+
+# What a replay of the rules reads of a request: its claim, its last assessment and the facts it was made on.
+_REPLAY_PROJECTION = (
+    "requestId, orderId, username, reason, supportTicketId, #status, receivedAt, deadline, reminderAt, "
+    "assessment, amountPaid, paymentChannel, facts"
+)
+
+
+def requests_to_replay(start: datetime, before: datetime, page_size: int = 100) -> Iterator[RequestRecord]:
+    """Every request received from `start` to just before `before`, oldest first, a page at a time: the
+    ByReceived index names them (keys only are read from it), and the request items are read consistently,
+    `page_size` (at most 100) per BatchGetItem. Memory holds one page, however long the period."""
+    for month in _months(start, before):
+        arguments: dict[str, Any] = {
+            "TableName": settings().requests_table_name,
+            "IndexName": BY_RECEIVED_INDEX,
+            "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
+            "ExpressionAttributeValues": _serialize(
+                {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
+            ),
+            "ProjectionExpression": "pk, sk",
+            "Limit": page_size,
+        }
+        while True:
+            response = _call("query", **arguments)
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+            if keys:
+                found = {item["requestId"]: item for item in _batch_get(keys, _REPLAY_PROJECTION)}
+                # ... in the order received; one deleted since the index named it is not replayed.
+                for key in keys:
+                    item = found.get(key["pk"]["S"].removeprefix("REQUEST#"))
+                    if item is not None:
+                        yield RequestRecord.model_validate(item)
+            if "LastEvaluatedKey" not in response:
+                break
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -14,6 +14,10 @@ class Settings(BaseModel):
     requests_table_name: str = Field(min_length=1)
     customer_records_table_name: str = Field(min_length=1)
     idempotency_table_name: str = Field(min_length=1)
+    policy_table_name: str = Field(min_length=1)
+    # How old each function's copy of the published policy versions may be: a version takes effect no sooner
+    # than this after it is published, so that every function applies it from its first moment.
+    policy_cache_seconds: int = Field(default=60, ge=1, le=300)
     review_deadline_state_machine_arn: str = Field(min_length=1)
     # Where owed effects go to be delivered (the notifier, the reconciler); the delivery function reads it.
     delivery_queue_url: str | None = None

@@ -63,6 +63,10 @@ class SubmitRefundRequest(_Command):
 
 class AssessCommand(_Command):
     action: Literal["assess"]
+    policy: Literal["receipt", "current"] = Field(
+        default="receipt",
+        description="The policy to assess under: the version in force when the request was received, or now",
+    )
 
 
 class ApproveCommand(_Command):

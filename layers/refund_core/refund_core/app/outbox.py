@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from refund_core.adapters import customer_records, outbound, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
 from refund_core.adapters.settings import settings
+from refund_core.app import policies
 from refund_core.observability import count, count_by, logger, metrics
-from refund_core.policy.document import current_policy
 from refund_core.policy.emails import EmailKind, NoRecipient, Recipients, render
 from refund_core.policy.models import CamelModel, HistoryEntry, UtcDatetime
 
@@ -121,7 +121,8 @@ def _prepare(effect: Effect, request: RequestRecord) -> Callable[[], tuple[str, 
 
         return publish
     kind = EmailKind(effect.email_kind)
-    email = render(kind, request, current_policy(), _recipients(request))
+    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    email = render(kind, request, policy, _recipients(request))
 
     def send() -> tuple[str, HistoryEntry]:
         message_id = outbound.send_email(email, {"request-id": request.request_id, "email-kind": str(kind)})

@@ -11,7 +11,7 @@ from refund_core.adapters import customer_records, repository, workflow
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
-from refund_core.app import reports
+from refund_core.app import policies, reports
 from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
 from refund_core.app.resources import (
     AUTOMATIC,
@@ -37,7 +37,7 @@ from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
 from refund_core.policy.calendar import ReviewCalendar, review_timeline
-from refund_core.policy.document import Policy, current_policy
+from refund_core.policy.document import Policy
 from refund_core.policy.emails import emails_owed
 from refund_core.policy.models import (
     AssessedFacts,
@@ -59,6 +59,8 @@ _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId
 # A claim judged while another claim of the customer was recorded is judged again with it counted; a race
 # lost this many times in a row is answered with a 409.
 JUDGING_TRIES = 4
+# The history entry that says which version a reviewer's re-assessment applied.
+POLICY_APPLIED = {"receipt": "policy at receipt", "current": "current policy"}
 # The supervisors' reports: the last 30 days unless a period is named, and at most a year.
 REPORT_DAYS = 30
 MAX_REPORT_DAYS = 366
@@ -97,8 +99,10 @@ def effects_owed(old: RefundRequest | None, new: RefundRequest) -> tuple[Effect,
     return tuple(effects)
 
 
-def _automatic_decision(assessment: Assessment, request_paid: RequestRecord, now: datetime) -> Decision | None:
-    automatic = current_policy().automatic_decisions
+def _automatic_decision(
+    assessment: Assessment, request_paid: RequestRecord, policy: Policy, now: datetime
+) -> Decision | None:
+    automatic = policy.automatic_decisions
     if assessment.outcome is Outcome.FULL_REFUND and automatic.full_refund:
         return Decision(
             refund_type=RefundType.FULL,
@@ -148,11 +152,11 @@ def submit_refund_request(
     with strong consistency, and recorded only if they are still as read: a claim that loses that race to
     another of the customer's is judged again with the winner counted. `letter`: the claim came by letter
     (LETTERS.md), which its history names and its emails answer."""
-    policy = current_policy()
     for _ in range(JUDGING_TRIES):
         # Received when recorded: a claim judged again after another of the customer's was recorded first is
         # received after it, so that one counts as the earlier claim.
         received_at = now or _now()
+        policy = policies.in_force(received_at)
         context = repository.load_claim_context(caller.username, command.order_id, command.support_ticket_id)
         order = context.records.order
         if order is None or order.username != caller.username:
@@ -187,7 +191,7 @@ def submit_refund_request(
             received,
             HistoryEntry(at=received_at, event="assessed", by=RULES_ACTOR, detail=assessment.outcome),
         ]
-        decision = _automatic_decision(assessment, pending, received_at)
+        decision = _automatic_decision(assessment, pending, policy, received_at)
         if decision is None:
             request = pending
         else:
@@ -234,7 +238,7 @@ def _start_review_deadline(request: RequestRecord) -> None:
 
 
 def _working_days_left(request: RefundRequest, now: datetime | None = None) -> int:
-    calendar = ReviewCalendar(current_policy())
+    calendar = ReviewCalendar(policies.in_force(now))
     return calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
 
 
@@ -288,7 +292,8 @@ def evaluate_refund_request(
     command: AssessCommand | ApproveCommand | RefuseCommand,
     now: datetime | None = None,
 ) -> RefundRequestResource:
-    """A reviewer re-assesses a pending request on today's facts, or decides it."""
+    """A reviewer re-assesses a pending request on today's facts (under the policy in force at its receipt,
+    or the current one if asked), or decides it (under the version it was assessed under)."""
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
     if isinstance(command, AssessCommand):
@@ -296,8 +301,12 @@ def evaluate_refund_request(
         if context.records.order is None or context.records.order.username != request.username:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
         facts = _facts(context, request.support_ticket_id, request.received_at)
-        assessment = assess(facts, current_policy(), at)
-        history = [HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome)]
+        policy = policies.in_force(at if command.policy == "current" else request.received_at)
+        assessment = assess(facts, policy, at)
+        history = [
+            HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome),
+            HistoryEntry(at=at, event=POLICY_APPLIED[command.policy], by=caller.username, detail=policy.version),
+        ]
         repository.record_assessment(request, assessment, AssessedFacts.of(facts), history)
         count_by("Assessments", assessment.outcome)
         return as_written(request, history, caller, assessment=assessment, facts=AssessedFacts.of(facts))
@@ -307,7 +316,7 @@ def evaluate_refund_request(
             request.amount_paid,
             request.payment_channel,
             command.amount_decimal(),
-            current_policy(),
+            policies.assessed_under(request.assessment.policy_version, request.received_at),
         )
         reasons = tuple(
             rule.reason
@@ -413,14 +422,14 @@ def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) 
 
 def hong_kong_day_start(day: date) -> datetime:
     """The first moment of a calendar day in the policy's time zone (Hong Kong)."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_policy().time_zone))
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(policies.in_force().time_zone))
 
 
 def _period(caller: Caller, start: date | None, end: date | None, now: datetime) -> tuple[date, date]:
     """The report's Hong Kong dates, both included: the last 30 days when none are named."""
     if not caller.is_supervisor:
         raise NotASupervisor("only refund supervisors may read the reports")
-    today = ReviewCalendar(current_policy()).local_date(now)
+    today = ReviewCalendar(policies.in_force(now)).local_date(now)
     last = end or today
     first = start or last - timedelta(days=REPORT_DAYS - 1)
     if first > last:
@@ -439,7 +448,7 @@ def service_levels(
 ) -> reports.ServiceLevels:
     at = now or _now()
     first, last = _period(caller, start, end, at)
-    calendar = ReviewCalendar(current_policy())
+    calendar = ReviewCalendar(policies.in_force(at))
     return reports.service_levels(
         first, last, received=_received_in(first, last), open_now=repository.open_requests(), now=at, calendar=calendar
     )

@@ -28,6 +28,7 @@ from refund_core.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidSettings,
     LimitReached,
     NotFound,
     PolicyForbids,
@@ -302,6 +303,8 @@ def _answer(app: APIGatewayRestResolver, error: Exception) -> Response[Any]:
     if isinstance(error, RefundError):
         status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
         errors = [{"field": error.field, "message": error.message}] if error.field else []
+        if isinstance(error, InvalidSettings):
+            errors = [{"field": name, "message": message} for name, message in error.problems]
         retry = {"Retry-After": str(ServiceBusy.retry_after_seconds)} if isinstance(error, ServiceBusy) else None
         return error_response(status, error.message, errors, retry)
     logger.exception("unexpected error", exc_info=error)

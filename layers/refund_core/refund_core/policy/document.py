@@ -1,20 +1,37 @@
-"""The Refund Policy's settings as a versioned document, validated on load.
+"""The Refund Policy's settings as a versioned document, validated whole, and its published versions.
 
-Every value POLICY-RULES.md marks "(setting)" lives in `policy/policy_documents/refund-policy.json`, so the policy
-owner changes it without touching Python; every assessment records the document's version."""
+Every value POLICY-RULES.md marks "(setting)" lives in the document. The service stores the versions its policy
+owners publish (refund_core.app.policies); the one shipped in `policy/policy_documents/refund-policy.json` is the
+first version while none is stored. Every assessment records the version it applied."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from refund_core.policy.models import UtcDatetime
 from refund_core.policy.money import Money
+
+# A version's name: it is a path segment and a sort key (`2026-12-01.1`, `2027-q1`).
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
 HolidayCategory = Literal["public", "optional", "bank", "government"]
 
@@ -22,8 +39,8 @@ HolidayCategory = Literal["public", "optional", "bank", "government"]
 class AutomaticDecisions(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
-    full_refund: bool
-    refused: bool
+    full_refund: StrictBool
+    refused: StrictBool
 
 
 class FilingLimits(BaseModel):
@@ -32,46 +49,86 @@ class FilingLimits(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
-    per_order: int = Field(ge=1)
-    per_customer: int = Field(ge=1)
-    per_customer_days: int = Field(ge=1)
+    per_order: StrictInt = Field(ge=1)
+    per_customer: StrictInt = Field(ge=1)
+    per_customer_days: StrictInt = Field(ge=1)
 
 
 class Policy(BaseModel):
+    """The settings, each of its exact JSON type: a policy document is written by people, and "no" or "30"
+    where a boolean or a number belongs is a mistake to name, not a value to guess."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
     policy_id: str = Field(min_length=1)
-    version: str = Field(min_length=1)
+    version: str = Field(pattern=VERSION_PATTERN)
     time_zone: str
-    claim_window_days: int = Field(ge=0)
-    traffic_limit_bytes: int = Field(gt=0)
-    bytes_per_gb: int = Field(gt=0)
+    claim_window_days: StrictInt = Field(ge=0)
+    traffic_limit_bytes: StrictInt = Field(gt=0)
+    bytes_per_gb: StrictInt = Field(gt=0)
     new_order_kinds: frozenset[str]
-    max_connections: int = Field(ge=0)
+    max_connections: StrictInt = Field(ge=0)
     violation_block_reasons: frozenset[str]
     excluded_payment_channels: frozenset[str]
     excluded_channel_reasons: dict[str, str]
-    cancelled_claims_count: bool
+    cancelled_claims_count: StrictBool
     excess_traffic_price_per_gb: dict[str, Decimal]
-    charge_elapsed_time: bool
+    charge_elapsed_time: StrictBool
     automatic_decisions: AutomaticDecisions
-    review_working_days: int = Field(gt=0)
-    reminder_working_days_before_deadline: int = Field(ge=0)
+    review_working_days: StrictInt = Field(gt=0)
+    reminder_working_days_before_deadline: StrictInt = Field(ge=0)
     holiday_categories: tuple[HolidayCategory, ...] = Field(min_length=1)
     refund_paths: dict[str, str]
     filing_limits: FilingLimits
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Policy:
-        if self.reminder_working_days_before_deadline >= self.review_working_days:
-            raise ValueError("the reminder must fall after the day of receipt, before the deadline")
-        if "default" not in self.refund_paths:
-            raise ValueError("refundPaths needs a 'default' entry")
-        for currency, price in self.excess_traffic_price_per_gb.items():
-            Money(amount=price, currency=currency)
+    # Each check of one setting against another names the setting it is on, so a draft's 400 names every
+    # invalid setting (fields validate in the order declared: what a check reads is already valid, or absent).
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not an IANA time zone") from error
+        return value
+
+    @field_validator("excluded_channel_reasons")
+    @classmethod
+    def _every_exclusion_explained(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        # A refusal is always explained (POLICY-RULES.md): an excluded channel needs the sentence its refusal says.
+        missing = sorted(set(info.data.get("excluded_payment_channels", ())) - set(value))
+        if missing:
+            raise ValueError(f"every excluded payment channel needs a reason; missing: {', '.join(missing)}")
+        if any(not reason.strip() for reason in value.values()):
+            raise ValueError("a reason must not be empty")
+        return value
+
+    @field_validator("excess_traffic_price_per_gb")
+    @classmethod
+    def _prices(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, price in value.items():
+            try:
+                Money(amount=price, currency=currency)
+            except ValidationError as error:
+                raise ValueError(f"{currency!r}: {price} is not an amount of an ISO 4217 currency") from error
             if price < 0:
-                raise ValueError(f"excess traffic price for {currency} is negative")
-        return self
+                raise ValueError(f"the price for {currency} is negative")
+        return value
+
+    @field_validator("reminder_working_days_before_deadline")
+    @classmethod
+    def _reminder_before_deadline(cls, value: int, info: ValidationInfo) -> int:
+        review_days = info.data.get("review_working_days")
+        if review_days is not None and value >= review_days:
+            raise ValueError("the reminder must fall after the day of receipt, before the deadline")
+        return value
+
+    @field_validator("refund_paths")
+    @classmethod
+    def _default_path(cls, value: dict[str, str]) -> dict[str, str]:
+        if "default" not in value:
+            raise ValueError("refundPaths needs a 'default' entry")
+        return value
 
     def excess_traffic_price(self, currency: str) -> Money | None:
         price = self.excess_traffic_price_per_gb.get(currency)
@@ -86,7 +143,41 @@ def parse_policy(document: str | bytes) -> Policy:
 
 
 @cache
-def current_policy() -> Policy:
+def shipped_policy() -> Policy:
     """The policy document shipped in the layer, validated once per process."""
     text = resources.files("refund_core.policy").joinpath("policy_documents/refund-policy.json").read_text("utf-8")
     return parse_policy(text)
+
+
+# The shipped document is in force from the start of time: every request ever received falls under a version.
+FIRST_EFFECTIVE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+SHIPPED_BY = "shipped"
+
+
+class PublishedPolicy(BaseModel):
+    """A version of the policy as published: immutable, in force from `effective_from` until a later one is."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    version: str
+    effective_from: UtcDatetime
+    published_by: str
+    published_at: UtcDatetime
+    document: Policy
+
+    @classmethod
+    def first(cls, document: Policy) -> PublishedPolicy:
+        return cls(
+            version=document.version,
+            effective_from=FIRST_EFFECTIVE_FROM,
+            published_by=SHIPPED_BY,
+            published_at=FIRST_EFFECTIVE_FROM,
+            document=document,
+        )
+
+
+def in_force(versions: Iterable[PublishedPolicy], at: datetime) -> PublishedPolicy | None:
+    """The version in force at `at`: the latest to take effect by then (of two taking effect at once, the one
+    published last)."""
+    started = [version for version in versions if version.effective_from <= at]
+    return max(started, key=lambda version: (version.effective_from, version.published_at), default=None)

@@ -145,6 +145,8 @@ class AssessedFacts(CamelModel):
     usage: Usage | None
     customer: AccountFacts | None
     support_ticket: SupportTicket | None
+    # What NO_EARLIER_CLAIM read of the customer's other claims: so a draft policy can be replayed on it.
+    earlier_claims: tuple[EarlierClaim, ...] = ()
 
     @classmethod
     def of(cls, facts: ClaimFacts) -> AssessedFacts:
@@ -158,6 +160,7 @@ class AssessedFacts(CamelModel):
             if customer
             else None,
             support_ticket=facts.support_ticket,
+            earlier_claims=facts.earlier_claims,
         )
 
 

@@ -1,0 +1,107 @@
+"""The policy owners' routes: the versions, drafts, what-if simulation, publication and the audit trail."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from refund_core.adapters.policy_store import PolicyDraft
+from refund_core.adapters.settings import settings
+from refund_core.app import policies
+from refund_core.app.policies import AuditTrail, PolicyVersions, Publication, Simulation, SimulationPeriod
+from refund_core.http.resolver import (
+    BODY_ERRORS,
+    current_caller,
+    json_body_only,
+    media_type_lower_cased,
+    new_api,
+    only_parameters,
+    resource,
+    route_responses,
+)
+from refund_core.observability import observed
+from refund_core.policy.document import VERSION_PATTERN, Policy, PublishedPolicy
+
+app = new_api(allowed_origin=settings().web_app_origin)
+Version = Annotated[str, Path(pattern=VERSION_PATTERN, description="The version's name, as in its document")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Entries per page")]
+NextToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
+NOT_AN_OWNER = {403: "Not a refund policy owner"}
+
+
+@app.get(
+    "/policy",
+    summary="The version in force, the earlier and the scheduled ones, and the drafts",
+    responses=route_responses(200, PolicyVersions, "The policy's versions", NOT_AN_OWNER),
+)
+def versions() -> Response[PolicyVersions]:
+    only_parameters(app, ())
+    return resource(policies.policy_versions(current_caller(app)))
+
+
+@app.put(
+    "/policy/drafts/<version>",
+    summary="Store a draft: the whole document, every setting valid",
+    middlewares=[json_body_only],
+    responses=route_responses(
+        200,
+        PolicyDraft,
+        "The draft as stored",
+        {**NOT_AN_OWNER, 409: "A version of that name is published: it cannot be changed", **BODY_ERRORS},
+    ),
+)
+def save_draft(version: Version, body: Annotated[Policy, Body()]) -> Response[PolicyDraft]:
+    return resource(policies.save_draft(current_caller(app), version, body))
+
+
+@app.post(
+    "/policy/drafts/<version>/simulate",
+    summary="What the draft would have made of the requests received in a period",
+    middlewares=[json_body_only],
+    responses=route_responses(
+        200,
+        Simulation,
+        "The requests that would change, the outcomes and the money before and after",
+        {**NOT_AN_OWNER, 404: "No such draft", 409: "That version is published already", **BODY_ERRORS},
+    ),
+)
+def simulate(version: Version, body: Annotated[SimulationPeriod, Body()]) -> Response[Simulation]:
+    return resource(policies.simulate(current_caller(app), version, body))
+
+
+@app.post(
+    "/policy/drafts/<version>/publish",
+    summary="Publish the draft, in force from a moment now or later",
+    middlewares=[json_body_only],
+    responses=route_responses(
+        200,
+        PublishedPolicy,
+        "The version as published, with the moment it takes effect",
+        {
+            **NOT_AN_OWNER,
+            404: "No such draft",
+            409: "That version is published already, or the draft was saved again meanwhile",
+            **BODY_ERRORS,
+        },
+    ),
+)
+def publish(version: Version, body: Annotated[Publication, Body()]) -> Response[PublishedPolicy]:
+    return resource(policies.publish(current_caller(app), version, body))
+
+
+@app.get(
+    "/policy/audit",
+    summary="Every policy action, newest first",
+    responses=route_responses(200, AuditTrail, "A page of the audit trail", NOT_AN_OWNER),
+)
+def audit(limit: Limit = 50, next_token: NextToken = None) -> Response[AuditTrail]:
+    only_parameters(app, ("limit", "nextToken"))
+    return resource(policies.audit_trail(current_caller(app), limit, next_token))
+
+
+@observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@media_type_lower_cased
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,219 @@
+"""The policy table: the versions the policy owners published, their drafts, the simulations they ran and the
+audit trail of every policy action. The one module that knows its keys and conditions.
+
+Every item is `pk` (what kind) / `sk` (which) / `value` (the record as JSON), the layout of Powertools'
+DynamoDB parameters provider: the functions read the published versions through it, cached for
+`policy_cache_seconds`, so a version published without a deploy is read within that time. A published version
+is written once (`attribute_not_exists`) and never updated; the audit trail is only ever added to."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from aws_lambda_powertools.utilities.parameters import DynamoDBProvider, GetParameterError
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, TypeAdapter
+
+from refund_core.adapters.dynamo import busy as _busy
+from refund_core.adapters.dynamo import call, decode_token, encode_token
+from refund_core.adapters.repository import Page
+from refund_core.adapters.settings import settings
+from refund_core.errors import Conflict
+from refund_core.policy.document import Policy, PublishedPolicy
+from refund_core.policy.models import CamelModel, UtcDatetime, utc_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+PUBLISHED = "POLICY#PUBLISHED"
+DRAFTS = "POLICY#DRAFT"
+SIMULATIONS = "POLICY#SIMULATION"
+AUDIT = "POLICY#AUDIT"
+_THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
+
+PolicyAction = Literal["first version recorded", "draft saved", "simulated", "published"]
+
+
+class PolicyDraft(CamelModel):
+    """A version being prepared: valid as a whole, in force nowhere, replaced by each save until published."""
+
+    version: str
+    saved_by: str
+    saved_at: UtcDatetime
+    document: Policy
+
+
+class AuditEntry(CamelModel):
+    """One policy action, by whom and when, kept for good."""
+
+    at: UtcDatetime
+    by: str
+    action: PolicyAction
+    version: str
+    detail: str | None = None
+
+
+_VERSIONS = TypeAdapter(dict[str, PublishedPolicy])
+
+
+@cache
+def _provider() -> DynamoDBProvider:
+    return DynamoDBProvider(table_name=settings().policy_table_name, key_attr="pk", sort_attr="sk")
+
+
+def forget_cached_versions() -> None:
+    """Tests and the local runner start a fresh emulated AWS: the provider and what it cached go with it."""
+    _provider.cache_clear()
+
+
+def published_versions(fresh: bool = False) -> list[PublishedPolicy]:
+    """Every published version, as read at most `policy_cache_seconds` ago (one Query per refresh), or read
+    now when `fresh`."""
+    try:
+        raw = _provider().get_multiple(
+            PUBLISHED, max_age=settings().policy_cache_seconds, force_fetch=fresh, ConsistentRead=True
+        )
+    except GetParameterError as error:
+        cause = error.__context__
+        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in _THROTTLED:
+            raise _busy(cause) from cause
+        raise
+    return list(_validated(tuple(sorted(raw.items()))).values())
+
+
+@cache
+def _validated(raw: tuple[tuple[str, str], ...]) -> dict[str, PublishedPolicy]:
+    # The same versions are read again every refresh: each distinct set is validated once per process.
+    return _VERSIONS.validate_python({version: json.loads(text) for version, text in raw})
+
+
+def _key(kind: str, name: str) -> dict[str, Any]:
+    return {"pk": {"S": kind}, "sk": {"S": name}}
+
+
+def _put(kind: str, name: str, record: BaseModel, condition: str | None = None) -> TransactWriteItemTypeDef:
+    put: dict[str, Any] = {
+        "TableName": settings().policy_table_name,
+        "Item": _key(kind, name) | {"value": {"S": record.model_dump_json(by_alias=True)}},
+    }
+    if condition:
+        put["ConditionExpression"] = condition
+    return {"Put": put}  # type: ignore[typeddict-item]
+
+
+def _audit(entry: AuditEntry) -> TransactWriteItemTypeDef:
+    # A random suffix: two actions in one millisecond are two entries; the condition makes it add-only.
+    name = f"{utc_iso(entry.at)}#{secrets.token_hex(4)}"
+    return _put(AUDIT, name, entry, "attribute_not_exists(pk)")
+
+
+def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
+    """The writes as one transaction; the codes of a cancelled one (one per write), or [] when written."""
+    try:
+        call("transact_write_items", TransactItems=writes)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        codes = [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+        if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
+            raise Conflict("another policy action came at the same moment; try again") from error
+        return codes
+    return []
+
+
+def record_first_version(first: PublishedPolicy, entry: AuditEntry) -> None:
+    """Store the shipped document as the first version, once: nothing when it is stored already."""
+    _transact([_put(PUBLISHED, first.version, first, "attribute_not_exists(pk)"), _audit(entry)])
+    forget_cached_versions()
+
+
+def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
+    """Store (or replace) a draft, unless a version of that name is published (409)."""
+    codes = _transact(
+        [
+            {
+                "ConditionCheck": {
+                    "TableName": settings().policy_table_name,
+                    "Key": _key(PUBLISHED, draft.version),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            _put(DRAFTS, draft.version, draft),
+            _audit(entry),
+        ]
+    )
+    if codes:
+        raise Conflict(f"version {draft.version} is published; a published version cannot be changed", "version")
+
+
+def get_draft(version: str) -> PolicyDraft | None:
+    response = call("get_item", TableName=settings().policy_table_name, Key=_key(DRAFTS, version), ConsistentRead=True)
+    item = response.get("Item")
+    return PolicyDraft.model_validate_json(item["value"]["S"]) if item else None
+
+
+def drafts() -> tuple[PolicyDraft, ...]:
+    """Every draft, by version name (a handful: each is published or replaced)."""
+    arguments: dict[str, Any] = {
+        "TableName": settings().policy_table_name,
+        "KeyConditionExpression": "pk = :drafts",
+        "ExpressionAttributeValues": {":drafts": {"S": DRAFTS}},
+        "ConsistentRead": True,
+    }
+    found: list[PolicyDraft] = []
+    while True:
+        response = call("query", **arguments)
+        found += [PolicyDraft.model_validate_json(item["value"]["S"]) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return tuple(found)
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -> None:
+    """The draft becomes the published version, in one transaction: only if the draft is still as read (not
+    saved again meanwhile) and no version of its name is published; the draft is gone once published."""
+    codes = _transact(
+        [
+            _put(PUBLISHED, published.version, published, "attribute_not_exists(pk)"),
+            {
+                "Delete": {
+                    "TableName": settings().policy_table_name,
+                    "Key": _key(DRAFTS, draft.version),
+                    "ConditionExpression": "#value = :read",
+                    "ExpressionAttributeNames": {"#value": "value"},
+                    "ExpressionAttributeValues": {":read": {"S": draft.model_dump_json(by_alias=True)}},
+                }
+            },
+            _audit(entry),
+        ]
+    )
+    if codes and codes[0] == "ConditionalCheckFailed":
+        raise Conflict(f"version {published.version} is published already", "version")
+    if codes:
+        raise Conflict(f"draft {draft.version} was saved again meanwhile; simulate it again before publishing")
+    forget_cached_versions()
+
+
+def record_simulation(simulation_id: str, simulation: BaseModel, entry: AuditEntry) -> None:
+    _transact([_put(SIMULATIONS, simulation_id, simulation, "attribute_not_exists(pk)"), _audit(entry)])
+
+
+def audit_trail(limit: int, next_token: str | None) -> Page[AuditEntry]:
+    """The policy actions, newest first."""
+    arguments: dict[str, Any] = {
+        "TableName": settings().policy_table_name,
+        "KeyConditionExpression": "pk = :audit",
+        "ExpressionAttributeValues": {":audit": {"S": AUDIT}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+        "ConsistentRead": True,
+    }
+    if next_token:
+        arguments["ExclusiveStartKey"] = decode_token(next_token, {"pk", "sk"}, ("pk", AUDIT))
+    response = call("query", **arguments)
+    items = tuple(AuditEntry.model_validate_json(item["value"]["S"]) for item in response.get("Items", []))
+    last = response.get("LastEvaluatedKey")
+    return Page(items=items, next_token=encode_token(last) if last else None)

@@ -1,0 +1,244 @@
+"""The Refund Policy as the service applies it, and the policy owners' actions (API.md "The policy routes").
+
+Which version applies: a new request is assessed under the version in force when it is received; a request
+keeps the version it was assessed under (its decision, its emails); a reviewer's re-assessment uses the
+version in force at receipt unless the reviewer asks for the current one. The versions are read through a
+cache of at most `policy_cache_seconds`; a version never takes effect sooner than that after it is published,
+so no function applies an older one after that moment."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from refund_core.adapters import policy_store, repository
+from refund_core.adapters.policy_store import AuditEntry, PolicyAction, PolicyDraft
+from refund_core.adapters.repository import Page
+from refund_core.adapters.settings import settings
+from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
+from refund_core.http.identity import Caller
+from refund_core.observability import count, logger
+from refund_core.policy import document
+from refund_core.policy.document import Policy, PublishedPolicy, shipped_policy
+from refund_core.policy.models import Outcome, UtcDatetime
+from refund_core.policy.money import Money
+from refund_core.policy.simulation import ChangedRequest, Tally, WasWould
+
+# A simulation covers at most a year of requests, like the reports.
+MAX_SIMULATED_DAYS = 366
+# "Now" as a client's clock sends it may be this far behind ours (latency, skew): still now, not the past.
+NOW_TOLERANCE = timedelta(minutes=5)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- the policy in force ------------------------------------------------------------------------------
+
+
+def versions(fresh: bool = False) -> list[PublishedPolicy]:
+    """The published versions; the shipped document alone while none is stored."""
+    return policy_store.published_versions(fresh) or [PublishedPolicy.first(shipped_policy())]
+
+
+def in_force(at: datetime | None = None) -> Policy:
+    """The policy in force at `at` (now when not given)."""
+    version = document.in_force(versions(), at or _now())
+    return (version or PublishedPolicy.first(shipped_policy())).document
+
+
+def assessed_under(version: str, received_at: datetime) -> Policy:
+    """The version a request was assessed under, by its name; one that is not stored (a first-release
+    request's) is the version in force when the request was received."""
+    named = next((published for published in versions() if published.version == version), None)
+    return named.document if named else in_force(received_at)
+
+
+# ---- the policy owners' actions ------------------------------------------------------------------------
+
+
+class _Resource(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class PolicyVersions(_Resource):
+    """`GET /policy`: the version in force, the earlier ones (latest first), those published to take effect
+    later (soonest first), and the drafts."""
+
+    in_force: PublishedPolicy
+    earlier: tuple[PublishedPolicy, ...]
+    scheduled: tuple[PublishedPolicy, ...]
+    drafts: tuple[PolicyDraft, ...]
+
+
+class SimulationPeriod(_Resource):
+    start: date = Field(alias="from", description="A Hong Kong date: requests received from its start")
+    end: date = Field(alias="to", description="A Hong Kong date: requests received until its end")
+
+
+class Simulation(_Resource):
+    """What the draft would have made of the requests received in the period (API.md `simulate`)."""
+
+    simulation_id: str
+    version: str
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    simulated_by: str
+    simulated_at: UtcDatetime
+    requests: int = Field(description="Requests received in the period")
+    not_replayed: int = Field(description="Of those, recorded without their facts (by the first release)")
+    changed_count: int = Field(description="Requests whose outcome or suggested amount would change")
+    changed: tuple[ChangedRequest, ...] = Field(description="The first 1,000 of them, in the order received")
+    by_outcome: WasWould[dict[Outcome, int]]
+    refunded: WasWould[tuple[Money, ...]] = Field(
+        description="What the rules refund (full refunds and suggested partial ones), by currency"
+    )
+
+
+class Publication(_Resource):
+    effective_from: AwareDatetime = Field(
+        description="When new requests are first assessed under it: now or later (with Z or an offset)"
+    )
+
+
+class AuditTrail(_Resource):
+    items: tuple[AuditEntry, ...]
+    next_token: str | None
+
+
+def _policy_owner(caller: Caller) -> None:
+    if not caller.is_policy_owner:
+        raise NotAPolicyOwner("only the refund policy's owners may read or change the policy")
+
+
+def _entry(caller: Caller, at: datetime, action: PolicyAction, version: str, detail: str | None = None) -> AuditEntry:
+    return AuditEntry(at=at, by=caller.username, action=action, version=version, detail=detail)
+
+
+def _first_version_recorded(caller: Caller, at: datetime) -> None:
+    """The shipped document becomes the first stored version before anything is published after it."""
+    if policy_store.published_versions(fresh=True):
+        return
+    first = PublishedPolicy.first(shipped_policy())
+    policy_store.record_first_version(first, _entry(caller, at, "first version recorded", first.version))
+
+
+def policy_versions(caller: Caller, now: datetime | None = None) -> PolicyVersions:
+    _policy_owner(caller)
+    at = now or _now()
+    _first_version_recorded(caller, at)
+    published = sorted(versions(fresh=True), key=lambda version: (version.effective_from, version.published_at))
+    current = document.in_force(published, at) or published[0]
+    position = published.index(current)
+    return PolicyVersions(
+        in_force=current,
+        earlier=tuple(reversed(published[:position])),
+        scheduled=tuple(published[position + 1 :]),
+        drafts=policy_store.drafts(),
+    )
+
+
+def save_draft(caller: Caller, version: str, sent: Policy, now: datetime | None = None) -> PolicyDraft:
+    """Store a draft: a whole valid document (each invalid setting is the route's 400) of this policy,
+    named by `version` in the path and in the document alike."""
+    _policy_owner(caller)
+    at = now or _now()
+    problems = []
+    if sent.version != version:
+        problems.append(("version", f"must be {version}, as in the path"))
+    if sent.policy_id != shipped_policy().policy_id:
+        problems.append(("policyId", f"must be {shipped_policy().policy_id}: a draft is a version of this policy"))
+    if problems:
+        raise InvalidSettings(problems)
+    draft = PolicyDraft(version=version, saved_by=caller.username, saved_at=at, document=sent)
+    _first_version_recorded(caller, at)
+    policy_store.save_draft(draft, _entry(caller, at, "draft saved", version))
+    logger.info("policy draft saved", version=version)
+    return draft
+
+
+def _draft(version: str) -> PolicyDraft:
+    draft = policy_store.get_draft(version)
+    if draft is not None:
+        return draft
+    if any(published.version == version for published in versions(fresh=True)):
+        raise Conflict(f"version {version} is published already", field="version")
+    raise NotFound(f"no draft {version}")
+
+
+def _day_start(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone))
+
+
+def simulate(caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None) -> Simulation:
+    """Run the draft's rules again on every request received in the period, on the facts each was assessed
+    on; nothing is written but the simulation's record (and its audit entry)."""
+    _policy_owner(caller)
+    at = now or _now()
+    draft = _draft(version)
+    if period.start > period.end:
+        raise InvalidInput("from must not be after to", field="from")
+    if (period.end - period.start).days >= MAX_SIMULATED_DAYS:
+        raise InvalidInput(f"a simulation covers at most {MAX_SIMULATED_DAYS} days", field="to")
+    zone = in_force(at).time_zone
+    tally = Tally(draft.document)
+    for request in repository.requests_to_replay(
+        _day_start(period.start, zone), _day_start(period.end + timedelta(days=1), zone)
+    ):
+        tally.add(request, request.facts)
+    simulation = Simulation(
+        simulation_id=f"{version}#{at.isoformat(timespec='milliseconds')}",
+        version=version,
+        start=period.start,
+        end=period.end,
+        simulated_by=caller.username,
+        simulated_at=at,
+        requests=tally.requests,
+        not_replayed=tally.not_replayed,
+        changed_count=tally.changed_count,
+        changed=tuple(tally.changed),
+        by_outcome=tally.by_outcome(),
+        refunded=tally.refunded(),
+    )
+    detail = f"{period.start} to {period.end}: {tally.requests} requests, {tally.changed_count} would change"
+    policy_store.record_simulation(
+        simulation.simulation_id, simulation, _entry(caller, at, "simulated", version, detail)
+    )
+    count("PolicySimulations")
+    return simulation
+
+
+def publish(caller: Caller, version: str, publication: Publication, now: datetime | None = None) -> PublishedPolicy:
+    """The draft becomes a published version, in force from `effectiveFrom` (now or later), and never changes
+    again. It takes effect no sooner than every function's cache of the versions has been refreshed."""
+    _policy_owner(caller)
+    at = now or _now()
+    requested = publication.effective_from
+    if requested < at - NOW_TOLERANCE:
+        raise InvalidInput(
+            "effectiveFrom must be now or later: a version cannot apply to the past", field="effectiveFrom"
+        )
+    draft = _draft(version)
+    _first_version_recorded(caller, at)
+    published = PublishedPolicy(
+        version=version,
+        effective_from=max(requested, at + timedelta(seconds=settings().policy_cache_seconds)),
+        published_by=caller.username,
+        published_at=at,
+        document=draft.document,
+    )
+    detail = f"in force from {published.effective_from.astimezone(UTC).isoformat(timespec='seconds')}"
+    policy_store.publish(draft, published, _entry(caller, at, "published", version, detail))
+    count("PolicyVersionsPublished")
+    logger.info("policy version published", version=version, effective_from=published.effective_from.isoformat())
+    return published
+
+
+def audit_trail(caller: Caller, limit: int = 50, next_token: str | None = None) -> AuditTrail:
+    _policy_owner(caller)
+    page: Page[AuditEntry] = policy_store.audit_trail(limit, next_token)
+    return AuditTrail(items=page.items, next_token=page.next_token)
