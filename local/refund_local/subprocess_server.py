@@ -17,7 +17,9 @@ from typing import Any
 
 from refund_local.paths import REPO_ROOT
 
-STARTUP_TIMEOUT_SECONDS = 60
+# Eleven functions' workers warm up at once, and a large seed is written first: on 2 busy cores (CI runs the
+# browser and e2e servers side by side) that has taken a minute.
+STARTUP_TIMEOUT_SECONDS = 180
 
 
 class ServerDidNotStart(RuntimeError):

@@ -25,12 +25,14 @@ CUSTOMERS = (
 )
 
 SEED: dict[str, Any] = {
-    "customers": [customer(name) for name in CUSTOMERS] + [customer("zoe", language="zh-HK")],
+    "customers": [customer(name) for name in CUSTOMERS] + [customer("zoe", language="zh-HK"), customer("pol")],
     # A pending order (40 days old: a partial refund for a reviewer) and a clear full refund for each.
     "orders": [order(f"{name.upper()}-40", name, days_ago=40, amount="99.00") for name in CUSTOMERS]
     + [order(f"{name.upper()}-5", name, days_ago=5) for name in CUSTOMERS]
-    + [order("ZOE-40", "zoe", days_ago=40, amount="99.00")],
-    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe")],
+    + [order("ZOE-40", "zoe", days_ago=40, amount="99.00")]
+    # The policy owner's simulation: a full refund at 20 days, a partial one under a fortnight's window.
+    + [order("POL-20", "pol", days_ago=20, amount="73.00")],
+    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol")],
 }
 
 

@@ -76,9 +76,10 @@ def test_re_assess_records_a_new_assessment(page: Page, server: Server) -> None:
     sign_in(page, server, "rosa", "Reviewer")
     page.goto(f"{server.base}/#/requests/{filed['requestId']}")
     page.get_by_role("button", name="Re-assess").click()
-    expect(
-        page.get_by_role("list").filter(has_text="Assessed").get_by_role("listitem").filter(has_text="by rosa")
-    ).to_have_count(1)
+    by_rosa = page.get_by_role("list").filter(has_text="Assessed").get_by_role("listitem").filter(has_text="by rosa")
+    expect(by_rosa.filter(has_text="Assessed")).to_have_count(1)
+    # Under the version in force when the request was received, as the history says.
+    expect(by_rosa.filter(has_text="Under the policy in force at receipt")).to_have_count(1)
 
 
 def test_customers_see_no_queue_and_reviewers_no_service_levels(page: Page, server: Server) -> None:

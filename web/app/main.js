@@ -4,6 +4,7 @@ import { caller, completeHostedSignIn, configureAuth, signOut, usesLocalSignIn }
 import { h, replace } from "./dom.js";
 import { LANGUAGES, currentLanguage, preferredLanguage, t, useLanguage } from "./i18n.js";
 import { accountPage, requestFormPage } from "./pages/account.js";
+import { policyPage } from "./pages/policy.js";
 import { queuePage } from "./pages/queue.js";
 import { requestPage } from "./pages/request.js";
 import { serviceLevelsPage } from "./pages/service-levels.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^#\/requests\/([^/]+)$/, (who, requestId) => requestPage(who, requestId), null],
   [/^#\/queue$/, (who) => (who.reviewer ? queuePage(who) : null), "nav.queue"],
   [/^#\/service-levels$/, (who) => (who.supervisor ? serviceLevelsPage(who) : null), "nav.serviceLevels"],
+  [/^#\/policy$/, (who) => (who.policyOwner ? policyPage(who) : null), "nav.policy"],
 ];
 
 // A malformed %-escape in the address is taken as written rather than stopping the page.
@@ -30,6 +32,7 @@ function decoded(part) {
 
 function home(who) {
   if (who.supervisor) return "#/service-levels";
+  if (who.policyOwner) return "#/policy";
   if (who.reviewer) return "#/queue";
   return "#/account";
 }
@@ -39,6 +42,7 @@ function header(who, current) {
   const links = [["#/account", "nav.account"]];
   if (who?.reviewer) links.push(["#/queue", "nav.queue"]);
   if (who?.supervisor) links.push(["#/service-levels", "nav.serviceLevels"]);
+  if (who?.policyOwner) links.push(["#/policy", "nav.policy"]);
   const nav = document.getElementById("nav");
   nav.setAttribute("aria-label", t("nav.label"));
   replace(nav, who ? links.map(([href, key]) => h("a", { href, "aria-current": key === current ? "page" : null }, t(key))) : []);

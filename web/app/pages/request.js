@@ -139,9 +139,12 @@ function staffControls(request, reload) {
   const area = h("div");
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const reassess = h("button", { type: "button", class: "secondary" }, t("decide.reassess"));
+  // By default the rules of the version in force when the request was received; ticked, those in force now.
+  const current = h("input", { type: "checkbox", id: `current-policy-${request.requestId}` });
   onePress(reassess, alert, async () => {
+    const body = { action: "assess", policy: current.checked ? "current" : "receipt" };
     await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
-      { body: { action: "assess" }, idempotencyKey: newIdempotencyKey() });
+      { body, idempotencyKey: newIdempotencyKey() });
     reload();
   });
   const open = (action) => () => {
@@ -149,6 +152,7 @@ function staffControls(request, reload) {
     area.querySelector("input, textarea").focus();
   };
   return [h("div", { class: "actions" }, reassess,
+    h("label", { class: "inline", for: current.id }, current, t("request.currentPolicy")),
     h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
     h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse"))), alert, area];
 }

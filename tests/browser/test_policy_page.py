@@ -1,0 +1,62 @@
+"""The policy owners' page: the settings as a form saved as a draft, a simulation with its chart, the money
+difference and the requests that change, and publication from a moment in Hong Kong time."""
+
+from __future__ import annotations
+
+from e2e_support import Server
+from playwright.sync_api import Page, expect
+from web_support import screenshot, sign_in
+
+
+def test_a_policy_owner_simulates_a_fortnight_window_and_publishes_it_for_later(page: Page, server: Server) -> None:
+    filed = server.submit("pol", "POL-20", "T-pol").json()
+    assert (filed["status"], filed["assessment"]["outcome"]) == ("APPROVED", "FULL_REFUND")
+    sign_in(page, server, "olive", "Policy owner")
+    page.get_by_role("link", name="Policy").click()
+    versions = page.get_by_role("table", name="Versions of the policy")
+    expect(versions.get_by_role("cell", name="In force", exact=True)).to_have_count(1)
+
+    page.get_by_role("textbox", name="Draft version").fill("2030-01-01.1")
+    page.get_by_role("textbox", name="Claim window (days)").fill("14")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft 2030-01-01.1 saved at")).to_be_visible()
+
+    page.get_by_role("button", name="Simulate").click()
+    expect(page.get_by_role("img", name="Outcomes before and after")).to_be_visible()
+    changed = page.get_by_role("table", name="Requests that would change")
+    row = changed.get_by_role("row").filter(has_text=filed["requestId"])
+    expect(row).to_contain_text("Full refund")
+    expect(row).to_contain_text("Partial refund")
+    # 73.00 − 73.00 × 20 / 365 = 69.00 under the draft.
+    expect(row).to_contain_text("US$69.00")
+    screenshot(page, "policy-simulated")
+
+    page.get_by_label("Takes effect from").fill("2030-01-01T09:00")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text("Version 2030-01-01.1 published: in force from")).to_be_visible()
+    expect(versions.get_by_role("row").filter(has_text="2030-01-01.1")).to_contain_text("Scheduled")
+    audit = page.get_by_role("list", name="Audit trail")
+    expect(audit.get_by_role("listitem").first).to_contain_text("Version 2030-01-01.1 published")
+
+
+def test_an_invalid_setting_is_named_beside_its_field_and_nothing_is_saved(page: Page, server: Server) -> None:
+    sign_in(page, server, "owen", "Policy owner")
+    page.get_by_role("link", name="Policy").click()
+    page.get_by_role("textbox", name="Draft version").fill("broken-1")
+    page.get_by_role("textbox", name="Claim window (days)").fill("-3")
+    page.get_by_role("textbox", name="Reminder (working days before the deadline)").fill("12")
+    page.get_by_role("button", name="Save draft").click()
+    window = page.get_by_role("textbox", name="Claim window (days)")
+    expect(window).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("textbox", name="Reminder (working days before the deadline)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    expect(window).to_be_focused()
+    expect(page.get_by_role("button", name="Simulate")).to_have_count(0)
+
+
+def test_nobody_else_sees_the_policy_page(page: Page, server: Server) -> None:
+    sign_in(page, server, "sid2", "Supervisor")
+    expect(page.get_by_role("link", name="Policy")).to_have_count(0)
+    page.goto(server.base + "/#/policy")
+    expect(page.get_by_role("heading", name="Service levels")).to_be_visible()

@@ -1,0 +1,242 @@
+// The policy owners' page: the versions, the settings as a form saved as a draft, a what-if simulation of the
+// draft over a period (outcomes before and after as a chart, the money difference, the requests that change),
+// and publication from a moment in Hong Kong time.
+import { call } from "../api.js";
+import { h, replace } from "../dom.js";
+import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
+import { field, loadInto, submitting } from "../ui.js";
+
+const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
+// Whole numbers, by the document's name for them (which is also what a 400 names).
+const NUMBERS = [
+  ["claimWindowDays"], ["maxConnections"], ["reviewWorkingDays"], ["reminderWorkingDaysBeforeDeadline"],
+  ["filingLimits", "perOrder"], ["filingLimits", "perCustomer"], ["filingLimits", "perCustomerDays"],
+];
+const SWITCHES = [
+  ["automaticDecisions", "fullRefund"], ["automaticDecisions", "refused"], ["chargeElapsedTime"], ["cancelledClaimsCount"],
+];
+const LISTS = [["excludedPaymentChannels"], ["newOrderKinds"]];
+
+const nameOf = (path) => path.join(".");
+const valueAt = (document, path) => path.reduce((value, key) => value?.[key], document);
+function withValue(document, path, value) {
+  const [key, ...rest] = path;
+  return { ...document, [key]: rest.length ? withValue(document[key] || {}, rest, value) : value };
+}
+
+// A number as typed: a whole number is sent as one, anything else as typed (the API names what is wrong).
+function typedNumber(text) {
+  return /^-?[0-9]+$/.test(text.trim()) ? Number(text.trim()) : text;
+}
+
+// Hong Kong keeps +08:00 all year: a moment typed in Hong Kong time, as ISO 8601 with its offset; none typed
+// is now (the service makes it the first moment every function has read the version).
+function hongKongMoment(local) {
+  return local ? `${local}:00+08:00` : new Date().toISOString();
+}
+
+function versionsTable(found) {
+  const rows = [
+    ...found.scheduled.map((version) => [version, "policy.scheduled"]),
+    [found.inForce, "policy.inForce"],
+    ...found.earlier.map((version) => [version, "policy.earlier"]),
+  ];
+  // A region that scrolls on a narrow screen is focusable, so that a keyboard can scroll it too.
+  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": t("policy.versions") }, h("table", {},
+    h("caption", {}, t("policy.versions")),
+    h("thead", {}, h("tr", {}, ["policy.version", "policy.state", "policy.effectiveFrom", "policy.publishedBy"]
+      .map((key) => h("th", { scope: "col" }, t(key))))),
+    h("tbody", {}, rows.map(([version, state]) => h("tr", {},
+      h("th", { scope: "row" }, version.version), h("td", {}, t(state)),
+      h("td", {}, version.publishedBy === "shipped" ? t("policy.fromTheStart") : moment(version.effectiveFrom)),
+      h("td", {}, version.publishedBy === "shipped" ? t("policy.shipped") : version.publishedBy))))));
+}
+
+function outcomesChart(byOutcome) {
+  const highest = Math.max(1, ...OUTCOMES.flatMap((outcome) => [byOutcome.was[outcome], byOutcome.would[outcome]]));
+  const width = 560, height = 240, bottom = 190, bar = 40, group = 130, left = 30;
+  const label = t("policy.chart");
+  const described = OUTCOMES.map((outcome) => t("policy.chartBar", {
+    outcome: wordsFor("outcome", outcome), was: byOutcome.was[outcome], would: byOutcome.would[outcome],
+  })).join("; ");
+  return h("svg", { class: "chart", role: "img", "aria-label": label, viewBox: `0 0 ${width} ${height}` },
+    h("title", {}, `${label}: ${described}`),
+    h("line", { x1: left - 10, y1: bottom, x2: width - 10, y2: bottom, stroke: "#4a5561" }),
+    OUTCOMES.map((outcome, index) => {
+      const x = left + index * group;
+      const bars = [["was", "#6c7a89"], ["would", "#0b5cad"]].map(([side, colour], offset) => {
+        const count = byOutcome[side][outcome];
+        const barHeight = Math.round((count / highest) * 150);
+        const barX = x + offset * (bar + 6);
+        return h("g", {},
+          h("rect", { x: barX, y: bottom - barHeight, width: bar, height: barHeight, fill: colour }),
+          h("text", { x: barX + bar / 2, y: bottom - barHeight - 6, "text-anchor": "middle", "font-size": 13, fill: "#1b1f24" }, String(count)));
+      });
+      return h("g", {}, bars,
+        h("text", { x: x + bar + 3, y: bottom + 20, "text-anchor": "middle", "font-size": 12, fill: "#1b1f24" }, wordsFor("outcome", outcome)));
+    }),
+    h("rect", { x: left, y: height - 16, width: 12, height: 12, fill: "#6c7a89" }),
+    h("text", { x: left + 18, y: height - 6, "font-size": 12, fill: "#1b1f24" }, t("policy.was")),
+    h("rect", { x: left + 160, y: height - 16, width: 12, height: 12, fill: "#0b5cad" }),
+    h("text", { x: left + 178, y: height - 6, "font-size": 12, fill: "#1b1f24" }, t("policy.would")));
+}
+
+function moneyDifference(refunded) {
+  if (!refunded.was.length) return h("p", {}, t("policy.noMoney"));
+  return h("ul", { class: "figures" }, refunded.was.map((was, index) => {
+    const would = refunded.would[index];
+    const difference = { amount: (Number(would.amount) - Number(was.amount)).toFixed(was.amount.split(".")[1]?.length ?? 0), currency: was.currency };
+    return h("li", {}, h("span", {}, t("policy.refunded", { currency: was.currency })), h("br"),
+      h("strong", {}, t("policy.moneyChange", { was: money(was), would: money(would), difference: money(difference) })));
+  }));
+}
+
+function changedTable(simulation) {
+  if (!simulation.changed.length) return h("p", {}, t("policy.nothingChanges"));
+  const caption = t("policy.changed", { count: simulation.changedCount });
+  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption }, h("table", {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, ["policy.request", "policy.outcomeWas", "policy.outcomeWould", "policy.amountWas", "policy.amountWould"]
+      .map((key) => h("th", { scope: "col" }, t(key))))),
+    h("tbody", {}, simulation.changed.map((change) => h("tr", {},
+      h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(change.requestId)}` }, change.requestId)),
+      h("td", {}, wordsFor("outcome", change.outcome.was)), h("td", {}, wordsFor("outcome", change.outcome.would)),
+      h("td", {}, money(change.suggestedAmount.was) || t("none")), h("td", {}, money(change.suggestedAmount.would) || t("none")))))));
+}
+
+function simulationResult(simulation) {
+  return [
+    h("h3", {}, t("policy.simulated", { version: simulation.version, from: simulation.from, to: simulation.to })),
+    h("p", { role: "status" }, t("policy.simulatedCount", { requests: simulation.requests, changed: simulation.changedCount })),
+    outcomesChart(simulation.byOutcome), moneyDifference(simulation.refunded), changedTable(simulation),
+  ];
+}
+
+// Simulate and publish act on the draft as saved, by its name.
+function draftActions(draft, reload) {
+  const from = field("policy.from", h("input", { type: "date", name: "from", value: hongKongDate(-30) }));
+  const to = field("policy.to", h("input", { type: "date", name: "to", value: hongKongDate(0) }));
+  const simulateButton = h("button", { type: "submit" }, t("policy.simulate"));
+  const simulateAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const result = h("div");
+  const simulateForm = h("form", { novalidate: true, class: "filters" }, from, to, h("div", {}, simulateButton));
+  submitting(simulateForm, simulateButton, simulateAlert, { from, to }, async () => {
+    const body = { from: simulateForm.elements.from.value, to: simulateForm.elements.to.value };
+    const path = `/policy/drafts/${encodeURIComponent(draft.version)}/simulate`;
+    await loadInto(result, () => call("POST", path, { body }), simulationResult);
+  });
+
+  const effective = field("policy.effectiveFromField", h("input", { type: "datetime-local", name: "effectiveFrom" }));
+  const publishButton = h("button", { type: "submit" }, t("policy.publish"));
+  const publishAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const published = h("p", { role: "status" });
+  const publishForm = h("form", { novalidate: true }, h("p", {}, t("policy.publishHelp")), effective, publishAlert,
+    h("div", { class: "actions" }, publishButton), published);
+  submitting(publishForm, publishButton, publishAlert, { effectiveFrom: effective }, async () => {
+    const path = `/policy/drafts/${encodeURIComponent(draft.version)}/publish`;
+    const body = { effectiveFrom: hongKongMoment(publishForm.elements.effectiveFrom.value) };
+    const version = await call("POST", path, { body });
+    await reload(t("policy.published", { version: version.version, from: moment(version.effectiveFrom) }));
+  });
+  return h("div", {},
+    h("h2", {}, t("policy.simulateHeading", { version: draft.version })), simulateForm, simulateAlert, result,
+    h("h2", {}, t("policy.publishHeading", { version: draft.version })), publishForm);
+}
+
+function settingsForm(found, onSaved) {
+  const draft = found.drafts.toSorted((a, b) => b.savedAt.localeCompare(a.savedAt))[0];
+  const base = draft ? draft.document : found.inForce.document;
+  const fields = {};
+  const version = field("policy.draftVersion", h("input", { type: "text", name: "version", value: draft?.version ?? "", required: true }));
+  fields.version = version;
+  const controls = [version];
+  for (const path of NUMBERS) {
+    const name = nameOf(path);
+    fields[name] = field(`setting.${name}`, h("input", { type: "text", inputmode: "numeric", name, value: String(valueAt(base, path)) }));
+    controls.push(fields[name]);
+  }
+  const gigabytes = base.trafficLimitBytes / base.bytesPerGb;
+  fields.trafficLimitBytes = field("setting.trafficLimitGb", h("input", { type: "text", inputmode: "decimal", name: "trafficLimitGb", value: String(gigabytes) }));
+  controls.push(fields.trafficLimitBytes);
+  for (const currency of Object.keys(base.excessTrafficPricePerGb).sort()) {
+    const name = `excessTrafficPricePerGb.${currency}`;
+    fields[name] = field("setting.price", h("input", { type: "text", inputmode: "decimal", name, value: base.excessTrafficPricePerGb[currency] }));
+    fields[name].querySelector("label").textContent = t("setting.price", { currency });
+    controls.push(fields[name]);
+  }
+  for (const path of LISTS) {
+    const name = nameOf(path);
+    fields[name] = field(`setting.${name}`, h("input", { type: "text", name, value: valueAt(base, path).join(", ") }));
+    controls.push(fields[name]);
+  }
+  const switches = SWITCHES.map((path) => {
+    const name = nameOf(path);
+    const box = h("input", { type: "checkbox", id: `setting-${name}`, name, checked: Boolean(valueAt(base, path)) });
+    return h("div", { class: "field" }, h("label", { class: "inline", for: box.id }, box, t(`setting.${name}`)));
+  });
+  const button = h("button", { type: "submit" }, t("policy.save"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { novalidate: true, class: "settings" },
+    h("p", {}, t("policy.formHelp", { version: found.inForce.version })), controls, switches, alert,
+    h("div", { class: "actions" }, button));
+
+  submitting(form, button, alert, fields, async () => {
+    const elements = form.elements;
+    let document = { ...base };
+    for (const path of NUMBERS) document = withValue(document, path, typedNumber(elements[nameOf(path)].value));
+    const typedGb = elements.trafficLimitGb.value.trim();
+    document.trafficLimitBytes = /^[0-9]+(\.[0-9]+)?$/.test(typedGb) ? Math.round(Number(typedGb) * base.bytesPerGb) : typedGb;
+    const prices = {};
+    for (const currency of Object.keys(base.excessTrafficPricePerGb)) prices[currency] = elements[`excessTrafficPricePerGb.${currency}`].value.trim();
+    document.excessTrafficPricePerGb = prices;
+    for (const path of LISTS) {
+      document = withValue(document, path, elements[nameOf(path)].value.split(",").map((item) => item.trim()).filter(Boolean));
+    }
+    for (const path of SWITCHES) document = withValue(document, path, elements[nameOf(path)].checked);
+    const name = elements.version.value.trim();
+    document.version = name;
+    if (!name) {
+      version.showError(t("policy.versionRequired"));
+      elements.version.focus();
+      return;
+    }
+    const saved = await call("PUT", `/policy/drafts/${encodeURIComponent(name)}`, { body: document });
+    onSaved(saved);
+  });
+  return { form, draft };
+}
+
+function auditList(trail) {
+  return h("ol", { class: "history", "aria-label": t("policy.audit") }, trail.items.map((entry) => h("li", {},
+    h("time", { datetime: entry.at }, moment(entry.at)), " ",
+    t(`audit.${entry.action}`, { version: entry.version }), " ",
+    h("span", { class: "muted" }, t("history.by", { who: entry.by })))));
+}
+
+export function policyPage() {
+  const versions = h("div");
+  const editor = h("div");
+  const actions = h("div");
+  const notice = h("p", { role: "status" });
+  const audit = h("div");
+
+  const showDraft = (draft) => replace(actions, draft ? draftActions(draft, reload) : null);
+  async function reload(message) {
+    notice.textContent = message || "";
+    await loadInto(versions, () => call("GET", "/policy"), (found) => {
+      const { form, draft } = settingsForm(found, (saved) => {
+        notice.textContent = t("policy.saved", { version: saved.version, at: moment(saved.savedAt) });
+        showDraft(saved);
+        loadAudit();
+      });
+      replace(editor, h("h2", {}, t("policy.settings")), form);
+      showDraft(draft);
+      return versionsTable(found);
+    });
+    loadAudit();
+  }
+  const loadAudit = () => loadInto(audit, () => call("GET", "/policy/audit", { query: { limit: 20 } }),
+    (trail) => [h("h2", {}, t("policy.audit")), auditList(trail)]);
+  reload();
+  return h("section", {}, h("h1", {}, t("policy.heading")), notice, versions, editor, actions, audit);
+}
