@@ -50,7 +50,10 @@ def test_a_version_published_now_applies_to_the_next_request_and_not_to_the_last
     assert [change["requestId"] for change in simulated["changed"]] == [before["requestId"]]
 
     published = server.call(
-        "POST", "/policy/drafts/2027-01-01.1/publish", headers=OWNER, json={"effectiveFrom": datetime.now(UTC).isoformat()}
+        "POST",
+        "/policy/drafts/2027-01-01.1/publish",
+        headers=OWNER,
+        json={"effectiveFrom": datetime.now(UTC).isoformat()},
     )
     assert published.status_code == 200, published.text
     effective = datetime.fromisoformat(published.json()["effectiveFrom"])
