@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import bench_aws
 import bench_lifecycle
 import bench_load
+import bench_policy
 import bench_records
 import bench_web
 
@@ -207,6 +208,27 @@ def records_section() -> list[Row]:
     return rows
 
 
+def policy_section() -> list[Row]:
+    rows = []
+    runs = bench_policy.simulations()
+    for run in runs:
+        rows.append(Row(f"simulate {run.requests:,} requests ({run.changed:,} change), DynamoDB stubbed: time / peak memory",
+                        f"{run.seconds:.2f} / {run.peak_mib:.1f}", "s / MiB"))  # fmt: skip
+    ten, fifty = runs[1], runs[2]
+    rows.append(
+        Row("peak memory, 50,000 requests vs 10,000", f"{fifty.peak_mib / ten.peak_mib:.2f}", "x", "flat (≤ 1.2x)")
+    )
+    moto = bench_policy.simulation_in_moto()
+    calls = ", ".join(f"{name} {count}" for name, count in sorted(moto.aws_calls.items()))
+    rows.append(Row(f"simulate {moto.requests:,} requests in moto: AWS calls (pages as it cuts them)", calls, ""))
+    rows.append(Row(f"simulate {moto.requests:,} requests in moto: time (moto copies every item read)",
+                    f"{moto.seconds:.1f}", "s"))  # fmt: skip
+    first, later = bench_policy.policy_reads_per_invocation()
+    rows.append(Row("reading the policy: AWS calls, first invocation of a process", first, "", "1"))
+    rows.append(Row("reading the policy: AWS calls, the next 50 within PolicyCacheSeconds", later, "", "0"))
+    return rows
+
+
 def web_section() -> list[Row]:
     loaded, pages = bench_web.run()
     rows = [
@@ -222,6 +244,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
     ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
     ("Customer records events (RECORDS.md)", records_section),
+    ("The policy owners' simulation and the policy read (moto, in-process)", policy_section),
     (
         "Cold init in a fresh process, median of 7, alternating with a baseline `import boto3; boto3.client('dynamodb')`",
         cold_init_section,

@@ -24,9 +24,16 @@ COLD_RUNS = 7
 def hooked(hooks: Mapping[str, Callable[..., None]]) -> Iterator[None]:
     """Registers each botocore event hook (event name → handler) on every client of the service
     (refund_core.adapters.clients) for the duration of the block."""
-    from refund_core.adapters import clients  # noqa: PLC0415 - imported once the stack's environment is set
+    from refund_core.adapters import clients, policy_store  # noqa: PLC0415 - imported once the stack's environment is set
 
-    service_clients = [clients.dynamodb(), clients.stepfunctions(), clients.ses(), clients.eventbridge(), clients.sqs()]
+    service_clients = [
+        clients.dynamodb(),
+        clients.stepfunctions(),
+        clients.ses(),
+        clients.eventbridge(),
+        clients.sqs(),
+        policy_store.versions_client(),
+    ]
     for client in service_clients:
         for event, handler in hooks.items():
             client.meta.events.register(event, handler)
@@ -52,34 +59,31 @@ def counted_calls() -> Iterator[Counter[str]]:
 
 def seed_claim(order_id: str, days_ago: int, channel: str = "card", username: str = "alice") -> None:
     """A customer with one settled order, light usage and a support ticket `T-<order_id>` saying it cannot be fixed."""
-    from refund_core.adapters import repository  # noqa: PLC0415 - imported once the stack's environment is set
-    from refund_core.policy.models import Customer, Order, SupportTicket, Usage  # noqa: PLC0415
-    from refund_core.policy.money import Money  # noqa: PLC0415
+    from refund_local.seed import parse_seed, write_seed  # noqa: PLC0415 - imported once the stack's environment is set
 
     now = datetime.now(UTC)
-    repository.put_customer(Customer(username=username, email=f"{username}@example.com"))
-    repository.put_order(
-        Order(
-            order_id=order_id,
-            username=username,
-            ordered_at=now - timedelta(days=days_ago),
-            amount_paid=Money.of("100.00", "USD"),
-            payment_channel=channel,
-            kind="new",
-            service_period_days=365,
-            payment_state="settled",  # type: ignore[arg-type]
-        )
-    )
-    repository.put_usage(order_id, Usage(traffic_bytes=10, connections=1))
-    repository.put_support_ticket(
-        SupportTicket(
-            ticket_id=f"T-{order_id}",
-            username=username,
-            opened_at=now - timedelta(days=1),
-            category="technical",
-            official_response="cannot_fix",
-        )
-    )
+    order = {
+        "orderId": order_id,
+        "username": username,
+        "orderedAt": (now - timedelta(days=days_ago)).isoformat(),
+        "amount": "100.00",
+        "currency": "USD",
+        "paymentChannel": channel,
+        "kind": "new",
+        "servicePeriodDays": 365,
+        "paymentState": "settled",
+        "trafficBytes": 10,
+        "connections": 1,
+    }
+    ticket = {
+        "ticketId": f"T-{order_id}",
+        "username": username,
+        "openedAt": (now - timedelta(days=1)).isoformat(),
+        "category": "technical",
+        "officialResponse": "cannot_fix",
+    }
+    customer = {"username": username, "email": f"{username}@example.com"}
+    write_seed(parse_seed({"customers": [customer], "orders": [order], "tickets": [ticket]}))
 
 
 def aws_calls_per_operation() -> list[tuple[str, int, str]]:
@@ -116,6 +120,12 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
                 invoke(f"functions/{function}/", event)
             return sum(calls.values())
 
+        from refund_core.app import policies  # noqa: PLC0415
+
+        # Each process reads the policy versions once per PolicyCacheSeconds: counted here, not per operation.
+        with counted_calls() as calls:
+            policies.in_force()
+        rows.append(("read the policy versions, once per process per PolicyCacheSeconds", sum(calls.values()), "1"))
         seed_claim("ord-1", days_ago=40)
         count, pending = submit("ord-1", "key-1")
         rows.append(("submit, pending, with Idempotency-Key", count, "≤ 6"))

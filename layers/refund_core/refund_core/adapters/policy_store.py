@@ -64,6 +64,11 @@ def _provider() -> DynamoDBProvider:
     return DynamoDBProvider(table_name=settings().policy_table_name, key_attr="pk", sort_attr="sk")
 
 
+def versions_client() -> Any:
+    """The DynamoDB client the provider reads through (its own, made by the provider's boto3 resource)."""
+    return _provider().table.meta.client
+
+
 def forget_cached_versions() -> None:
     """Tests and the local runner start a fresh emulated AWS: the provider and what it cached go with it."""
     _provider.cache_clear()

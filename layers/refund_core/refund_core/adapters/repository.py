@@ -842,6 +842,8 @@ def open_requests() -> list[ReportedRequest]:
     ]
 
 
+_REPLAY_KEYS_PER_PAGE = 1000  # about 100 KB of keys, well under a Query page's 1 MB
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit
 # What a replay of the rules reads of a request: its claim, its last assessment and the facts it was made on.
 _REPLAY_PROJECTION = (
     "requestId, orderId, username, reason, supportTicketId, #status, receivedAt, deadline, reminderAt, "
@@ -849,10 +851,10 @@ _REPLAY_PROJECTION = (
 )
 
 
-def requests_to_replay(start: datetime, before: datetime, page_size: int = 100) -> Iterator[RequestRecord]:
+def requests_to_replay(start: datetime, before: datetime) -> Iterator[RequestRecord]:
     """Every request received from `start` to just before `before`, oldest first, a page at a time: the
-    ByReceived index names them (keys only are read from it), and the request items are read consistently,
-    `page_size` (at most 100) per BatchGetItem. Memory holds one page, however long the period."""
+    ByReceived index names them (its keys only, up to 1,000 a page), and the request items are read
+    consistently, 100 per BatchGetItem. Memory holds one page, however long the period."""
     for month in _months(start, before):
         arguments: dict[str, Any] = {
             "TableName": settings().requests_table_name,
@@ -862,15 +864,16 @@ def requests_to_replay(start: datetime, before: datetime, page_size: int = 100) 
                 {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
             ),
             "ProjectionExpression": "pk, sk",
-            "Limit": page_size,
+            "Limit": _REPLAY_KEYS_PER_PAGE,
         }
         while True:
             response = _call("query", **arguments)
             keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
-            if keys:
-                found = {item["requestId"]: item for item in _batch_get(keys, _REPLAY_PROJECTION)}
+            for first in range(0, len(keys), _BATCH_GET_KEYS):
+                batch = keys[first : first + _BATCH_GET_KEYS]
+                found = {item["requestId"]: item for item in _batch_get(batch, _REPLAY_PROJECTION)}
                 # ... in the order received; one deleted since the index named it is not replayed.
-                for key in keys:
+                for key in batch:
                     item = found.get(key["pk"]["S"].removeprefix("REQUEST#"))
                     if item is not None:
                         yield RequestRecord.model_validate(item)
