@@ -175,6 +175,8 @@ def test_a_simulation_of_a_period_without_requests_changes_nothing(stack: LocalA
         ({"from": "2025-01-01", "to": "2026-12-01"}, "to"),
         ({"from": "yesterday", "to": "2026-12-01"}, "from"),
         ({"to": "2026-12-01"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-31"}, "from"),
+        ({"from": "9999-12-01", "to": "9999-12-31"}, "from"),
     ],
 )
 def test_a_bad_period_is_400_naming_it(stack: LocalAws, period: dict[str, str], field: str) -> None:
@@ -316,6 +318,8 @@ def test_a_published_version_cannot_be_overwritten_or_published_again(stack: Loc
         ({"effectiveFrom": "2030-01-01T00:00:00"}, 400, "effectiveFrom"),
         ({"effectiveFrom": "soon"}, 400, "effectiveFrom"),
         ({}, 400, "effectiveFrom"),
+        ({"effectiveFrom": "9999-12-31T23:00:00-05:00"}, 400, "effectiveFrom"),
+        ({"effectiveFrom": "2045-01-01T00:00:00Z"}, 400, "effectiveFrom"),
     ],
 )
 def test_a_publication_for_the_past_or_without_a_zone_is_400(
@@ -368,3 +372,20 @@ def test_every_policy_action_is_in_the_audit_trail_newest_first(stack: LocalAws)
     first_page = get("/policy/audit", limit="2").json
     rest = get("/policy/audit", limit="10", nextToken=first_page["nextToken"]).json
     assert first_page["items"] + rest["items"] == trail
+
+
+def test_a_request_assessed_before_its_earlier_claims_were_kept_is_counted_not_replayed(stack: LocalAws) -> None:
+    """Its facts hold no earlierClaims: replaying it as if it had none could show a change that is not one."""
+    now = datetime.now(UTC)
+    seed_claim("old", "ord-old", received_at=now, age_days=20, trafficBytes=1_000)
+    filed = file_claim("old", "ord-old", now)
+    table = boto3.client("dynamodb", region_name=REGION)
+    table.update_item(
+        TableName=settings().requests_table_name,
+        Key={"pk": {"S": f"REQUEST#{filed['requestId']}"}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="REMOVE facts.earlierClaims",
+    )
+    put_draft("d1", draft("d1", claimWindowDays=14))
+    today = now.astimezone(HONG_KONG).date()
+    result = on_draft("d1", "simulate", {"from": str(today - DAY), "to": str(today)}).json
+    assert (result["requests"], result["notReplayed"], result["changed"]) == (1, 1, [])

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import claim_changes
 
-from conftest import HK, ClaimBuilder
 from refund_core.policy.document import FIRST_EFFECTIVE_FROM, Policy, PublishedPolicy, in_force, shipped_policy
 from refund_core.policy.models import AssessedFacts, ClaimFacts, EarlierClaim, Outcome, RefundRequest, RequestStatus
 from refund_core.policy.money import Money
 from refund_core.policy.rules import assess
 from refund_core.policy.simulation import MAX_CHANGES_LISTED, Tally, claim_facts
 
+HK = ZoneInfo("Asia/Hong_Kong")
 FORTNIGHT = shipped_policy().model_copy(update={"claim_window_days": 14, "version": "fortnight"})
 
 
-def recorded(claim: ClaimBuilder, request_id: str = "rr_1", **changes: Any) -> tuple[RefundRequest, AssessedFacts]:
+def recorded(claim: Any, request_id: str = "rr_1", **changes: Any) -> tuple[RefundRequest, AssessedFacts]:
     """A request as the service records it: assessed under the shipped policy, with the facts it read."""
     facts = claim.facts(**changes)
     assessment = assess(facts, shipped_policy(), facts.received_at)
@@ -46,7 +47,7 @@ def ordered_days_before(days: int) -> dict[str, datetime]:
     return {"received_at": received, "ordered_at": received - timedelta(days=days)}
 
 
-def test_the_facts_rebuilt_from_the_record_are_the_facts_assessed(claim: ClaimBuilder) -> None:
+def test_the_facts_rebuilt_from_the_record_are_the_facts_assessed(claim: Any) -> None:
     earlier = EarlierClaim(
         request_id="rr_0", order_id="O-0", status=RequestStatus.APPROVED, received_at=datetime(2026, 1, 5, tzinfo=HK)
     )
@@ -70,7 +71,7 @@ def test_the_facts_rebuilt_from_the_record_are_the_facts_assessed(claim: ClaimBu
         (31, Outcome.PARTIAL_REFUND, Outcome.PARTIAL_REFUND),
     ],
 )
-def test_a_fortnight_window_at_its_boundaries(claim: ClaimBuilder, age_days: int, was: Outcome, would: Outcome) -> None:
+def test_a_fortnight_window_at_its_boundaries(claim: Any, age_days: int, was: Outcome, would: Outcome) -> None:
     tally = Tally(FORTNIGHT)
     tally.add(*recorded(claim, **ordered_days_before(age_days)))
     assert (tally.by_outcome().was[was], tally.by_outcome().would[would]) == (1, 1)
@@ -78,7 +79,7 @@ def test_a_fortnight_window_at_its_boundaries(claim: ClaimBuilder, age_days: int
     assert tally.changed_count == int(was is not would)
 
 
-def test_the_money_difference_is_summed_by_currency(claim: ClaimBuilder) -> None:
+def test_the_money_difference_is_summed_by_currency(claim: Any) -> None:
     tally = Tally(FORTNIGHT)
     tally.add(*recorded(claim, "rr_1", amount="100.00", currency="USD", **ordered_days_before(20)))
     tally.add(*recorded(claim, "rr_2", amount="800.00", currency="HKD", **ordered_days_before(5)))
@@ -90,7 +91,7 @@ def test_the_money_difference_is_summed_by_currency(claim: ClaimBuilder) -> None
     assert [change.request_id for change in tally.changed] == ["rr_1"]
 
 
-def test_refusals_and_reviews_refund_nothing(claim: ClaimBuilder) -> None:
+def test_refusals_and_reviews_refund_nothing(claim: Any) -> None:
     tally = Tally(FORTNIGHT)
     tally.add(*recorded(claim, "rr_1", channel="apple_itunes"))
     tally.add(*recorded(claim, "rr_2", traffic=None, usage=None))
@@ -98,14 +99,14 @@ def test_refusals_and_reviews_refund_nothing(claim: ClaimBuilder) -> None:
     assert tally.by_outcome().was[Outcome.REFUSED] == 1
 
 
-def test_a_request_recorded_without_its_facts_is_counted_not_replayed(claim: ClaimBuilder) -> None:
+def test_a_request_recorded_without_its_facts_is_counted_not_replayed(claim: Any) -> None:
     request, _ = recorded(claim)
     tally = Tally(FORTNIGHT)
     tally.add(request, None)
     assert (tally.requests, tally.not_replayed, sum(tally.by_outcome().was.values())) == (1, 1, 0)
 
 
-def test_every_change_is_counted_and_the_first_thousand_listed(claim: ClaimBuilder) -> None:
+def test_every_change_is_counted_and_the_first_thousand_listed(claim: Any) -> None:
     request, facts = recorded(claim, **ordered_days_before(20))
     tally = Tally(FORTNIGHT)
     for index in range(MAX_CHANGES_LISTED + 5):
@@ -117,7 +118,7 @@ def test_every_change_is_counted_and_the_first_thousand_listed(claim: ClaimBuild
 
 @settings(max_examples=150, deadline=None)
 @given(changes=claim_changes(refusals=True))
-def test_the_policy_a_request_was_assessed_under_changes_nothing(claim: ClaimBuilder, changes: dict[str, Any]) -> None:
+def test_the_policy_a_request_was_assessed_under_changes_nothing(claim: Any, changes: dict[str, Any]) -> None:
     tally = Tally(shipped_policy())
     tally.add(*recorded(claim, **changes))
     assert tally.changed_count == 0
@@ -127,7 +128,7 @@ def test_the_policy_a_request_was_assessed_under_changes_nothing(claim: ClaimBui
 
 @settings(max_examples=150, deadline=None)
 @given(changes=claim_changes(refusals=True), shorter=st.integers(0, 29))
-def test_a_shorter_window_never_refunds_more(claim: ClaimBuilder, changes: dict[str, Any], shorter: int) -> None:
+def test_a_shorter_window_never_refunds_more(claim: Any, changes: dict[str, Any], shorter: int) -> None:
     tally = Tally(shipped_policy().model_copy(update={"claim_window_days": shorter}))
     tally.add(*recorded(claim, **changes))
     refunded = tally.refunded()
@@ -185,7 +186,7 @@ def test_before_any_version_nothing_is_in_force() -> None:
     assert in_force([version("jan", JANUARY)], JANUARY - timedelta(seconds=1)) is None
 
 
-def test_claim_facts_need_an_order(claim: ClaimBuilder) -> None:
+def test_claim_facts_need_an_order(claim: Any) -> None:
     request, facts = recorded(claim)
     assert claim_facts(request, facts.model_copy(update={"order": None})) is None
     assert isinstance(claim_facts(request, facts), ClaimFacts)

@@ -139,7 +139,8 @@ function draftActions(draft, reload) {
     await reload(t("policy.published", { version: version.version, from: moment(version.effectiveFrom) }));
   });
   return h("div", {},
-    h("h2", {}, t("policy.simulateHeading", { version: draft.version })), simulateForm, simulateAlert, result,
+    h("h2", {}, t("policy.simulateHeading", { version: draft.version })), h("p", {}, t("policy.simulateHelp")),
+    simulateForm, simulateAlert, result,
     h("h2", {}, t("policy.publishHeading", { version: draft.version })), publishForm);
 }
 

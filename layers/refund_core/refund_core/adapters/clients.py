@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 @cache
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb")
+
+
+@cache
+def dynamodb_resource() -> DynamoDBServiceResource:
+    """For Powertools' DynamoDB parameters provider, which reads through a resource: made from the default
+    session (about 20 ms; the provider's own new session costs about 120 ms)."""
+    return boto3.resource("dynamodb")
 
 
 @cache
@@ -49,5 +56,5 @@ def s3(region: str | None = None) -> S3Client:
 
 def reset() -> None:
     """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
-    for client in (dynamodb, stepfunctions, ses, eventbridge, sqs, s3):
+    for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs, s3):
         client.cache_clear()

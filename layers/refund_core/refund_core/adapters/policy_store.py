@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +18,7 @@ from aws_lambda_powertools.utilities.parameters import DynamoDBProvider, GetPara
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, TypeAdapter
 
+from refund_core.adapters import clients
 from refund_core.adapters.dynamo import busy as _busy
 from refund_core.adapters.dynamo import call, decode_token, encode_token
 from refund_core.adapters.repository import Page
@@ -61,7 +63,9 @@ _VERSIONS = TypeAdapter(dict[str, PublishedPolicy])
 
 @cache
 def _provider() -> DynamoDBProvider:
-    return DynamoDBProvider(table_name=settings().policy_table_name, key_attr="pk", sort_attr="sk")
+    return DynamoDBProvider(
+        table_name=settings().policy_table_name, key_attr="pk", sort_attr="sk", boto3_client=clients.dynamodb_resource()
+    )
 
 
 def versions_client() -> Any:
@@ -110,20 +114,24 @@ def _put(kind: str, name: str, record: BaseModel, condition: str | None = None) 
 
 
 def _audit(entry: AuditEntry) -> TransactWriteItemTypeDef:
-    # A random suffix: two actions in one millisecond are two entries; the condition makes it add-only.
-    name = f"{utc_iso(entry.at)}#{secrets.token_hex(4)}"
+    # The write's own nanoseconds order the entries of one action (which share its moment), a random suffix
+    # keeps two writers apart; the condition makes the trail add-only.
+    name = f"{utc_iso(entry.at)}#{time.time_ns():020d}#{secrets.token_hex(4)}"
     return _put(AUDIT, name, entry, "attribute_not_exists(pk)")
 
 
 def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
-    """The writes as one transaction; the codes of a cancelled one (one per write), or [] when written."""
+    """The writes as one transaction; the code of each write of a cancelled one ("None" for those that would
+    have gone through), or [] when written. Throttling is a 503, a clash with another transaction a 409."""
     try:
         call("transact_write_items", TransactItems=writes)
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         codes = [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
-        if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
+        if any(code in _THROTTLED or code == "ThrottlingError" for code in codes):
+            raise _busy(error) from error
+        if not codes or set(codes) - {"None", "ConditionalCheckFailed"}:
             raise Conflict("another policy action came at the same moment; try again") from error
         return codes
     return []
@@ -131,8 +139,10 @@ def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
 
 def record_first_version(first: PublishedPolicy, entry: AuditEntry) -> None:
     """Store the shipped document as the first version, once: nothing when it is stored already."""
-    _transact([_put(PUBLISHED, first.version, first, "attribute_not_exists(pk)"), _audit(entry)])
-    forget_cached_versions()
+    codes = _transact([_put(PUBLISHED, first.version, first, "attribute_not_exists(pk)"), _audit(entry)])
+    if codes and codes[0] != "ConditionalCheckFailed":
+        raise Conflict("another policy action came at the same moment; try again")
+    _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
 def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
@@ -150,8 +160,10 @@ def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
             _audit(entry),
         ]
     )
-    if codes:
+    if codes and codes[0] == "ConditionalCheckFailed":
         raise Conflict(f"version {draft.version} is published; a published version cannot be changed", "version")
+    if codes:
+        raise Conflict("another policy action came at the same moment; try again")
 
 
 def get_draft(version: str) -> PolicyDraft | None:
@@ -197,13 +209,16 @@ def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -
     )
     if codes and codes[0] == "ConditionalCheckFailed":
         raise Conflict(f"version {published.version} is published already", "version")
+    if codes and codes[1] == "ConditionalCheckFailed":
+        raise Conflict(f"draft {draft.version} was saved again meanwhile: look at it again before publishing")
     if codes:
-        raise Conflict(f"draft {draft.version} was saved again meanwhile; simulate it again before publishing")
-    forget_cached_versions()
+        raise Conflict("another policy action came at the same moment; try again")
+    _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
 def record_simulation(simulation_id: str, simulation: BaseModel, entry: AuditEntry) -> None:
-    _transact([_put(SIMULATIONS, simulation_id, simulation, "attribute_not_exists(pk)"), _audit(entry)])
+    if _transact([_put(SIMULATIONS, simulation_id, simulation, "attribute_not_exists(pk)"), _audit(entry)]):
+        raise Conflict("another policy action came at the same moment; try again")
 
 
 def audit_trail(limit: int, next_token: str | None) -> Page[AuditEntry]:

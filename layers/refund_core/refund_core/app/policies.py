@@ -8,10 +8,11 @@ so no function applies an older one after that moment."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import policy_store, repository
@@ -27,8 +28,13 @@ from refund_core.policy.models import Outcome, UtcDatetime
 from refund_core.policy.money import Money
 from refund_core.policy.simulation import ChangedRequest, Tally, WasWould
 
-# A simulation covers at most a year of requests, like the reports.
+# A simulation covers at most a year of requests, like the reports, and of years the service can have seen.
 MAX_SIMULATED_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+# A version may be published to take effect at most this far ahead.
+FURTHEST_AHEAD = timedelta(days=3660)
+# Between the moment a publication is timed and its transaction: what every function's cache may still lag.
+PUBLICATION_MARGIN = timedelta(seconds=1)
 # "Now" as a client's clock sends it may be this far behind ours (latency, skew): still now, not the past.
 NOW_TOLERANCE = timedelta(minutes=5)
 
@@ -90,7 +96,9 @@ class Simulation(_Resource):
     simulated_by: str
     simulated_at: UtcDatetime
     requests: int = Field(description="Requests received in the period")
-    not_replayed: int = Field(description="Of those, recorded without their facts (by the first release)")
+    not_replayed: int = Field(
+        description="Of those, assessed before every fact the rules read was recorded with the assessment"
+    )
     changed_count: int = Field(description="Requests whose outcome or suggested amount would change")
     changed: tuple[ChangedRequest, ...] = Field(description="The first 1,000 of them, in the order received")
     by_outcome: WasWould[dict[Outcome, int]]
@@ -103,6 +111,14 @@ class Publication(_Resource):
     effective_from: AwareDatetime = Field(
         description="When new requests are first assessed under it: now or later (with Z or an offset)"
     )
+
+    @field_validator("effective_from")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        # Checked here, where a year 9999 with an offset cannot overflow a conversion to UTC later.
+        if not 2000 <= value.year <= 2999:
+            raise ValueError("must be a moment of the years 2000 to 2999")
+        return value
 
 
 class AuditTrail(_Resource):
@@ -182,6 +198,9 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
     draft = _draft(version)
     if period.start > period.end:
         raise InvalidInput("from must not be after to", field="from")
+    for name, day in (("from", period.start), ("to", period.end)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidInput(f"{name} must be from {FIRST_DAY} to {LAST_DAY}", field=name)
     if (period.end - period.start).days >= MAX_SIMULATED_DAYS:
         raise InvalidInput(f"a simulation covers at most {MAX_SIMULATED_DAYS} days", field="to")
     zone = in_force(at).time_zone
@@ -191,7 +210,7 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
     ):
         tally.add(request, request.facts)
     simulation = Simulation(
-        simulation_id=f"{version}#{at.isoformat(timespec='milliseconds')}",
+        simulation_id=f"{version}#{at.isoformat(timespec='milliseconds')}#{secrets.token_hex(4)}",
         version=version,
         start=period.start,
         end=period.end,
@@ -222,11 +241,17 @@ def publish(caller: Caller, version: str, publication: Publication, now: datetim
         raise InvalidInput(
             "effectiveFrom must be now or later: a version cannot apply to the past", field="effectiveFrom"
         )
+    if requested > at + FURTHEST_AHEAD:
+        raise InvalidInput("effectiveFrom must be within 10 years from now", field="effectiveFrom")
     draft = _draft(version)
     _first_version_recorded(caller, at)
+    # Timed after the reads, just before the write: a function that refreshed its cache meanwhile reads the
+    # version no later than this moment plus its cache's age.
+    written_at = now or _now()
+    cached_for = timedelta(seconds=settings().policy_cache_seconds)
     published = PublishedPolicy(
         version=version,
-        effective_from=max(requested, at + timedelta(seconds=settings().policy_cache_seconds)),
+        effective_from=max(requested, written_at + cached_for + PUBLICATION_MARGIN),
         published_by=caller.username,
         published_at=at,
         document=draft.document,

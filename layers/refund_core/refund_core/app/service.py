@@ -238,7 +238,8 @@ def _start_review_deadline(request: RequestRecord) -> None:
 
 
 def _working_days_left(request: RefundRequest, now: datetime | None = None) -> int:
-    calendar = ReviewCalendar(policies.in_force(now))
+    # The calendar (time zone, holidays) of the version that set the request's deadline.
+    calendar = ReviewCalendar(policies.assessed_under(request.assessment.policy_version, request.received_at))
     return calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
 
 

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
     StrictInt,
     ValidationError,
@@ -34,6 +35,8 @@ from refund_core.policy.money import Money
 VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
 HolidayCategory = Literal["public", "optional", "bank", "government"]
+# A set of names, written sorted: the same document is the same JSON in every process (a set's order is not).
+SortedSet = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str])]
 
 
 class AutomaticDecisions(BaseModel):
@@ -49,9 +52,9 @@ class FilingLimits(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
-    per_order: StrictInt = Field(ge=1)
-    per_customer: StrictInt = Field(ge=1)
-    per_customer_days: StrictInt = Field(ge=1)
+    per_order: StrictInt = Field(ge=1, le=1000)
+    per_customer: StrictInt = Field(ge=1, le=1000)
+    per_customer_days: StrictInt = Field(ge=1, le=3660)
 
 
 class Policy(BaseModel):
@@ -60,22 +63,24 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
-    policy_id: str = Field(min_length=1)
+    policy_id: str = Field(min_length=1, max_length=128)
     version: str = Field(pattern=VERSION_PATTERN)
-    time_zone: str
-    claim_window_days: StrictInt = Field(ge=0)
-    traffic_limit_bytes: StrictInt = Field(gt=0)
-    bytes_per_gb: StrictInt = Field(gt=0)
-    new_order_kinds: frozenset[str]
-    max_connections: StrictInt = Field(ge=0)
-    violation_block_reasons: frozenset[str]
-    excluded_payment_channels: frozenset[str]
+    time_zone: str = Field(max_length=64)
+    # Upper bounds keep every date the rules and the calendar compute within Python's, and a review within
+    # a Step Functions execution's year.
+    claim_window_days: StrictInt = Field(ge=0, le=3660)
+    traffic_limit_bytes: StrictInt = Field(gt=0, le=10**18)
+    bytes_per_gb: StrictInt = Field(gt=0, le=10**12)
+    new_order_kinds: SortedSet
+    max_connections: StrictInt = Field(ge=0, le=10**6)
+    violation_block_reasons: SortedSet
+    excluded_payment_channels: SortedSet
     excluded_channel_reasons: dict[str, str]
     cancelled_claims_count: StrictBool
     excess_traffic_price_per_gb: dict[str, Decimal]
     charge_elapsed_time: StrictBool
     automatic_decisions: AutomaticDecisions
-    review_working_days: StrictInt = Field(gt=0)
+    review_working_days: StrictInt = Field(gt=0, le=200)
     reminder_working_days_before_deadline: StrictInt = Field(ge=0)
     holiday_categories: tuple[HolidayCategory, ...] = Field(min_length=1)
     refund_paths: dict[str, str]
@@ -88,7 +93,7 @@ class Policy(BaseModel):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # a folder of zones, a name too long
             raise ValueError(f"{value!r} is not an IANA time zone") from error
         return value
 
@@ -111,8 +116,8 @@ class Policy(BaseModel):
                 Money(amount=price, currency=currency)
             except ValidationError as error:
                 raise ValueError(f"{currency!r}: {price} is not an amount of an ISO 4217 currency") from error
-            if price < 0:
-                raise ValueError(f"the price for {currency} is negative")
+            if price < 0 or price > 10**6:
+                raise ValueError(f"the price for {currency} must be from 0 to 1,000,000")
         return value
 
     @field_validator("reminder_working_days_before_deadline")

@@ -145,8 +145,9 @@ class AssessedFacts(CamelModel):
     usage: Usage | None
     customer: AccountFacts | None
     support_ticket: SupportTicket | None
-    # What NO_EARLIER_CLAIM read of the customer's other claims: so a draft policy can be replayed on it.
-    earlier_claims: tuple[EarlierClaim, ...] = ()
+    # What NO_EARLIER_CLAIM read of the customer's other claims, so that a draft policy can be replayed on
+    # it; None for an assessment recorded before it was kept (which cannot be replayed exactly).
+    earlier_claims: tuple[EarlierClaim, ...] | None = None
 
     @classmethod
     def of(cls, facts: ClaimFacts) -> AssessedFacts:

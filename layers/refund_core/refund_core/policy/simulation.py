@@ -26,8 +26,9 @@ MAX_CHANGES_LISTED = 1000
 
 
 def claim_facts(request: RefundRequest, facts: AssessedFacts) -> ClaimFacts | None:
-    """The facts the rules read when `request` was last assessed; None when no order was on record then."""
-    if facts.order is None:
+    """The facts the rules read when `request` was last assessed; None when they were not all recorded (no
+    order on record then, or an assessment from before the earlier claims were kept)."""
+    if facts.order is None or facts.earlier_claims is None:
         return None
     account = facts.customer
     return ClaimFacts(
@@ -84,7 +85,7 @@ class Tally:
     def add(self, request: RefundRequest, facts: AssessedFacts | None) -> None:
         self.requests += 1
         replayed = claim_facts(request, facts) if facts is not None else None
-        if replayed is None:  # recorded before facts were kept (the first release): nothing to run the rules on
+        if replayed is None:  # not every fact the rules read was recorded: nothing to run them on exactly
             self.not_replayed += 1
             return
         before = request.assessment
