@@ -90,6 +90,29 @@ def test_two_full_refunds_of_one_customer_at_once_are_one_approval_and_one_refus
     assert outcomes == Counter({("APPROVED", "REFUSED"): REPETITIONS})
 
 
+def test_a_claim_recorded_while_another_reads_its_claims_counts_as_the_earlier_one(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow read (a cold start, a busy table): claim a starts, and before its claims are read claim b of
+    the same customer is received, judged and approved. Claim a must count b as its earlier claim: received
+    after its read, which saw b recorded (judged as received before that read, a was approved too)."""
+    seed_order("slow-a", "slow", days_ago=5)
+    seed_order("slow-b", "slow", days_ago=5)
+    read = repository.load_claim_context
+    first: list[Any] = []
+
+    def slow_read(username: str, order_id: str, ticket_id: str) -> repository.ClaimContext:
+        if order_id == "slow-a" and not first:
+            first.append(submit_refund_request(customer("slow"), submission("slow-b")))
+        return read(username, order_id, ticket_id)
+
+    monkeypatch.setattr(repository, "load_claim_context", slow_read)
+    late = submit_refund_request(customer("slow"), submission("slow-a"))
+    assert (first[0].status, late.status) == (RequestStatus.APPROVED, RequestStatus.REFUSED)
+    (earlier,) = [rule for rule in late.assessment.rules if rule.id is RuleId.NO_EARLIER_CLAIM]
+    assert earlier.result == "fail" and "slow-b" in earlier.reason
+
+
 def test_fifty_full_refunds_of_one_customer_at_once_give_one_approval(
     stack: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,11 +153,13 @@ def submit_refund_request(
     another of the customer's is judged again with the winner counted. `letter`: the claim came by letter
     (LETTERS.md), which its history names and its emails answer."""
     for _ in range(JUDGING_TRIES):
-        # Received when recorded: a claim judged again after another of the customer's was recorded first is
-        # received after it, so that one counts as the earlier claim.
+        context = repository.load_claim_context(caller.username, command.order_id, command.support_ticket_id)
+        # Received once its claims are read: a claim of the customer recorded before that read was received
+        # before it, so it counts as the earlier claim (one recorded after the read fails our condition). Taken
+        # before the read, a slow read (a cold start) could see a claim received later that, judged without
+        # this one, was approved too.
         received_at = now or _now()
         policy = policies.in_force(received_at)
-        context = repository.load_claim_context(caller.username, command.order_id, command.support_ticket_id)
         order = context.records.order
         if order is None or order.username != caller.username:
             raise NotFound(f"order {command.order_id} not found", field="orderId")
