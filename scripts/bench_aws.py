@@ -172,6 +172,7 @@ def _fresh_process_seconds(body: str) -> float:
         "REQUESTS_TABLE_NAME": "RequestsTable",
         "CUSTOMER_RECORDS_TABLE_NAME": "CustomerRecordsTable",
         "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+        "POLICY_TABLE_NAME": "PolicyTable",
         "REVIEW_DEADLINE_STATE_MACHINE_ARN": "arn:aws:states:ap-southeast-1:123456789012:stateMachine:x",
         "POWERTOOLS_SERVICE_NAME": "refunds",
     }

@@ -197,7 +197,7 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
         region=REGION,
         poll_seconds=0.1,
     )
-    (delivery,) = queue_sources(load_template())
+    (delivery,) = [source for source in queue_sources(load_template()) if source.queue == "DeliveryQueue"]
     queue_client = boto3.client("sqs", region_name=REGION)
     queue_client.meta.events.register("after-call", meter.on_queue_response)
     deliveries = QueuePoller(
