@@ -1,6 +1,6 @@
 """GET /refund-requests/{requestId}, GET /refund-requests and GET /orders: the owner or staff read."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.repository import RequestFilter
 from refund_core.adapters.settings import settings
-from refund_core.app.inputs import RequestId
+from refund_core.app.inputs import IsoDate, RequestId
 from refund_core.app.resources import OrderList, RefundRequestResource, RequestList
 from refund_core.app.service import hong_kong_day_start, list_orders, list_refund_requests, read_refund_request
 from refund_core.http.resolver import (
@@ -52,8 +52,8 @@ def list_requests(
     overdue: Annotated[Literal["true", "false"] | None, Query(description="staff: only overdue (or not)")] = None,
     username: Annotated[str | None, Query(min_length=1, max_length=128, description="staff: one customer's")] = None,
     order_id: Annotated[str | None, Query(alias="orderId", min_length=1, max_length=128, description="staff")] = None,
-    received_from: Annotated[date | None, Query(alias="receivedFrom", description="staff: a Hong Kong date")] = None,
-    received_to: Annotated[date | None, Query(alias="receivedTo", description="staff: a Hong Kong date")] = None,
+    received_from: Annotated[IsoDate | None, Query(alias="receivedFrom", description="staff: a Hong Kong date")] = None,
+    received_to: Annotated[IsoDate | None, Query(alias="receivedTo", description="staff: a Hong Kong date")] = None,
     limit: PageSize = 50,
     next_token: PageToken = None,
 ) -> Response[RequestList]:

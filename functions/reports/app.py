@@ -1,6 +1,5 @@
 """GET /reports/sla and GET /reports/decisions.csv: the supervisors' service levels and decisions."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -9,6 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.settings import settings
+from refund_core.app.inputs import IsoDate
 from refund_core.app.reports import ServiceLevels
 from refund_core.app.service import decisions_export, service_levels
 from refund_core.http.resolver import (
@@ -24,8 +24,8 @@ from refund_core.observability import observed
 
 app = new_api(allowed_origin=settings().web_app_origin)
 PERIOD = ("from", "to")
-From = Annotated[date | None, Query(alias="from", description="a Hong Kong date (default: 29 days before `to`)")]
-To = Annotated[date | None, Query(alias="to", description="a Hong Kong date (default: today)")]
+From = Annotated[IsoDate | None, Query(alias="from", description="a Hong Kong date (default: 29 days before `to`)")]
+To = Annotated[IsoDate | None, Query(alias="to", description="a Hong Kong date (default: today)")]
 NOT_A_SUPERVISOR = {403: "Not a refund supervisor"}
 
 

@@ -184,7 +184,9 @@ def test_staff_filter_by_customer_order_and_the_day_received(three_pending: dict
 @pytest.mark.parametrize(
     ("query", "field"),
     [({"overdue": "yes"}, "overdue"), ({"receivedFrom": "1 Dec"}, "receivedFrom"), ({"colour": "red"}, "colour"),
-     ({"status": "OPEN"}, "status")],
+     ({"status": "OPEN"}, "status"),
+     # A number is a Unix time to pydantic ("0": 1970-01-01); API.md's dates are ISO dates only.
+     ({"receivedTo": "0"}, "receivedTo"), ({"receivedFrom": "20261201"}, "receivedFrom")],
 )  # fmt: skip
 def test_a_bad_filter_is_400_naming_it(three_pending: dict[str, str], query: dict[str, str], field: str) -> None:
     answer = get(SUBMIT, RITA, **query)
@@ -241,6 +243,9 @@ def test_the_service_levels_count_what_happened_in_the_period(stack: LocalAws) -
     empty = get("/reports/sla", SUE, **{"from": "2020-01-01", "to": "2020-01-31"}).json
     assert (empty["received"], empty["workingDaysToDecision"]["median"], empty["refunded"]) == (0, None, [])
     assert get("/reports/sla", SUE, **{"from": "2026-12-31", "to": "2026-01-01"}).status == 400
+    for bad in ("0", "1796000000"):
+        answer = get("/reports/sla", SUE, **{"from": bad})
+        assert (answer.status, answer.json["errors"][0]["field"]) == (400, "from")
 
 
 def test_the_decisions_csv_parses_and_matches_the_decisions(stack: LocalAws) -> None:

@@ -176,6 +176,7 @@ def test_a_simulation_of_a_period_without_requests_changes_nothing(stack: LocalA
         ({"from": "yesterday", "to": "2026-12-01"}, "from"),
         ({"to": "2026-12-01"}, "from"),
         ({"from": "0001-01-01", "to": "0001-01-31"}, "from"),
+        ({"from": 0, "to": "2026-12-01"}, "from"),
         ({"from": "9999-12-01", "to": "9999-12-31"}, "from"),
     ],
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
@@ -25,6 +26,19 @@ FreeText = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra
 # Characters that show nothing: controls, format characters (zero-width space, byte-order mark...), spaces and
 # separators (API.md "A text field counts as empty...").
 _INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _written_as_iso_date(value: object) -> object:
+    # pydantic also reads a number as a Unix time ("0" is 1970-01-01): a date is only ever written YYYY-MM-DD.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+# A Hong Kong calendar date in a query or a body (API.md: ISO dates).
+IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date)]
 
 # A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
 RequestId = Annotated[str, Path(min_length=1, max_length=PATH_ID_MAX_LENGTH, pattern=PATH_ID_PATTERN)]

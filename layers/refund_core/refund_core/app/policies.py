@@ -19,6 +19,7 @@ from refund_core.adapters import policy_store, repository
 from refund_core.adapters.policy_store import AuditEntry, PolicyAction, PolicyDraft
 from refund_core.adapters.repository import Page
 from refund_core.adapters.settings import settings
+from refund_core.app.inputs import IsoDate
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, logger
@@ -82,8 +83,8 @@ class PolicyVersions(_Resource):
 
 
 class SimulationPeriod(_Resource):
-    start: date = Field(alias="from", description="A Hong Kong date: requests received from its start")
-    end: date = Field(alias="to", description="A Hong Kong date: requests received until its end")
+    start: IsoDate = Field(alias="from", description="A Hong Kong date: requests received from its start")
+    end: IsoDate = Field(alias="to", description="A Hong Kong date: requests received until its end")
 
 
 class Simulation(_Resource):
