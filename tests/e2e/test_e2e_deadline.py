@@ -50,10 +50,11 @@ def test_a_forgotten_request_is_reminded_then_escalated_and_stays_first_in_the_q
     assert resource["overdue"] is True
     # Reminded, then marked overdue (the workflow's steps run in order; tests/integration proves it step by
     # step). Here, on a busy machine, the 4 s window can put both steps, which the workflow stamps in whole
-    # seconds, in one second, and both emails in one delivery: the moments may be equal, never reversed.
+    # seconds, in one second: the moments may be equal, never reversed. The two emails are then owed within
+    # that second and go through the delivery queue (standard SQS, two batches at once), which promises each
+    # is sent once, not in which order.
     at = {entry["event"]: entry["at"] for entry in resource["history"]}
     assert at["reminded"] <= at["overdue"]
-    assert reminder[0]["sentAt"] <= escalation[0]["sentAt"]
 
     queue = server.call("GET", "/refund-requests?status=PENDING", user=REVIEWER).json()["items"]
     assert [item["requestId"] for item in queue] == [request_id, later["requestId"]]
