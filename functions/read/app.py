@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from refund_core.adapters.repository import RequestFilter
 from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate, RequestId
+from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.resources import OrderList, RefundRequestResource, RequestList
-from refund_core.app.service import hong_kong_day_start, list_orders, list_refund_requests, read_refund_request
+from refund_core.app.service import list_orders, list_refund_requests, read_refund_request
 from refund_core.http.resolver import (
     current_caller,
     media_type_lower_cased,

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from refund_core.errors import InvalidInput
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
 from refund_core.policy.models import Text
 
@@ -39,6 +40,17 @@ def _written_as_iso_date(value: object) -> object:
 
 # A Hong Kong calendar date in a query or a body (API.md: ISO dates).
 IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date)]
+# A report or a simulation covers at most a year of requests.
+MAX_PERIOD_DAYS = 366
+
+
+def check_period(first: date, last: date, what: str) -> None:
+    """A period of Hong Kong dates, both included: in order, and at most MAX_PERIOD_DAYS long."""
+    if first > last:
+        raise InvalidInput("from must not be after to", field="from")
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise InvalidInput(f"a {what} covers at most {MAX_PERIOD_DAYS} days", field="to")
+
 
 # A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
 RequestId = Annotated[str, Path(min_length=1, max_length=PATH_ID_MAX_LENGTH, pattern=PATH_ID_PATTERN)]

@@ -19,7 +19,7 @@ from refund_core.adapters import policy_store, repository
 from refund_core.adapters.policy_store import AuditEntry, PolicyAction, PolicyDraft
 from refund_core.adapters.repository import Page
 from refund_core.adapters.settings import settings
-from refund_core.app.inputs import IsoDate
+from refund_core.app.inputs import IsoDate, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, logger
@@ -29,8 +29,7 @@ from refund_core.policy.models import Outcome, UtcDatetime
 from refund_core.policy.money import Money
 from refund_core.policy.simulation import ChangedRequest, Tally, WasWould
 
-# A simulation covers at most a year of requests, like the reports, and of years the service can have seen.
-MAX_SIMULATED_DAYS = 366
+# A simulation covers days of the years the service can have seen.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 # A version may be published to take effect at most this far ahead.
 FURTHEST_AHEAD = timedelta(days=3660)
@@ -187,8 +186,9 @@ def _draft(version: str) -> PolicyDraft:
     raise NotFound(f"no draft {version}")
 
 
-def _day_start(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone))
+def hong_kong_day_start(day: date) -> datetime:
+    """The first moment of a calendar day in the policy's time zone (Hong Kong)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(in_force().time_zone))
 
 
 def simulate(caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None) -> Simulation:
@@ -197,17 +197,13 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
     _policy_owner(caller)
     at = now or _now()
     draft = _draft(version)
-    if period.start > period.end:
-        raise InvalidInput("from must not be after to", field="from")
     for name, day in (("from", period.start), ("to", period.end)):
         if not FIRST_DAY <= day <= LAST_DAY:
             raise InvalidInput(f"{name} must be from {FIRST_DAY} to {LAST_DAY}", field=name)
-    if (period.end - period.start).days >= MAX_SIMULATED_DAYS:
-        raise InvalidInput(f"a simulation covers at most {MAX_SIMULATED_DAYS} days", field="to")
-    zone = in_force(at).time_zone
+    check_period(period.start, period.end, "simulation")
     tally = Tally(draft.document)
     for request in repository.requests_to_replay(
-        _day_start(period.start, zone), _day_start(period.end + timedelta(days=1), zone)
+        hong_kong_day_start(period.start), hong_kong_day_start(period.end + timedelta(days=1))
     ):
         tally.add(request, request.facts)
     simulation = Simulation(

@@ -4,15 +4,15 @@ review calendar. Handlers call exactly one of these; they know nothing of tables
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 from refund_core.adapters import customer_records, repository, workflow
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
 from refund_core.app import policies, reports
-from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest
+from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest, check_period
+from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.resources import (
     AUTOMATIC,
     INTERNAL_NOTE,
@@ -26,7 +26,6 @@ from refund_core.app.resources import (
 from refund_core.errors import (
     ClaimsKeptChanging,
     Conflict,
-    InvalidInput,
     LimitReached,
     NotAReviewer,
     NotASupervisor,
@@ -61,9 +60,8 @@ _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId
 JUDGING_TRIES = 4
 # The history entry that says which version a reviewer's re-assessment applied.
 POLICY_APPLIED = {"receipt": "policy at receipt", "current": "current policy"}
-# The supervisors' reports: the last 30 days unless a period is named, and at most a year.
+# The supervisors' reports: the last 30 days unless a period is named.
 REPORT_DAYS = 30
-MAX_REPORT_DAYS = 366
 
 
 def _now() -> datetime:
@@ -423,11 +421,6 @@ def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) 
     return OrderList(items=items, next_token=page.next_token)
 
 
-def hong_kong_day_start(day: date) -> datetime:
-    """The first moment of a calendar day in the policy's time zone (Hong Kong)."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(policies.in_force().time_zone))
-
-
 def _period(caller: Caller, start: date | None, end: date | None, now: datetime) -> tuple[date, date]:
     """The report's Hong Kong dates, both included: the last 30 days when none are named."""
     if not caller.is_supervisor:
@@ -435,10 +428,7 @@ def _period(caller: Caller, start: date | None, end: date | None, now: datetime)
     today = ReviewCalendar(policies.in_force(now)).local_date(now)
     last = end or today
     first = start or last - timedelta(days=REPORT_DAYS - 1)
-    if first > last:
-        raise InvalidInput("from must not be after to", field="from")
-    if (last - first).days >= MAX_REPORT_DAYS:
-        raise InvalidInput(f"a report covers at most {MAX_REPORT_DAYS} days", field="to")
+    check_period(first, last, "report")
     return first, last
 
 
