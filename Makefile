@@ -98,7 +98,7 @@ $(CHECKOV)/.installed: requirements-checkov.txt
 security-scan: tools $(CHECKOV)/.installed
 	scripts/security_scan.sh
 
-bench: venv
+bench: venv browser-deps
 	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_LOG_LEVEL=ERROR $(PY) scripts/bench.py
 
 # Every events/*.json through the real SAM CLI (sam local start-lambda) against moto's server; needs Docker

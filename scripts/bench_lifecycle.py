@@ -225,6 +225,9 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
                 "POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for("alice"),
                 headers={"Idempotency-Key": "lifecycle-1"},
             )  # fmt: skip
+            # The workflow waits until whole seconds, rounded up: received just after a second begins, the
+            # reminder (at 2.4 s) and the deadline (at 3 s) fall in different seconds, with a second between.
+            time.sleep(1.05 - time.time() % 1)
             created = api("functions/submit/", submit)
             request_id = json.loads(created["body"])["requestId"]
             on_request = {"requestId": request_id}

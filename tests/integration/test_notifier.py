@@ -1,7 +1,8 @@
 """The notifier fed the committed events/stream_*.json and the table's real stream, on moto built from
 template.yaml: each effect a change owes goes onto the delivery queue (the outbox delivers it:
 test_outbox.py), a pending request's review-deadline workflow is started (the repair of a submit whose own
-start failed), and nothing else of the table calls for anything."""
+start failed), a request's workflow is stopped once it is decided or cancelled, and nothing else of the table
+calls for anything."""
 
 from __future__ import annotations
 
@@ -93,10 +94,13 @@ def test_each_effect_a_change_owes_is_queued_and_no_workflow_started(
 def test_the_filter_passes_only_new_requests_and_new_owed_effects() -> None:
     records = [record for name in ("decided", "reminded") for record in stream_event(name)["Records"]]
     passed = notifier_records(records)
-    assert [record["dynamodb"]["Keys"]["sk"]["S"] for record in passed] == [
-        "OWED#email#decision",
-        "OWED#event#RefundDecided",
-        "OWED#email#reminder",
+    # The decision's MODIFY (PENDING → APPROVED) passes, to stop the workflow; the reminder's (PENDING → PENDING)
+    # does not.
+    assert [(record["eventName"], record["dynamodb"]["Keys"]["sk"]["S"]) for record in passed] == [
+        ("MODIFY", "REQUEST"),
+        ("INSERT", "OWED#email#decision"),
+        ("INSERT", "OWED#event#RefundDecided"),
+        ("INSERT", "OWED#email#reminder"),
     ]
 
 
@@ -149,3 +153,51 @@ def test_the_real_table_stream_of_a_submitted_then_cancelled_request(stack: Loca
         (request.request_id, "email#cancellation"),
     ]
     assert [execution["name"] for execution in executions(stack)] == [request.request_id]
+
+
+def _pending_request_with_its_workflow(username: str, order_id: str, received: datetime) -> str:
+    seed_order(order_id, username, days_ago=3, traffic_bytes=None, ticket_id=f"T-{order_id}")  # unknown traffic
+    caller = Caller(username=username, email=f"{username}@example.com", groups=frozenset())
+    command = SubmitRefundRequest(order_id=order_id, reason="Too slow.", support_ticket_id=f"T-{order_id}")
+    request = service.submit_refund_request(caller, command, now=received)
+    assert request.status == "PENDING"
+    return request.request_id
+
+
+def _status(stack: LocalAws, request_id: str) -> str:
+    (execution,) = [execution for execution in executions(stack) if execution["name"] == request_id]
+    return str(execution["status"])
+
+
+def test_a_cancelled_request_has_its_workflow_stopped_so_it_bills_no_more_transitions(stack: LocalAws) -> None:
+    received = datetime.now(UTC)
+    request_id = _pending_request_with_its_workflow("erin", "ord-4005", received)
+    assert _status(stack, request_id) == "RUNNING"
+    erin = Caller(username="erin", email="erin@example.com", groups=frozenset())
+    service.cancel_refund_request(erin, request_id, now=received + timedelta(minutes=1))
+
+    assert invoke(NOTIFIER, {"Records": notifier_records(table_stream_records())}) == {"batchItemFailures": []}
+
+    assert _status(stack, request_id) == "ABORTED"
+    assert effects_queued() == [(request_id, "email#acknowledgement"), (request_id, "email#cancellation")]
+
+
+def test_a_stop_that_fails_leaves_the_workflow_to_end_by_itself_and_fails_no_record(stack: LocalAws) -> None:
+    received = datetime.now(UTC)
+    request_id = _pending_request_with_its_workflow("fay", "ord-4006", received)
+    fay = Caller(username="fay", email="fay@example.com", groups=frozenset())
+    service.cancel_refund_request(fay, request_id, now=received + timedelta(minutes=1))
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StopExecution")
+
+    events = clients.stepfunctions().meta.events
+    events.register("before-parameter-build.sfn.StopExecution", refuse, unique_id="refuse-stop")
+    try:
+        response = invoke(NOTIFIER, {"Records": notifier_records(table_stream_records())})
+    finally:
+        events.unregister("before-parameter-build.sfn.StopExecution", unique_id="refuse-stop")
+
+    assert response == {"batchItemFailures": []}
+    assert _status(stack, request_id) == "RUNNING"  # it finds the request cancelled at its next step
+    assert effects_queued() == [(request_id, "email#acknowledgement"), (request_id, "email#cancellation")]

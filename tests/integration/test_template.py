@@ -141,7 +141,7 @@ def test_environment_has_every_design_name(template: dict[str, Any]) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartSecurity/Refunds"
 
 
-def test_notifier_reads_new_requests_and_owed_effects_of_its_own_stream_only(template: dict[str, Any]) -> None:
+def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_stream_only(template: dict[str, Any]) -> None:
     notifier = template["Resources"]["NotifierFunction"]["Properties"]
     (stream,) = [event["Properties"] for event in notifier["Events"].values() if event["Type"] == "DynamoDB"]
     assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
@@ -151,8 +151,16 @@ def test_notifier_reads_new_requests_and_owed_effects_of_its_own_stream_only(tem
         "Type": "SQS",
         "Destination": {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]},
     }
-    (pattern,) = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
-    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}}
+    inserts, no_longer_pending = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert inserts == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}}
+    assert no_longer_pending == {
+        "eventName": ["MODIFY"],
+        "dynamodb": {
+            "Keys": {"sk": {"S": ["REQUEST"]}},
+            "OldImage": {"status": {"S": ["PENDING"]}},
+            "NewImage": {"status": {"S": ["APPROVED", "REFUSED", "CANCELLED"]}},
+        },
+    }
     # Its own role, so that SAM adds no AWSLambdaDynamoDBExecutionRole (every stream of the account).
     assert notifier["Role"] == {"Fn::GetAtt": ["NotifierRole", "Arn"]}
     statements = list(iam_statements(template["Resources"]["NotifierRole"]))

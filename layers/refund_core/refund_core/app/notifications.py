@@ -5,6 +5,9 @@
 - A pending request written: its review-deadline workflow started. Submit starts it right after recording
   the request; if that call failed, this start (a no-op when the execution exists) repairs it, and a
   failure here fails the record, so the stream retries it until the workflow runs.
+- A pending request decided or cancelled: its workflow stopped, so that it bills no more state transitions.
+  A stop that fails is logged and counted, not retried: the workflow ends by itself at its next step, when it
+  finds the request no longer pending.
 
 The stream is only the fast path: an owed effect is durable in the table from its change on, and the
 reconciler queues again whatever is still owed after a grace period, so a record the stream gives up on
@@ -16,7 +19,7 @@ from __future__ import annotations
 from refund_core.adapters import outbound, workflow
 from refund_core.adapters.records import OwedEffect, RequestRecord, RequestStreamRecord
 from refund_core.app.outbox import delivery
-from refund_core.observability import count
+from refund_core.observability import count, logger
 from refund_core.policy.models import RequestStatus
 
 
@@ -25,9 +28,27 @@ def handle_record(record: RequestStreamRecord) -> None:
     (history, claims) call for nothing."""
     old, new = record.dynamodb.OldImage, record.dynamodb.NewImage
     if old is not None:
+        if isinstance(old, RequestRecord) and _no_longer_pending(old, new):
+            _stop_review_deadline(old.request_id)
         return
     if isinstance(new, RequestRecord) and new.status is RequestStatus.PENDING:
         workflow.start_review_deadline(new)
     elif isinstance(new, OwedEffect):
         outbound.enqueue_deliveries([delivery(new)])
         count("DeliveriesQueued")
+
+
+def _no_longer_pending(old: RequestRecord, new: object) -> bool:
+    return (
+        old.status is RequestStatus.PENDING
+        and isinstance(new, RequestRecord)
+        and new.status is not RequestStatus.PENDING
+    )
+
+
+def _stop_review_deadline(request_id: str) -> None:
+    try:
+        workflow.stop_review_deadline(request_id)
+    except workflow.WorkflowNotStopped:
+        logger.exception("review deadline workflow not stopped; it ends at its next step", request_id=request_id)
+        count("DeadlineWorkflowStopFailed")
