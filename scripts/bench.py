@@ -19,6 +19,7 @@ import bench_lifecycle
 import bench_load
 import bench_policy
 import bench_records
+import bench_stored
 import bench_web
 
 from refund_core.policy.calendar import review_timeline
@@ -191,6 +192,23 @@ def http_section() -> list[Row]:
     return rows
 
 
+def stored_section() -> list[Row]:
+    results = bench_stored.run()
+    rows = []
+    for result in results:
+        rows.append(Row(f"{result.stored:,} stored: submit, PENDING", _ms_pair(*result.submit), "ms p50 / p95"))
+        rows.append(
+            Row(f"{result.stored:,} stored: reviewers' queue, 20 a page", _ms_pair(*result.queue), "ms p50 / p95")
+        )
+    fewest, most = results[0], results[-1]
+    for route, ratio in (
+        ("submit", most.submit[0] / fewest.submit[0]),
+        ("reviewers' queue", most.queue[0] / fewest.queue[0]),
+    ):
+        rows.append(Row(f"{route} p50, {most.stored:,} stored vs {fewest.stored:,}", f"{ratio:.2f}", "x", "≤ 2x"))
+    return rows
+
+
 def records_section() -> list[Row]:
     measured = bench_records.one_function()
     calls = ", ".join(f"{name} {count:.2f}" for name, count in sorted(measured.calls_per_event.items()))
@@ -254,6 +272,11 @@ SECTIONS: list[tuple[str, Section]] = [
         f" {bench_load.SEQUENTIAL_ROUNDS} rounds of sequential calls, then {bench_load.CLIENTS} clients"
         f" for {bench_load.LOAD_SECONDS:.0f} s",
         http_section,
+    ),
+    (
+        f"refund-local serve --data-dir restored with {' and then '.join(f'{n:,}' for n in bench_stored.SIZES)} stored"
+        f" requests: {bench_stored.ROUNDS} rounds of a fresh customer's submit, then the reviewers' queue",
+        stored_section,
     ),
     ("The web app in headless Chromium on loopback (refund-local serve)", web_section),
 ]

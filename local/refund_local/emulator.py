@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
+from refund_local.speed import make_moto_fast
 from refund_local.waits import make_waits_exact
 
 
@@ -44,6 +45,7 @@ class Emulator:
         # moto's server logs every call it takes (the stream is polled five times a second).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         make_dynamodb_calls_atomic()
+        make_moto_fast()
         make_waits_exact()
         port = _free_port(self._host)
         # moto's Step Functions executor calls the other services at localhost:$MOTO_PORT.

@@ -17,6 +17,7 @@ from refund_core.app import idempotency, letters
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
 from refund_local.provision import load_template, provision
+from refund_local.speed import make_moto_fast
 from refund_local.waits import make_waits_exact
 
 _FAKE_AWS_ENV = {
@@ -50,6 +51,7 @@ class LocalAws:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
         self._mock.start()
         make_dynamodb_calls_atomic()
+        make_moto_fast()
         make_waits_exact()
         stack = provision(load_template(), lambda service: boto3.client(service, region_name=REGION))  # type: ignore[call-overload]
         self.table_names, self.state_machine_arn = stack.table_names, stack.state_machine_arn

@@ -1,0 +1,217 @@
+"""moto 5.2.5's DynamoDB at the cost of what a call asks for, not of what the tables hold; nothing a caller sees
+changes (tests/integration/test_local_stack_moto.py compares the answers with moto's own).
+
+- Queries. moto's `Table.query` starts from `all_items()`, every item of the table sorted by key, then keeps those of the
+partition asked for: each query of one request's items, one customer's claims or the reviewers' queue sorts the
+whole table (60,000 items at 10,000 requests, half a second). Here a query of the table starts from the
+partition's own items, and a query of an index from the items holding the index's partition key value, found
+through a map kept per index; moto then sorts, pages, filters and projects them as before. The map of an index is built at its first query and then kept up to date: every write reaches moto's
+`Table.put_item`, `Table.delete_item` or `DynamoDBBackend.update_item` (which changes the item in place), and each
+files the item written under its value again.
+- Responses. moto 5.2 writes every answer through a serializer that walks botocore's output shape value by value:
+  a page of 20 requests (their facts, assessment and decision are deep maps) took half a second of the
+  emulator's time. DynamoDB's item operations answer in the JSON their results already are, so those are
+  written with `json.dumps`; anything else, an error, or a value JSON cannot hold (a binary attribute's
+  bytes) still goes through moto's serializer."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+_PATCHED = "_refund_local_partitions"
+_MAPS = "_refund_local_index_maps"
+Key = tuple[DynamoType, DynamoType | None]
+
+
+def _items(partition: Any) -> Iterable[Item]:
+    """A partition of a table with a sort key is a dict of its items; without one, the item itself."""
+    return partition.values() if isinstance(partition, dict) else (partition,)
+
+
+class _IndexMap:
+    """A table's items by their value of one attribute (an index's partition key), and where each is filed."""
+
+    def __init__(self, table: Table, attribute: str) -> None:
+        self.attribute = attribute
+        self.by_value: defaultdict[DynamoType, dict[Key, Item]] = defaultdict(dict)
+        self.filed_under: dict[Key, DynamoType] = {}
+        for partition in table.items.values():
+            for item in _items(partition):
+                self.file((item.hash_key, item.range_key), item)
+
+    def file(self, key: Key, item: Item | None) -> None:
+        before = self.filed_under.pop(key, None)
+        if before is not None:
+            bucket = self.by_value[before]
+            bucket.pop(key, None)
+            if not bucket:
+                del self.by_value[before]
+        value = item.attrs.get(self.attribute) if item is not None else None
+        if value is not None and item is not None:
+            self.by_value[value][key] = item
+            self.filed_under[key] = value
+
+
+def _maps(table: Table) -> dict[str, _IndexMap]:
+    maps: dict[str, _IndexMap] = table.__dict__.setdefault(_MAPS, {})
+    return maps
+
+
+def _current(table: Table, key: Key) -> Item | None:
+    hash_key, range_key = key
+    partition = table.items.get(hash_key)
+    if partition is None:
+        return None
+    if isinstance(partition, dict):
+        return partition.get(range_key)
+    return partition
+
+
+def _refile(table: Table, key: Key | None) -> None:
+    if key is None:
+        return
+    maps = _maps(table)
+    if maps:
+        item = _current(table, key)
+        for index_map in maps.values():
+            index_map.file(key, item)
+
+
+def _key_of_attributes(table: Table, attributes: dict[str, Any]) -> Key | None:
+    if table.hash_key_attr not in attributes:
+        return None
+    range_key = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in attributes:
+            return None
+        range_key = DynamoType(attributes[table.range_key_attr])
+    return DynamoType(attributes[table.hash_key_attr]), range_key
+
+
+def _after_put(put_item: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(put_item)
+    def and_refile(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return put_item(self, item_attrs, *args, **kwargs)
+        finally:
+            _refile(self, _key_of_attributes(self, item_attrs))
+
+    return and_refile
+
+
+def _after_delete(delete_item: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(delete_item)
+    def and_refile(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Any:
+        try:
+            return delete_item(self, hash_key, range_key)
+        finally:
+            _refile(self, (hash_key, range_key))
+
+    return and_refile
+
+
+def _after_update(update_item: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(update_item)
+
+    @functools.wraps(update_item)
+    def and_refile(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update_item(self, *args, **kwargs)
+        finally:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+            table = self.tables.get(arguments["table_name"])
+            if table is not None:
+                _refile(table, _key_of_attributes(table, arguments["key"]))
+
+    return and_refile
+
+
+def _index_map(table: Table, attribute: str) -> _IndexMap:
+    maps = _maps(table)
+    if attribute not in maps:
+        maps[attribute] = _IndexMap(table, attribute)
+    return maps[attribute]
+
+
+def _index_hash_attribute(table: Table, index_name: str) -> str | None:
+    for index in [*table.global_indexes, *table.indexes]:
+        if index.name == index_name:
+            return next((key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"), None)
+    return None  # moto answers an unknown index with its own error
+
+
+def _candidates(table: Table, hash_key: Any, index_name: str | None) -> list[Item] | None:
+    """The items moto would keep of `all_items()` (a superset is enough: it checks them), or None for all."""
+    if index_name is None:
+        return list(_items(table.items[hash_key])) if hash_key in table.items else []
+    attribute = _index_hash_attribute(table, index_name)
+    if attribute is None or hash_key is None:
+        return None
+    return list(_index_map(table, attribute).by_value.get(hash_key, {}).values())
+
+
+def _partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def query_the_partition(self: Table, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs).arguments
+        candidates = _candidates(self, bound["hash_key"], bound.get("index_name"))
+        if candidates is None:
+            return query(self, *args, **kwargs)
+        # Calls reach a table one at a time (refund_local.atomic), so shadowing the method for this one is safe.
+        self.all_items = lambda: candidates  # type: ignore[method-assign]
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    setattr(query_the_partition, _PATCHED, True)
+    return query_the_partition
+
+
+# The item operations, whose results moto builds as the wire's JSON already.
+_ITEM_OPERATIONS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem"}
+    | {"TransactGetItems", "TransactWriteItems"}
+)
+_CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's protocol: json, version 1.0
+
+
+def _json_answers(serialized: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(serialized)
+    def as_json(self: DynamoHandler, action_result: ActionResult) -> Any:
+        result = action_result.result
+        plain = type(action_result) in {ActionResult, DynamoResult}  # not a paginated one: moto pages it
+        if plain and isinstance(result, dict) and self._get_action() in _ITEM_OPERATIONS:
+            try:
+                body = json.dumps(result, separators=(",", ":"))
+            except TypeError:
+                pass  # bytes of a binary attribute: moto's serializer encodes them
+            else:
+                return 200, {"Content-Type": _CONTENT_TYPE, **self.response_headers}, body
+        return serialized(self, action_result)
+
+    return as_json
+
+
+def make_moto_fast() -> None:
+    """Idempotent; process-wide, like moto's own patching."""
+    if getattr(Table.query, _PATCHED, False):
+        return
+    DynamoHandler.serialized = _json_answers(DynamoHandler.serialized)  # type: ignore[method-assign]
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+    Table.put_item = _after_put(Table.put_item)  # type: ignore[method-assign]
+    Table.delete_item = _after_delete(Table.delete_item)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _after_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]

@@ -1,0 +1,251 @@
+"""What the local stack changes in moto 5.2.5 for speed must change nothing a caller sees:
+
+- refund_local.atomic: a transaction checks every condition before it writes (moto copies whole tables and
+  puts them back): a failed one leaves no item and no stream record; a write that fails after the checks is
+  undone;
+- refund_local.speed: a query reads its partition (moto sorts the whole table first): each query of the
+  table and of its indexes answers what a scan of the whole table, filtered and sorted as DynamoDB would,
+  answers, through puts, updates that move an item from one index partition to another, and deletes; and
+  the item operations' answers, written as JSON, are the answers moto's own serializer writes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import boto3
+import pytest
+from api_support import table_stream_records
+from botocore.exceptions import ClientError
+from moto.dynamodb.responses import DynamoHandler
+
+from refund_core.adapters.settings import settings
+from refund_local.environment import REGION
+from refund_local.stack import LocalAws
+
+INDEXES = {"ByStatus": ("gsi1pk", "gsi1sk"), "ByCustomer": ("gsi2pk", "gsi2sk"), "ByOwed": ("gsi3pk", "gsi3sk")}
+
+
+def _dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def _all_items(table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = _dynamodb().scan(**arguments)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_transaction_whose_last_condition_fails_writes_nothing_not_even_a_stream_record(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    _dynamodb().put_item(TableName=table, Item={"pk": {"S": "REQUEST#a"}, "sk": {"S": "REQUEST"}, "n": {"N": "1"}})
+    before_items, before_records = _all_items(table), len(table_stream_records())
+
+    with pytest.raises(ClientError) as raised:
+        _dynamodb().transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#b"}, "sk": {"S": "REQUEST"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "REQUEST#a"}, "sk": {"S": "REQUEST"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "REQUEST#a"}, "sk": {"S": "HISTORY#1"}},
+                        "ConditionExpression": "attribute_exists(sk)",
+                    }
+                },
+            ]
+        )
+
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert [reason["Code"] for reason in raised.value.response["CancellationReasons"]] == [
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+    ]
+    assert _all_items(table) == before_items
+    assert len(table_stream_records()) == before_records
+
+
+def test_a_transaction_that_fails_after_its_checks_is_undone_item_by_item(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    _dynamodb().put_item(TableName=table, Item={"pk": {"S": "REQUEST#a"}, "sk": {"S": "REQUEST"}, "n": {"N": "1"}})
+    before = _all_items(table)
+
+    with pytest.raises(ClientError):
+        _dynamodb().transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#b"}, "sk": {"S": "REQUEST"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "REQUEST#a"}, "sk": {"S": "REQUEST"}},
+                        "UpdateExpression": "SET n = n + :text",  # a number plus a string: fails as it is applied
+                        "ExpressionAttributeValues": {":text": {"S": "x"}},
+                    }
+                },
+            ]
+        )
+
+    assert _all_items(table) == before
+
+
+def _random_item(rng: random.Random, n: int) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": {"S": f"REQUEST#{rng.randrange(40)}"}, "sk": {"S": f"ITEM#{n:04d}"}}
+    for partition_key, sort_key in INDEXES.values():
+        if rng.random() < 0.7:
+            item[partition_key] = {"S": rng.choice(["PENDING", "APPROVED", "CUSTOMER#a", "CUSTOMER#b", "OWED"])}
+            item[sort_key] = {"S": f"2026-12-{rng.randrange(1, 29):02d}#{n:04d}"}
+    return item
+
+
+def _expected(items: list[dict[str, Any]], index: str | None, value: str, forward: bool) -> list[dict[str, Any]]:
+    """What DynamoDB answers, from a scan: the partition's items in its sort key's order (then the table's)."""
+    if index is None:
+        found = [item for item in items if item["pk"]["S"] == value]
+        return sorted(found, key=lambda item: item["sk"]["S"], reverse=not forward)
+    partition_key, sort_key = INDEXES[index]
+    found = [item for item in items if partition_key in item and item[partition_key]["S"] == value and sort_key in item]
+    ordered = sorted(found, key=lambda item: (item[sort_key]["S"], item["pk"]["S"], item["sk"]["S"]))
+    if index == "ByOwed":  # it projects the keys and the owed effect's attributes, none of which these items have
+        ordered = [{name: item[name] for name in ("pk", "sk", partition_key, sort_key)} for item in ordered]
+    return ordered if forward else ordered[::-1]
+
+
+def _query_all(table: str, index: str | None, value: str, forward: bool, limit: int) -> list[dict[str, Any]]:
+    partition_key = "pk" if index is None else INDEXES[index][0]
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#key = :value",
+        "ExpressionAttributeNames": {"#key": partition_key},
+        "ExpressionAttributeValues": {":value": {"S": value}},
+        "ScanIndexForward": forward,
+        "Limit": limit,
+    }
+    if index is not None:
+        arguments["IndexName"] = index
+    found: list[dict[str, Any]] = []
+    while True:
+        page = _dynamodb().query(**arguments)
+        found += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return found
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_queries_of_the_table_and_of_each_index_answer_what_a_whole_table_scan_answers(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    rng = random.Random(16)
+    written = 0
+    for round_ in range(6):
+        for _ in range(60):  # puts, new and over older items
+            _dynamodb().put_item(TableName=table, Item=_random_item(rng, rng.randrange(written + 60)))
+            written += 1
+        items = _all_items(table)
+        for item in rng.sample(items, 15):  # updates that move items between index partitions, or out of one
+            key = {"pk": item["pk"], "sk": item["sk"]}
+            if rng.random() < 0.5:
+                _dynamodb().update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET gsi1pk = :status, gsi1sk = :at",
+                    ExpressionAttributeValues={
+                        ":status": {"S": rng.choice(["PENDING", "APPROVED"])},
+                        ":at": {"S": "x"},
+                    },
+                )
+            else:
+                _dynamodb().update_item(TableName=table, Key=key, UpdateExpression="REMOVE gsi1pk, gsi2pk, gsi3pk")
+        for item in rng.sample(_all_items(table), 10):
+            _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+        items = _all_items(table)
+        forward = round_ % 2 == 0
+        for partition in ("REQUEST#1", "REQUEST#7", "REQUEST#39", "REQUEST#none"):
+            assert _query_all(table, None, partition, forward, limit=7) == _expected(items, None, partition, forward)
+        for index in INDEXES:
+            for value in ("PENDING", "APPROVED", "CUSTOMER#a", "OWED", "nobody"):
+                assert _query_all(table, index, value, forward, limit=9) == _expected(items, index, value, forward)
+
+
+EVERY_TYPE = {
+    "pk": {"S": "REQUEST#types"},
+    "sk": {"S": "REQUEST"},
+    "text": {"S": "退款 refund"},
+    "amount": {"N": "59.99"},
+    "yes": {"BOOL": True},
+    "none": {"NULL": True},
+    "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"deep": {"L": [{"BOOL": False}]}}}]},
+    "map": {"M": {"decision": {"M": {"amount": {"N": "10"}, "currency": {"S": "USD"}}}}},
+    "strings": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "bytes": {"B": b"\x00\x01"},
+    "gsi1pk": {"S": "STATUS#PENDING"},
+    "gsi1sk": {"S": "2026-12-01"},
+}
+
+
+def _answers_of_every_item_operation(table: str) -> list[dict[str, Any]]:
+    dynamodb = _dynamodb()
+    key = {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]}
+    without_bytes = {name: value for name, value in EVERY_TYPE.items() if name != "bytes"} | {"sk": {"S": "B"}}
+    answers = [
+        dynamodb.put_item(TableName=table, Item=EVERY_TYPE, ReturnConsumedCapacity="TOTAL"),
+        dynamodb.put_item(TableName=table, Item=without_bytes, ReturnValues="ALL_OLD"),
+        dynamodb.put_item(TableName=table, Item=without_bytes, ReturnValues="ALL_OLD"),
+        dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True),
+        dynamodb.get_item(TableName=table, Key={"pk": key["pk"], "sk": {"S": "B"}}),
+        dynamodb.get_item(TableName=table, Key={"pk": key["pk"], "sk": {"S": "missing"}}),
+        dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": key["pk"]}
+        ),
+        dynamodb.query(
+            TableName=table,
+            IndexName="ByStatus",
+            KeyConditionExpression="gsi1pk = :status",
+            ExpressionAttributeValues={":status": EVERY_TYPE["gsi1pk"]},
+            Limit=1,
+        ),
+        dynamodb.batch_get_item(RequestItems={table: {"Keys": [key, {"pk": key["pk"], "sk": {"S": "B"}}]}}),
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": key["pk"], "sk": {"S": "B"}},
+            UpdateExpression="SET amount = amount + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        ),
+        dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}]),
+        dynamodb.scan(TableName=table, Limit=1),
+        dynamodb.delete_item(TableName=table, Key={"pk": key["pk"], "sk": {"S": "B"}}, ReturnValues="ALL_OLD"),
+    ]
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_the_item_operations_answer_as_moto_s_own_serializer_answers(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    written_as_json = _answers_of_every_item_operation(table)
+    for item in _all_items(table):
+        _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+    fast = DynamoHandler.serialized
+    DynamoHandler.serialized = fast.__wrapped__  # type: ignore[attr-defined]
+    try:
+        serialized_by_moto = _answers_of_every_item_operation(table)
+    finally:
+        DynamoHandler.serialized = fast
+
+    assert written_as_json == serialized_by_moto
+    assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
