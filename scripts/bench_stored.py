@@ -33,7 +33,7 @@ TEMPLATES = 20  # customers whose items are copied
 SIZES = (100, 10_000)
 WARMUP_ROUNDS = 3
 ROUNDS = 25
-USERNAME = re.compile(r"stored-(\d{3})(?!\d)")
+USERNAME = re.compile(r"stored-(\d{5})(?!\d)")
 REQUEST_ID = re.compile(r"rr_([0-9A-HJKMNP-TV-Z]{10})[0-9A-HJKMNP-TV-Z]{5}([0-9A-HJKMNP-TV-Z]{11})")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 COPIED_TABLES = ("RequestsTable", "CustomerRecordsTable")  # the others hold nothing per customer
@@ -93,7 +93,8 @@ def _grown(template: Path, directory: Path, stored: int) -> None:
         elif source.parent.name == "state" and source.stem in COPIED_TABLES:
             with source.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
                 for line in lines:
-                    out.writelines(_copies(line, copies) if USERNAME.search(line) else [line])
+                    per_customer = USERNAME.search(line) or REQUEST_ID.search(line)
+                    out.writelines(_copies(line, copies) if per_customer else [line])
         elif source.name != OUTBOX_FILE:
             target.write_bytes(source.read_bytes())
         else:

@@ -252,8 +252,7 @@ class LocalRunner:
             def invoke(event: dict[str, Any], function: str = source.function) -> Any:
                 return invoker.invoke(function, event)
 
-            # Restored items wrote stream records that are not changes: the stream resumes after them.
-            poller = StreamPoller(source, stream_arn, invoke, streams=streams, skip_existing=self.restored)
+            poller = StreamPoller(source, stream_arn, invoke, streams=streams)
             self.pollers.append(poller.start())
         sqs = self._emulator.client("sqs")
         for queue in queue_sources(self._template):

@@ -1,12 +1,11 @@
 """moto 5.2.5's DynamoDB at the cost of what a call asks for, not of what the tables hold; nothing a caller sees
 changes (tests/integration/test_local_stack_moto.py compares the answers with moto's own).
 
-- Queries. moto's `Table.query` starts from `all_items()`, every item of the table sorted by key, then keeps those of the
+- Queries. moto's `Table.query` starts from `allwrites.items_of()`, every item of the table sorted by key, then keeps those of the
 partition asked for: each query of one request's items, one customer's claims or the reviewers' queue sorts the
 whole table (60,000 items at 10,000 requests, half a second). Here a query of the table starts from the
 partition's own items, and a query of an index from the items holding the index's partition key value, found
-through a map kept per index; moto then sorts, pages, filters and projects them as before. The map of an index is built at its first query and then kept up to date: every write reaches moto's
-`Table.put_item`, `Table.delete_item` or `DynamoDBBackend.update_item` (which changes the item in place), and each
+through a map kept per index; moto then sorts, pages, filters and projects them as before. The map of an index is built at its first query and then kept up to date: each write (refund_local.writes)
 files the item written under its value again.
 - Responses. moto 5.2 writes every answer through a serializer that walks botocore's output shape value by value:
   a page of 20 requests (their facts, assessment and decision are deep maps) took half a second of the
@@ -20,23 +19,19 @@ import functools
 import inspect
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
+from refund_local import writes
+from refund_local.writes import Key
+
 _PATCHED = "_refund_local_partitions"
 _MAPS = "_refund_local_index_maps"
-Key = tuple[DynamoType, DynamoType | None]
-
-
-def _items(partition: Any) -> Iterable[Item]:
-    """A partition of a table with a sort key is a dict of its items; without one, the item itself."""
-    return partition.values() if isinstance(partition, dict) else (partition,)
 
 
 class _IndexMap:
@@ -47,7 +42,7 @@ class _IndexMap:
         self.by_value: defaultdict[DynamoType, dict[Key, Item]] = defaultdict(dict)
         self.filed_under: dict[Key, DynamoType] = {}
         for partition in table.items.values():
-            for item in _items(partition):
+            for item in writes.items_of(partition):
                 self.file((item.hash_key, item.range_key), item)
 
     def file(self, key: Key, item: Item | None) -> None:
@@ -68,73 +63,12 @@ def _maps(table: Table) -> dict[str, _IndexMap]:
     return maps
 
 
-def _current(table: Table, key: Key) -> Item | None:
-    hash_key, range_key = key
-    partition = table.items.get(hash_key)
-    if partition is None:
-        return None
-    if isinstance(partition, dict):
-        return partition.get(range_key)
-    return partition
-
-
-def _refile(table: Table, key: Key | None) -> None:
-    if key is None:
-        return
+def _refile(table: Table, key: Key) -> None:
     maps = _maps(table)
     if maps:
-        item = _current(table, key)
+        item = writes.current(table, key)
         for index_map in maps.values():
             index_map.file(key, item)
-
-
-def _key_of_attributes(table: Table, attributes: dict[str, Any]) -> Key | None:
-    if table.hash_key_attr not in attributes:
-        return None
-    range_key = None
-    if table.range_key_attr is not None:
-        if table.range_key_attr not in attributes:
-            return None
-        range_key = DynamoType(attributes[table.range_key_attr])
-    return DynamoType(attributes[table.hash_key_attr]), range_key
-
-
-def _after_put(put_item: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(put_item)
-    def and_refile(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return put_item(self, item_attrs, *args, **kwargs)
-        finally:
-            _refile(self, _key_of_attributes(self, item_attrs))
-
-    return and_refile
-
-
-def _after_delete(delete_item: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(delete_item)
-    def and_refile(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Any:
-        try:
-            return delete_item(self, hash_key, range_key)
-        finally:
-            _refile(self, (hash_key, range_key))
-
-    return and_refile
-
-
-def _after_update(update_item: Callable[..., Any]) -> Callable[..., Any]:
-    signature = inspect.signature(update_item)
-
-    @functools.wraps(update_item)
-    def and_refile(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return update_item(self, *args, **kwargs)
-        finally:
-            arguments = signature.bind(self, *args, **kwargs).arguments
-            table = self.tables.get(arguments["table_name"])
-            if table is not None:
-                _refile(table, _key_of_attributes(table, arguments["key"]))
-
-    return and_refile
 
 
 def _index_map(table: Table, attribute: str) -> _IndexMap:
@@ -152,9 +86,9 @@ def _index_hash_attribute(table: Table, index_name: str) -> str | None:
 
 
 def _candidates(table: Table, hash_key: Any, index_name: str | None) -> list[Item] | None:
-    """The items moto would keep of `all_items()` (a superset is enough: it checks them), or None for all."""
+    """The items moto would keep of `allwrites.items_of()` (a superset is enough: it checks them), or None for all."""
     if index_name is None:
-        return list(_items(table.items[hash_key])) if hash_key in table.items else []
+        return list(writes.items_of(table.items[hash_key])) if hash_key in table.items else []
     attribute = _index_hash_attribute(table, index_name)
     if attribute is None or hash_key is None:
         return None
@@ -212,6 +146,4 @@ def make_moto_fast() -> None:
         return
     DynamoHandler.serialized = _json_answers(DynamoHandler.serialized)  # type: ignore[method-assign]
     Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
-    Table.put_item = _after_put(Table.put_item)  # type: ignore[method-assign]
-    Table.delete_item = _after_delete(Table.delete_item)  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _after_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]
+    writes.on_write(_refile)

@@ -7,8 +7,11 @@ DynamoDB JSON lines, and the outbox. It is written whole into `state.new/` and t
 anything changes and when `serve` stops. A folder written for other tables, or by another format, is
 refused before anything is read; a folder that is neither empty nor refund-local's is refused too.
 
-The items are read from and written into moto's tables directly (this is the emulator's own state):
-restoring through the API would emit a stream record, hence an email, for every item."""
+The items are read from and written into moto's tables directly (this is the emulator's own state), with the
+tables' streams off while they are restored: restoring through the API would emit a stream record, hence an
+email, for every item. Each item's line is kept between saves, and a save writes again only the items written
+since the last one (refund_local.writes tells which): at 10,000 requests, serializing every item each time held
+every DynamoDB call back for seconds."""
 
 from __future__ import annotations
 
@@ -16,11 +19,16 @@ import contextlib
 import json
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import Table
+
+from refund_local import writes
 from refund_local.atomic import exclusive
 from refund_local.environment import REGION
 from refund_local.provision import Template
@@ -50,10 +58,17 @@ def _dynamodb_backend() -> Any:
     return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
 
 
-def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> None:
+def _line(row: dict[str, Any]) -> str:
+    return json.dumps(row, separators=(",", ":")) + "\n"
+
+
+def _item_line(item: Item) -> str:
+    return _line(item.to_json()["Attributes"])
+
+
+def _write_lines(path: Path, lines: Iterator[str]) -> None:
     with path.open("w", encoding="utf-8") as file:
-        for row in rows:
-            file.write(json.dumps(row, separators=(",", ":")) + "\n")
+        file.writelines(lines)
         file.flush()
         os.fsync(file.fileno())
 
@@ -73,6 +88,14 @@ class DataDir:
         self._schemas = _key_schemas(template)
         self._state = path / "state"
         self._new = path / "state.new"
+        # Per table, each item's line by its key, once they cover every item; the keys written since.
+        self._lines: dict[str, dict[writes.Key, str]] = {}
+        self._written: defaultdict[str, set[writes.Key]] = defaultdict(set)
+        writes.on_write(self._on_write)
+
+    def _on_write(self, table: Table, key: writes.Key) -> None:
+        if table.name in self._lines:
+            self._written[table.name].add(key)
 
     def open(self, reset: bool) -> bool:
         """Makes DIR ready; True when it holds a saved state to restore. Raises IncompatibleState."""
@@ -117,23 +140,48 @@ class DataDir:
         backend = _dynamodb_backend()
         with exclusive():
             for logical_id in self._schemas:
-                for item in _read_lines(self._state / f"{logical_id}.jsonl"):
-                    backend.put_item(logical_id, item)
+                table = backend.get_table(logical_id)
+                # Restored items are no changes: no stream records (moto's make each a copy of the item; at
+                # 10,000 requests the restore took minutes).
+                stream, table.stream_shard = table.stream_shard, None
+                lines: dict[writes.Key, str] = {}
+                try:
+                    for item in _read_lines(self._state / f"{logical_id}.jsonl"):
+                        stored = backend.put_item(logical_id, item)
+                        lines[(stored.hash_key, stored.range_key)] = _line(item)
+                finally:
+                    table.stream_shard = stream
+                self._lines[logical_id] = lines
         return list(_read_lines(self._state / OUTBOX_FILE))
+
+    def _current_lines(self) -> dict[str, list[str]]:
+        """Every item's line, per table; under the lock, only the items written since the last save are
+        serialized (all of them the first time)."""
+        backend = _dynamodb_backend()
+        with exclusive():
+            for logical_id in self._schemas:
+                table = backend.get_table(logical_id)
+                lines = self._lines.get(logical_id)
+                if lines is None:
+                    self._lines[logical_id] = {
+                        (item.hash_key, item.range_key): _item_line(item) for item in table.all_items()
+                    }
+                    continue
+                for key in self._written.pop(logical_id, set()):
+                    item = writes.current(table, key)
+                    if item is None:
+                        lines.pop(key, None)
+                    else:
+                        lines[key] = _item_line(item)
+            return {logical_id: list(lines.values()) for logical_id, lines in self._lines.items()}
 
     def save(self, outbox: list[dict[str, Any]]) -> None:
         if self._new.exists():
             shutil.rmtree(self._new)
         self._new.mkdir()
-        backend = _dynamodb_backend()
-        with exclusive():
-            tables = {
-                logical_id: [item.to_json()["Attributes"] for item in backend.get_table(logical_id).all_items()]
-                for logical_id in self._schemas
-            }
-        for logical_id, items in tables.items():
-            _write_lines(self._new / f"{logical_id}.jsonl", iter(items))
-        _write_lines(self._new / OUTBOX_FILE, iter(outbox))
+        for logical_id, lines in self._current_lines().items():
+            _write_lines(self._new / f"{logical_id}.jsonl", iter(lines))
+        _write_lines(self._new / OUTBOX_FILE, (_line(message) for message in outbox))
         (self._new / _COMPLETE).write_text(datetime.now(UTC).isoformat(), encoding="utf-8")
         marker = {"format": FORMAT, "tables": self._schemas, "savedAt": datetime.now(UTC).isoformat()}
         (self.path / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")

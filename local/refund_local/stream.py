@@ -167,7 +167,6 @@ class StreamPoller:
         *,
         streams: DynamoDBStreamsClient,
         region: str = REGION,
-        skip_existing: bool = False,
         poll_seconds: float = 0.2,
         backoff_seconds: float = 0.5,
     ) -> None:
@@ -176,7 +175,7 @@ class StreamPoller:
         self._invoke_function = invoke
         self._streams = streams
         self._region = region
-        self._skip_existing = skip_existing or source.starting_position == "LATEST"
+        self._skip_existing = source.starting_position == "LATEST"
         self._poll_seconds = poll_seconds
         self._backoff_seconds = backoff_seconds
         # Per shard, the sequence number of the last record done with (None: none yet), and the iterator that

@@ -6,11 +6,15 @@
 - refund_local.speed: a query reads its partition (moto sorts the whole table first): each query of the
   table and of its indexes answers what a scan of the whole table, filtered and sorted as DynamoDB would,
   answers, through puts, updates that move an item from one index partition to another, and deletes; and
-  the item operations' answers, written as JSON, are the answers moto's own serializer writes."""
+  the item operations' answers, written as JSON, are the answers moto's own serializer writes;
+- refund_local.state: a save writes again only the items written since the last, and what it saved is what the
+  tables hold, through puts, updates, deletes and transactions."""
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,7 +25,9 @@ from moto.dynamodb.responses import DynamoHandler
 
 from refund_core.adapters.settings import settings
 from refund_local.environment import REGION
+from refund_local.provision import load_template
 from refund_local.stack import LocalAws
+from refund_local.state import DataDir
 
 INDEXES = {"ByStatus": ("gsi1pk", "gsi1sk"), "ByCustomer": ("gsi2pk", "gsi2sk"), "ByOwed": ("gsi3pk", "gsi3sk")}
 
@@ -249,3 +255,45 @@ def test_the_item_operations_answer_as_moto_s_own_serializer_answers(stack: Loca
 
     assert written_as_json == serialized_by_moto
     assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
+
+
+def _saved(directory: Path, table: str) -> list[dict[str, Any]]:
+    lines = (directory / "state" / f"{table}.jsonl").read_text(encoding="utf-8").splitlines()
+    return sorted((json.loads(line) for line in lines), key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+def _held(table: str) -> list[dict[str, Any]]:
+    return sorted(_all_items(table), key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+def test_each_save_holds_what_the_tables_hold_while_writing_again_only_what_changed(
+    stack: LocalAws, tmp_path: Path
+) -> None:
+    table = settings().requests_table_name
+    rng = random.Random(7)
+    for n in range(50):
+        _dynamodb().put_item(TableName=table, Item=_random_item(rng, n))
+    data_dir = DataDir(tmp_path, load_template())
+    assert data_dir.open(reset=False) is False
+    data_dir.save([])
+    assert _saved(tmp_path, table) == _held(table)
+
+    items = _held(table)
+    _dynamodb().update_item(
+        TableName=table,
+        Key={"pk": items[0]["pk"], "sk": items[0]["sk"]},
+        UpdateExpression="SET amount = :n",
+        ExpressionAttributeValues={":n": {"N": "5"}},
+    )
+    _dynamodb().delete_item(TableName=table, Key={"pk": items[1]["pk"], "sk": items[1]["sk"]})
+    _dynamodb().transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#new"}, "sk": {"S": "REQUEST"}}}},
+            {"Delete": {"TableName": table, "Key": {"pk": items[2]["pk"], "sk": items[2]["sk"]}}},
+        ]
+    )
+    data_dir.save([{"to": "a@example.com"}])
+
+    assert _saved(tmp_path, table) == _held(table)
+    assert {"pk": {"S": "REQUEST#new"}, "sk": {"S": "REQUEST"}} in _saved(tmp_path, table)
+    assert (tmp_path / "state" / "outbox.jsonl").read_text(encoding="utf-8") == '{"to":"a@example.com"}\n'

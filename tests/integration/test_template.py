@@ -141,7 +141,9 @@ def test_environment_has_every_design_name(template: dict[str, Any]) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartSecurity/Refunds"
 
 
-def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_stream_only(template: dict[str, Any]) -> None:
+def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_stream_only(
+    template: dict[str, Any],
+) -> None:
     notifier = template["Resources"]["NotifierFunction"]["Properties"]
     (stream,) = [event["Properties"] for event in notifier["Events"].values() if event["Type"] == "DynamoDB"]
     assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}

@@ -91,6 +91,14 @@ def test_the_notifier_event_is_read_from_the_template(notifier_source: StreamSou
         bisect_batch_on_function_error=True,
         filter_patterns=(
             {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["REQUEST", {"prefix": "OWED#"}]}}}},
+            {
+                "eventName": ["MODIFY"],
+                "dynamodb": {
+                    "Keys": {"sk": {"S": ["REQUEST"]}},
+                    "OldImage": {"status": {"S": ["PENDING"]}},
+                    "NewImage": {"status": {"S": ["APPROVED", "REFUSED", "CANCELLED"]}},
+                },
+            },
         ),
         on_failure="SQS NotifierDeadLetterQueue",
     )

@@ -1,0 +1,216 @@
+"""Cold starts as Lambda has them, for `make bench`: every function's handler in a fresh process, with the
+environment template.yaml gives it and tracing on as in Lambda (AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT and a
+sampled _X_AMZN_TRACE_ID: Powertools' Tracer and the X-Ray SDK do all their work; the segments go by UDP to a
+daemon address nothing listens on), against moto's server in this process, seeded with customers, orders and
+pending requests. Two halves, each the child's own CPU time (the emulator's work is this process's, as
+DynamoDB's is not the function's): init, importing the handler's module; and its first invocation, with a real
+event (a new claim, a pending request read, assessed or cancelled, a stream record, a delivery, ...).
+
+The baseline is the least a function can do: `import boto3; boto3.client("dynamodb")`, then one GetItem. Runs
+alternate function and baseline, so that drift in the machine's speed hits both alike; each half is the median
+of RUNS."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import bench_load
+
+from refund_local.emulator import Emulator
+from refund_local.events import api_event, claims_for
+from refund_local.provision import functions, load_template, provision
+from refund_local.seed import parse_seed, write_seed
+from refund_local.server import LOCAL_PARAMETERS
+from refund_local.provision import function_environment
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+RUNS = 5
+PLACEHOLDER = "rr_01JD0000000000000000000000"  # the request id of events/queue_*.json
+TRACE_ID = "Root=1-6751a3c0-5f3c2a1b9d8e7f6a5b4c3d2e;Parent=53995c3f42cd8ad8;Sampled=1"
+
+_CHILD = """
+import importlib.util, json, sys, time
+from types import SimpleNamespace
+started = time.process_time()
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+loaded = time.process_time()
+context = SimpleNamespace(function_name={name!r}, memory_limit_in_mb=512, aws_request_id="cold-start",
+    invoked_function_arn="arn:aws:lambda:ap-southeast-1:123456789012:function:{name}",
+    get_remaining_time_in_millis=lambda: 30000)
+answer = getattr(module, {handler!r})(json.loads(sys.stdin.read()), context)
+invoked = time.process_time()
+print(json.dumps({{"init": loaded - started, "first_call": invoked - loaded, "answer": answer}}, default=str))
+"""
+_BASELINE = """
+import json, time
+started = time.process_time()
+import boto3
+client = boto3.client("dynamodb")
+loaded = time.process_time()
+client.get_item(TableName={table!r}, Key={{"pk": {{"S": "REQUEST#none"}}, "sk": {{"S": "REQUEST"}}}})
+invoked = time.process_time()
+print(json.dumps({{"init": loaded - started, "first_call": invoked - loaded, "answer": None}}))
+"""
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    function: str
+    init_ms: float
+    first_call_ms: float
+    baseline_init_ms: float
+    baseline_first_call_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return (self.init_ms + self.first_call_ms) / (self.baseline_init_ms + self.baseline_first_call_ms)
+
+
+def _child(script: str, environment: dict[str, str], event: dict[str, Any] | None) -> dict[str, Any]:
+    output = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd=REPO,
+    )
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _event_file(name: str, request_id: str | None = None) -> dict[str, Any]:
+    text = (EVENTS / name).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text.replace(PLACEHOLDER, request_id) if request_id else text)
+    return loaded
+
+
+class _World:
+    """The seeded emulator: a fresh customer (with an order and a ticket) per submit, a pending request per
+    call that changes one."""
+
+    def __init__(self) -> None:
+        self.claims = iter(bench_load._claims("cold", 1000, lambda _: True))
+
+    def fresh_claim(self) -> bench_load.Claim:
+        return next(self.claims)
+
+    def pending_request(self) -> tuple[str, str]:
+        from refund_core.app import service  # noqa: PLC0415 - the environment points at the emulator by now
+        from refund_core.app.inputs import SubmitRefundRequest  # noqa: PLC0415
+        from refund_core.http.identity import Caller  # noqa: PLC0415
+
+        claim = self.fresh_claim()
+        caller = Caller(username=claim.username, email=f"{claim.username}@example.com", groups=frozenset())
+        command = SubmitRefundRequest(order_id=claim.order_id, reason=bench_load.REASON, support_ticket_id=claim.ticket_id)
+        request = service.submit_refund_request(caller, command)
+        return request.request_id, claim.username
+
+
+def _events(world: _World) -> dict[str, Callable[[], dict[str, Any]]]:
+    """Per function, a maker of the event of one real first invocation."""
+    reviewer = claims_for("rita", reviewer=True)
+
+    def submit() -> dict[str, Any]:
+        claim = world.fresh_claim()
+        body = {"orderId": claim.order_id, "reason": bench_load.REASON, "supportTicketId": claim.ticket_id}
+        return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for(claim.username))
+
+    def on_request(method: str, suffix: str, by_reviewer: bool, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        request_id, username = world.pending_request()
+        return api_event(
+            method, f"/refund-requests/{{requestId}}{suffix}", f"/refund-requests/{request_id}{suffix}",
+            path_parameters={"requestId": request_id}, body=body,
+            claims=reviewer if by_reviewer else claims_for(username),
+        )  # fmt: skip
+
+    today = datetime.now(UTC).date()
+    return {
+        "SubmitFunction": submit,
+        "ReadFunction": lambda: on_request("GET", "", False),
+        "EvaluateFunction": lambda: on_request("POST", "/evaluate", True, {"action": "assess"}),
+        "CancelFunction": lambda: on_request("POST", "/cancel", False),
+        "NotifierFunction": lambda: _event_file("stream_insert_pending.json"),
+        "OutboxFunction": lambda: _event_file("queue_delivery_acknowledgement.json", world.pending_request()[0]),
+        "ReconcilerFunction": lambda: _event_file("schedule_reconcile.json"),
+        "RecordsFunction": lambda: _event_file("queue_records_order_placed.json"),
+        "ReportsFunction": lambda: api_event(
+            "GET", "/reports/sla", "/reports/sla", claims=claims_for("sam", supervisor=True),
+            query={"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()},
+        ),  # fmt: skip
+        "PolicyFunction": lambda: api_event("GET", "/policy", "/policy", claims=claims_for("olive", policy_owner=True)),
+    }
+
+
+@contextmanager
+def _emulated() -> Iterator[tuple[Emulator, Any]]:
+    emulator = Emulator()
+    emulator.start()
+    saved = dict(os.environ)
+    try:
+        stack = provision(load_template(), emulator.client)
+        os.environ.update(emulator.environment() | stack.environment)
+        yield emulator, stack
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        emulator.stop()
+
+
+def run(runs: int = RUNS) -> list[ColdStart]:
+    template = load_template()
+    results = []
+    with _emulated() as (emulator, stack):
+        world = _World()
+        write_seed(parse_seed(bench_load._seed(bench_load._claims("cold", 1000, lambda _: True))))
+        makers = _events(world)
+        lambda_environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            **emulator.environment(),
+            "LAMBDA_TASK_ROOT": str(REPO),
+            "_X_AMZN_TRACE_ID": TRACE_ID,
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+        baseline_script = _BASELINE.format(table=stack.table_names["RequestsTable"])
+        for function in functions(template):
+            if function.name not in makers:
+                continue
+            module, _, handler = function.handler.rpartition(".")
+            environment = lambda_environment | function_environment(
+                template, stack.refs, function=function.name, parameters=LOCAL_PARAMETERS
+            ) | {"AWS_LAMBDA_FUNCTION_NAME": function.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb)}
+            path = REPO / function.code_uri / f"{module}.py"
+            script = _CHILD.format(path=str(path), name=function.name, handler=handler)
+            measured, baseline = [], []
+            for _ in range(runs):
+                measured.append(_child(script, environment, makers[function.name]()))
+                baseline.append(_child(baseline_script, lambda_environment, None))
+            results.append(
+                ColdStart(
+                    function.name.removesuffix("Function").lower(),
+                    statistics.median(run["init"] for run in measured) * 1000,
+                    statistics.median(run["first_call"] for run in measured) * 1000,
+                    statistics.median(run["init"] for run in baseline) * 1000,
+                    statistics.median(run["first_call"] for run in baseline) * 1000,
+                )
+            )
+    return results
