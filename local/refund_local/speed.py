@@ -9,23 +9,39 @@ through a map kept per index; moto then sorts, pages, filters and projects them 
 files the item written under its value again.
 - Responses. moto 5.2 writes every answer through a serializer that walks botocore's output shape value by value:
   a page of 20 requests (their facts, assessment and decision are deep maps) took half a second of the
-  emulator's time. DynamoDB's item operations answer in the JSON their results already are, so those are
-  written with `json.dumps`; anything else, an error, or a value JSON cannot hold (a binary attribute's
-  bytes) still goes through moto's serializer."""
+  emulator's time. DynamoDB's item operations and its stream's records answer in the JSON their results
+  already are, so those are written with `json.dumps` (a time as its Unix timestamp in milliseconds, as moto's
+  serializer writes it); anything else, an error, or a value JSON cannot hold (a binary attribute's bytes)
+  still goes through moto's serializer.
+- Dispatch. moto's server finds the service of every request by its host, listing the folders of moto's own
+  package (about 200 `isdir` calls) under a lock that every request takes: a tenth of the emulator's time
+  under load. The answer for a host never changes, so it is remembered.
+- Step Functions. moto parses a state machine's definition (and each intrinsic function in it) with ANTLR for
+  every execution it starts: a fifth of the emulator's time under load, one execution per pending request.
+  A parse tree is only read once built, so each is kept by its text; every execution still gets evaluation
+  components of its own, built from the tree by moto's preprocessor as before."""
 
 from __future__ import annotations
 
+import calendar
 import functools
 import inspect
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor as IntrinsicPreprocessor
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
 from refund_local import writes
 from refund_local.writes import Key
@@ -115,22 +131,30 @@ def _partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
     return query_the_partition
 
 
-# The item operations, whose results moto builds as the wire's JSON already.
-_ITEM_OPERATIONS = frozenset(
+# The item operations, and the stream's records, whose results moto builds as the wire's JSON already.
+_AS_JSON = frozenset(
     {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem"}
-    | {"TransactGetItems", "TransactWriteItems"}
+    | {"TransactGetItems", "TransactWriteItems", "GetRecords"}
 )
-_CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's protocol: json, version 1.0
+_CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's and its streams' protocol: json, version 1.0
+
+
+def _epoch(value: object) -> float:
+    """A time as moto's serializer writes it (naive ones are UTC), else TypeError: moto's serializer it is."""
+    if not isinstance(value, datetime):
+        raise TypeError(type(value).__name__)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return calendar.timegm(aware.utctimetuple()) + (aware.microsecond // 1000) / 1000.0
 
 
 def _json_answers(serialized: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(serialized)
-    def as_json(self: DynamoHandler, action_result: ActionResult) -> Any:
+    def as_json(self: Any, action_result: ActionResult) -> Any:
         result = action_result.result
         plain = type(action_result) in {ActionResult, DynamoResult}  # not a paginated one: moto pages it
-        if plain and isinstance(result, dict) and self._get_action() in _ITEM_OPERATIONS:
+        if plain and isinstance(result, dict) and self._get_action() in _AS_JSON:
             try:
-                body = json.dumps(result, separators=(",", ":"))
+                body = json.dumps(result, separators=(",", ":"), default=_epoch)
             except TypeError:
                 pass  # bytes of a binary attribute: moto's serializer encodes them
             else:
@@ -140,10 +164,43 @@ def _json_answers(serialized: Callable[..., Any]) -> Callable[..., Any]:
     return as_json
 
 
+def _remembered(get_backend_for_host: Callable[..., Any]) -> Callable[..., Any]:
+    found: dict[str | None, Any] = {}
+
+    @functools.wraps(get_backend_for_host)
+    def backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+        if host not in found:
+            found[host] = get_backend_for_host(self, host)
+        return found[host]
+
+    return backend_for_host
+
+
+def _trees_kept(parse: Callable[[str], tuple[Any, Any]], build: Callable[[], Any]) -> Any:
+    """`parse(text)` once per text; later, components built afresh from its tree by `build()`'s preprocessor."""
+    trees: dict[str, Any] = {}
+
+    def parse_once(text: str) -> tuple[Any, Any]:
+        tree = trees.get(text)
+        if tree is None:
+            components, tree = parse(text)
+            trees[text] = tree
+            return components, tree
+        return build().visit(tree), tree
+
+    return staticmethod(parse_once)
+
+
 def make_moto_fast() -> None:
     """Idempotent; process-wide, like moto's own patching."""
     if getattr(Table.query, _PATCHED, False):
         return
-    DynamoHandler.serialized = _json_answers(DynamoHandler.serialized)  # type: ignore[method-assign]
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        handler.serialized = _json_answers(handler.serialized)  # type: ignore[method-assign]
+    AmazonStateLanguageParser.parse = _trees_kept(AmazonStateLanguageParser.parse, Preprocessor)  # type: ignore[method-assign]
+    IntrinsicParser.parse = _trees_kept(IntrinsicParser.parse, IntrinsicPreprocessor)  # type: ignore[method-assign]
+    DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
+        DomainDispatcherApplication.get_backend_for_host
+    )
     Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
     writes.on_write(_refile)

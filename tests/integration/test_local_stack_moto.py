@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from api_support import table_stream_records
 from botocore.exceptions import ClientError
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from refund_core.adapters.settings import settings
 from refund_local.environment import REGION
@@ -202,6 +204,22 @@ EVERY_TYPE = {
 }
 
 
+def _stream_records(table: str) -> dict[str, Any]:
+    """The table's stream read from its start (with the bytes item among them, and times)."""
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    stream_arn = _dynamodb().describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")
+    _dynamodb().put_item(TableName=table, Item={"pk": {"S": "REQUEST#streamed"}, "sk": {"S": "REQUEST"}})
+    records: dict[str, Any] = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    records.pop("NextShardIterator")  # each run's own, like each record's id, number and time
+    for record in records["Records"]:
+        record.pop("eventID")
+        record["dynamodb"].pop("SequenceNumber")
+        assert isinstance(record["dynamodb"].pop("ApproximateCreationDateTime"), datetime)
+    return records
+
+
 def _answers_of_every_item_operation(table: str) -> list[dict[str, Any]]:
     dynamodb = _dynamodb()
     key = {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]}
@@ -234,6 +252,7 @@ def _answers_of_every_item_operation(table: str) -> list[dict[str, Any]]:
         dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}]),
         dynamodb.scan(TableName=table, Limit=1),
         dynamodb.delete_item(TableName=table, Key={"pk": key["pk"], "sk": {"S": "B"}}, ReturnValues="ALL_OLD"),
+        _stream_records(table),
     ]
     for answer in answers:
         answer.pop("ResponseMetadata")
@@ -246,12 +265,15 @@ def test_the_item_operations_answer_as_moto_s_own_serializer_answers(stack: Loca
     for item in _all_items(table):
         _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
-    fast = DynamoHandler.serialized
-    DynamoHandler.serialized = fast.__wrapped__  # type: ignore[attr-defined]
+    handlers = (DynamoHandler, DynamoDBStreamsHandler)
+    fast = [handler.serialized for handler in handlers]
+    for handler in handlers:
+        handler.serialized = handler.serialized.__wrapped__  # type: ignore[attr-defined]
     try:
         serialized_by_moto = _answers_of_every_item_operation(table)
     finally:
-        DynamoHandler.serialized = fast
+        for handler, serialized in zip(handlers, fast, strict=True):
+            handler.serialized = serialized  # type: ignore[method-assign]
 
     assert written_as_json == serialized_by_moto
     assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
