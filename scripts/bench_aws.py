@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import statistics
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLERS = ("submit", "read", "evaluate", "cancel", "notifier", "outbox", "reconciler")
-COLD_RUNS = 7
 
 
 @contextmanager
@@ -144,63 +138,6 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
         rows.append(("submit, approved at once, with key", count, "≤ 6"))
     finally:
         stack.stop()
-    return rows
-
-
-_COLD_INIT = """
-import importlib.util, sys, time
-start = time.perf_counter()
-{body}
-print(time.perf_counter() - start)
-"""
-_LOAD_HANDLER = """
-spec = importlib.util.spec_from_file_location("app", {path!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-"""
-_BASELINE = """
-import boto3
-boto3.client("dynamodb")
-"""
-
-
-def _fresh_process_seconds(body: str) -> float:
-    environment = os.environ | {
-        "AWS_DEFAULT_REGION": "ap-southeast-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "REQUESTS_TABLE_NAME": "RequestsTable",
-        "CUSTOMER_RECORDS_TABLE_NAME": "CustomerRecordsTable",
-        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
-        "POLICY_TABLE_NAME": "PolicyTable",
-        "REVIEW_DEADLINE_STATE_MACHINE_ARN": "arn:aws:states:ap-southeast-1:123456789012:stateMachine:x",
-        "POWERTOOLS_SERVICE_NAME": "refunds",
-    }
-    output = subprocess.run(
-        [sys.executable, "-c", _COLD_INIT.format(body=body)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-        cwd=REPO,
-    )
-    return float(output.stdout.strip().splitlines()[-1])
-
-
-def cold_init_ratios(runs: int = COLD_RUNS) -> list[tuple[str, float, float]]:
-    """(handler, median seconds, ratio to `import boto3; boto3.client("dynamodb")` in the same run).
-    Runs alternate handler and baseline so that drift of the machine's speed hits both alike."""
-    rows: list[tuple[str, float, float]] = []
-    for handler in HANDLERS:
-        path = REPO / "functions" / handler / "app.py"
-        if not path.exists():
-            continue
-        times, baselines = [], []
-        for _ in range(runs):
-            times.append(_fresh_process_seconds(_LOAD_HANDLER.format(path=str(path))))
-            baselines.append(_fresh_process_seconds(_BASELINE))
-        median = statistics.median(times)
-        rows.append((handler, median, median / statistics.median(baselines)))
     return rows
 
 

@@ -28,10 +28,9 @@ import bench_load
 
 from refund_local.emulator import Emulator
 from refund_local.events import api_event, claims_for
-from refund_local.provision import functions, load_template, provision
+from refund_local.provision import function_environment, functions, load_template, provision
 from refund_local.seed import parse_seed, write_seed
 from refund_local.server import LOCAL_PARAMETERS
-from refund_local.provision import function_environment
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
@@ -80,7 +79,7 @@ class ColdStart:
 
 
 def _child(script: str, environment: dict[str, str], event: dict[str, Any] | None) -> dict[str, Any]:
-    output = subprocess.run(  # noqa: S603 - our own interpreter and script
+    output = subprocess.run(
         [sys.executable, "-c", script],
         input=json.dumps(event),
         capture_output=True,
@@ -116,7 +115,9 @@ class _World:
 
         claim = self.fresh_claim()
         caller = Caller(username=claim.username, email=f"{claim.username}@example.com", groups=frozenset())
-        command = SubmitRefundRequest(order_id=claim.order_id, reason=bench_load.REASON, support_ticket_id=claim.ticket_id)
+        command = SubmitRefundRequest(
+            order_id=claim.order_id, reason=bench_load.REASON, support_ticket_id=claim.ticket_id
+        )
         request = service.submit_refund_request(caller, command)
         return request.request_id, claim.username
 
@@ -139,6 +140,8 @@ def _events(world: _World) -> dict[str, Callable[[], dict[str, Any]]]:
         )  # fmt: skip
 
     today = datetime.now(UTC).date()
+    month = {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+    supervisor, owner = claims_for("sam", supervisor=True), claims_for("olive", policy_owner=True)
     return {
         "SubmitFunction": submit,
         "ReadFunction": lambda: on_request("GET", "", False),
@@ -148,11 +151,8 @@ def _events(world: _World) -> dict[str, Callable[[], dict[str, Any]]]:
         "OutboxFunction": lambda: _event_file("queue_delivery_acknowledgement.json", world.pending_request()[0]),
         "ReconcilerFunction": lambda: _event_file("schedule_reconcile.json"),
         "RecordsFunction": lambda: _event_file("queue_records_order_placed.json"),
-        "ReportsFunction": lambda: api_event(
-            "GET", "/reports/sla", "/reports/sla", claims=claims_for("sam", supervisor=True),
-            query={"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()},
-        ),  # fmt: skip
-        "PolicyFunction": lambda: api_event("GET", "/policy", "/policy", claims=claims_for("olive", policy_owner=True)),
+        "ReportsFunction": lambda: api_event("GET", "/reports/sla", "/reports/sla", claims=supervisor, query=month),
+        "PolicyFunction": lambda: api_event("GET", "/policy", "/policy", claims=owner),
     }
 
 
@@ -195,9 +195,14 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             if function.name not in makers:
                 continue
             module, _, handler = function.handler.rpartition(".")
-            environment = lambda_environment | function_environment(
-                template, stack.refs, function=function.name, parameters=LOCAL_PARAMETERS
-            ) | {"AWS_LAMBDA_FUNCTION_NAME": function.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb)}
+            environment = (
+                lambda_environment
+                | function_environment(template, stack.refs, function=function.name, parameters=LOCAL_PARAMETERS)
+                | {
+                    "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                }
+            )
             path = REPO / function.code_uri / f"{module}.py"
             script = _CHILD.format(path=str(path), name=function.name, handler=handler)
             measured, baseline = [], []

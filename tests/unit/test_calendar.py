@@ -3,12 +3,13 @@ the reminder at the end of the 8th. Working days skip weekends and Hong Kong *ge
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from refund_core.policy.calendar import ReviewCalendar, review_timeline
+from refund_core.policy.calendar import HOLIDAYS_FILE, ReviewCalendar, holidays_as_computed, review_timeline
 from refund_core.policy.document import shipped_policy
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -136,3 +137,26 @@ def test_end_of_day_is_the_last_millisecond_in_hong_kong():
     end = ReviewCalendar(shipped_policy()).end_of(date(2027, 1, 6))
     assert end == datetime(2027, 1, 6, 15, 59, 59, 999000, tzinfo=UTC)
     assert end.astimezone(HK).time() == time(23, 59, 59, 999000)
+
+
+def test_the_holidays_file_holds_what_the_holidays_package_computes() -> None:
+    """Regenerate it (scripts/generate_holidays.py) when the package's Hong Kong holidays change."""
+    document = json.loads(HOLIDAYS_FILE.read_text(encoding="utf-8"))
+    first_year, last_year = document["years"]
+    assert document["categories"], "no category"
+    for category, days in document["categories"].items():
+        assert {date.fromisoformat(day) for day in days} == holidays_as_computed(category, first_year, last_year)
+
+
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        (date(2050, 12, 26), False),  # the first weekday after Christmas Day, in a year past the file's
+        (date(2050, 12, 28), True),
+        (date(2023, 1, 23), False),  # Lunar New Year, before the file's years
+        (date(2023, 1, 26), True),
+    ],
+)
+def test_a_year_beyond_the_file_is_asked_of_the_package(day: date, working: bool) -> None:
+    calendar = ReviewCalendar(shipped_policy())
+    assert calendar.is_working_day(day) is working

@@ -6,9 +6,12 @@ statutory ones and would miss Good Friday."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -27,12 +30,52 @@ class ReviewTimeline(BaseModel):
     deadline: AwareDatetime
 
 
-@cache
-def _general_holidays(categories: tuple[str, ...]) -> Container[date]:
-    # Imported on first use: `holidays` is about 50 ms of a cold start that reads may not need.
+HOLIDAYS_FILE = Path(__file__).with_name("hong_kong_holidays.json")
+
+
+def holidays_as_computed(category: str, first_year: int, last_year: int) -> frozenset[date]:
+    """The `holidays` package's Hong Kong holidays of one category over those years (what the file holds)."""
+    # Imported on first use only: it loads every country's module, about 100 ms of a cold start.
     import holidays  # noqa: PLC0415
 
-    calendar: Container[date] = holidays.country_holidays("HK", categories=categories, language="en_US")
+    computed = holidays.country_holidays("HK", categories=(category,), years=range(first_year, last_year + 1))
+    return frozenset(computed)
+
+
+class _HongKongHolidays(Container[date]):
+    """The holidays of some categories: the years of HOLIDAYS_FILE from it (scripts/generate_holidays.py wrote it
+    from the package), any other year from the package itself."""
+
+    def __init__(self, categories: tuple[str, ...], document: dict[str, Any]) -> None:
+        first_year, last_year = document["years"]
+        self._years = range(first_year, last_year + 1)
+        self._categories = categories
+        self._days = frozenset(
+            date.fromisoformat(day) for category in categories for day in document["categories"][category]
+        )
+        self._computed: dict[int, frozenset[date]] = {}
+
+    def __contains__(self, day: object) -> bool:
+        if not isinstance(day, date):
+            return False
+        if day.year in self._years:
+            return day in self._days
+        if day.year not in self._computed:
+            self._computed[day.year] = frozenset().union(
+                *(holidays_as_computed(category, day.year, day.year) for category in self._categories)
+            )
+        return day in self._computed[day.year]
+
+
+@cache
+def _general_holidays(categories: tuple[str, ...]) -> Container[date]:
+    document = json.loads(HOLIDAYS_FILE.read_text(encoding="utf-8"))
+    if all(category in document["categories"] for category in categories):
+        return _HongKongHolidays(categories, document)
+    # A category the package has no Hong Kong holidays of: it says so (ValueError), as it always did.
+    import holidays  # noqa: PLC0415
+
+    calendar: Container[date] = holidays.country_holidays("HK", categories=categories)
     return calendar
 
 
