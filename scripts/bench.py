@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ import bench_records
 import bench_stored
 import bench_web
 
+from refund_core.adapters.records import ClaimsRecord
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import (
@@ -127,7 +128,28 @@ def rules_section() -> list[Row]:
     if assess(partial, policy, now).outcome is not Outcome.PARTIAL_REFUND:
         raise SystemExit("bench: the partial claim is not assessed as PARTIAL_REFUND")
     received = full.received_at
+    # A customer's claims as submit and assess read them: one item, whatever their number (its counts, the
+    # first decided and first cancelled claim, and the latest filings the per-customer limit counts).
+    first = full.earlier_claims[0]
+    thousand = ClaimsRecord(
+        username="customer-7f3a",
+        decided=1000,
+        first_decided=first.model_copy(update={"status": RequestStatus.REFUSED}),
+        cancelled=1,
+        first_cancelled=first,
+        recent_filings=tuple(first.received_at + timedelta(days=n) for n in range(policy.filing_limits.per_customer)),
+    ).model_dump(mode="json", by_alias=True)
+    none = ClaimsRecord(username="customer-7f3a").model_dump(mode="json", by_alias=True)
+
+    def judged(stored: dict[str, object]) -> object:
+        claims = ClaimsRecord.model_validate(stored)
+        return assess(full.model_copy(update={"earlier_claims": claims.earlier_claims()}), policy, now)
+
+    with_thousand, with_none = per_second(lambda: judged(thousand)), per_second(lambda: judged(none))
     return [
+        Row("judge a customer with 1,000 earlier claims (read + rules)", with_thousand, "/s"),
+        Row("judge a customer with none", with_none, "/s"),
+        Row("1,000 earlier claims vs none: time", f"{with_none / with_thousand:.2f}", "x", "≤ 2x"),
         Row(
             "assess, full refund (10 rules + outcome)",
             per_second(lambda: assess(full, policy, now)),
