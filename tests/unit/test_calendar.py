@@ -143,9 +143,18 @@ def test_the_holidays_file_holds_what_the_holidays_package_computes() -> None:
     """Regenerate it (scripts/generate_holidays.py) when the package's Hong Kong holidays change."""
     document = json.loads(HOLIDAYS_FILE.read_text(encoding="utf-8"))
     first_year, last_year = document["years"]
-    assert document["categories"], "no category"
-    for category, days in document["categories"].items():
-        assert {date.fromisoformat(day) for day in days} == holidays_as_computed(category, first_year, last_year)
+    assert set(document["calendars"]) == {"optional", "public", "optional,public"}
+    for name, days in document["calendars"].items():
+        computed = holidays_as_computed(tuple(name.split(",")), first_year, last_year)
+        assert {date.fromisoformat(day) for day in days} == computed, name
+
+
+def test_two_categories_together_give_the_days_off_of_their_clashes() -> None:
+    """2028-10-03, "The day following National Day": a day off the package gives only when the policy's two
+    categories are counted together (National Day on a Sunday, the day after the Mid-Autumn Festival on the
+    Wednesday), not in either alone."""
+    calendar = ReviewCalendar(shipped_policy())
+    assert calendar.is_working_day(date(2028, 10, 3)) is False
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from collections.abc import Container
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -33,12 +32,18 @@ class ReviewTimeline(BaseModel):
 HOLIDAYS_FILE = Path(__file__).with_name("hong_kong_holidays.json")
 
 
-def holidays_as_computed(category: str, first_year: int, last_year: int) -> frozenset[date]:
-    """The `holidays` package's Hong Kong holidays of one category over those years (what the file holds)."""
+def calendar_name(categories: tuple[str, ...]) -> str:
+    """A calendar of HOLIDAYS_FILE: its categories, sorted, comma-separated (`optional,public`)."""
+    return ",".join(sorted(set(categories)))
+
+
+def holidays_as_computed(categories: tuple[str, ...], first_year: int, last_year: int) -> frozenset[date]:
+    """The `holidays` package's Hong Kong holidays of those categories together (holidays of two categories on
+    one day give a day off more) over those years: what HOLIDAYS_FILE holds."""
     # Imported on first use only: it loads every country's module, about 100 ms of a cold start.
     import holidays  # noqa: PLC0415
 
-    computed = holidays.country_holidays("HK", categories=(category,), years=range(first_year, last_year + 1))
+    computed = holidays.country_holidays("HK", categories=categories, years=range(first_year, last_year + 1))
     return frozenset(computed)
 
 
@@ -46,13 +51,10 @@ class _HongKongHolidays(Container[date]):
     """The holidays of some categories: the years of HOLIDAYS_FILE from it (scripts/generate_holidays.py wrote it
     from the package), any other year from the package itself."""
 
-    def __init__(self, categories: tuple[str, ...], document: dict[str, Any]) -> None:
-        first_year, last_year = document["years"]
-        self._years = range(first_year, last_year + 1)
+    def __init__(self, categories: tuple[str, ...], days: list[str], years: range) -> None:
         self._categories = categories
-        self._days = frozenset(
-            date.fromisoformat(day) for category in categories for day in document["categories"][category]
-        )
+        self._years = years
+        self._days = frozenset(date.fromisoformat(day) for day in days)
         self._computed: dict[int, frozenset[date]] = {}
 
     def __contains__(self, day: object) -> bool:
@@ -61,17 +63,17 @@ class _HongKongHolidays(Container[date]):
         if day.year in self._years:
             return day in self._days
         if day.year not in self._computed:
-            self._computed[day.year] = frozenset().union(
-                *(holidays_as_computed(category, day.year, day.year) for category in self._categories)
-            )
+            self._computed[day.year] = holidays_as_computed(self._categories, day.year, day.year)
         return day in self._computed[day.year]
 
 
 @cache
 def _general_holidays(categories: tuple[str, ...]) -> Container[date]:
     document = json.loads(HOLIDAYS_FILE.read_text(encoding="utf-8"))
-    if all(category in document["categories"] for category in categories):
-        return _HongKongHolidays(categories, document)
+    first_year, last_year = document["years"]
+    days = document["calendars"].get(calendar_name(categories))
+    if days is not None:
+        return _HongKongHolidays(categories, days, range(first_year, last_year + 1))
     # A category the package has no Hong Kong holidays of: it says so (ValueError), as it always did.
     import holidays  # noqa: PLC0415
 
