@@ -1,7 +1,7 @@
 """moto 5.2.5's DynamoDB at the cost of what a call asks for, not of what the tables hold; nothing a caller sees
 changes (tests/integration/test_local_stack_moto.py compares the answers with moto's own).
 
-- Queries. moto's `Table.query` starts from `allwrites.items_of()`, every item of the table sorted by key, then keeps those of the
+- Queries. moto's `Table.query` starts from `all_items()`, every item of the table sorted by key, then keeps those of the
 partition asked for: each query of one request's items, one customer's claims or the reviewers' queue sorts the
 whole table (60,000 items at 10,000 requests, half a second). Here a query of the table starts from the
 partition's own items, and a query of an index from the items holding the index's partition key value, found
@@ -10,9 +10,11 @@ files the item written under its value again.
 - Responses. moto 5.2 writes every answer through a serializer that walks botocore's output shape value by value:
   a page of 20 requests (their facts, assessment and decision are deep maps) took half a second of the
   emulator's time. DynamoDB's item operations and its stream's records answer in the JSON their results
-  already are, so those are written with `json.dumps` (a time as its Unix timestamp in milliseconds, as moto's
-  serializer writes it); anything else, an error, or a value JSON cannot hold (a binary attribute's bytes)
-  still goes through moto's serializer.
+  already are, so those are written with `json.dumps` (a time as moto's serializer writes it); anything else,
+  an error, or a value JSON cannot hold (a binary attribute's bytes) still goes through moto's serializer.
+  Clients read the same answers; the bytes differ where moto's result holds more than its output shape
+  (DeleteItem's `ConsumedCapacityUnits`, which botocore ignores), and a binary value in a stream record's
+  image is base64 once, as AWS sends it (moto's serializer encoded it twice; nothing here stores binary).
 - Dispatch. moto's server finds the service of every request by its host, listing the folders of moto's own
   package (about 200 `isdir` calls) under a lock that every request takes: a tenth of the emulator's time
   under load. The answer for a host never changes, so it is remembered.
@@ -23,16 +25,16 @@ files the item written under its value again.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import inspect
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.core.serialize import TimestampSerializer
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
@@ -48,6 +50,7 @@ from refund_local.writes import Key
 
 _PATCHED = "_refund_local_partitions"
 _MAPS = "_refund_local_index_maps"
+_KEY_TYPES = frozenset({"S", "N", "B"})
 
 
 class _IndexMap:
@@ -69,7 +72,8 @@ class _IndexMap:
             if not bucket:
                 del self.by_value[before]
         value = item.attrs.get(self.attribute) if item is not None else None
-        if value is not None and item is not None:
+        # Only a string, number or binary can be a key; moto stores any type, and matches none of the others.
+        if value is not None and item is not None and value.type in _KEY_TYPES:
             self.by_value[value][key] = item
             self.filed_under[key] = value
 
@@ -102,7 +106,7 @@ def _index_hash_attribute(table: Table, index_name: str) -> str | None:
 
 
 def _candidates(table: Table, hash_key: Any, index_name: str | None) -> list[Item] | None:
-    """The items moto would keep of `allwrites.items_of()` (a superset is enough: it checks them), or None for all."""
+    """The items moto would keep of `all_items()` (a superset is enough: it checks them), or None for all."""
     if index_name is None:
         return list(writes.items_of(table.items[hash_key])) if hash_key in table.items else []
     attribute = _index_hash_attribute(table, index_name)
@@ -139,12 +143,11 @@ _AS_JSON = frozenset(
 _CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's and its streams' protocol: json, version 1.0
 
 
-def _epoch(value: object) -> float:
-    """A time as moto's serializer writes it (naive ones are UTC), else TypeError: moto's serializer it is."""
+def _epoch(value: object) -> int | float:
+    """A time as moto's serializer writes it (its own conversion), else TypeError: moto's serializer it is."""
     if not isinstance(value, datetime):
         raise TypeError(type(value).__name__)
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return calendar.timegm(aware.utctimetuple()) + (aware.microsecond // 1000) / 1000.0
+    return TimestampSerializer._timestamp_unixtimestamp(value)
 
 
 def _json_answers(serialized: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -91,8 +92,11 @@ def _after_update(update_item: Callable[..., Any]) -> Callable[..., Any]:
             return update_item(self, *args, **kwargs)
         finally:
             arguments = signature.bind(self, *args, **kwargs).arguments
-            table = self.tables.get(arguments["table_name"])
-            if table is not None:
+            try:
+                table = self.get_table(arguments["table_name"])  # by name or by ARN, as moto finds it
+            except ResourceNotFoundException:
+                pass  # the update itself failed on it
+            else:
                 _written(table, key_of(table, arguments["key"]))
 
     return and_tell

@@ -205,7 +205,7 @@ EVERY_TYPE = {
 
 
 def _stream_records(table: str) -> dict[str, Any]:
-    """The table's stream read from its start (with the bytes item among them, and times)."""
+    """The stream's record of one put made after the iterator was taken (its time set aside: each run's own)."""
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     stream_arn = _dynamodb().describe_table(TableName=table)["Table"]["LatestStreamArn"]
     (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
@@ -319,3 +319,39 @@ def test_each_save_holds_what_the_tables_hold_while_writing_again_only_what_chan
     assert _saved(tmp_path, table) == _held(table)
     assert {"pk": {"S": "REQUEST#new"}, "sk": {"S": "REQUEST"}} in _saved(tmp_path, table)
     assert (tmp_path / "state" / "outbox.jsonl").read_text(encoding="utf-8") == '{"to":"a@example.com"}\n'
+
+
+def test_an_update_addressed_by_the_table_s_arn_moves_the_item_in_its_index(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    arn = _dynamodb().describe_table(TableName=table)["Table"]["TableArn"]
+    item = {"pk": {"S": "REQUEST#arn"}, "sk": {"S": "REQUEST"}, "gsi1pk": {"S": "PENDING"}, "gsi1sk": {"S": "a"}}
+    _dynamodb().put_item(TableName=table, Item=item)
+    assert len(_query_all(table, "ByStatus", "PENDING", True, limit=10)) == 1  # the index's map is built
+
+    _dynamodb().update_item(
+        TableName=arn,
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="SET gsi1pk = :status",
+        ExpressionAttributeValues={":status": {"S": "APPROVED"}},
+    )
+
+    assert _query_all(table, "ByStatus", "PENDING", True, limit=10) == []
+    assert [found["pk"] for found in _query_all(table, "ByStatus", "APPROVED", True, limit=10)] == [item["pk"]]
+
+
+def test_an_index_key_attribute_holding_a_list_is_stored_and_left_out_of_the_index(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    pending = {"pk": {"S": "REQUEST#s"}, "sk": {"S": "REQUEST"}, "gsi1pk": {"S": "PENDING"}, "gsi1sk": {"S": "a"}}
+    _dynamodb().put_item(TableName=table, Item=pending)
+    assert len(_query_all(table, "ByStatus", "PENDING", True, limit=10)) == 1  # the index's map is built
+
+    listed = {
+        "pk": {"S": "REQUEST#l"},
+        "sk": {"S": "REQUEST"},
+        "gsi1pk": {"L": [{"S": "PENDING"}]},
+        "gsi1sk": {"S": "b"},
+    }
+    _dynamodb().put_item(TableName=table, Item=listed)
+
+    assert _query_all(table, "ByStatus", "PENDING", True, limit=10) == [pending]
+    assert listed in _all_items(table)
