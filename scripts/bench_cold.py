@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
 RUNS = 5
 PLACEHOLDER = "rr_01JD0000000000000000000000"  # the request id of events/queue_*.json
+STREAM_REQUEST = "rr_01KB4Q7M2X9T3V8E6R5W1Z0H4N"  # the request of events/stream_insert_pending.json
+RECORDS_ORDER, RECORDS_EVENT = "ord-2002", "7c1b4f2e-0a9d-4e6b-8f3a-2d5c6b7a8e9f"  # queue_records_order_placed
 TRACE_ID = "Root=1-6751a3c0-5f3c2a1b9d8e7f6a5b4c3d2e;Parent=53995c3f42cd8ad8;Sampled=1"
 
 _CHILD = """
@@ -92,10 +95,20 @@ def _child(script: str, environment: dict[str, str], event: dict[str, Any] | Non
     return result
 
 
-def _event_file(name: str, request_id: str | None = None) -> dict[str, Any]:
+def _event_file(name: str, replacements: dict[str, str]) -> dict[str, Any]:
+    """An events/ file with its ids replaced by fresh ones: each run does the work of a new event, not a repeat's."""
     text = (EVENTS / name).read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text.replace(PLACEHOLDER, request_id) if request_id else text)
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def _failed(answer: Any) -> bool:
+    """An API answer of 4xx or 5xx, or a batch with a failed item: a run that did not do the work it times."""
+    if not isinstance(answer, dict):
+        return False
+    return int(answer.get("statusCode", 200)) >= 400 or bool(answer.get("batchItemFailures"))
 
 
 class _World:
@@ -104,6 +117,12 @@ class _World:
 
     def __init__(self) -> None:
         self.claims = iter(bench_load._claims("cold", 1000, lambda _: True))
+
+    @staticmethod
+    def new_request_id() -> str:
+        from refund_core.app.service import new_request_id  # noqa: PLC0415 - the environment points at the emulator
+
+        return new_request_id(datetime.now(UTC))
 
     def fresh_claim(self) -> bench_load.Claim:
         return next(self.claims)
@@ -147,10 +166,15 @@ def _events(world: _World) -> dict[str, Callable[[], dict[str, Any]]]:
         "ReadFunction": lambda: on_request("GET", "", False),
         "EvaluateFunction": lambda: on_request("POST", "/evaluate", True, {"action": "assess"}),
         "CancelFunction": lambda: on_request("POST", "/cancel", False),
-        "NotifierFunction": lambda: _event_file("stream_insert_pending.json"),
-        "OutboxFunction": lambda: _event_file("queue_delivery_acknowledgement.json", world.pending_request()[0]),
-        "ReconcilerFunction": lambda: _event_file("schedule_reconcile.json"),
-        "RecordsFunction": lambda: _event_file("queue_records_order_placed.json"),
+        "NotifierFunction": lambda: _event_file("stream_insert_pending.json", {STREAM_REQUEST: world.new_request_id()}),
+        "OutboxFunction": lambda: _event_file(
+            "queue_delivery_acknowledgement.json", {PLACEHOLDER: world.pending_request()[0]}
+        ),
+        "ReconcilerFunction": lambda: _event_file("schedule_reconcile.json", {}),
+        "RecordsFunction": lambda: _event_file(
+            "queue_records_order_placed.json",
+            {RECORDS_ORDER: f"ord-{uuid.uuid4().hex[:12]}", RECORDS_EVENT: str(uuid.uuid4())},
+        ),
         "ReportsFunction": lambda: api_event("GET", "/reports/sla", "/reports/sla", claims=supervisor, query=month),
         "PolicyFunction": lambda: api_event("GET", "/policy", "/policy", claims=owner),
     }
@@ -207,7 +231,10 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             script = _CHILD.format(path=str(path), name=function.name, handler=handler)
             measured, baseline = [], []
             for _ in range(runs):
-                measured.append(_child(script, environment, makers[function.name]()))
+                run = _child(script, environment, makers[function.name]())
+                if _failed(run["answer"]):
+                    raise SystemExit(f"bench: {function.name}'s first invocation failed: {str(run['answer'])[:300]}")
+                measured.append(run)
                 baseline.append(_child(baseline_script, lambda_environment, None))
             results.append(
                 ColdStart(
