@@ -116,6 +116,10 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 
 class QueuePoller:
+    """Lambda's SQS event source mapping: up to `concurrency` pollers, each a long poll, a batch and the
+    function. While the queue is empty one poller waits on it and the others rest; they join it as soon as a
+    receive finds messages (a long poll per poller and second was most of what an idle runner asked of moto)."""
+
     def __init__(self, source: QueueSource, queue_url: str, invoke: Invoke, sqs: Any) -> None:
         self.source = source
         self._queue_url = queue_url
@@ -124,8 +128,9 @@ class QueuePoller:
         self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stopping = threading.Event()
         self._idle = threading.Event()
+        self._messages_waiting = threading.Event()  # the last receive found messages: every poller polls
         self._threads = [
-            threading.Thread(target=self._run, name=f"queue-{source.function}-{number}", daemon=True)
+            threading.Thread(target=self._run, args=(number,), name=f"queue-{source.function}-{number}", daemon=True)
             for number in range(max(1, source.concurrency))
         ]
 
@@ -136,6 +141,7 @@ class QueuePoller:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        self._messages_waiting.set()  # wakes the resting pollers, which then see the stop
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
@@ -145,8 +151,10 @@ class QueuePoller:
         self._idle.clear()
         return self._idle.wait(timeout)
 
-    def _run(self) -> None:
+    def _run(self, number: int) -> None:
         while not self._stopping.is_set():
+            if number and not self._messages_waiting.wait(1.0):
+                continue
             try:
                 self._poll_once()
             except Exception:  # a local runner keeps polling, as Lambda does, whatever one poll hit
@@ -163,8 +171,10 @@ class QueuePoller:
         )
         messages: list[dict[str, Any]] = received.get("Messages", [])
         if not messages:
+            self._messages_waiting.clear()
             self._idle.set()
             return
+        self._messages_waiting.set()
         # A long poll answers as soon as one message is there; Lambda's poller fills the batch from what waits.
         while len(messages) < self.source.batch_size and (
             more := self._sqs.receive_message(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,9 @@ log = logging.getLogger("refund_local")
 Invoke = Callable[[dict[str, Any]], Any]
 _SCALARS = (str, int, float, bool, type(None))
 _MAX_BACKOFF_SECONDS = 30.0
+# Lambda's poller looks for new shards now and then, not before every read (moto never splits a shard): a
+# DescribeStream per poll was half of what an idle runner asked of moto.
+_DISCOVERY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class StreamPoller:
         # reads on from it.
         self._checkpoints: dict[str, str | None] = {}
         self._iterators: dict[str, str] = {}
+        self._discover_at = 0.0  # time.monotonic() of the next look for new shards
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{source.function}", daemon=True)
@@ -207,6 +212,7 @@ class StreamPoller:
             self._thread.join(timeout)
 
     def _discover_shards(self) -> None:
+        self._discover_at = time.monotonic() + _DISCOVERY_SECONDS
         arguments: dict[str, Any] = {"StreamArn": self.stream_arn}
         while True:
             description = self._streams.describe_stream(**arguments)["StreamDescription"]
@@ -236,6 +242,8 @@ class StreamPoller:
             raise
         if next_iterator := response.get("NextShardIterator"):
             self._iterators[shard_id] = next_iterator
+        else:  # the shard is closed: its children are looked for at the next poll
+            self._discover_at = 0.0
         return [lambda_record(record, self.stream_arn, self._region) for record in response.get("Records", [])]
 
     def _run(self) -> None:
@@ -251,7 +259,8 @@ class StreamPoller:
                 self._stopping.wait(self._poll_seconds)
 
     def _poll_once(self) -> bool:
-        self._discover_shards()
+        if time.monotonic() >= self._discover_at:
+            self._discover_shards()
         busy = False
         for shard_id in list(self._checkpoints):
             if self._stopping.is_set():
