@@ -18,13 +18,18 @@ files the item written under its value again.
 - Dispatch. moto's server finds the service of every request by its host, listing the folders of moto's own
   package (about 200 `isdir` calls) under a lock that every request takes: a tenth of the emulator's time
   under load. The answer for a host never changes, so it is remembered.
-- Step Functions. moto parses a state machine's definition (and each intrinsic function in it) with ANTLR for
-  every execution it starts: a fifth of the emulator's time under load, one execution per pending request.
-  A parse tree is only read once built, so each is kept by its text; every execution still gets evaluation
-  components of its own, built from the tree by moto's preprocessor as before."""
+- Step Functions. moto parses a state machine's definition (and each intrinsic function in it) with ANTLR and
+  builds its evaluation components from the parse tree for every execution it starts: a fifth of the
+  emulator's time under load, one execution per pending request. Each text is parsed once; every execution
+  gets components of its own, a deep copy of those first built, kept before they were evaluated.
+- Actions. moto finds each request's action among its handler class's functions with `inspect.getmembers`;
+  the list of a class's functions is kept.
+- Update expressions. Each of the ten traversals that validate one builds its processing map again at every
+  node to learn which node types it processes; those are kept per processor class."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -33,17 +38,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult
 from moto.core.serialize import TimestampSerializer
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
-from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor as IntrinsicPreprocessor
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
 from refund_local import writes
 from refund_local.writes import Key
@@ -179,19 +184,41 @@ def _remembered(get_backend_for_host: Callable[..., Any]) -> Callable[..., Any]:
     return backend_for_host
 
 
-def _trees_kept(parse: Callable[[str], tuple[Any, Any]], build: Callable[[], Any]) -> Any:
-    """`parse(text)` once per text; later, components built afresh from its tree by `build()`'s preprocessor."""
-    trees: dict[str, Any] = {}
+def _programs_kept(parse: Callable[[str], tuple[Any, Any]]) -> Any:
+    """`parse(text)` once per text; later, a deep copy of the components it built, kept before any evaluation
+    (an evaluation keeps its state in its environment and in objects it creates, not in the components; a copy
+    is what building them again from the parse tree gives, in less than half the time)."""
+    kept: dict[str, tuple[Any, Any]] = {}
 
     def parse_once(text: str) -> tuple[Any, Any]:
-        tree = trees.get(text)
-        if tree is None:
+        if text not in kept:
             components, tree = parse(text)
-            trees[text] = tree
+            kept[text] = (copy.deepcopy(components), tree)
             return components, tree
-        return build().visit(tree), tree
+        pristine, tree = kept[text]
+        return copy.deepcopy(pristine), tree
 
     return staticmethod(parse_once)
+
+
+def _names_kept(method_names_from_class: Callable[[object], list[str]]) -> Callable[[object], list[str]]:
+    """moto looks up each request's action among its handler class's functions with `inspect.getmembers`, a
+    thirtieth of the emulator's time; a class's functions are the same at every request."""
+    return functools.cache(method_names_from_class)
+
+
+def _node_types_kept() -> Callable[[DepthFirstTraverser], tuple[type, ...]]:
+    """moto validates an update expression with ten traversals of its tree, and each asks its processing map for
+    the node types it processes at every node, building the map again; a processor class's types are fixed."""
+    kept: dict[type, tuple[type, ...]] = {}
+
+    def nodes_to_be_processed(self: DepthFirstTraverser) -> tuple[type, ...]:
+        found = kept.get(type(self))
+        if found is None:
+            found = kept[type(self)] = tuple(self._processing_map())
+        return found
+
+    return nodes_to_be_processed
 
 
 def make_moto_fast() -> None:
@@ -200,8 +227,10 @@ def make_moto_fast() -> None:
         return
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         handler.serialized = _json_answers(handler.serialized)  # type: ignore[method-assign]
-    AmazonStateLanguageParser.parse = _trees_kept(AmazonStateLanguageParser.parse, Preprocessor)  # type: ignore[method-assign]
-    IntrinsicParser.parse = _trees_kept(IntrinsicParser.parse, IntrinsicPreprocessor)  # type: ignore[method-assign]
+    AmazonStateLanguageParser.parse = _programs_kept(AmazonStateLanguageParser.parse)  # type: ignore[method-assign]
+    IntrinsicParser.parse = _programs_kept(IntrinsicParser.parse)  # type: ignore[method-assign]
+    DepthFirstTraverser.nodes_to_be_processed = _node_types_kept()
+    moto_responses.method_names_from_class = _names_kept(moto_responses.method_names_from_class)  # type: ignore[attr-defined,assignment]
     DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
