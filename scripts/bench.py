@@ -210,11 +210,24 @@ def http_section() -> list[Row]:
     mix = ("read", "list", "submit", "cancel")
     rows += [
         Row(f"load: {' / '.join(mix)}", " / ".join(f"{load.operations[name]:,}" for name in mix), "calls"),
-        Row("load: throughput", answered / report.load_seconds, "/s"),
+        Row("load: throughput", answered / report.load_seconds, "/s", "≥ 50 /s"),
         Row("load: latency, all calls", _ms_pair(*bench_load.percentiles(load.latencies)), "ms p50 / p95"),
         Row("load: errors (unexpected status, 5xx, no answer)", sum(load.errors.values()), "", "0"),
         Row("load: of which 5xx", load.server_errors, "", "0"),
     ]
+    cpu = report.load_cpu
+    per_answer = {name: 1000 * seconds / max(answered, 1) for name, seconds in vars(cpu).items()}
+    rows.append(
+        Row(
+            "load: CPU per answer, serve / workers / clients",
+            " / ".join(f"{per_answer[name]:.1f}" for name in ("serve", "workers", "clients")),
+            "ms",
+        )
+    )
+    # The serve process runs on one core at a time (the GIL); all of them share the machine's cores.
+    cores = os.cpu_count() or 1
+    ceiling = min(1000 / per_answer["serve"], cores * 1000 / sum(per_answer.values()))
+    rows.append(Row(f"load: most answers/s this CPU use allows on {cores} cores", ceiling, "/s"))
     return rows
 
 

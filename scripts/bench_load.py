@@ -8,7 +8,10 @@ a support ticket, so that every submit is a first claim. Then:
 2. load: CLIENTS threads, each with its own requests.Session, for LOAD_SECONDS or LOAD_MAX_REQUESTS in all,
    whichever comes first, on a mix of mostly reads and lists with some submits by fresh customers and some
    cancels of their claims. Every answer has one expected status; any other, a 5xx or no answer at all is an
-   error.
+   error. The CPU time each side spends meanwhile (Linux's /proc): the serve process (moto's server, the
+   routes, the pollers: one core at most, for the GIL), its function workers (a worker the load starts counts
+   its cold start too, as a new Lambda environment would), and the clients (this process), which bound what
+   this machine can answer.
 
 Loopback only; the server is stopped (killed if it does not stop) at the end, whatever happened."""
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import random
 import statistics
 import tempfile
@@ -315,10 +319,62 @@ def load(base: str, claims: list[Claim], known: list[Owned]) -> tuple[LoadResult
 
 
 @dataclass(frozen=True)
+class Cpu:
+    """CPU seconds (user + system) of each side of the load phase."""
+
+    serve: float
+    workers: float
+    clients: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
+                if int((entry / "stat").read_text(encoding="ascii").rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def _serve_pid() -> int:
+    for pid in _children(os.getpid()):
+        with contextlib.suppress(OSError):
+            if b"refund_local\x00serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    raise SystemExit("bench: the serve process is not among this process's children")
+
+
+def _cpu_now(serve: int) -> Cpu:
+    workers = 0.0
+    for pid in _children(serve):  # the workers, started before the load phase and running through it
+        with contextlib.suppress(OSError):
+            workers += _cpu_seconds(pid)
+    return Cpu(_cpu_seconds(serve), workers, time.process_time())
+
+
+def _cpu_during(serve: int, run: Callable[[], tuple[LoadResult, float]]) -> tuple[LoadResult, float, Cpu]:
+    before = _cpu_now(serve)
+    result, seconds = run()
+    after = _cpu_now(serve)
+    return (
+        result,
+        seconds,
+        Cpu(after.serve - before.serve, after.workers - before.workers, after.clients - before.clients),
+    )
+
+
+@dataclass(frozen=True)
 class Report:
     latencies: list[tuple[str, float, float]]  # (route, p50 ms, p95 ms), sequential calls
     load: LoadResult
     load_seconds: float  # until the last client's last answer
+    load_cpu: Cpu
 
 
 def run() -> Report:
@@ -329,5 +385,5 @@ def run() -> Report:
     for_load = _claims("load", submits, lambda n: n % 2 == 0)
     with running_server(_seed(sequential + for_load)) as base:
         latencies, known = sequential_latencies(base, sequential)
-        result, seconds = load(base, for_load, known)
-    return Report(latencies, result, seconds)
+        result, seconds, cpu = _cpu_during(_serve_pid(), lambda: load(base, for_load, known))
+    return Report(latencies, result, seconds, cpu)
