@@ -224,10 +224,12 @@ def http_section() -> list[Row]:
             "ms",
         )
     )
-    # The serve process runs on one core at a time (the GIL); all of them share the machine's cores.
-    cores = os.cpu_count() or 1
-    ceiling = min(1000 / per_answer["serve"], cores * 1000 / sum(per_answer.values()))
-    rows.append(Row(f"load: most answers/s this CPU use allows on {cores} cores", ceiling, "/s"))
+    # Roughly: the serve process runs its Python on one core at a time (the GIL), and all sides, the bench's
+    # clients among them, share the cores this process may use.
+    cores = len(os.sched_getaffinity(0))
+    if answered and per_answer["serve"]:
+        ceiling = min(1000 / per_answer["serve"], cores * 1000 / sum(per_answer.values()))
+        rows.append(Row(f"load: answers/s that CPU use allows, about (serve 1 core, all {cores})", ceiling, "/s"))
     return rows
 
 

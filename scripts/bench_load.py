@@ -327,9 +327,13 @@ class Cpu:
     clients: float
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command's name: [11] utime, [12] stime, [13] cutime, [14] cstime."""
+    return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+
+
+def _seconds(ticks: int) -> float:
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -337,7 +341,7 @@ def _children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):  # a process that ended meanwhile
-                if int((entry / "stat").read_text(encoding="ascii").rpartition(")")[2].split()[1]) == pid:
+                if int(_stat(int(entry.name))[1]) == pid:
                     found.append(int(entry.name))
     return found
 
@@ -350,23 +354,36 @@ def _serve_pid() -> int:
     raise SystemExit("bench: the serve process is not among this process's children")
 
 
-def _cpu_now(serve: int) -> Cpu:
-    workers = 0.0
-    for pid in _children(serve):  # the workers, started before the load phase and running through it
-        with contextlib.suppress(OSError):
-            workers += _cpu_seconds(pid)
-    return Cpu(_cpu_seconds(serve), workers, time.process_time())
+@dataclass(frozen=True)
+class _Snapshot:
+    serve: float
+    ended_workers: float  # all the CPU of the workers that ended and were waited for (serve's cutime + cstime)
+    workers: dict[int, float]  # each running worker's CPU so far
+    clients: float
+
+
+def _snapshot(serve: int) -> _Snapshot:
+    stat = _stat(serve)
+    workers = {}
+    for pid in _children(serve):
+        with contextlib.suppress(OSError):  # a worker that ended meanwhile: its CPU is in serve's cutime
+            fields = _stat(pid)
+            workers[pid] = _seconds(int(fields[11]) + int(fields[12]))
+    return _Snapshot(
+        _seconds(int(stat[11]) + int(stat[12])), _seconds(int(stat[13]) + int(stat[14])), workers, time.process_time()
+    )
 
 
 def _cpu_during(serve: int, run: Callable[[], tuple[LoadResult, float]]) -> tuple[LoadResult, float, Cpu]:
-    before = _cpu_now(serve)
+    before = _snapshot(serve)
     result, seconds = run()
-    after = _cpu_now(serve)
-    return (
-        result,
-        seconds,
-        Cpu(after.serve - before.serve, after.workers - before.workers, after.clients - before.clients),
-    )
+    after = _snapshot(serve)
+    # A worker started during the load counts all its CPU (its cold start too); one that ended during it counts
+    # what it spent after the first snapshot.
+    workers = sum(spent - before.workers.get(pid, 0.0) for pid, spent in after.workers.items())
+    ended = [spent for pid, spent in before.workers.items() if pid not in after.workers]
+    workers += after.ended_workers - before.ended_workers - sum(ended)
+    return result, seconds, Cpu(after.serve - before.serve, workers, after.clients - before.clients)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 class QueuePoller:
     """Lambda's SQS event source mapping: up to `concurrency` pollers, each a long poll, a batch and the
-    function. While the queue is empty one poller waits on it and the others rest; they join it as soon as a
-    receive finds messages (a long poll per poller and second was most of what an idle runner asked of moto)."""
+    function. While the queue is empty one receive at a time watches it and the pollers not in one rest; they
+    all poll again as soon as a receive finds messages, and one takes over the watch when no receive is left
+    (a long poll per poller and second was most of what an idle runner asked of moto)."""
 
     def __init__(self, source: QueueSource, queue_url: str, invoke: Invoke, sqs: Any) -> None:
         self.source = source
@@ -128,9 +129,11 @@ class QueuePoller:
         self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stopping = threading.Event()
         self._idle = threading.Event()
-        self._messages_waiting = threading.Event()  # the last receive found messages: every poller polls
+        self._watch = threading.Condition()
+        self._receiving = 0  # pollers in a receive, under _watch
+        self._messages_waiting = False  # the last receive found messages: every free poller polls
         self._threads = [
-            threading.Thread(target=self._run, args=(number,), name=f"queue-{source.function}-{number}", daemon=True)
+            threading.Thread(target=self._run, name=f"queue-{source.function}-{number}", daemon=True)
             for number in range(max(1, source.concurrency))
         ]
 
@@ -141,7 +144,8 @@ class QueuePoller:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._messages_waiting.set()  # wakes the resting pollers, which then see the stop
+        with self._watch:
+            self._watch.notify_all()  # the resting pollers see the stop
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
@@ -151,17 +155,20 @@ class QueuePoller:
         self._idle.clear()
         return self._idle.wait(timeout)
 
-    def _run(self, number: int) -> None:
+    def _run(self) -> None:
         while not self._stopping.is_set():
-            if number and not self._messages_waiting.wait(1.0):
-                continue
+            with self._watch:
+                if self._receiving and not self._messages_waiting:
+                    self._watch.wait(1.0)
+                    continue
+                self._receiving += 1
             try:
                 self._poll_once()
             except Exception:  # a local runner keeps polling, as Lambda does, whatever one poll hit
                 log.exception("%s: polling %s failed; trying again", self.source.function, self.source.queue)
                 self._stopping.wait(1.0)
 
-    def _poll_once(self) -> None:
+    def _receive(self) -> list[dict[str, Any]]:
         received = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=min(self.source.batch_size, 10),
@@ -170,21 +177,35 @@ class QueuePoller:
             MessageAttributeNames=["All"],
         )
         messages: list[dict[str, Any]] = received.get("Messages", [])
-        if not messages:
-            self._messages_waiting.clear()
-            self._idle.set()
-            return
-        self._messages_waiting.set()
         # A long poll answers as soon as one message is there; Lambda's poller fills the batch from what waits.
-        while len(messages) < self.source.batch_size and (
-            more := self._sqs.receive_message(
-                QueueUrl=self._queue_url,
-                MaxNumberOfMessages=min(self.source.batch_size - len(messages), 10),
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+        while (
+            messages
+            and len(messages) < self.source.batch_size
+            and (
+                more := self._sqs.receive_message(
+                    QueueUrl=self._queue_url,
+                    MaxNumberOfMessages=min(self.source.batch_size - len(messages), 10),
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            )
         ):
             messages += more
+        return messages
+
+    def _poll_once(self) -> None:
+        """One receive (this poller counted in `_receiving` by `_run`), then the function on what it found."""
+        messages: list[dict[str, Any]] = []
+        try:
+            messages = self._receive()
+        finally:
+            with self._watch:
+                self._receiving -= 1
+                self._messages_waiting = bool(messages)
+                self._watch.notify_all()
+        if not messages:
+            self._idle.set()
+            return
         try:
             response = self._invoke(sqs_event(messages, self._arn))
         except Exception:  # the function's error: every message comes back after its visibility timeout

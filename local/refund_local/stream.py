@@ -187,6 +187,7 @@ class StreamPoller:
         self._checkpoints: dict[str, str | None] = {}
         self._iterators: dict[str, str] = {}
         self._discover_at = 0.0  # time.monotonic() of the next look for new shards
+        self._finished: set[str] = set()  # closed shards read to their end
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{source.function}", daemon=True)
@@ -212,16 +213,17 @@ class StreamPoller:
             self._thread.join(timeout)
 
     def _discover_shards(self) -> None:
-        self._discover_at = time.monotonic() + _DISCOVERY_SECONDS
         arguments: dict[str, Any] = {"StreamArn": self.stream_arn}
         while True:
             description = self._streams.describe_stream(**arguments)["StreamDescription"]
             for shard in description.get("Shards", []):
-                self._checkpoints.setdefault(shard["ShardId"], None)
+                if shard["ShardId"] not in self._finished:
+                    self._checkpoints.setdefault(shard["ShardId"], None)
             last = description.get("LastEvaluatedShardId")
             if not last:
-                return
+                break
             arguments["ExclusiveStartShardId"] = last
+        self._discover_at = time.monotonic() + _DISCOVERY_SECONDS
 
     def _read(self, shard_id: str) -> list[dict[str, Any]]:
         """The records after the shard's checkpoint."""
@@ -242,7 +244,9 @@ class StreamPoller:
             raise
         if next_iterator := response.get("NextShardIterator"):
             self._iterators[shard_id] = next_iterator
-        else:  # the shard is closed: its children are looked for at the next poll
+        else:  # closed, and read to its end: not read again, and its children are looked for at the next poll
+            self._iterators.pop(shard_id, None)
+            self._finished.add(shard_id)
             self._discover_at = 0.0
         return [lambda_record(record, self.stream_arn, self._region) for record in response.get("Records", [])]
 
@@ -262,7 +266,7 @@ class StreamPoller:
         if time.monotonic() >= self._discover_at:
             self._discover_shards()
         busy = False
-        for shard_id in list(self._checkpoints):
+        for shard_id in [shard for shard in self._checkpoints if shard not in self._finished]:
             if self._stopping.is_set():
                 break
             records = self._read(shard_id)

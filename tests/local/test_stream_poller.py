@@ -329,3 +329,54 @@ def test_a_transaction_cancelled_while_the_poller_reads_shows_nothing(
     finally:
         poller.stop()
     assert keys(function) == ["REQUEST#first", "REQUEST#after"]
+
+
+class _SplitStream:
+    """A stream whose first shard closes after two records; its child, listed once the parent is closed, holds
+    a third. Counts the calls the poller makes."""
+
+    def __init__(self) -> None:
+        self.describes = 0
+        self.reads: list[str] = []
+        self.parent_closed = False
+
+    def describe_stream(self, StreamArn: str, **_: Any) -> dict[str, Any]:
+        self.describes += 1
+        shards = [{"ShardId": "parent"}] + ([{"ShardId": "child", "ParentShardId": "parent"}] * self.parent_closed)
+        return {"StreamDescription": {"Shards": shards}}
+
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, **position: Any) -> dict[str, Any]:
+        return {"ShardIterator": f"{ShardId}:{position.get('SequenceNumber', '')}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        shard, _, after = ShardIterator.partition(":")
+        self.reads.append(shard)
+        if shard == "parent":
+            self.parent_closed = True
+            # Closed: no NextShardIterator, whatever the iterator.
+            return {"Records": [] if after else [_record("1", "a"), _record("2", "b")]}
+        return {"Records": [] if after else [_record("3", "c")], "NextShardIterator": "child:3"}
+
+
+def _record(sequence_number: str, pk: str) -> dict[str, Any]:
+    return {
+        "eventID": sequence_number,
+        "eventName": "INSERT",
+        "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": "REQUEST"}}, "SequenceNumber": sequence_number},
+    }
+
+
+def test_a_closed_shard_is_read_once_to_its_end_then_its_child(stack: LocalAws, notifier_source: StreamSource) -> None:
+    split, function = _SplitStream(), Function()
+    poller = poll(stack, replace(notifier_source, filter_patterns=()), function, streams=split)
+    try:
+        eventually(lambda: keys(function) == ["a", "b", "c"])
+        time.sleep(0.3)  # 30 more polls at 0.01 s
+    finally:
+        poller.stop()
+
+    assert keys(function) == ["a", "b", "c"]  # each once, the parent's first
+    assert split.reads.count("parent") == 1
+    # Shards are looked for at the start, once the parent closed, and not before every read.
+    assert split.describes == 2
+    assert split.reads.count("child") > 10
