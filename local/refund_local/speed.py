@@ -16,8 +16,9 @@ files the item written under its value again.
   (DeleteItem's `ConsumedCapacityUnits`, which botocore ignores), and a binary value in a stream record's
   image is base64 once, as AWS sends it (moto's serializer encoded it twice; nothing here stores binary).
 - Requests. moto 5.2 reads every request through a parser that walks botocore's input shape value by value
-  (a sixteenth of the emulator's time under load); for DynamoDB that gives what `json.loads` of the body
-  gives, except for a binary attribute's base64, which it decodes: a body without one is read as JSON.
+  (a sixteenth of the emulator's time under load); for DynamoDB's item operations that gives what
+  `json.loads` of the body gives, except for a binary attribute's base64, which it decodes: a body without
+  one is read as JSON.
 - Dispatch. moto's server finds the service of every request by its host, listing the folders of moto's own
   package (about 200 `isdir` calls) under a lock that every request takes: a tenth of the emulator's time
   under load. The answer for a host never changes, so it is remembered.
@@ -176,16 +177,21 @@ def _json_answers(serialized: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _json_requests(parse_parameters: Callable[..., None]) -> Callable[..., None]:
-    """DynamoDB's requests read with `json.loads` where moto's parser, walking botocore's input shape value by
-    value, would give the same: a body with no binary attribute (whose base64 moto decodes)."""
+    """DynamoDB's item operations read with `json.loads` where moto's parser, walking botocore's input shape
+    value by value, gives the same: a body of JSON with no binary attribute (whose base64 moto decodes). The
+    other operations, some with times and doubles that moto's parser converts, still go through it."""
 
     @functools.wraps(parse_parameters)
     def parse_as_json(self: Any, request: Any) -> None:
         body = request.data
-        if b'"B":' in body or b'"BS":' in body:
-            parse_parameters(self, request)
-            return
-        self.params = json.loads(body) if body else {}
+        if body and self._get_action() in _AS_JSON and b'"B":' not in body and b'"BS":' not in body:
+            try:
+                self.params = json.loads(body)
+            except ValueError:
+                pass  # moto's parser answers what a malformed body gets
+            else:
+                return
+        parse_parameters(self, request)
 
     return parse_as_json
 

@@ -23,6 +23,9 @@ import boto3
 import pytest
 from api_support import table_stream_records
 from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -265,6 +268,13 @@ def _answers_of_every_item_operation(table: str) -> list[dict[str, Any]]:
 def test_the_item_operations_read_and_answer_as_moto_s_own_parser_and_serializer_do(stack: LocalAws) -> None:
     table = settings().requests_table_name
     written_as_json = _answers_of_every_item_operation(table)
+    # The binary attribute was read by moto's parser, which decodes its base64 (JSON would keep the text).
+    stored = (
+        dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+        .get_table(table)
+        .get_item(DynamoType(EVERY_TYPE["pk"]), DynamoType(EVERY_TYPE["sk"]))
+    )
+    assert stored.attrs["bytes"].value == b"\x00\x01"
     for item in _all_items(table):
         _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
