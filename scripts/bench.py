@@ -192,7 +192,9 @@ def cold_start_section() -> list[Row]:
             Row(f"{cold.function}: init / first call", f"{cold.init_ms:,.0f} / {cold.first_call_ms:,.0f}", "ms")
         )
         baseline = f"{cold.baseline_init_ms:,.0f} / {cold.baseline_first_call_ms:,.0f}"
-        rows.append(Row(f"{cold.function}: both vs the baseline's {baseline} ms", f"{cold.ratio:.2f}", "x", "≤ 1.3x"))
+        # The floor has no goal of its own: it shows how much of any function's ratio is the stack's.
+        goal = "" if cold.function == bench_cold.FLOOR_NAME else "≤ 1.3x"
+        rows.append(Row(f"{cold.function}: both vs the baseline's {baseline} ms", f"{cold.ratio:.2f}", "x", goal))
     return rows
 
 

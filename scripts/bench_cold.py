@@ -8,7 +8,8 @@ event (a new claim, a pending request read, assessed or cancelled, a stream reco
 
 The baseline is the least a function can do: `import boto3; boto3.client("dynamodb")`, then one GetItem. Runs
 alternate function and baseline, so that drift in the machine's speed hits both alike; each half is the median
-of RUNS."""
+of RUNS. Last, the floor (scripts/cold_start_floor.py): the stack the API functions are built on, Powertools'
+REST resolver with validation, Logger and Tracer, around that one GetItem and none of the service's code."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ from refund_local.server import LOCAL_PARAMETERS
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
+FLOOR = REPO / "scripts" / "cold_start_floor.py"
+FLOOR_NAME = "floor (Powertools' resolver, Logger, Tracer, one GetItem)"
 RUNS = 5
 PLACEHOLDER = "rr_01JD0000000000000000000000"  # the request id of events/queue_*.json
 STREAM_REQUEST = "rr_01KB4Q7M2X9T3V8E6R5W1Z0H4N"  # the request of events/stream_insert_pending.json
@@ -236,13 +239,33 @@ def run(runs: int = RUNS) -> list[ColdStart]:
                     raise SystemExit(f"bench: {function.name}'s first invocation failed: {str(run['answer'])[:300]}")
                 measured.append(run)
                 baseline.append(_child(baseline_script, lambda_environment, None))
-            results.append(
-                ColdStart(
-                    function.name.removesuffix("Function").lower(),
-                    statistics.median(run["init"] for run in measured) * 1000,
-                    statistics.median(run["first_call"] for run in measured) * 1000,
-                    statistics.median(run["init"] for run in baseline) * 1000,
-                    statistics.median(run["first_call"] for run in baseline) * 1000,
-                )
+            results.append(_median(function.name.removesuffix("Function").lower(), measured, baseline))
+        floor_environment = lambda_environment | {
+            "AWS_LAMBDA_FUNCTION_NAME": "ColdStartFloor",
+            "POWERTOOLS_SERVICE_NAME": "cold-start-floor",
+            "TABLE": stack.table_names["RequestsTable"],
+        }
+        floor_script = _CHILD.format(path=str(FLOOR), name="ColdStartFloor", handler="lambda_handler")
+        measured, baseline = [], []
+        for _ in range(runs):
+            claim = world.fresh_claim()
+            event = api_event(
+                "POST", "/refund-requests", "/refund-requests", body={"orderId": claim.order_id, "reason": "r"}
             )
+            run = _child(floor_script, floor_environment, event)
+            if _failed(run["answer"]):
+                raise SystemExit(f"bench: the floor's first invocation failed: {str(run['answer'])[:300]}")
+            measured.append(run)
+            baseline.append(_child(baseline_script, lambda_environment, None))
+        results.append(_median(FLOOR_NAME, measured, baseline))
     return results
+
+
+def _median(name: str, measured: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> ColdStart:
+    return ColdStart(
+        name,
+        statistics.median(run["init"] for run in measured) * 1000,
+        statistics.median(run["first_call"] for run in measured) * 1000,
+        statistics.median(run["init"] for run in baseline) * 1000,
+        statistics.median(run["first_call"] for run in baseline) * 1000,
+    )
