@@ -218,6 +218,26 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
         baseline_script = _BASELINE.format(table=stack.table_names["RequestsTable"])
+
+        def measure(
+            name: str, script: str, environment: dict[str, str], event: Callable[[], dict[str, Any]]
+        ) -> ColdStart:
+            """`runs` fresh processes of `script`, each followed by one of the baseline; the medians of each half."""
+            measured, baseline = [], []
+            for _ in range(runs):
+                run = _child(script, environment, event())
+                if _failed(run["answer"]):
+                    raise SystemExit(f"bench: {name}'s first invocation failed: {str(run['answer'])[:300]}")
+                measured.append(run)
+                baseline.append(_child(baseline_script, lambda_environment, None))
+            return ColdStart(
+                name,
+                statistics.median(run["init"] for run in measured) * 1000,
+                statistics.median(run["first_call"] for run in measured) * 1000,
+                statistics.median(run["init"] for run in baseline) * 1000,
+                statistics.median(run["first_call"] for run in baseline) * 1000,
+            )
+
         for function in functions(template):
             if function.name not in makers:
                 continue
@@ -232,40 +252,19 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             )
             path = REPO / function.code_uri / f"{module}.py"
             script = _CHILD.format(path=str(path), name=function.name, handler=handler)
-            measured, baseline = [], []
-            for _ in range(runs):
-                run = _child(script, environment, makers[function.name]())
-                if _failed(run["answer"]):
-                    raise SystemExit(f"bench: {function.name}'s first invocation failed: {str(run['answer'])[:300]}")
-                measured.append(run)
-                baseline.append(_child(baseline_script, lambda_environment, None))
-            results.append(_median(function.name.removesuffix("Function").lower(), measured, baseline))
+            results.append(
+                measure(function.name.removesuffix("Function").lower(), script, environment, makers[function.name])
+            )
         floor_environment = lambda_environment | {
             "AWS_LAMBDA_FUNCTION_NAME": "ColdStartFloor",
             "POWERTOOLS_SERVICE_NAME": "cold-start-floor",
             "TABLE": stack.table_names["RequestsTable"],
         }
         floor_script = _CHILD.format(path=str(FLOOR), name="ColdStartFloor", handler="lambda_handler")
-        measured, baseline = [], []
-        for _ in range(runs):
-            claim = world.fresh_claim()
-            event = api_event(
-                "POST", "/refund-requests", "/refund-requests", body={"orderId": claim.order_id, "reason": "r"}
-            )
-            run = _child(floor_script, floor_environment, event)
-            if _failed(run["answer"]):
-                raise SystemExit(f"bench: the floor's first invocation failed: {str(run['answer'])[:300]}")
-            measured.append(run)
-            baseline.append(_child(baseline_script, lambda_environment, None))
-        results.append(_median(FLOOR_NAME, measured, baseline))
+
+        def floor_event() -> dict[str, Any]:
+            body = {"orderId": world.fresh_claim().order_id, "reason": "r"}
+            return api_event("POST", "/refund-requests", "/refund-requests", body=body)
+
+        results.append(measure(FLOOR_NAME, floor_script, floor_environment, floor_event))
     return results
-
-
-def _median(name: str, measured: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> ColdStart:
-    return ColdStart(
-        name,
-        statistics.median(run["init"] for run in measured) * 1000,
-        statistics.median(run["first_call"] for run in measured) * 1000,
-        statistics.median(run["init"] for run in baseline) * 1000,
-        statistics.median(run["first_call"] for run in baseline) * 1000,
-    )

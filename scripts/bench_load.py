@@ -332,8 +332,10 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
 
 
-def _seconds(ticks: int) -> float:
-    return ticks / os.sysconf("SC_CLK_TCK")
+def _cpu(fields: list[str], at: int) -> float:
+    """The seconds of the user and system ticks at `at` of `_stat`'s fields: 11 the process's own, 13 those of
+    the children it waited for."""
+    return (int(fields[at]) + int(fields[at + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -367,11 +369,8 @@ def _snapshot(serve: int) -> _Snapshot:
     workers = {}
     for pid in _children(serve):
         with contextlib.suppress(OSError):  # a worker that ended meanwhile: its CPU is in serve's cutime
-            fields = _stat(pid)
-            workers[pid] = _seconds(int(fields[11]) + int(fields[12]))
-    return _Snapshot(
-        _seconds(int(stat[11]) + int(stat[12])), _seconds(int(stat[13]) + int(stat[14])), workers, time.process_time()
-    )
+            workers[pid] = _cpu(_stat(pid), 11)
+    return _Snapshot(_cpu(stat, 11), _cpu(stat, 13), workers, time.process_time())
 
 
 def _cpu_during(serve: int, run: Callable[[], tuple[LoadResult, float]]) -> tuple[LoadResult, float, Cpu]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -32,8 +31,9 @@ class _CountingSqs:
 
 
 @pytest.fixture
-def queue(stack: LocalAws) -> Iterator[str]:
-    yield boto3.client("sqs", region_name=REGION).create_queue(QueueName="poller-test")["QueueUrl"]
+def queue(stack: LocalAws) -> str:
+    url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="poller-test")["QueueUrl"]
+    return url
 
 
 def _poller(queue_url: str, sqs: Any, invoke: Any, concurrency: int) -> QueuePoller:
@@ -63,7 +63,7 @@ def test_a_slow_invocation_does_not_keep_the_next_message_waiting(queue: str) ->
             second_started.set()
 
     sqs = boto3.client("sqs", region_name=REGION)
-    poller = _poller(queue, _CountingSqs(), invoke, concurrency=2).start()
+    poller = _poller(queue, sqs, invoke, concurrency=2).start()
     try:
         sqs.send_message(QueueUrl=queue, MessageBody="first")
         assert first_started.wait(5)
