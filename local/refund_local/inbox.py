@@ -1,12 +1,14 @@
 """`POST /_local/inbox`: a raw message (`Content-Type: message/rfc822`) received as SES would receive it for
 the refunds address (LETTERS.md "Locally"): stored in the emulated letters bucket, then SES's notification put
 on the letters queue (as SNS delivers it there), whose poller hands it to the letters function. The verdicts
-are the query's `spf`, `dkim`, `virus` (PASS unless said)."""
+are the query's `spf`, `dkim`, `dmarc`, `virus` (PASS unless said); the DMARC verdict is for the From
+address's domain, as SES evaluates it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from email import policy
@@ -33,13 +35,28 @@ def _refused(field: str, message: str, status: int = 400) -> Answer:
 
 
 def _envelope_sender(raw: bytes) -> str:
-    """Locally the envelope's sender is the From address (SES reports the MAIL FROM it was given)."""
+    """Locally the envelope's sender is the From address (SES reports the MAIL FROM it was given), the one in
+    angle brackets when there are some; empty (a bounce's envelope, never answered) when there is none to read."""
     try:
         headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        raw_from = [value for name, value in headers.raw_items() if name.lower() == "from"]
+        bracketed = re.findall(r"<([^<>]*)>", raw_from[0]) if len(raw_from) == 1 else []
         addresses = [address for _, address in getaddresses([str(headers.get("From", ""))]) if "@" in address]
-    except Exception:  # a header the parser cannot take: an unknown sender, as SES would report it
-        return "unknown@invalid"
-    return addresses[0] if addresses else "unknown@invalid"
+    except Exception:  # a header the parser cannot take: nobody SES could name
+        return ""
+    if len(bracketed) == 1 and "@" in bracketed[0]:
+        return bracketed[0].strip()
+    return addresses[0] if len(addresses) == 1 and not bracketed else ""
+
+
+def _authentication_results(verdicts: dict[str, str], sender: str) -> dict[str, str]:
+    """The header SES's receiving adds above the message's own: its DMARC verdict names the From domain."""
+    domain = sender.rpartition("@")[2] or "invalid"
+    value = (
+        f"amazonses.com; spf={verdicts['spf'].lower()} smtp.mailfrom={sender or '<>'}; "
+        f"dkim={verdicts['dkim'].lower()} header.i=@{domain}; dmarc={verdicts['dmarc'].lower()} header.from={domain};"
+    )
+    return {"name": "Authentication-Results", "value": value}
 
 
 @dataclass(frozen=True)
@@ -57,14 +74,14 @@ def receive(to: Inbox, raw: bytes, content_type: str | None, query: dict[str, st
     if not raw:
         return _refused("body", "the body is the raw message, and it is empty")
     verdicts = {}
-    for name in ("spf", "dkim", "virus"):
+    for name in ("spf", "dkim", "dmarc", "virus"):
         value = query.pop(name, "PASS").upper()
         if value not in VERDICTS:
             return _refused(name, f"{name} is one of {', '.join(VERDICTS)}")
         verdicts[name] = value
     if query:
         unknown = sorted(query)[0]
-        return _refused(unknown, f"{unknown} is not a parameter of /_local/inbox (it takes spf, dkim, virus)")
+        return _refused(unknown, f"{unknown} is not a parameter of /_local/inbox (it takes spf, dkim, dmarc, virus)")
     ses_id = uuid.uuid4().hex
     key = f"letters/{ses_id}"
     region = to.s3.meta.region_name
@@ -72,12 +89,19 @@ def receive(to: Inbox, raw: bytes, content_type: str | None, query: dict[str, st
     with contextlib.suppress(to.s3.exceptions.BucketAlreadyOwnedByYou):
         to.s3.create_bucket(Bucket=LETTERS_BUCKET, **placed)
     to.s3.put_object(Bucket=LETTERS_BUCKET, Key=key, Body=raw)
+    sender = _envelope_sender(raw)
     notification = {
         "notificationType": "Received",
-        "mail": {"messageId": ses_id, "source": _envelope_sender(raw), "destination": ["refunds@example.com"]},
+        "mail": {
+            "messageId": ses_id,
+            "source": sender,
+            "destination": ["refunds@example.com"],
+            "headers": [_authentication_results(verdicts, sender)],
+        },
         "receipt": {
             "spfVerdict": {"status": verdicts["spf"]},
             "dkimVerdict": {"status": verdicts["dkim"]},
+            "dmarcVerdict": {"status": verdicts["dmarc"]},
             "virusVerdict": {"status": verdicts["virus"]},
             "spamVerdict": {"status": "PASS"},
             "action": {"type": "S3", "bucketName": LETTERS_BUCKET, "objectKey": key},

@@ -186,7 +186,7 @@ def test_a_letter_in_the_inbox_becomes_a_request_answered_in_its_thread(server: 
     [
         ({"Content-Type": "text/plain"}, {}, 415, "Content-Type"),
         ({"Content-Type": "message/rfc822"}, {"spf": "MAYBE"}, 400, "spf"),
-        ({"Content-Type": "message/rfc822"}, {"dmarc": "PASS"}, 400, "dmarc"),
+        ({"Content-Type": "message/rfc822"}, {"spam": "PASS"}, 400, "spam"),
     ],
 )
 def test_the_inbox_refuses_what_ses_would_never_hand_over(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -37,8 +38,12 @@ def deliver(
     virus: str = "PASS",
     key: str = "letters/1",
     source: str | None = None,
+    dmarc_domain: str | None = None,
+    more_headers: list[dict[str, str]] | None = None,
 ) -> Any:
-    """The letter stored as SES stores it, then the letters function handed SES's notification of it."""
+    """The letter stored as SES stores it, then the letters function handed SES's notification of it. SES's
+    DMARC verdict is for `dmarc_domain`, by default the domain of the From header's bracketed address (the one
+    SES evaluates)."""
     s3 = boto3.client("s3", region_name="us-east-1")
     if BUCKET not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
@@ -46,8 +51,19 @@ def deliver(
     event = copy.deepcopy(RECEIVED)
     notification = json.loads(event["Records"][0]["body"])
     sender = BytesParser(policy=email_policy.default).parsebytes(raw, headersonly=True)["From"]
-    from_address = sender.addresses[0].addr_spec if sender and sender.addresses else "x@invalid"
+    bracketed = re.findall(r"<([^<>]*)>", str(sender or ""))
+    from_address = (
+        bracketed[-1] if bracketed else sender.addresses[0].addr_spec if sender and sender.addresses else "x@invalid"
+    )
     notification["mail"]["source"] = from_address if source is None else source
+    evaluated = dmarc_domain or from_address.rpartition("@")[2]
+    notification["mail"]["headers"] = [
+        {
+            "name": "Authentication-Results",
+            "value": f"amazonses.com; spf={spf.lower()}; dmarc={dmarc.lower()} header.from={evaluated};",
+        },
+        *(more_headers or []),
+    ]
     notification["receipt"] |= {
         "spfVerdict": {"status": spf},
         "dkimVerdict": {"status": dkim},
@@ -264,6 +280,50 @@ def test_dmarc_vouches_for_a_from_address_unlike_its_envelope(bob: LocalAws) -> 
     raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
     deliver(raw, spf="PASS", dkim="PASS", dmarc="PASS", source="bounces+123@mailer.example")
     assert len(requests_of("bob")) == 1
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "bob@example.com <mallory@evil.test>",  # an address as the display name: the bracketed one sends
+        '"bob@example.com" <mallory@evil.test>',
+        "Bob <bob@example.com> <mallory@evil.test>",
+    ],
+)
+def test_a_letter_from_another_address_in_bobs_name_files_nothing_for_bob(bob: LocalAws, sender: str) -> None:
+    """DMARC passed for evil.test, the attacker's own domain: it vouches for mallory@evil.test, never for bob."""
+    raw = letter("Username: bob\nOrder: ord-2001\nTicket: T-2001\nIt drops.", sender=sender)
+    deliver(raw, spf="PASS", dkim="PASS", dmarc="PASS", source="mallory@evil.test", dmarc_domain="evil.test")
+    assert requests_of("bob") == []
+    assert all(reply["To"] != "bob@example.com" for reply in raw_sent())
+
+
+def test_dmarc_passed_for_another_domain_vouches_for_nobody_at_bobs(bob: LocalAws) -> None:
+    """From bob@example.com, but SES's DMARC verdict names evil.test (and the envelope is the attacker's)."""
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
+    deliver(raw, spf="PASS", dkim="PASS", dmarc="PASS", source="mallory@evil.test", dmarc_domain="evil.test")
+    assert requests_of("bob") == []
+
+
+def test_dmarc_named_by_the_letter_itself_is_not_sess(bob: LocalAws) -> None:
+    """An Authentication-Results the sender wrote into the message, below SES's own, vouches for nothing."""
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.")
+    written_by_the_sender = {
+        "name": "Authentication-Results",
+        "value": "amazonses.com; dmarc=pass header.from=example.com;",
+    }
+    deliver(
+        raw, dmarc="PASS", source="mallory@evil.test", dmarc_domain="evil.test", more_headers=[written_by_the_sender]
+    )
+    assert requests_of("bob") == []
+
+
+def test_a_letter_with_two_from_headers_files_nothing(bob: LocalAws) -> None:
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.", sender="mallory@evil.test").replace(
+        b"From: mallory@evil.test", b"From: bob@example.com\nFrom: mallory@evil.test"
+    )
+    deliver(raw, spf="PASS", dkim="PASS", dmarc="PASS", source="mallory@evil.test", dmarc_domain="example.com")
+    assert requests_of("bob") == []
 
 
 def test_the_from_address_unvouched_gets_the_reply_at_the_envelope_and_files_nothing(bob: LocalAws) -> None:

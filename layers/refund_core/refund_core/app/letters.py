@@ -8,6 +8,7 @@ before it could say so) is recognised by the request's own letter reference."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -39,6 +40,10 @@ from refund_core.policy.letters import (
 )
 from refund_core.policy.models import LetterReference
 
+# The authserv-id of the Authentication-Results header SES's receiving adds to every message it takes.
+SES_AUTHSERV_ID = "amazonses.com"
+_DMARC_FROM = re.compile(r"\bdmarc=pass\b[^;]*?\bheader\.from=([^\s;]+)", re.IGNORECASE)
+
 
 class Verdict(BaseModel):
     status: str
@@ -63,11 +68,28 @@ class Receipt(BaseModel):
     action: StoredInS3
 
 
+class Header(BaseModel):
+    name: str
+    value: str
+
+
 class Mail(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     message_id: str = Field(alias="messageId")  # SES's own id: the stored object's name
     source: str
+    # The message's headers, SES's own first: its Authentication-Results names the domain DMARC was evaluated on.
+    headers: list[Header] = []
+
+    @property
+    def dmarc_domain(self) -> str | None:
+        """The From domain of SES's DMARC verdict (`dmarc=pass header.from=example.com`): the first
+        Authentication-Results, which SES adds above the message's own, and only if SES wrote it."""
+        results = next((header.value for header in self.headers if header.name.lower() == "authentication-results"), "")
+        if results.partition(";")[0].strip().lower() != SES_AUTHSERV_ID:
+            return None
+        evaluated = _DMARC_FROM.search(results)
+        return evaluated.group(1).lower() if evaluated else None
 
 
 class ReceiptNotification(BaseModel):
@@ -93,11 +115,13 @@ class ReceiptNotification(BaseModel):
         return self.receipt.dkim.status.upper()
 
     def vouches_for(self, sender: str | None) -> bool:
-        """Is the From address `sender` really who sent it? DMARC passed (SPF or DKIM aligned with its
-        domain), or SPF passed for an envelope sender that is this very address."""
+        """Is the From address `sender` really who sent it? DMARC passed for its very domain (SPF or DKIM
+        aligned with the domain SES evaluated it on, which must be the sender's: DMARC vouches for nothing
+        else), or SPF passed for an envelope sender that is this very address."""
         if sender is None:
             return False
-        if self.receipt.dmarc.status.upper() == "PASS":
+        domain = sender.rpartition("@")[2]
+        if self.receipt.dmarc.status.upper() == "PASS" and domain == self.mail.dmarc_domain:
             return True
         return self.spf_status == "PASS" and sender == self.source
 

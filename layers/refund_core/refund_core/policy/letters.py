@@ -41,6 +41,9 @@ _QUOTE_HEADER = re.compile(
 _SIGNATURE = re.compile(r"^(--|—|__+)\s*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+# An address between angle brackets, as written in the raw header (an encoded word cannot hide a bracket).
+_ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
 MAX_SUBJECT_CHARACTERS = 200
 # Labels that mail programs write as the smaller, older standard: read as the superset Hong Kong and
 # mainland mail really uses (HKSCS characters such as 嘅 and 咗 are not in plain Big5).
@@ -175,8 +178,18 @@ def _own_lines(text: str) -> list[str]:
 
 
 def _sender(message: Message) -> str | None:
-    addresses = [address for _, address in getaddresses([str(message.get("From", ""))]) if "@" in address]
-    return addresses[0].strip().lower() if len(addresses) == 1 else None
+    """The one mailbox of the letter's one From header, or None. With angle brackets, the address inside them
+    and nothing else: `victim@example.com <attacker@evil.test>` is attacker@evil.test (a display name that looks
+    like an address is only a name). Two From headers, two mailboxes, or two bracketed addresses: nobody."""
+    raw = [value for name, value in message.raw_items() if name.lower() == "from"]
+    if len(raw) != 1:
+        return None
+    bracketed = _ANGLE_ADDRESS.findall(raw[0])
+    mailboxes = getaddresses([str(message["From"])])
+    if len(bracketed) > 1 or len(mailboxes) != 1:
+        return None
+    address = (bracketed[0] if bracketed else mailboxes[0][1]).strip().lower()
+    return address if _ADDRESS.fullmatch(address) else None
 
 
 def read_letter(raw: bytes) -> Letter:
