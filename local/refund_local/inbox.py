@@ -39,8 +39,8 @@ def _envelope_sender(raw: bytes) -> str:
     angle brackets when there are some; empty (a bounce's envelope, never answered) when there is none to read."""
     try:
         headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-        raw_from = [value for name, value in headers.raw_items() if name.lower() == "from"]
-        bracketed = re.findall(r"<([^<>]*)>", raw_from[0]) if len(raw_from) == 1 else []
+        raw_from = [str(value) for name, value in headers.raw_items() if name.lower() == "from"]
+        bracketed: list[str] = re.findall(r"<([^<>]*)>", raw_from[0]) if len(raw_from) == 1 else []
         addresses = [address for _, address in getaddresses([str(headers.get("From", ""))]) if "@" in address]
     except Exception:  # a header the parser cannot take: nobody SES could name
         return ""
