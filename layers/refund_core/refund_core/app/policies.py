@@ -23,7 +23,7 @@ from refund_core.app.inputs import IsoDate, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, logger
-from refund_core.policy import document
+from refund_core.policy import document, trial
 from refund_core.policy.document import Policy, PublishedPolicy, shipped_policy
 from refund_core.policy.models import Outcome, UtcDatetime
 from refund_core.policy.money import Money
@@ -168,6 +168,7 @@ def save_draft(caller: Caller, version: str, sent: Policy, now: datetime | None 
         problems.append(("version", f"must be {version}, as in the path"))
     if sent.policy_id != shipped_policy().policy_id:
         problems.append(("policyId", f"must be {shipped_policy().policy_id}: a draft is a version of this policy"))
+    problems += trial.problems(sent, shipped_policy(), at)
     if problems:
         raise InvalidSettings(problems)
     draft = PolicyDraft(version=version, saved_by=caller.username, saved_at=at, document=sent)
@@ -241,6 +242,9 @@ def publish(caller: Caller, version: str, publication: Publication, now: datetim
     if requested > at + FURTHEST_AHEAD:
         raise InvalidInput("effectiveFrom must be within 10 years from now", field="effectiveFrom")
     draft = _draft(version)
+    # Tried again: the code that will apply it may have changed since the draft was saved.
+    if problems := trial.problems(draft.document, shipped_policy(), max(requested, at)):
+        raise InvalidSettings(problems)
     _first_version_recorded(caller, at)
     # Timed after the reads, just before the write: a function that refreshed its cache meanwhile reads the
     # version no later than this moment plus its cache's age.

@@ -34,7 +34,8 @@ from refund_core.policy.money import Money
 # A version's name: it is a path segment and a sort key (`2026-12-01.1`, `2027-q1`).
 VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 
-HolidayCategory = Literal["public", "optional", "bank", "government"]
+# The categories the `holidays` package holds Hong Kong holidays of (no others: it raises for them).
+HolidayCategory = Literal["public", "optional"]
 # A set of names, written sorted: the same document is the same JSON in every process (a set's order is not).
 SortedSet = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str])]
 

@@ -40,7 +40,7 @@ class EmailKind(StrEnum):
     DELAY = "delay"
 
 
-LANGUAGES = ("en", "zh-HK")
+LANGUAGES: tuple[Language, ...] = ("en", "zh-HK")
 # Once late, the company promises a decision within this many more working days.
 DELAY_WORKING_DAYS = 2
 
