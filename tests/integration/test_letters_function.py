@@ -240,6 +240,37 @@ def test_a_huge_or_malformed_message_gets_a_reply_and_no_crash(bob: LocalAws, ra
     assert reply["To"] == "bob@example.com"
 
 
+def heavy_letter(parts: int = 955) -> bytes:
+    """Under 1 MB, but each of its parts with long structured headers: parsing them all outlasted the function."""
+    header = b"Content-Type: text/plain; " + b"; ".join(b"p%d=v" % i for i in range(60))
+    body = b"".join(b"--B\r\n" + header + b"\r\n\r\nUsername: bob\r\nOrder: ord-2001\r\nTicket: T-2001\r\nIt drops.\r\n"
+                    for _ in range(parts))  # fmt: skip
+    head = b"From: bob@example.com\r\nMessage-ID: <heavy@mail.example.com>\r\nSubject: Refund\r\n"
+    return head + b"Content-Type: multipart/mixed; boundary=B\r\n\r\n" + body + b"--B--\r\n"
+
+
+def test_a_letter_too_costly_to_read_gets_the_unreadable_reply_and_the_next_letter_is_filed(bob: LocalAws) -> None:
+    raw = heavy_letter()
+    assert len(raw) < 1_000_000
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="letters/heavy", Body=raw)
+    s3.put_object(Bucket=BUCKET, Key="letters/plain", Body=(LETTERS / "plain_en.eml").read_bytes())
+    event = copy.deepcopy(RECEIVED)
+    records = []
+    for number, key in enumerate(("letters/heavy", "letters/plain")):
+        notification = json.loads(event["Records"][0]["body"])
+        notification["mail"]["messageId"] = key
+        notification["receipt"]["action"] |= {"bucketName": BUCKET, "objectKey": key}
+        records.append({**event["Records"][0], "messageId": f"m-{number}", "body": json.dumps(notification)})
+    event["Records"] = records
+    assert invoke("functions/letters/", event, "LettersFunction") == {"batchItemFailures": []}
+    (request,) = requests_of("bob")
+    assert request["letter"]["messageId"] == "<letter-plain-1@mail.example.com>"
+    (reply,) = raw_sent()
+    assert reply["To"] == "bob@example.com" and "could not read" in reply.get_body(("plain",)).get_content()
+
+
 def test_a_notification_that_is_not_one_is_dropped_and_the_batch_goes_on(bob: LocalAws) -> None:
     event = copy.deepcopy(RECEIVED)
     event["Records"].insert(0, {**event["Records"][0], "messageId": "junk", "body": "{not json"})

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from email import policy as email_policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 from enum import StrEnum
@@ -19,6 +19,13 @@ from html.parser import HTMLParser
 # SES takes messages up to 40 MB; a letter is a few KB of text. Larger ones are refused unread.
 MAX_LETTER_BYTES = 1_000_000
 MAX_REASON_CHARACTERS = 2000
+# What a letter may hold before it is read (a letter is a text part, perhaps its HTML twin and a few files):
+# beyond these, parsing alone could outlast the function's time, and the letter is answered as unreadable.
+MAX_PARTS = 50
+MAX_MULTIPARTS = 10
+MAX_HEADER_BYTES = 64_000
+_PART_HEADER = re.compile(rb"^content-type[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_BOUNDARY = re.compile(rb"boundary[ \t]*\*?[0-9]*\*?[ \t]*=", re.IGNORECASE)
 
 LABELS = {
     "username": ("username", "user name", "login", "用戶名稱", "用戶名", "帳戶"),
@@ -185,26 +192,47 @@ def _sender(message: Message) -> str | None:
     if len(raw) != 1:
         return None
     bracketed = _ANGLE_ADDRESS.findall(raw[0])
-    mailboxes = getaddresses([str(message["From"])])
+    mailboxes = getaddresses([_header(message, "From")])
     if len(bracketed) > 1 or len(mailboxes) != 1:
         return None
     address = (bracketed[0] if bracketed else mailboxes[0][1]).strip().lower()
     return address if _ADDRESS.fullmatch(address) else None
 
 
+def _too_costly(raw: bytes) -> bool:
+    """Would reading it cost more than any letter's worth? Checked on the bytes, before any parsing: more
+    parts or more nested multiparts than a letter has, or a header block (the message's own) larger than mail
+    programs write. Such a message gets the reply a message that cannot be read gets."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    return (
+        len(head) > MAX_HEADER_BYTES
+        or len(_PART_HEADER.findall(raw)) > MAX_PARTS
+        or len(_BOUNDARY.findall(raw)) > MAX_MULTIPARTS
+    )
+
+
+def _header(message: Message, name: str) -> str:
+    """A header of the message decoded (RFC 2047 words, any charset) only when asked for: the structure is read
+    with the standard library's light parser, and each part's headers are never decoded whole."""
+    value = next((value for field, value in message.raw_items() if field.lower() == name.lower()), None)
+    return "" if value is None else str(email_policy.default.header_fetch_parse(name, value))
+
+
 def read_letter(raw: bytes) -> Letter:
-    """The letter's fields as LETTERS.md reads them; UnreadableLetter when it is too large or is no message."""
+    """The letter's fields as LETTERS.md reads them; UnreadableLetter when it is too large or too costly to
+    read, or is no message."""
     if len(raw) > MAX_LETTER_BYTES:
         raise UnreadableLetter(LetterProblem.TOO_LARGE)
+    if _too_costly(raw):
+        raise UnreadableLetter(LetterProblem.UNREADABLE)
     try:
-        message = BytesParser(policy=email_policy.default).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
-        message_id = str(message.get("Message-ID", "")).strip()
+        message = BytesParser(policy=email_policy.compat32).parsebytes(raw)
+        message_id = _header(message, "Message-ID").strip()
         # One line, bounded: it heads every email that answers the letter.
-        subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_CHARACTERS]
+        subject = " ".join(_header(message, "Subject").split())[:MAX_SUBJECT_CHARACTERS]
         sender = _sender(message)
-        automatic = str(message.get("Auto-Submitted", "no")).strip().lower() != "no" or (
-            str(message.get("Precedence", "")).strip().lower() in _AUTOMATIC_PRECEDENCE
+        automatic = (_header(message, "Auto-Submitted").strip().lower() or "no") != "no" or (
+            _header(message, "Precedence").strip().lower() in _AUTOMATIC_PRECEDENCE
         )
         text = _body_text(message)
     except Exception as error:  # any malformed structure the parser or a header class trips on
