@@ -186,10 +186,25 @@ def test_staff_filter_by_customer_order_and_the_day_received(three_pending: dict
     [({"overdue": "yes"}, "overdue"), ({"receivedFrom": "1 Dec"}, "receivedFrom"), ({"colour": "red"}, "colour"),
      ({"status": "OPEN"}, "status"),
      # A number is a Unix time to pydantic ("0": 1970-01-01); API.md's dates are ISO dates only.
-     ({"receivedTo": "0"}, "receivedTo"), ({"receivedFrom": "20261201"}, "receivedFrom")],
+     ({"receivedTo": "0"}, "receivedTo"), ({"receivedFrom": "20261201"}, "receivedFrom"),
+     # The calendar's ends: their day's start in Hong Kong is no moment in UTC (it overflowed, a 500).
+     ({"receivedFrom": "0001-01-01"}, "receivedFrom"), ({"receivedTo": "9999-12-31"}, "receivedTo")],
 )  # fmt: skip
 def test_a_bad_filter_is_400_naming_it(three_pending: dict[str, str], query: dict[str, str], field: str) -> None:
     answer = get(SUBMIT, RITA, **query)
+    assert answer.status == 400, answer.json
+    assert field in {error["field"] for error in answer.json["errors"]}
+
+
+@pytest.mark.parametrize("path", ["/reports/sla", "/reports/decisions.csv"])
+@pytest.mark.parametrize(
+    ("period", "field"),
+    [({"from": "0001-01-01", "to": "0001-01-02"}, "from"), ({"from": "9999-12-30", "to": "9999-12-31"}, "to")],
+)
+def test_a_report_of_the_calendars_ends_is_400_naming_the_date(
+    stack: LocalAws, path: str, period: dict[str, str], field: str
+) -> None:
+    answer = get(path, SUE, **period)
     assert answer.status == 400, answer.json
     assert field in {error["field"] for error in answer.json["errors"]}
 

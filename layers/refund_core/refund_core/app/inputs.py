@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from refund_core.errors import InvalidInput
@@ -38,8 +38,19 @@ def _written_as_iso_date(value: object) -> object:
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
+# The days a filter, a report or a simulation may name: those of the years the service can have seen. Further
+# out, a day's start in Hong Kong time is not a moment Python can convert to UTC (year 1, year 9999).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def _within_the_service_years(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be a date from {FIRST_DAY} to {LAST_DAY}")
+    return value
+
+
 # A Hong Kong calendar date in a query or a body (API.md: ISO dates).
-IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date)]
+IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date), AfterValidator(_within_the_service_years)]
 # A report or a simulation covers at most a year of requests.
 MAX_PERIOD_DAYS = 366
 
