@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import customer_records
@@ -20,6 +20,7 @@ from refund_core.policy.models import (
     AccountBlock,
     Customer,
     Order,
+    PaymentChannel,
     PaymentState,
     RefundGrantedElsewhere,
     SupportTicket,
@@ -77,12 +78,18 @@ class SeedOrder(BaseModel):
     ordered_at: AwareDatetime
     amount: Decimal = Field(ge=0, allow_inf_nan=False)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    payment_channel: str | None = None
+    payment_channel: PaymentChannel | None = None
     kind: str | None = None
     service_period_days: int | None = Field(default=None, gt=0)
     payment_state: PaymentState | None = None
     traffic_bytes: int | None = Field(default=None, ge=0)
     connections: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _amount_in_minor_units(self) -> SeedOrder:
+        if not Money(amount=self.amount, currency=self.currency).fits_minor_unit():
+            raise ValueError(f"amount has more decimal places than {self.currency} has")
+        return self
 
     def order(self) -> Order:
         return Order(

@@ -265,6 +265,35 @@ PLACED = {
         pytest.param(envelope("OrderPlaced", PLACED | {"discount": "5.00"}), "detail.discount", id="unknown-field"),
         pytest.param(envelope("UsageReported", {"orderId": "ord-zed", "trafficBytes": 5, "connections": 1,
                                                 "asOf": "2026-11-01T00:00:00"}), "detail.asOf", id="time-without-offset"),
+        # More decimals than the currency has (ISO 4217): never an amount billing took, nor one a refund can pay.
+        pytest.param(envelope("OrderPlaced", PLACED | {"amount": "59.999999"}), "detail.amount", id="usd-6-places"),
+        pytest.param(envelope("OrderPlaced", PLACED | {"amount": "1000.5", "currency": "JPY"}), "detail.amount",
+                     id="jpy-with-decimals"),
+        pytest.param(envelope("OrderCorrected", PLACED | {"amount": "10.1234", "currency": "BHD", "asOf": at(1)}),
+                     "detail.amount", id="bhd-4-places"),
+        pytest.param(envelope("RefundGrantedElsewhere", {"username": "zed", "orderId": "ord-zed", "refundedAt": at(1),
+                                                         "amount": {"amount": "5.001", "currency": "USD"},
+                                                         "reference": "R-1"}), "detail.amount.amount",
+                     id="granted-elsewhere-3-places"),
+        # Channels are the policy's closed list, written exactly: no other spelling passes for a refundable one.
+        *(pytest.param(envelope("OrderPlaced", PLACED | {"paymentChannel": channel}), "detail.paymentChannel",
+                       id=f"channel-{channel!r}") for channel in ("Apple_iTunes", "APPLE_ITUNES", "apple_itunes ", "wire")),
+        # A fact dated in the future would hide every real later fact behind its asOf (or order a claim -177 days).
+        pytest.param(envelope("UsageReported", {"orderId": "ord-zed", "trafficBytes": 5, "connections": 1,
+                                                "asOf": "2099-01-01T00:00:00+00:00"}), "detail.asOf", id="usage-in-2099"),
+        pytest.param(envelope("OrderPlaced", PLACED | {"orderedAt": (NOW + timedelta(days=177)).isoformat()}),
+                     "detail.orderedAt", id="order-in-the-future"),
+        pytest.param(envelope("SupportTicketUpdated", {"ticketId": "T-9", "username": "zed", "openedAt": at(-1),
+                                                       "category": "technical", "officialResponse": "cannot_fix",
+                                                       "asOf": at(0)}), "detail.openedAt", id="ticket-opened-tomorrow"),
+        # A null total would erase the known one (a clear refusal became "needs review").
+        pytest.param(envelope("UsageReported", {"orderId": "ord-zed", "trafficBytes": None, "connections": 1,
+                                                "asOf": at(1)}), "detail.trafficBytes", id="null-traffic"),
+        # Beyond what DynamoDB keeps exactly: refused at once, not retried eight times.
+        pytest.param(envelope("UsageReported", {"orderId": "ord-zed", "trafficBytes": 5, "connections": 10**40,
+                                                "asOf": at(1)}), "detail.connections", id="huge-connections"),
+        pytest.param(envelope("OrderPlaced", PLACED | {"servicePeriodDays": 10**40}), "detail.servicePeriodDays",
+                     id="huge-service-period"),
     ],
 )  # fmt: skip
 def test_every_refusal_keeps_the_event_whole_with_its_field_and_stores_nothing(
@@ -277,6 +306,33 @@ def test_every_refusal_keeps_the_event_whole_with_its_field_and_stores_nothing(
     assert field in letter["reason"]
     assert json.loads(letter["event"]) == event
     assert records_table_items() == before
+
+
+def test_usage_dated_in_2099_leaves_the_real_totals_to_decide_the_claim(stack: LocalAws) -> None:
+    a_customer_with_an_order("una", "ord-una")
+    usage = {"orderId": "ord-una", "trafficBytes": 10**9, "connections": 12}
+    deliver(envelope("UsageReported", usage | {"asOf": "2099-01-01T00:00:00+00:00"}))
+    deliver(envelope("UsageReported", usage | {"trafficBytes": 50 * 10**9, "connections": 400, "asOf": at(0)}))
+    created = submit("una", "ord-una", "T-ord-una")
+    assert created.json["status"] == "REFUSED"
+    assert rule(created.json["assessment"], "CONNECTIONS_WITHIN_LIMIT")["result"] == "fail"
+
+
+def test_an_amount_stored_with_more_decimals_than_its_currency_is_refunded_in_its_minor_units(stack: LocalAws) -> None:
+    """An order stored before the records' door checked its decimals: the full refund is rounded down once."""
+    from refund_core.policy.models import Order, PaymentState  # noqa: PLC0415
+    from refund_core.policy.money import Money  # noqa: PLC0415
+
+    a_customer_with_an_order("odd", "ord-odd")
+    order = Order(
+        order_id="ord-odd", username="odd", ordered_at=NOW - timedelta(days=5), amount_paid=Money.of("59.999999", "USD"),
+        payment_channel="card", kind="new", service_period_days=365, payment_state=PaymentState.SETTLED,
+    )  # fmt: skip
+    customer_records.correct_order(order, NOW)
+    created = submit("odd", "ord-odd", "T-ord-odd")
+    assert created.json["status"] == "APPROVED"
+    assert created.json["decision"]["amount"] == {"amount": "59.99", "currency": "USD"}
+    assert created.json["assessment"]["suggestedAmount"] == {"amount": "59.99", "currency": "USD"}
 
 
 def test_a_second_order_placed_with_other_facts_is_refused_and_the_first_kept(stack: LocalAws) -> None:

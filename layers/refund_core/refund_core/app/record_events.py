@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import customer_records, outbound
@@ -22,6 +32,7 @@ from refund_core.policy.models import (
     AccountBlock,
     Language,
     Order,
+    PaymentChannel,
     PaymentState,
     SupportTicket,
     Text,
@@ -29,7 +40,7 @@ from refund_core.policy.models import (
     Violation,
 )
 from refund_core.policy.models import RefundGrantedElsewhere as GrantedRefund
-from refund_core.policy.money import Money
+from refund_core.policy.money import Money, minor_units
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -40,7 +51,22 @@ BILLING, USAGE, ACCOUNTS, SUPPORT = (f"smart-security.{name}" for name in ("bill
 Amount = Annotated[str, Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$", examples=["59.99"])]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Count = Annotated[int, Field(ge=0)]
+# Totals a meter can reach (10^18 bytes is an exabyte), well inside what DynamoDB keeps exactly (38 digits).
+Count = Annotated[int, Field(ge=0, le=10**18)]
+# Another system's clock may run a little ahead of ours; a fact from further in the future is a mistake that,
+# applied, would hide every later (real) fact behind its `asOf`.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def _not_in_the_future(value: datetime, info: ValidationInfo) -> datetime:
+    now = (info.context or {}).get("now")
+    if now is not None and value > now + CLOCK_TOLERANCE:
+        raise ValueError(f"is in the future (after {now.isoformat(timespec='seconds')})")
+    return value
+
+
+# A moment a fact came to be: now at the latest (checked against the clock the event is read at).
+Past = Annotated[AwareDatetime, AfterValidator(_not_in_the_future)]
 
 
 class _Detail(BaseModel):
@@ -49,9 +75,21 @@ class _Detail(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid", strict=True)
 
 
+def _in_minor_units(amount: str, info: ValidationInfo) -> str:
+    """An amount has at most its currency's minor units (ISO 4217: JPY 0, USD 2, BHD 3): billing never took a
+    fraction of a cent, and a refund of one could never be paid."""
+    currency = info.data.get("currency")
+    if currency is not None and not Money(amount=Decimal(amount), currency=currency).fits_minor_unit():
+        raise ValueError(f"has more decimal places than {currency} has ({minor_units(currency)})")
+    return amount
+
+
 class MoneyDetail(_Detail):
-    amount: Amount
+    # The currency first: the amount's check reads it.
     currency: Currency
+    amount: Amount
+
+    _amount_in_minor_units = field_validator("amount")(_in_minor_units)
 
     def money(self) -> Money:
         return Money(amount=Decimal(self.amount), currency=self.currency)
@@ -64,7 +102,7 @@ class CustomerUpserted(_Detail):
     email: Email
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     language: Language = "en"
-    as_of: AwareDatetime
+    as_of: Past
 
 
 class OrderPlaced(_Detail):
@@ -72,12 +110,14 @@ class OrderPlaced(_Detail):
 
     order_id: Text
     username: Text
-    ordered_at: AwareDatetime
-    amount: Amount
+    ordered_at: Past
     currency: Currency
-    payment_channel: Text
+    amount: Amount
+    payment_channel: PaymentChannel
     kind: Text
-    service_period_days: Annotated[int, Field(gt=0)]
+    service_period_days: Annotated[int, Field(gt=0, le=36600)]
+
+    _amount_in_minor_units = field_validator("amount")(_in_minor_units)
 
     def order(self) -> Order:
         return Order(
@@ -94,22 +134,23 @@ class OrderPlaced(_Detail):
 class OrderCorrected(OrderPlaced):
     """A billing correction: replaces the order if `asOf` is newer."""
 
-    as_of: AwareDatetime
+    as_of: Past
 
 
 class PaymentStateChanged(_Detail):
     order_id: Text
     payment_state: PaymentState
-    as_of: AwareDatetime
+    as_of: Past
 
 
 class UsageReported(_Detail):
-    """Totals so far (traffic in + out): applied if `asOf` is newer; totals never go down. null: not metered."""
+    """Totals so far (traffic in + out): applied if `asOf` is newer; totals never go down. Both are counted: a
+    null would erase a total known before (a report that does not know one is not sent)."""
 
     order_id: Text
-    traffic_bytes: Count | None
-    connections: Count | None
-    as_of: AwareDatetime
+    traffic_bytes: Count
+    connections: Count
+    as_of: Past
 
 
 class AccountBlocked(_Detail):
@@ -130,22 +171,22 @@ class ViolationRecorded(_Detail):
     username: Text
     violation_id: Text
     kind: Literal["hong_kong_law", "refund_policy", "terms_of_use", "user_agreement"]
-    at: AwareDatetime
+    at: Past
 
 
 class ViolationWithdrawn(_Detail):
     username: Text
     violation_id: Text
-    as_of: AwareDatetime
+    as_of: Past
 
 
 class SupportTicketUpdated(_Detail):
     ticket_id: Text
     username: Text
-    opened_at: AwareDatetime
+    opened_at: Past
     category: Text
     official_response: Literal["cannot_fix", "fixed"] | None
-    as_of: AwareDatetime
+    as_of: Past
 
 
 class RefundGrantedElsewhere(_Detail):
@@ -153,7 +194,7 @@ class RefundGrantedElsewhere(_Detail):
 
     username: Text
     order_id: Text
-    refunded_at: AwareDatetime
+    refunded_at: Past
     amount: MoneyDetail | None = None
     reference: Text
 
@@ -213,8 +254,9 @@ def _refusal(error: ValidationError) -> RecordEventRefused:
     return RecordEventRefused(f"detail.{field}: {message}", field=f"detail.{field}")
 
 
-def parse_record_event(event: Mapping[str, Any]) -> RecordEvent:
-    """An event as EventBridge delivers it (or a bulk line: `source`, `detail-type`, `detail`), validated."""
+def parse_record_event(event: Mapping[str, Any], now: datetime | None = None) -> RecordEvent:
+    """An event as EventBridge delivers it (or a bulk line: `source`, `detail-type`, `detail`), validated; read
+    at `now` (the clock's), no fact of it may be dated later than a few minutes ahead."""
     detail_type = event.get("detail-type")
     if not isinstance(detail_type, str) or detail_type not in DETAIL_TYPES:
         known = ", ".join(DETAIL_TYPES)
@@ -229,7 +271,9 @@ def parse_record_event(event: Mapping[str, Any]) -> RecordEvent:
         raise RecordEventRefused("detail: must be a JSON object", field="detail")
     try:
         # As JSON, so that strict mode reads times from their ISO strings and nothing else is coerced.
-        parsed: RecordEvent = model.model_validate_json(json.dumps(detail))  # type: ignore[assignment]
+        parsed: RecordEvent = model.model_validate_json(  # type: ignore[assignment]
+            json.dumps(detail), context={"now": now or datetime.now(UTC)}
+        )
     except ValidationError as error:
         raise _refusal(error) from None
     return parsed

@@ -104,7 +104,7 @@ def _automatic_decision(
     if assessment.outcome is Outcome.FULL_REFUND and automatic.full_refund:
         return Decision(
             refund_type=RefundType.FULL,
-            amount=request_paid.amount_paid,
+            amount=request_paid.amount_paid.rounded_down(),
             reasons=(),
             decided_at=now,
             decided_by=AUTOMATIC,

@@ -25,7 +25,7 @@ def approved_refund(
     if payment_channel in policy.excluded_payment_channels:
         raise PolicyForbids(f"orders paid through {payment_channel} cannot be refunded by the company")
     if requested is None:
-        return RefundType.FULL, amount_paid
+        return RefundType.FULL, amount_paid.rounded_down()
     if not requested.is_finite() or requested <= 0:
         raise InvalidInput("amount must be a positive decimal", field="amount")
     amount = Money(amount=requested, currency=amount_paid.currency)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from refund_core.policy.models import UtcDatetime
+from refund_core.policy.models import PAYMENT_CHANNELS, UtcDatetime
 from refund_core.policy.money import Money
 
 # A version's name: it is a path segment and a sort key (`2026-12-01.1`, `2027-q1`).
@@ -38,6 +38,14 @@ VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"
 HolidayCategory = Literal["public", "optional"]
 # A set of names, written sorted: the same document is the same JSON in every process (a set's order is not).
 SortedSet = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str])]
+
+
+def _known_channels(channels: Iterable[str]) -> Iterable[str]:
+    """Channels the policy knows, written exactly so (a setting for "Card" would apply to no order)."""
+    unknown = sorted(set(channels) - set(PAYMENT_CHANNELS))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a payment channel (they are {', '.join(PAYMENT_CHANNELS)})")
+    return channels
 
 
 class AutomaticDecisions(BaseModel):
@@ -98,6 +106,11 @@ class Policy(BaseModel):
             raise ValueError(f"{value!r} is not an IANA time zone") from error
         return value
 
+    @field_validator("excluded_payment_channels")
+    @classmethod
+    def _known_channels(cls, value: frozenset[str]) -> frozenset[str]:
+        return frozenset(_known_channels(value))
+
     @field_validator("excluded_channel_reasons")
     @classmethod
     def _every_exclusion_explained(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -107,6 +120,7 @@ class Policy(BaseModel):
             raise ValueError(f"every excluded payment channel needs a reason; missing: {', '.join(missing)}")
         if any(not reason.strip() for reason in value.values()):
             raise ValueError("a reason must not be empty")
+        _known_channels(value)
         return value
 
     @field_validator("excess_traffic_price_per_gb")
@@ -134,6 +148,7 @@ class Policy(BaseModel):
     def _default_path(cls, value: dict[str, str]) -> dict[str, str]:
         if "default" not in value:
             raise ValueError("refundPaths needs a 'default' entry")
+        _known_channels(set(value) - {"default"})
         return value
 
     def excess_traffic_price(self, currency: str) -> Money | None:

@@ -28,6 +28,12 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+# The payment channels the policy knows (RECORDS.md, third release): compared exactly as written, so that no
+# other spelling of the App Store ("Apple_iTunes") can pass for a channel the company refunds.
+PaymentChannel = Literal["card", "paypal", "crypto", "apple_itunes"]
+PAYMENT_CHANNELS: tuple[PaymentChannel, ...] = ("card", "paypal", "crypto", "apple_itunes")
+
+
 class PaymentState(StrEnum):
     SETTLED = "settled"
     REFUNDED = "refunded"

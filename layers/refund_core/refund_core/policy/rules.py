@@ -364,7 +364,8 @@ def assess(facts: ClaimFacts, policy: Policy, now: datetime) -> Assessment:
     if outcome is Outcome.REFUSED:
         suggested = None
     elif outcome is Outcome.FULL_REFUND:
-        suggested = facts.order.amount_paid
+        # In the currency's minor units: an order recorded with more decimals is never paid back a fraction.
+        suggested = facts.order.amount_paid.rounded_down()
     else:
         suggested = suggested_partial_amount(facts, policy, calendar)
     return Assessment(
