@@ -124,7 +124,11 @@ def test_a_letter_becomes_the_request_the_api_would_file(bob: LocalAws) -> None:
         "by": "letter",
         "detail": "<letter-plain-1@mail.example.com>",
     }
-    assert request["letter"] == {"messageId": "<letter-plain-1@mail.example.com>", "subject": "Refund for my order"}
+    assert request["letter"] == {
+        "messageId": "<letter-plain-1@mail.example.com>",
+        "subject": "Refund for my order",
+        "deliveryId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1",
+    }
 
 
 def test_its_emails_answer_the_letter(bob: LocalAws) -> None:
@@ -145,6 +149,41 @@ def test_the_same_letter_twice_files_one_request(bob: LocalAws) -> None:
     deliver(raw, key="letters/again")  # delivered twice by the sender's server: two SES receipts
     assert len(requests_of("bob")) == 1
     assert raw_sent() == [], "no reply: the second delivery is the same letter"
+
+
+def test_a_letter_without_a_message_id_is_filed_once_however_often_ses_hands_it_over(bob: LocalAws) -> None:
+    """LETTERS.md asks for no Message-ID: SES's id of the delivery tells its retries apart from a new letter."""
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.").replace(b"Message-ID: <l-1@mail.example.com>\n", b"")
+    assert b"Message-ID" not in raw
+    deliver(raw, key="letters/once")
+    deliver(raw, key="letters/once")  # the queue's second delivery of SES's one notification
+    (request,) = requests_of("bob")
+    assert request["letter"]["messageId"] is None and request["history"][0]["detail"].startswith("SES ")
+
+
+def test_a_message_id_of_400000_characters_is_answered_not_lost(bob: LocalAws) -> None:
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.", message_id="<" + "x" * 404_000 + "@mail.example.com>")
+    assert deliver(raw) == {"batchItemFailures": []}
+    (reply,) = raw_sent()
+    assert reply["To"] == "bob@example.com" and len(str(reply.get("In-Reply-To", ""))) < 300
+
+
+def test_a_long_message_id_is_not_kept_and_a_long_note_still_decides_the_request(bob: LocalAws) -> None:
+    from api_support import call  # noqa: PLC0415
+
+    from refund_local.events import api_event  # noqa: PLC0415
+
+    raw = letter("Order: ord-2001\nTicket: T-2001\nIt drops.", message_id="<" + "x" * 50_000 + "@mail.example.com>")
+    deliver(raw)
+    (request,) = requests_of("bob")
+    assert request["letter"]["messageId"] is None
+    path = f"/refund-requests/{request['requestId']}/evaluate"
+    approval = {"action": "approve", "amount": "10.00", "note": "n" * 2000, "internalNote": "i" * 2000}
+    event = api_event("POST", "/refund-requests/{requestId}/evaluate", path,
+                      path_parameters={"requestId": request["requestId"]}, body=approval,
+                      claims=claims_for("rita", reviewer=True))  # fmt: skip
+    answer = call(event)
+    assert answer.status == 200, answer.json
 
 
 def test_a_chinese_letter_in_big5_is_filed_with_its_reasons(stack: LocalAws) -> None:

@@ -30,6 +30,7 @@ from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.emails import letter_reply, phrases
 from refund_core.policy.letters import (
+    MAX_ID_CHARACTERS,
     MAX_LETTER_BYTES,
     MAX_REASON_CHARACTERS,
     Letter,
@@ -188,9 +189,9 @@ def _reply(answering: Answering, problem: LetterProblem, detail: str = "") -> Le
 
 
 def _account_of(letter: Letter) -> str | None:
-    """The letter's named account, else the one account whose email of record sent it."""
+    """The letter's named account (none that long exists), else the one account whose email of record sent it."""
     if letter.username:
-        return letter.username
+        return letter.username if len(letter.username) <= MAX_ID_CHARACTERS else None
     if letter.sender is None:
         return None
     accounts = customer_records.usernames_with_email(letter.sender)
@@ -205,13 +206,13 @@ def _order_of(letter: Letter, orders: OrderList) -> str | None:
     return open_orders[0] if len(open_orders) == 1 and orders.next_token is None else None
 
 
-def _filed_from(letter: Letter, orders: OrderList) -> bool:
+def _filed_from(reference: LetterReference, orders: OrderList) -> bool:
     """Did an earlier try of this very letter record its request (and crash before it could remember so, or
     was its answer forgotten after a day)? Its request names the letter."""
     for order in orders.items:
         held = order.refund_request
         request = repository.get_request_item(held.request_id) if held else None
-        if request and request.letter and request.letter.message_id == letter.message_id:
+        if request and request.letter and request.letter.identity == reference.identity:
             return True
     return False
 
@@ -244,17 +245,19 @@ def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
     if not vouched and notification.spf_status != "PASS":
         count("LettersIgnored")  # neither the From address nor the envelope's is vouched for
         return LetterOutcome.IGNORED
+    delivery = notification.mail.message_id
     # Keyed by who sent it too: somebody else reusing a Message-ID cannot silence the real letter.
-    key = f"{letter.message_id}|{letter.sender if vouched else source}"
-    answer = {"key": key, "letter": asdict(letter), "source": source, "vouched": vouched}
+    key = f"{letter.message_id or 'ses:' + delivery}|{letter.sender if vouched else source}"
+    answer = {"key": key, "letter": asdict(letter), "delivery": delivery, "source": source, "vouched": vouched}
     return LetterOutcome(_answer_once()(letter=answer))
 
 
-def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
+def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOutcome:
     sender = letter.sender if vouched else None
     answering = Answering(
-        to=sender or source, letter_id=letter.message_id, subject=letter.subject, language=letter.language
+        to=sender or source, letter_id=letter.message_id or "", subject=letter.subject, language=letter.language
     )
+    reference = LetterReference(message_id=letter.message_id, subject=letter.subject, delivery_id=delivery)
     username = _account_of(letter)
     profile = customer_records.customer_profile(username) if username else None
     if profile is None or not profile.email or sender is None or profile.email.strip().lower() != sender:
@@ -263,7 +266,7 @@ def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
     caller = Caller(username=profile.username, email=None, groups=frozenset())
     answering = replace(answering, language=letter.language or profile.language, name=profile.name or profile.username)
     orders = service.list_orders(caller, limit=100)  # read once: for the earlier try, then the order
-    if _filed_from(letter, orders):
+    if _filed_from(reference, orders):
         return LetterOutcome.FILED
     order_id = _order_of(letter, orders)
     if order_id is None:
@@ -276,7 +279,6 @@ def _file(letter: Letter, source: str, vouched: bool) -> LetterOutcome:
         command = SubmitRefundRequest(order_id=order_id, reason=letter.reasons, support_ticket_id=letter.ticket_id)
     except ValidationError as invalid:  # an order or ticket id no API call could carry either
         return _reply(answering, LetterProblem.REFUSED, detail=str(invalid.errors()[0]["msg"]))
-    reference = LetterReference(message_id=letter.message_id, subject=letter.subject)
     try:
         service.submit_refund_request(caller, command, letter=reference)
     except ClaimsKeptChanging:
@@ -303,7 +305,7 @@ def _answer_once() -> Any:
         if "problem" in letter:
             problem = LetterProblem(letter["problem"])
             return _reply(Answering(to=letter["source"]), problem).value
-        return _file(Letter(**letter["letter"]), letter["source"], letter["vouched"]).value
+        return _file(Letter(**letter["letter"]), letter["delivery"], letter["source"], letter["vouched"]).value
 
     return idempotent_function(data_keyword_argument="letter", persistence_store=persistence(), config=_LETTERS)(answer)
 

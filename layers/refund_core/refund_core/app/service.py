@@ -183,7 +183,7 @@ def submit_refund_request(
             letter=letter,
         )
         received = (
-            HistoryEntry(at=received_at, event="received", by=LETTER_ACTOR, detail=letter.message_id)
+            HistoryEntry(at=received_at, event="received", by=LETTER_ACTOR, detail=letter.identity)
             if letter
             else HistoryEntry(at=received_at, event="received", by=caller.username)
         )

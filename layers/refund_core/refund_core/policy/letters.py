@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 # SES takes messages up to 40 MB; a letter is a few KB of text. Larger ones are refused unread.
 MAX_LETTER_BYTES = 1_000_000
 MAX_REASON_CHARACTERS = 2000
+# An id a letter names (a username, an order, a ticket) is as long as one the API takes, at most.
+MAX_ID_CHARACTERS = 128
 # What a letter may hold before it is read (a letter is a text part, perhaps its HTML twin and a few files):
 # beyond these, parsing alone could outlast the function's time, and the letter is answered as unreadable.
 MAX_PARTS = 50
@@ -52,6 +54,9 @@ _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
 MAX_SUBJECT_CHARACTERS = 200
+# Mail programs write Message-IDs of a few dozen characters; a longer one is not kept (it is stored with the
+# request and written into every answer's headers).
+MAX_MESSAGE_ID_CHARACTERS = 250
 # Labels that mail programs write as the smaller, older standard: read as the superset Hong Kong and
 # mainland mail really uses (HKSCS characters such as 嘅 and 咗 are not in plain Big5).
 _CHARSETS = {"big5": "big5hkscs", "gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "us-ascii": "cp1252"}
@@ -75,7 +80,8 @@ class LetterProblem(StrEnum):
 
 @dataclass(frozen=True)
 class Letter:
-    message_id: str
+    # None when the letter has none (LETTERS.md does not ask for one), or none a mail program would write.
+    message_id: str | None
     sender: str | None
     subject: str
     username: str | None
@@ -237,8 +243,10 @@ def read_letter(raw: bytes) -> Letter:
         text = _body_text(message)
     except Exception as error:  # any malformed structure the parser or a header class trips on
         raise UnreadableLetter(LetterProblem.UNREADABLE) from error
-    if not _MESSAGE_ID.match(message_id) or (message.defects and not text.strip()):
-        raise UnreadableLetter(LetterProblem.UNREADABLE, message_id if _MESSAGE_ID.match(message_id) else None)
+    usable_id = message_id if len(message_id) <= MAX_MESSAGE_ID_CHARACTERS and _MESSAGE_ID.match(message_id) else None
+    signed = any(name.lower() == "from" for name, _ in message.raw_items())
+    if not signed or (message.defects and not text.strip()):  # nobody wrote it, or there is nothing to read
+        raise UnreadableLetter(LetterProblem.UNREADABLE, usable_id)
     fields: dict[str, str] = {}
     reasons: list[str] = []
     for line in _own_lines(text):
@@ -253,7 +261,7 @@ def read_letter(raw: bytes) -> Letter:
     body = "\n".join(reasons).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
     return Letter(
-        message_id=message_id,
+        message_id=usable_id,
         sender=sender,
         subject=subject,
         username=fields.get("username"),

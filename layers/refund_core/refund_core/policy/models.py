@@ -230,10 +230,16 @@ class HistoryEntry(CamelModel):
 
 
 class LetterReference(CamelModel):
-    """The letter a request came by (LETTERS.md): its emails answer it, threaded under it."""
+    """The letter a request came by (LETTERS.md): its emails answer it, threaded under its Message-ID when it
+    had one; SES's id of its delivery tells a second try of the same delivery when it had none."""
 
-    message_id: str
+    message_id: str | None
     subject: str
+    delivery_id: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.message_id or f"SES {self.delivery_id}"
 
 
 class RefundRequest(CamelModel):
