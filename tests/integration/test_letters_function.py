@@ -420,6 +420,23 @@ def test_an_automatic_message_is_never_answered(bob: LocalAws, headers: dict[str
     assert requests_of("bob") == [] and raw_sent() == []
 
 
+def test_a_writer_gets_at_most_three_replies_a_day(bob: LocalAws) -> None:
+    """An auto-responder that ignores Auto-Submitted, answering each of our replies with a new message."""
+    for number in range(5):
+        raw = letter("Nothing a request needs.", sender="robot@example.net", message_id=f"<loop-{number}@example.net>")
+        assert deliver(raw, key=f"letters/{number}") == {"batchItemFailures": []}
+    assert len(raw_sent()) == 3
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["refund-reviewers@example.com", "refund-supervisors@example.com", "noreply@example.net", "no-reply@shop.example"],
+)
+def test_our_own_addresses_and_no_reply_mailboxes_get_no_reply(bob: LocalAws, sender: str) -> None:
+    deliver(letter("Nothing a request needs.", sender=sender))
+    assert raw_sent() == []
+
+
 def test_a_reply_is_marked_as_automatic(bob: LocalAws) -> None:
     reply = reply_to(letter("Order: ord-2001\nIt drops."))
     assert reply["Auto-Submitted"] == "auto-replied"

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from refund_core.adapters import customer_records, outbound, repository
+from refund_core.adapters import customer_records, letter_replies, outbound, repository
 from refund_core.adapters.clients import s3
 from refund_core.adapters.settings import settings
-from refund_core.app import service
+from refund_core.app import policies, service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import OrderList
@@ -137,6 +139,12 @@ class ReceiptNotification(BaseModel):
         return not self.source or local in ("mailer-daemon", "postmaster") or self.source == settings().sender_email
 
 
+# Replies a letter writer gets in a Hong Kong day, whatever they send: an auto-responder that ignores
+# Auto-Submitted is answered a few times, not once per message of a loop.
+MAX_REPLIES_A_DAY = 3
+_NO_REPLY_MAILBOXES = frozenset({"noreply", "donotreply", "mailerdaemon", "postmaster"})
+
+
 class LetterOutcome(StrEnum):
     FILED = "filed"
     REPLIED = "replied"
@@ -165,7 +173,21 @@ class Answering:
     name: str | None = None
 
 
+def _ours(address: str) -> bool:
+    """One of the service's own addresses, or a program's that takes no answers: never replied to (a loop)."""
+    own = settings()
+    addresses = {own.sender_email, own.reviewers_email, own.supervisors_email, own.support_email}
+    local = address.partition("@")[0].replace("-", "").replace("_", "").replace(".", "")
+    return address in {known.strip().lower() for known in addresses} or local in _NO_REPLY_MAILBOXES
+
+
 def _reply(answering: Answering, problem: LetterProblem, detail: str = "") -> LetterOutcome:
+    to = answering.to.strip().lower()
+    today = datetime.now(ZoneInfo(policies.in_force().time_zone)).date()
+    if _ours(to) or not letter_replies.take_reply(to, today, MAX_REPLIES_A_DAY):
+        count_by("LetterRepliesWithheld", problem)
+        logger.info("letter reply withheld", problem=problem)
+        return LetterOutcome.IGNORED
     language = answering.language or "en"
     name = answering.name or str(phrases(language)["customerFallback"])
     email = letter_reply(
