@@ -320,3 +320,26 @@ def test_answers_allow_the_web_apps_origin_and_no_other(stack: LocalAws) -> None
         )
     )
     assert error.status == 400 and error.header("Access-Control-Allow-Origin") == app_origin
+
+
+def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: LocalAws) -> None:
+    """A billing correction gives alice's order to bob: bob sees none of alice's request and may file his own;
+    alice may still withdraw hers, which leaves bob's claim of the order alone."""
+    seed_order("ord-moved", "alice")
+    seed_order("ord-bob", "bob")
+    alices = submit("alice", "ord-moved")
+    assert alices.status == 201 and alices.json["status"] == "PENDING"
+    ordered_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    assert record_event(
+        "OrderCorrected",
+        {"orderId": "ord-moved", "username": "bob", "orderedAt": ordered_at, "amount": "100.00", "currency": "USD",
+         "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]
+    assert moved["refundRequest"] is None, "nothing of alice's request"
+    bobs = submit("bob", "ord-moved", ticket="T-ord-bob")
+    assert bobs.status == 201, bobs.json
+    cancelled = on_request("POST", alices.json["requestId"], "cancel", claims_for("alice"))
+    assert cancelled.status == 200 and cancelled.json["status"] == "CANCELLED"
+    (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]
+    assert moved["refundRequest"] == {"requestId": bobs.json["requestId"], "status": bobs.json["status"]}

@@ -97,17 +97,34 @@ class ClaimsRecord(CamelModel):
 
 
 class OrderClaim(CamelModel):
-    """The order's claim (`ORDER#<orderId>` / `CLAIM`): the request that holds it (none once cancelled) and how
-    many requests the order has had."""
+    """The order's claim (`ORDER#<orderId>` / `CLAIM`): the request that holds it (none once cancelled), whose
+    request that is (none: written before it was kept), and how many requests the order has had."""
 
     order_id: str
     request_id: str | None = None
+    username: str | None = None
     filings: int = 0
     version: int = 0
 
-    def after_filing(self, request_id: str) -> OrderClaim:
+    def held_by_another_owner(self, username: str) -> bool:
+        """Held by a request of the customer the order belonged to before billing corrected its owner."""
+        return self.request_id is not None and self.username is not None and self.username != username
+
+    def for_owner(self, username: str) -> OrderClaim:
+        """The claim as its present owner has it: since the order became theirs, nothing filed (the request of
+        the owner before keeps its own course)."""
+        if not self.held_by_another_owner(username):
+            return self
+        return self.model_copy(update={"request_id": None, "username": None, "filings": 0})
+
+    def after_filing(self, request_id: str, username: str) -> OrderClaim:
         return self.model_copy(
-            update={"request_id": request_id, "filings": self.filings + 1, "version": self.version + 1}
+            update={
+                "request_id": request_id,
+                "username": username,
+                "filings": self.filings + 1,
+                "version": self.version + 1,
+            }
         )
 
 

@@ -264,8 +264,9 @@ class OrderRequest:
     status: RequestStatus
 
 
-def requests_of_orders(order_ids: Iterable[str]) -> dict[str, OrderRequest]:
-    """Each order's request that was not cancelled (its order claim holds it), with that request's status."""
+def requests_of_orders(username: str, order_ids: Iterable[str]) -> dict[str, OrderRequest]:
+    """Each order's request that was not cancelled (its order claim holds it), with that request's status; only
+    `username`'s own: an order billing moved to them shows nothing of its owner's before."""
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return {}
@@ -273,8 +274,10 @@ def requests_of_orders(order_ids: Iterable[str]) -> dict[str, OrderRequest]:
     held = {str(item["pk"]).removeprefix("ORDER#"): str(item["requestId"]) for item in claims if item.get("requestId")}
     if not held:
         return {}
-    requests = _batch_get([request_key(request_id) for request_id in held.values()], "requestId, #status")
-    status = {str(item["requestId"]): RequestStatus(item["status"]) for item in requests}
+    requests = _batch_get([request_key(request_id) for request_id in held.values()], "requestId, #status, username")
+    status = {
+        str(item["requestId"]): RequestStatus(item["status"]) for item in requests if item["username"] == username
+    }
     return {
         order_id: OrderRequest(request_id, status[request_id])
         for order_id, request_id in held.items()
@@ -530,11 +533,16 @@ def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemT
     try:
         _transact(writes)
     except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        raise Conflict(
-            f"refund request {request.request_id} changed meanwhile (decided, cancelled or re-assessed); read it again"
-        ) from error
+        raise _lost_to_another_change(request, error) from error
+
+
+def _lost_to_another_change(request: RequestRecord, error: ClientError) -> Exception:
+    """A transaction on a pending request that failed its conditions: the request changed meanwhile."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return error
+    return Conflict(
+        f"refund request {request.request_id} changed meanwhile (decided, cancelled or re-assessed); read it again"
+    )
 
 
 def record_assessment(
@@ -586,8 +594,8 @@ def record_cancellation(
     request: RequestRecord, history: Iterable[HistoryEntry], *, owed: Iterable[Effect], at: datetime
 ) -> None:
     """Withdraw a pending request: count it as cancelled, release the customer's open claim and free the order
-    for a new claim (its count of requests kept)."""
-    table = settings().requests_table_name
+    for a new claim (its count of requests kept). An order billing has since moved to another customer, who
+    filed for it, is theirs: the cancellation leaves its claim alone."""
     update = _pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)
     claim = EarlierClaim(
         request_id=request.request_id,
@@ -595,27 +603,32 @@ def record_cancellation(
         status=RequestStatus.CANCELLED,
         received_at=request.received_at,
     )
-    writes: list[TransactWriteItemTypeDef] = [
-        update,
-        _release_open_claim(request, "cancelled", claim),
-        {
-            "Update": {
-                "TableName": table,
-                "Key": _order_claim_key(request.order_id),
-                # The first release kept no version on the order's claim.
-                "UpdateExpression": "REMOVE requestId SET version = if_not_exists(version, :zero) + :one",
-                "ConditionExpression": "requestId = :request",
-                "ExpressionAttributeValues": {
-                    ":request": {"S": request.request_id},
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                },
-            }
-        },
-        *_history_put(request.request_id, history),
-        *(_owed_put(request.request_id, effect, at) for effect in owed),
-    ]
-    _transact_on_pending(request, writes)
+    released = _release_open_claim(request, "cancelled", claim)
+    rest = [*_history_put(request.request_id, history), *(_owed_put(request.request_id, effect, at) for effect in owed)]
+    try:
+        _transact([update, released, _free_order(request), *rest])
+    except ClientError as error:
+        if _codes(error)[:3] != ["None", "None", "ConditionalCheckFailed"]:
+            raise _lost_to_another_change(request, error) from error
+        _transact_on_pending(request, [update, released, *rest])  # the order's claim is another owner's now
+
+
+def _free_order(request: RequestRecord) -> TransactWriteItemTypeDef:
+    """The order's claim let go of, if `request` still holds it."""
+    return {
+        "Update": {
+            "TableName": settings().requests_table_name,
+            "Key": _order_claim_key(request.order_id),
+            # The first release kept no version on the order's claim.
+            "UpdateExpression": "REMOVE requestId SET version = if_not_exists(version, :zero) + :one",
+            "ConditionExpression": "requestId = :request",
+            "ExpressionAttributeValues": {
+                ":request": {"S": request.request_id},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            },
+        }
+    }
 
 
 def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ review calendar. Handlers call exactly one of these; they know nothing of tables
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from refund_core.adapters import customer_records, repository, workflow
@@ -161,6 +162,8 @@ def submit_refund_request(
         order = context.records.order
         if order is None or order.username != caller.username:
             raise NotFound(f"order {command.order_id} not found", field="orderId")
+        # An order billing moved to this customer: what its owner before filed is not theirs to answer for.
+        context = replace(context, order_claim=context.order_claim.for_owner(caller.username))
         _check_claimable(context, command.order_id, policy, received_at)
         facts = _facts(context, command.support_ticket_id, received_at)
         assessment = assess(facts, policy, received_at)
@@ -205,7 +208,7 @@ def submit_refund_request(
                 effects_owed(None, request),
                 context=context,
                 claims=context.claims.after_filing(request, policy.filing_limits.per_customer),
-                order_claim=context.order_claim.after_filing(request.request_id),
+                order_claim=context.order_claim.after_filing(request.request_id, caller.username),
             )
         except ClaimsChanged:
             count("ClaimsJudgedAgain")
@@ -403,7 +406,7 @@ def as_written(
 def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) -> OrderList:
     """The caller's own orders, newest first, each with its latest request that was not cancelled."""
     page = customer_records.orders_of(caller.username, limit, next_token)
-    requests = repository.requests_of_orders(order.order_id for order in page.orders)
+    requests = repository.requests_of_orders(caller.username, (order.order_id for order in page.orders))
     items = tuple(
         OrderResource(
             order_id=order.order_id,
