@@ -160,9 +160,11 @@ def test_one_idempotency_key_twenty_times_at_once_records_one_request(server: Se
 
     created = {answer.json()["requestId"] for answer in answers if answer.status_code == 201}
     assert len(created) == 1
-    in_progress = [answer.json() for answer in answers if answer.status_code != 201]
-    # A repeat that arrives while the first is still running is told to retry; none is a new request.
-    assert all(answer["errors"][0]["field"] == "Idempotency-Key" for answer in in_progress)
+    # A repeat that arrives while the first is still running waits for its answer (API.md: the first answer);
+    # one that waited longer than that allows is told when to send it again. None is a new request.
+    in_progress = [answer for answer in answers if answer.status_code != 201]
+    assert all(answer.json()["errors"][0]["field"] == "Idempotency-Key" for answer in in_progress)
+    assert all(answer.headers.get("Retry-After") == "1" for answer in in_progress)
     assert {answer.status_code for answer in answers} <= {201, 409}
     (request_id,) = created
     assert [item["requestId"] for item in own_requests(server, "echo")] == [request_id]

@@ -6,6 +6,9 @@ from __future__ import annotations
 class RefundError(Exception):
     """Base of every error a caller can cause; the message is safe to show to that caller."""
 
+    # When the same call may succeed: sent as Retry-After.
+    retry_after_seconds: int | None = None
+
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -50,6 +53,12 @@ class OwnClaim(Forbidden):
 
 class Conflict(RefundError):
     """The request's state or another open claim forbids the action."""
+
+
+class StillInProgress(Conflict):
+    """The first call with this Idempotency-Key is still being answered: the same call again gets its answer."""
+
+    retry_after_seconds = 1
 
 
 class ClaimsKeptChanging(Conflict):

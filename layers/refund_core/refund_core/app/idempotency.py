@@ -4,6 +4,7 @@ events, is done once by refund_core.app.outbox, with a lease on each owed item.)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -23,10 +24,13 @@ from refund_core.adapters.settings import settings
 from refund_core.app import service
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import RefundRequestResource
-from refund_core.errors import Conflict
+from refund_core.errors import Conflict, StillInProgress
 from refund_core.http.identity import Caller
 
 ONE_DAY = 24 * 60 * 60
+# How long a second call with the key of one still being answered waits for that answer before a 409.
+FIRST_ANSWER_WAIT_SECONDS = 5.0
+_POLL_SECONDS = 0.25
 
 _SUBMISSIONS = IdempotencyConfig(
     event_key_jmespath="[username, idempotencyKey]",
@@ -69,16 +73,25 @@ def submit_refund_request_once(
         "caller": caller.model_dump(mode="json"),
         "body": command.model_dump(mode="json", by_alias=True),
     }
-    try:
-        return RefundRequestResource.model_validate(_idempotent_submit()(submission=submission))
-    except IdempotencyValidationError as error:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different body", field="Idempotency-Key"
-        ) from error
-    except IdempotencyAlreadyInProgressError as error:
-        raise Conflict(
-            "a request with this Idempotency-Key is still being processed; retry shortly", field="Idempotency-Key"
-        ) from error
+    waited = 0.0
+    while True:
+        try:
+            return RefundRequestResource.model_validate(_idempotent_submit()(submission=submission))
+        except IdempotencyValidationError as error:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different body", field="Idempotency-Key"
+            ) from error
+        except IdempotencyAlreadyInProgressError as error:
+            # The first call is being answered (a double click, a retry on a slow network): its answer is this
+            # one's too (API.md), so wait for it a little, then say when to ask again.
+            if waited >= FIRST_ANSWER_WAIT_SECONDS:
+                raise StillInProgress(
+                    "the first request with this Idempotency-Key is still being answered; send it again to get "
+                    "its answer",
+                    field="Idempotency-Key",
+                ) from error
+            time.sleep(_POLL_SECONDS)
+            waited += _POLL_SECONDS
 
 
 def reset() -> None:

@@ -305,7 +305,7 @@ def _answer(app: APIGatewayRestResolver, error: Exception) -> Response[Any]:
         errors = [{"field": error.field, "message": error.message}] if error.field else []
         if isinstance(error, InvalidSettings):
             errors = [{"field": name, "message": message} for name, message in error.problems]
-        retry = {"Retry-After": str(ServiceBusy.retry_after_seconds)} if isinstance(error, ServiceBusy) else None
+        retry = {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds else None
         return error_response(status, error.message, errors, retry)
     logger.exception("unexpected error", exc_info=error)
     return error_response(500, "internal error; the request was not completed")
