@@ -30,8 +30,8 @@ def put_events(events_client: Any, bus_name: str, body: bytes) -> Answer:
     """PutEvents' body (`{"Entries": [{"Source", "DetailType", "Detail"}]}`, at most 10) onto the bus."""
     try:
         request = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _invalid("the body is not JSON")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return _invalid("the body is not JSON (or nests deeper than JSON readers go)")
     entries = request.get("Entries") if isinstance(request, dict) else None
     if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES:
         return _invalid(f"Entries must be a list of 1 to {MAX_ENTRIES} entries")
@@ -42,8 +42,25 @@ def put_events(events_client: Any, bus_name: str, body: bytes) -> Answer:
             return _invalid(f"Entries[{index}] must have Source, DetailType and Detail (a JSON string)")
         if set(entry) - {"Source", "DetailType", "Detail", "Time", "Resources"}:
             return _invalid(f"Entries[{index}] has fields PutEvents does not take")
-    response = events_client.put_events(Entries=[entry | {"EventBusName": bus_name} for entry in entries])
-    return Answer(200, {"FailedEntryCount": response["FailedEntryCount"], "Entries": response["Entries"]})
+    # As EventBridge does, an entry whose Detail is no JSON object fails alone; the others are put.
+    answers: list[dict[str, str] | None] = [None if _json_object(entry["Detail"]) else _MALFORMED for entry in entries]
+    sent = [
+        entry | {"EventBusName": bus_name} for entry, answer in zip(entries, answers, strict=True) if answer is None
+    ]
+    put = iter(events_client.put_events(Entries=sent)["Entries"] if sent else [])
+    results = [answer or next(put) for answer in answers]
+    failed = sum("ErrorCode" in result for result in results)
+    return Answer(200, {"FailedEntryCount": failed, "Entries": results})
+
+
+_MALFORMED = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+
+
+def _json_object(detail: str) -> bool:
+    try:
+        return isinstance(json.loads(detail), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def waiting(queue_name: str) -> int:

@@ -413,7 +413,10 @@ class LocalRunner:
         messages = self.outbox.messages()
         if number >= len(messages):
             return error_response(404, f"the outbox holds {len(messages)} messages")
-        return Response(200, messages[number].html.encode(), [("Content-Type", "text/html; charset=utf-8")])
+        # On the web app's own origin: sandboxed (no script, no access to the app's storage), as a mail program
+        # shows an email.
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", EMAIL_PAGE_POLICY)]
+        return Response(200, messages[number].html.encode(), headers)
 
     def handle(self, request: Request) -> Response:
         target = urlsplit(request.target)
@@ -480,6 +483,9 @@ class LocalRunner:
         return proxy_response(result)
 
 
+EMAIL_PAGE_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
 class _RequestHandler(WSGIRequestHandler):
     # TCP_NODELAY: the headers and the body go out in two writes, and with Nagle's algorithm the body waited
     # for the client's delayed ACK of the headers.
@@ -526,7 +532,11 @@ class _Application:
         body = environ["wsgi.input"].read(length) if length else b""
         target = environ.get("RAW_URI") or wsgi_request.full_path
         request = Request(wsgi_request.method, target, list(wsgi_request.headers.items()), body)
-        return self.runner.handle(request)
+        try:
+            return self.runner.handle(request)
+        except Exception:  # a fault of the runner itself: JSON like every other answer, never werkzeug's page
+            log.exception("refund-local failed on %s %s", wsgi_request.method, target)
+            return error_response(500, "refund-local failed; its log says why")
 
 
 def _discard(stream: Any, length: int) -> None:

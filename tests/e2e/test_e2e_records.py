@@ -116,6 +116,32 @@ def test_put_events_answers_a_malformed_body_as_eventbridge_does(server: Server)
     assert response.json()["__type"] == "ValidationException"
 
 
+def test_put_events_fails_a_detail_nested_too_deep_alone_and_in_json(server: Server) -> None:
+    deep = "[" * 10_000 + "]" * 10_000  # far past the depth JSON readers recurse to
+    good = {"Source": "smart-security.accounts", "DetailType": "CustomerUpserted",
+            "Detail": json.dumps({"username": "deep", "email": "deep@example.com", "asOf": iso(1)})}  # fmt: skip
+    entries = [{"Source": "smart-security.billing", "DetailType": "OrderPlaced", "Detail": deep}, good]
+    response = server.session.post(server.base + "/_local/events", json={"Entries": entries}, timeout=30)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["FailedEntryCount"] == 1 and answer["Entries"][0]["ErrorCode"] == "MalformedDetail"
+    assert "EventId" in answer["Entries"][1]
+    nested_body = server.session.post(server.base + "/_local/events", data=deep, timeout=30)
+    assert nested_body.status_code == 400 and nested_body.json()["__type"] == "ValidationException"
+
+
+def test_an_emails_page_is_sandboxed_on_the_apps_origin(server: Server) -> None:
+    """Whatever an email quotes (a customer's reason, a reviewer's note) runs nothing on the web app's origin."""
+    raw = b"From: someone@example.com\r\nMessage-ID: <csp@mail.example.com>\r\nSubject: <script>\r\n\r\nNo order.\r\n"
+    headers = {"Content-Type": "message/rfc822"}
+    assert server.session.post(server.base + "/_local/inbox", data=raw, headers=headers, timeout=30).status_code == 202
+    (message,) = server.wait_for_emails(lambda message: "someone@example.com" in message["to"])
+    page = server.session.get(server.base + message["htmlUrl"], timeout=30)
+    assert page.status_code == 200
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox;") and "script-src" not in policy and "default-src 'none'" in policy
+
+
 def test_a_file_of_events_loaded_in_one_command_is_applied(server: Server, tmp_path: Path) -> None:
     """`refund-local load-events FILE --url`: one line refused (reported, not sent), the rest applied."""
     lines = [json.dumps({"source": source, "detail-type": kind, "detail": detail})

@@ -342,8 +342,8 @@ def handle_records_message(record: SQSRecord) -> None:
         envelope = json.loads(record.body)
         event = parse_record_event(envelope if isinstance(envelope, dict) else {})
         apply_record_event(event)
-    except (RecordEventRefused, json.JSONDecodeError) as refused:
-        reason = refused.message if isinstance(refused, RecordEventRefused) else "the message is not JSON"
+    except (RecordEventRefused, json.JSONDecodeError, RecursionError) as refused:
+        reason = refused.message if isinstance(refused, RecordEventRefused) else "the message is not JSON we can read"
         field = refused.field if isinstance(refused, RecordEventRefused) else "body"
         outbound.refuse_record_event(record.body, reason, field or "detail")
         count_by("RecordEventsRefused", str(field))
