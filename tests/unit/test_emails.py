@@ -376,3 +376,13 @@ def test_the_delay_apologises_and_gives_the_new_date_two_working_days_after_the_
     assert "by Friday 11 December 2026" in email.text
     assert "by Tuesday 15 December 2026 at the latest" in email.text
     assert "2026年12月15日（星期二）" in render(EmailKind.DELAY, request, policy, CHINESE).text
+
+
+def test_no_control_character_reaches_an_answers_headers() -> None:
+    from email import message_from_bytes  # noqa: PLC0415
+
+    email = Email(to="bob@example.com", subject="Re: \x1b[31mred\x00 \x07bell", text="t", html="<p>t</p>",
+                  in_reply_to="<a\x00b@x.example>")  # fmt: skip
+    message = message_from_bytes(mime_message(email, "refunds@example.com"))
+    assert message["Subject"] == "Re: [31mred bell"
+    assert message["In-Reply-To"] == "<ab@x.example>"

@@ -27,7 +27,10 @@ CSV_COLUMNS = (
     "requestId", "orderId", "username", "receivedAt", "decidedAt", "status", "refundType", "amount", "currency",
     "paymentChannel", "policyVersion", "decidedBy", "inTime",
 )  # fmt: skip
-_FORMULA_STARTS = ("=", "+", "-", "@")
+# What a spreadsheet may read as the start of a formula (API.md's four, their full-width forms, a DDE pipe),
+# also after leading spaces, and the tab and line ends that some spreadsheets skip before one.
+_FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "|")
+_SKIPPED_BEFORE_A_FORMULA = (" ", "\t", "\r", "\n", "\u3000")
 
 
 class _Report(BaseModel):
@@ -126,7 +129,9 @@ def service_levels(
 
 def _cell(value: str) -> str:
     """A field a spreadsheet would read as a formula is kept as text."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+    leading = value.lstrip("".join(_SKIPPED_BEFORE_A_FORMULA))
+    risky = value.startswith(_SKIPPED_BEFORE_A_FORMULA[1:]) or leading.startswith(_FORMULA_STARTS)
+    return f"'{value}" if risky else value
 
 
 def decisions_csv(received: list[ReportedRequest]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -316,15 +317,21 @@ def _render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients:
             assert_never(kind)
 
 
+def _header_text(value: str) -> str:
+    """A header's value without control characters: a letter's subject or id, copied into an answer, could
+    otherwise carry an escape sequence or a NUL to the customer's mail program."""
+    return "".join(character for character in value if unicodedata.category(character) != "Cc")
+
+
 def mime_message(email: Email, sender: str) -> bytes:
     """The email as a MIME multipart/alternative message (plain text, then HTML) for SES SendRawEmail."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = email.to
-    message["Subject"] = email.subject
+    message["To"] = _header_text(email.to)
+    message["Subject"] = _header_text(email.subject)
     if email.in_reply_to:
-        message["In-Reply-To"] = email.in_reply_to
-        message["References"] = email.in_reply_to
+        message["In-Reply-To"] = _header_text(email.in_reply_to)
+        message["References"] = _header_text(email.in_reply_to)
     if email.auto_replied:
         message["Auto-Submitted"] = "auto-replied"
     message.set_content(email.text)
