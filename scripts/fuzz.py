@@ -1,15 +1,17 @@
 """Fuzz the served API with schemathesis (`make fuzz`): `refund-local serve` on a free port of 127.0.0.1,
-seeded with orders and tickets for a fuzz customer and a fuzz reviewer, then two schemathesis runs over every
-route of the OpenAPI document it serves (examples, coverage, fuzzing and stateful phases):
+seeded with orders and tickets for a fuzz customer and a fuzz reviewer, then a schemathesis run over every
+route of the OpenAPI document it serves (examples, coverage, fuzzing and stateful phases) as each kind of
+caller:
 
-- as the customer, except the reviewers' route (evaluate), called as the reviewer: requests the customer
+- the customer, except the reviewers' route (evaluate), called as the reviewer: requests the customer
   files (their `Location`) are then read, evaluated and cancelled;
-- the roles swapped: the reviewer on the customers' routes, the customer on the reviewers' route.
+- the roles swapped: the reviewer on the customers' routes, the customer on the reviewers' route;
+- a supervisor, a policy owner, and nobody signed in (no token), on every route.
 
 Prints the number of calls (every HTTP exchange, from schemathesis's HAR report), the count of 5xx answers, of
 schema failures (an undocumented status, or a body, content type or header the document does not declare) and
 of the other checks' failures (unique failures, from its JSON report), and exits 1 on any, or when fewer than
-MIN_CALLS calls were made. Bounded in time (about 2 minutes on 2 cores) and loopback only.
+MIN_CALLS calls were made. Bounded in time (about 4 minutes on 2 cores) and loopback only.
 
     .venv/bin/python scripts/fuzz.py [--seed N] [--max-examples N] [--keep DIR]
 """
@@ -70,8 +72,8 @@ SCHEMA_FAILURES = {
     "ContentDeserializationError",
     "DiscriminatorMismatch",
 }
-MIN_CALLS = 1000
-MAX_SECONDS_PER_RUN = 50
+MIN_CALLS = 2000
+MAX_SECONDS_PER_RUN = 40
 ORDER_SETS = 6
 CUSTOMER = "fuzz-customer"
 REVIEWER = "fuzz-reviewer"
@@ -135,14 +137,19 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
-def config(base: str, everywhere: str, on_evaluate: str, data: dict[str, Any]) -> str:
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def config(base: str, everywhere: str | None, on_evaluate: str | None, data: dict[str, Any]) -> str:
     """A schemathesis config: `everywhere` is the bearer token of every call but evaluate's, `on_evaluate`
-    evaluate's. Seeded order and ticket ids replace half the generated ones, so that calls get past 404."""
+    evaluate's (None: no token). Seeded order and ticket ids replace half the generated ones, so that calls get
+    past 404."""
     orders = [order["orderId"] for order in data["orders"]]
     tickets = [ticket["ticketId"] for ticket in data["tickets"]]
     lines = [
         f"base-url = {_toml(base)}",
-        f"headers = {_toml({'Authorization': f'Bearer {everywhere}'})}",
+        f"headers = {_toml(_bearer(everywhere))}",
         "[generation]",
         # The token is set above: a generated Authorization value would only test the runner's 401.
         "with-security-parameters = false",
@@ -155,7 +162,7 @@ def config(base: str, everywhere: str, on_evaluate: str, data: dict[str, Any]) -
         f"{_toml('body.supportTicketId')} = {_toml({'dictionary': 'tickets', 'probability': 0.5})}",
         "[[operations]]",
         f"include-path = {_toml(EVALUATE)}",
-        f"headers = {_toml({'Authorization': f'Bearer {on_evaluate}'})}",
+        f"headers = {_toml(_bearer(on_evaluate))}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -241,14 +248,23 @@ def main() -> int:
     args = parser.parse_args()
     customer = make_token(claims_for(CUSTOMER))
     reviewer = make_token(claims_for(REVIEWER, reviewer=True))
+    supervisor = make_token(claims_for("fuzz-supervisor", supervisor=True))
+    policy_owner = make_token(claims_for("fuzz-policy-owner", policy_owner=True))
+    callers = {
+        "customer": (customer, reviewer),
+        "reviewer": (reviewer, customer),
+        "supervisor": (supervisor, supervisor),
+        "policy-owner": (policy_owner, policy_owner),
+        "nobody": (None, None),
+    }
     directory = Path(tempfile.mkdtemp(prefix="refund-fuzz-"))
     data = seed()
     started = time.monotonic()
     try:
         with running_server(directory, data) as base:
             results = [
-                fuzz("customer", base, config(base, customer, reviewer, data), directory, args.seed, args.max_examples),
-                fuzz("reviewer", base, config(base, reviewer, customer, data), directory, args.seed, args.max_examples),
+                fuzz(name, base, config(base, *tokens, data), directory, args.seed, args.max_examples)
+                for name, tokens in callers.items()
             ]
         seconds = time.monotonic() - started
         calls = sum(result.calls for result in results)
