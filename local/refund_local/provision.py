@@ -7,6 +7,8 @@ named after their logical ids (table `RequestsTable`, state machine `ReviewDeadl
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,10 +31,15 @@ LOCAL_STATE_MACHINE_ROLE_ARN = "arn:aws:iam::123456789012:role/review-deadline"
 
 def load_template(path: Path | None = None) -> Template:
     """template.yaml (or `path`) as plain data, short intrinsic tags turned into their long forms by SAM's own
-    YAML reader."""
-    template = yaml_parse((path or TEMPLATE_PATH).read_text(encoding="utf-8"))
+    YAML reader: a copy of the file's one parse (a process provisions many stacks: a test, each)."""
+    return copy.deepcopy(_parsed(path or TEMPLATE_PATH))
+
+
+@functools.cache
+def _parsed(path: Path) -> Template:
+    template = yaml_parse(path.read_text(encoding="utf-8"))
     if not isinstance(template, dict):
-        raise ValueError(f"{path or TEMPLATE_PATH} is not a template")
+        raise ValueError(f"{path} is not a template")
     return template
 
 

@@ -143,12 +143,16 @@ class QueuePoller:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        with self._watch:
-            self._watch.notify_all()  # the resting pollers see the stop
+        self.stop_soon()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
+
+    def stop_soon(self) -> None:
+        """No new receive: each poller ends once its receive (at most a second) and its invocation are done."""
+        self._stopping.set()
+        with self._watch:
+            self._watch.notify_all()  # the resting pollers see the stop
 
     def drain(self, timeout: float) -> bool:
         """Waits until a receive finds the queue empty (what it held is delivered, or waits its backoff)."""

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,8 +328,12 @@ class LocalRunner:
         for poller in self.pollers:
             poller.drain(timeout=grace_seconds)
             poller.stop()
+        # Every queue at once: each drain and each stop waits out a receive of up to a second.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.queue_pollers))) as draining:
+            list(draining.map(lambda queue_poller: queue_poller.drain(timeout=grace_seconds), self.queue_pollers))
         for queue_poller in self.queue_pollers:
-            queue_poller.drain(timeout=grace_seconds)
+            queue_poller.stop_soon()
+        for queue_poller in self.queue_pollers:
             queue_poller.stop()
         if self._running:
             self.outbox.stop()

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 from refund_core.adapters import clients, policy_store
 from refund_core.adapters.settings import settings
@@ -48,7 +49,14 @@ class LocalAws:
     def start(self) -> LocalAws:
         use_utc()
         self._set_environment(_FAKE_AWS_ENV)
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": self.execute_state_machine}})
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": self.execute_state_machine},
+                # boto3's default session kept from one emulated AWS to the next: it caches the service models a
+                # client is made from (made afresh, they were read from disk again for every stack).
+                "core": {**default_user_config["core"], "reset_boto3_session": False},
+            }
+        )
         self._mock.start()
         make_dynamodb_calls_atomic()
         make_moto_fast()

@@ -9,7 +9,7 @@ from e2e_support import Server
 from playwright.sync_api import Browser, Page
 from web_support import screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 AXE = Axe()
 CUSTOMER = {("English", 360): "pia", ("English", 1280): "quin", ("繁體中文", 360): "ray", ("繁體中文", 1280): "sol"}
 

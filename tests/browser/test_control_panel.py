@@ -10,7 +10,7 @@ from e2e_support import Server
 from playwright.sync_api import Page, Route, expect
 from web_support import request_refund, sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 DECISION_BY = re.compile(r"Decision by (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+ \d{4}")
 
 

@@ -3,9 +3,13 @@ difference and the requests that change, and publication from a moment in Hong K
 
 from __future__ import annotations
 
+import pytest
 from e2e_support import Server
 from playwright.sync_api import Page, expect
 from web_support import screenshot, sign_in
+
+# One worker runs the browser tests: one web server and one Chromium, not one on each worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def test_a_policy_owner_simulates_a_fortnight_window_and_publishes_it_for_later(page: Page, server: Server) -> None:

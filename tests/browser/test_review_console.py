@@ -12,7 +12,7 @@ from e2e_support import Server
 from playwright.sync_api import Page, expect
 from web_support import sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, server: Server) -> None:
