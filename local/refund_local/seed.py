@@ -82,6 +82,7 @@ class SeedOrder(BaseModel):
     kind: str | None = None
     service_period_days: int | None = Field(default=None, gt=0)
     payment_state: PaymentState | None = None
+    payment_reference: Text | None = None
     traffic_bytes: int | None = Field(default=None, ge=0)
     connections: int | None = Field(default=None, ge=0)
 
@@ -101,6 +102,7 @@ class SeedOrder(BaseModel):
             kind=self.kind,
             service_period_days=self.service_period_days,
             payment_state=self.payment_state,
+            payment_reference=self.payment_reference,
         )
 
     def usage(self) -> Usage | None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from api_support import aws_error, call, on_call, seed_order
 
-from refund_core.adapters import clients, repository
+from refund_core.adapters import clients, repository, requests_table
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.service import submit_refund_request
 from refund_core.errors import Conflict, LimitReached
@@ -170,7 +170,7 @@ def test_a_transaction_conflict_is_tried_again_and_then_answered_409_never_500(s
         response = call(event)
     assert response.status == 409, response.json
     assert "at the same moment" in response.json["message"]
-    assert len(conflicts) == repository.CONFLICT_TRIES
+    assert len(conflicts) == requests_table.CONFLICT_TRIES
     assert call(event).status == 201  # the conflict over, the same call records the claim
 
 

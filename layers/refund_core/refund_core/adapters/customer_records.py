@@ -42,7 +42,9 @@ USAGE_SK = "USAGE"
 TICKET_SK = "TICKET"
 _BLOCK, _UNBLOCK, _VIOLATION, _WITHDRAWN, _REFUND = "block#", "unblock#", "violation#", "withdrawn#", "refund#"
 # The facts an order was placed with: a second OrderPlaced must bring the same ones.
-_PLACED_FIELDS = ("orderId", "username", "orderedAt", "amountPaid", "paymentChannel", "kind", "servicePeriodDays")
+_PLACED_FIELDS = (
+    "orderId", "username", "orderedAt", "amountPaid", "paymentChannel", "kind", "servicePeriodDays", "paymentReference",
+)  # fmt: skip
 
 
 def _key(pk: str, sk: str) -> dict[str, AttributeValueTypeDef]:

@@ -23,7 +23,6 @@ from refund_core.adapters.dynamo import deserialize
 from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.records import (
-    OWED_SK_PREFIX,
     REQUEST_SK,
     ClaimsRecord,
     Effect,
@@ -33,9 +32,19 @@ from refund_core.adapters.records import (
     ReportedRequest,
     RequestRecord,
 )
+from refund_core.adapters.requests_table import (
+    OWED_INDEX,
+    OWED_PARTITION,
+    cancellation_codes,
+    cancellation_reasons,
+    effect_update,
+    history_puts,
+    owed_put,
+    request_key,
+    transact,
+)
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict, ServiceBusy
-from refund_core.observability import count
 from refund_core.policy.models import (
     AssessedFacts,
     Assessment,
@@ -54,15 +63,8 @@ CLAIMS_SK = "CLAIMS"
 ORDER_CLAIM_SK = "CLAIM"
 BY_STATUS_INDEX = "ByStatus"
 BY_CUSTOMER_INDEX = "ByCustomer"
-OWED_INDEX = "ByOwed"
-OWED_PARTITION = "OWED"
-CONFLICT_TRIES = 5
 _CONFLICT_BACKOFF_SECONDS = 0.02
 _BATCH_TRIES = 5
-
-
-def request_key(request_id: str) -> dict[str, AttributeValueTypeDef]:
-    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": REQUEST_SK}}
 
 
 def _index_keys(status: RequestStatus, request: RequestRecord) -> dict[str, str]:
@@ -95,52 +97,12 @@ def request_item(request: RequestRecord) -> dict[str, Any]:
     }
 
 
-def _history_put(request_id: str, entries: Iterable[HistoryEntry]) -> list[TransactWriteItemTypeDef]:
-    writes: list[TransactWriteItemTypeDef] = []
-    for position, entry in enumerate(entries):
-        item = {
-            "pk": f"REQUEST#{request_id}",
-            "sk": f"HISTORY#{utc_iso(entry.at)}#{position:02d}-{entry.event}",
-            **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-        writes.append({"Put": {"TableName": settings().requests_table_name, "Item": _serialize(item)}})
-    return writes
-
-
 # ---- every call -------------------------------------------------------------------------------------------
 
 
 class ClaimsChanged(Exception):
     """The customer's claims changed between being read and being written (another claim of theirs won a
     race): whoever wrote them must read them again and judge the claim with the winner counted."""
-
-
-def _reasons(error: ClientError) -> list[dict[str, Any]]:
-    return [dict(reason) for reason in error.response.get("CancellationReasons") or []]
-
-
-def _codes(error: ClientError) -> list[str]:
-    return [str(reason.get("Code", "None")) for reason in _reasons(error)]
-
-
-def _transact(writes: list[TransactWriteItemTypeDef]) -> None:
-    """TransactWriteItems, tried again with jitter while it is cancelled by a conflicting transaction only (two
-    at once on one item): what it conflicted with may have changed nothing it checks. A cancellation for a
-    failed condition is the caller's to read (`TransactionCanceledException`); a conflict that outlasts the
-    tries is a Conflict (409)."""
-    for attempt in range(CONFLICT_TRIES):
-        try:
-            _call("transact_write_items", TransactItems=writes)
-            return
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = set(_codes(error))
-            if "ConditionalCheckFailed" in codes or not codes & {"TransactionConflict"}:
-                raise
-            count("TransactionConflicts")
-            time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not a secret
-    raise Conflict("another change to the same claim came at the same moment; try again")
 
 
 # ---- refund requests --------------------------------------------------------------------------------
@@ -152,10 +114,6 @@ def _claims_key(username: str) -> dict[str, AttributeValueTypeDef]:
 
 def _order_claim_key(order_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_CLAIM_SK}}
-
-
-def _owed_key(request_id: str, effect: Effect) -> dict[str, AttributeValueTypeDef]:
-    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{OWED_SK_PREFIX}{effect}"}}
 
 
 @dataclass(frozen=True)
@@ -301,25 +259,6 @@ def _claims_item(claims: ClaimsRecord) -> dict[str, Any]:
     }
 
 
-def _owed_put(request_id: str, effect: Effect, owed_at: datetime) -> TransactWriteItemTypeDef:
-    owed = OwedEffect(request_id=request_id, effect=effect, owed_at=owed_at)
-    item = {
-        "pk": f"REQUEST#{request_id}",
-        "sk": f"{OWED_SK_PREFIX}{effect}",
-        **owed.model_dump(mode="json", by_alias=True, exclude_none=True),
-        # The sparse index of what is owed: gone once done, so the reconciler reads only what waits.
-        "gsi3pk": OWED_PARTITION,
-        "gsi3sk": f"{utc_iso(owed_at)}#{request_id}#{effect}",
-    }
-    return {
-        "Put": {
-            "TableName": settings().requests_table_name,
-            "Item": _serialize(item),
-            "ConditionExpression": "attribute_not_exists(sk)",
-        }
-    }
-
-
 def _put_as_read(item: Mapping[str, Any], read_version: int) -> TransactWriteItemTypeDef:
     """A put that holds only if the item is still at the version read (0: it was not there)."""
     return {
@@ -362,14 +301,14 @@ def record_new_request(
         },
         _put_as_read(_claims_item(claims), context.claims.version),
         _put_as_read(order_item, context.order_claim.version),
-        *_history_put(request.request_id, history),
-        *(_owed_put(request.request_id, effect, request.received_at) for effect in owed),
+        *history_puts(request.request_id, history),
+        *(owed_put(request.request_id, effect, request.received_at) for effect in owed),
     ]
     try:
-        _transact(writes)
+        transact(writes)
     except ClientError as error:
-        reasons = _reasons(error)
-        codes = _codes(error)
+        reasons = cancellation_reasons(error)
+        codes = cancellation_codes(error)
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
             if now_held and now_held != request.request_id:
@@ -531,7 +470,7 @@ def _release_open_claim(request: RequestRecord, outcome: str, claim: EarlierClai
 
 def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
     try:
-        _transact(writes)
+        transact(writes)
     except ClientError as error:
         raise _lost_to_another_change(request, error) from error
 
@@ -558,7 +497,7 @@ def record_assessment(
         },
         RequestStatus.PENDING,
     )
-    _transact_on_pending(request, [update, *_history_put(request.request_id, history)])
+    _transact_on_pending(request, [update, *history_puts(request.request_id, history)])
 
 
 def record_decision(
@@ -584,8 +523,8 @@ def record_decision(
     writes = [
         update,
         _release_open_claim(request, "decided", claim),
-        *_history_put(request.request_id, history),
-        *(_owed_put(request.request_id, effect, at) for effect in owed),
+        *history_puts(request.request_id, history),
+        *(owed_put(request.request_id, effect, at) for effect in owed),
     ]
     _transact_on_pending(request, writes)
 
@@ -604,11 +543,11 @@ def record_cancellation(
         received_at=request.received_at,
     )
     released = _release_open_claim(request, "cancelled", claim)
-    rest = [*_history_put(request.request_id, history), *(_owed_put(request.request_id, effect, at) for effect in owed)]
+    rest = [*history_puts(request.request_id, history), *(owed_put(request.request_id, effect, at) for effect in owed)]
     try:
-        _transact([update, released, _free_order(request), *rest])
+        transact([update, released, _free_order(request), *rest])
     except ClientError as error:
-        if _codes(error)[:3] != ["None", "None", "ConditionalCheckFailed"]:
+        if cancellation_codes(error)[:3] != ["None", "None", "ConditionalCheckFailed"]:
             raise _lost_to_another_change(request, error) from error
         _transact_on_pending(request, [update, released, *rest])  # the order's claim is another owner's now
 
@@ -644,32 +583,11 @@ def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> d
 # ---- what requests owe ------------------------------------------------------------------------------------
 
 
-def _effect_update(
-    request_id: str,
-    effect: Effect,
-    update: str,
-    condition: str,
-    values: dict[str, Any],
-    *,
-    names: dict[str, str] | None = None,
-) -> TransactWriteItemTypeDef:
-    return {
-        "Update": {
-            "TableName": settings().requests_table_name,
-            "Key": _owed_key(request_id, effect),
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#state": "state", **(names or {})},
-            "ExpressionAttributeValues": _serialize(values),
-        }
-    }
-
-
 def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: float) -> OwedEffect | None:
     """Holds an owed effect for one delivery until its lease ends; None when it is not owed (done, held by
     another delivery, uncertain, or not there)."""
     lease_until = now + timedelta(seconds=lease_seconds)
-    update = _effect_update(
+    update = effect_update(
         request_id,
         effect,
         "SET #state = :sending, leaseUntil = :lease, attempts = attempts + :one",
@@ -692,7 +610,7 @@ def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: f
 
 def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:
     """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
-    update = _effect_update(
+    update = effect_update(
         owed.request_id,
         owed.effect,
         "SET #state = :done, doneAt = :at, outcome = :outcome REMOVE leaseUntil, nextAttemptAt, gsi3pk, gsi3sk",
@@ -711,12 +629,12 @@ def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntr
             "Item": _serialize(_once_history_item(owed.request_id, entry, str(owed.effect))),
         }
     }
-    _transact([update, history])
+    transact([update, history])
 
 
 def effect_waits(owed: OwedEffect, next_attempt_at: datetime, reason: str) -> None:
     """Not done this time (SES failed, or no address yet): owed again, to try from `next_attempt_at`."""
-    update = _effect_update(
+    update = effect_update(
         owed.request_id,
         owed.effect,
         "SET #state = :owed, nextAttemptAt = :next, outcome = :reason REMOVE leaseUntil",
@@ -740,7 +658,7 @@ def effect_uncertain(owed: OwedEffect, reason: str) -> bool:
     """A delivery's lease ran out with nothing recorded: SES may have sent it. Marked so, never repeated without
     a person (docs/design.md "What requests owe"), and moved to the index's `UNCERTAIN` partition, where
     operators list them and the reconciler no longer reads them; False when it changed meanwhile."""
-    update = _effect_update(
+    update = effect_update(
         owed.request_id,
         owed.effect,
         "SET #state = :uncertain, outcome = :reason, gsi3pk = :uncertain",

@@ -116,6 +116,7 @@ class OrderPlaced(_Detail):
     payment_channel: PaymentChannel
     kind: Text
     service_period_days: Annotated[int, Field(gt=0, le=36600)]
+    payment_reference: Text | None = None
 
     _amount_in_minor_units = field_validator("amount")(_in_minor_units)
 
@@ -128,6 +129,7 @@ class OrderPlaced(_Detail):
             payment_channel=self.payment_channel,
             kind=self.kind,
             service_period_days=self.service_period_days,
+            payment_reference=self.payment_reference,
         )
 
 

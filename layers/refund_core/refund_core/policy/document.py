@@ -40,6 +40,10 @@ HolidayCategory = Literal["public", "optional"]
 SortedSet = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str])]
 
 
+def _routes_first_shipped() -> dict[str, Literal["processor", "billing"]]:
+    return {"card": "processor", "paypal": "billing", "crypto": "billing"}
+
+
 def _known_channels(channels: Iterable[str]) -> Iterable[str]:
     """Channels the policy knows, written exactly so (a setting for "Card" would apply to no order)."""
     unknown = sorted(set(channels) - set(PAYMENT_CHANNELS))
@@ -94,6 +98,10 @@ class Policy(BaseModel):
     holiday_categories: tuple[HolidayCategory, ...] = Field(min_length=1)
     refund_paths: dict[str, str]
     filing_limits: FilingLimits
+    # Who pays an approval's refund, per payment channel (PAYOUTS.md): the card processor or the company's
+    # billing system; a channel not named here is paid by the finance team by hand. A version stored before
+    # the third release routes as the first one shipped with it did.
+    payout_routes: dict[str, Literal["processor", "billing"]] = Field(default_factory=_routes_first_shipped)
 
     # Each check of one setting against another names the setting it is on, so a draft's 400 names every
     # invalid setting (fields validate in the order declared: what a check reads is already valid, or absent).
@@ -149,6 +157,12 @@ class Policy(BaseModel):
         if "default" not in value:
             raise ValueError("refundPaths needs a 'default' entry")
         _known_channels(set(value) - {"default"})
+        return value
+
+    @field_validator("payout_routes")
+    @classmethod
+    def _routed_channels(cls, value: dict[str, str]) -> dict[str, str]:
+        _known_channels(value)
         return value
 
     def excess_traffic_price(self, currency: str) -> Money | None:

@@ -52,6 +52,9 @@ class Order(CamelModel):
     kind: str | None = None
     service_period_days: int | None = Field(default=None, gt=0)
     payment_state: PaymentState | None = None
+    # The processor's id of the payment (`pi_...`/`ch_...` for cards, a PayPal capture, a transaction hash): what
+    # a refund is made against (PAYOUTS.md).
+    payment_reference: str | None = None
 
 
 class Usage(CamelModel):

@@ -1,0 +1,117 @@
+"""The requests table's writes that every part of it shares: a request's key, its history entries, what it
+owes (docs/design.md "What requests owe"), and the transactions they go in, tried again while another
+transaction on the same item is in the way. The keys of each kind of item are the module of that kind's
+(repository: requests and claims; payouts: payouts)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from refund_core.adapters.dynamo import call, serialize
+from refund_core.adapters.records import OWED_SK_PREFIX, REQUEST_SK, Effect, OwedEffect
+from refund_core.adapters.settings import settings
+from refund_core.errors import Conflict
+from refund_core.observability import count
+from refund_core.policy.models import HistoryEntry, utc_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+OWED_INDEX = "ByOwed"
+OWED_PARTITION = "OWED"
+CONFLICT_TRIES = 5
+_CONFLICT_BACKOFF_SECONDS = 0.02
+
+
+def request_key(request_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": REQUEST_SK}}
+
+
+def history_puts(request_id: str, entries: Iterable[HistoryEntry]) -> list[TransactWriteItemTypeDef]:
+    writes: list[TransactWriteItemTypeDef] = []
+    for position, entry in enumerate(entries):
+        item = {
+            "pk": f"REQUEST#{request_id}",
+            "sk": f"HISTORY#{utc_iso(entry.at)}#{position:02d}-{entry.event}",
+            **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        writes.append({"Put": {"TableName": settings().requests_table_name, "Item": serialize(item)}})
+    return writes
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
+    return [dict(reason) for reason in error.response.get("CancellationReasons") or []]
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    return [str(reason.get("Code", "None")) for reason in cancellation_reasons(error)]
+
+
+def transact(writes: list[TransactWriteItemTypeDef]) -> None:
+    """TransactWriteItems, tried again with jitter while it is cancelled by a conflicting transaction only (two
+    at once on one item): what it conflicted with may have changed nothing it checks. A cancellation for a
+    failed condition is the caller's to read (`TransactionCanceledException`); a conflict that outlasts the
+    tries is a Conflict (409)."""
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            call("transact_write_items", TransactItems=writes)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = set(cancellation_codes(error))
+            if "ConditionalCheckFailed" in codes or not codes & {"TransactionConflict"}:
+                raise
+            count("TransactionConflicts")
+            time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not a secret
+    raise Conflict("another change to the same claim came at the same moment; try again")
+
+
+def owed_key(request_id: str, effect: Effect) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{OWED_SK_PREFIX}{effect}"}}
+
+
+def owed_put(request_id: str, effect: Effect, owed_at: datetime) -> TransactWriteItemTypeDef:
+    owed = OwedEffect(request_id=request_id, effect=effect, owed_at=owed_at)
+    item = {
+        "pk": f"REQUEST#{request_id}",
+        "sk": f"{OWED_SK_PREFIX}{effect}",
+        **owed.model_dump(mode="json", by_alias=True, exclude_none=True),
+        # The sparse index of what is owed: gone once done, so the reconciler reads only what waits.
+        "gsi3pk": OWED_PARTITION,
+        "gsi3sk": f"{utc_iso(owed_at)}#{request_id}#{effect}",
+    }
+    return {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": serialize(item),
+            "ConditionExpression": "attribute_not_exists(sk)",
+        }
+    }
+
+
+def effect_update(
+    request_id: str,
+    effect: Effect,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+    *,
+    names: dict[str, str] | None = None,
+) -> TransactWriteItemTypeDef:
+    return {
+        "Update": {
+            "TableName": settings().requests_table_name,
+            "Key": owed_key(request_id, effect),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#state": "state", **(names or {})},
+            "ExpressionAttributeValues": serialize(values),
+        }
+    }
