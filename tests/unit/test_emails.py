@@ -157,7 +157,7 @@ def test_full_approval_names_the_amount_and_the_path_of_the_money(claim: ClaimBu
 
     assert email.subject == "Your refund for order O-1 is approved"
     assert "approve a full refund of 100.00 USD, the amount you paid." in email.text
-    assert f"We pay the refund {policy.refund_path('card')}." in email.text
+    assert f"We will now send the refund {policy.refund_path('card')}." in email.text
     assert "within 5 to 10 working days" in email.text
     assert "<strong>100.00 USD</strong>" in email.html
 
@@ -169,7 +169,7 @@ def test_the_path_of_the_money_follows_the_payment_channel(
     request = approved(pending(claim, policy, channel=channel), Money.of("100.00", "USD"), RefundType.FULL)
     email = customer_email(EmailKind.DECISION, request, policy)
 
-    assert f"We pay the refund {policy.refund_path(channel)}." in email.text
+    assert f"We will now send the refund {policy.refund_path(channel)}." in email.text
     assert "usually" in email.text
 
 
@@ -184,7 +184,7 @@ def test_partial_approval_names_both_amounts_every_reason_and_the_note(claim: Cl
     assert f"- {traffic_reason}" in email.text
     assert "(Refund Policy: “You have used less than 10 GB of bandwidth”)" in email.text
     assert "- 2.50 USD for 2.5 GB of excess." in email.text
-    assert "We pay the refund back to your PayPal account, usually within 3 to 5 working days." in email.text
+    assert "We will now send the refund back to your PayPal account, usually within 3 to 5 working days." in email.text
     assert email.html.count("<li>") == 2
 
 
@@ -202,7 +202,7 @@ def test_an_app_store_approval_says_apple_handles_the_refund(claim: ClaimBuilder
 
     assert policy.excluded_channel_reasons["apple_itunes"] in email.text
     assert "refunded by Apple, not by us" in email.html
-    assert "We pay the refund" not in email.text
+    assert "We will now send the refund" not in email.text
 
 
 def test_refusal_gives_every_failed_rules_reason_with_its_clause(claim: ClaimBuilder, policy: Policy) -> None:
@@ -325,7 +325,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "layers/refund_core/refund_cor
 
 def test_every_customer_email_exists_in_both_languages_with_the_same_placeholders() -> None:
     def placeholders(path: Path) -> set[str]:
-        return set(re.findall(r"\$(\w+)", path.read_text(encoding="utf-8")))
+        # As string.Template reads them: `$name` or `${name}`, the name in ASCII letters, digits and _.
+        return set(re.findall(r"\$\{?([_a-z][_a-z0-9]*)", path.read_text(encoding="utf-8"), re.ASCII | re.IGNORECASE))
 
     english = {path.name for path in (TEMPLATES / "en").iterdir()}
     chinese = {path.name for path in (TEMPLATES / "zh-HK").iterdir()}

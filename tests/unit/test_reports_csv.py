@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from refund_core.app.reports import _cell
+from refund_core.app.reports import spreadsheet_safe
 
 
 @pytest.mark.parametrize(
@@ -13,9 +13,9 @@ from refund_core.app.reports import _cell
      "\tanything"],
 )  # fmt: skip
 def test_a_field_a_spreadsheet_would_run_is_kept_as_text(value: str) -> None:
-    assert _cell(value) == "'" + value
+    assert spreadsheet_safe(value) == "'" + value
 
 
 @pytest.mark.parametrize("value", ["alice", "ord-1001", "2026-12-01T02:00:00+00:00", "99.00", "a=b", " alice", ""])
 def test_any_other_field_is_kept_as_it_is(value: str) -> None:
-    assert _cell(value) == value
+    assert spreadsheet_safe(value) == value

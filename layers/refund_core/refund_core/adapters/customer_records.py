@@ -142,6 +142,14 @@ def customer_profile(username: str) -> Customer | None:
     return customer_from(deserialize(item)) if item and "username" in item else None
 
 
+def order(order_id: str) -> Order | None:
+    """The order as billing last said it was (its payment's reference, say), read consistently."""
+    response = call(
+        "get_item", TableName=settings().customer_records_table_name, Key=_order_key(order_id), ConsistentRead=True
+    )
+    return _order_from(deserialize(response["Item"]) if "Item" in response else None)
+
+
 # ---- writing, one event at a time -------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from refund_core.policy.models import (
     RequestStatus,
     UtcDatetime,
 )
+from refund_core.policy.payouts import Payout
 
 # The sort keys of a request item and of an owed effect; the table's other items are the repository's.
 REQUEST_SK = "REQUEST"
@@ -27,7 +28,8 @@ OWED_SK_PREFIX = "OWED#"
 
 
 class RequestRecord(RefundRequest):
-    """The request item of the requests table (its keys are the repository's business)."""
+    """The request item of the requests table (its keys are the repository's business), and, read with it, the
+    payout of its approval (an item of its own)."""
 
     # The token's address, kept only when the token said it was verified: used when the records hold none.
     customer_email: str | None = None
@@ -35,6 +37,7 @@ class RequestRecord(RefundRequest):
     version: int = 1
     # What the last assessment read (staff see it); None for a request the first release recorded.
     facts: AssessedFacts | None = None
+    payout: Payout | None = None
 
 
 class ReportedRequest(CamelModel):
@@ -137,7 +140,11 @@ class Effect(StrEnum):
     REMINDER = "email#reminder"
     ESCALATION = "email#escalation"
     DELAY = "email#delay"
+    PAYOUT_SENT = "email#payout_sent"
+    PAYOUT_FAILED = "email#payout_failed"
     REFUND_DECIDED = "event#RefundDecided"
+    # The approval's payout, sent through its route (PAYOUTS.md): owed again when finance sends it again.
+    PAYOUT = "payout#send"
 
     @property
     def is_email(self) -> bool:

@@ -22,6 +22,7 @@ from refund_core.adapters.dynamo import decode_token as _decode_token
 from refund_core.adapters.dynamo import deserialize
 from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
+from refund_core.adapters.payouts import PAYOUT_SK, payout_from, payout_put
 from refund_core.adapters.records import (
     REQUEST_SK,
     ClaimsRecord,
@@ -54,6 +55,7 @@ from refund_core.policy.models import (
     RequestStatus,
     utc_iso,
 )
+from refund_core.policy.payouts import Payout
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
@@ -87,7 +89,7 @@ def _received_keys(request: RequestRecord) -> dict[str, str]:
 
 
 def request_item(request: RequestRecord) -> dict[str, Any]:
-    item = request.model_dump(mode="json", by_alias=True, exclude={"history"})
+    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout"})
     return {
         "pk": f"REQUEST#{request.request_id}",
         "sk": REQUEST_SK,
@@ -280,11 +282,12 @@ def record_new_request(
     context: ClaimContext,
     claims: ClaimsRecord,
     order_claim: OrderClaim,
+    payout: Payout | None = None,
 ) -> None:
-    """Record the request with its history and the effects it owes, and write the customer's claims and the
-    order's claim as `claims` and `order_claim` say, each conditional on the version `context` read: a
-    concurrent claim of the customer makes it fail (ClaimsChanged, to judge again), a concurrent claim of the
-    order too, unless the order is taken (Conflict)."""
+    """Record the request with its history, the effects it owes and the payout of its approval (when approved
+    at once), and write the customer's claims and the order's claim as `claims` and `order_claim` say, each
+    conditional on the version `context` read: a concurrent claim of the customer makes it fail (ClaimsChanged,
+    to judge again), a concurrent claim of the order too, unless the order is taken (Conflict)."""
     table = settings().requests_table_name
     order_item = {
         "pk": f"ORDER#{order_claim.order_id}",
@@ -303,6 +306,7 @@ def record_new_request(
         _put_as_read(order_item, context.order_claim.version),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, request.received_at) for effect in owed),
+        *((payout_put(payout),) if payout else ()),
     ]
     try:
         transact(writes)
@@ -341,7 +345,8 @@ def get_request(request_id: str) -> RequestRecord | None:
         (HistoryEntry.model_validate(item) for item in items if item["sk"].startswith("HISTORY#")),
         key=lambda entry: entry.at,
     )
-    return RequestRecord.model_validate({**request, "history": history})
+    payout = next((payout_from(item) for item in items if item["sk"] == PAYOUT_SK), None)
+    return RequestRecord.model_validate({**request, "history": history, "payout": payout})
 
 
 def get_request_item(request_id: str) -> RequestRecord | None:
@@ -508,9 +513,10 @@ def record_decision(
     *,
     owed: Iterable[Effect],
     at: datetime,
+    payout: Payout | None = None,
 ) -> None:
     """Decide a pending request, count it among the customer's decided claims and release their open claim,
-    with the effects the decision owes; or lose to whoever acted first."""
+    with the effects the decision owes and the payout of an approval; or lose to whoever acted first."""
     update = _pending_update(
         request,
         "#status = :decided, decision = :decision",
@@ -525,6 +531,7 @@ def record_decision(
         _release_open_claim(request, "decided", claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, at) for effect in owed),
+        *((payout_put(payout),) if payout else ()),
     ]
     _transact_on_pending(request, writes)
 

@@ -38,6 +38,13 @@ class Settings(BaseModel):
     # Where SES stores received letters: a region that receives mail, not necessarily the service's own.
     letters_region: str | None = None
     event_bus_name: str = "default"
+    # The card processor (PAYOUTS.md): the Secrets Manager secret holding Stripe's API key and the webhook
+    # endpoint's signing secret; where the SDK calls (locally localstripe, else Stripe's own address); how long
+    # a call may take; how long a payout sent may go without news before Stripe is asked about it.
+    stripe_secret_name: str | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    payout_check_after_seconds: int = Field(default=3600, gt=0)
     # Local runner and tests only: N seconds instead of the policy's working days.
     review_window_seconds: int | None = Field(default=None, gt=0)
 

@@ -25,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from refund_core.adapters import customer_records, outbound, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
 from refund_core.adapters.settings import settings
-from refund_core.app import policies
+from refund_core.adapters.stripe_refunds import ProcessorUnavailable
+from refund_core.app import payouts, policies
 from refund_core.observability import count, count_by, logger, metrics
 from refund_core.policy.emails import EmailKind, NoRecipient, Recipients, render
 from refund_core.policy.models import CamelModel, HistoryEntry, UtcDatetime
@@ -43,6 +44,8 @@ _NO_ADDRESS_RETRY_SECONDS = 3600
 _RECORD_TRIES = 4
 RECONCILE_PAGE = 100
 RECONCILE_MOST = 1000
+# The payout's emails say what became of the payout: they read it with the request.
+_PAYOUT_EMAILS = frozenset({Effect.PAYOUT_SENT, Effect.PAYOUT_FAILED})
 
 
 def _now() -> datetime:
@@ -122,7 +125,7 @@ def _prepare(effect: Effect, request: RequestRecord) -> Callable[[], tuple[str, 
         return publish
     kind = EmailKind(effect.email_kind)
     policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
-    email = render(kind, request, policy, _recipients(request))
+    email = render(kind, request, policy, _recipients(request), request.payout)
 
     def send() -> tuple[str, HistoryEntry]:
         message_id = outbound.send_email(email, {"request-id": request.request_id, "email-kind": str(kind)})
@@ -146,10 +149,32 @@ def _record_done(owed: OwedEffect, outcome: str, entry: HistoryEntry) -> bool:
     return False
 
 
+def _deliver_payout(request_id: str, at: datetime) -> Delivered:
+    """The payout's sending (refund_core.app.payouts): a processor or billing that cannot be reached, or does
+    not say what it did, leaves it owed, tried again with backoff (asking first what the last try did)."""
+    owed = repository.take_effect(request_id, Effect.PAYOUT, at, settings().outbox_lease_seconds)
+    if owed is None:
+        return Delivered("not owed")
+    try:
+        outcome = payouts.send(owed, at)
+    except (ProcessorUnavailable, ClientError, BotoCoreError, outbound.EventNotPublished) as error:
+        retry_in = retry_after_seconds(owed.attempts)
+        logger.warning("a payout could not be sent; it will be tried again", request_id=request_id, error=str(error))
+        count_by("DeliveriesFailed", "payout")
+        repository.effect_waits(owed, at + timedelta(seconds=retry_in), type(error).__name__)
+        return Delivered("failed", retry_in)
+    logger.info("payout sending done", request_id=request_id, outcome=outcome)
+    return Delivered("done")
+
+
 def deliver(request_id: str, effect: Effect, now: datetime | None = None) -> Delivered:
     """One delivery of an owed effect, at most one at a time (the lease), recorded once done."""
     at = now or _now()
-    request = repository.get_request_item(request_id)
+    if effect is Effect.PAYOUT:
+        return _deliver_payout(request_id, at)
+    request = (
+        repository.get_request(request_id) if effect in _PAYOUT_EMAILS else repository.get_request_item(request_id)
+    )
     try:
         perform = _prepare(effect, request) if request is not None else None
     except NoRecipient:
@@ -194,6 +219,13 @@ def _lease_ran_out(owed: OwedEffect, before: datetime) -> bool:
     return owed.state is EffectState.SENDING and owed.lease_until is not None and owed.lease_until < before
 
 
+def _owed_again(owed: OwedEffect, at: datetime) -> bool:
+    """A payout's sending whose delivery never said what it did: owed again, for its next attempt asks the
+    processor what the last one did before it sends (an email's is uncertain: SES cannot be asked)."""
+    repository.effect_waits(owed, at, "the delivery's lease ran out; the processor is asked before a second sending")
+    return True
+
+
 @dataclass(frozen=True)
 class Reconciled:
     queued: int
@@ -215,7 +247,9 @@ def reconcile(now: datetime | None = None) -> Reconciled:
         page = repository.owed_effects(before=at - grace, limit=RECONCILE_PAGE, next_token=token)
         for owed in page.items:
             seen += 1
-            if owed.state is EffectState.OWED and (owed.next_attempt_at is None or owed.next_attempt_at <= at):
+            if (owed.state is EffectState.OWED and (owed.next_attempt_at is None or owed.next_attempt_at <= at)) or (
+                _lease_ran_out(owed, at - grace) and owed.effect is Effect.PAYOUT and _owed_again(owed, at)
+            ):
                 queued.append(delivery(owed))
             elif _lease_ran_out(owed, at - grace) and repository.effect_uncertain(
                 owed, "the delivery's lease ran out and nothing recorded it"
@@ -230,6 +264,12 @@ def reconcile(now: datetime | None = None) -> Reconciled:
     oldest = repository.oldest_owed()
     age = (at - oldest.owed_at).total_seconds() if oldest else 0.0
     metrics.add_metric(name="OldestOwedEffectAgeSeconds", unit=MetricUnit.Seconds, value=age)
+    # The payouts sent with no news for an hour: the processor is asked (its webhooks may have been lost).
+    checked = payouts.check_sent_payouts(at)
+    metrics.add_metric(name="PayoutsCheckedAndChanged", unit=MetricUnit.Count, value=checked)
+    metrics.add_metric(
+        name="OldestUnpaidPayoutAgeSeconds", unit=MetricUnit.Seconds, value=payouts.oldest_unpaid_seconds(at)
+    )
     metrics.add_metric(name="EffectsQueuedAgain", unit=MetricUnit.Count, value=len(queued))
     metrics.add_metric(name="EffectsUncertain", unit=MetricUnit.Count, value=uncertain)
     return Reconciled(queued=len(queued), uncertain=uncertain, oldest_owed_seconds=age)

@@ -127,7 +127,7 @@ def service_levels(
     )
 
 
-def _cell(value: str) -> str:
+def spreadsheet_safe(value: str) -> str:
     """A field a spreadsheet would read as a formula is kept as text."""
     leading = value.lstrip("".join(_SKIPPED_BEFORE_A_FORMULA))
     risky = value.startswith(_SKIPPED_BEFORE_A_FORMULA[1:]) or leading.startswith(_FORMULA_STARTS)
@@ -158,5 +158,5 @@ def decisions_csv(received: list[ReportedRequest]) -> str:
             decision.decided_by,
             "true" if decision.decided_at <= request.deadline else "false",
         )
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([spreadsheet_safe(value) for value in row])
     return out.getvalue()

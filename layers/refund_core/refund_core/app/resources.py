@@ -14,6 +14,7 @@ from refund_core.adapters.records import RequestRecord
 from refund_core.http.identity import Caller
 from refund_core.policy.models import AssessedFacts, HistoryEntry, RefundRequest, RequestStatus, UtcDatetime
 from refund_core.policy.money import Money
+from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 
 # Who history entries and decisions name: the rules, automatic decisions, the service's own workers.
 AUTOMATIC = "auto"
@@ -37,19 +38,53 @@ def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
     return entry.model_copy(update={"by": by})
 
 
+def _staff_only(value: object) -> bool:
+    return value is None
+
+
+class PayoutView(BaseModel):
+    """The payout of an approval (PAYOUTS.md "The customer"): where the money is; staff also see its route, the
+    order's payment reference and which sending it is (absent for the customer)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    state: PayoutState
+    amount: Money
+    sent_at: UtcDatetime | None
+    paid_at: UtcDatetime | None
+    reference: str | None
+    failure_reason: str | None
+    route: PayoutRoute | None = Field(default=None, exclude_if=_staff_only)
+    payment_reference: str | None = Field(default=None, exclude_if=_staff_only)
+    sending: int | None = Field(default=None, exclude_if=_staff_only)
+    note: str | None = Field(default=None, exclude_if=_staff_only)
+
+    @classmethod
+    def of(cls, payout: Payout, staff: bool) -> PayoutView:
+        seen = {"state", "amount", "sent_at", "paid_at", "reference", "failure_reason"}
+        if staff:
+            seen |= {"route", "payment_reference", "sending", "note"}
+        return cls.model_validate({name: getattr(payout, name) for name in seen})
+
+
 class RefundRequestResource(RefundRequest):
     """A refund request as API.md shows it; `facts` for staff only (absent for the customer)."""
 
     facts: AssessedFacts | None = Field(default=None, exclude_if=lambda facts: facts is None)
+    payout: PayoutView | None = None
     # Of a pending request: the Hong Kong working days from today to its deadline (0: due today, or past).
     working_days_left: int | None = None
 
     @classmethod
     def of(cls, request: RequestRecord, caller: Caller, working_days_left: int | None = None) -> Self:
+        staff = caller.is_reviewer and caller.username != request.username
         whole = cls.model_validate(request, from_attributes=True).model_copy(
-            update={"working_days_left": working_days_left if request.status is RequestStatus.PENDING else None}
+            update={
+                "working_days_left": working_days_left if request.status is RequestStatus.PENDING else None,
+                "payout": PayoutView.of(request.payout, staff) if request.payout else None,
+            }
         )
-        if caller.is_reviewer and caller.username != request.username:
+        if staff:
             return whole
         decision = whole.decision
         return whole.model_copy(

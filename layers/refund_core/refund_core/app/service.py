@@ -11,7 +11,7 @@ from refund_core.adapters import customer_records, repository, workflow
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
-from refund_core.app import policies, reports
+from refund_core.app import payouts, policies, reports
 from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest, check_period
 from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.resources import (
@@ -52,6 +52,7 @@ from refund_core.policy.models import (
     RequestStatus,
     RuleId,
 )
+from refund_core.policy.payouts import Payout
 from refund_core.policy.rules import assess
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -195,20 +196,25 @@ def submit_refund_request(
             HistoryEntry(at=received_at, event="assessed", by=RULES_ACTOR, detail=assessment.outcome),
         ]
         decision = _automatic_decision(assessment, pending, policy, received_at)
+        payout = None
         if decision is None:
             request = pending
         else:
             status = RequestStatus.APPROVED if decision.refund_type else RequestStatus.REFUSED
             request = pending.model_copy(update={"status": status, "decision": decision})
             history.append(HistoryEntry(at=received_at, event="decided", by=AUTOMATIC, detail=status))
+            if decision.amount is not None:
+                payout = payouts.payout_of_approval(request, decision.amount, policy, received_at)
+                request = request.model_copy(update={"payout": payout})
         try:
             repository.record_new_request(
                 request,
                 history,
-                effects_owed(None, request),
+                (*effects_owed(None, request), *(payouts.owed_by(payout) if payout else ())),
                 context=context,
                 claims=context.claims.after_filing(request, policy.filing_limits.per_customer),
                 order_claim=context.order_claim.after_filing(request.request_id, caller.username),
+                payout=payout,
             )
         except ClaimsChanged:
             count("ClaimsJudgedAgain")
@@ -336,6 +342,9 @@ def evaluate_refund_request(
             note=command.note,
         )
         status = RequestStatus.APPROVED
+        payout = payouts.payout_of_approval(
+            request, amount, policies.assessed_under(request.assessment.policy_version, request.received_at), at
+        )
     else:
         decision = Decision(
             refund_type=None,
@@ -346,13 +355,15 @@ def evaluate_refund_request(
             note=command.note,
         )
         status = RequestStatus.REFUSED
+        payout = None
     history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
     if command.internal_note:
         history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=command.internal_note))
     decided = request.model_copy(update={"status": status, "decision": decision})
-    repository.record_decision(request, status, decision, history, owed=effects_owed(request, decided), at=at)
+    owed = (*effects_owed(request, decided), *(payouts.owed_by(payout) if payout else ()))
+    repository.record_decision(request, status, decision, history, owed=owed, at=at, payout=payout)
     count_by("Decisions", status)
-    return as_written(request, history, caller, status=status, decision=decision)
+    return as_written(request, history, caller, status=status, decision=decision, payout=payout)
 
 
 def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None = None) -> RefundRequestResource:
@@ -388,9 +399,12 @@ def as_written(
     decision: Decision | None = None,
     assessment: Assessment | None = None,
     facts: AssessedFacts | None = None,
+    payout: Payout | None = None,
 ) -> RefundRequestResource:
     """The request as just written: what was read plus the change, without reading it again."""
     update: dict[str, object] = {"version": request.version + 1, "history": (*request.history, *history)}
+    if payout is not None:
+        update["payout"] = payout
     if facts is not None:
         update["facts"] = facts
     if status is not None:

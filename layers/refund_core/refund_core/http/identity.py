@@ -14,6 +14,7 @@ from refund_core.errors import RefundError
 REVIEWERS_GROUP = "refund-reviewers"
 SUPERVISORS_GROUP = "refund-supervisors"
 POLICY_OWNERS_GROUP = "refund-policy-owners"
+FINANCE_GROUP = "refund-finance"
 # Printable, one line, and text DynamoDB and email headers can carry (no lone surrogate).
 _PLAIN = re.compile(r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+$")
 _MAX_USERNAME = 128
@@ -45,6 +46,11 @@ class Caller(BaseModel):
     @property
     def is_policy_owner(self) -> bool:
         return POLICY_OWNERS_GROUP in self.groups
+
+    @property
+    def is_finance(self) -> bool:
+        """The finance team: pays by hand what no integration pays, and sees every payout (PAYOUTS.md)."""
+        return FINANCE_GROUP in self.groups
 
 
 def parse_groups(value: Any) -> frozenset[str]:

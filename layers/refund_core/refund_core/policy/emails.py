@@ -29,6 +29,7 @@ from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
 from refund_core.policy.letters import LetterProblem
 from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus
+from refund_core.policy.payouts import Payout
 
 
 class EmailKind(StrEnum):
@@ -39,6 +40,9 @@ class EmailKind(StrEnum):
     ESCALATION = "escalation"
     # The customer's apology when the deadline passed without a decision, with the new expectation.
     DELAY = "delay"
+    # What became of the approval's payout (PAYOUTS.md): sent, with its reference; or not, and what happens next.
+    PAYOUT_SENT = "payout_sent"
+    PAYOUT_FAILED = "payout_failed"
 
 
 LANGUAGES: tuple[Language, ...] = ("en", "zh-HK")
@@ -175,6 +179,20 @@ def _date_and_time(moment: datetime, policy: Policy) -> str:
     return f"{long_date(moment, zone)}, {moment.astimezone(zone):%H:%M} {place} time"
 
 
+def _path(payment_channel: str | None, policy: Policy, language: str) -> str:
+    """The channel's path back, in the catalogue's words where it has them, else the policy's."""
+    paths = phrases(language).get("refundPaths", {})
+    channel = payment_channel or ""
+    path = paths.get(channel) or (paths.get("default") if channel not in policy.refund_paths else None)
+    return str(path or policy.refund_path(payment_channel))
+
+
+def payout_failure_words(reason: str | None, language: str) -> str:
+    """Why a payout failed, in words: the processor's codes the catalogue knows, else its own words."""
+    known = phrases(language).get("payoutFailureReasons", {})
+    return str(known.get(reason or "unknown") or reason)
+
+
 def money_path(payment_channel: str | None, policy: Policy, language: str = "en") -> str:
     """Where the money goes and how long it usually takes; for a channel the company cannot refund
     (the App Store), who refunds it instead. In English the policy's own words; in Chinese the catalogue's,
@@ -185,9 +203,7 @@ def money_path(payment_channel: str | None, policy: Policy, language: str = "en"
         translated = words.get("excludedChannelReasons", {}).get(channel)
         if reason := translated or policy.excluded_channel_reasons.get(channel):
             return str(reason)
-    paths = words.get("refundPaths", {})
-    path = paths.get(channel) or (paths.get("default") if channel not in policy.refund_paths else None)
-    return str(words["moneyPath"]).format(path=path or policy.refund_path(payment_channel))
+    return str(words["moneyPath"]).format(path=_path(payment_channel, policy, language))
 
 
 def _customer_address(request: RefundRequest, recipients: Recipients) -> str:
@@ -238,10 +254,13 @@ def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Valu
     }
 
 
-def render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
-    """The email of `kind` about `request`, as it stands in the stream image that called for it; for a request
-    that came by letter, the customer's emails answer the letter (LETTERS.md "Answering")."""
-    email = _render(kind, request, policy, recipients)
+def render(
+    kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients, payout: Payout | None = None
+) -> Email:
+    """The email of `kind` about `request`, as it stands in the stream image that called for it (and, for the
+    payout's emails, its payout); for a request that came by letter, the customer's emails answer the letter
+    (LETTERS.md "Answering")."""
+    email = _render(kind, request, policy, recipients, payout)
     if request.letter is None or kind in (EmailKind.REMINDER, EmailKind.ESCALATION):
         return email
     subject = request.letter.subject or email.subject
@@ -272,7 +291,29 @@ def letter_reply(
     return replace(email, subject=subject, in_reply_to=letter_message_id or None, auto_replied=True)
 
 
-def _render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients) -> Email:
+def _payout_email(
+    kind: EmailKind, payout: Payout | None, policy: Policy, to: str, *, common: dict[str, Value], language: str
+) -> Email:
+    if payout is None:
+        raise ValueError(f"the {kind} email is about a payout, and there is none")
+    values: dict[str, Value] = {**common, "amount": str(payout.amount)}
+    if kind is EmailKind.PAYOUT_SENT:
+        sent = payout.sent_at or payout.state_since
+        values |= {
+            "sent_on": long_date(sent, ZoneInfo(policy.time_zone), language),
+            "payout_reference": payout.reference or payout.request_id,
+            "sent_path": str(phrases(language)["sentPath"]).format(
+                path=_path(payout.payment_channel, policy, language)
+            ),
+        }
+        return _fill("payout_sent", to, values, language)
+    return _fill("payout_failed", to, values | {"failure_reason": payout_failure_words(payout.failure_reason, language)},
+                 language)  # fmt: skip
+
+
+def _render(
+    kind: EmailKind, request: RefundRequest, policy: Policy, recipients: Recipients, payout: Payout | None
+) -> Email:
     zone = ZoneInfo(policy.time_zone)
     language = recipients.customer_language if recipients.customer_language in LANGUAGES else "en"
     common: dict[str, Value] = {
@@ -309,6 +350,9 @@ def _render(kind: EmailKind, request: RefundRequest, policy: Policy, recipients:
                 "new_decision_by": long_date(promised, zone, language),
             }
             return _fill("delay", _customer_address(request, recipients), values, language)
+        case EmailKind.PAYOUT_SENT | EmailKind.PAYOUT_FAILED:
+            to = _customer_address(request, recipients)
+            return _payout_email(kind, payout, policy, to, common=common, language=language)
         case EmailKind.REMINDER:
             return _fill("reminder", recipients.reviewers, _staff_values(request, policy, common))
         case EmailKind.ESCALATION:

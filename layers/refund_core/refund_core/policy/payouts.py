@@ -58,8 +58,8 @@ class Payout(CamelModel):
     order_id: str
     username: str
     amount: Money
-    payment_channel: str | None
-    payment_reference: str | None
+    payment_channel: str | None = None
+    payment_reference: str | None = None
     route: PayoutRoute
     state: PayoutState
     # Bumped by each change: every write is conditional on the version read.

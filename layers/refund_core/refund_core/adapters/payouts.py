@@ -1,0 +1,207 @@
+"""Payouts in the requests table (`REQUEST#<requestId>` / `PAYOUT`, docs/design.md): the one module that knows
+their key, their index entries and their conditions. A payout is put once, in its decision's transaction
+(never a second for one request), and every change after is a put conditional on the version read, in one
+transaction with its history entries and what it owes (emails, the delivery it ends). Each payout is also in
+the ByStatus index under `PAYOUT#<state>`, by the moment it reached that state: what finance lists and what
+the hourly look at payouts without news reads (eventually consistent: it only finds candidates)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.records import Effect, EffectState, OwedEffect
+from refund_core.adapters.requests_table import (
+    OWED_PARTITION,
+    cancellation_codes,
+    effect_update,
+    history_puts,
+    owed_put,
+    transact,
+)
+from refund_core.adapters.settings import settings
+from refund_core.policy.models import HistoryEntry, utc_iso
+from refund_core.policy.payouts import Payout, PayoutState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+PAYOUT_SK = "PAYOUT"
+BY_STATUS_INDEX = "ByStatus"
+_BATCH_GET_KEYS = 100
+
+
+def _key(request_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": PAYOUT_SK}}
+
+
+def _item(payout: Payout) -> dict[str, AttributeValueTypeDef]:
+    return serialize(
+        {
+            "pk": f"REQUEST#{payout.request_id}",
+            "sk": PAYOUT_SK,
+            **payout.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "gsi1pk": f"PAYOUT#{payout.state}",
+            "gsi1sk": f"{utc_iso(payout.state_since)}#{payout.request_id}",
+        }
+    )
+
+
+def payout_put(payout: Payout) -> TransactWriteItemTypeDef:
+    """The payout of a decision, in the decision's transaction: one per request, ever."""
+    return {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": _item(payout),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def payout_from(item: dict[str, Any]) -> Payout:
+    return Payout.model_validate(item)
+
+
+def get_payout(request_id: str) -> Payout | None:
+    response = call("get_item", TableName=settings().requests_table_name, Key=_key(request_id), ConsistentRead=True)
+    item = response.get("Item")
+    return payout_from(deserialize(item)) if item else None
+
+
+def payouts_of(request_ids: Iterable[str]) -> dict[str, Payout]:
+    """The payouts of these requests (those that have one), read consistently, 100 a BatchGetItem."""
+    ids = list(dict.fromkeys(request_ids))
+    found: dict[str, Payout] = {}
+    table = settings().requests_table_name
+    for first in range(0, len(ids), _BATCH_GET_KEYS):
+        unprocessed: dict[str, Any] = {
+            table: {"Keys": [_key(request_id) for request_id in ids[first : first + _BATCH_GET_KEYS]],
+                    "ConsistentRead": True}
+        }  # fmt: skip
+        while unprocessed:
+            response = call("batch_get_item", RequestItems=unprocessed)
+            for item in response.get("Responses", {}).get(table, []):
+                payout = payout_from(deserialize(item))
+                found[payout.request_id] = payout
+            unprocessed = dict(response.get("UnprocessedKeys") or {})
+    return found
+
+
+@dataclass(frozen=True)
+class Done:
+    """The delivery a change ends: its owed effect is done, by the delivery that holds it (its lease)."""
+
+    owed: OwedEffect
+    outcome: str
+    at: datetime
+
+
+def _done(done: Done) -> TransactWriteItemTypeDef:
+    return effect_update(
+        done.owed.request_id,
+        done.owed.effect,
+        "SET #state = :done, doneAt = :at, outcome = :outcome REMOVE leaseUntil, nextAttemptAt, gsi3pk, gsi3sk",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":done": str(EffectState.DONE),
+            ":sending": str(EffectState.SENDING),
+            ":at": utc_iso(done.at),
+            ":outcome": done.outcome[:500],
+            ":lease": utc_iso(done.owed.lease_until) if done.owed.lease_until else "",
+        },
+    )
+
+
+def _owed_again(request_id: str, effect: Effect, at: datetime) -> TransactWriteItemTypeDef:
+    """A done delivery owed once more (a payout sent again): back in the index of what is owed."""
+    return effect_update(
+        request_id,
+        effect,
+        "SET #state = :owed, owedAt = :at, attempts = :zero, gsi3pk = :partition, gsi3sk = :sort "
+        "REMOVE leaseUntil, nextAttemptAt, doneAt",
+        "#state IN (:done, :uncertain)",
+        {
+            ":owed": str(EffectState.OWED),
+            ":done": str(EffectState.DONE),
+            ":uncertain": str(EffectState.UNCERTAIN),
+            ":at": utc_iso(at),
+            ":zero": 0,
+            ":partition": OWED_PARTITION,
+            ":sort": f"{utc_iso(at)}#{request_id}#{effect}",
+        },
+    )
+
+
+def record_change(
+    read: Payout,
+    changed: Payout,
+    history: Iterable[HistoryEntry],
+    *,
+    owed: Iterable[Effect] = (),
+    owed_again: Iterable[Effect] = (),
+    done: Done | None = None,
+) -> bool:
+    """`read` becomes `changed`, with its history and what it owes; False when the payout is no longer at the
+    version read (another change came first: read it again) or the delivery no longer holds its lease."""
+    at = changed.state_since
+    writes: list[TransactWriteItemTypeDef] = [
+        {
+            "Put": {
+                "TableName": settings().requests_table_name,
+                "Item": _item(changed),
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": {"N": str(read.version)}},
+            }
+        },
+        *history_puts(changed.request_id, history),
+        *(owed_put(changed.request_id, effect, at) for effect in owed),
+        *(_owed_again(changed.request_id, effect, at) for effect in owed_again),
+        *((_done(done),) if done else ()),
+    ]
+    try:
+        transact(writes)
+    except ClientError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            return False
+        raise
+    return True
+
+
+def record_delivery_done(done: Done, entry: HistoryEntry | None = None) -> None:
+    """The payout's delivery done without a change of the payout (billing asked; nothing left to send)."""
+    transact([_done(done), *(history_puts(done.owed.request_id, [entry]) if entry else [])])
+
+
+@dataclass(frozen=True)
+class PayoutPage:
+    items: tuple[Payout, ...]
+    next_token: str | None
+
+
+def payouts_in(state: PayoutState, before: datetime | None, limit: int, next_token: str | None = None) -> PayoutPage:
+    """Payouts in `state` since before `before` (all, when None), longest there first."""
+    partition = ("gsi1pk", f"PAYOUT#{state}")
+    condition = "gsi1pk = :state" + (" AND gsi1sk < :before" if before else "")
+    values: dict[str, AttributeValueTypeDef] = {":state": {"S": partition[1]}}
+    if before:
+        values[":before"] = {"S": utc_iso(before)}
+    arguments: dict[str, Any] = {
+        "TableName": settings().requests_table_name,
+        "IndexName": BY_STATUS_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "Limit": limit,
+    }
+    if next_token:
+        arguments["ExclusiveStartKey"] = decode_token(next_token, {"pk", "sk", "gsi1pk", "gsi1sk"}, partition)
+    response = call("query", **arguments)
+    last = response.get("LastEvaluatedKey")
+    return PayoutPage(
+        items=tuple(payout_from(deserialize(item)) for item in response.get("Items", [])),
+        next_token=encode_token(last) if last else None,
+    )
