@@ -1,4 +1,5 @@
-"""GET /reports/sla and GET /reports/decisions.csv: the supervisors' service levels and decisions."""
+"""GET /reports/sla, GET /reports/decisions.csv and GET /reports/payouts.csv: the supervisors' service levels and
+decisions, and the payouts finance reconciles (finance and supervisors)."""
 
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate
+from refund_core.app.payouts import payouts_csv
 from refund_core.app.reports import ServiceLevels
 from refund_core.app.service import decisions_export, service_levels
 from refund_core.http.resolver import (
@@ -47,6 +49,24 @@ def sla(start: From = None, end: To = None) -> Response[ServiceLevels]:
 def decisions(start: From = None, end: To = None) -> Response[str]:
     only_parameters(app, PERIOD)
     text, file_name = decisions_export(current_caller(app), start, end)
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=text,
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )
+
+
+@app.get(
+    "/reports/payouts.csv",
+    summary="The payouts of the approvals of requests received in a period, one CSV row each",
+    responses=csv_responses(
+        "One header row, then a row per approved request", {403: "Neither finance nor a supervisor"}
+    ),
+)
+def payouts(start: From = None, end: To = None) -> Response[str]:
+    only_parameters(app, PERIOD)
+    text, file_name = payouts_csv(current_caller(app), start, end)
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",

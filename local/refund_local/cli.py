@@ -2,7 +2,7 @@
 
     refund-local serve [--host 127.0.0.1] [--port 3000] [--seed FILE] [--review-window-seconds N]
                        [--data-dir DIR [--reset]] [--workers N] [--verbose]
-    refund-local token USER [--reviewer] [--supervisor] [--policy-owner] [--email ADDR]
+    refund-local token USER [--reviewer] [--supervisor] [--policy-owner] [--finance] [--email ADDR]
     refund-local load-events FILE (--url URL | --event-bus NAME [--region R] | --check-only) [--from-line N]
     refund-local deploy-web --stack NAME [--region R] [--client-id ID]
 
@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--reviewer", action="store_true", help="in the refund-reviewers group")
     token.add_argument("--supervisor", action="store_true", help="in the refund-supervisors group")
     token.add_argument("--policy-owner", action="store_true", help="in the refund-policy-owners group")
+    token.add_argument("--finance", action="store_true", help="in the refund-finance group (payouts)")
     token.add_argument("--email", help="the email claim (default USER@example.com)")
     load = commands.add_parser(
         "load-events", help="a JSON Lines file of records events onto the local stack or a deployed stack's bus"
@@ -141,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reviewer=args.reviewer,
             supervisor=args.supervisor,
             policy_owner=args.policy_owner,
+            finance=args.finance,
             email=args.email,
         )
         print(make_token(claims))

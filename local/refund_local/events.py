@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from refund_core.http.identity import POLICY_OWNERS_GROUP, REVIEWERS_GROUP, SUPERVISORS_GROUP
+from refund_core.http.identity import FINANCE_GROUP, POLICY_OWNERS_GROUP, REVIEWERS_GROUP, SUPERVISORS_GROUP
 
 
 def claims_for(
@@ -17,6 +17,7 @@ def claims_for(
     reviewer: bool = False,
     supervisor: bool = False,
     policy_owner: bool = False,
+    finance: bool = False,
     email: str | None = None,
 ) -> dict[str, str]:
     """Cognito claims as a REST API's authorizer passes them: every value a string, lists joined by commas."""
@@ -30,6 +31,7 @@ def claims_for(
             (REVIEWERS_GROUP, reviewer),
             (SUPERVISORS_GROUP, supervisor),
             (POLICY_OWNERS_GROUP, policy_owner),
+            (FINANCE_GROUP, finance),
         )
         if member
     ]

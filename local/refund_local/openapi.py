@@ -106,6 +106,10 @@ def openapi_document(template: Template | None = None) -> dict[str, Any]:
             merge.add_schema(json.loads(load_module(code_uri).app.get_openapi_json_schema(title=TITLE)))
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     paths: dict[str, Any] = document.get("paths", {})
+    # A route the template opens to callers without a token (a webhook) takes no bearer token either.
+    for route in api_routes(template):
+        if not route.signed_in:
+            paths[route.path][route.method.lower()]["security"] = []
     for operations in paths.values():
         for operation in operations.values():
             responses = operation["responses"]

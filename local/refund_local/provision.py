@@ -123,6 +123,8 @@ class Route:
     handler: str  # e.g. "app.lambda_handler"
     method: str  # upper case, e.g. "POST"
     path: str  # e.g. "/refund-requests/{requestId}"
+    # False for a route the template opens to callers without a token (`Auth: {Authorizer: NONE}`: a webhook).
+    signed_in: bool = True
 
 
 def api_routes(template: Template) -> list[Route]:
@@ -140,6 +142,7 @@ def api_routes(template: Template) -> list[Route]:
                     handler=props.get("Handler", defaults.get("Handler")),
                     method=event["Properties"]["Method"].upper(),
                     path=event["Properties"]["Path"],
+                    signed_in=event["Properties"].get("Auth", {}).get("Authorizer") != "NONE",
                 )
             )
     return routes
@@ -263,10 +266,21 @@ def create_rules(template: Template, events_client: Any, sqs_client: Any, queue_
     return made
 
 
+def create_secrets(template: Template, secrets_client: Any) -> list[str]:
+    """Every AWS::SecretsManager::Secret of the template, named after its logical id, with the template's value
+    (the local runner and the tests write the values that work locally)."""
+    made = []
+    for logical_id, props in _resources(template, "AWS::SecretsManager::Secret"):
+        secrets_client.create_secret(Name=logical_id, SecretString=props.get("SecretString", "{}"))
+        made.append(logical_id)
+    return made
+
+
 def provision(template: Template, client: Clients) -> Stack:
     """Every resource of the template that the functions use, created through `client(service)`: the tables,
-    the queues, the state machine, the sender's SES identity and configuration set, the event bus."""
+    the queues, the state machine, the secrets, the sender's SES identity and configuration set, the bus."""
     table_names = create_tables(template, client("dynamodb"))
+    create_secrets(template, client("secretsmanager"))
     queue_urls = create_queues(template, client("sqs"))
     state_machine_arn = create_state_machine(template, client("stepfunctions"), table_names)
     refs = {**table_names, **queue_urls, "ReviewDeadlineStateMachine": state_machine_arn}

@@ -8,6 +8,7 @@ ones at /_local/dead-letters; the OpenAPI document at /openapi.json and Swagger 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from refund_local.emulator import Emulator
 from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
 from refund_local.outbox import Outbox, OutboxMessage
+from refund_local.processor import give_card_orders_payments, running_processor, use_processor
 from refund_local.provision import (
     Route,
     Stack,
@@ -151,14 +153,15 @@ class RunnerOptions:
     base_url: str = "http://127.0.0.1:3000"
 
 
-def _worker_base_environment(emulator: Emulator, options: RunnerOptions) -> dict[str, str]:
+def _worker_base_environment(emulator: Emulator, options: RunnerOptions, processor: dict[str, str]) -> dict[str, str]:
     """What every worker has besides its function's variables: what a Lambda environment has (a path, a
-    locale, UTC), the emulator as its AWS, Powertools' local settings."""
+    locale, UTC), the emulator as its AWS, the local card processor, Powertools' local settings."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
         **emulator.environment(),
+        **processor,
         **options.powertools_environment,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -193,6 +196,7 @@ class LocalRunner:
         self._docs_html = ""
         self._saver_stop = threading.Event()
         self._saver: threading.Thread | None = None
+        self._processor = contextlib.ExitStack()
 
     @staticmethod
     def _echo(message: OutboxMessage) -> None:
@@ -207,17 +211,23 @@ class LocalRunner:
         has_state = self._has_state
         self._emulator.start()
         self.stack = provision(self._template, self._emulator.client)
+        # The card processor (localstripe), its key and signing secret in the emulated Secrets Manager.
+        processor_base = self._processor.enter_context(running_processor())
+        processor = use_processor(
+            self._emulator.client("secretsmanager"), processor_base, self._options.base_url + "/webhooks/stripe"
+        )
         # The runner itself (seeding, restarting deadlines) uses refund_core as the functions do.
-        os.environ.update(self._emulator.environment() | self.stack.environment)
+        os.environ.update(self._emulator.environment() | self.stack.environment | processor)
         if self._options.review_window_seconds is not None:
             os.environ["REVIEW_WINDOW_SECONDS"] = str(self._options.review_window_seconds)
         if self.data_dir and has_state:
             self.outbox.restore(self.data_dir.restore())
             self.restored = True
         seed(self.restored)
+        log.info("card payments made at localstripe for %d orders", give_card_orders_payments(processor_base))
         self.openapi_json = openapi_json(self._template)
         self._docs_html = swagger_html(self.openapi_json)
-        base = _worker_base_environment(self._emulator, self._options)
+        base = _worker_base_environment(self._emulator, self._options, processor)
         specs = [
             FunctionSpec(
                 name=function.name,
@@ -340,6 +350,7 @@ class LocalRunner:
             self._save()
         if self.invoker is not None:
             self.invoker.close()
+        self._processor.close()
         self._emulator.stop()
 
     def _stop_executions(self) -> None:
@@ -455,7 +466,7 @@ class LocalRunner:
                 )
             return error_response(404, f"no route {request.method} {target.path}")
         try:
-            claims = claims_from_authorization(request.header("Authorization"))
+            claims = claims_from_authorization(request.header("Authorization")) if route.route.signed_in else None
         except UnreadableToken as error:
             # What API Gateway's Cognito authorizer answers, without calling the function.
             return json_response(

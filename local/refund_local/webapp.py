@@ -65,6 +65,7 @@ class LocalSignIn(BaseModel):
     reviewer: bool = False
     supervisor: bool = False
     policy_owner: bool = Field(default=False, alias="policyOwner")
+    finance: bool = False
 
 
 class SignInRefused(ValueError):
@@ -87,6 +88,10 @@ def sign_in(body: bytes) -> str:
         message = "a username is 1 to 128 letters, digits or . _ @ + -" if field == "username" else first["msg"]
         raise SignInRefused(field, message) from error
     claims = claims_for(
-        form.username, reviewer=form.reviewer, supervisor=form.supervisor, policy_owner=form.policy_owner
+        form.username,
+        reviewer=form.reviewer,
+        supervisor=form.supervisor,
+        policy_owner=form.policy_owner,
+        finance=form.finance,
     )
     return make_token(claims)

@@ -32,6 +32,10 @@ DRAFT = "PUT /policy/drafts/{version}"
 SIMULATE = "POST /policy/drafts/{version}/simulate"
 PUBLISH = "POST /policy/drafts/{version}/publish"
 POLICY_ROUTES = (VERSIONS, AUDIT, DRAFT, SIMULATE, PUBLISH)
+PAYOUTS = "GET /payouts"
+PAYOUT_ACTION = "POST /payouts/{id}"
+PAYOUTS_CSV = "GET /reports/payouts.csv"
+WEBHOOK = "POST /webhooks/stripe"
 POLICY_OWNER_ONLY = {
     "no token": 401,
     "stranger": 403,
@@ -40,6 +44,9 @@ POLICY_OWNER_ONLY = {
     "supervisor": 403,
     "policy owner": 200,
 }
+FINANCE_OR_SUPERVISOR = {
+    "no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200, "finance": 200,
+}  # fmt: skip
 
 # The target is the owner's: their order for a submission, their pending request for the other routes.
 # fmt: off
@@ -53,6 +60,12 @@ MATRIX: dict[str, dict[str, int]] = {
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
+    PAYOUTS:       FINANCE_OR_SUPERVISOR,
+    PAYOUTS_CSV:   FINANCE_OR_SUPERVISOR,
+    # Finance only; the owner's pending request has no payout yet (404 to finance, nothing said to others).
+    PAYOUT_ACTION: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 403, "finance": 404},
+    # No Cognito token counts: without Stripe's signature, every caller is refused alike.
+    WEBHOOK:       {"no token": 400, "owner": 400, "finance": 400},
 }
 # fmt: on
 CASES = [(route, caller, status) for route, row in MATRIX.items() for caller, status in row.items()]
@@ -81,6 +94,7 @@ CLAIMS: dict[str, dict[str, str] | None] = {
     "reviewer": claims_for("rita", reviewer=True),
     "supervisor": claims_for("sue", supervisor=True),
     "policy owner": claims_for("olive", policy_owner=True),
+    "finance": claims_for("fin", finance=True),
 }
 # The draft the policy routes act on (saved by the policy owner before each case).
 DRAFT_NAME = "2027-01-01.1"
@@ -131,9 +145,16 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims)
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
-    if route in (LIST, ORDERS, SLA, CSV):
+    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
+    if route == WEBHOOK:
+        return api_event("POST", "/webhooks/stripe", "/webhooks/stripe", body={"type": "refund.updated"}, claims=claims)
+    if route == PAYOUT_ACTION:
+        return api_event(
+            "POST", "/payouts/{requestId}", f"/payouts/{request_id}", path_parameters={"requestId": request_id},
+            body={"action": "toFinance", "note": "paid by hand"}, claims=claims,
+        )  # fmt: skip
     method, path = route.split()
     suffix = path.removeprefix("/refund-requests/{id}")
     return api_event(
@@ -178,7 +199,7 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
         assert requests_table_items() == before
         assert policy_table_items() == policy_before
         assert isinstance(response.json["message"], str)
-    if caller not in ("reviewer", "supervisor", "policy owner"):
+    if caller not in ("reviewer", "supervisor", "policy owner", "finance"):
         others = {
             "no token": OWNER.identifiers(owner_request) | STRANGER.identifiers(stranger_request),
             "stranger": OWNER.identifiers(owner_request),

@@ -11,13 +11,14 @@ unblock or a withdrawal that arrives before what it ends still ends it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from refund_core.adapters import clients
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, failed_condition, serialize
 from refund_core.adapters.settings import settings
 from refund_core.errors import RecordEventRefused
@@ -148,6 +149,24 @@ def order(order_id: str) -> Order | None:
         "get_item", TableName=settings().customer_records_table_name, Key=_order_key(order_id), ConsistentRead=True
     )
     return _order_from(deserialize(response["Item"]) if "Item" in response else None)
+
+
+def all_orders() -> Iterator[Order]:
+    """Every order on record, in no order: for operators and the local runner (a backfill's check, the local
+    processor's payments), never for a request's path (a scan reads the whole table)."""
+    pages = (
+        clients.dynamodb()
+        .get_paginator("scan")
+        .paginate(
+            TableName=settings().customer_records_table_name,
+            FilterExpression="sk = :order",
+            ExpressionAttributeValues={":order": {"S": ORDER_SK}},
+        )
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            if found := _order_from(deserialize(item)):
+                yield found
 
 
 # ---- writing, one event at a time -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
 from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.reports import spreadsheet_safe
-from refund_core.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordEventRefused
+from refund_core.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordEventRefused, ServiceBusy
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.calendar import ReviewCalendar
@@ -56,6 +56,8 @@ PAYOUT_REQUESTED = "PayoutRequested"
 # The processor's events that carry news of a refund (data.object is the refund).
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
 _CHANGE_TRIES = 3
+# The finance report covers the last 30 days unless a period is named, as the supervisors' reports do.
+REPORT_DAYS = 30
 
 
 def _now() -> datetime:
@@ -244,6 +246,9 @@ def apply_processor_webhook(payload: bytes, signature: str | None, now: datetime
     event that is not news of one of our refunds is acknowledged and ignored."""
     try:
         event = stripe_refunds.verified_event(payload, signature)
+    except stripe_refunds.ProcessorUnavailable as unavailable:  # no signing secret to verify with: Stripe retries
+        logger.error("a webhook could not be verified", reason=str(unavailable))
+        raise ServiceBusy("the webhook cannot be verified now; send it again later") from unavailable
     except stripe_refunds.WebhookRefused as refused:
         count("WebhookSignatureFailures")
         logger.warning("a webhook was refused", reason=str(refused))
@@ -452,11 +457,16 @@ PAYOUTS_CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def payouts_csv(caller: Caller, start: date, end: date) -> str:
-    """Per approved request received in the period: approved and paid amounts, state, references and dates,
-    what finance reconciles against the processor's and the bank's statements. Its totals per currency are
-    the service levels' `refunded` of the same period."""
+def payouts_csv(
+    caller: Caller, start: date | None = None, end: date | None = None, now: datetime | None = None
+) -> tuple[str, str]:
+    """Per approved request received in the period (the last 30 days unless named): approved and paid amounts,
+    state, references and dates, what finance reconciles against the processor's and the bank's statements;
+    and the file's name. Its totals per currency are the service levels' `refunded` of the same period."""
     _finance(caller, or_supervisor=True)
+    at = now or _now()
+    end = end or ReviewCalendar(policies.in_force(at)).local_date(at)
+    start = start or end - timedelta(days=REPORT_DAYS - 1)
     check_period(start, end, "report")
     received = repository.requests_received(hong_kong_day_start(start), hong_kong_day_start(end + timedelta(days=1)))
     approved = [request for request in received if request.status is RequestStatus.APPROVED and request.decision]
@@ -480,4 +490,4 @@ def payouts_csv(caller: Caller, start: date, end: date) -> str:
             payout.failure_reason if payout else "",
         ]  # fmt: skip
         writer.writerow([spreadsheet_safe(str(value or "")) for value in row])
-    return written.getvalue()
+    return written.getvalue(), f"payouts-{start}-{end}.csv"

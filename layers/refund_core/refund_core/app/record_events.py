@@ -1,6 +1,8 @@
-"""The events other systems send about customers (RECORDS.md), as models that validate them strictly and
-publish their JSON Schema (schemas/, `scripts/generate_schemas.py`), and how each is applied to the customer
-records (refund_core.adapters.customer_records, order-safe and idempotent).
+"""The events other systems send about customers (RECORDS.md) and billing's answers about payouts (PAYOUTS.md),
+as models that validate them strictly and publish their JSON Schema (schemas/, `scripts/generate_schemas.py`),
+and how each is applied: to the customer records (refund_core.adapters.customer_records, order-safe and
+idempotent), or to the payout it answers (refund_core.app.payouts, each change conditional on the payout's
+state).
 
 An event is refused whole, naming the field, when its `detail-type` is unknown or comes from another system
 than the one that owns it, when a field is missing, mistyped, of an unknown value or not in the format."""
@@ -26,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import customer_records, outbound
+from refund_core.app import payouts
 from refund_core.errors import RecordEventRefused
 from refund_core.observability import count_by, logger
 from refund_core.policy.models import (
@@ -201,6 +204,30 @@ class RefundGrantedElsewhere(_Detail):
     reference: Text
 
 
+class PayoutSent(_Detail):
+    """Billing accepted a payout it was asked for (`PayoutRequested`): its reference (PAYOUTS.md)."""
+
+    request_id: Text
+    reference: Text
+    sent_at: Past
+
+
+class PayoutPaid(_Detail):
+    """Billing confirms the payout reached the customer's account."""
+
+    request_id: Text
+    paid_at: Past
+    reference: Text | None = None
+
+
+class PayoutFailed(_Detail):
+    """Billing could not pay it, and why (in words the customer may read)."""
+
+    request_id: Text
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    failed_at: Past
+
+
 RecordEvent = (
     CustomerUpserted
     | OrderPlaced
@@ -213,6 +240,9 @@ RecordEvent = (
     | ViolationWithdrawn
     | SupportTicketUpdated
     | RefundGrantedElsewhere
+    | PayoutSent
+    | PayoutPaid
+    | PayoutFailed
 )
 
 # detail-type → (its model, the system that owns it)
@@ -228,6 +258,9 @@ DETAIL_TYPES: dict[str, tuple[type[_Detail], str]] = {
     "ViolationWithdrawn": (ViolationWithdrawn, ACCOUNTS),
     "SupportTicketUpdated": (SupportTicketUpdated, SUPPORT),
     "RefundGrantedElsewhere": (RefundGrantedElsewhere, BILLING),
+    "PayoutSent": (PayoutSent, BILLING),
+    "PayoutPaid": (PayoutPaid, BILLING),
+    "PayoutFailed": (PayoutFailed, BILLING),
 }
 SOURCES = sorted({source for _, source in DETAIL_TYPES.values()})
 
@@ -315,6 +348,12 @@ def _apply(event: RecordEvent) -> bool:
                 official_response=event.official_response,
             )
             return customer_records.update_support_ticket(ticket, event.as_of)
+        case PayoutSent():
+            return payouts.apply_billing_answer("sent", event.request_id, event.sent_at, event.reference, None)
+        case PayoutPaid():
+            return payouts.apply_billing_answer("paid", event.request_id, event.paid_at, event.reference, None)
+        case PayoutFailed():
+            return payouts.apply_billing_answer("failed", event.request_id, event.failed_at, None, event.reason)
         case RefundGrantedElsewhere():
             refund = GrantedRefund(
                 order_id=event.order_id,

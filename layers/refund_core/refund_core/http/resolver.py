@@ -101,9 +101,12 @@ def route_responses(
     description: str,
     errors: Mapping[int, str],
     headers: Mapping[str, str] | None = None,
+    *,
+    signed_in: bool = True,
 ) -> dict[int, OpenAPIResponse]:
     """A route's answers for the OpenAPI document: its success with `model` and each of its `errors`
-    (status → when) with the ErrorResponse body, `headers` (name → description) being required on success."""
+    (status → when) with the ErrorResponse body, `headers` (name → description) being required on success; a
+    route that takes callers without a token (`signed_in` False) never answers 401."""
     success: OpenAPIResponse = {
         "description": description,
         "content": {content_types.APPLICATION_JSON: {"model": model}},
@@ -115,7 +118,8 @@ def route_responses(
             declared[name] = {"description": text, "schema": {"type": "string"}, "required": True}  # type: ignore[typeddict-unknown-key]
         success["headers"] = declared
     documented = {status: success}
-    for code, when in sorted({**COMMON_ERRORS, **errors}.items()):
+    common = COMMON_ERRORS if signed_in else {code: when for code, when in COMMON_ERRORS.items() if code != 401}
+    for code, when in sorted({**common, **errors}.items()):
         documented[code] = {"description": when, "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}}}
     return documented
 
@@ -272,10 +276,12 @@ def _no_route(app: APIGatewayRestResolver) -> Response[Any]:
     return error_response(404, f"nothing found at {event.path}")
 
 
-def _answer(app: APIGatewayRestResolver, error: Exception) -> Response[Any]:
-    """Every error of every route, in one place. No identity is all a call without one is told."""
+def _answer(app: APIGatewayRestResolver, error: Exception, *, signed_in: bool = True) -> Response[Any]:
+    """Every error of every route, in one place. No identity is all a call without one is told (on a route that
+    takes callers without a token, a webhook's, the error itself is)."""
     try:
-        current_caller(app)
+        if signed_in:
+            current_caller(app)
     except Unauthenticated as unauthenticated:
         return error_response(401, unauthenticated.message)
     headers = app.current_event.headers
@@ -333,16 +339,17 @@ def _cors(allowed_origin: str | None) -> CORSConfig | None:
     )
 
 
-def new_api(allowed_origin: str | None = None) -> APIGatewayRestResolver:
+def new_api(allowed_origin: str | None = None, *, signed_in: bool = True) -> APIGatewayRestResolver:
     """A REST resolver with pydantic validation, the strict JSON body reader, the API's error mapping and CORS
-    for `allowed_origin` alone (the web app's; none where it is the API's own origin, as locally)."""
+    for `allowed_origin` alone (the web app's; none where it is the API's own origin, as locally). `signed_in`
+    False: its routes take callers without a token (the processor's webhooks), and say what went wrong."""
     app = APIGatewayRestResolver(
         enable_validation=True, json_body_deserializer=read_json_body, cors=_cors(allowed_origin)
     )
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def answer(error: Exception) -> Response[Any]:
-        return _answer(app, error)
+        return _answer(app, error, signed_in=signed_in)
 
     return app
 
