@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools verify fuzz security-scan sam-local clean
+.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools verify fuzz security-scan sam-local payouts-proof clean
 
 # Packages are installed by uv (from PyPI, as pip would, but downloaded and unpacked in parallel and compiled to
 # bytecode on every core: a fresh clone's three venvs in about 30 s instead of 90). It lives in .venv.
@@ -91,8 +91,12 @@ template-lint: tools
 build: tools
 	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
 
-# Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI.
-verify: test fuzz security-scan sam-local
+# Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI, and
+# PAYOUTS.md's "never twice" 200 times (make test runs it 20 times).
+verify: test fuzz security-scan sam-local payouts-proof
+
+payouts-proof: venv
+	PAYOUT_REPETITIONS=200 $(PY) -m pytest -q tests/integration/test_payouts.py -k timed_out
 
 fuzz: venv
 	$(PY) scripts/fuzz.py

@@ -12,7 +12,7 @@ import boto3
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from refund_core.adapters import clients, policy_store
+from refund_core.adapters import clients, policy_store, stripe_refunds
 from refund_core.adapters.settings import settings
 from refund_core.app import idempotency, letters
 from refund_local.atomic import make_dynamodb_calls_atomic
@@ -102,3 +102,4 @@ class LocalAws:
         policy_store.forget_cached_versions()
         idempotency.reset()
         letters.reset()
+        stripe_refunds.reset()

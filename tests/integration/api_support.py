@@ -41,6 +41,7 @@ def seed_order(
     connections: int | None = 12,
     ticket_id: str | None = None,
     ticket_response: str | None = "cannot_fix",
+    payment_reference: str | None = None,
 ) -> None:
     """A customer record, an order, its usage and (by default) a support ticket `T-<order_id>`, loaded as the
     local seed file is (None leaves a fact out: unknown)."""
@@ -57,6 +58,7 @@ def seed_order(
         "paymentState": payment_state,
         "trafficBytes": traffic_bytes,
         "connections": connections,
+        "paymentReference": payment_reference,
     }
     ticket = {
         "ticketId": ticket_id or f"T-{order_id}",

@@ -421,7 +421,8 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             detail = f"{command.reference} on {command.paid_on.isoformat()}"
             owed_again: tuple[Effect, ...] = ()
         case Retry():
-            reference = payout.payment_reference or _current_reference(payout)
+            # The order as billing last said it was: a correction of its payment reference is what a retry needs.
+            reference = _current_reference(payout) or payout.payment_reference
             policy = policies.in_force(at)
             route = route_for(payout.payment_channel, reference, policy)
             if route is PayoutRoute.FINANCE:

@@ -1,0 +1,408 @@
+"""Payouts (PAYOUTS.md) through the handlers on moto, with localstripe, a stateful fake of Stripe's API, as the
+card processor (the tests count the refunds it holds): an approval is sent and paid, never twice whatever
+times out or comes again, never lost while Stripe is down, moved by Stripe's signed webhooks only, by
+billing's answers in any order, and by finance; the finance CSV adds up to the service levels' refunded."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+from api_support import call, deliver_all, owed_items, record_event, seed_order, sent_emails
+from botocore.exceptions import ClientError
+
+from refund_core.adapters import payouts as payouts_table
+from refund_core.adapters import requests_table
+from refund_core.adapters.records import Effect
+from refund_core.adapters.settings import settings
+from refund_core.app import outbox, service
+from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
+from refund_core.http.identity import caller_from_claims
+from refund_local.environment import REGION
+from refund_local.events import api_event, claims_for
+from refund_local.processor import API_KEY, SIGNING_SECRET, make_payment, running_processor, use_processor
+from refund_local.stack import LocalAws
+
+RITA = claims_for("rita", reviewer=True)
+SUE = claims_for("sue", supervisor=True)
+FIN = claims_for("fin", finance=True)
+# make test repeats the timeout story this many times; make verify, 200 (PAYOUTS.md "Never twice").
+REPETITIONS = int(os.environ.get("PAYOUT_REPETITIONS", "20"))
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    with running_processor() as base:
+        yield base
+
+
+@pytest.fixture
+def processor(stack: LocalAws, localstripe: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The service pointed at localstripe, as refund-local serve points it."""
+    for name, value in use_processor(boto3.client("secretsmanager", region_name=REGION), localstripe).items():
+        monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    return localstripe
+
+
+def stripe_client(base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(API_KEY, base_addresses={"api": base}, max_network_retries=0)
+
+
+def refunds_at_processor(base: str, payment: str) -> list[dict[str, Any]]:
+    listed = stripe_client(base).v1.refunds.list(params={"payment_intent": payment, "limit": 100})
+    return [refund.to_dict() for refund in listed.data]
+
+
+def approved_card_claim(base: str, username: str, *, amount: str = "100.00", approve: str = "88.15") -> tuple[str, str]:
+    """A card order paid at localstripe, a claim on it 40 days on (a partial refund, pending), approved by a
+    reviewer: the request's id and the payment's."""
+    payment = make_payment(base, int(Decimal(amount) * 100), "USD")
+    seed_order(f"ord-{username}", username, amount=amount, payment_reference=payment)
+    filed = service.submit_refund_request(
+        caller_from_claims(claims_for(username)),
+        SubmitRefundRequest(order_id=f"ord-{username}", reason="It drops.", support_ticket_id=f"T-ord-{username}"),
+    )
+    service.evaluate_refund_request(
+        caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve", amount=approve)
+    )
+    return filed.request_id, payment
+
+
+def payout_of(request_id: str) -> dict[str, Any]:
+    payout = payouts_table.get_payout(request_id)
+    assert payout is not None
+    return payout.model_dump(mode="json", by_alias=True)
+
+
+def history_events(request_id: str) -> list[str]:
+    request = service.repository.get_request(request_id)
+    assert request is not None
+    return [entry.event for entry in request.history]
+
+
+def later(hours: float) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+# ---- sent, then paid --------------------------------------------------------------------------------------
+
+
+def test_an_approval_is_refunded_once_at_the_processor_then_paid_and_the_customer_told(processor: str) -> None:
+    request_id, payment = approved_card_claim(processor, "amy")
+    assert payout_of(request_id)["state"] == "SCHEDULED"
+    deliver_all()
+    (refund,) = refunds_at_processor(processor, payment)
+    assert (refund["amount"], refund["currency"], refund["metadata"]["requestId"]) == (8815, "usd", request_id)
+    sent = payout_of(request_id)
+    assert (sent["state"], sent["reference"]) == ("SENT", refund["id"])
+    # No webhook came (localstripe sends none for refunds): an hour on, the processor is asked.
+    outbox.reconcile(now=later(1.5))
+    paid = payout_of(request_id)
+    assert paid["state"] == "PAID" and paid["paidAt"]
+    assert history_events(request_id)[-2:] == ["refund sent", "refund paid"]
+    deliver_all()
+    subjects = sorted(email.subject for email in sent_emails() if email.to == ("amy@example.com",))
+    assert "Your refund for order ord-amy has been sent" in subjects
+    (email,) = [email for email in sent_emails() if "has been sent" in email.subject]
+    assert refund["id"] in email.text and "88.15 USD" in email.text
+
+
+def test_the_customer_sees_where_the_money_is_without_the_processors_details(processor: str) -> None:
+    request_id, _ = approved_card_claim(processor, "bea")
+    deliver_all()
+    path = f"/refund-requests/{request_id}"
+
+    def read(claims: dict[str, str]) -> dict[str, Any]:
+        event = api_event("GET", "/refund-requests/{requestId}", path, path_parameters={"requestId": request_id},
+                          claims=claims)  # fmt: skip
+        shown: dict[str, Any] = call(event).json["payout"]
+        return shown
+
+    payout = read(claims_for("bea"))
+    assert payout["state"] == "SENT" and payout["reference"].startswith("re_")
+    assert not {"route", "paymentReference", "sending"} & set(payout)
+    staff = read(RITA)
+    assert staff["route"] == "processor" and staff["paymentReference"].startswith("pi_")
+
+
+# ---- never twice -----------------------------------------------------------------------------------------
+
+
+def a_timeout_after_the_processor_took_it(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The first POST /v1/refunds of each payout reaches localstripe, which makes the refund, and its answer is
+    lost: the SDK reports a timeout. Counts the refunds asked for."""
+    original = stripe.RequestsClient.request
+    asked: Counter[str] = Counter()
+
+    def request(self: Any, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        answer = original(self, method, url, headers, post_data)
+        if method == "post" and url.endswith("/v1/refunds"):
+            key = dict(headers or {}).get("Idempotency-Key", "")
+            asked[key] += 1
+            if asked[key] == 1:
+                raise stripe.APIConnectionError("Request timed out after it was sent")
+        return answer
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", request)
+    return asked
+
+
+def test_a_refund_whose_answer_timed_out_is_found_not_sent_again(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PAYOUTS.md "Never twice", REPETITIONS times: the refund's answer lost, the delivery tried again (its
+    backoff run out), the queue's message delivered twice more, the processor's webhook replayed: one refund
+    at localstripe, the payout sent once and paid once."""
+    asked = a_timeout_after_the_processor_took_it(monkeypatch)
+    for number in range(REPETITIONS):
+        request_id, payment = approved_card_claim(processor, f"tim{number}")
+        # The first try: the refund made, its answer lost; the payout waits its backoff.
+        assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
+        assert payout_of(request_id)["state"] == "SCHEDULED"
+        for _ in range(3):  # its retry once the backoff ran out, then the same message delivered twice more
+            outbox.deliver(request_id, Effect.PAYOUT, now=later(1))
+        (refund,) = refunds_at_processor(processor, payment)
+        for _ in range(2):  # Stripe's webhook, then the same one again
+            answer = webhook(refund_event(refund | {"status": "succeeded"}))
+            assert answer.status == 200, answer.json
+        payout = payout_of(request_id)
+        assert (payout["state"], payout["reference"], payout["sending"]) == ("PAID", refund["id"], 1)
+        events = history_events(request_id)
+        assert events.count("refund sent") == 1 and events.count("refund paid") == 1
+        assert owed_items(request_id)[str(Effect.PAYOUT)]["state"] == "DONE"
+    assert set(asked.values()) == {1}, "after the timeout, nothing was sent again: the processor was asked"
+
+
+def test_stripe_down_for_thirty_hours_then_every_payout_sent_once(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock injected: every 10 minutes of 30 hours the reconciler runs and the deliveries are tried, the
+    processor unreachable; then it answers: each payout sent once, none lost."""
+    claims = [approved_card_claim(processor, name) for name in ("dan", "dee", "dot")]
+    original = stripe.RequestsClient.request
+
+    def unreachable(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise stripe.APIConnectionError("Connection refused")
+
+    sqs = boto3.client("sqs", region_name=REGION)
+
+    def deliveries_at(moment: datetime) -> None:
+        while messages := sqs.receive_message(QueueUrl=settings().delivery_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                body = json.loads(message["Body"])
+                outbox.deliver(body["requestId"], Effect(body["effect"]), now=moment)
+                sqs.delete_message(QueueUrl=settings().delivery_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    from api_support import notifier_records, table_stream_records  # noqa: PLC0415
+
+    from refund_local.handlers import invoke  # noqa: PLC0415
+
+    invoke("functions/notifier/", {"Records": notifier_records(table_stream_records())})
+    monkeypatch.setattr(stripe.RequestsClient, "request", unreachable)
+    moment = datetime.now(UTC)
+    while moment < datetime.now(UTC) + timedelta(hours=30):
+        outbox.reconcile(now=moment)
+        deliveries_at(moment)
+        moment += timedelta(minutes=10)
+    assert {payout_of(request_id)["state"] for request_id, _ in claims} == {"SCHEDULED"}
+    monkeypatch.setattr(stripe.RequestsClient, "request", original)
+    for _ in range(7):  # back: within the hour each one goes
+        outbox.reconcile(now=moment)
+        deliveries_at(moment)
+        moment += timedelta(minutes=10)
+    for request_id, payment in claims:
+        assert payout_of(request_id)["state"] in {"SENT", "PAID"}  # PAID once an hour passed with no news
+        assert len(refunds_at_processor(processor, payment)) == 1
+
+
+# ---- the processor's webhooks --------------------------------------------------------------------------------
+
+
+def refund_event(refund: dict[str, Any], kind: str = "refund.updated", **extra: Any) -> dict[str, Any]:
+    return {"id": f"evt_{uuid.uuid4().hex[:14]}", "object": "event", "type": kind, "created": int(time.time()),
+            "livemode": False, "data": {"object": refund}, **extra}  # fmt: skip
+
+
+def signed(payload: bytes, at: int | None = None, secret: str = SIGNING_SECRET) -> str:
+    """Stripe's signature scheme (t=..., v1=HMAC-SHA256 of "t.payload" with the endpoint's signing secret)."""
+    moment = at or int(time.time())
+    mac = hmac.new(secret.encode(), f"{moment}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={moment},v1={mac}"
+
+
+def webhook(event: dict[str, Any], signature: str | None = None) -> Any:
+    payload = json.dumps(event).encode()
+    headers = {"Stripe-Signature": signature if signature is not None else signed(payload)}
+    return call(api_event("POST", "/webhooks/stripe", "/webhooks/stripe", body=payload.decode(), headers=headers))
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["a wrong secret", "no signature", "an old timestamp", "another account's event", "a payload changed"],
+)
+def test_a_forged_webhook_is_400_and_changes_nothing(processor: str, forgery: str) -> None:
+    request_id, payment = approved_card_claim(processor, "fay")
+    deliver_all()
+    (refund,) = refunds_at_processor(processor, payment)
+    event = refund_event(refund | {"status": "succeeded"})
+    payload = json.dumps(event).encode()
+    signature = {
+        "a wrong secret": signed(payload, secret="whsec_someone_else"),
+        "no signature": "",
+        "an old timestamp": signed(payload, at=int(time.time()) - 600),
+        "another account's event": None,
+        "a payload changed": signed(payload.replace(b"succeeded", b"pending")),
+    }[forgery]
+    if forgery == "another account's event":
+        event |= {"account": "acct_someone_else"}
+    before = payout_of(request_id)
+    answer = webhook(event, signature)
+    assert answer.status == 400, answer.json
+    assert payout_of(request_id) == before
+
+
+def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(processor: str) -> None:
+    request_id, payment = approved_card_claim(processor, "gus")
+    deliver_all()
+    (refund,) = refunds_at_processor(processor, payment)
+    failed = refund | {"status": "failed", "failure_reason": "expired_or_canceled_card"}
+    assert webhook(refund_event(failed, "refund.failed")).json == {"received": True, "outcome": "applied"}
+    payout = payout_of(request_id)
+    assert (payout["state"], payout["failureReason"]) == ("FAILED", "expired_or_canceled_card")
+    deliver_all()
+    (told,) = [email for email in sent_emails() if "could not send" in email.subject]
+    assert "the card you paid with has expired or been cancelled" in told.text
+    path = f"/payouts/{request_id}"
+    event = api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
+                      body={"action": "retry"}, claims=FIN)  # fmt: skip
+    retried = call(event)
+    assert retried.status == 200, retried.json
+    assert (retried.json["state"], retried.json["sending"]) == ("SCHEDULED", 2)
+    deliver_queued_and_owed()
+    assert len(refunds_at_processor(processor, payment)) == 2  # the second sending, with its own key
+    assert payout_of(request_id)["state"] == "SENT"
+    assert "fin" in {entry.by for entry in service.repository.get_request(request_id).history}  # type: ignore[union-attr]
+
+
+def deliver_queued_and_owed() -> None:
+    from api_support import deliver_queued  # noqa: PLC0415
+
+    deliver_queued()
+
+
+# ---- billing ----------------------------------------------------------------------------------------------
+
+
+def approved_paypal_claim(username: str) -> str:
+    seed_order(f"ord-{username}", username, channel="paypal", payment_reference=f"CAPTURE-{username}")
+    filed = service.submit_refund_request(
+        caller_from_claims(claims_for(username)),
+        SubmitRefundRequest(order_id=f"ord-{username}", reason="It drops.", support_ticket_id=f"T-ord-{username}"),
+    )
+    service.evaluate_refund_request(
+        caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve", amount="10.00")
+    )
+    return filed.request_id
+
+
+def test_billing_is_asked_and_its_answers_out_of_order_end_paid(stack: LocalAws) -> None:
+    request_id = approved_paypal_claim("pam")
+    deliver_all()
+    assert "refund requested from billing" in history_events(request_id)
+    at = datetime.now(UTC).isoformat()
+    assert record_event("PayoutPaid", {"requestId": request_id, "paidAt": at, "reference": "PP-9"})
+    assert not record_event("PayoutSent", {"requestId": request_id, "reference": "PP-9", "sentAt": at})
+    payout = payout_of(request_id)
+    assert (payout["state"], payout["reference"]) == ("PAID", "PP-9")
+    assert history_events(request_id).count("refund paid") == 1
+
+
+def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str) -> None:
+    from refund_core.errors import RecordEventRefused  # noqa: PLC0415
+
+    request_id, _ = approved_card_claim(processor, "hal")
+    with pytest.raises(RecordEventRefused):
+        record_event("PayoutPaid", {"requestId": request_id, "paidAt": datetime.now(UTC).isoformat()})
+
+
+# ---- finance --------------------------------------------------------------------------------------------
+
+
+def test_a_payout_without_a_payment_reference_is_finances_to_mark_paid(stack: LocalAws) -> None:
+    seed_order("ord-ida", "ida")  # billing never sent the payment's reference
+    filed = service.submit_refund_request(
+        caller_from_claims(claims_for("ida")),
+        SubmitRefundRequest(order_id="ord-ida", reason="It drops.", support_ticket_id="T-ord-ida"),
+    )
+    service.evaluate_refund_request(caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve"))
+    listed = call(api_event("GET", "/payouts", "/payouts", query={"state": ["MANUAL"]}, claims=FIN)).json["items"]
+    assert [item["requestId"] for item in listed] == [filed.request_id]
+    path = f"/payouts/{filed.request_id}"
+    body = {"action": "markPaid", "reference": "HSBC-TT-1", "paidOn": datetime.now(UTC).date().isoformat()}
+    marked = call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": filed.request_id},
+                            body=body, claims=FIN))  # fmt: skip
+    assert marked.status == 200, marked.json
+    assert (marked.json["state"], marked.json["reference"]) == ("PAID", "HSBC-TT-1")
+    again = call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": filed.request_id},
+                           body=body, claims=FIN))  # fmt: skip
+    assert again.status == 409
+    assert call(api_event("GET", "/payouts", "/payouts", claims=claims_for("ida"))).status == 403
+
+
+def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws) -> None:
+    for name, amount in (("kim", "100.00"), ("lee", "59.99")):
+        seed_order(f"ord-{name}", name, days_ago=5, amount=amount)  # clear full refunds: approved at once
+    seed_order("ord-mo", "mo", days_ago=5, amount="500", currency="HKD")
+    for name in ("kim", "lee", "mo"):
+        service.submit_refund_request(
+            caller_from_claims(claims_for(name)),
+            SubmitRefundRequest(order_id=f"ord-{name}", reason="It drops.", support_ticket_id=f"T-ord-{name}"),
+        )
+    approved_paypal_claim("ned")
+    today = datetime.now(UTC).date().isoformat()
+    period = {"from": [today], "to": [today]}
+    sla = call(api_event("GET", "/reports/sla", "/reports/sla", query=period, claims=SUE)).json
+    exported = call(api_event("GET", "/reports/payouts.csv", "/reports/payouts.csv", query=period, claims=FIN))
+    assert exported.status == 200
+    rows = list(csv.DictReader(io.StringIO(exported.raw["body"])))
+    totals: Counter[str] = Counter()
+    for row in rows:
+        totals[row["currency"]] += Decimal(row["approvedAmount"])  # type: ignore[assignment]
+    assert {item["currency"]: Decimal(item["amount"]) for item in sla["refunded"]} == dict(totals)
+    assert {row["state"] for row in rows} == {"MANUAL", "SCHEDULED"}
+
+
+def test_nobody_but_finance_acts_on_a_payout(stack: LocalAws) -> None:
+    request_id = approved_paypal_claim("ola")
+    path = f"/payouts/{request_id}"
+    for claims in (RITA, SUE, claims_for("ola")):
+        event = api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
+                          body={"action": "toFinance", "note": "by hand"}, claims=claims)  # fmt: skip
+        assert call(event).status == 403
+    assert payout_of(request_id)["state"] == "SCHEDULED"
+
+
+def test_a_payout_is_written_once_per_request(stack: LocalAws) -> None:
+    """The decision's transaction puts it on a condition: a second put for the same request fails whole."""
+    request_id = approved_paypal_claim("pat")
+    payout = payouts_table.get_payout(request_id)
+    assert payout is not None
+    with pytest.raises(ClientError):
+        requests_table.transact([payouts_table.payout_put(payout)])
