@@ -40,6 +40,7 @@ from refund_core.adapters.requests_table import (
     cancellation_reasons,
     effect_update,
     history_puts,
+    owed_key,
     owed_put,
     request_key,
     transact,
@@ -613,6 +614,20 @@ def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: f
             return None
         raise
     return OwedEffect.model_validate(deserialize(response["Attributes"]))
+
+
+def effect_state(request_id: str, effect: Effect) -> EffectState | None:
+    """Where an owed effect of the request stands (None: it was never owed), read consistently."""
+    response = _call(
+        "get_item",
+        TableName=settings().requests_table_name,
+        Key=owed_key(request_id, effect),
+        ProjectionExpression="#state",
+        ExpressionAttributeNames={"#state": "state"},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return EffectState(deserialize(item)["state"]) if item else None
 
 
 def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:

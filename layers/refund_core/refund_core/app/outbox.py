@@ -44,8 +44,9 @@ _NO_ADDRESS_RETRY_SECONDS = 3600
 _RECORD_TRIES = 4
 RECONCILE_PAGE = 100
 RECONCILE_MOST = 1000
-# The payout's emails say what became of the payout: they read it with the request.
+# The payout's emails say what became of the payout: they read it with the request, and go after the decision's.
 _PAYOUT_EMAILS = frozenset({Effect.PAYOUT_SENT, Effect.PAYOUT_FAILED})
+_AFTER_THE_DECISION_SECONDS = 10
 
 
 def _now() -> datetime:
@@ -189,6 +190,10 @@ def deliver(request_id: str, effect: Effect, now: datetime | None = None) -> Del
     owed = repository.take_effect(request_id, effect, at, settings().outbox_lease_seconds)
     if owed is None:
         return Delivered("not owed")
+    if effect in _PAYOUT_EMAILS and repository.effect_state(request_id, Effect.DECISION) is not EffectState.DONE:
+        # The customer hears of the decision before they hear that its refund was sent (both owed at once).
+        repository.effect_waits(owed, at + timedelta(seconds=_AFTER_THE_DECISION_SECONDS), "waits for the decision")
+        return Delivered("failed", _AFTER_THE_DECISION_SECONDS)
     if perform is None:
         logger.error("an owed effect of a request that is gone", request_id=request_id, effect=effect)
         repository.effect_waits(owed, at + timedelta(seconds=_LONGEST_RETRY_SECONDS), "the request is gone")
