@@ -25,14 +25,17 @@ CUSTOMERS = (
 )
 
 SEED: dict[str, Any] = {
-    "customers": [customer(name) for name in CUSTOMERS] + [customer("zoe", language="zh-HK"), customer("pol")],
+    "customers": [customer(name) for name in CUSTOMERS]
+    + [customer("zoe", language="zh-HK"), customer("pol"), customer("max"), customer("mei", language="zh-HK")],
     # A pending order (40 days old: a partial refund for a reviewer) and a clear full refund for each.
     "orders": [order(f"{name.upper()}-40", name, days_ago=40, amount="99.00") for name in CUSTOMERS]
     + [order(f"{name.upper()}-5", name, days_ago=5) for name in CUSTOMERS]
     + [order("ZOE-40", "zoe", days_ago=40, amount="99.00")]
     # The policy owner's simulation: a full refund at 20 days, a partial one under a fortnight's window.
-    + [order("POL-20", "pol", days_ago=20, amount="73.00")],
-    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol")],
+    + [order("POL-20", "pol", days_ago=20, amount="73.00")]
+    # Clear full refunds whose payouts the customer watches and finance marks paid.
+    + [order("MAX-5", "max"), order("MEI-5", "mei")],
+    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol", "max", "mei")],
 }
 
 

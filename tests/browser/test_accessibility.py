@@ -99,10 +99,14 @@ def test_every_page_is_accessible_and_fits_the_screen(
         page.locator("main form.filters button[type=submit]").click()
         page.locator("main svg[role=img]").wait_for()
         check("policy-simulated")
+
+        sign_in_again(f"fin-{name}", "#sign-in-finance")
+        page.locator("main table").wait_for()
+        check("payouts")
     finally:
         context.close()
     assert {page_name: problems for page_name, problems in found.items() if problems} == {}
-    assert len(found) == 11
+    assert len(found) == 12
 
 
 def test_what_is_served_carries_the_content_security_policy(server: Server) -> None:

@@ -37,6 +37,7 @@ export function caller() {
     reviewer: supervisor || groups.includes("refund-reviewers"),
     supervisor,
     policyOwner: groups.includes("refund-policy-owners"),
+    finance: groups.includes("refund-finance"),
   };
 }
 

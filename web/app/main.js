@@ -4,6 +4,7 @@ import { caller, completeHostedSignIn, configureAuth, signOut, usesLocalSignIn }
 import { h, replace } from "./dom.js";
 import { LANGUAGES, currentLanguage, preferredLanguage, t, useLanguage } from "./i18n.js";
 import { accountPage, requestFormPage } from "./pages/account.js";
+import { payoutsPage } from "./pages/payouts.js";
 import { policyPage } from "./pages/policy.js";
 import { queuePage } from "./pages/queue.js";
 import { requestPage } from "./pages/request.js";
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^#\/queue$/, (who) => (who.reviewer ? queuePage(who) : null), "nav.queue"],
   [/^#\/service-levels$/, (who) => (who.supervisor ? serviceLevelsPage(who) : null), "nav.serviceLevels"],
   [/^#\/policy$/, (who) => (who.policyOwner ? policyPage(who) : null), "nav.policy"],
+  [/^#\/payouts$/, (who) => (who.finance || who.supervisor ? payoutsPage(who) : null), "nav.payouts"],
 ];
 
 // A malformed %-escape in the address is taken as written rather than stopping the page.
@@ -31,6 +33,7 @@ function decoded(part) {
 }
 
 function home(who) {
+  if (who.finance) return "#/payouts";
   if (who.supervisor) return "#/service-levels";
   if (who.policyOwner) return "#/policy";
   if (who.reviewer) return "#/queue";
@@ -43,6 +46,7 @@ function header(who, current) {
   if (who?.reviewer) links.push(["#/queue", "nav.queue"]);
   if (who?.supervisor) links.push(["#/service-levels", "nav.serviceLevels"]);
   if (who?.policyOwner) links.push(["#/policy", "nav.policy"]);
+  if (who?.finance || who?.supervisor) links.push(["#/payouts", "nav.payouts"]);
   const nav = document.getElementById("nav");
   nav.setAttribute("aria-label", t("nav.label"));
   replace(nav, who ? links.map(([href, key]) => h("a", { href, "aria-current": key === current ? "page" : null }, t(key))) : []);

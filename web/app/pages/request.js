@@ -30,6 +30,31 @@ function statusBlock(request, staff) {
   return h("div", { role: "status", class: "notice", tabindex: -1, id: "request-status" }, lines);
 }
 
+// Where the money is (PAYOUTS.md "shown to the customer"), in words; staff also see who pays it.
+const PAYOUT_PATHS = new Set(["payout.path.card", "payout.path.paypal", "payout.path.crypto"]);
+
+function payoutBlock(request, staff) {
+  const payout = request.payout;
+  if (!payout) return null;
+  const channel = `payout.path.${request.paymentChannel}`;
+  const when = payout.state === "PAID" ? payout.paidAt : payout.sentAt;
+  const values = {
+    amount: money(payout.amount),
+    reference: payout.reference || "",
+    // The processor's codes in the catalogue's words; billing's own words as they came.
+    reason: wordsFor("payout.reason", payout.failureReason || "unknown"),
+    path: t(PAYOUT_PATHS.has(channel) ? channel : "payout.path.default"),
+    date: when ? day(when) : "",
+  };
+  const lines = [h("p", {}, t(`payout.${payout.state}`, values))];
+  if (staff) {
+    lines.push(h("p", {}, t("payout.staff", { route: wordsFor("payout.route", payout.route),
+      payment: payout.paymentReference || t("none"), sending: payout.sending })));
+  }
+  const heading = h("h2", { id: uniqueId("payout") }, t("payout.heading"));
+  return h("section", { "aria-labelledby": heading.id }, heading, h("div", { role: "status" }, lines));
+}
+
 function policyChecks(assessment) {
   const heading = h("h2", { id: uniqueId("checks") }, t("request.checks"));
   const list = h("ul", { class: "checks", "aria-label": t("request.checks") },
@@ -164,15 +189,18 @@ export function requestPage(who, requestId) {
   const load = () => call("GET", `/refund-requests/${encodeURIComponent(requestId)}`);
   const show = (request) => {
     const own = request.username === who.username;
-    const staff = who.reviewer && !own;
+    // Staff see the whole request (finance too, whose payouts these are); reviewers alone decide.
+    const staff = (who.reviewer || who.finance) && !own;
+    const reviewer = who.reviewer && !own;
     return [
       h("h1", {}, t("request.heading", { id: request.requestId })),
       statusBlock(request, staff),
+      payoutBlock(request, staff),
       definitionList([["request.order", request.orderId], ["request.received", moment(request.receivedAt)],
         ["request.reason", request.reason], ["request.ticket", request.supportTicketId],
         staff ? ["request.customer", request.username] : null].filter(Boolean)),
       own && request.status === "PENDING" ? cancelControls(request, reload) : null,
-      staff && request.status === "PENDING" ? staffControls(request, reload) : null,
+      reviewer && request.status === "PENDING" ? staffControls(request, reload) : null,
       staff ? factsRegion(request.facts) : null,
       policyChecks(request.assessment),
       history(request),

@@ -10,7 +10,8 @@ export function signInPage(signedIn, { hosted = false, expired = false } = {}) {
       h("button", { type: "button", onclick: () => signInWithHostedUi() }, t("signIn.button")));
   }
   const username = field("signIn.username", h("input", { type: "text", name: "username", autocomplete: "username", required: true }));
-  const groups = [["reviewer", "signIn.reviewer"], ["supervisor", "signIn.supervisor"], ["policyOwner", "signIn.policyOwner"]];
+  const groups = [["reviewer", "signIn.reviewer"], ["supervisor", "signIn.supervisor"], ["policyOwner", "signIn.policyOwner"],
+    ["finance", "signIn.finance"]];
   const boxes = groups.map(([name, key]) => {
     const box = h("input", { type: "checkbox", name, id: `sign-in-${name}` });
     return [name, box, h("label", { class: "inline", for: box.id }, box, t(key))];

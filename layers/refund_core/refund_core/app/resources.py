@@ -19,7 +19,7 @@ from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 # Who history entries and decisions name: the rules, automatic decisions, the service's own workers.
 AUTOMATIC = "auto"
 RULES_ACTOR = "rules"
-SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system"})
+SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system", "payouts", "processor", "billing"})
 # A request filed by letter is received by "letter" (LETTERS.md), with the letter's Message-ID.
 LETTER_ACTOR = "letter"
 # A reviewer's internal note is a history entry of its own, for staff only.
@@ -77,7 +77,7 @@ class RefundRequestResource(RefundRequest):
 
     @classmethod
     def of(cls, request: RequestRecord, caller: Caller, working_days_left: int | None = None) -> Self:
-        staff = caller.is_reviewer and caller.username != request.username
+        staff = caller.reads_every_request and caller.username != request.username
         whole = cls.model_validate(request, from_attributes=True).model_copy(
             update={
                 "working_days_left": working_days_left if request.status is RequestStatus.PENDING else None,

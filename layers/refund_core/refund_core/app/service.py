@@ -254,7 +254,7 @@ def _working_days_left(request: RefundRequest, now: datetime | None = None) -> i
 
 def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResource:
     request = repository.get_request(request_id)
-    if request is None or not (caller.is_reviewer or request.username == caller.username):
+    if request is None or not (caller.reads_every_request or request.username == caller.username):
         raise NotFound(f"refund request {request_id} not found")
     return RefundRequestResource.of(request, caller, _working_days_left(request))
 

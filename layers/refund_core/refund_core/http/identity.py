@@ -48,6 +48,12 @@ class Caller(BaseModel):
         return POLICY_OWNERS_GROUP in self.groups
 
     @property
+    def reads_every_request(self) -> bool:
+        """Staff who see any customer's request whole: reviewers and supervisors, and finance (whose payouts
+        the requests are)."""
+        return self.is_reviewer or self.is_finance
+
+    @property
     def is_finance(self) -> bool:
         """The finance team: pays by hand what no integration pays, and sees every payout (PAYOUTS.md)."""
         return FINANCE_GROUP in self.groups

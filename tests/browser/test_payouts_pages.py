@@ -1,0 +1,83 @@
+"""The payout on the customer's request page, in words and in their language, and finance's Payouts page:
+the payout found by its state and marked paid by hand (PAYOUTS.md "Finance", "The customer")."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from e2e_support import Server
+from playwright.sync_api import Page, expect
+from web_support import screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def refund_region(page: Page, heading: str, text: re.Pattern[str]) -> None:
+    """The request page's refund section shows `text` (the page is read again until it does: the payout moves
+    on its own, a second or two after the approval)."""
+    for _ in range(30):
+        region = page.get_by_role("region", name=heading)
+        if region.count() and text.search(region.inner_text()):
+            return
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.get_by_role("region", name=heading)).to_contain_text(text)
+
+
+@pytest.mark.parametrize(
+    ("username", "order_id", "language", "heading", "sent", "paid"),
+    [
+        (
+            "max",
+            "MAX-5",
+            "English",
+            "Your refund",
+            re.compile(r"sent on .*\(reference re_"),
+            re.compile("completed on"),
+        ),
+        ("mei", "MEI-5", "繁體中文", "您的退款", re.compile(r"已於.*發出（參考編號 re_"), re.compile("已於.*完成")),
+    ],
+)
+def test_the_customer_sees_the_refund_sent_and_finance_marks_it_paid(
+    page: Page, server: Server, username: str, order_id: str, language: str, heading: str,
+    sent: re.Pattern[str], paid: re.Pattern[str],
+) -> None:  # fmt: skip
+    sign_in(page, server, username)
+    page.get_by_role("combobox", name=re.compile("Language|語言")).select_option(label=language)
+    row = page.get_by_role("row").filter(has_text=order_id)
+    row.get_by_role("button").click()
+    page.locator("main form textarea").fill("It drops.")
+    page.locator("main form input[type=text]").fill(f"T-{username}")
+    page.locator("main form button[type=submit]").click()
+    refund_region(page, heading, sent)
+    request_id = page.url.rsplit("/", 1)[-1]
+    screenshot(page, f"payout-sent-{username}")
+
+    page.get_by_role("button", name=re.compile("Sign out|登出")).click()
+    sign_in(page, server, f"fin-{username}", "Finance") if language == "English" else None
+    if language != "English":
+        page.locator("main input[type=text]").fill(f"fin-{username}")
+        page.locator("#sign-in-finance").check()
+        page.locator("main form button[type=submit]").click()
+    page.locator("#payouts-state").select_option("SENT")
+    payout_row = page.get_by_role("row").filter(has_text=request_id)
+    payout_row.get_by_role("button").first.click()  # Mark paid (標示為已付款)
+    page.locator("main form.decision input[name=reference]").fill(f"BANK-{username}")
+    screenshot(page, f"payout-mark-paid-{username}")
+    page.locator("main form.decision button[type=submit]").click()
+    expect(page.locator("main p.notice[role=status]")).to_contain_text(request_id)
+    screenshot(page, f"payout-marked-{username}")
+
+    page.goto(server.base + f"/#/requests/{request_id}")
+    refund_region(page, heading, paid)
+    screenshot(page, f"payout-paid-staff-{username}")
+
+
+def test_sign_in_offers_the_finance_group(page: Page, server: Server) -> None:
+    page.goto(server.base + "/")
+    expect(page.get_by_role("checkbox", name="Finance")).to_be_visible()
+    sign_in(page, server, "fin-nav", "Finance")
+    expect(page.get_by_role("link", name="Payouts")).to_be_visible()
+    expect(page.get_by_role("table", name="Payouts")).to_be_visible()
+    expect(page.get_by_role("combobox", name="State")).to_be_visible()
