@@ -16,6 +16,9 @@ const SWITCHES = [
   ["automaticDecisions", "fullRefund"], ["automaticDecisions", "refused"], ["chargeElapsedTime"], ["cancelledClaimsCount"],
 ];
 const LISTS = [["excludedPaymentChannels"], ["newOrderKinds"]];
+// Who pays an approval's refund, per payment channel (PAYOUTS.md): a channel with no route is finance's.
+const ROUTED_CHANNELS = ["card", "paypal", "crypto"];
+const ROUTES = ["processor", "billing", "finance"];
 
 const nameOf = (path) => path.join(".");
 const valueAt = (document, path) => path.reduce((value, key) => value?.[key], document);
@@ -170,6 +173,15 @@ function settingsForm(found, onSaved) {
     fields[name] = field(`setting.${name}`, h("input", { type: "text", name, value: valueAt(base, path).join(", ") }));
     controls.push(fields[name]);
   }
+  const routes = base.payoutRoutes || {};
+  for (const channel of ROUTED_CHANNELS) {
+    const name = `payoutRoutes.${channel}`;
+    const select = h("select", { name }, ROUTES.map((route) =>
+      h("option", { value: route, selected: (routes[channel] || "finance") === route }, wordsFor("payout.route", route))));
+    fields[name] = field("setting.payoutRoute", select);
+    fields[name].querySelector("label").textContent = t("setting.payoutRoute", { channel: wordsFor("channel", channel) });
+    controls.push(fields[name]);
+  }
   const switches = SWITCHES.map((path) => {
     const name = nameOf(path);
     const box = h("input", { type: "checkbox", id: `setting-${name}`, name, checked: Boolean(valueAt(base, path)) });
@@ -194,6 +206,8 @@ function settingsForm(found, onSaved) {
       document = withValue(document, path, elements[nameOf(path)].value.split(",").map((item) => item.trim()).filter(Boolean));
     }
     for (const path of SWITCHES) document = withValue(document, path, elements[nameOf(path)].checked);
+    document.payoutRoutes = Object.fromEntries(ROUTED_CHANNELS
+      .map((channel) => [channel, elements[`payoutRoutes.${channel}`].value]).filter(([, route]) => route !== "finance"));
     const name = elements.version.value.trim();
     document.version = name;
     if (!name) {
