@@ -101,6 +101,8 @@ def quick_tour(base: str) -> list[str]:
         '-d \'{{"orderId": "{order}", "reason": "The VPN drops every few minutes", '
         '"supportTicketId": "{ticket}"}}\' | jq -r .requestId'
     )
+    read_bob = 'curl -s $B/refund-requests/$RID -H "Authorization: Bearer $TOKEN_BOB"'
+    until = f"until {read_bob} | jq -e"
     approval = f'{{"action": "approve", "amount": "{BOB_SUGGESTED_AMOUNT}", "note": "99.00 less 40 of the 365 days of service"}}'
     return [
         f"B={base}",
@@ -115,6 +117,11 @@ def quick_tour(base: str) -> list[str]:
         "{requestId, username, deadline}'",
         'curl -s -X POST $B/refund-requests/$RID/evaluate -H "Authorization: Bearer $TOKEN_RITA" '
         f"-H \"Content-Type: application/json\" -d '{approval}' | jq -c .decision",
+        "# the money goes back: the refund is sent at the card processor (localstripe here), then paid",
+        f"{until} '.payout.state != \"SCHEDULED\"' >/dev/null; do sleep 1; done",
+        f"{read_bob} | jq -c '.payout | {{state, reference, sentAt}}'",
+        f"{until} '.payout.state == \"PAID\"' >/dev/null; do sleep 2; done",
+        f"{read_bob} | jq -c '.payout | {{state, reference, paidAt}}'",
         "# erin files a claim and withdraws it",
         f"export TOKEN_ERIN=$({refund_local} token erin)",
         f"CANCEL_RID=$({submit.format(user='ERIN', order='ord-5001', ticket='T-5001')})",

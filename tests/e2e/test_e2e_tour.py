@@ -50,5 +50,7 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     assert '"status":"PENDING","outcome":"PARTIAL_REFUND"' in out
     assert f'"suggested":{{"amount":"{BOB_SUGGESTED_AMOUNT}"' in out
     assert f'"refundType":"PARTIAL","amount":{{"amount":"{BOB_SUGGESTED_AMOUNT}"' in out
+    assert '"state":"SENT","reference":"re_' in out or '"state":"PAID","reference":"re_' in out
+    assert '"state":"PAID","reference":"re_' in out
     assert '"CANCELLED"' in out
     assert '"subject":"We have received your refund request for order ord-2001"' in out
