@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import bench_aws
 import bench_cold
 import bench_lifecycle
+import bench_payouts
 import bench_load
 import bench_policy
 import bench_records
@@ -290,6 +291,21 @@ def policy_section() -> list[Row]:
     return rows
 
 
+def payouts_section() -> list[Row]:
+    costs, median_ms, longest_ms = bench_payouts.summary()
+    aws = ", ".join(f"{name} {count:.1f}" for name, count in costs.aws_calls.items())
+    processor = ", ".join(f"{name} {count:.1f}" for name, count in costs.processor_calls.items())
+    email = "SES (the refund's email)"
+    without_email = sum(usd for name, usd in costs.usd_per_1000.items() if name != email)
+    return [
+        Row("AWS calls per payout, sent then checked an hour on", aws, ""),
+        Row("processor calls per payout (localstripe)", processor, ""),
+        Row("cost per 1,000 payouts, AWS side, the refund's email apart", f"${without_email:.4f}", ""),
+        Row("cost per 1,000 payouts: the refund's email (SES)", f"${costs.usd_per_1000[email]:.4f}", ""),
+        Row("approval to SENT over HTTP: median / max", f"{median_ms:.0f} / {longest_ms:.0f}", "ms"),
+    ]
+
+
 def web_section() -> list[Row]:
     loaded, pages = bench_web.run()
     rows = [
@@ -306,6 +322,10 @@ SECTIONS: list[tuple[str, Section]] = [
     ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
     ("Customer records events (RECORDS.md)", records_section),
     ("The policy owners' simulation and the policy read (moto, in-process)", policy_section),
+    (
+        f"Payouts ({bench_payouts.PAYOUTS} card payouts in moto with localstripe; {bench_payouts.OVER_HTTP} over HTTP)",
+        payouts_section,
+    ),
     (
         f"Cold starts, tracing on as in Lambda: each function's init and first invocation in a fresh process (its"
         f" CPU time, median of {bench_cold.RUNS}), alternating with a baseline `import boto3;"
