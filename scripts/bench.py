@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import bench_aws
 import bench_cold
 import bench_lifecycle
-import bench_payouts
 import bench_load
+import bench_payouts
 import bench_policy
 import bench_records
 import bench_stored
