@@ -582,3 +582,26 @@ def test_a_customer_filing_past_the_limit_of_the_period_is_429(stack: LocalAws) 
     refused = submit("ord-5")
     assert refused.status == 429
     assert "5 refund requests in the last 30 days" in refused.json["message"]
+
+
+def test_a_request_refused_only_for_its_app_store_order_is_no_earlier_claim(stack: LocalAws) -> None:
+    """POLICY-RULES.md, third release: refused only because Apple refunds it (NOT_APP_STORE its one failed rule),
+    it was never a claim under this Policy, and the customer's card claim after it is judged as a first claim."""
+    seed_order("ord-apple", days_ago=5, channel="apple_itunes")
+    seed_order("ord-card", days_ago=5)
+    refused = submit("ord-apple", ticket="T-ord-apple")
+    assert refused.json["status"] == "REFUSED"
+    assert [rule["id"] for rule in refused.json["assessment"]["rules"] if rule["result"] == "fail"] == ["NOT_APP_STORE"]
+    card = submit("ord-card")
+    assert (card.json["status"], card.json["assessment"]["outcome"]) == ("APPROVED", "FULL_REFUND")
+    (earlier,) = [rule for rule in card.json["assessment"]["rules"] if rule["id"] == "NO_EARLIER_CLAIM"]
+    assert earlier["result"] == "pass"
+
+
+def test_a_request_refused_for_its_app_store_order_and_more_is_an_earlier_claim(stack: LocalAws) -> None:
+    seed_order("ord-apple", days_ago=5, channel="apple_itunes", payment_state="charged_back")
+    seed_order("ord-card", days_ago=5)
+    assert submit("ord-apple", ticket="T-ord-apple").json["status"] == "REFUSED"
+    card = submit("ord-card")
+    (earlier,) = [rule for rule in card.json["assessment"]["rules"] if rule["id"] == "NO_EARLIER_CLAIM"]
+    assert (card.json["status"], earlier["result"]) == ("REFUSED", "fail")

@@ -87,7 +87,8 @@ export function payoutsPage(who) {
   };
   const show = (page, earlier = []) => {
     const rows = [...earlier, ...page.items.map((payout) => row(payout, who, openForm))];
-    const table = h("div", { class: "table-wrap" }, h("table", {},
+    // A region that scrolls on a narrow screen is focusable, so that a keyboard can scroll it too.
+    const table = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": t("payouts.caption") }, h("table", {},
       h("caption", {}, t("payouts.caption")),
       h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col" }, t(key))))),
       h("tbody", {}, rows)));

@@ -64,6 +64,8 @@ class ClaimsRecord(CamelModel):
     open_request_id: str | None = None
     decided: int = 0
     first_decided: EarlierClaim | None = None
+    # Requests refused only for their excluded payment channel: decided, and no claim under the Policy.
+    excluded: int = 0
     cancelled: int = 0
     first_cancelled: EarlierClaim | None = None
     # When the latest requests were received, at most as many as the per-customer limit counts.
@@ -77,15 +79,17 @@ class ClaimsRecord(CamelModel):
     def filings_since(self, moment: datetime) -> int:
         return sum(1 for filed_at in self.recent_filings if filed_at >= moment)
 
-    def after_filing(self, request: RefundRequest, keep: int) -> ClaimsRecord:
-        """The claims once `request` is recorded: open while pending, counted once decided at once; the
-        latest `keep` filings remembered."""
+    def after_filing(self, request: RefundRequest, keep: int, *, a_claim: bool = True) -> ClaimsRecord:
+        """The claims once `request` is recorded: open while pending, counted once decided at once (as a claim
+        under the Policy, or `a_claim` False, as one that never was); the latest `keep` filings remembered."""
         update: dict[str, Any] = {
             "recent_filings": tuple(sorted((*self.recent_filings, request.received_at)))[-keep:],
             "version": self.version + 1,
         }
         if request.status is RequestStatus.PENDING:
             update["open_request_id"] = request.request_id
+        elif request.status in {RequestStatus.APPROVED, RequestStatus.REFUSED} and not a_claim:
+            update["excluded"] = self.excluded + 1
         elif request.status in {RequestStatus.APPROVED, RequestStatus.REFUSED}:
             claim = EarlierClaim(
                 request_id=request.request_id,

@@ -515,9 +515,11 @@ def record_decision(
     owed: Iterable[Effect],
     at: datetime,
     payout: Payout | None = None,
+    a_claim: bool = True,
 ) -> None:
-    """Decide a pending request, count it among the customer's decided claims and release their open claim,
-    with the effects the decision owes and the payout of an approval; or lose to whoever acted first."""
+    """Decide a pending request, count it among the customer's decided claims (`a_claim` False: among the
+    requests that were no claim under the Policy) and release their open claim, with the effects the decision
+    owes and the payout of an approval; or lose to whoever acted first."""
     update = _pending_update(
         request,
         "#status = :decided, decision = :decision",
@@ -529,7 +531,7 @@ def record_decision(
     )
     writes = [
         update,
-        _release_open_claim(request, "decided", claim),
+        _release_open_claim(request, "decided" if a_claim else "excluded", claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, at) for effect in owed),
         *((payout_put(payout),) if payout else ()),

@@ -53,7 +53,7 @@ from refund_core.policy.models import (
     RuleId,
 )
 from refund_core.policy.payouts import Payout
-from refund_core.policy.rules import assess
+from refund_core.policy.rules import assess, is_a_claim_under_the_policy
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId.NEW_ORDER}
@@ -212,7 +212,11 @@ def submit_refund_request(
                 history,
                 (*effects_owed(None, request), *(payouts.owed_by(payout) if payout else ())),
                 context=context,
-                claims=context.claims.after_filing(request, policy.filing_limits.per_customer),
+                claims=context.claims.after_filing(
+                    request,
+                    policy.filing_limits.per_customer,
+                    a_claim=is_a_claim_under_the_policy(request.status, assessment),
+                ),
                 order_claim=context.order_claim.after_filing(request.request_id, caller.username),
                 payout=payout,
             )
@@ -361,7 +365,16 @@ def evaluate_refund_request(
         history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=command.internal_note))
     decided = request.model_copy(update={"status": status, "decision": decision})
     owed = (*effects_owed(request, decided), *(payouts.owed_by(payout) if payout else ()))
-    repository.record_decision(request, status, decision, history, owed=owed, at=at, payout=payout)
+    repository.record_decision(
+        request,
+        status,
+        decision,
+        history,
+        owed=owed,
+        at=at,
+        payout=payout,
+        a_claim=is_a_claim_under_the_policy(status, request.assessment),
+    )
     count_by("Decisions", status)
     return as_written(request, history, caller, status=status, decision=decision, payout=payout)
 

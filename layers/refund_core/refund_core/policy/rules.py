@@ -321,6 +321,14 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
+def is_a_claim_under_the_policy(status: RequestStatus, assessment: Assessment) -> bool:
+    """Does a decided request count as a claim for NO_EARLIER_CLAIM? Not one refused only because its order is
+    excluded from the Policy (NOT_APP_STORE its one failed rule): it was never a claim "under this Policy"
+    (POLICY-RULES.md, third release)."""
+    failed = {rule.id for rule in assessment.failed()}
+    return not (status is RequestStatus.REFUSED and failed == {RuleId.NOT_APP_STORE})
+
+
 def outcome_of(results: tuple[RuleResult, ...]) -> Outcome:
     if any(rule.result == "fail" and rule.id in REFUSING_RULES for rule in results):
         return Outcome.REFUSED
