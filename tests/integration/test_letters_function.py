@@ -261,7 +261,23 @@ def test_a_reply_is_in_the_customers_language(stack: LocalAws) -> None:
     customer_upserted("mei", "mei@example.com", language="zh-HK")
     reply = reply_to(letter("Order: ord-7\nIt drops.", sender="mei@example.com"))
     text = reply.get_body(preferencelist=("plain",)).get_content()
-    assert "信中沒有註明支援個案" in text and "「工單：...」" in text and "Dear" not in text
+    assert "信中沒有註明支援個案" in text and "「支援個案編號：...」" in text and "Dear" not in text
+    assert "工單" not in text, "the reply asks in the app's own words (UI.md: 支援個案編號)"
+
+
+def test_a_chinese_letter_in_the_apps_own_words_is_filed(stack: LocalAws) -> None:
+    seed_order("ord-7", "mei", days_ago=40, ticket_id="T-7")
+    customer_upserted("mei", "mei@example.com", language="zh-HK")
+    deliver(letter("訂單：ord-7\n支援個案編號：T-7\n連線經常中斷。", sender="mei@example.com"))
+    assert [request["orderId"] for request in requests_of("mei")] == ["ord-7"]
+
+
+def test_a_reply_asks_again_in_the_label_the_customer_used(stack: LocalAws) -> None:
+    seed_order("ord-7", "mei", days_ago=40, ticket_id="T-7")
+    customer_upserted("mei", "mei@example.com", language="zh-HK")
+    reply = reply_to(letter("訂單編號：ord-999\n支援個案編號：T-7\n連線經常中斷。", sender="mei@example.com"))
+    text = reply.get_body(preferencelist=("plain",)).get_content()
+    assert "「訂單編號：...」" in text and requests_of("mei") == []
 
 
 @pytest.mark.parametrize(

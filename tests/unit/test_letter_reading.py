@@ -79,6 +79,7 @@ def test_the_plain_part_is_read_and_the_attachment_never_is() -> None:
         ("ticket id：T-9", "ticket_id", "T-9"),
         ("工單: T-9", "ticket_id", "T-9"),
         ("支援編號：T-9", "ticket_id", "T-9"),
+        ("支援個案編號：T-9", "ticket_id", "T-9"),  # the app's own label (UI.md)
     ],
 )
 def test_labels_in_any_case_with_either_colon(line: str, field: str, value: str) -> None:

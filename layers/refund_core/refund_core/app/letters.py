@@ -9,7 +9,9 @@ before it could say so) is recognised by the request's own letter reference."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -171,6 +173,8 @@ class Answering:
     subject: str = ""
     language: str | None = None
     name: str | None = None
+    # The labels the letter used (LETTERS.md's or the app's): a reply asks for a field in the customer's word.
+    labels: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
 def _ours(address: str) -> bool:
@@ -201,6 +205,7 @@ def _reply(answering: Answering, problem: LetterProblem, detail: str = "") -> Le
             "max": str(MAX_REASON_CHARACTERS),
             "detail": detail,
         },
+        labels=answering.labels,
         letter_message_id=answering.letter_id,
         letter_subject=answering.subject,
     )
@@ -277,7 +282,11 @@ def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
 def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOutcome:
     sender = letter.sender if vouched else None
     answering = Answering(
-        to=sender or source, letter_id=letter.message_id or "", subject=letter.subject, language=letter.language
+        to=sender or source,
+        letter_id=letter.message_id or "",
+        subject=letter.subject,
+        language=letter.language,
+        labels=letter.labels,
     )
     reference = LetterReference(message_id=letter.message_id, subject=letter.subject, delivery_id=delivery)
     username = _account_of(letter)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
-from refund_core.policy.letters import LetterProblem
+from refund_core.policy.letters import FIELD_ASKED_FOR, LetterProblem
 from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus
 from refund_core.policy.payouts import Payout
 
@@ -275,16 +275,22 @@ def letter_reply(
     language: str,
     values: Mapping[str, str],
     *,
+    labels: Mapping[str, str] | None = None,
     letter_message_id: str = "",
     letter_subject: str = "",
 ) -> Email:
-    """The one reply to a letter that cannot become a request: what is missing or wrong, and what to do."""
+    """The one reply to a letter that cannot become a request: what is missing or wrong, and what to do, in
+    the label the customer used for the missing field (`labels`), else the app's own."""
     language = language if language in LANGUAGES else "en"
-    words = phrases(language)["letterProblems"][problem.value]
+    catalogue = phrases(language)
+    words = catalogue["letterProblems"][problem.value]
+    asked_for = FIELD_ASKED_FOR.get(problem)
+    label = (labels or {}).get(asked_for or "") or (str(catalogue["letterLabels"][asked_for]) if asked_for else "")
+    phrased = {**values, "label": label}
     filled = {
         **values,
-        "problem": str(words["problem"]).format(**values),
-        "what_to_do": str(words["whatToDo"]).format(**values),
+        "problem": str(words["problem"]).format(**phrased),
+        "what_to_do": str(words["whatToDo"]).format(**phrased),
     }
     email = _fill("letter_reply", to, filled, language)
     subject = letter_subject if letter_subject.lower().startswith("re:") else f"Re: {letter_subject or email.subject}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
@@ -32,7 +32,7 @@ _BOUNDARY = re.compile(rb"boundary[ \t]*\*?[0-9]*\*?[ \t]*=", re.IGNORECASE)
 LABELS = {
     "username": ("username", "user name", "login", "用戶名稱", "用戶名", "帳戶"),
     "order": ("order", "order id", "order number", "訂單", "訂單編號"),
-    "ticket": ("ticket", "ticket id", "support ticket", "工單", "支援編號"),
+    "ticket": ("ticket", "ticket id", "support ticket", "工單", "支援編號", "支援個案編號"),
 }
 _LABEL_OF = {label: name for name, labels in LABELS.items() for label in labels}
 # A labelled line: the label (any case, spaces around), then ":" or the full-width "：", then the value.
@@ -78,6 +78,14 @@ class LetterProblem(StrEnum):
     REFUSED = "refused"  # the service refused the claim (a second open request...): its message says why
 
 
+# The field whose line a reply asks the customer to add.
+FIELD_ASKED_FOR = {
+    LetterProblem.NO_USERNAME: "username",
+    LetterProblem.NO_ORDER: "order",
+    LetterProblem.NO_TICKET: "ticket",
+}
+
+
 @dataclass(frozen=True)
 class Letter:
     # None when the letter has none (LETTERS.md does not ask for one), or none a mail program would write.
@@ -92,6 +100,8 @@ class Letter:
     language: str | None
     # Sent by a program (Auto-Submitted, Precedence: bulk...): answering it could start a loop of replies.
     automatic: bool = False
+    # Each field's label as the customer wrote it ("訂單編號"): a reply asking again uses their word.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 class UnreadableLetter(ValueError):
@@ -220,7 +230,7 @@ def _too_costly(raw: bytes) -> bool:
 def _header(message: Message, name: str) -> str:
     """A header of the message decoded (RFC 2047 words, any charset) only when asked for: the structure is read
     with the standard library's light parser, and each part's headers are never decoded whole."""
-    value = next((value for field, value in message.raw_items() if field.lower() == name.lower()), None)
+    value = next((value for header, value in message.raw_items() if header.lower() == name.lower()), None)
     return "" if value is None else str(email_policy.default.header_fetch_parse(name, value))
 
 
@@ -248,14 +258,16 @@ def read_letter(raw: bytes) -> Letter:
     if not signed or (message.defects and not text.strip()):  # nobody wrote it, or there is nothing to read
         raise UnreadableLetter(LetterProblem.UNREADABLE, usable_id)
     fields: dict[str, str] = {}
+    labels: dict[str, str] = {}
     reasons: list[str] = []
     for line in _own_lines(text):
         labelled = _LABELLED.match(line)
         # Case-folded, a label may no longer be one ("LOGİN"): then, as a repeated label, it is the
         # customer's own words.
-        field = _LABEL_OF.get(labelled.group(1).lower()) if labelled else None
-        if labelled and field and field not in fields:
-            fields[field] = labelled.group(2)
+        named = _LABEL_OF.get(labelled.group(1).lower()) if labelled else None
+        if labelled and named and named not in fields:
+            fields[named] = labelled.group(2)
+            labels[named] = labelled.group(1)
         else:
             reasons.append(line)
     body = "\n".join(reasons).strip()
@@ -270,6 +282,7 @@ def read_letter(raw: bytes) -> Letter:
         reasons=body,
         language="zh-HK" if _CJK.search(body + subject) else None,
         automatic=automatic,
+        labels=labels,
     )
 
 
