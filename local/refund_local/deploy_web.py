@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refund_local.webapp import CONTENT_TYPES, WEB_DIR
+from refund_local.webapp import CONTENT_TYPES, REASONS_DIR, REASONS_PREFIX, WEB_DIR
 
 # The page and its configuration are read fresh each time (a deploy shows at once); the modules, styles and
 # catalogues are revalidated too: they are small, and their names carry no version.
@@ -52,11 +52,14 @@ def web_target(outputs: Mapping[str, str], client_id: str | None = None) -> WebT
 
 
 def web_files(root: Path = WEB_DIR) -> dict[str, Path]:
-    """The files the bucket holds, by key: index.html and web/app/ (only the types the app has)."""
+    """The files the bucket holds, by key: index.html, web/app/ (only the types the app has) and the rules'
+    reasons in each language (the layer's catalogues)."""
     files = {"index.html": root / "index.html"}
     for path in sorted((root / "app").rglob("*")):
         if path.is_file() and path.suffix in CONTENT_TYPES:
             files[path.relative_to(root).as_posix()] = path
+    for path in sorted(REASONS_DIR.glob("*.json")):
+        files[f"{REASONS_PREFIX}{path.name}"] = path
     return files
 
 

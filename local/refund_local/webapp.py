@@ -15,6 +15,9 @@ from refund_local.paths import REPO_ROOT
 from refund_local.tokens import make_token
 
 WEB_DIR = REPO_ROOT / "web"
+# The rules' reasons in each language: the layer's catalogues, which the emails render too, served to the app.
+REASONS_DIR = REPO_ROOT / "layers" / "refund_core" / "refund_core" / "policy" / "reasons"
+REASONS_PREFIX = "app/i18n/reasons/"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -44,13 +47,16 @@ class WebFile:
 
 def web_file(path: str) -> WebFile | None:
     """`/` is the app's page; `/config.json` its configuration; `/app/...` its modules, styles and catalogues
-    (only files inside web/app, only of the types the app has)."""
+    (only files inside web/app, only of the types the app has, and the reasons' catalogues)."""
     if path in ("/", "/index.html"):
         return WebFile((WEB_DIR / "index.html").read_bytes(), CONTENT_TYPES[".html"])
     if path == "/config.json":
         return WebFile(json.dumps(LOCAL_CONFIG).encode(), CONTENT_TYPES[".json"])
     if not path.startswith("/app/"):
         return None
+    if path.startswith(f"/{REASONS_PREFIX}"):
+        served = {file.name: file for file in REASONS_DIR.glob("*.json")}.get(path.removeprefix(f"/{REASONS_PREFIX}"))
+        return WebFile(served.read_bytes(), CONTENT_TYPES[".json"]) if served else None
     root = (WEB_DIR / "app").resolve()
     candidate = (WEB_DIR / path.removeprefix("/")).resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file() or candidate.suffix not in CONTENT_TYPES:

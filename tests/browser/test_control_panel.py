@@ -8,7 +8,7 @@ import re
 import pytest
 from e2e_support import Server
 from playwright.sync_api import Page, Route, expect
-from web_support import request_refund, sign_in
+from web_support import request_refund, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 DECISION_BY = re.compile(r"Decision by (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+ \d{4}")
@@ -122,8 +122,24 @@ def test_the_language_choice_changes_every_word_and_is_remembered(page: Page, se
     page.get_by_role("textbox", name="支援個案").fill("T-fay")
     page.get_by_role("button", name="提交申請").click()
     expect(page.get_by_role("status").filter(has_text="審核中")).to_contain_text(re.compile(r"2026年|20\d\d年"))
+    # Every check's reason in Chinese, its date the Chinese way, and once that the English policy prevails.
+    checks = page.get_by_role("list", name="政策核對").get_by_role("listitem")
+    expect(checks).to_have_count(10)
+    failed = checks.filter(has_text="不通過").filter(has_text="日送達")
+    expect(failed).to_contain_text(re.compile(r"訂購日期（\d{4}年\d{1,2}月\d{1,2}日）後 40 日送達"))
+    for text in checks.all_inner_texts():
+        # Ids, amounts and Apple's own name for its store are as written.
+        assert not re.search(r"[A-Za-z]{2,}", re.sub(r"\d+(\.\d+)? GB|T-fay|FAY-\d+|Apple iTunes Store", "", text)), (
+            text
+        )
+    expect(page.get_by_text("(English prevails)")).to_have_count(1)
+    screenshot(page, "request-checks-zh")
     page.get_by_role("combobox", name="語言").select_option(label="English")
     expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_contain_text(DECISION_BY)
+    expect(checks.filter(has_text="40 days after your order")).to_have_count(0)
+    english = page.get_by_role("list", name="Policy checks").get_by_role("listitem")
+    expect(english.filter(has_text="Failed")).to_contain_text(re.compile(r"40 days after your order of \d"))
+    expect(page.get_by_text("(English prevails)")).to_have_count(0)
 
 
 def test_an_expired_session_says_so_and_signs_in_again(page: Page, server: Server) -> None:

@@ -68,6 +68,7 @@ def test_every_file_lands_with_its_type_and_the_distribution_is_invalidated(aws:
     written = deploy(aws["s3"], aws["cloudfront"], target)
     assert set(written) == set(web_files()) | {"config.json"}
     assert {"index.html", "app/main.js", "app/styles.css", "app/i18n/en.json", "app/i18n/zh-HK.json"} <= set(written)
+    assert {"app/i18n/reasons/en.json", "app/i18n/reasons/zh-HK.json"} <= set(written)  # the layer's, as served
     page = aws["s3"].get_object(Bucket="refunds-web", Key="index.html")
     assert page["ContentType"] == "text/html; charset=utf-8"
     script = aws["s3"].get_object(Bucket="refunds-web", Key="app/main.js")

@@ -42,7 +42,9 @@ def test_a_body_that_is_not_json_is_refused() -> None:
         sign_in(b"{")
 
 
-@pytest.mark.parametrize("path", ["/", "/app/main.js", "/app/i18n/zh-HK.json", "/config.json"])
+@pytest.mark.parametrize(
+    "path", ["/", "/app/main.js", "/app/i18n/zh-HK.json", "/app/i18n/reasons/zh-HK.json", "/config.json"]
+)
 def test_the_apps_files_are_served(path: str) -> None:
     served = web_file(path)
     assert served is not None and served.body
@@ -50,7 +52,17 @@ def test_the_apps_files_are_served(path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/app/../../template.yaml", "/app/../index.html/..", "/app/", "/app/i18n", "/web/index.html", "/pyproject.toml"],
+    [
+        "/app/../../template.yaml",
+        "/app/../index.html/..",
+        "/app/",
+        "/app/i18n",
+        "/web/index.html",
+        "/pyproject.toml",
+        "/app/i18n/reasons/../../../../pyproject.toml",
+        "/app/i18n/reasons/fr.json",
+        "/app/i18n/reasons/",
+    ],
 )
 def test_nothing_else_is(path: str) -> None:
     assert web_file(path) is None

@@ -70,18 +70,20 @@ def pending(claim: ClaimBuilder, policy: Policy, **changes: Any) -> RefundReques
 
 
 def approved(request: RefundRequest, amount: Money, refund_type: RefundType, note: str | None = None) -> RefundRequest:
-    reasons = tuple(rule.reason for rule in request.assessment.failed()) if refund_type is RefundType.PARTIAL else ()
+    grounds = request.assessment.failed() if refund_type is RefundType.PARTIAL else ()
     decision = Decision(
-        refund_type=refund_type, amount=amount, reasons=reasons, decided_at=DECIDED_AT, decided_by="rev", note=note
-    )
+        refund_type=refund_type, amount=amount, reasons=tuple(rule.reason for rule in grounds), grounds=grounds,
+        decided_at=DECIDED_AT, decided_by="rev", note=note,
+    )  # fmt: skip
     return request.model_copy(update={"status": RequestStatus.APPROVED, "decision": decision})
 
 
 def refused(request: RefundRequest, note: str | None = None) -> RefundRequest:
     reasons = (*(rule.reason for rule in request.assessment.failed()), *((note,) if note else ()))
     decision = Decision(
-        refund_type=None, amount=None, reasons=reasons, decided_at=DECIDED_AT, decided_by="auto", note=note
-    )
+        refund_type=None, amount=None, reasons=reasons, grounds=request.assessment.failed(), decided_at=DECIDED_AT,
+        decided_by="auto", note=note,
+    )  # fmt: skip
     return request.model_copy(update={"status": RequestStatus.REFUSED, "decision": decision})
 
 
@@ -230,13 +232,13 @@ def test_refusal_gives_every_failed_rules_reason_with_its_clause(claim: ClaimBui
 
     assert email.subject == "Your refund request for order O-1 is refused"
     assert "we cannot make a refund, for these reasons:" in email.text
-    for reason in reasons:
-        assert f"- {reason}" in email.text
+    for reason in reasons:  # dates written as the email writes them, not as the API does
+        assert f"- {reason.replace('2026-03-01', 'Sunday 1 March 2026')}" in email.text
         assert "(Refund Policy: “" in reason
     assert email.html.count("<li>") == 4
     assert "You made 150 connections, more than the 100 allowed." in email.text
     assert "our support said the problem was fixed" in email.text
-    assert "You already claimed a refund under this Policy on 2026-03-01" in email.text
+    assert "You already claimed a refund under this Policy on Sunday 1 March 2026" in email.text
     # The Apple wording, from the rule's reason (the policy document's excluded-channel reason).
     assert policy.excluded_channel_reasons["apple_itunes"] in email.text
     assert "Orders paid through the Apple iTunes Store are refunded by Apple, not by us" in email.html
@@ -333,7 +335,9 @@ def test_every_customer_email_exists_in_both_languages_with_the_same_placeholder
     staff_only = {"reminder.txt", "reminder.html", "escalation.txt", "escalation.html"}
     assert chinese == english - staff_only
     for name in chinese - {"phrases.json"}:
-        assert placeholders(TEMPLATES / "zh-HK" / name) == placeholders(TEMPLATES / "en" / name), name
+        # A translation adds the one line saying the English policy prevails.
+        translated = placeholders(TEMPLATES / "zh-HK" / name) - {"english_prevails"}
+        assert translated == placeholders(TEMPLATES / "en" / name), name
     phrases_en = json.loads((TEMPLATES / "en" / "phrases.json").read_text(encoding="utf-8"))
     phrases_zh = json.loads((TEMPLATES / "zh-HK" / "phrases.json").read_text(encoding="utf-8"))
     assert set(phrases_en) <= set(phrases_zh)
@@ -365,7 +369,23 @@ def test_a_chinese_customer_gets_their_emails_in_chinese_with_chinese_dates(
     decision = render(EmailKind.DECISION, decided, policy, CHINESE)
     assert "已獲部分批准" in decision.subject
     assert "退回您付款所用的信用卡" in decision.text
-    assert "以英文版為準" in decision.text  # the reasons quote the published English policy
+    # The reasons in Chinese, with dates written the Chinese way; once, that the English policy prevails.
+    assert "您使用了 12 GB，並不少於 10 GB" in decision.text and "You used" not in decision.text
+    assert decision.text.count("(English prevails)") == 1 and decision.html.count("(English prevails)") == 1
+    assert "引自英文版" not in decision.text
+
+
+def test_a_chinese_refusal_gives_each_reason_in_chinese_and_the_reviewers_note_as_written(
+    claim: ClaimBuilder, policy: Policy
+) -> None:
+    request = pending(claim, policy, connections=250, ticket_changes={"official_response": "fixed"})
+    email = render(EmailKind.DECISION, refused(request, note="連線次數過多。"), policy, CHINESE)
+    assert "您連接了 250 次，超過容許的 100 次。" in email.text
+    assert "本公司支援團隊於個案 T-1 表示問題已經解決。" in email.text
+    assert "- 連線次數過多。" in email.text
+    assert email.text.count("(English prevails)") == 1
+    latin = re.findall(r"[A-Za-z]{3,}", email.text.split("Smart Security")[0].replace(CHINESE.support or "", ""))
+    assert set(latin) <= {"English", "prevails"}, latin
 
 
 def test_the_delay_apologises_and_gives_the_new_date_two_working_days_after_the_deadline(

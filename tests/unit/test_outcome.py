@@ -200,7 +200,13 @@ def test_assessment_serialises_in_camel_case(claim):
     assert set(wire) == {"outcome", "policyVersion", "rules", "suggestedAmount", "assessedAt"}
     assert wire["outcome"] == "PARTIAL_REFUND"
     assert wire["suggestedAmount"] == {"amount": "100.00", "currency": "USD"}
-    assert wire["rules"][0] == {"id": "WITHIN_30_DAYS", "result": "pass", "reason": wire["rules"][0]["reason"]}
+    assert wire["rules"][0] == {
+        "id": "WITHIN_30_DAYS",
+        "result": "pass",
+        "reason": wire["rules"][0]["reason"],
+        "code": "WITHIN_30_DAYS.pass",
+        "params": {"days": wire["rules"][0]["params"]["days"], "orderedOn": "2026-11-02", "claimWindowDays": 30},
+    }
 
 
 def test_full_refund_suggests_exactly_the_amount_paid(claim):

@@ -6,6 +6,8 @@ const HONG_KONG = "Asia/Hong_Kong";
 
 let language = "en";
 let messages = {};
+// The rules' reasons: the service's own catalogue (policy/reasons/), which its emails render too.
+let reasons = {};
 
 export function preferredLanguage() {
   const stored = localStorage.getItem(STORED);
@@ -15,8 +17,10 @@ export function preferredLanguage() {
 }
 
 export async function useLanguage(chosen) {
-  const response = await fetch(`app/i18n/${chosen}.json`, { cache: "no-cache" });
-  messages = await response.json();
+  const [pageWords, reasonWords] = await Promise.all([`app/i18n/${chosen}.json`, `app/i18n/reasons/${chosen}.json`]
+    .map(async (path) => (await fetch(path, { cache: "no-cache" })).json()));
+  messages = pageWords;
+  reasons = reasonWords;
   language = chosen;
   localStorage.setItem(STORED, chosen);
   document.documentElement.lang = chosen;
@@ -70,4 +74,34 @@ export function hongKongDate(offsetDays = 0) {
 export function wordsFor(prefix, value) {
   const key = `${prefix}.${value}`;
   return key in messages ? messages[key] : String(value ?? "");
+}
+
+// A template of the reasons' catalogue filled as policy/reasons.py fills it: {name}, {name|date}, {name|table}.
+function fillReason(template, params) {
+  return template.replace(/\{(\w+)(?:\|(\w+))?\}/g, (whole, name, table) => {
+    const given = params[name];
+    if (given === undefined) return whole;
+    if (!table) return String(given);
+    if (table === "date") return shortDay(given);
+    const known = reasons.tables[table] || {};
+    const one = (code) => fillReason(known[code] || known["*"] || String(code).replaceAll("_", " "), params);
+    if (Array.isArray(given)) return [...new Set(given.map(one))].sort().join(reasons.joins[table]);
+    return one(given);
+  });
+}
+
+// Why a rule passed or failed, in the page's language: from its code and parameters; a result recorded
+// before reasons had codes shows the English reason it has.
+export function reasonText(rule) {
+  const sentence = rule.code && reasons.reasons?.[rule.code];
+  if (!sentence) return rule.reason;
+  const params = rule.params || {};
+  const clause = reasons.clauseQuote.replace("{clause}", () => fillReason(reasons.clauses[rule.id], params));
+  const text = `${fillReason(sentence, params)}${language === "zh-HK" ? "" : " "}${clause}`;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// Said once under reasons given in a translation ("English prevails"); nothing in English.
+export function englishPrevails() {
+  return reasons.englishPrevails || "";
 }

@@ -2,7 +2,7 @@
 // cancel button, for staff the facts and the decision forms.
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
-import { day, money, moment, t, wordsFor } from "../i18n.js";
+import { day, englishPrevails, money, moment, reasonText, t, wordsFor } from "../i18n.js";
 import { field, loadInto, onePress, statusWords, submitting } from "../ui.js";
 
 function statusBlock(request, staff) {
@@ -15,10 +15,13 @@ function statusBlock(request, staff) {
   if (decision) {
     const key = request.status === "APPROVED" ? `request.approved.${decision.refundType}` : "request.refused";
     lines.push(h("p", {}, t(key, { amount: money(decision.amount), date: day(decision.decidedAt) })));
-    // A reviewer's note is also among the reasons the service records: shown once, as the note.
-    const reasons = decision.reasons.filter((reason) => reason !== decision.note);
+    // The failed rules the decision gives, in the page's language (a decision recorded before it had its
+    // grounds: its English reasons, of which the reviewer's note is shown once, as the note).
+    const reasons = decision.grounds?.length ? decision.grounds.map(reasonText)
+      : decision.reasons.filter((reason) => reason !== decision.note);
     if (request.status === "REFUSED" && reasons.length) {
       lines.push(h("ul", {}, reasons.map((reason) => h("li", {}, reason))));
+      if (englishPrevails()) lines.push(h("p", { class: "muted" }, englishPrevails()));
     }
     if (decision.note) lines.push(h("p", {}, t("request.note", { note: decision.note })));
     if (staff) lines.push(h("p", {}, t("request.decidedBy", { who: wordsFor("actor", decision.decidedBy) })));
@@ -59,10 +62,11 @@ function policyChecks(assessment) {
   const heading = h("h2", { id: uniqueId("checks") }, t("request.checks"));
   const list = h("ul", { class: "checks", "aria-label": t("request.checks") },
     assessment.rules.map((rule) => h("li", {},
-      h("span", { class: `result ${rule.result}` }, t(`rule.${rule.result}`)), rule.reason)));
+      h("span", { class: `result ${rule.result}` }, t(`rule.${rule.result}`)), reasonText(rule))));
   const summary = assessment.suggestedAmount
     ? h("p", {}, t("request.suggested", { amount: money(assessment.suggestedAmount) })) : null;
-  return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, list,
+  const prevails = englishPrevails() ? h("p", { class: "muted" }, englishPrevails()) : null;
+  return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, list, prevails,
     h("p", { class: "muted" }, t("request.policyVersion", { version: assessment.policyVersion, date: moment(assessment.assessedAt) }))];
 }
 

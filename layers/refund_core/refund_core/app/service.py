@@ -116,6 +116,7 @@ def _automatic_decision(
             refund_type=None,
             amount=None,
             reasons=tuple(rule.reason for rule in assessment.failed()),
+            grounds=assessment.failed(),
             decided_at=now,
             decided_by=AUTOMATIC,
         )
@@ -332,15 +333,16 @@ def evaluate_refund_request(
             command.amount_decimal(),
             policies.assessed_under(request.assessment.policy_version, request.received_at),
         )
-        reasons = tuple(
-            rule.reason
+        grounds = tuple(
+            rule
             for rule in request.assessment.failed()
             if refund_type is RefundType.PARTIAL and rule.id in _PARTIAL_PATH_RULES
         )
         decision = Decision(
             refund_type=refund_type,
             amount=amount,
-            reasons=reasons,
+            reasons=tuple(rule.reason for rule in grounds),
+            grounds=grounds,
             decided_at=at,
             decided_by=caller.username,
             note=command.note,
@@ -354,6 +356,7 @@ def evaluate_refund_request(
             refund_type=None,
             amount=None,
             reasons=(*(rule.reason for rule in request.assessment.failed()), command.note),
+            grounds=request.assessment.failed(),
             decided_at=at,
             decided_by=caller.username,
             note=command.note,

@@ -4,8 +4,8 @@ rendered from the request by pure functions.
 The wording lives in `email_templates/<language>/`: `<name>.txt` (a `Subject: ...` line, a blank line, the
 body) and `<name>.html`, both filled with `string.Template`, and `phrases.json` (dates, the money's path). A
 customer's email is in their language of record (`en` or `zh-HK`, English when unknown); the reviewers' and
-supervisors' are in English. The rules' reasons quote the published policy, which is in English: a Chinese
-email gives them as written, and says the English wording prevails. In the HTML part every value is escaped: a customer's
+supervisors' are in English. A decision's reasons are its failed rules' sentences in the customer's language
+(policy/reasons.py); a Chinese email says once that the English policy prevails. In the HTML part every value is escaped: a customer's
 reason or a reviewer's note may hold markup. Customers read the policy's words ("refund", "claim",
 "working days"), never the service's codes; reviewers and supervisors get the facts they act on."""
 
@@ -16,7 +16,7 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from enum import StrEnum
 from functools import cache
@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
 from refund_core.policy.letters import FIELD_ASKED_FOR, LetterProblem
-from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus
+from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus, RuleResult
 from refund_core.policy.payouts import Payout
+from refund_core.policy.reasons import catalogue, english_prevails, reason_text
 
 
 class EmailKind(StrEnum):
@@ -165,7 +166,12 @@ def _fill(name: str, to: str, values: Mapping[str, Value], language: str = "en")
 def long_date(moment: datetime, zone: ZoneInfo, language: str = "en") -> str:
     """The local calendar date in full, with the year, the language's way: "Friday 11 December 2026",
     "2026年12月11日（星期五）"."""
-    local = moment.astimezone(zone)
+    return day_words(moment.astimezone(zone).date().isoformat(), language)
+
+
+def day_words(iso_date: str, language: str = "en") -> str:
+    """An ISO calendar date as long_date writes it."""
+    local = date.fromisoformat(iso_date)
     words = phrases(language)
     return str(words["longDate"]).format(
         weekday=words["weekdays"][local.weekday()], day=local.day, month=words["months"][local.month - 1],
@@ -200,7 +206,7 @@ def money_path(payment_channel: str | None, policy: Policy, language: str = "en"
     words = phrases(language)
     channel = payment_channel or ""
     if payment_channel in policy.excluded_payment_channels:
-        translated = words.get("excludedChannelReasons", {}).get(channel)
+        translated = catalogue(language)["tables"]["excludedChannels"].get(channel)
         if reason := translated or policy.excluded_channel_reasons.get(channel):
             return str(reason)
     return str(words["moneyPath"]).format(path=_path(payment_channel, policy, language))
@@ -218,10 +224,25 @@ def _decision_of(request: RefundRequest) -> Decision:
     return request.decision
 
 
+def _reasons_in(decision: Decision, language: str) -> dict[str, Value]:
+    """The decision's reasons in `language` (each failed rule's sentence, then the reviewer's own words), and
+    the one line saying the English policy prevails when any was translated."""
+    if not decision.grounds:  # decided before grounds were recorded: the English reasons as they stand
+        return {"reasons": decision.reasons, "english_prevails": english_prevails(language, decision.reasons)}
+
+    def words(ground: RuleResult) -> str:
+        if ground.code is None:
+            return ground.reason
+        return reason_text(ground.id, ground.code, ground.params, language, lambda iso: day_words(iso, language))
+
+    reasons = (*map(words, decision.grounds), *((decision.note,) if decision.note else ()))
+    return {"reasons": reasons, "english_prevails": english_prevails(language, decision.grounds)}
+
+
 def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dict[str, Value], language: str) -> Email:
     decision = _decision_of(request)
     if request.status is RequestStatus.REFUSED:
-        return _fill("refusal", to, {**common, "reasons": decision.reasons}, language)
+        return _fill("refusal", to, {**common, **_reasons_in(decision, language)}, language)
     if request.status is not RequestStatus.APPROVED or decision.amount is None:
         raise ValueError(f"refund request {request.request_id} is {request.status} with no refunded amount")
     values: dict[str, Value] = {
@@ -232,10 +253,12 @@ def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dic
     if decision.refund_type is RefundType.FULL:
         return _fill("approval_full", to, values, language)
     # The partial-path rules that failed, then the reviewer's own words; the bare policy if neither.
-    reasons = (*decision.reasons, *((decision.note,) if decision.note else ())) or (
-        str(phrases(language)["partialAtDiscretion"]),
-    )
-    values |= {"amount_paid": str(request.amount_paid), "reasons": reasons}
+    given = _reasons_in(decision, language)
+    if not decision.grounds and decision.note:
+        given["reasons"] = (*decision.reasons, decision.note)
+    if not given["reasons"]:
+        given["reasons"] = (str(phrases(language)["partialAtDiscretion"]),)
+    values |= {"amount_paid": str(request.amount_paid), **given}
     return _fill("approval_partial", to, values, language)
 
 

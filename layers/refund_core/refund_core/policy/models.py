@@ -190,7 +190,11 @@ class RuleId(StrEnum):
 class RuleResult(CamelModel):
     id: RuleId
     result: Literal["pass", "fail", "unknown"]
+    # In English, for API clients; a translation renders `code` and `params` (policy/reasons.py).
     reason: str
+    # None on results recorded before reasons had codes: their `reason` is all there is.
+    code: str | None = None
+    params: dict[str, str | int | list[str]] = Field(default_factory=dict)
 
 
 class Outcome(StrEnum):
@@ -219,10 +223,14 @@ class RefundType(StrEnum):
 class Decision(CamelModel):
     refund_type: RefundType | None
     amount: Money | None
+    # In English, for API clients: the grounds' reasons, then (a refusal's) the reviewer's note.
     reasons: tuple[str, ...]
     decided_at: UtcDatetime
     decided_by: str
     note: str | None = None
+    # The failed rules the decision gives as its reasons, each with its code to translate; none on decisions
+    # recorded before grounds were (their `reasons` are all there is).
+    grounds: tuple[RuleResult, ...] = ()
 
 
 class HistoryEntry(CamelModel):

@@ -1,15 +1,17 @@
 """The Refund Policy as ten pure rules over the facts of one claim (POLICY-RULES.md).
 
 No I/O and no clock: the moment of assessment is a parameter. Every rule is evaluated every time, and
-each result carries a sentence the customer can read that names the clause it applies."""
+each result carries a sentence the customer can read that names the clause it applies, as a code with its
+parameters (policy/reasons.py renders it in each language) and in English."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 from math import floor
+from typing import Literal
 
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
@@ -23,6 +25,7 @@ from refund_core.policy.models import (
     RuleResult,
 )
 from refund_core.policy.money import Money, minor_units
+from refund_core.policy.reasons import Param, reason_text
 
 # A fail of these refuses the claim; a fail of the others only leads to the discretionary partial path.
 REFUSING_RULES = frozenset(
@@ -37,36 +40,14 @@ REFUSING_RULES = frozenset(
     }
 )
 
-_VIOLATION_NAMES = {
-    "hong_kong_law": "a breach of the laws of Hong Kong",
-    "refund_policy": "a breach of the Refund Policy",
-    "terms_of_use": "a breach of the Terms of Use",
-    "user_agreement": "a breach of the User Agreement",
-}
-
-_UNRETURNABLE_PAYMENTS = {
-    PaymentState.REFUNDED: "has already been refunded",
-    PaymentState.CHARGED_BACK: "was charged back through your bank or card issuer",
-    PaymentState.DISPUTED: "is under dispute with your bank or payment provider",
-}
-
 _Rule = Callable[[ClaimFacts, Policy, ReviewCalendar], RuleResult]
+type RuleVerdict = Literal["pass", "fail", "unknown"]
 
 
-def _clause(text: str) -> str:
-    return f"(Refund Policy: “{text}”)"
-
-
-def _pass(rule: RuleId, reason: str) -> RuleResult:
-    return RuleResult(id=rule, result="pass", reason=reason)
-
-
-def _fail(rule: RuleId, reason: str) -> RuleResult:
-    return RuleResult(id=rule, result="fail", reason=reason)
-
-
-def _unknown(rule: RuleId, reason: str) -> RuleResult:
-    return RuleResult(id=rule, result="unknown", reason=reason)
+def _result(rule: RuleId, result: RuleVerdict, variant: str = "", **params: Param) -> RuleResult:
+    """The result with its code (`RULE.variant`, the result by default) and the English sentence of it."""
+    code = f"{rule.value}.{variant or result}"
+    return RuleResult(id=rule, result=result, reason=reason_text(rule, code, params), code=code, params=params)
 
 
 def _gb(byte_count: int, policy: Policy) -> str:
@@ -81,89 +62,44 @@ def days_since_order(facts: ClaimFacts, calendar: ReviewCalendar) -> int:
 
 
 def within_claim_window(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(
-        f"Your request for a refund is filed within {policy.claim_window_days} days from the date of order"
-    )
     days = days_since_order(facts, calendar)
     ordered = calendar.local_date(facts.order.ordered_at).isoformat()
-    if days <= policy.claim_window_days:
-        return _pass(RuleId.WITHIN_30_DAYS, f"Your request arrived {days} days after your order of {ordered}. {clause}")
-    return _fail(
-        RuleId.WITHIN_30_DAYS,
-        (
-            f"Your request arrived {days} days after your order of {ordered}, more than the "
-            f"{policy.claim_window_days} days for a full refund; a partial refund is at our discretion. {clause}"
-        ),
+    result: RuleVerdict = "pass" if days <= policy.claim_window_days else "fail"
+    return _result(
+        RuleId.WITHIN_30_DAYS, result, days=days, orderedOn=ordered, claimWindowDays=policy.claim_window_days
     )
 
 
 def traffic_under_limit(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
     limit = _gb(policy.traffic_limit_bytes, policy)
-    clause = _clause(f"You have used less than {limit} of bandwidth")
     traffic = facts.usage.traffic_bytes if facts.usage else None
     if traffic is None:
-        return _unknown(
-            RuleId.TRAFFIC_UNDER_LIMIT,
-            f"Our usage records do not yet show your traffic for this order; a reviewer will check it. {clause}",
-        )
-    if traffic < policy.traffic_limit_bytes:
-        return _pass(RuleId.TRAFFIC_UNDER_LIMIT, f"You used {_gb(traffic, policy)}, less than {limit}. {clause}")
-    return _fail(
-        RuleId.TRAFFIC_UNDER_LIMIT,
-        (
-            f"You used {_gb(traffic, policy)}, not less than {limit}; we may charge for the excess traffic "
-            f"and make a partial refund at our discretion. {clause}"
-        ),
-    )
+        return _result(RuleId.TRAFFIC_UNDER_LIMIT, "unknown", limit=limit)
+    result: RuleVerdict = "pass" if traffic < policy.traffic_limit_bytes else "fail"
+    return _result(RuleId.TRAFFIC_UNDER_LIMIT, result, traffic=_gb(traffic, policy), limit=limit)
 
 
 def new_order(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause("You are entitled to a full refund for the new order")
     kind = facts.order.kind
     if kind is None:
-        return _unknown(
-            RuleId.NEW_ORDER,
-            f"Our billing records do not say whether this is a new order; a reviewer will check it. {clause}",
-        )
+        return _result(RuleId.NEW_ORDER, "unknown")
     if kind in policy.new_order_kinds:
-        return _pass(RuleId.NEW_ORDER, f"This is a new order. {clause}")
-    return _fail(
-        RuleId.NEW_ORDER,
-        (
-            f"This order is a {kind.replace('_', ' ')}, not a new order, so the refund guarantee does not "
-            f"apply; a partial refund is at our discretion. {clause}"
-        ),
-    )
+        return _result(RuleId.NEW_ORDER, "pass")
+    return _result(RuleId.NEW_ORDER, "fail", kind=kind)
 
 
 def connections_within_limit(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(f"Number of your connections to our service does not exceed {policy.max_connections}")
+    limit = policy.max_connections
     connections = facts.usage.connections if facts.usage else None
     if connections is None:
-        return _unknown(
-            RuleId.CONNECTIONS_WITHIN_LIMIT,
-            f"Our usage records do not yet show your connections; a reviewer will check them. {clause}",
-        )
-    if connections <= policy.max_connections:
-        return _pass(
-            RuleId.CONNECTIONS_WITHIN_LIMIT,
-            f"You made {connections} connections, no more than {policy.max_connections}. {clause}",
-        )
-    return _fail(
-        RuleId.CONNECTIONS_WITHIN_LIMIT,
-        f"You made {connections} connections, more than the {policy.max_connections} allowed. {clause}",
-    )
+        return _result(RuleId.CONNECTIONS_WITHIN_LIMIT, "unknown", maxConnections=limit)
+    result: RuleVerdict = "pass" if connections <= limit else "fail"
+    return _result(RuleId.CONNECTIONS_WITHIN_LIMIT, result, connections=connections, maxConnections=limit)
 
 
 def not_blocked(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(
-        "Your account has not been temporarily blocked by us in connection with your violation of our "
-        "terms of service delivery"
-    )
     if facts.customer is None:
-        return _unknown(
-            RuleId.NOT_BLOCKED, f"We could not find your account records; a reviewer will check them. {clause}"
-        )
+        return _result(RuleId.NOT_BLOCKED, "unknown")
     # A block counts when it began before the request and had not ended when the order was placed;
     # one that ended earlier belongs to an earlier service period.
     counting = [
@@ -174,51 +110,32 @@ def not_blocked(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> 
         and (block.ends_at is None or block.ends_at > facts.order.ordered_at)
     ]
     if not counting:
-        return _pass(RuleId.NOT_BLOCKED, f"Your account was not blocked for a violation during this order. {clause}")
+        return _result(RuleId.NOT_BLOCKED, "pass")
     first = min(counting, key=lambda block: block.starts_at)
-    return _fail(
-        RuleId.NOT_BLOCKED,
-        (
-            f"Your account was temporarily blocked for a violation of our terms from "
-            f"{calendar.local_date(first.starts_at).isoformat()}. {clause}"
-        ),
-    )
+    return _result(RuleId.NOT_BLOCKED, "fail", blockedOn=calendar.local_date(first.starts_at).isoformat())
 
 
 def support_confirmed_unfixable(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(
-        "You asked for a solution to a technical problem with the Service in support of the Company, and "
-        "received an official response on the impossibility of its elimination"
-    )
     ticket = facts.support_ticket
     ticket_id = facts.support_ticket_id
     if ticket is None:
-        return _unknown(
-            RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
-            f"We could not find support ticket {ticket_id}; a reviewer will check your proof. {clause}",
-        )
+        return _result(RuleId.SUPPORT_CONFIRMED_UNFIXABLE, "unknown", ticket=ticket_id)
     if ticket.username != facts.order.username:
-        problems = [f"support ticket {ticket_id} is not one of your tickets"]
+        problems = ["not_yours"]
     else:
         problems = []
         if ticket.category != "technical":
-            problems.append(f"support ticket {ticket_id} is not about a technical problem")
+            problems.append("not_technical")
         if ticket.opened_at >= facts.received_at:
-            problems.append(f"support ticket {ticket_id} was opened after your refund request")
+            problems.append("opened_after")
         if ticket.official_response != "cannot_fix":
-            answer = "said the problem was fixed" if ticket.official_response == "fixed" else "has not answered yet"
-            problems.append(f"on support ticket {ticket_id} our support {answer}")
+            problems.append("fixed" if ticket.official_response == "fixed" else "not_answered")
     if not problems:
-        return _pass(
-            RuleId.SUPPORT_CONFIRMED_UNFIXABLE,
-            f"Our support confirmed on ticket {ticket_id} that the technical problem cannot be fixed. {clause}",
-        )
-    text = "; ".join(problems)  # not str.capitalize(): it would lower-case the ticket id
-    return _fail(RuleId.SUPPORT_CONFIRMED_UNFIXABLE, f"{text[:1].upper()}{text[1:]}. {clause}")
+        return _result(RuleId.SUPPORT_CONFIRMED_UNFIXABLE, "pass", ticket=ticket_id)
+    return _result(RuleId.SUPPORT_CONFIRMED_UNFIXABLE, "fail", ticket=ticket_id, problems=problems)
 
 
 def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause("Previously you did not claim the refund under this Policy")
     counting_statuses = {RequestStatus.APPROVED, RequestStatus.REFUSED}
     if policy.cancelled_claims_count:
         counting_statuses.add(RequestStatus.CANCELLED)
@@ -233,78 +150,49 @@ def no_earlier_claim(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar
         if refund.refunded_at < facts.received_at
     ]
     # Each earlier claim with when it was made and how the customer is told of it; the first one is cited.
-    found = [
-        (
-            claim.received_at,
-            f"You already claimed a refund under this Policy on {calendar.local_date(claim.received_at).isoformat()} "
-            f"(order {claim.order_id}), and that claim was decided.",
-        )
-        for claim in earlier
-    ] + [
-        (
-            refund.refunded_at,
-            f"You were already refunded under this Policy on {calendar.local_date(refund.refunded_at).isoformat()} "
-            f"(order {refund.order_id}, refund {refund.reference}, granted by our billing team outside these "
-            "online requests).",
-        )
-        for refund in elsewhere
-    ]
+    found: list[tuple[datetime, str, Mapping[str, Param]]] = []
+    for claim in earlier:
+        claimed_on = calendar.local_date(claim.received_at).isoformat()
+        found.append((claim.received_at, "fail_claim", {"claimedOn": claimed_on, "order": claim.order_id}))
+    for refund in elsewhere:
+        refunded_on = calendar.local_date(refund.refunded_at).isoformat()
+        cited = {"refundedOn": refunded_on, "order": refund.order_id, "refund": refund.reference}
+        found.append((refund.refunded_at, "fail_refund", cited))
     if not found:
-        return _pass(RuleId.NO_EARLIER_CLAIM, f"You have not claimed a refund under this Policy before. {clause}")
-    _, first = min(found, key=lambda claim: claim[0])
-    return _fail(RuleId.NO_EARLIER_CLAIM, f"{first} {clause}")
+        return _result(RuleId.NO_EARLIER_CLAIM, "pass")
+    _, variant, params = min(found, key=lambda claim: claim[0])
+    return _result(RuleId.NO_EARLIER_CLAIM, "fail", variant, **params)
 
 
 def not_app_store(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(
-        "Guarantee of refund applies to all new orders, with the exception of orders paid through the Apple "
-        "iTunes Store. We can not return the money for such orders"
-    )
     channel = facts.order.payment_channel
     if channel is None:
-        return _unknown(
-            RuleId.NOT_APP_STORE,
-            f"Our billing records do not say how this order was paid; a reviewer will check it. {clause}",
-        )
+        return _result(RuleId.NOT_APP_STORE, "unknown")
     if channel not in policy.excluded_payment_channels:
-        return _pass(RuleId.NOT_APP_STORE, f"This order was not paid through a channel we cannot refund. {clause}")
+        return _result(RuleId.NOT_APP_STORE, "pass")
+    # In English the policy owner's own words for the channel; a translation has its catalogue's.
     explanation = policy.excluded_channel_reasons.get(
         channel, "We cannot return money for orders paid through this payment channel."
     )
-    return _fail(RuleId.NOT_APP_STORE, f"{explanation} {clause}")
+    return _result(RuleId.NOT_APP_STORE, "fail", channel=channel, explanation=explanation)
 
 
 def lawful_use(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause(
-        "Principle of payment refund only in the absence of violations of the Policy, Terms of Use, the User "
-        "Agreement; only for Customer who lawfully use the services and does not violate the laws of Hong Kong"
-    )
     if facts.customer is None:
-        return _unknown(
-            RuleId.LAWFUL_USE, f"We could not find your account records; a reviewer will check them. {clause}"
-        )
+        return _result(RuleId.LAWFUL_USE, "unknown")
     if not facts.customer.violations:
-        return _pass(RuleId.LAWFUL_USE, f"We have no violation on record for you. {clause}")
-    found = sorted(
-        {_VIOLATION_NAMES.get(violation.kind, "a violation of our terms") for violation in facts.customer.violations}
-    )
-    return _fail(RuleId.LAWFUL_USE, f"Our records show {' and '.join(found)} on your account. {clause}")
+        return _result(RuleId.LAWFUL_USE, "pass")
+    kinds = sorted({violation.kind for violation in facts.customer.violations})
+    return _result(RuleId.LAWFUL_USE, "fail", violations=kinds)
 
 
 def payment_returnable(facts: ClaimFacts, policy: Policy, calendar: ReviewCalendar) -> RuleResult:
-    clause = _clause("Principle of refund of those payments, which in fact and law may be returned by the Company")
     state = facts.order.payment_state
     if state is None:
-        return _unknown(
-            RuleId.PAYMENT_RETURNABLE,
-            f"Our billing records do not show the state of this payment; a reviewer will check it. {clause}",
-        )
+        return _result(RuleId.PAYMENT_RETURNABLE, "unknown")
     if state is PaymentState.SETTLED:
-        return _pass(RuleId.PAYMENT_RETURNABLE, f"Your payment is settled and can be returned. {clause}")
-    return _fail(
-        RuleId.PAYMENT_RETURNABLE,
-        f"The payment for this order {_UNRETURNABLE_PAYMENTS[state]}, so there is nothing we can return. {clause}",
-    )
+        return _result(RuleId.PAYMENT_RETURNABLE, "pass")
+    return _result(RuleId.PAYMENT_RETURNABLE, "fail", paymentState=state.value)
 
 
 RULES: tuple[_Rule, ...] = (

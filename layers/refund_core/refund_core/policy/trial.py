@@ -164,12 +164,13 @@ def _requests(facts: ClaimFacts, policy: Policy) -> Iterator[RefundRequest]:
     yield pending
     refund_type = RefundType.FULL if assessment.outcome is Outcome.FULL_REFUND else RefundType.PARTIAL
     amount = assessment.suggested_amount or facts.order.amount_paid
-    reasons = tuple(rule.reason for rule in assessment.failed())
+    grounds = assessment.failed()
+    reasons = tuple(rule.reason for rule in grounds)
     for status, decision in (
-        (RequestStatus.APPROVED, Decision(refund_type=refund_type, amount=amount, reasons=reasons,
+        (RequestStatus.APPROVED, Decision(refund_type=refund_type, amount=amount, reasons=reasons, grounds=grounds,
                                           decided_at=facts.received_at, decided_by="auto")),
         (RequestStatus.REFUSED, Decision(refund_type=None, amount=None, reasons=reasons or ("A reason",),
-                                         decided_at=facts.received_at, decided_by="auto")),
+                                         grounds=grounds, decided_at=facts.received_at, decided_by="auto")),
     ):  # fmt: skip
         yield pending.model_copy(update={"status": status, "decision": decision})
     yield pending.model_copy(update={"status": RequestStatus.CANCELLED})
