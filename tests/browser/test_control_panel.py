@@ -78,8 +78,28 @@ def test_the_apis_message_is_shown_beside_the_field_it_concerns(page: Page, serv
     expect(reason).to_have_attribute("aria-invalid", "true")
     error = page.locator(f"#{reason.get_attribute('aria-describedby')}")
     expect(error).to_be_visible()
-    expect(error).to_have_text("must contain some visible text")  # the API's words, beside the field
+    # In words a customer uses, beside the field; the empty ticket beside its own.
+    expect(error).to_have_text("Please write something here: spaces alone are not enough.")
     expect(error).not_to_contain_text("400")
+    assert server.call("GET", "/refund-requests", user="cat").json()["items"] == []
+
+
+def test_errors_are_beside_their_fields_in_chinese_words(page: Page, server: Server) -> None:
+    sign_in(page, server, "cat")
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    row = page.get_by_role("table", name="您的訂單").get_by_role("row").filter(has_text="CAT-40")
+    row.get_by_role("button", name="申請退款").click()
+    page.get_by_role("textbox", name="原因").fill("x" * 2001)
+    page.get_by_role("button", name="提交申請").click()
+    reason = page.get_by_role("textbox", name="原因")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    error = page.locator(f"#{reason.get_attribute('aria-describedby')}")
+    expect(error).to_have_text("請將內容縮短至不多於 2000 個字元。")
+    ticket = page.get_by_role("textbox", name="支援個案編號")
+    expect(page.locator(f"#{ticket.get_attribute('aria-describedby')}")).to_have_text("請填寫此欄。")
+    screenshot(page, "request-form-errors-zh")
+    for text in page.locator(".error, [role=alert]").all_inner_texts():
+        assert not re.search(r"[A-Za-z]{2,}", text), text
     assert server.call("GET", "/refund-requests", user="cat").json()["items"] == []
 
 

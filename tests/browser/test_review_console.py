@@ -67,7 +67,7 @@ def test_a_refusal_without_a_note_is_refused_beside_the_note(page: Page, server:
     page.get_by_role("button", name="Confirm").click()
     note = page.get_by_role("textbox", name="Note to the customer")
     expect(note).to_have_attribute("aria-invalid", "true")
-    expect(page.locator(f"#{note.get_attribute('aria-describedby')}")).to_contain_text("note")
+    expect(page.locator(f"#{note.get_attribute('aria-describedby')}")).to_have_text("Please fill this in.")
     assert server.read(filed["requestId"]).json()["status"] == "PENDING"
 
 

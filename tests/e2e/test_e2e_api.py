@@ -213,7 +213,11 @@ def test_second_request_for_a_decided_order_is_409(server: Server) -> None:
     assert first.json()["status"] == "APPROVED"
     second = server.submit("fred", "FR-1", "TK-fred")
     assert second.status_code == 409, second.text
-    assert second.json()["errors"] == [{"field": "orderId", "message": second.json()["message"]}]
+    answer = second.json()
+    assert answer["code"] == "order_has_request" and answer["params"] == {"order": "FR-1"}
+    assert answer["errors"] == [
+        {"field": "orderId", "message": answer["message"], "code": "order_has_request", "params": {"order": "FR-1"}}
+    ]
 
 
 def test_acting_on_a_decided_request_is_409(server: Server) -> None:

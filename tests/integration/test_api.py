@@ -325,7 +325,12 @@ def test_still_in_progress_is_409_with_retry_after(stack: LocalAws, monkeypatch:
     answer = submit("ord-1")
     assert answer.status == 409 and answer.header("Retry-After") == "1"
     assert answer.json["errors"] == [
-        {"field": "Idempotency-Key", "message": "the first request is still being answered"}
+        {
+            "field": "Idempotency-Key",
+            "message": "the first request is still being answered",
+            "code": "in_progress",
+            "params": {},
+        }
     ]
 
 
@@ -605,3 +610,23 @@ def test_a_request_refused_for_its_app_store_order_and_more_is_an_earlier_claim(
     card = submit("ord-card")
     (earlier,) = [rule for rule in card.json["assessment"]["rules"] if rule["id"] == "NO_EARLIER_CLAIM"]
     assert (card.json["status"], earlier["result"]) == ("REFUSED", "fail")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "code", "params"),
+    [
+        ({"reason": ""}, "reason", "string_too_short", {"min_length": 1}),
+        ({"reason": " \u200b "}, "reason", "no_visible_text", {}),
+        ({"reason": "x" * 2001}, "reason", "string_too_long", {"max_length": 2000}),
+        ({"supportTicketId": None}, "supportTicketId", "string_type", {}),
+    ],
+)
+def test_a_field_error_carries_a_code_and_its_parameters_for_a_page_to_word(
+    stack: LocalAws, changes: dict[str, Any], field: str, code: str, params: dict[str, Any]
+) -> None:
+    seed_order("ord-1")
+    answer = submit("ord-1", **changes)
+    assert answer.status == 400 and answer.json["code"] == "invalid_request"
+    (error,) = answer.json["errors"]
+    assert (error["field"], error["code"], error["params"]) == (field, code, params)
+    assert error["message"]  # the API's English words stay for its clients

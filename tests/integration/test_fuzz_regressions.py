@@ -109,7 +109,9 @@ def test_a_command_wrapped_in_an_array_is_400_and_decides_nothing(stack: LocalAw
     before = stored(stack)
     response = on_request("POST", request_id, "/evaluate", claims=RITA, body='[{"action": "approve"}, "x"]')
     assert response.status == 400
-    assert response.json["errors"] == [{"field": "body", "message": "the body must be a JSON object"}]
+    assert response.json["errors"] == [
+        {"field": "body", "message": "the body must be a JSON object", "code": "not_an_object", "params": {}}
+    ]
     assert stored(stack) == before
 
 
@@ -120,7 +122,14 @@ def test_a_key_given_twice_is_400_naming_it(stack: LocalAws) -> None:
     text = '{"orderId": "ord-2", "orderId": "ord-1", "reason": "x", "supportTicketId": "T-ord-1"}'
     response = call(api_event("POST", SUBMIT, SUBMIT, body=text, claims=ALICE))
     assert response.status == 400
-    assert response.json["errors"] == [{"field": "orderId", "message": "orderId appears more than once in the body"}]
+    assert response.json["errors"] == [
+        {
+            "field": "orderId",
+            "message": "orderId appears more than once in the body",
+            "code": "duplicate_key",
+            "params": {},
+        }
+    ]
     assert stored(stack) == {"RequestsTable": [], "IdempotencyTable": []}
 
 

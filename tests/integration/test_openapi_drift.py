@@ -67,7 +67,12 @@ def test_every_route_declares_what_it_answers() -> None:
     location = document["paths"]["/refund-requests"]["post"]["responses"]["201"]["headers"]["Location"]
     assert location["required"] is True
     assert "HTTPValidationError" not in json.dumps(document)
-    assert set(document["components"]["schemas"]["ErrorResponse"]["properties"]) == {"message", "errors"}
+    assert set(document["components"]["schemas"]["ErrorResponse"]["properties"]) == {
+        "message",
+        "code",
+        "params",
+        "errors",
+    }
 
 
 def test_the_request_resource_is_described_field_by_field() -> None:

@@ -9,15 +9,19 @@ export function configureApi(base) {
 }
 
 export class ApiError extends Error {
-  // status 0: the API did not answer (network down, timeout); else the API's message and field errors.
-  constructor(status, message, errors = []) {
+  // status 0: the API did not answer (network down, timeout); else the API's message, code (with its
+  // parameters) and field errors.
+  constructor(status, message, errors = [], code = "", params = {}) {
     super(message);
     this.status = status;
     this.errors = errors;
+    this.code = code;
+    this.params = params;
   }
 
+  // The field's errors as the API gives them ({field, message, code, params}).
   forField(field) {
-    return this.errors.filter((error) => error.field === field).map((error) => error.message).join(" ");
+    return this.errors.filter((error) => error.field === field);
   }
 }
 
@@ -44,7 +48,8 @@ export async function call(method, path, { body, query, idempotencyKey, accept =
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new ApiError(response.status, problem.message || "", problem.errors || []);
+    throw new ApiError(response.status, problem.message || "", problem.errors || [], problem.code || "",
+      problem.params || {});
   }
   return accept === "application/json" ? response.json() : response.blob();
 }

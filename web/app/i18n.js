@@ -70,6 +70,10 @@ export function hongKongDate(offsetDays = 0) {
   return new Intl.DateTimeFormat("en-CA", { timeZone: HONG_KONG }).format(moment);
 }
 
+export function known(key) {
+  return key in messages;
+}
+
 // The catalogue's words for a value the API names (an outcome, an email's kind...), else the value itself.
 export function wordsFor(prefix, value) {
   const key = `${prefix}.${value}`;

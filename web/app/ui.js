@@ -2,17 +2,41 @@
 // form fields with their errors beside them.
 import { ApiError } from "./api.js";
 import { h, replace, uniqueId } from "./dom.js";
-import { t } from "./i18n.js";
+import { currentLanguage, known, t, wordsFor } from "./i18n.js";
+
+// The catalogue's sentence for the API's code (a request's status in words); null when it has none.
+function codeWords(keys, params) {
+  const key = keys.find(known);
+  if (!key) return null;
+  const values = { ...params };
+  if (values.status) values.status = wordsFor("status", values.status).toLowerCase();
+  return t(key, values);
+}
+
+// The API's message only where the page speaks its language (English); else the general words for it.
+function apiWords(message, general) {
+  return currentLanguage() === "en" && message ? message : t(general);
+}
+
+const GENERAL_WORDS = { 400: "error.invalid", 403: "error.forbidden", 404: "error.notFound", 409: "error.conflict",
+  413: "error.invalid", 415: "error.invalid", 429: "error.busy", 503: "error.busy" };
 
 export function problemText(error) {
   if (!(error instanceof ApiError)) return t("error.unexpected");
   if (error.status === 0) return t("error.unreachable");
   if (error.status === 401) return t("error.signedOut");
-  if (error.status === 403) return error.message || t("error.forbidden");
-  if (error.status === 404) return error.message || t("error.notFound");
-  if (error.status === 429 || error.status === 503) return error.message || t("error.busy");
-  if (error.status >= 500) return t("error.server");
-  return error.message || t("error.unexpected");
+  if (error.status >= 500 && error.status !== 503) return t("error.server");
+  // A call's own sentence; else what is wrong with each field it names; else the general words.
+  const fields = error.errors.map(fieldErrorText).join(" ");
+  return codeWords([`apiError.${error.code}`], error.params) ?? (fields
+    || apiWords(error.message, GENERAL_WORDS[error.status] || "error.unexpected"));
+}
+
+// A field's error in the page's language: its code's words for this field, else for any field, else (in
+// English) the API's own.
+export function fieldErrorText(error) {
+  return codeWords([`fieldError.${error.field}.${error.code}`, `fieldError.${error.code}`], error.params)
+    ?? apiWords(error.message, "fieldError.invalid");
 }
 
 // Thrown by a load that a later one replaced: its answer is dropped, the later one shows.
@@ -64,7 +88,7 @@ export function submitting(form, button, alert, fields, send) {
       let placed = false;
       if (error instanceof ApiError) {
         for (const [name, wrapper] of Object.entries(fields)) {
-          const message = error.forField(name);
+          const message = error.forField(name).map(fieldErrorText).join(" ");
           if (message) {
             wrapper.showError(message);
             placed = true;

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+type ErrorParam = str | int
+
 
 class RefundError(Exception):
-    """Base of every error a caller can cause; the message is safe to show to that caller."""
+    """Base of every error a caller can cause; the message is safe to show to that caller. Its `code` and
+    `params` say the same for a program, or a page in another language (the class's code, else a finer one)."""
 
     # When the same call may succeed: sent as Retry-After.
     retry_after_seconds: int | None = None
+    code = "invalid"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        code: str | None = None,
+        params: dict[str, ErrorParam] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code or self.code
+        self.params = params or {}
 
 
 class InvalidInput(RefundError):
@@ -22,6 +35,8 @@ class InvalidInput(RefundError):
 class InvalidSettings(InvalidInput):
     """A draft policy with invalid settings: every one is named, with what is wrong with it."""
 
+    code = "invalid_settings"
+
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__(f"invalid settings: {', '.join(sorted({name for name, _ in problems}))}")
         self.problems = problems
@@ -30,9 +45,13 @@ class InvalidSettings(InvalidInput):
 class NotFound(RefundError):
     """Unknown, or not the caller's: a stranger is never told that it exists."""
 
+    code = "not_found"
+
 
 class Forbidden(RefundError):
     """The caller may not do this (403)."""
+
+    code = "forbidden"
 
 
 class NotAReviewer(Forbidden):
@@ -54,9 +73,13 @@ class OwnClaim(Forbidden):
 class Conflict(RefundError):
     """The request's state or another open claim forbids the action."""
 
+    code = "conflict"
+
 
 class StillInProgress(Conflict):
     """The first call with this Idempotency-Key is still being answered: the same call again gets its answer."""
+
+    code = "in_progress"
 
     retry_after_seconds = 1
 
@@ -64,21 +87,31 @@ class StillInProgress(Conflict):
 class ClaimsKeptChanging(Conflict):
     """The customer's claims changed under every judging of this one: worth sending again as it is."""
 
+    code = "try_again"
+
 
 class BodyTooLarge(RefundError):
     """The request body is over the size the handlers read."""
+
+    code = "too_large"
 
 
 class PolicyForbids(RefundError):
     """A reviewer's approval that the Refund Policy does not allow."""
 
+    code = "policy_forbids"
+
 
 class LimitReached(RefundError):
     """More requests than the policy's filing limits allow, for an order or for a customer in a period (429)."""
 
+    code = "limit_reached"
+
 
 class ServiceBusy(RefundError):
     """AWS kept throttling through every retry: the caller should try again shortly (503, Retry-After)."""
+
+    code = "busy"
 
     retry_after_seconds = 2
 
@@ -86,3 +119,5 @@ class ServiceBusy(RefundError):
 class RecordEventRefused(RefundError):
     """An event of another system that the service will not apply (RECORDS.md "Strict"): kept whole in the
     records dead-letter queue with this reason and the field it names."""
+
+    code = "refused"

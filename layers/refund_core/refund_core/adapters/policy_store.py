@@ -132,7 +132,7 @@ def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
         if any(code in _THROTTLED or code == "ThrottlingError" for code in codes):
             raise _busy(error) from error
         if not codes or set(codes) - {"None", "ConditionalCheckFailed"}:
-            raise Conflict("another policy action came at the same moment; try again") from error
+            raise Conflict("another policy action came at the same moment; try again", code="try_again") from error
         return codes
     return []
 
@@ -141,7 +141,7 @@ def record_first_version(first: PublishedPolicy, entry: AuditEntry) -> None:
     """Store the shipped document as the first version, once: nothing when it is stored already."""
     codes = _transact([_put(PUBLISHED, first.version, first, "attribute_not_exists(pk)"), _audit(entry)])
     if codes and codes[0] != "ConditionalCheckFailed":
-        raise Conflict("another policy action came at the same moment; try again")
+        raise Conflict("another policy action came at the same moment; try again", code="try_again")
     _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
@@ -163,7 +163,7 @@ def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
     if codes and codes[0] == "ConditionalCheckFailed":
         raise Conflict(f"version {draft.version} is published; a published version cannot be changed", "version")
     if codes:
-        raise Conflict("another policy action came at the same moment; try again")
+        raise Conflict("another policy action came at the same moment; try again", code="try_again")
 
 
 def get_draft(version: str) -> PolicyDraft | None:
@@ -212,13 +212,13 @@ def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -
     if codes and codes[1] == "ConditionalCheckFailed":
         raise Conflict(f"draft {draft.version} was saved again meanwhile: look at it again before publishing")
     if codes:
-        raise Conflict("another policy action came at the same moment; try again")
+        raise Conflict("another policy action came at the same moment; try again", code="try_again")
     _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
 def record_simulation(simulation_id: str, simulation: BaseModel, entry: AuditEntry) -> None:
     if _transact([_put(SIMULATIONS, simulation_id, simulation, "attribute_not_exists(pk)"), _audit(entry)]):
-        raise Conflict("another policy action came at the same moment; try again")
+        raise Conflict("another policy action came at the same moment; try again", code="try_again")
 
 
 def audit_trail(limit: int, next_token: str | None) -> Page[AuditEntry]:

@@ -317,7 +317,12 @@ def record_new_request(
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
             if now_held and now_held != request.request_id:
-                raise Conflict(f"order {request.order_id} already has a refund request", field="orderId") from error
+                raise Conflict(
+                    f"order {request.order_id} already has a refund request",
+                    field="orderId",
+                    code="order_has_request",
+                    params={"order": request.order_id},
+                ) from error
             raise ClaimsChanged from error
         if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             raise ClaimsChanged from error

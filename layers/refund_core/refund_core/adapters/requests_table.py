@@ -70,7 +70,7 @@ def transact(writes: list[TransactWriteItemTypeDef]) -> None:
                 raise
             count("TransactionConflicts")
             time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not a secret
-    raise Conflict("another change to the same claim came at the same moment; try again")
+    raise Conflict("another change to the same claim came at the same moment; try again", code="try_again")
 
 
 def owed_key(request_id: str, effect: Effect) -> dict[str, AttributeValueTypeDef]:

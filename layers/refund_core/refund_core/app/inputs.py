@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from refund_core.errors import InvalidInput
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
@@ -35,7 +36,7 @@ def _written_as_iso_date(value: object) -> object:
     # pydantic also reads a number as a Unix time ("0" is 1970-01-01): a date is only ever written YYYY-MM-DD.
     if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
         return value
-    raise ValueError("must be a date written YYYY-MM-DD")
+    raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD")
 
 
 # The days a filter, a report or a simulation may name: those of the years the service can have seen. Further
@@ -45,7 +46,9 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 def _within_the_service_years(value: date) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(f"must be a date from {FIRST_DAY} to {LAST_DAY}")
+        raise PydanticCustomError(
+            "date_range", "must be a date from {first} to {last}", {"first": str(FIRST_DAY), "last": str(LAST_DAY)}
+        )
     return value
 
 
@@ -58,9 +61,14 @@ MAX_PERIOD_DAYS = 366
 def check_period(first: date, last: date, what: str) -> None:
     """A period of Hong Kong dates, both included: in order, and at most MAX_PERIOD_DAYS long."""
     if first > last:
-        raise InvalidInput("from must not be after to", field="from")
+        raise InvalidInput("from must not be after to", field="from", code="period_reversed")
     if (last - first).days >= MAX_PERIOD_DAYS:
-        raise InvalidInput(f"a {what} covers at most {MAX_PERIOD_DAYS} days", field="to")
+        raise InvalidInput(
+            f"a {what} covers at most {MAX_PERIOD_DAYS} days",
+            field="to",
+            code="period_too_long",
+            params={"days": MAX_PERIOD_DAYS},
+        )
 
 
 # A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
@@ -74,11 +82,11 @@ class _Command(BaseModel):
 
 def _free_text(value: str) -> str:
     if not _NO_CONTROLS.fullmatch(value):
-        raise ValueError("must not contain control characters")
+        raise PydanticCustomError("control_characters", "must not contain control characters")
     if any(unicodedata.category(character) == "Cs" for character in value):
-        raise ValueError("must not contain a lone surrogate (half of a UTF-16 pair)")
+        raise PydanticCustomError("control_characters", "must not contain a lone surrogate (half of a UTF-16 pair)")
     if all(unicodedata.category(character) in _INVISIBLE for character in value):
-        raise ValueError("must contain some visible text")
+        raise PydanticCustomError("no_visible_text", "must contain some visible text")
     return value
 
 

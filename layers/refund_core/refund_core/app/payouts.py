@@ -228,7 +228,7 @@ def _news(
         if payouts.record_change(payout, changed, [_history_of(changed, by, detail)], owed=_emails_of(payout, changed)):
             count_by("PayoutStates", changed.state)
             return True
-    raise Conflict(f"the payout of {request_id} kept changing; try again")
+    raise Conflict(f"the payout of {request_id} kept changing; try again", code="try_again")
 
 
 def _apply_refund(request_id: str, refund: ProcessorRefund, at: datetime) -> bool:
@@ -407,7 +407,7 @@ def act_on_payout(
             raise Conflict(str(refused), field="action") from refused
         if written is not None:
             return PayoutResource.of(written, at)
-    raise Conflict(f"the payout of {request_id} kept changing; try again")
+    raise Conflict(f"the payout of {request_id} kept changing; try again", code="try_again")
 
 
 def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, at: datetime) -> Payout | None:

@@ -126,15 +126,24 @@ def _automatic_decision(
 def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, received_at: datetime) -> None:
     """One claim at a time (POLICY-RULES.md), and no more claims than the filing limits allow."""
     if context.claims.open_request_id is not None:
-        raise Conflict("you already have an open refund request; wait for its decision or cancel it")
+        raise Conflict(
+            "you already have an open refund request; wait for its decision or cancel it", code="open_request_exists"
+        )
     if context.order_claim.request_id is not None:
-        raise Conflict(f"order {order_id} already has a refund request", field="orderId")
+        raise Conflict(
+            f"order {order_id} already has a refund request",
+            field="orderId",
+            code="order_has_request",
+            params={"order": order_id},
+        )
     limits = policy.filing_limits
     if context.order_claim.filings >= limits.per_order:
         raise LimitReached(
             f"order {order_id} has had {context.order_claim.filings} refund requests, the most the Refund Policy "
             f"allows for one order ({limits.per_order}); please contact our customer support",
             field="orderId",
+            code="order_limit_reached",
+            params={"order": order_id, "limit": limits.per_order},
         )
     since = received_at - timedelta(days=limits.per_customer_days)
     if context.claims.filings_since(since) >= limits.per_customer:
@@ -142,6 +151,8 @@ def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, recei
             f"you have filed {limits.per_customer} refund requests in the last {limits.per_customer_days} days, the "
             "most the Refund Policy allows; please contact our customer support",
             field="orderId",
+            code="customer_limit_reached",
+            params={"limit": limits.per_customer, "days": limits.per_customer_days},
         )
 
 
@@ -163,7 +174,10 @@ def submit_refund_request(
         policy = policies.in_force(received_at)
         order = context.records.order
         if order is None or order.username != caller.username:
-            raise NotFound(f"order {command.order_id} not found", field="orderId")
+            raise NotFound(
+                f"order {command.order_id} not found", field="orderId", code="order_not_found",
+                params={"order": command.order_id},
+            )  # fmt: skip
         # An order billing moved to this customer: what its owner before filed is not theirs to answer for.
         context = replace(context, order_claim=context.order_claim.for_owner(caller.username))
         _check_claimable(context, command.order_id, policy, received_at)
@@ -297,7 +311,11 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
     if request.username == caller.username:
         raise OwnClaim("a reviewer may not assess or decide a refund request they filed themselves")
     if request.status is not RequestStatus.PENDING:
-        raise Conflict(f"refund request {request_id} is already {request.status.lower()}")
+        raise Conflict(
+            f"refund request {request_id} is already {request.status.lower()}",
+            code="already_decided",
+            params={"status": request.status.value},
+        )
     return request
 
 
@@ -391,7 +409,11 @@ def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None 
     if request.status is RequestStatus.CANCELLED:
         return RefundRequestResource.of(request, caller)
     if request.status is not RequestStatus.PENDING:
-        raise Conflict(f"refund request {request_id} is already {request.status.lower()} and cannot be cancelled")
+        raise Conflict(
+            f"refund request {request_id} is already {request.status.lower()} and cannot be cancelled",
+            code="not_cancellable",
+            params={"status": request.status.value},
+        )
     history = [HistoryEntry(at=at, event="cancelled", by=caller.username)]
     cancelled = request.model_copy(update={"status": RequestStatus.CANCELLED})
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -65,19 +66,30 @@ _ACTIONS = {"assess", "approve", "refuse"}
 _PATH_ID = re.compile(PATH_ID_PATTERN)
 
 
+type ErrorParams = dict[str, str | int]
+
+
 class FieldError(BaseModel):
+    """What is wrong with one field: in English (`message`), and as a stable `code` with its `params` (pydantic's
+    error types for a malformed value, the service's own for the rest) for a page that says it in its language."""
+
     model_config = ConfigDict(extra="forbid")
 
     field: str
     message: str
+    code: str = "invalid"
+    params: ErrorParams = Field(default_factory=dict)
 
 
 class ErrorResponse(BaseModel):
-    """Every error the API answers: `errors` names the fields at fault, when fields are."""
+    """Every error the API answers: `errors` names the fields at fault, when fields are; `code` and `params`
+    say what `message` says, for a program or a translation."""
 
     model_config = ConfigDict(extra="forbid")
 
     message: str
+    code: str = "invalid"
+    params: ErrorParams = Field(default_factory=dict)
     errors: list[FieldError] = Field(default_factory=list)
 
 
@@ -129,11 +141,19 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(
-    status: int, message: str, errors: Sequence[dict[str, str]] = (), headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+    *,
+    code: str,
+    params: ErrorParams | None = None,
 ) -> Response[Any]:
-    body: dict[str, Any] = {"message": message}
+    body: dict[str, Any] = {"message": message, "code": code}
+    if params:
+        body["params"] = params
     if errors:
-        body["errors"] = list(errors)
+        body["errors"] = [error.model_dump() for error in errors]
     return json_response(body, status, headers)
 
 
@@ -156,14 +176,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise InvalidInput(f"{key} appears more than once in the body", field=key)
+            raise InvalidInput(f"{key} appears more than once in the body", field=key, code="duplicate_key")
         seen.add(key)
     return dict(pairs)
 
 
 def _integer(digits: str) -> int:
     if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise InvalidInput(f"the body holds an integer of more than {MAX_INTEGER_DIGITS} digits", field="body")
+        raise InvalidInput(
+            f"the body holds an integer of more than {MAX_INTEGER_DIGITS} digits",
+            field="body",
+            code="number_too_long",
+            params={"digits": MAX_INTEGER_DIGITS},
+        )
     return int(digits)
 
 
@@ -176,11 +201,13 @@ def read_json_body(text: str) -> dict[str, Any]:
     try:
         body = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_integer)
     except RecursionError as error:
-        raise InvalidInput("the body nests arrays or objects deeper than the API reads", field="body") from error
+        raise InvalidInput(
+            "the body nests arrays or objects deeper than the API reads", field="body", code="too_deep"
+        ) from error
     # Every body of this API is an object. Powertools would take the first item of an array for the model, so
     # that `[{"action": "approve"}, "anything"]` approved.
     if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", field="body")
+        raise InvalidInput("the body must be a JSON object", field="body", code="not_an_object")
     return body
 
 
@@ -250,18 +277,34 @@ def _validation_message(error: dict[str, Any], field: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _validation_params(error: dict[str, Any]) -> ErrorParams:
+    """pydantic's context of the error (min_length, le, pattern...): the plain values a sentence can name."""
+    context = error.get("ctx") or {}
+    return {
+        name: value if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        for name, value in context.items()
+        if isinstance(value, str | int | float | Decimal) and not isinstance(value, bool)
+    }
+
+
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
     raw_errors = error.errors()
     # Powertools reports a handler's answer that breaks its own model this way too: our fault, not the caller's.
     if any(tuple(raw.get("loc", ()))[:1] == ("response",) for raw in raw_errors):
         logger.error("a response broke its declared model", errors=[raw.get("type") for raw in raw_errors])
-        return error_response(500, "internal error; the request was not completed")
+        return _internal_error()
     details = []
     for raw in raw_errors:
         field = "body" if raw.get("type") == "json_invalid" else _field_of(raw)
-        details.append({"field": field, "message": _validation_message(raw, field)})
-    fields = sorted({detail["field"] for detail in details})
-    return error_response(400, f"invalid request: {', '.join(fields)}", details)
+        code = str(raw.get("type") or "invalid")
+        message = _validation_message(raw, field)
+        details.append(FieldError(field=field, message=message, code=code, params=_validation_params(raw)))
+    fields = sorted({detail.field for detail in details})
+    return error_response(400, f"invalid request: {', '.join(fields)}", details, code="invalid_request")
+
+
+def _internal_error() -> Response[Any]:
+    return error_response(500, "internal error; the request was not completed", code="internal")
 
 
 def _no_route(app: APIGatewayRestResolver) -> Response[Any]:
@@ -272,8 +315,9 @@ def _no_route(app: APIGatewayRestResolver) -> Response[Any]:
     for name, value in (event.path_parameters or {}).items():
         if not _PATH_ID.fullmatch(value) or len(value) > PATH_ID_MAX_LENGTH:
             message = f"{name} is 1 to {PATH_ID_MAX_LENGTH} printable ASCII characters"
-            return error_response(400, f"invalid request: {name}", [{"field": name, "message": message}])
-    return error_response(404, f"nothing found at {event.path}")
+            invalid = FieldError(field=name, message=message, code="path_id", params={"max_length": PATH_ID_MAX_LENGTH})
+            return error_response(400, f"invalid request: {name}", [invalid], code="invalid_request")
+    return error_response(404, f"nothing found at {event.path}", code="not_found")
 
 
 def _answer(app: APIGatewayRestResolver, error: Exception, *, signed_in: bool = True) -> Response[Any]:
@@ -283,7 +327,7 @@ def _answer(app: APIGatewayRestResolver, error: Exception, *, signed_in: bool = 
         if signed_in:
             current_caller(app)
     except Unauthenticated as unauthenticated:
-        return error_response(401, unauthenticated.message)
+        return error_response(401, unauthenticated.message, code="unauthenticated")
     headers = app.current_event.headers
     body_unreadable = (
         isinstance(error, RequestUnsupportedContentType | NotJson)
@@ -300,7 +344,8 @@ def _answer(app: APIGatewayRestResolver, error: Exception, *, signed_in: bool = 
         return error_response(
             415,
             "send the body as JSON with Content-Type: application/json",
-            [{"field": "Content-Type", "message": "must be application/json"}],
+            [FieldError(field="Content-Type", message="must be application/json", code="not_json")],
+            code="not_json",
         )
     if isinstance(error, RequestValidationError):
         return _invalid_request(error)
@@ -308,13 +353,19 @@ def _answer(app: APIGatewayRestResolver, error: Exception, *, signed_in: bool = 
         return _no_route(app)
     if isinstance(error, RefundError):
         status = next((code for kind, code in _STATUS_OF if isinstance(error, kind)), 400)
-        errors = [{"field": error.field, "message": error.message}] if error.field else []
+        errors = (
+            [FieldError(field=error.field, message=error.message, code=error.code, params=error.params)]
+            if error.field
+            else []
+        )
         if isinstance(error, InvalidSettings):
-            errors = [{"field": name, "message": message} for name, message in error.problems]
+            errors = [
+                FieldError(field=name, message=message, code="invalid_setting") for name, message in error.problems
+            ]
         retry = {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds else None
-        return error_response(status, error.message, errors, retry)
+        return error_response(status, error.message, errors, retry, code=error.code, params=error.params)
     logger.exception("unexpected error", exc_info=error)
-    return error_response(500, "internal error; the request was not completed")
+    return _internal_error()
 
 
 def bearer_scheme() -> Any:
@@ -359,7 +410,11 @@ def only_parameters(app: APIGatewayRestResolver, known: tuple[str, ...]) -> None
     given = app.current_event.multi_value_query_string_parameters or {}
     for name in given:
         if name not in known:
-            raise InvalidInput(f"{name} is not a parameter of this route (it takes {', '.join(known)})", field=name)
+            raise InvalidInput(
+                f"{name} is not a parameter of this route (it takes {', '.join(known)})",
+                field=name,
+                code="unknown_parameter",
+            )
 
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:
