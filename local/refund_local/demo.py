@@ -27,6 +27,8 @@ class DemoClaim:
     outcome: str  # the assessment's outcome
     status: str  # the request's status right after submission
     why: str
+    language: str | None = None  # their language of record: None is English
+    name: str | None = None
 
 
 DEMO_CLAIMS = (
@@ -35,7 +37,11 @@ DEMO_CLAIMS = (
     DemoClaim("carol", "ord-3001", "T-3001", "REFUSED", "REFUSED", "App Store payment, 250 connections"),
     DemoClaim("dave", "ord-4001", "T-4040", "NEEDS_REVIEW", "PENDING", "support has no ticket T-4040"),
     DemoClaim("erin", "ord-5001", "T-5001", "NEEDS_REVIEW", "PENDING", "no usage records yet; for the cancel tour"),
-)
+    DemoClaim(
+        "mei", "ord-6001", "T-6001", "REFUSED", "REFUSED", "250 connections; reads 繁體中文: her emails are in Chinese",
+        language="zh-HK", name="陳美玲",
+    ),
+)  # fmt: skip
 
 
 def _order(
@@ -67,7 +73,11 @@ def _ticket(ticket_id: str, username: str, opened_at: datetime) -> dict[str, Any
 
 def demo_seed_document(now: datetime) -> dict[str, Any]:
     day = timedelta(days=1)
-    customers = [{"username": claim.username, "email": f"{claim.username}@example.com"} for claim in DEMO_CLAIMS]
+    customers = [
+        {"username": claim.username, "email": f"{claim.username}@example.com"}
+        | ({"language": claim.language, "name": claim.name} if claim.language else {})
+        for claim in DEMO_CLAIMS
+    ]
     return {
         "customers": customers,
         "orders": [
@@ -77,12 +87,14 @@ def demo_seed_document(now: datetime) -> dict[str, Any]:
             _order("ord-4001", "dave", now - 7 * day, "59.99", "paypal", trafficBytes=GB // 2, connections=5),
             # No trafficBytes, no connections: the usage records do not know them yet.
             _order("ord-5001", "erin", now - 12 * day, "39.99", "card"),
+            _order("ord-6001", "mei", now - 8 * day, "59.99", "card", trafficBytes=2 * GB, connections=250),
         ],
         "tickets": [
             _ticket("T-1001", "alice", now - 2 * day),
             _ticket("T-2001", "bob", now - 3 * day),
             _ticket("T-3001", "carol", now - 2 * day),
             _ticket("T-5001", "erin", now - 4 * day),
+            _ticket("T-6001", "mei", now - 2 * day),
         ],
     }
 

@@ -26,7 +26,8 @@ CUSTOMERS = (
 
 SEED: dict[str, Any] = {
     "customers": [customer(name) for name in CUSTOMERS]
-    + [customer("zoe", language="zh-HK"), customer("pol"), customer("max"), customer("mei", language="zh-HK")],
+    + [customer("zoe", language="zh-HK"), customer("pol"), customer("max"), customer("mei", language="zh-HK")]
+    + [customer("apu")],
     # A pending order (40 days old: a partial refund for a reviewer) and a clear full refund for each.
     "orders": [order(f"{name.upper()}-40", name, days_ago=40, amount="99.00") for name in CUSTOMERS]
     + [order(f"{name.upper()}-5", name, days_ago=5) for name in CUSTOMERS]
@@ -34,8 +35,10 @@ SEED: dict[str, Any] = {
     # The policy owner's simulation: a full refund at 20 days, a partial one under a fortnight's window.
     + [order("POL-20", "pol", days_ago=20, amount="73.00")]
     # Clear full refunds whose payouts the customer watches and finance marks paid.
-    + [order("MAX-5", "max"), order("MEI-5", "mei")],
-    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol", "max", "mei")],
+    + [order("MAX-5", "max"), order("MEI-5", "mei")]
+    # Paid through the App Store: Apple refunds it, not the company.
+    + [order("APL-5", "apu", paymentChannel="apple_itunes")],
+    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol", "max", "mei", "apu")],
 }
 
 

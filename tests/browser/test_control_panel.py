@@ -172,3 +172,16 @@ def test_an_expired_session_says_so_and_signs_in_again(page: Page, server: Serve
     page.get_by_role("textbox", name="Username").fill("joe")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("table", name="Your orders")).to_be_visible()
+
+
+def test_an_app_store_order_says_apple_refunds_it_and_offers_no_request(page: Page, server: Server) -> None:
+    sign_in(page, server, "apu")
+    page.get_by_role("link", name="Manage Account").click()
+    row = page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text="APL-5")
+    expect(row).to_contain_text("refunded by Apple, not by us")
+    expect(row.get_by_role("button")).to_have_count(0)
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    row = page.get_by_role("table", name="您的訂單").get_by_role("row").filter(has_text="APL-5")
+    expect(row).to_contain_text("由 Apple 而非本公司退款")
+    expect(row.get_by_role("button")).to_have_count(0)
+    screenshot(page, "app-store-order-zh")

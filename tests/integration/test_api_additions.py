@@ -133,6 +133,14 @@ def test_orders_are_the_callers_own_newest_first_with_their_latest_request_not_c
     assert get("/orders", claims_for("nobody")).json == {"items": [], "nextToken": None}
 
 
+def test_an_app_store_order_says_who_refunds_it_instead(stack: LocalAws) -> None:
+    seed_order("ord-card", "eve", days_ago=6)
+    seed_order("ord-apple", "eve", days_ago=5, channel="apple_itunes")
+    apple, card = get("/orders", claims_for("eve")).json["items"]
+    assert apple["orderId"] == "ord-apple" and "refunded by Apple, not by us" in apple["refundedElsewhere"]
+    assert card["refundedElsewhere"] is None
+
+
 def test_orders_refuse_a_parameter_they_do_not_take(stack: LocalAws) -> None:
     answer = get("/orders", claims_for("eve"), username="fay")
     assert answer.status == 400

@@ -144,3 +144,8 @@ def test_the_demo_data_is_dated_relative_to_today() -> None:
     orders = {order.order_id: order for order in demo_seed(NOW).orders}
     assert NOW - orders["ord-2001"].ordered_at == timedelta(days=40)
     assert orders["ord-5001"].usage() is None
+
+
+def test_the_demo_has_a_customer_who_reads_chinese() -> None:
+    customers = {customer.username: customer for customer in demo_seed(NOW).customers}
+    assert customers["mei"].language == "zh-HK" and customers["mei"].name == "陳美玲"

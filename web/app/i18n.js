@@ -105,6 +105,13 @@ export function reasonText(rule) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+// Who refunds an order the company cannot (the App Store's: Apple): the policy's English words, or the
+// translation's.
+export function refundedElsewhereText(channel, english) {
+  const known = reasons.tables?.excludedChannels || {};
+  return language === "en" ? english : known[channel] || known["*"] || english;
+}
+
 // Said once under reasons given in a translation ("English prevails"); nothing in English.
 export function englishPrevails() {
   return reasons.englishPrevails || "";

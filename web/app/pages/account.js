@@ -1,7 +1,7 @@
 // Manage Account → Refunds: the customer's orders, each with its refund status, and the request form.
 import { call, newIdempotencyKey } from "../api.js";
 import { h, uniqueId } from "../dom.js";
-import { money, shortDay, t } from "../i18n.js";
+import { money, refundedElsewhereText, shortDay, t } from "../i18n.js";
 import { field, loadInto, statusWords, submitting } from "../ui.js";
 
 async function allOrders() {
@@ -21,8 +21,9 @@ function orderRow(order) {
   const status = request
     ? h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, statusWords(request.status))
     : t("orders.noRequest");
-  const action = request
-    ? ""
+  // An order the company does not refund (the App Store's) says who does, and offers no request.
+  const action = request ? "" : order.refundedElsewhere
+    ? h("span", { class: "muted" }, refundedElsewhereText(order.paymentChannel, order.refundedElsewhere))
     : h("button", { type: "button", "aria-describedby": rowHeader,
       onclick: () => { window.location.hash = `#/orders/${encodeURIComponent(order.orderId)}/request`; } },
     t("orders.requestRefund"));

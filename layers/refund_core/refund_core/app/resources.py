@@ -130,6 +130,9 @@ class OrderResource(_Resource):
     kind: str | None
     service_period_days: int | None
     refund_request: OrderRefundRequest | None
+    # None when the company refunds the order; else, in the policy's words, who does instead (NOT_APP_STORE:
+    # the App Store's orders are refunded by Apple), and the Control Panel offers no request for it.
+    refunded_elsewhere: str | None = None
 
 
 class OrderList(_Resource):

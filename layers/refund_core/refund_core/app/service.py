@@ -459,6 +459,7 @@ def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) 
     """The caller's own orders, newest first, each with its latest request that was not cancelled."""
     page = customer_records.orders_of(caller.username, limit, next_token)
     requests = repository.requests_of_orders(caller.username, (order.order_id for order in page.orders))
+    policy = policies.in_force()
     items = tuple(
         OrderResource(
             order_id=order.order_id,
@@ -469,6 +470,9 @@ def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) 
             service_period_days=order.service_period_days,
             refund_request=OrderRefundRequest(request_id=held.request_id, status=held.status)
             if (held := requests.get(order.order_id))
+            else None,
+            refunded_elsewhere=policy.excluded_channel_reasons.get(order.payment_channel or "")
+            if order.payment_channel in policy.excluded_payment_channels
             else None,
         )
         for order in page.orders
