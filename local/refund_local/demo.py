@@ -73,11 +73,12 @@ def _ticket(ticket_id: str, username: str, opened_at: datetime) -> dict[str, Any
 
 def demo_seed_document(now: datetime) -> dict[str, Any]:
     day = timedelta(days=1)
-    customers = [
-        {"username": claim.username, "email": f"{claim.username}@example.com"}
-        | ({"language": claim.language, "name": claim.name} if claim.language else {})
-        for claim in DEMO_CLAIMS
-    ]
+    customers: list[dict[str, str]] = []
+    for claim in DEMO_CLAIMS:
+        entry = {"username": claim.username, "email": f"{claim.username}@example.com"}
+        if claim.language and claim.name:
+            entry |= {"language": claim.language, "name": claim.name}
+        customers.append(entry)
     return {
         "customers": customers,
         "orders": [
