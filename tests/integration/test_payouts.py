@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -352,6 +353,10 @@ def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str
         record_event("PayoutPaid", {"requestId": request_id, "paidAt": datetime.now(UTC).isoformat()})
 
 
+def hong_kong_today() -> str:
+    return datetime.now(ZoneInfo("Asia/Hong_Kong")).date().isoformat()
+
+
 # ---- finance --------------------------------------------------------------------------------------------
 
 
@@ -365,7 +370,7 @@ def test_a_payout_without_a_payment_reference_is_finances_to_mark_paid(stack: Lo
     listed = call(api_event("GET", "/payouts", "/payouts", query={"state": ["MANUAL"]}, claims=FIN)).json["items"]
     assert [item["requestId"] for item in listed] == [filed.request_id]
     path = f"/payouts/{filed.request_id}"
-    body = {"action": "markPaid", "reference": "HSBC-TT-1", "paidOn": datetime.now(UTC).date().isoformat()}
+    body = {"action": "markPaid", "reference": "HSBC-TT-1", "paidOn": hong_kong_today()}
     marked = call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": filed.request_id},
                             body=body, claims=FIN))  # fmt: skip
     assert marked.status == 200, marked.json
@@ -386,7 +391,8 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
             SubmitRefundRequest(order_id=f"ord-{name}", reason="It drops.", support_ticket_id=f"T-ord-{name}"),
         )
     approved_paypal_claim("ned")
-    today = datetime.now(UTC).date().isoformat()
+    # Today as the reports count days, in Hong Kong: from 16:00 UTC on, a day ahead of UTC's date.
+    today = hong_kong_today()
     period = {"from": [today], "to": [today]}
     sla = call(api_event("GET", "/reports/sla", "/reports/sla", query=period, claims=SUE)).json
     exported = call(api_event("GET", "/reports/payouts.csv", "/reports/payouts.csv", query=period, claims=FIN))
