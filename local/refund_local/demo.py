@@ -41,6 +41,7 @@ DEMO_CLAIMS = (
         "mei", "ord-6001", "T-6001", "REFUSED", "REFUSED", "250 connections; reads 繁體中文: her emails are in Chinese",
         language="zh-HK", name="陳美玲",
     ),
+    DemoClaim("lee", "ord-7001", "T-7001", "FULL_REFUND", "APPROVED", "writes a letter (the README's letter example)"),
 )  # fmt: skip
 
 
@@ -89,6 +90,7 @@ def demo_seed_document(now: datetime) -> dict[str, Any]:
             # No trafficBytes, no connections: the usage records do not know them yet.
             _order("ord-5001", "erin", now - 12 * day, "39.99", "card"),
             _order("ord-6001", "mei", now - 8 * day, "59.99", "card", trafficBytes=2 * GB, connections=250),
+            _order("ord-7001", "lee", now - 20 * day, "79.00", "card", trafficBytes=4 * GB, connections=8),
         ],
         "tickets": [
             _ticket("T-1001", "alice", now - 2 * day),
@@ -96,6 +98,7 @@ def demo_seed_document(now: datetime) -> dict[str, Any]:
             _ticket("T-3001", "carol", now - 2 * day),
             _ticket("T-5001", "erin", now - 4 * day),
             _ticket("T-6001", "mei", now - 2 * day),
+            _ticket("T-7001", "lee", now - 1 * day),
         ],
     }
 
