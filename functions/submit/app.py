@@ -1,4 +1,4 @@
-"""POST /refund-requests: a customer files a refund request."""
+"""POST /refund-requests: a customer files a refund request; GET /orders/{orderId}/assessment: checks one first."""
 
 from typing import Annotated, Any
 
@@ -9,14 +9,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.adapters.settings import settings
 from refund_core.app.idempotency import register_lambda_context, submit_refund_request_once
-from refund_core.app.inputs import SubmitRefundRequest
-from refund_core.app.resources import RefundRequestResource
+from refund_core.app.inputs import OrderId, SubmitRefundRequest, SupportTicketId
+from refund_core.app.resources import ClaimCheck, RefundRequestResource
+from refund_core.app.service import check_claim
 from refund_core.http.resolver import (
     BODY_ERRORS,
     current_caller,
     json_body_only,
     media_type_lower_cased,
     new_api,
+    only_parameters,
     resource,
     route_responses,
 )
@@ -59,6 +61,25 @@ def submit(
 ) -> Response[RefundRequestResource]:
     request = submit_refund_request_once(current_caller(app), body, idempotency_key)
     return resource(request, 201, {"Location": f"/refund-requests/{request.request_id}"})
+
+
+@app.get(
+    "/orders/<orderId>/assessment",
+    summary="Check a claim before sending it: the policy's result on the customer's own facts, nothing recorded",
+    responses=route_responses(
+        200,
+        ClaimCheck,
+        "What the policy in force would say of a claim on this order sent now",
+        {
+            404: "The order is unknown, or not yours",
+            409: "You have another open request, or this order already has one",
+            429: "More requests than the Refund Policy's filing limits allow: for this order, or by you in the period",
+        },
+    ),
+)
+def check(orderId: OrderId, support_ticket_id: SupportTicketId) -> Response[ClaimCheck]:
+    only_parameters(app, ("supportTicketId",))
+    return resource(check_claim(current_caller(app), orderId, support_ticket_id))
 
 
 @observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -22,6 +22,7 @@ from refund_local.chromium import CHROMIUM, CHROMIUM_ARGS
 CUSTOMERS = (
     *("bea", "ben", "cat", "dan", "eve", "fay", "gus", "hal", "ida", "joe", "kim", "lea"),
     *("pia", "quin", "ray", "sol"),  # the accessibility checks'
+    *("uma", "vic"),  # the checks before sending
 )
 
 SEED: dict[str, Any] = {

@@ -1,5 +1,5 @@
-"""The customers' Control Panel: Manage Account → Refunds, a request sent and withdrawn, errors in words, a
-double click that sends once, an API that does not answer, the language chosen and remembered."""
+"""The customers' Control Panel: Manage Account → Refunds, a request checked, sent and withdrawn, past requests,
+errors in words, a double click that sends once, an API that does not answer, the language chosen and remembered."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 from e2e_support import Server
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from web_support import request_refund, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -28,7 +28,9 @@ def test_a_customer_requests_a_refund_sees_the_checks_and_cancels_it(page: Page,
     expect(status).to_contain_text(DECISION_BY)
     checks = page.get_by_role("list", name="Policy checks").get_by_role("listitem")
     expect(checks).to_have_count(10)
-    expect(checks.filter(has_text="Failed")).to_contain_text("40 days after your order")
+    # Filed late, the claim is a partial one: the check says it reduces the refund, not that it refuses it.
+    expect(checks.filter(has_text="Reduces the refund")).to_contain_text("40 days after your order")
+    expect(page.get_by_text("a reviewer sets at the company's discretion")).to_be_visible()
 
     page.get_by_role("button", name="Cancel request").click()
     page.get_by_role("dialog").get_by_role("button", name="Keep it").click()
@@ -51,6 +53,17 @@ def test_a_customer_requests_a_refund_sees_the_checks_and_cancels_it(page: Page,
         for item in server.call("GET", f"/refund-requests?status={status}", user="bea").json()["items"]
     ]
     assert statuses == ["CANCELLED", "PENDING"]
+
+    # The cancelled request is still there among the customer's requests, newest first, with what was bought.
+    page.get_by_role("link", name="Manage Account").click()
+    past = page.get_by_role("table", name="Your requests").get_by_role("row")
+    expect(past).to_have_count(3)
+    expect(past.nth(1)).to_contain_text("Being reviewed")
+    expect(past.nth(2)).to_contain_text("Cancelled")
+    for row in (past.nth(1), past.nth(2)):
+        expect(row).to_contain_text("BEA-40")
+        expect(row).to_contain_text("365-day plan, new order")
+        expect(row).to_contain_text("US$99.00")
 
 
 def test_cancelling_works_from_the_keyboard_alone(page: Page, server: Server) -> None:
@@ -145,7 +158,7 @@ def test_the_language_choice_changes_every_word_and_is_remembered(page: Page, se
     # Every check's reason in Chinese, its date the Chinese way, and once that the English policy prevails.
     checks = page.get_by_role("list", name="政策核對").get_by_role("listitem")
     expect(checks).to_have_count(10)
-    failed = checks.filter(has_text="不通過").filter(has_text="日送達")
+    failed = checks.filter(has_text="減少退款").filter(has_text="日送達")
     expect(failed).to_contain_text(re.compile(r"訂購日期（\d{4}年\d{1,2}月\d{1,2}日）後 40 日送達"))
     for text in checks.all_inner_texts():
         # Ids, amounts and Apple's own name for its store are as written.
@@ -158,7 +171,7 @@ def test_the_language_choice_changes_every_word_and_is_remembered(page: Page, se
     expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_contain_text(DECISION_BY)
     expect(checks.filter(has_text="40 days after your order")).to_have_count(0)
     english = page.get_by_role("list", name="Policy checks").get_by_role("listitem")
-    expect(english.filter(has_text="Failed")).to_contain_text(re.compile(r"40 days after your order of \d"))
+    expect(english.filter(has_text="Reduces the refund")).to_contain_text(re.compile(r"40 days after your order of \d"))
     expect(page.get_by_text("(English prevails)")).to_have_count(0)
 
 
@@ -185,3 +198,54 @@ def test_an_app_store_order_says_apple_refunds_it_and_offers_no_request(page: Pa
     expect(row).to_contain_text("由 Apple 而非本公司退款")
     expect(row.get_by_role("button")).to_have_count(0)
     screenshot(page, "app-store-order-zh")
+
+
+def test_a_customer_checks_before_sending_and_is_warned_that_it_is_the_one_claim(page: Page, server: Server) -> None:
+    """The policy's result on the customer's own facts, and what sending uses up; nothing is recorded."""
+    sign_in(page, server, "uma")
+    row = page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text="UMA-5")
+    row.get_by_role("button", name="Request a refund").click()
+    page.get_by_role("button", name="Check before you send").click()
+    ticket = page.get_by_role("textbox", name="Support ticket")
+    expect(page.locator(f"#{ticket.get_attribute('aria-describedby')}")).to_have_text("Please fill this in.")
+
+    ticket.fill("T-uma")
+    page.get_by_role("button", name="Check before you send").click()
+    checked = page.get_by_role("region", name="If you sent it now")
+    expect(checked).to_contain_text("Full refund")
+    expect(checked).to_contain_text("decided at once, with no reviewer and no time to cancel it")
+    expect(checked).to_contain_text("refund or refusal, it is your one claim under the Refund Policy")
+    expect(checked.get_by_role("list", name="Policy checks").get_by_role("listitem")).to_have_count(10)
+    expect(ticket).not_to_have_attribute("aria-invalid", "true")
+    screenshot(page, "request-form-checked")
+    assert server.call("GET", "/refund-requests", user="uma").json()["items"] == []
+
+    page.get_by_role("textbox", name="Reason").fill("It drops every few minutes.")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_role("status").filter(has_text="Approved")).to_be_visible()
+
+
+def test_the_check_on_a_phone_in_chinese_says_a_reviewer_decides_and_cancelling_frees_the_claim(
+    browser: Browser, server: Server
+) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 800}, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        sign_in(page, server, "vic")
+        page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+        row = page.get_by_role("table", name="您的訂單").get_by_role("row").filter(has_text="VIC-40")
+        row.get_by_role("button", name="申請退款").click()  # on the screen: the orders are cards on a phone
+        page.get_by_role("textbox", name="支援個案編號").fill("T-vic")
+        page.get_by_role("button", name="提交前先核對").click()
+        checked = page.get_by_role("region", name="如現在提交")
+        expect(checked).to_contain_text("部分退款")
+        expect(checked).to_contain_text("申請將由審核員決定；決定前您可以取消。")
+        expect(checked).to_contain_text("如在決定前取消，則不計算在內。")
+        for warning in checked.locator("p").all_inner_texts()[:3]:
+            assert not re.search(r"[A-Za-z]{2,}", warning), warning
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        screenshot(page, "360-request-form-checked-zh")
+    finally:
+        context.close()
+    assert server.call("GET", "/refund-requests", user="vic").json()["items"] == []

@@ -3,6 +3,8 @@ difference and the requests that change, and publication from a moment in Hong K
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from e2e_support import Server
 from playwright.sync_api import Page, expect
@@ -33,6 +35,9 @@ def test_a_policy_owner_simulates_a_fortnight_window_and_publishes_it_for_later(
     expect(row).to_contain_text("Partial refund")
     # 73.00 − 73.00 × 20 / 365 = 69.00 under the draft.
     expect(row).to_contain_text("US$69.00")
+    # A shorter window only ever refunds less: said in words, not in an accountant's parentheses.
+    usd = page.get_by_role("listitem").filter(has_text="Refunded by the rules (USD)")
+    expect(usd).to_contain_text(re.compile(r"US\$[\d,]+\.\d\d → US\$[\d,]+\.\d\d: US\$[\d,]+\.\d\d less$"))
     screenshot(page, "policy-simulated")
 
     page.get_by_label("Takes effect from").fill("2030-01-01T09:00")

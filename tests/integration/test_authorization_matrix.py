@@ -19,6 +19,7 @@ from refund_local.provision import api_routes, load_template
 from refund_local.stack import LocalAws
 
 SUBMIT = "POST /refund-requests"
+CHECK = "GET /orders/{orderId}/assessment"
 READ = "GET /refund-requests/{id}"
 LIST = "GET /refund-requests"
 EVALUATE = "POST /refund-requests/{id}/evaluate"
@@ -48,10 +49,11 @@ FINANCE_OR_SUPERVISOR = {
     "no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200, "finance": 200,
 }  # fmt: skip
 
-# The target is the owner's: their order for a submission, their pending request for the other routes.
+# The target is the owner's: their order for a submission or a check, their pending request for the other routes.
 # fmt: off
 MATRIX: dict[str, dict[str, int]] = {
     SUBMIT:   {"no token": 401, "stranger": 404, "owner": 201, "reviewer": 404},
+    CHECK:    {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
     READ:     {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 200},
     LIST:     {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200},
     EVALUATE: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200},
@@ -143,6 +145,12 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
     if route == SUBMIT:
         body = submission(OWNER.orders[1])
         return api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims)
+    if route == CHECK:
+        order_id = OWNER.orders[1]
+        return api_event(
+            "GET", "/orders/{orderId}/assessment", f"/orders/{order_id}/assessment",
+            path_parameters={"orderId": order_id}, query={"supportTicketId": f"T-{order_id}"}, claims=claims,
+        )  # fmt: skip
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
     if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV):
@@ -184,7 +192,7 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     seed_order(STRANGER.orders[0], username=STRANGER.username, days_ago=40)
     # Both customers hold a pending request, except that the owner submitting must not already have one.
     stranger_request = file_request(STRANGER, STRANGER.orders[0])
-    owner_request = file_request(OWNER, OWNER.orders[0]) if route != SUBMIT else None
+    owner_request = file_request(OWNER, OWNER.orders[0]) if route not in (SUBMIT, CHECK) else None
     if route in POLICY_ROUTES:
         saved = call(policy_event(DRAFT, CLAIMS["policy owner"]))
         assert saved.status == 200, saved.json
@@ -195,9 +203,10 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     response = call(event)
 
     assert response.status == status, response.json
-    if status >= 400:
+    if status >= 400 or route == CHECK:  # a check records nothing either
         assert requests_table_items() == before
         assert policy_table_items() == policy_before
+    if status >= 400:
         assert isinstance(response.json["message"], str)
     if caller not in ("reviewer", "supervisor", "policy owner", "finance"):
         others = {

@@ -360,6 +360,16 @@ def test_nobody_but_a_policy_owner_may_call_any_policy_route(stack: LocalAws, cl
     assert policy_items() == stored
 
 
+def test_reading_the_policy_writes_nothing_and_audits_nothing(stack: LocalAws) -> None:
+    """Opening the policy page is no action of its owner's: it shows the shipped version, stored or not."""
+    for _ in range(2):
+        versions = get("/policy")
+        assert versions.status == 200
+        assert versions.json["inForce"]["version"] == shipped()["version"]
+    assert policy_items() == []
+    assert get("/policy/audit").json["items"] == []
+
+
 def test_every_policy_action_is_in_the_audit_trail_newest_first(stack: LocalAws) -> None:
     put_draft("d1", draft("d1", claimWindowDays=14))
     put_draft("d1", draft("d1", claimWindowDays=21))

@@ -21,6 +21,7 @@ from refund_local.provision import (
 # API.md, "Routes" (the query string of the list route left out).
 DOCUMENTED_ROUTES = {
     ("POST", "/refund-requests"),
+    ("GET", "/orders/{orderId}/assessment"),
     ("GET", "/refund-requests/{requestId}"),
     ("GET", "/refund-requests"),
     ("POST", "/refund-requests/{requestId}/evaluate"),

@@ -190,3 +190,13 @@ def test_claim_facts_need_an_order(claim: Any) -> None:
     request, facts = recorded(claim)
     assert claim_facts(request, facts.model_copy(update={"order": None})) is None
     assert isinstance(claim_facts(request, facts), ClaimFacts)
+
+
+def test_a_request_withdrawn_before_its_decision_is_counted_but_not_weighed(claim: Any) -> None:
+    """A cancelled claim asked for nothing in the end: its outcome and money are in neither column."""
+    tally = Tally(FORTNIGHT)
+    request, facts = recorded(claim, **ordered_days_before(20))
+    tally.add(request.model_copy(update={"status": RequestStatus.CANCELLED}), facts)
+    tally.add(*recorded(claim, "rr_2", **ordered_days_before(20)))
+    assert (tally.requests, tally.cancelled, tally.changed_count) == (2, 1, 1)
+    assert sum(tally.by_outcome().was.values()) == sum(tally.by_outcome().would.values()) == 1

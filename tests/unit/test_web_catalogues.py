@@ -46,3 +46,8 @@ def test_no_page_text_is_written_in_the_code() -> None:
     assert offenders == []
     page = (WEB / "index.html").read_text(encoding="utf-8")
     assert re.sub(r"<[^>]+>", "", page).strip() == ""
+
+
+def test_the_chinese_pages_address_the_reader_as_nin_throughout() -> None:
+    """您, the polite "you" every page uses; never the familiar 你 (it once slipped into the policy page)."""
+    assert [key for key, text in catalogue("zh-HK").items() if "你" in text] == []

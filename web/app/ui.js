@@ -76,8 +76,20 @@ export function field(labelKey, control) {
 // A form's submit: one send at a time (the button is disabled while it runs), errors beside their fields,
 // the rest in the form's alert.
 export function submitting(form, button, alert, fields, send) {
-  form.addEventListener("submit", async (event) => {
+  const run = guarded(form, button, alert, fields, send);
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
+    run();
+  });
+}
+
+// Another button of a form (a check before sending), its errors placed as the submit's are.
+export function pressing(form, button, alert, fields, send) {
+  button.addEventListener("click", guarded(form, button, alert, fields, send));
+}
+
+function guarded(form, button, alert, fields, send) {
+  return async () => {
     if (button.disabled) return;
     button.disabled = true;
     alert.hidden = true;
@@ -104,7 +116,27 @@ export function submitting(form, button, alert, fields, send) {
     } finally {
       button.disabled = false;
     }
-  });
+  };
+}
+
+// A table on a wide screen, a stack of cards on a phone (styles.css): each cell carries its column's name,
+// shown before it when the header row is hidden, so that no status or action is ever off the screen. Between the
+// two widths it scrolls sideways in a region a keyboard can reach.
+export function dataTable(caption, names, body) {
+  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption }, h("table", { class: "cards" },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, names.map((name) => h("th", { scope: "col" }, name)))),
+    body));
+}
+
+// One row of a dataTable: the first cell heads the row (`header` its attributes), the rest are its cells.
+export function tableRow(names, [first, ...cells], { row = {}, header = {} } = {}) {
+  return h("tr", row, h("th", { scope: "row", ...header }, first),
+    cells.map((cell, index) => h("td", { "data-label": names[index + 1] }, cell)));
+}
+
+export function columnNames(keys) {
+  return keys.map((key) => t(key));
 }
 
 export function statusWords(status) {

@@ -3,7 +3,7 @@
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { hongKongDate, money, shortDay, t, wordsFor } from "../i18n.js";
-import { Superseded, field, loadInto, submitting } from "../ui.js";
+import { Superseded, columnNames, dataTable, field, loadInto, submitting, tableRow } from "../ui.js";
 
 const STATES = ["SCHEDULED", "SENT", "FAILED", "MANUAL", "PAID"];
 // What finance may do with a payout in each state (the API refuses the rest with a 409).
@@ -40,15 +40,15 @@ function actionForm(payout, action, done) {
   return form;
 }
 
-function row(payout, who, openForm) {
+function row(names, payout, who, openForm) {
   const actions = who.finance ? ACTIONS[payout.state].map((action) =>
     h("button", { type: "button", class: "secondary", onclick: () => openForm(payout, action) }, t(`payouts.${action}`))) : [];
-  return h("tr", {},
-    h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(payout.requestId)}` }, payout.requestId)),
-    h("td", {}, payout.username), h("td", {}, money(payout.amount)),
-    h("td", {}, wordsFor("payoutState", payout.state)), h("td", {}, wordsFor("payout.route", payout.route)),
-    h("td", {}, payout.reference || payout.failureReason || t("none")), h("td", {}, shortDay(payout.stateSince)),
-    h("td", {}, String(payout.workingDaysInState)), h("td", {}, h("div", { class: "row-actions" }, actions)));
+  return tableRow(names, [
+    h("a", { href: `#/requests/${encodeURIComponent(payout.requestId)}` }, payout.requestId),
+    payout.username, money(payout.amount), wordsFor("payoutState", payout.state), wordsFor("payout.route", payout.route),
+    payout.reference || payout.failureReason || t("none"), shortDay(payout.stateSince), String(payout.workingDaysInState),
+    h("div", { class: "row-actions" }, actions),
+  ]);
 }
 
 export function payoutsPage(who) {
@@ -58,8 +58,8 @@ export function payoutsPage(who) {
   const results = h("div");
   const area = h("div");
   const notice = h("p", { role: "status", class: "notice", hidden: true });
-  const columns = ["payouts.request", "payouts.customer", "payouts.amount", "payouts.state", "payouts.route",
-    "payouts.reference", "payouts.since", "payouts.days", "payouts.actions"];
+  const names = columnNames(["payouts.request", "payouts.customer", "payouts.amount", "payouts.state", "payouts.route",
+    "payouts.reference", "payouts.since", "payouts.days", "payouts.actions"]);
 
   let latest = 0;
   const load = (nextToken, rows) => {
@@ -86,12 +86,8 @@ export function payoutsPage(who) {
     form.querySelector("input, textarea, button")?.focus();
   };
   const show = (page, earlier = []) => {
-    const rows = [...earlier, ...page.items.map((payout) => row(payout, who, openForm))];
-    // A region that scrolls on a narrow screen is focusable, so that a keyboard can scroll it too.
-    const table = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": t("payouts.caption") }, h("table", {},
-      h("caption", {}, t("payouts.caption")),
-      h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col" }, t(key))))),
-      h("tbody", {}, rows)));
+    const rows = [...earlier, ...page.items.map((payout) => row(names, payout, who, openForm))];
+    const table = dataTable(t("payouts.caption"), names, h("tbody", {}, rows));
     const more = page.nextToken
       ? h("button", { type: "button", class: "secondary", onclick: () => load(page.nextToken, rows) }, t("payouts.more"))
       : null;

@@ -4,7 +4,7 @@
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
-import { field, loadInto, submitting } from "../ui.js";
+import { columnNames, dataTable, field, loadInto, submitting, tableRow } from "../ui.js";
 
 const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
 // Whole numbers, by the document's name for them (which is also what a 400 names).
@@ -44,15 +44,12 @@ function versionsTable(found) {
     [found.inForce, "policy.inForce"],
     ...found.earlier.map((version) => [version, "policy.earlier"]),
   ];
-  // A region that scrolls on a narrow screen is focusable, so that a keyboard can scroll it too.
-  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": t("policy.versions") }, h("table", {},
-    h("caption", {}, t("policy.versions")),
-    h("thead", {}, h("tr", {}, ["policy.version", "policy.state", "policy.effectiveFrom", "policy.publishedBy"]
-      .map((key) => h("th", { scope: "col" }, t(key))))),
-    h("tbody", {}, rows.map(([version, state]) => h("tr", {},
-      h("th", { scope: "row" }, version.version), h("td", {}, t(state)),
-      h("td", {}, version.publishedBy === "shipped" ? t("policy.fromTheStart") : moment(version.effectiveFrom)),
-      h("td", {}, version.publishedBy === "shipped" ? t("policy.shipped") : version.publishedBy))))));
+  const names = columnNames(["policy.version", "policy.state", "policy.effectiveFrom", "policy.publishedBy"]);
+  return dataTable(t("policy.versions"), names, h("tbody", {}, rows.map(([version, state]) => tableRow(names, [
+    version.version, t(state),
+    version.publishedBy === "shipped" ? t("policy.fromTheStart") : moment(version.effectiveFrom),
+    version.publishedBy === "shipped" ? t("policy.shipped") : version.publishedBy,
+  ]))));
 }
 
 function outcomesChart(byOutcome) {
@@ -88,29 +85,33 @@ function moneyDifference(refunded) {
   if (!refunded.was.length) return h("p", {}, t("policy.noMoney"));
   return h("ul", { class: "figures" }, refunded.was.map((was, index) => {
     const would = refunded.would[index];
-    const difference = { amount: (Number(would.amount) - Number(was.amount)).toFixed(was.amount.split(".")[1]?.length ?? 0), currency: was.currency };
+    const change = Number(would.amount) - Number(was.amount);
+    const places = was.amount.split(".")[1]?.length ?? 0;
+    // In words, not an accountant's parentheses (which read as a loss).
+    const amount = money({ amount: Math.abs(change).toFixed(places), currency: was.currency });
+    const difference = t(change > 0 ? "policy.more" : change < 0 ? "policy.less" : "policy.same", { amount });
     return h("li", {}, h("span", {}, t("policy.refunded", { currency: was.currency })), h("br"),
-      h("strong", {}, t("policy.moneyChange", { was: money(was), would: money(would), difference: money(difference) })));
+      h("strong", {}, t("policy.moneyChange", { was: money(was), would: money(would), difference })));
   }));
 }
 
 function changedTable(simulation) {
   if (!simulation.changed.length) return h("p", {}, t("policy.nothingChanges"));
   const caption = t("policy.changed", { count: simulation.changedCount });
-  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption }, h("table", {},
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, ["policy.request", "policy.outcomeWas", "policy.outcomeWould", "policy.amountWas", "policy.amountWould"]
-      .map((key) => h("th", { scope: "col" }, t(key))))),
-    h("tbody", {}, simulation.changed.map((change) => h("tr", {},
-      h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(change.requestId)}` }, change.requestId)),
-      h("td", {}, wordsFor("outcome", change.outcome.was)), h("td", {}, wordsFor("outcome", change.outcome.would)),
-      h("td", {}, money(change.suggestedAmount.was) || t("none")), h("td", {}, money(change.suggestedAmount.would) || t("none")))))));
+  const names = columnNames(["policy.request", "policy.outcomeWas", "policy.outcomeWould", "policy.amountWas",
+    "policy.amountWould"]);
+  return dataTable(caption, names, h("tbody", {}, simulation.changed.map((change) => tableRow(names, [
+    h("a", { href: `#/requests/${encodeURIComponent(change.requestId)}` }, change.requestId),
+    wordsFor("outcome", change.outcome.was), wordsFor("outcome", change.outcome.would),
+    money(change.suggestedAmount.was) || t("none"), money(change.suggestedAmount.would) || t("none"),
+  ]))));
 }
 
 function simulationResult(simulation) {
   return [
     h("h3", {}, t("policy.simulated", { version: simulation.version, from: simulation.from, to: simulation.to })),
-    h("p", { role: "status" }, t("policy.simulatedCount", { requests: simulation.requests, changed: simulation.changedCount })),
+    h("p", { role: "status" }, t("policy.simulatedCount", {
+      requests: simulation.requests, cancelled: simulation.cancelled, changed: simulation.changedCount })),
     outcomesChart(simulation.byOutcome), moneyDifference(simulation.refunded), changedTable(simulation),
   ];
 }

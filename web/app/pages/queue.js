@@ -2,19 +2,21 @@
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { shortDay, t, wordsFor } from "../i18n.js";
-import { Superseded, loadInto, statusWords } from "../ui.js";
+import { Superseded, columnNames, dataTable, loadInto, statusWords, tableRow } from "../ui.js";
 
 const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
+const COLUMNS = ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.received", "queue.deadline",
+  "queue.daysLeft"];
 
-function row(request) {
+function row(names, request) {
   const left = request.overdue
     ? h("span", { class: "overdue" }, t("queue.overdue"))
     : request.workingDaysLeft ?? t("none");
-  return h("tr", { class: request.overdue ? "overdue-row" : null },
-    h("th", { scope: "row" }, h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId)),
-    h("td", {}, request.username), h("td", {}, request.orderId),
-    h("td", {}, wordsFor("outcome", request.assessment.outcome)),
-    h("td", {}, shortDay(request.receivedAt)), h("td", {}, shortDay(request.deadline)), h("td", {}, left));
+  return tableRow(names, [
+    h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId),
+    request.username, request.orderId, wordsFor("outcome", request.assessment.outcome),
+    shortDay(request.receivedAt), shortDay(request.deadline), left,
+  ]);
 }
 
 export function queuePage() {
@@ -24,15 +26,12 @@ export function queuePage() {
   const rows = h("tbody");
   const more = h("div", { class: "actions" });
   const results = h("div");
-  const table = h("div", { class: "table-wrap" }, h("table", {},
-    h("caption", {}, t("queue.caption")),
-    h("thead", {}, h("tr", {}, ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.received",
-      "queue.deadline", "queue.daysLeft"].map((key) => h("th", { scope: "col" }, t(key))))),
-    rows));
+  const names = columnNames(COLUMNS);
+  const table = dataTable(t("queue.caption"), names, rows);
 
   const show = (page, append) => {
     if (!append) rows.replaceChildren();
-    rows.append(...page.items.map(row));
+    rows.append(...page.items.map((request) => row(names, request)));
     const count = rows.children.length;
     replace(more, page.nextToken
       ? h("button", { type: "button", class: "secondary", onclick: () => load(page.nextToken) }, t("queue.more")) : null);

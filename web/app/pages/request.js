@@ -58,15 +58,25 @@ function payoutBlock(request, staff) {
   return h("section", { "aria-labelledby": heading.id }, heading, h("div", { role: "status" }, lines));
 }
 
-function policyChecks(assessment) {
+// POLICY-RULES.md: a failure of these only takes the claim from a full refund to a partial one, never refuses it.
+const PARTIAL_PATH = new Set(["WITHIN_30_DAYS", "TRAFFIC_UNDER_LIMIT", "NEW_ORDER"]);
+
+function verdict(rule) {
+  const result = rule.result === "fail" && PARTIAL_PATH.has(rule.id) ? "partial" : rule.result;
+  return h("span", { class: `result ${result}` }, t(`rule.${result}`));
+}
+
+// `open`: the claim is still to be decided (pending, or not yet sent), so a suggested amount means something.
+export function policyChecks(assessment, open = true) {
   const heading = h("h2", { id: uniqueId("checks") }, t("request.checks"));
   const list = h("ul", { class: "checks", "aria-label": t("request.checks") },
-    assessment.rules.map((rule) => h("li", {},
-      h("span", { class: `result ${rule.result}` }, t(`rule.${rule.result}`)), reasonText(rule))));
-  const summary = assessment.suggestedAmount
+    assessment.rules.map((rule) => h("li", {}, verdict(rule), reasonText(rule))));
+  const partial = open && assessment.outcome === "PARTIAL_REFUND";
+  const summary = partial && assessment.suggestedAmount
     ? h("p", {}, t("request.suggested", { amount: money(assessment.suggestedAmount) })) : null;
+  const explained = partial ? h("p", {}, t("request.partialExplained")) : null;
   const prevails = englishPrevails() ? h("p", { class: "muted" }, englishPrevails()) : null;
-  return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, list, prevails,
+  return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, explained, list, prevails,
     h("p", { class: "muted" }, t("request.policyVersion", { version: assessment.policyVersion, date: moment(assessment.assessedAt) }))];
 }
 
@@ -206,7 +216,7 @@ export function requestPage(who, requestId) {
       own && request.status === "PENDING" ? cancelControls(request, reload) : null,
       reviewer && request.status === "PENDING" ? staffControls(request, reload) : null,
       staff ? factsRegion(request.facts) : null,
-      policyChecks(request.assessment),
+      policyChecks(request.assessment, request.status === "PENDING"),
       history(request),
     ];
   };

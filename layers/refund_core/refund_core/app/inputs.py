@@ -9,14 +9,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from refund_core.errors import InvalidInput
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
-from refund_core.policy.models import Text
+from refund_core.policy.models import ID_PATTERN, Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
 # `_free_text`, for a message a person can read, and declared in the OpenAPI document from the same pattern.
@@ -73,6 +73,19 @@ def check_period(first: date, last: date, what: str) -> None:
 
 # A request id in a path: API Gateway hands it over decoded, so it is checked like any other input.
 RequestId = Annotated[str, Path(min_length=1, max_length=PATH_ID_MAX_LENGTH, pattern=PATH_ID_PATTERN)]
+
+# A claim's ids in a path and a query (GET /orders/{orderId}/assessment), as API.md writes ids.
+OrderId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+SupportTicketId = Annotated[
+    str,
+    Query(
+        alias="supportTicketId",
+        min_length=1,
+        max_length=128,
+        pattern=ID_PATTERN,
+        description="The support ticket that proves the technical problem",
+    ),
+]
 
 
 class _Command(BaseModel):

@@ -97,6 +97,7 @@ class Simulation(_Resource):
     not_replayed: int = Field(
         description="Of those, assessed before every fact the rules read was recorded with the assessment"
     )
+    cancelled: int = Field(description="Of those, withdrawn by their customers before a decision: not weighed")
     changed_count: int = Field(description="Requests whose outcome or suggested amount would change")
     changed: tuple[ChangedRequest, ...] = Field(description="The first 1,000 of them, in the order received")
     by_outcome: WasWould[dict[Outcome, int]]
@@ -142,9 +143,9 @@ def _first_version_recorded(caller: Caller, at: datetime) -> None:
 
 
 def policy_versions(caller: Caller, now: datetime | None = None) -> PolicyVersions:
+    """A read, and only a read: before the first draft or publication, the shipped document (not stored yet)."""
     _policy_owner(caller)
     at = now or _now()
-    _first_version_recorded(caller, at)
     published = sorted(versions(fresh=True), key=lambda version: (version.effective_from, version.published_at))
     current = document.in_force(published, at) or published[0]
     position = published.index(current)
@@ -211,6 +212,7 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
         simulated_at=at,
         requests=tally.requests,
         not_replayed=tally.not_replayed,
+        cancelled=tally.cancelled,
         changed_count=tally.changed_count,
         changed=tuple(tally.changed),
         by_outcome=tally.by_outcome(),

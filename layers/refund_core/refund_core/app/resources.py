@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from refund_core.adapters.records import RequestRecord
 from refund_core.http.identity import Caller
-from refund_core.policy.models import AssessedFacts, HistoryEntry, RefundRequest, RequestStatus, UtcDatetime
+from refund_core.policy.models import AssessedFacts, Assessment, HistoryEntry, RefundRequest, RequestStatus, UtcDatetime
 from refund_core.policy.money import Money
 from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 
@@ -133,6 +133,20 @@ class OrderResource(_Resource):
     # None when the company refunds the order; else, in the policy's words, who does instead (NOT_APP_STORE:
     # the App Store's orders are refunded by Apple), and the Control Panel offers no request for it.
     refunded_elsewhere: str | None = None
+
+
+class ClaimCheck(_Resource):
+    """`GET /orders/{orderId}/assessment`: what the Refund Policy would say of a claim on the order sent now, on the
+    customer's own facts. Nothing is recorded."""
+
+    order_id: str
+    assessment: Assessment
+    # Sent now, it would be decided at once (the policy's automatic decisions): no review, no cancelling.
+    decided_at_once: bool
+    # Once decided, approved or refused, it would be the customer's one claim under the policy (NO_EARLIER_CLAIM).
+    uses_the_one_claim: bool
+    # Cancelled before its decision, it would not count as a claim (a policy setting).
+    cancelling_frees_the_claim: bool
 
 
 class OrderList(_Resource):

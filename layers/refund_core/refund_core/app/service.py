@@ -19,6 +19,7 @@ from refund_core.app.resources import (
     INTERNAL_NOTE,
     LETTER_ACTOR,
     RULES_ACTOR,
+    ClaimCheck,
     OrderList,
     OrderRefundRequest,
     OrderResource,
@@ -53,7 +54,12 @@ from refund_core.policy.models import (
     RuleId,
 )
 from refund_core.policy.payouts import Payout
-from refund_core.policy.rules import assess, is_a_claim_under_the_policy
+from refund_core.policy.rules import (
+    assess,
+    decided_when_received,
+    is_a_claim_under_the_policy,
+    would_be_a_claim_under_the_policy,
+)
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PARTIAL_PATH_RULES = {RuleId.WITHIN_30_DAYS, RuleId.TRAFFIC_UNDER_LIMIT, RuleId.NEW_ORDER}
@@ -102,8 +108,9 @@ def effects_owed(old: RefundRequest | None, new: RefundRequest) -> tuple[Effect,
 def _automatic_decision(
     assessment: Assessment, request_paid: RequestRecord, policy: Policy, now: datetime
 ) -> Decision | None:
-    automatic = policy.automatic_decisions
-    if assessment.outcome is Outcome.FULL_REFUND and automatic.full_refund:
+    if not decided_when_received(assessment.outcome, policy):
+        return None
+    if assessment.outcome is Outcome.FULL_REFUND:
         return Decision(
             refund_type=RefundType.FULL,
             amount=request_paid.amount_paid.rounded_down(),
@@ -111,16 +118,14 @@ def _automatic_decision(
             decided_at=now,
             decided_by=AUTOMATIC,
         )
-    if assessment.outcome is Outcome.REFUSED and automatic.refused:
-        return Decision(
-            refund_type=None,
-            amount=None,
-            reasons=tuple(rule.reason for rule in assessment.failed()),
-            grounds=assessment.failed(),
-            decided_at=now,
-            decided_by=AUTOMATIC,
-        )
-    return None
+    return Decision(
+        refund_type=None,
+        amount=None,
+        reasons=tuple(rule.reason for rule in assessment.failed()),
+        grounds=assessment.failed(),
+        decided_at=now,
+        decided_by=AUTOMATIC,
+    )
 
 
 def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, received_at: datetime) -> None:
@@ -156,6 +161,35 @@ def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, recei
         )
 
 
+def _claim_context(caller: Caller, order_id: str, ticket_id: str) -> ClaimContext:
+    """What a claim on the order is judged on; a 404 when the order is not the caller's."""
+    context = repository.load_claim_context(caller.username, order_id, ticket_id)
+    order = context.records.order
+    if order is None or order.username != caller.username:
+        raise NotFound(
+            f"order {order_id} not found", field="orderId", code="order_not_found", params={"order": order_id}
+        )
+    # An order billing moved to this customer: what its owner before filed is not theirs to answer for.
+    return replace(context, order_claim=context.order_claim.for_owner(caller.username))
+
+
+def check_claim(caller: Caller, order_id: str, ticket_id: str, now: datetime | None = None) -> ClaimCheck:
+    """What the policy in force would say of a claim on the order sent now, on the customer's own facts, refused as
+    submit would refuse it (404, 409, 429). Nothing is recorded: the customer checks before using up a claim."""
+    context = _claim_context(caller, order_id, ticket_id)
+    checked_at = now or _now()
+    policy = policies.in_force(checked_at)
+    _check_claimable(context, order_id, policy, checked_at)
+    assessment = assess(_facts(context, ticket_id, checked_at), policy, checked_at)
+    return ClaimCheck(
+        order_id=order_id,
+        assessment=assessment,
+        decided_at_once=decided_when_received(assessment.outcome, policy),
+        uses_the_one_claim=would_be_a_claim_under_the_policy(assessment),
+        cancelling_frees_the_claim=not policy.cancelled_claims_count,
+    )
+
+
 def submit_refund_request(
     caller: Caller, command: SubmitRefundRequest, now: datetime | None = None, letter: LetterReference | None = None
 ) -> RefundRequestResource:
@@ -165,7 +199,7 @@ def submit_refund_request(
     another of the customer's is judged again with the winner counted. `letter`: the claim came by letter
     (LETTERS.md), which its history names and its emails answer."""
     for _ in range(JUDGING_TRIES):
-        context = repository.load_claim_context(caller.username, command.order_id, command.support_ticket_id)
+        context = _claim_context(caller, command.order_id, command.support_ticket_id)
         # Received once its claims are read: a claim of the customer recorded before that read was received
         # before it, so it counts as the earlier claim (one recorded after the read fails our condition). Taken
         # before the read, a slow read (a cold start) could see a claim received later that, judged without
@@ -173,13 +207,7 @@ def submit_refund_request(
         received_at = now or _now()
         policy = policies.in_force(received_at)
         order = context.records.order
-        if order is None or order.username != caller.username:
-            raise NotFound(
-                f"order {command.order_id} not found", field="orderId", code="order_not_found",
-                params={"order": command.order_id},
-            )  # fmt: skip
-        # An order billing moved to this customer: what its owner before filed is not theirs to answer for.
-        context = replace(context, order_claim=context.order_claim.for_owner(caller.username))
+        assert order is not None  # checked by _claim_context
         _check_claimable(context, command.order_id, policy, received_at)
         facts = _facts(context, command.support_ticket_id, received_at)
         assessment = assess(facts, policy, received_at)

@@ -21,7 +21,9 @@ def utc_iso(moment: datetime) -> str:
 
 
 UtcDatetime = Annotated[AwareDatetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
-Text = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+# An id (an order's, a ticket's...): 1 to 128 printable characters, Unicode, no control characters (API.md).
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+Text = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class CamelModel(BaseModel):

@@ -217,6 +217,21 @@ def is_a_claim_under_the_policy(status: RequestStatus, assessment: Assessment) -
     return not (status is RequestStatus.REFUSED and failed == {RuleId.NOT_APP_STORE})
 
 
+def would_be_a_claim_under_the_policy(assessment: Assessment) -> bool:
+    """Would a decision on this assessment, approval or refusal, use up the customer's one claim (NO_EARLIER_CLAIM)?
+    A refusal is a claim too, unless its order is excluded from the Policy."""
+    decided = RequestStatus.REFUSED if assessment.outcome is Outcome.REFUSED else RequestStatus.APPROVED
+    return is_a_claim_under_the_policy(decided, assessment)
+
+
+def decided_when_received(outcome: Outcome, policy: Policy) -> bool:
+    """The policy's automatic decisions: a clear full refund and a clear refusal are decided at once (settings)."""
+    automatic = policy.automatic_decisions
+    return (outcome is Outcome.FULL_REFUND and automatic.full_refund) or (
+        outcome is Outcome.REFUSED and automatic.refused
+    )
+
+
 def outcome_of(results: tuple[RuleResult, ...]) -> Outcome:
     if any(rule.result == "fail" and rule.id in REFUSING_RULES for rule in results):
         return Outcome.REFUSED

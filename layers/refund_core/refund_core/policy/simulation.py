@@ -17,6 +17,7 @@ from refund_core.policy.models import (
     Customer,
     Outcome,
     RefundRequest,
+    RequestStatus,
 )
 from refund_core.policy.money import Money
 from refund_core.policy.rules import assess
@@ -75,6 +76,7 @@ class Tally:
     draft: Policy
     requests: int = 0
     not_replayed: int = 0
+    cancelled: int = 0
     changed_count: int = 0
     changed: list[ChangedRequest] = field(default_factory=list)
     was: Counter[Outcome] = field(default_factory=Counter)
@@ -84,6 +86,9 @@ class Tally:
 
     def add(self, request: RefundRequest, facts: AssessedFacts | None) -> None:
         self.requests += 1
+        if request.status is RequestStatus.CANCELLED:  # withdrawn before a decision: no claim to weigh
+            self.cancelled += 1
+            return
         replayed = claim_facts(request, facts) if facts is not None else None
         if replayed is None:  # not every fact the rules read was recorded: nothing to run them on exactly
             self.not_replayed += 1
