@@ -8,7 +8,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from e2e_support import Server
 from playwright.sync_api import Browser, Page
-from web_support import screenshot
+from web_support import off_the_screen, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 AXE = Axe()
@@ -22,26 +22,6 @@ def serious_violations(page: Page) -> list[str]:
         for item in found
         if item["impact"] in ("serious", "critical")
     ]
-
-
-# Every element that shows, with its left and right edges on the screen: one inside a frame that scrolls sideways
-# (a wide table's) is off the screen too, though the page itself does not scroll.
-OFF_SCREEN = """() => {
-  const width = document.documentElement.clientWidth;
-  const off = [];
-  for (const element of document.body.querySelectorAll("*")) {
-    const box = element.getBoundingClientRect();
-    const style = getComputedStyle(element);
-    if (box.width < 2 || box.height < 2 || style.visibility === "hidden" || style.clipPath.startsWith("inset(50%")) continue;
-    if (element.closest("thead, svg *")) continue;  // a header row hidden on a phone; a chart scales as a whole
-    if (box.left < -1 || box.right > width + 1) off.push(`${element.tagName} ${element.textContent.trim().slice(0, 40)}`);
-  }
-  return off.slice(0, 5);
-}"""
-
-
-def off_the_screen(page: Page) -> list[str]:
-    return list(page.evaluate(OFF_SCREEN))
 
 
 @pytest.mark.parametrize("language", ["English", "繁體中文"])

@@ -8,7 +8,7 @@ import re
 import pytest
 from e2e_support import Server
 from playwright.sync_api import Browser, Page, Route, expect
-from web_support import request_refund, screenshot, sign_in
+from web_support import off_the_screen, request_refund, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 DECISION_BY = re.compile(r"Decision by (Monday|Tuesday|Wednesday|Thursday|Friday) \d{1,2} [A-Z][a-z]+ \d{4}")
@@ -244,7 +244,7 @@ def test_the_check_on_a_phone_in_chinese_says_a_reviewer_decides_and_cancelling_
         expect(checked).to_contain_text("如在決定前取消，則不計算在內。")
         for warning in checked.locator("p").all_inner_texts()[:3]:
             assert not re.search(r"[A-Za-z]{2,}", warning), warning
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert off_the_screen(page) == []
         screenshot(page, "360-request-form-checked-zh")
     finally:
         context.close()

@@ -30,3 +30,23 @@ def request_refund(page: Page, order_id: str, reason: str, ticket_id: str) -> No
     page.get_by_role("textbox", name="Reason").fill(reason)
     page.get_by_role("textbox", name="Support ticket").fill(ticket_id)
     page.get_by_role("button", name="Send request").click()
+
+
+# Every element that shows, with its left and right edges on the screen: one inside a frame that scrolls sideways
+# (a wide table's) is off the screen too, though the page itself does not scroll.
+OFF_SCREEN = """() => {
+  const width = document.documentElement.clientWidth;
+  const off = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    if (box.width < 2 || box.height < 2 || style.visibility === "hidden" || style.clipPath.startsWith("inset(50%")) continue;
+    if (element.closest("thead, svg *")) continue;  // a header row hidden on a phone; a chart scales as a whole
+    if (box.left < -1 || box.right > width + 1) off.push(`${element.tagName} ${element.textContent.trim().slice(0, 40)}`);
+  }
+  return off.slice(0, 5);
+}"""
+
+
+def off_the_screen(page: Page) -> list[str]:
+    return list(page.evaluate(OFF_SCREEN))

@@ -19,11 +19,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tour")]
 DEFAULT_BASE = "http://127.0.0.1:3000"
 
 
-def readme_tour() -> list[str]:
+def readme_bash(section: str) -> str:
+    """The first bash block of the README's section."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## A quick tour\n.*?```bash\n(.*?)```", readme, re.DOTALL)
-    assert block, "README.md has no quick tour"
-    return block.group(1).splitlines()
+    block = re.search(rf"## {section}\n.*?```bash\n(.*?)```", readme, re.DOTALL)
+    assert block, f"README.md has no bash block under {section}"
+    return block.group(1)
+
+
+def readme_tour() -> list[str]:
+    return readme_bash("A quick tour").splitlines()
 
 
 def test_the_readme_the_banner_and_the_walkthrough_give_one_tour() -> None:
@@ -32,13 +37,6 @@ def test_the_readme_the_banner_and_the_walkthrough_give_one_tour() -> None:
     commands = [line for line in quick_tour(DEFAULT_BASE) if not line.startswith("#")]
     missing = [line for line in commands if f"$ {line}\n" not in walkthrough and f"{line}\n" not in walkthrough]
     assert missing == []
-
-
-def readme_letter() -> str:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## Requests by letter\n.*?```bash\n(.*?)```", readme, re.DOTALL)
-    assert block, "README.md has no letter example"
-    return block.group(1)
 
 
 def run_bash(script: str) -> subprocess.CompletedProcess[str]:
@@ -53,7 +51,7 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     """And the README's letter example after it, on the same data: the two never claim the same order."""
     with running_server(tmp_path, None) as server:
         answer = run_bash("\n".join(line.replace(DEFAULT_BASE, server.base) for line in readme_tour()))
-        letter = run_bash(readme_letter().replace(DEFAULT_BASE, server.base))
+        letter = run_bash(readme_bash("Requests by letter").replace(DEFAULT_BASE, server.base))
         assert letter.returncode == 0, letter.stderr
         # Queued as SES queues it: the letters function files it a moment later.
         give_up = time.monotonic() + 30

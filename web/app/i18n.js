@@ -94,6 +94,11 @@ function fillReason(template, params) {
   });
 }
 
+// What goes between two sentences: a space in English, nothing in Chinese.
+export function sentenceGap() {
+  return language === "zh-HK" ? "" : " ";
+}
+
 // Why a rule passed or failed, in the page's language: from its code and parameters; a result recorded
 // before reasons had codes shows the English reason it has.
 export function reasonText(rule) {
@@ -101,7 +106,7 @@ export function reasonText(rule) {
   if (!sentence) return rule.reason;
   const params = rule.params || {};
   const clause = reasons.clauseQuote.replace("{clause}", () => fillReason(reasons.clauses[rule.id], params));
-  const text = `${fillReason(sentence, params)}${language === "zh-HK" ? "" : " "}${clause}`;
+  const text = `${fillReason(sentence, params)}${sentenceGap()}${clause}`;
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 

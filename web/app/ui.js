@@ -130,8 +130,8 @@ export function dataTable(caption, names, body) {
 }
 
 // One row of a dataTable: the first cell heads the row (`header` its attributes), the rest are its cells.
-export function tableRow(names, [first, ...cells], { row = {}, header = {} } = {}) {
-  return h("tr", row, h("th", { scope: "row", ...header }, first),
+export function tableRow(names, [first, ...cells], { header = {} } = {}) {
+  return h("tr", {}, h("th", { scope: "row", ...header }, first),
     cells.map((cell, index) => h("td", { "data-label": names[index + 1] }, cell)));
 }
 

@@ -2,7 +2,7 @@
 // (cancelled and decided ones too), and the request form with its check before sending.
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
-import { currentLanguage, money, refundedElsewhereText, shortDay, t, wordsFor } from "../i18n.js";
+import { money, refundedElsewhereText, sentenceGap, shortDay, t, wordsFor } from "../i18n.js";
 import { columnNames, dataTable, field, loadInto, pressing, statusWords, submitting, tableRow } from "../ui.js";
 import { policyChecks } from "./request.js";
 
@@ -79,8 +79,7 @@ function claimCheck(check) {
   const heading = h("h2", { id: uniqueId("check") }, t("check.heading"));
   const warnings = [h("p", {}, t(check.decidedAtOnce ? "check.atOnce" : "check.review"))];
   if (check.usesTheOneClaim) {
-    // Chinese sentences follow one another with no space between them.
-    warnings.push(h("p", {}, h("strong", {}, t("check.oneClaim")), currentLanguage() === "zh-HK" ? "" : " ",
+    warnings.push(h("p", {}, h("strong", {}, t("check.oneClaim")), sentenceGap(),
       check.decidedAtOnce ? "" : t(check.cancellingFreesTheClaim ? "check.cancelFrees" : "check.cancelCounts")));
   } else {
     warnings.push(h("p", {}, t("check.notAClaim")));
