@@ -32,16 +32,16 @@ class DemoClaim:
 
 
 DEMO_CLAIMS = (
-    DemoClaim("alice", "ord-1001", "T-1001", "FULL_REFUND", "APPROVED", "every rule passes: decided at once"),
-    DemoClaim("bob", "ord-2001", "T-2001", "PARTIAL_REFUND", "PENDING", "ordered 40 days ago: a reviewer decides"),
-    DemoClaim("carol", "ord-3001", "T-3001", "REFUSED", "REFUSED", "App Store payment, 250 connections"),
-    DemoClaim("dave", "ord-4001", "T-4040", "NEEDS_REVIEW", "PENDING", "support has no ticket T-4040"),
-    DemoClaim("erin", "ord-5001", "T-5001", "NEEDS_REVIEW", "PENDING", "no usage records yet; for the cancel tour"),
+    DemoClaim("alice", "ord-1001", "T-1001", "FULL_REFUND", "APPROVED", "every rule passes: decided at once", name="Alice Wong"),
+    DemoClaim("bob", "ord-2001", "T-2001", "PARTIAL_REFUND", "PENDING", "ordered 40 days ago: a reviewer decides", name="Bob Lam"),
+    DemoClaim("carol", "ord-3001", "T-3001", "REFUSED", "REFUSED", "App Store payment, 250 connections", name="Carol Ho"),
+    DemoClaim("dave", "ord-4001", "T-4040", "NEEDS_REVIEW", "PENDING", "support has no ticket T-4040", name="Dave Chan"),
+    DemoClaim("erin", "ord-5001", "T-5001", "NEEDS_REVIEW", "PENDING", "no usage records yet; for the cancel tour", name="Erin Lau"),
     DemoClaim(
         "mei", "ord-6001", "T-6001", "REFUSED", "REFUSED", "250 connections; reads 繁體中文: her emails are in Chinese",
         language="zh-HK", name="陳美玲",
     ),
-    DemoClaim("lee", "ord-7001", "T-7001", "FULL_REFUND", "APPROVED", "writes a letter (the README's letter example)"),
+    DemoClaim("lee", "ord-7001", "T-7001", "FULL_REFUND", "APPROVED", "writes a letter (the README's letter example)", name="Lee Cheung"),
 )  # fmt: skip
 
 
@@ -77,8 +77,10 @@ def demo_seed_document(now: datetime) -> dict[str, Any]:
     customers: list[dict[str, str]] = []
     for claim in DEMO_CLAIMS:
         entry = {"username": claim.username, "email": f"{claim.username}@example.com"}
-        if claim.language and claim.name:
-            entry |= {"language": claim.language, "name": claim.name}
+        if claim.name:
+            entry["name"] = claim.name
+        if claim.language:
+            entry["language"] = claim.language
         customers.append(entry)
     return {
         "customers": customers,

@@ -48,6 +48,41 @@ def test_a_policy_owner_simulates_a_fortnight_window_and_publishes_it_for_later(
     expect(audit.get_by_role("listitem").first).to_contain_text("Version 2030-01-01.1 published")
 
 
+def test_publishing_before_a_scheduled_version_is_warned_of_then_done_on_a_second_press(
+    page: Page, server: Server
+) -> None:
+    """A version published now lasts only until one already scheduled takes over: said before anything is
+    published. The lists are choices in words, not typed codes."""
+    sign_in(page, server, "oona", "Policy owner")
+    page.get_by_role("link", name="Policy").click()
+    channels = page.get_by_role("group", name="Payment channels we cannot refund")
+    expect(channels.get_by_role("checkbox", name="Apple iTunes Store")).to_be_checked()
+    expect(channels.get_by_role("checkbox", name="PayPal")).not_to_be_checked()
+    kinds = page.get_by_role("group", name="Kinds of order that count as new")
+    expect(kinds.get_by_role("checkbox", name="new order")).to_be_checked()
+    expect(kinds.get_by_role("checkbox", name="renewal")).not_to_be_checked()
+
+    page.get_by_role("textbox", name="Draft version").fill("2031-06-01.1")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft 2031-06-01.1 saved at")).to_be_visible()
+    page.get_by_label("Takes effect from").fill("2031-06-01T09:00")
+    page.get_by_role("button", name="Publish").click()
+    versions = page.get_by_role("table", name="Versions of the policy")
+    expect(versions.get_by_role("row").filter(has_text="2031-06-01.1")).to_contain_text("Scheduled")
+
+    # The same settings as in force, published now: nothing else in the shared server's policy changes.
+    page.get_by_role("textbox", name="Draft version").fill("2031-06-01.0-now")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft 2031-06-01.0-now saved at")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    # (The earliest scheduled is named: another test's version may come before this one's.)
+    warning = page.get_by_role("alert").filter(has_text=re.compile(r"Version \S+ is already scheduled"))
+    expect(warning).to_contain_text("lasts only until then")
+    expect(versions.get_by_role("row").filter(has_text="2031-06-01.0-now")).to_have_count(0)
+    page.get_by_role("button", name="Publish anyway").click()
+    expect(page.get_by_text("Version 2031-06-01.0-now published: in force from")).to_be_visible()
+
+
 def test_an_invalid_setting_is_named_beside_its_field_and_nothing_is_saved(page: Page, server: Server) -> None:
     sign_in(page, server, "owen", "Policy owner")
     page.get_by_role("link", name="Policy").click()

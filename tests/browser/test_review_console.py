@@ -36,7 +36,15 @@ def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, ser
     page.get_by_role("table", name="Requests").get_by_role("link", name=filed["requestId"]).click()
     facts = page.get_by_role("region", name="Facts")
     expect(facts).to_contain_text("GUS-40")
-    expect(facts).to_contain_text("T-gus")
+    # The records' codes in words, and the facts read before the decision's buttons.
+    expect(facts).to_contain_text("T-gus · technical problem · support cannot fix it")
+    expect(facts).not_to_contain_text("cannot_fix")
+    expect(facts).to_contain_text("HKT")
+    facts_then_approve = page.evaluate(
+        "() => Boolean(document.querySelector('.facts').compareDocumentPosition("
+        "[...document.querySelectorAll('button')].find((b) => b.textContent === 'Approve')) & 4)"
+    )
+    assert facts_then_approve
     page.get_by_role("button", name="Approve").click()
     amount = page.get_by_role("textbox", name="Refund amount")
     expect(amount).to_have_value(filed["assessment"]["suggestedAmount"]["amount"])
@@ -57,6 +65,12 @@ def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, ser
     expect(page.get_by_role("main")).not_to_contain_text("network team")
     expect(page.get_by_role("main")).not_to_contain_text("rosa")
     expect(page.get_by_role("region", name="Facts")).to_have_count(0)
+    # Their history in their words: no policy version, no hand-off to billing, no staff emails.
+    history = page.get_by_role("list").filter(has_text="We received your request")
+    expect(history).to_contain_text("Decided: Approved")
+    expect(page.get_by_role("main")).not_to_contain_text("policy version")
+    expect(page.get_by_role("main")).not_to_contain_text("passed to billing")
+    expect(page.get_by_role("main")).to_contain_text("Checked against our Refund Policy on")
 
 
 def test_a_refusal_without_a_note_is_refused_beside_the_note(page: Page, server: Server) -> None:
@@ -109,6 +123,17 @@ def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page:
         "APPROVED", "FULL", decided["decision"]["amount"]["amount"], "USD", "auto"
     )  # fmt: skip
     assert re.fullmatch(r"decisions-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv", download.value.suggested_filename)
+    # A period the API refuses is said once, in words, beside the field it is about.
+    page.get_by_label("From").fill("2026-12-05")
+    page.get_by_label("To").fill("2026-12-01")
+    page.get_by_role("button", name="Show").click()
+    start = page.get_by_label("From")
+    expect(start).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{start.get_attribute('aria-describedby')}")).to_have_text(
+        "The first day must not be after the last."
+    )
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)
     # A supervisor may do all that a reviewer may.
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_role("table", name="Requests")).to_be_visible()

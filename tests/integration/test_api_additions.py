@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import boto3
 import pytest
 from api_support import Response, call, record_event, seed_order
 
+from refund_core.adapters.settings import settings
+from refund_core.app import policies, service
+from refund_core.policy.emails import EmailKind, Recipients, long_date, render
+from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws
 
@@ -296,6 +303,31 @@ def test_the_decisions_csv_parses_and_matches_the_decisions(stack: LocalAws) -> 
         "",
     )
     assert first["policyVersion"] == auto["assessment"]["policyVersion"]
+    # Hong Kong time to the second, as the supervisors read it, and the same moment as the API's.
+    received = datetime.fromisoformat(first["receivedAt"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", first["receivedAt"])
+    assert received == datetime.fromisoformat(auto["receivedAt"]).replace(microsecond=0)
+
+
+def test_a_late_request_shows_the_date_its_delay_email_promised(stack: LocalAws) -> None:
+    """Past its deadline, a pending request says when the decision will come instead (the delay email's date),
+    not a deadline that has passed; an open one in time says nothing of it."""
+    seed_order("ord-late", "lena", days_ago=40)
+    request_id = submit("lena", "ord-late").json["requestId"]
+    assert on_request("GET", request_id, "", claims_for("lena")).json.get("decisionPromisedBy") is None
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=settings().requests_table_name,
+        Key={"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="SET reminded = :yes, overdue = :yes",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+    seen = on_request("GET", request_id, "", claims_for("lena")).json
+    stored = service.repository.get_request(request_id)
+    assert stored is not None
+    delay = render(EmailKind.DELAY, stored, policies.in_force(), Recipients("l@example.com", "r@x", "s@x"))
+    promised = datetime.fromisoformat(seen["decisionPromisedBy"])
+    assert promised > datetime.fromisoformat(seen["deadline"])
+    assert long_date(promised, ZoneInfo("Asia/Hong_Kong")) in delay.text
 
 
 # ---- CORS: the web app's origin alone ---------------------------------------------------------------------

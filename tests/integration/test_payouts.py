@@ -403,6 +403,7 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
         totals[row["currency"]] += Decimal(row["approvedAmount"])  # type: ignore[assignment]
     assert {item["currency"]: Decimal(item["amount"]) for item in sla["refunded"]} == dict(totals)
     assert {row["state"] for row in rows} == {"MANUAL", "SCHEDULED"}
+    assert all(row["receivedAt"].endswith("+08:00") and "." not in row["decidedAt"] for row in rows)  # HK, seconds
 
 
 def test_nobody_but_finance_acts_on_a_payout(stack: LocalAws) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -117,7 +118,7 @@ def test_acknowledgement_says_received_and_the_decision_date_with_the_year(claim
 
 
 @pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION])
-def test_the_customer_is_greeted_by_their_name_of_record_else_their_username(
+def test_the_customer_is_greeted_by_their_name_of_record_else_as_a_customer_never_by_username(
     claim: ClaimBuilder, policy: Policy, kind: EmailKind
 ) -> None:
     request = pending(claim, policy)
@@ -126,7 +127,11 @@ def test_the_customer_is_greeted_by_their_name_of_record_else_their_username(
     email = render(kind, request, policy, named)
     assert "Dear Kim <Lee>," in email.text
     assert "Dear Kim &lt;Lee&gt;," in email.html
-    assert f"Dear {request.username}," in render(kind, request, policy, STAFF).text
+    unnamed = render(kind, request, policy, STAFF).text
+    assert "Dear customer," in unnamed
+    assert request.username not in unnamed.split("\n")[0]
+    chinese = replace(STAFF, customer_language="zh-HK")
+    assert render(kind, request, policy, chinese).text.startswith("客戶 您好：")
 
 
 def test_the_customers_own_text_is_escaped_in_html_and_kept_in_text(claim: ClaimBuilder, policy: Policy) -> None:
@@ -145,9 +150,10 @@ def test_html_escapes_the_username_and_a_reviewers_note(claim: ClaimBuilder, pol
         update={"username": "<script>alert(1)</script>"}
     )
     email = customer_email(EmailKind.DECISION, request, policy)
+    reminder = render(EmailKind.REMINDER, request, policy, STAFF)  # the reviewers' emails name the username
 
-    assert "<script>" not in email.html
-    assert "&lt;script&gt;" in email.html
+    assert "<script>" not in reminder.html
+    assert "&lt;script&gt;" in reminder.html
     assert "<a href='x'>" not in email.html
     assert "See &lt;a href=&#x27;x&#x27;&gt;this&lt;/a&gt;" in email.html
     assert "See <a href='x'>this</a>" in email.text
@@ -158,10 +164,10 @@ def test_full_approval_names_the_amount_and_the_path_of_the_money(claim: ClaimBu
     email = customer_email(EmailKind.DECISION, request, policy)
 
     assert email.subject == "Your refund for order O-1 is approved"
-    assert "approve a full refund of 100.00 USD, the amount you paid." in email.text
+    assert "approve a full refund of US$100.00, the amount you paid." in email.text
     assert f"We will now send the refund {policy.refund_path('card')}." in email.text
     assert "within 5 to 10 working days" in email.text
-    assert "<strong>100.00 USD</strong>" in email.html
+    assert "<strong>US$100.00</strong>" in email.html
 
 
 @pytest.mark.parametrize("channel", ["card", "paypal", "crypto", "bank_transfer", None])
@@ -182,7 +188,7 @@ def test_partial_approval_names_both_amounts_every_reason_and_the_note(claim: Cl
     email = customer_email(EmailKind.DECISION, request, policy)
 
     assert email.subject == "Your refund for order O-1 is approved in part"
-    assert "approve a partial refund of 97.50 USD of the 100.00 USD you paid." in email.text
+    assert "approve a partial refund of US$97.50 of the US$100.00 you paid." in email.text
     assert f"- {traffic_reason}" in email.text
     assert "(Refund Policy: “You have used less than 10 GB of bandwidth”)" in email.text
     assert "- 2.50 USD for 2.5 GB of excess." in email.text
@@ -274,6 +280,10 @@ def test_reminder_goes_to_the_reviewers_with_request_customer_and_deadline(claim
     assert "Received: Saturday 28 November 2026, 10:15 Hong Kong time" in email.text
     assert "partial refund at the company's discretion (suggested amount" in email.text
     assert "<td>alice</td>" in email.html
+    link = f"https://example.com/#/requests/{request.request_id}"
+    assert f"Open it:  {link}" in email.text
+    assert f'<a href="{link}">' in email.html
+    assert "Order:    O-1, US$100.00 paid" in email.text
 
 
 def test_escalation_goes_to_the_supervisors(claim: ClaimBuilder, policy: Policy) -> None:
@@ -287,6 +297,7 @@ def test_escalation_goes_to_the_supervisors(claim: ClaimBuilder, policy: Policy)
     assert "passed its deadline of Friday 11 December 2026, 23:59 Hong Kong time without a decision" in email.text
     assert "Customer: alice" in email.text
     assert "needs review" in email.text
+    assert f"Open it:  https://example.com/#/requests/{request.request_id}" in email.text
 
 
 @pytest.mark.parametrize("kind", [EmailKind.ACKNOWLEDGEMENT, EmailKind.CANCELLATION])

@@ -83,6 +83,20 @@ def test_amount_is_a_decimal_string_on_the_wire_never_a_float():
     assert isinstance(Money.model_validate({"amount": "0.1", "currency": "USD"}).amount, Decimal)
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "written"),
+    [
+        pytest.param("88.15", "USD", "US$88.15", id="usd-as-the-web-app-writes-it"),
+        pytest.param("1234.5", "HKD", "HK$1,234.50", id="hkd-grouped-and-padded"),
+        pytest.param("1200", "JPY", "JP¥1,200", id="jpy-no-decimals"),
+        pytest.param("12.5", "CHF", "CHF 12.50", id="no-symbol-the-code"),
+        pytest.param("1.234", "KWD", "KWD 1.234", id="three-minor-units"),
+    ],
+)
+def test_written_as_a_person_reads_it(amount, currency, written):
+    assert Money.of(amount, currency).written() == written
+
+
 def test_str():
     assert str(Money.of("12.34", "USD")) == "12.34 USD"
     assert str(Money.of(Decimal("1E+3"), "JPY")) == "1000 JPY"

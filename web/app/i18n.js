@@ -52,10 +52,13 @@ export function shortDay(iso) {
   }).format(new Date(iso));
 }
 
+// A date and time, said to be Hong Kong's ("6 Dec 2026, 20:00 HKT"): staff and customers abroad read it too.
 export function moment(iso) {
-  return new Intl.DateTimeFormat(LOCALES[language], {
+  const time = new Intl.DateTimeFormat(LOCALES[language], {
     timeZone: HONG_KONG, day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23",
   }).format(new Date(iso));
+  return t("time.hongKong", { time });
 }
 
 // Money as the API gives it ({amount: "7.50", currency: "USD"}): the decimal string is formatted as is.

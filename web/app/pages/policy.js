@@ -2,7 +2,7 @@
 // draft over a period (outcomes before and after as a chart, the money difference, the requests that change),
 // and publication from a moment in Hong Kong time.
 import { call } from "../api.js";
-import { h, replace } from "../dom.js";
+import { h, replace, uniqueId } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
 import { columnNames, dataTable, field, loadInto, submitting, tableRow } from "../ui.js";
 
@@ -15,7 +15,11 @@ const NUMBERS = [
 const SWITCHES = [
   ["automaticDecisions", "fullRefund"], ["automaticDecisions", "refused"], ["chargeElapsedTime"], ["cancelledClaimsCount"],
 ];
-const LISTS = [["excludedPaymentChannels"], ["newOrderKinds"]];
+// Lists of the records' codes, offered as choices in words: the codes the records use, and any the document has.
+const LISTS = [
+  { path: ["excludedPaymentChannels"], words: "channel", known: ["card", "paypal", "crypto", "apple_itunes"] },
+  { path: ["newOrderKinds"], words: "kind", known: ["new", "renewal"] },
+];
 // Who pays an approval's refund, per payment channel (PAYOUTS.md): a channel with no route is finance's.
 const ROUTED_CHANNELS = ["card", "paypal", "crypto"];
 const ROUTES = ["processor", "billing", "finance"];
@@ -116,8 +120,34 @@ function simulationResult(simulation) {
   ];
 }
 
+// A list setting as checkboxes in a group, its error (the API's words) shown under the group.
+function choices(list, chosen) {
+  const name = nameOf(list.path);
+  const error = h("p", { class: "error", id: uniqueId("choices-error"), hidden: true });
+  const boxes = [...new Set([...list.known, ...chosen])].map((code) =>
+    h("input", { type: "checkbox", name, value: code, id: uniqueId("choice"), checked: chosen.includes(code),
+      "aria-describedby": error.id }));
+  const group = h("fieldset", { class: "field choices" }, h("legend", {}, t(`setting.${name}`)),
+    boxes.map((box) => h("label", { class: "inline", for: box.id }, box, wordsFor(list.words, box.value))), error);
+  group.showError = (message) => {
+    error.textContent = message || "";
+    error.hidden = !message;
+    for (const box of boxes) {
+      if (message) box.setAttribute("aria-invalid", "true");
+      else box.removeAttribute("aria-invalid");
+    }
+  };
+  return group;
+}
+
+// The versions already scheduled after a moment: each takes over on its date, whatever is published before it.
+function scheduledAfter(scheduled, moment) {
+  return scheduled.filter((version) => new Date(version.effectiveFrom) > new Date(moment))
+    .toSorted((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
+}
+
 // Simulate and publish act on the draft as saved, by its name.
-function draftActions(draft, reload) {
+function draftActions(draft, scheduled, reload) {
   const from = field("policy.from", h("input", { type: "date", name: "from", value: hongKongDate(-30) }));
   const to = field("policy.to", h("input", { type: "date", name: "to", value: hongKongDate(0) }));
   const simulateButton = h("button", { type: "submit" }, t("policy.simulate"));
@@ -134,11 +164,29 @@ function draftActions(draft, reload) {
   const publishButton = h("button", { type: "submit" }, t("policy.publish"));
   const publishAlert = h("div", { class: "notice error", role: "alert", hidden: true });
   const published = h("p", { role: "status" });
-  const publishForm = h("form", { novalidate: true }, h("p", {}, t("policy.publishHelp")), effective, publishAlert,
-    h("div", { class: "actions" }, publishButton), published);
+  // Published before a version already scheduled, this one lasts only until that one's date: said before
+  // anything is published, and published only when pressed again for the same moment.
+  const overtaken = h("div", { class: "notice", role: "alert", hidden: true });
+  let warnedFor = null;
+  effective.querySelector("input").addEventListener("input", () => {
+    warnedFor = null;
+    overtaken.hidden = true;
+    publishButton.textContent = t("policy.publish");
+  });
+  const publishForm = h("form", { novalidate: true }, h("p", {}, t("policy.publishHelp")), effective, overtaken,
+    publishAlert, h("div", { class: "actions" }, publishButton), published);
   submitting(publishForm, publishButton, publishAlert, { effectiveFrom: effective }, async () => {
     const path = `/policy/drafts/${encodeURIComponent(draft.version)}/publish`;
-    const body = { effectiveFrom: hongKongMoment(publishForm.elements.effectiveFrom.value) };
+    const typed = publishForm.elements.effectiveFrom.value;
+    const body = { effectiveFrom: hongKongMoment(typed) };
+    const [first] = scheduledAfter(scheduled, body.effectiveFrom);
+    if (first && warnedFor !== typed) {
+      warnedFor = typed;
+      overtaken.textContent = t("policy.overtaken", { version: first.version, from: moment(first.effectiveFrom) });
+      overtaken.hidden = false;
+      publishButton.textContent = t("policy.publishAnyway");
+      return;
+    }
     const version = await call("POST", path, { body });
     await reload(t("policy.published", { version: version.version, from: moment(version.effectiveFrom) }));
   });
@@ -169,9 +217,9 @@ function settingsForm(found, onSaved) {
     fields[name].querySelector("label").textContent = t("setting.price", { currency });
     controls.push(fields[name]);
   }
-  for (const path of LISTS) {
-    const name = nameOf(path);
-    fields[name] = field(`setting.${name}`, h("input", { type: "text", name, value: valueAt(base, path).join(", ") }));
+  for (const list of LISTS) {
+    const name = nameOf(list.path);
+    fields[name] = choices(list, valueAt(base, list.path));
     controls.push(fields[name]);
   }
   const routes = base.payoutRoutes || {};
@@ -203,8 +251,9 @@ function settingsForm(found, onSaved) {
     const prices = {};
     for (const currency of Object.keys(base.excessTrafficPricePerGb)) prices[currency] = elements[`excessTrafficPricePerGb.${currency}`].value.trim();
     document.excessTrafficPricePerGb = prices;
-    for (const path of LISTS) {
-      document = withValue(document, path, elements[nameOf(path)].value.split(",").map((item) => item.trim()).filter(Boolean));
+    for (const { path } of LISTS) {
+      const ticked = [...form.querySelectorAll(`input[name="${nameOf(path)}"]:checked`)].map((box) => box.value);
+      document = withValue(document, path, ticked);
     }
     for (const path of SWITCHES) document = withValue(document, path, elements[nameOf(path)].checked);
     document.payoutRoutes = Object.fromEntries(ROUTED_CHANNELS
@@ -236,10 +285,12 @@ export function policyPage() {
   const notice = h("p", { role: "status" });
   const audit = h("div");
 
-  const showDraft = (draft) => replace(actions, draft ? draftActions(draft, reload) : null);
+  let scheduled = [];
+  const showDraft = (draft) => replace(actions, draft ? draftActions(draft, scheduled, reload) : null);
   async function reload(message) {
     notice.textContent = message || "";
     await loadInto(versions, () => call("GET", "/policy"), (found) => {
+      scheduled = found.scheduled;
       const { form, draft } = settingsForm(found, (saved) => {
         notice.textContent = t("policy.saved", { version: saved.version, at: moment(saved.savedAt) });
         showDraft(saved);

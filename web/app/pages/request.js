@@ -2,13 +2,17 @@
 // cancel button, for staff the facts and the decision forms.
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
-import { day, englishPrevails, money, moment, reasonText, t, wordsFor } from "../i18n.js";
+import { day, englishPrevails, known, money, moment, reasonText, t, wordsFor } from "../i18n.js";
 import { field, loadInto, onePress, statusWords, submitting } from "../ui.js";
 
 function statusBlock(request, staff) {
   const lines = [h("p", {}, h("strong", {}, statusWords(request.status)))];
   if (request.status === "PENDING") {
-    lines.push(h("p", {}, t("request.decisionBy", { date: day(request.deadline) })));
+    // Once late, the date the delay email promised, not a deadline that has passed.
+    const late = request.overdue && request.decisionPromisedBy;
+    lines.push(h("p", {}, late
+      ? t("request.late", { deadline: day(request.deadline), date: day(request.decisionPromisedBy) })
+      : t("request.decisionBy", { date: day(request.deadline) })));
     if (staff && request.overdue) lines.push(h("p", { class: "overdue" }, t("queue.overdue")));
   }
   const decision = request.decision;
@@ -67,7 +71,8 @@ function verdict(rule) {
 }
 
 // `open`: the claim is still to be decided (pending, or not yet sent), so a suggested amount means something.
-export function policyChecks(assessment, open = true) {
+// `staff`: they see which version of the policy judged it; a customer, when it was checked.
+export function policyChecks(assessment, open = true, staff = false) {
   const heading = h("h2", { id: uniqueId("checks") }, t("request.checks"));
   const list = h("ul", { class: "checks", "aria-label": t("request.checks") },
     assessment.rules.map((rule) => h("li", {}, verdict(rule), reasonText(rule))));
@@ -76,21 +81,35 @@ export function policyChecks(assessment, open = true) {
     ? h("p", {}, t("request.suggested", { amount: money(assessment.suggestedAmount) })) : null;
   const explained = partial ? h("p", {}, t("request.partialExplained")) : null;
   const prevails = englishPrevails() ? h("p", { class: "muted" }, englishPrevails()) : null;
+  const checked = staff ? t("request.policyVersion", { version: assessment.policyVersion, date: moment(assessment.assessedAt) })
+    : t("request.checkedOn", { date: day(assessment.assessedAt) });
   return [heading, h("p", {}, t(`outcome.${assessment.outcome}`)), summary, explained, list, prevails,
-    h("p", { class: "muted" }, t("request.policyVersion", { version: assessment.policyVersion, date: moment(assessment.assessedAt) }))];
+    h("p", { class: "muted" }, checked)];
 }
 
 // Each entry's detail in words: an outcome, a status, an email's kind, or the reviewer's internal note as written.
 const DETAIL_WORDS = { assessed: "outcome", decided: "status", "email sent": "email" };
+// What a customer is not shown of their history: the service's own hand-offs and the staff's emails.
+const NOT_THE_CUSTOMERS = new Set(["RefundDecided published", "email sent:reminder", "email sent:escalation"]);
 
-function history(request) {
-  return [h("h2", {}, t("request.history")), h("ol", { class: "history" }, request.history.map((entry) => {
+function history(request, staff) {
+  const entries = staff ? request.history : request.history.filter((entry) =>
+    !NOT_THE_CUSTOMERS.has(entry.event) && !NOT_THE_CUSTOMERS.has(`${entry.event}:${entry.detail}`));
+  return [h("h2", {}, t("request.history")), h("ol", { class: "history" }, entries.map((entry) => {
     const prefix = DETAIL_WORDS[entry.event];
     const detail = prefix ? wordsFor(prefix, entry.detail) : entry.detail ?? "";
+    // A customer reads their request's story in their own terms (yourHistory.*); staff the service's.
+    const words = !staff && known(`yourHistory.${entry.event}`) ? t(`yourHistory.${entry.event}`)
+      : wordsFor("history", entry.event);
     return h("li", {}, h("time", { datetime: entry.at }, moment(entry.at)), " ",
-      wordsFor("history", entry.event).replace("{detail}", () => detail), " ",
+      words.replace("{detail}", () => detail), " ",
       h("span", { class: "muted" }, t("history.by", { who: wordsFor("actor", entry.by) })));
   }))];
+}
+
+// A code of the records in the catalogue's words; unknown to the records stays unknown.
+function inWords(prefix, code) {
+  return code == null ? null : wordsFor(prefix, code);
 }
 
 function definitionList(pairs) {
@@ -105,16 +124,17 @@ function factsRegion(facts) {
     const { order, usage, customer, supportTicket } = facts;
     parts.push(definitionList([
       ["facts.order", order ? `${order.orderId} · ${money(order.amountPaid)} · ${moment(order.orderedAt)}` : null],
-      ["facts.channel", order?.paymentChannel], ["facts.kind", order?.kind],
+      ["facts.channel", inWords("channel", order?.paymentChannel)], ["facts.kind", inWords("kind", order?.kind)],
       ["facts.period", order?.servicePeriodDays != null ? t("facts.days", { days: order.servicePeriodDays }) : null],
-      ["facts.payment", order?.paymentState],
+      ["facts.payment", inWords("paymentState", order?.paymentState)],
       ["facts.traffic", usage?.trafficBytes != null ? t("facts.gigabytes", { value: (usage.trafficBytes / 1e9).toFixed(2) }) : null],
       ["facts.connections", usage?.connections != null ? String(usage.connections) : null],
       ["facts.usageAsOf", usage?.asOf ? moment(usage.asOf) : null],
       ["facts.blocks", customer ? String(customer.blocks.length) : null],
       ["facts.violations", customer ? String(customer.violations.length) : null],
       ["facts.refundsElsewhere", customer ? String(customer.refundsElsewhere.length) : null],
-      ["facts.ticket", supportTicket ? `${supportTicket.ticketId} · ${supportTicket.category} · ${supportTicket.officialResponse ?? t("none")}` : null],
+      ["facts.ticket", supportTicket ? [supportTicket.ticketId, wordsFor("ticketCategory", supportTicket.category),
+        supportTicket.officialResponse ? wordsFor("ticketResponse", supportTicket.officialResponse) : t("none")].join(" · ") : null],
     ]));
   }
   return h("section", { class: "facts", role: "region", "aria-labelledby": heading.id }, parts);
@@ -214,10 +234,11 @@ export function requestPage(who, requestId) {
         ["request.reason", request.reason], ["request.ticket", request.supportTicketId],
         staff ? ["request.customer", request.username] : null].filter(Boolean)),
       own && request.status === "PENDING" ? cancelControls(request, reload) : null,
-      reviewer && request.status === "PENDING" ? staffControls(request, reload) : null,
+      // The facts and the checks come before the decision: a reviewer reads them, then decides.
       staff ? factsRegion(request.facts) : null,
-      policyChecks(request.assessment, request.status === "PENDING"),
-      history(request),
+      policyChecks(request.assessment, request.status === "PENDING", staff),
+      reviewer && request.status === "PENDING" ? staffControls(request, reload) : null,
+      history(request, staff),
     ];
   };
   loadInto(container, load, show);

@@ -2,8 +2,8 @@
 // and the period's decisions as CSV.
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
-import { hongKongDate, money, t } from "../i18n.js";
-import { field, loadInto } from "../ui.js";
+import { day, hongKongDate, money, t } from "../i18n.js";
+import { field, submitting } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
 
@@ -41,31 +41,27 @@ function figures(report) {
 }
 
 export function serviceLevelsPage() {
-  const from = field("sla.from", h("input", { type: "date", name: "from", value: hongKongDate(-30) }));
-  const to = field("sla.to", h("input", { type: "date", name: "to", value: hongKongDate(0) }));
+  const fields = {
+    from: field("sla.from", h("input", { type: "date", name: "from", value: hongKongDate(-30) })),
+    to: field("sla.to", h("input", { type: "date", name: "to", value: hongKongDate(0) })),
+  };
   const button = h("button", { type: "submit" }, t("sla.show"));
-  const form = h("form", { class: "filters" }, from, to, h("div", {}, button));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { class: "filters", novalidate: true }, fields.from, fields.to, h("div", {}, button), alert);
   const report = h("div");
-  const download = h("div");
   let blobUrl = null;
 
-  const period = () => ({ from: form.elements.from.value, to: form.elements.to.value });
-  const load = () => {
-    loadInto(report, () => call("GET", "/reports/sla", { query: period() }), (found) => [
-      h("h2", {}, t("sla.period", { from: found.from, to: found.to })), figures(found), chart(found.open),
-    ]);
-    // The export needs the bearer token, so it is fetched here and offered as a file (a blob link).
-    loadInto(download, () => call("GET", "/reports/decisions.csv", { query: period(), accept: "text/csv" }), (csv) => {
-      if (blobUrl) URL.revokeObjectURL(blobUrl);
-      blobUrl = URL.createObjectURL(csv);
-      const { from: start, to: end } = period();
-      return h("a", { href: blobUrl, download: `decisions-${start}-${end}.csv` }, t("sla.download"));
-    });
-  };
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    load();
+  // The figures and the export of one period: a period the API refuses is said once, beside its field.
+  submitting(form, button, alert, fields, async () => {
+    const period = { from: form.elements.from.value, to: form.elements.to.value };
+    const [found, csv] = await Promise.all([call("GET", "/reports/sla", { query: period }),
+      // The export needs the bearer token, so it is fetched here and offered as a file (a blob link).
+      call("GET", "/reports/decisions.csv", { query: period, accept: "text/csv" })]);
+    if (blobUrl) URL.revokeObjectURL(blobUrl);
+    blobUrl = URL.createObjectURL(csv);
+    replace(report, [h("h2", {}, t("sla.period", { from: day(found.from), to: day(found.to) })), figures(found),
+      chart(found.open), h("a", { href: blobUrl, download: `decisions-${period.from}-${period.to}.csv` }, t("sla.download"))]);
   });
-  load();
-  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, download);
+  queueMicrotask(() => form.requestSubmit());
+  return h("section", {}, h("h1", {}, t("sla.heading")), form, report);
 }

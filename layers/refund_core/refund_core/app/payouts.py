@@ -18,6 +18,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -29,7 +30,7 @@ from refund_core.adapters.stripe_refunds import ProcessorRefund, ProcessorRefuse
 from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
 from refund_core.app.policies import hong_kong_day_start
-from refund_core.app.reports import spreadsheet_safe
+from refund_core.app.reports import sheet_time, spreadsheet_safe
 from refund_core.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordEventRefused, ServiceBusy
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
@@ -475,19 +476,20 @@ def payouts_csv(
     written = io.StringIO()
     writer = csv.writer(written, lineterminator="\r\n")
     writer.writerow(PAYOUTS_CSV_COLUMNS)
+    zone = ZoneInfo(policies.in_force(at).time_zone)
     for request in approved:
         decision = request.decision
         assert decision is not None and decision.amount is not None
         payout = found.get(request.request_id)
         paid = payout.amount if payout and payout.state is PayoutState.PAID else None
         row: list[Any] = [
-            request.request_id, request.order_id, request.username, request.received_at.isoformat(),
-            decision.decided_at.isoformat(), format(decision.amount.amount, "f"),
+            request.request_id, request.order_id, request.username, sheet_time(request.received_at, zone),
+            sheet_time(decision.decided_at, zone), format(decision.amount.amount, "f"),
             format(paid.amount, "f") if paid else "", decision.amount.currency,
             payout.state if payout else "", payout.route if payout else "", request.payment_channel or "",
             payout.payment_reference if payout else "", payout.reference if payout else "",
-            payout.sent_at.isoformat() if payout and payout.sent_at else "",
-            payout.paid_at.isoformat() if payout and payout.paid_at else "",
+            sheet_time(payout.sent_at if payout else None, zone),
+            sheet_time(payout.paid_at if payout else None, zone),
             payout.failure_reason if payout else "",
         ]  # fmt: skip
         writer.writerow([spreadsheet_safe(str(value or "")) for value in row])

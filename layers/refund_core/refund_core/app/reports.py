@@ -10,6 +10,7 @@ import statistics
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -134,8 +135,13 @@ def spreadsheet_safe(value: str) -> str:
     return f"'{value}" if risky else value
 
 
-def decisions_csv(received: list[ReportedRequest]) -> str:
-    """One header row, then one row per decided request, oldest received first."""
+def sheet_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A moment as a spreadsheet's reader wants it: the policy's local time to the second, with its offset."""
+    return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
+
+
+def decisions_csv(received: list[ReportedRequest], zone: ZoneInfo) -> str:
+    """One header row, then one row per decided request, oldest received first; times in `zone`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -147,8 +153,8 @@ def decisions_csv(received: list[ReportedRequest]) -> str:
             request.request_id,
             request.order_id,
             request.username,
-            request.received_at.isoformat(),
-            decision.decided_at.isoformat(),
+            sheet_time(request.received_at, zone),
+            sheet_time(decision.decided_at, zone),
             str(request.status),
             str(decision.refund_type) if decision.refund_type else "",
             str(decision.amount.amount) if decision.amount else "",

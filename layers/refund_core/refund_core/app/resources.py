@@ -5,6 +5,7 @@ customer who filed it sees no staff identity and no internal note."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,13 +75,23 @@ class RefundRequestResource(RefundRequest):
     payout: PayoutView | None = None
     # Of a pending request: the Hong Kong working days from today to its deadline (0: due today, or past).
     working_days_left: int | None = None
+    # Of a pending request past its deadline: the new date the delay email promised the customer.
+    decision_promised_by: UtcDatetime | None = None
 
     @classmethod
-    def of(cls, request: RequestRecord, caller: Caller, working_days_left: int | None = None) -> Self:
+    def of(
+        cls,
+        request: RequestRecord,
+        caller: Caller,
+        working_days_left: int | None = None,
+        decision_promised_by: datetime | None = None,
+    ) -> Self:
         staff = caller.reads_every_request and caller.username != request.username
+        pending = request.status is RequestStatus.PENDING
         whole = cls.model_validate(request, from_attributes=True).model_copy(
             update={
-                "working_days_left": working_days_left if request.status is RequestStatus.PENDING else None,
+                "working_days_left": working_days_left if pending else None,
+                "decision_promised_by": decision_promised_by if pending and request.overdue else None,
                 "payout": PayoutView.of(request.payout, staff) if request.payout else None,
             }
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from refund_core.adapters import customer_records, repository, workflow
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
@@ -37,7 +38,7 @@ from refund_core.errors import (
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
-from refund_core.policy.calendar import ReviewCalendar, review_timeline
+from refund_core.policy.calendar import ReviewCalendar, decision_promised_after_delay, review_timeline
 from refund_core.policy.document import Policy
 from refund_core.policy.emails import emails_owed
 from refund_core.policy.models import (
@@ -277,7 +278,7 @@ def submit_refund_request(
         count_by("Decisions", request.status)
     logger.info("refund request recorded", request_id=request.request_id, outcome=assessment.outcome)
     recorded = request.model_copy(update={"history": tuple(history)})
-    return RefundRequestResource.of(recorded, caller, _working_days_left(request, received_at))
+    return _resource(recorded, caller, received_at)
 
 
 def _start_review_deadline(request: RequestRecord) -> None:
@@ -293,17 +294,20 @@ def _start_review_deadline(request: RequestRecord) -> None:
         count("DeadlineWorkflowStartFailed")
 
 
-def _working_days_left(request: RefundRequest, now: datetime | None = None) -> int:
-    # The calendar (time zone, holidays) of the version that set the request's deadline.
-    calendar = ReviewCalendar(policies.assessed_under(request.assessment.policy_version, request.received_at))
-    return calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
+def _resource(request: RequestRecord, caller: Caller, now: datetime | None = None) -> RefundRequestResource:
+    """The request as `caller` sees it, with its working days left and, once late, the date promised instead;
+    each from the calendar (time zone, holidays) of the version that set the request's deadline."""
+    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    calendar = ReviewCalendar(policy)
+    left = calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
+    return RefundRequestResource.of(request, caller, left, decision_promised_after_delay(request.deadline, policy))
 
 
 def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResource:
     request = repository.get_request(request_id)
     if request is None or not (caller.reads_every_request or request.username == caller.username):
         raise NotFound(f"refund request {request_id} not found")
-    return RefundRequestResource.of(request, caller, _working_days_left(request))
+    return _resource(request, caller)
 
 
 def list_refund_requests(
@@ -325,7 +329,7 @@ def list_refund_requests(
     page = repository.list_requests(narrowed=narrowed, limit=limit, next_token=next_token)
     items = sorted(page.items, key=lambda request: (request.deadline, request.request_id))
     return Page(
-        items=tuple(RefundRequestResource.of(item, caller, _working_days_left(item)) for item in items),
+        items=tuple(_resource(item, caller) for item in items),
         next_token=page.next_token,
     )
 
@@ -480,7 +484,7 @@ def as_written(
     if assessment is not None:
         update["assessment"] = assessment
     written = request.model_copy(update=update)
-    return RefundRequestResource.of(written, caller, _working_days_left(written))
+    return _resource(written, caller)
 
 
 def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) -> OrderList:
@@ -538,5 +542,7 @@ def decisions_export(
     caller: Caller, start: date | None = None, end: date | None = None, now: datetime | None = None
 ) -> tuple[str, str]:
     """The CSV of the decisions on requests received in the period, and its file name."""
-    first, last = _period(caller, start, end, now or _now())
-    return reports.decisions_csv(_received_in(first, last)), f"decisions-{first}-{last}.csv"
+    at = now or _now()
+    first, last = _period(caller, start, end, at)
+    zone = ZoneInfo(policies.in_force(at).time_zone)
+    return reports.decisions_csv(_received_in(first, last), zone), f"decisions-{first}-{last}.csv"

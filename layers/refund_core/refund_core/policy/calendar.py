@@ -116,6 +116,17 @@ class ReviewCalendar:
         return datetime.combine(day, _END_OF_DAY, tzinfo=self._zone).astimezone(UTC)
 
 
+# Once late, the company promises a decision within this many more working days (the delay email, the page).
+DELAY_WORKING_DAYS = 2
+
+
+def decision_promised_after_delay(deadline: datetime, policy: Policy) -> datetime:
+    """What the delay email promises once the deadline has passed: the end of the DELAY_WORKING_DAYS-th
+    working day after the deadline's."""
+    calendar = ReviewCalendar(policy)
+    return calendar.end_of(calendar.working_day_after(calendar.local_date(deadline), DELAY_WORKING_DAYS))
+
+
 def review_timeline(received_at: datetime, policy: Policy, window_seconds: int | None = None) -> ReviewTimeline:
     """The deadline is the end of the Nth working day after the day of receipt (Hong Kong time); the
     reminder the end of the working day a setting's number of working days before it. A window of

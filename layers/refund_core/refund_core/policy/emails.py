@@ -23,9 +23,10 @@ from functools import cache
 from importlib import resources
 from string import Template
 from typing import Any, assert_never
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from refund_core.policy.calendar import ReviewCalendar
+from refund_core.policy.calendar import decision_promised_after_delay
 from refund_core.policy.document import Policy
 from refund_core.policy.letters import FIELD_ASKED_FOR, LetterProblem
 from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus, RuleResult
@@ -47,15 +48,14 @@ class EmailKind(StrEnum):
 
 
 LANGUAGES: tuple[Language, ...] = ("en", "zh-HK")
-# Once late, the company promises a decision within this many more working days.
-DELAY_WORKING_DAYS = 2
 
 
 @dataclass(frozen=True)
 class Recipients:
     """Where each kind of email goes: the customer (None: no address known), reviewers, supervisors; the
-    customer's name of record, which greets them (their username when the records hold none), and their
-    language; where customers reach support and their Control Panel."""
+    customer's name of record, which greets them ("Dear customer" when the records hold none), and their
+    language; where customers reach support and their Control Panel (the web app, whose pages the emails
+    link)."""
 
     customer: str | None
     reviewers: str
@@ -247,7 +247,7 @@ def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dic
         raise ValueError(f"refund request {request.request_id} is {request.status} with no refunded amount")
     values: dict[str, Value] = {
         **common,
-        "amount": str(decision.amount),
+        "amount": decision.amount.written(),
         "money_path": money_path(request.payment_channel, policy, language),
     }
     if decision.refund_type is RefundType.FULL:
@@ -258,7 +258,7 @@ def _decision_email(request: RefundRequest, policy: Policy, to: str, common: dic
         given["reasons"] = (*decision.reasons, decision.note)
     if not given["reasons"]:
         given["reasons"] = (str(phrases(language)["partialAtDiscretion"]),)
-    values |= {"amount_paid": str(request.amount_paid), **given}
+    values |= {"amount_paid": request.amount_paid.written(), **given}
     return _fill("approval_partial", to, values, language)
 
 
@@ -266,10 +266,10 @@ def _staff_values(request: RefundRequest, policy: Policy, common: dict[str, Valu
     assessment = request.assessment
     outcome = _OUTCOME_WORDS[assessment.outcome]
     if assessment.suggested_amount is not None and assessment.outcome is not Outcome.FULL_REFUND:
-        outcome = f"{outcome} (suggested amount {assessment.suggested_amount})"
+        outcome = f"{outcome} (suggested amount {assessment.suggested_amount.written()})"
     return {
         **common,
-        "amount_paid": str(request.amount_paid),
+        "amount_paid": request.amount_paid.written(),
         "received": _date_and_time(request.received_at, policy),
         "deadline": _date_and_time(request.deadline, policy),
         "deadline_date": long_date(request.deadline, ZoneInfo(policy.time_zone)),
@@ -325,7 +325,7 @@ def _payout_email(
 ) -> Email:
     if payout is None:
         raise ValueError(f"the {kind} email is about a payout, and there is none")
-    values: dict[str, Value] = {**common, "amount": str(payout.amount)}
+    values: dict[str, Value] = {**common, "amount": payout.amount.written()}
     if kind is EmailKind.PAYOUT_SENT:
         sent = payout.sent_at or payout.state_since
         values |= {
@@ -349,7 +349,9 @@ def _render(
         "request_id": request.request_id,
         "order_id": request.order_id,
         "username": request.username,
-        "customer_name": recipients.customer_name or request.username,
+        # A username is not a name: without a name of record the customer is greeted as a customer.
+        "customer_name": recipients.customer_name or str(phrases(language)["customerFallback"]),
+        "request_url": f"{recipients.control_panel}#/requests/{quote(request.request_id, safe='')}",
         "support_email": recipients.support,
         "control_panel_url": recipients.control_panel,
     }
@@ -368,10 +370,7 @@ def _render(
         case EmailKind.CANCELLATION:
             return _fill("cancellation", _customer_address(request, recipients), common, language)
         case EmailKind.DELAY:
-            calendar = ReviewCalendar(policy)
-            promised = calendar.end_of(
-                calendar.working_day_after(calendar.local_date(request.deadline), DELAY_WORKING_DAYS)
-            )
+            promised = decision_promised_after_delay(request.deadline, policy)
             values = {
                 **common,
                 "working_days": str(policy.review_working_days),

@@ -14,6 +14,13 @@ _MINOR_UNITS: dict[str, int] = {
     "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }  # fmt: skip
 
+# The symbols the web app's number formats (en-GB and zh-HK) write for the currencies we sell in; any other
+# currency is written with its code, as those formats do.
+_SYMBOLS: dict[str, str] = {
+    "USD": "US$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "CNY": "CN¥", "AUD": "A$", "CAD": "CA$",
+    "TWD": "NT$",
+}  # fmt: skip
+
 DecimalString = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)]
 
 
@@ -47,6 +54,12 @@ class Money(BaseModel):
 
     def fits_minor_unit(self) -> bool:
         return self.amount == self.rounded_down().amount
+
+    def written(self) -> str:
+        """As a person reads it, and as the web app shows it: "US$1,234.50", "CHF 12.00"."""
+        digits = format(self.amount, f",.{minor_units(self.currency)}f")
+        symbol = _SYMBOLS.get(self.currency)
+        return f"{symbol}{digits}" if symbol else f"{self.currency} {digits}"
 
     def __str__(self) -> str:
         return f"{format(self.amount, 'f')} {self.currency}"
