@@ -330,4 +330,4 @@ def _banner(args: argparse.Namespace, template: Template, seed: Seed, restored: 
     if tour:
         lines.append("Quick tour (in another shell, from the repo; needs curl and jq; docs/local-runner.md):")
         lines.extend(f"  {line}" for line in tour)
-    return "\n".join([*lines, *tour, "Ctrl-C stops it."])
+    return "\n".join([*lines, "Ctrl-C stops it."])

@@ -24,6 +24,7 @@ def test_a_customer_requests_a_refund_sees_the_checks_and_cancels_it(page: Page,
 
     request_refund(page, "BEA-40", "The VPN drops every few minutes.", "T-bea")
     expect(page.get_by_role("heading", name=re.compile(r"^Refund request rr_"))).to_be_visible()
+    expect(page.get_by_text("About order BEA-40: US$99.00, paid by card.")).to_be_visible()
     status = page.get_by_role("status").filter(has_text="Being reviewed")
     expect(status).to_contain_text(DECISION_BY)
     checks = page.get_by_role("list", name="Policy checks").get_by_role("listitem")
@@ -249,3 +250,61 @@ def test_the_check_on_a_phone_in_chinese_says_a_reviewer_decides_and_cancelling_
     finally:
         context.close()
     assert server.call("GET", "/refund-requests", user="vic").json()["items"] == []
+
+
+# What may stay in Latin letters on a Chinese page: ids, money, units, names of things that have no other, and the
+# one "(English prevails)" under translated reasons.
+NOT_WORDS = re.compile(
+    r"\(English prevails\)|rr_\w+|\b[A-Z]{2,}-\d+\b|\bT-\w+|US\$[\d,.]+|\bGB\b|PayPal|Apple iTunes Store|\bHKT\b"
+)
+
+
+def latin_words(page: Page) -> list[str]:
+    """The words in Latin letters the page's main part shows, ids, money and units aside."""
+    return re.findall(r"[A-Za-z]{2,}", NOT_WORDS.sub(" ", page.get_by_role("main").inner_text()))
+
+
+def test_the_whole_customer_flow_in_chinese_shows_no_english_word(page: Page, server: Server) -> None:
+    sign_in(page, server, "wen")
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    orders = page.get_by_role("table", name="您的訂單")
+    expect(orders.get_by_role("row").filter(has_text="WEN-40")).to_be_visible()
+    assert latin_words(page) == []
+
+    orders.get_by_role("row").filter(has_text="WEN-40").get_by_role("button", name="申請退款").click()
+    page.get_by_role("button", name="提交申請").click()  # nothing filled in: each field says what it needs
+    expect(page.get_by_role("textbox", name="原因")).to_have_attribute("aria-invalid", "true")
+    assert latin_words(page) == []
+    page.get_by_role("textbox", name="原因").fill("連線經常中斷。")
+    page.get_by_role("textbox", name="支援個案編號").fill("T-wen")
+    page.get_by_role("button", name="提交前先核對").click()
+    expect(page.get_by_role("region", name="如現在提交")).to_contain_text("部分退款")
+    assert latin_words(page) == []
+    page.get_by_role("button", name="提交申請").click()
+    expect(page.get_by_role("status").filter(has_text="審核中")).to_be_visible()
+    expect(page.get_by_text("關於訂單 WEN-40：以信用卡支付 US$99.00。")).to_be_visible()
+    expect(page.get_by_role("list", name="政策核對").get_by_role("listitem")).to_have_count(10)
+    assert latin_words(page) == []
+    screenshot(page, "zh-request-pending")
+
+    page.get_by_role("button", name="取消申請").click()
+    page.get_by_role("dialog").get_by_role("button", name="是，取消申請").click()
+    expect(page.get_by_role("status").filter(has_text="已取消")).to_be_visible()
+    assert latin_words(page) == []
+
+    page.get_by_role("link", name="管理帳戶").click()
+    page.get_by_role("table", name="您的訂單").get_by_role("row").filter(has_text="WEN-9").get_by_role(
+        "button", name="申請退款"
+    ).click()
+    page.get_by_role("textbox", name="原因").fill("速度太慢。")
+    page.get_by_role("textbox", name="支援個案編號").fill("T-wen")
+    page.get_by_role("button", name="提交申請").click()
+    refused = page.get_by_role("status").filter(has_text="已拒絕")
+    expect(refused).to_contain_text("250")
+    expect(page.get_by_text("(English prevails)")).to_have_count(1)  # said once on the page
+    assert latin_words(page) == []
+    screenshot(page, "zh-request-refused")
+
+    page.get_by_role("link", name="管理帳戶").click()
+    expect(page.get_by_role("table", name="您的退款申請").get_by_role("row")).to_have_count(3)
+    assert latin_words(page) == []

@@ -23,10 +23,8 @@ function statusBlock(request, staff) {
     // grounds: its English reasons, of which the reviewer's note is shown once, as the note).
     const reasons = decision.grounds?.length ? decision.grounds.map(reasonText)
       : decision.reasons.filter((reason) => reason !== decision.note);
-    if (request.status === "REFUSED" && reasons.length) {
-      lines.push(h("ul", {}, reasons.map((reason) => h("li", {}, reason))));
-      if (englishPrevails()) lines.push(h("p", { class: "muted" }, englishPrevails()));
-    }
+    // (That a translation's English prevails is said once, under the policy checks that follow.)
+    if (request.status === "REFUSED" && reasons.length) lines.push(h("ul", {}, reasons.map((reason) => h("li", {}, reason))));
     if (decision.note) lines.push(h("p", {}, t("request.note", { note: decision.note })));
     if (staff) lines.push(h("p", {}, t("request.decidedBy", { who: wordsFor("actor", decision.decidedBy) })));
   }
@@ -228,6 +226,10 @@ export function requestPage(who, requestId) {
     const reviewer = who.reviewer && !own;
     return [
       h("h1", {}, t("request.heading", { id: request.requestId })),
+      // What the request is about, in words, under the heading its id names.
+      h("p", {}, request.paymentChannel
+        ? t("request.about", { order: request.orderId, paid: money(request.amountPaid), channel: wordsFor("channel", request.paymentChannel) })
+        : t("request.aboutNoChannel", { order: request.orderId, paid: money(request.amountPaid) })),
       statusBlock(request, staff),
       payoutBlock(request, staff),
       definitionList([["request.order", request.orderId], ["request.received", moment(request.receivedAt)],
