@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools verify fuzz security-scan sam-local payouts-proof clean
+.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools verify fuzz security-scan sam-local payouts-proof casework-proof clean
 
 # Packages are installed by uv (from PyPI, as pip would, but downloaded and unpacked in parallel and compiled to
 # bytecode on every core: a fresh clone's three venvs in about 30 s instead of 90). It lives in .venv.
@@ -93,10 +93,13 @@ build: tools
 
 # Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI, and
 # PAYOUTS.md's "never twice" 200 times (make test runs it 20 times).
-verify: test fuzz security-scan sam-local payouts-proof
+verify: test fuzz security-scan sam-local payouts-proof casework-proof
 
 payouts-proof: venv
 	PAYOUT_REPETITIONS=200 $(PY) -m pytest -q tests/integration/test_payouts.py -k timed_out
+
+casework-proof: venv
+	TAKE_REPETITIONS=100 $(PY) -m pytest -q -n 0 tests/e2e/test_e2e_races.py -k taking
 
 fuzz: venv
 	$(PY) scripts/fuzz.py

@@ -1,4 +1,4 @@
-"""POST /refund-requests/{requestId}/evaluate: a reviewer re-assesses, approves or refuses."""
+"""POST /refund-requests/{requestId}/evaluate: a reviewer takes or releases, re-assesses, approves or refuses."""
 
 from typing import Annotated, Any
 
@@ -27,16 +27,17 @@ app = new_api(allowed_origin=settings().web_app_origin)
 
 @app.post(
     "/refund-requests/<requestId>/evaluate",
-    summary="Re-assess, approve or refuse a pending request",
+    summary="Take or release, re-assess, approve or refuse a pending request",
     middlewares=[json_body_only],
     responses=route_responses(
         200,
         RefundRequestResource,
-        "The request, re-assessed or decided",
+        "The request, taken, released, re-assessed or decided",
         {
             403: "Not a refund reviewer, or a reviewer acting on a request they filed themselves",
             404: "No such request",
-            409: "The request is already decided or cancelled, or its order left the billing records",
+            409: "The request is already decided or cancelled, its order left the billing records, or another "
+            "reviewer holds it (take it over explicitly) or took or released it meanwhile",
             422: "An approval the Refund Policy forbids: more than was paid, an excluded payment channel, or a "
             "claim the rules refuse",
             **BODY_ERRORS,

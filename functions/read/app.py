@@ -28,7 +28,7 @@ from refund_core.policy.models import RequestStatus
 app = new_api(allowed_origin=settings().web_app_origin)
 PageSize = Annotated[int, Query(ge=1, le=100)]
 PageToken = Annotated[str | None, Query(alias="nextToken", max_length=2048)]
-ListedBy = ("status", "overdue", "username", "orderId", "receivedFrom", "receivedTo", "limit", "nextToken")
+ListedBy = ("status", "overdue", "username", "orderId", "receivedFrom", "receivedTo", "heldBy", "limit", "nextToken")
 
 
 @app.get(
@@ -55,6 +55,9 @@ def list_requests(
     order_id: Annotated[str | None, Query(alias="orderId", min_length=1, max_length=128, description="staff")] = None,
     received_from: Annotated[IsoDate | None, Query(alias="receivedFrom", description="staff: a Hong Kong date")] = None,
     received_to: Annotated[IsoDate | None, Query(alias="receivedTo", description="staff: a Hong Kong date")] = None,
+    held_by: Annotated[
+        str | None, Query(alias="heldBy", min_length=1, max_length=128, description="staff: taken by this reviewer")
+    ] = None,
     limit: PageSize = 50,
     next_token: PageToken = None,
 ) -> Response[RequestList]:
@@ -66,6 +69,7 @@ def list_requests(
         order_id=order_id,
         received_from=hong_kong_day_start(received_from) if received_from else None,
         received_before=hong_kong_day_start(received_to + timedelta(days=1)) if received_to else None,
+        held_by=held_by,
     )
     page = list_refund_requests(current_caller(app), narrowed, limit, next_token)
     return resource(RequestList(items=page.items, next_token=page.next_token))

@@ -23,6 +23,7 @@ CUSTOMERS = (
     *("bea", "ben", "cat", "dan", "eve", "fay", "gus", "hal", "ida", "joe", "kim", "lea"),
     *("pia", "quin", "ray", "sol"),  # the accessibility checks'
     *("uma", "vic"),  # the checks before sending
+    "nia",  # casework: two reviewers and one request
 )
 
 SEED: dict[str, Any] = {

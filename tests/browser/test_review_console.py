@@ -137,3 +137,32 @@ def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page:
     # A supervisor may do all that a reviewer may.
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_role("table", name="Requests")).to_be_visible()
+
+
+def test_two_reviewers_see_who_holds_a_request_and_the_second_decides_only_explicitly(
+    page: Page, server: Server
+) -> None:
+    filed = server.submit("nia", "NIA-40", "T-nia").json()
+    sign_in(page, server, "rosa", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    expect(page.get_by_text("Nobody is reviewing this request yet.")).to_be_visible()
+    page.get_by_role("button", name="Take").click()
+    expect(page.get_by_text("You are reviewing this request")).to_be_visible()
+    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("checkbox", name="Mine").check()
+    mine = page.get_by_role("table", name="Requests").get_by_role("row").filter(has_text=filed["requestId"])
+    expect(mine).to_contain_text("rosa")
+    expect(page.get_by_role("table", name="Requests").get_by_role("row")).to_have_count(2)  # header and hers
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "remy", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    expect(page.get_by_text("Being reviewed by rosa")).to_be_visible()
+    page.get_by_role("button", name="Refuse").click()
+    expect(page.get_by_text("rosa is reviewing this request.")).to_be_visible()
+    expect(page.get_by_role("button", name="Decide instead of rosa")).to_be_visible()
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
+    page.get_by_role("button", name="Take over").click()
+    expect(page.get_by_text("You are reviewing this request")).to_be_visible()
+    expect(page.get_by_role("list").filter(has_text="Taken over from rosa")).to_be_visible()
+    assert server.read(filed["requestId"]).json()["heldBy"] == "remy"

@@ -92,7 +92,7 @@ def test_clear_full_refund_is_approved_at_once(server: Server) -> None:
     assert body["deadline"]
     emails = server.wait_for_emails(about(body["requestId"], "is approved"))
     assert [email["to"] for email in emails] == [["fiona@example.com"]]
-    assert "59.99 USD" in emails[0]["text"]
+    assert "US$59.99" in emails[0]["text"]
 
 
 def test_partial_refund_waits_for_a_reviewer_who_approves_part(server: Server) -> None:

@@ -45,8 +45,8 @@ def until(found: Callable[[], Any], timeout: float = 30) -> Any:
 @pytest.mark.parametrize(
     ("username", "order_id", "ticket_id", "sent_subject", "words"),
     [
-        ("pia", "PIA-40", "T-pia", "Your refund for order PIA-40 has been sent", "88.15 USD"),
-        ("wing", "WING-40", "T-wing", "您就訂單 WING-40 的退款已發出", "88.15 USD"),
+        ("pia", "PIA-40", "T-pia", "Your refund for order PIA-40 has been sent", "US$88.15"),
+        ("wing", "WING-40", "T-wing", "您就訂單 WING-40 的退款已發出", "US$88.15"),
     ],
 )
 def test_an_approval_is_sent_then_paid_and_the_customer_told_in_their_language(

@@ -6,6 +6,7 @@ shows."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +28,9 @@ from e2e_support import (
     token,
 )
 
+from refund_local.events import claims_for
+from refund_local.tokens import make_token
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-races")]
 
 SUBMITS = 50
@@ -36,15 +40,22 @@ CALL_TIMEOUT_SECONDS = 30
 PAIRS = 200
 PAIRS_AT_ONCE = 10
 NAMES = ("rush", "duel", "echo", "mallory", "many")
+# Two reviewers taking one request at once: 30 requests in `make test`, 100 in `make verify` (casework-proof).
+TAKES = int(os.environ.get("TAKE_REPETITIONS", "30"))
 SEED: dict[str, Any] = {
-    "customers": [customer(name) for name in NAMES] + [customer(f"pair-{index:03d}") for index in range(PAIRS)],
+    "customers": [customer(name) for name in NAMES]
+    + [customer(f"pair-{index:03d}") for index in range(PAIRS)]
+    + [customer(f"take-{index:03d}") for index in range(TAKES)],
     "orders": [order(f"RU-{index:02d}", "rush", days_ago=40) for index in range(SUBMITS)]
     + [order("DU-1", "duel", days_ago=40), order("EC-1", "echo", days_ago=40), order("MA-1", "mallory", days_ago=40)]
     # Clear full refunds, each decided at once if it were alone.
     + [order(f"MANY-{index:02d}", "many") for index in range(SUBMITS)]
-    + [order(f"PAIR-{index:03d}-{side}", f"pair-{index:03d}") for index in range(PAIRS) for side in "ab"],
+    + [order(f"PAIR-{index:03d}-{side}", f"pair-{index:03d}") for index in range(PAIRS) for side in "ab"]
+    # Pending (40 days old: a reviewer decides), for two reviewers to take at once.
+    + [order(f"TAKE-{index:03d}", f"take-{index:03d}", days_ago=40) for index in range(TAKES)],
     "tickets": [ticket(f"TK-{name}", name) for name in NAMES]
-    + [ticket(f"TK-pair-{index:03d}", f"pair-{index:03d}") for index in range(PAIRS)],
+    + [ticket(f"TK-pair-{index:03d}", f"pair-{index:03d}") for index in range(PAIRS)]
+    + [ticket(f"TK-take-{index:03d}", f"take-{index:03d}") for index in range(TAKES)],
 }
 
 
@@ -241,3 +252,42 @@ def test_fifty_clear_full_refunds_of_one_customer_at_once_give_one_approval(serv
     assert decided.count("APPROVED") == 1
     assert set(decided) <= {"APPROVED", "REFUSED"}
     assert Counter(item["status"] for item in own_requests(server, "many")) == Counter(decided)
+
+
+def test_two_reviewers_taking_one_request_at_once_leave_one_holder_every_time(server: Server) -> None:
+    """Casework: each of TAKES pending requests taken by two reviewers at once, ten requests at a time. One take
+    holds it (200); the other is a 409 (it saw the holder, or its conditional write lost); the request says
+    the winner, and its history one "taken"."""
+    pending = []
+    for first in range(0, TAKES, 2 * PAIRS_AT_ONCE):  # different customers: filed side by side, to save time
+        names = [f"take-{index:03d}" for index in range(first, min(first + 2 * PAIRS_AT_ONCE, TAKES))]
+        filed = at_once([calling(server, "POST", "/refund-requests", name,
+                                 json=submission(name.upper(), f"TK-{name}")) for name in names])  # fmt: skip
+        assert all(answer.status_code == 201 and answer.json()["status"] == "PENDING" for answer in filed)
+        pending += [answer.json()["requestId"] for answer in filed]
+    outcomes: Counter[tuple[int, int]] = Counter()
+    for first in range(0, TAKES, PAIRS_AT_ONCE):
+        batch = pending[first : first + PAIRS_AT_ONCE]
+        calls = [
+            calling(
+                server,
+                "POST",
+                f"/refund-requests/{request_id}/evaluate",
+                reviewer,
+                json={"action": "take"},
+                headers={"Authorization": f"Bearer {make_token(claims_for(reviewer, reviewer=True))}"},
+            )
+            for request_id in batch
+            for reviewer in ("rosa", "remy")
+        ]
+        answers = at_once(calls)
+        for request_id, pair in zip(batch, zip(answers[0::2], answers[1::2], strict=True), strict=True):
+            codes = tuple(sorted(answer.status_code for answer in pair))
+            outcomes[codes] += 1  # type: ignore[index]
+            if codes != (200, 409):
+                continue
+            (winner,) = [answer.json()["heldBy"] for answer in pair if answer.status_code == 200]
+            stored = server.read(request_id).json()
+            assert stored["heldBy"] == winner
+            assert [entry["event"] for entry in stored["history"]].count("taken") == 1
+    assert outcomes == Counter({(200, 409): TAKES})

@@ -166,12 +166,12 @@ def test_a_partial_approval_names_amount_reasons_and_path_and_publishes_once(
     (email,) = sent_emails()
     assert email.to == ("alice@example.com",)
     assert email.subject == "Your refund for order ord-1001 is approved in part"
-    assert "a partial refund of 57.49 USD of the 59.99 USD you paid" in email.text
+    assert "a partial refund of US$57.49 of the US$59.99 you paid" in email.text
     assert "You used 12.5 GB, not less than 10 GB" in email.text
     assert "We deducted 2.50 USD for the 2.5 GB beyond the 10 GB limit." in email.text
     assert "your bank usually shows it within 5 to 10 working days." in email.text
     assert email.html is not None
-    assert "<strong>57.49 USD</strong>" in email.html
+    assert "<strong>US$57.49</strong>" in email.html
     assert_customer_words(email)
     (event,) = decided_events()
     assert (event["source"], event["detail-type"]) == ("smart-security.refunds", "RefundDecided")

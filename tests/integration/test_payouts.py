@@ -121,7 +121,7 @@ def test_an_approval_is_refunded_once_at_the_processor_then_paid_and_the_custome
     subjects = sorted(email.subject for email in sent_emails() if email.to == ("amy@example.com",))
     assert "Your refund for order ord-amy has been sent" in subjects
     (email,) = [email for email in sent_emails() if "has been sent" in email.subject]
-    assert refund["id"] in email.text and "88.15 USD" in email.text
+    assert refund["id"] in email.text and "US$88.15" in email.text
 
 
 def test_the_customer_sees_where_the_money_is_without_the_processors_details(processor: str) -> None:

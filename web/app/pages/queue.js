@@ -1,12 +1,13 @@
-// The reviewers' queue: requests by status, oldest deadline first, overdue ones marked; paged by "More".
+// The reviewers' queue: requests by status, oldest deadline first, overdue ones marked, each with who is reviewing
+// it; the reviewer's own alone on "Mine"; paged by "More".
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { shortDay, t, wordsFor } from "../i18n.js";
 import { Superseded, columnNames, dataTable, loadInto, statusWords, tableRow } from "../ui.js";
 
 const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
-const COLUMNS = ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.received", "queue.deadline",
-  "queue.daysLeft"];
+const COLUMNS = ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.heldBy", "queue.received",
+  "queue.deadline", "queue.daysLeft"];
 
 function row(names, request) {
   const left = request.overdue
@@ -14,15 +15,16 @@ function row(names, request) {
     : request.workingDaysLeft ?? t("none");
   return tableRow(names, [
     h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId),
-    request.username, request.orderId, wordsFor("outcome", request.assessment.outcome),
+    request.username, request.orderId, wordsFor("outcome", request.assessment.outcome), request.heldBy ?? t("none"),
     shortDay(request.receivedAt), shortDay(request.deadline), left,
   ]);
 }
 
-export function queuePage() {
+export function queuePage(who) {
   const status = h("select", { id: "queue-status", name: "status" },
     STATUSES.map((value) => h("option", { value }, statusWords(value))));
   const overdue = h("input", { type: "checkbox", id: "queue-overdue", name: "overdue" });
+  const mine = h("input", { type: "checkbox", id: "queue-mine", name: "mine" });
   const rows = h("tbody");
   const more = h("div", { class: "actions" });
   const results = h("div");
@@ -41,20 +43,23 @@ export function queuePage() {
   let latest = 0;
   const load = (nextToken) => {
     latest += 1;
-    const mine = latest;
-    const query = { status: status.value, overdue: overdue.checked ? "true" : null, nextToken };
+    const thisLoad = latest;
+    const query = { status: status.value, overdue: overdue.checked ? "true" : null,
+      heldBy: mine.checked ? who.username : null, nextToken };
     return loadInto(results, async () => {
       const page = await call("GET", "/refund-requests", { query });
-      if (mine !== latest) throw new Superseded();
+      if (thisLoad !== latest) throw new Superseded();
       return page;
     }, (page) => show(page, Boolean(nextToken)));
   };
   status.addEventListener("change", () => load());
   overdue.addEventListener("change", () => load());
+  mine.addEventListener("change", () => load());
   load();
   return h("section", {}, h("h1", {}, t("queue.heading")),
     h("div", { class: "filters" },
       h("div", {}, h("label", { for: status.id }, t("queue.status")), status),
-      h("label", { class: "inline", for: overdue.id }, overdue, t("queue.overdueOnly"))),
+      h("label", { class: "inline", for: overdue.id }, overdue, t("queue.overdueOnly")),
+      h("label", { class: "inline", for: mine.id }, mine, t("queue.mine"))),
     results);
 }

@@ -157,7 +157,23 @@ function cancelControls(request, reload) {
   return [h("div", { class: "actions" }, open), dialog];
 }
 
-function decisionForm(request, action, reload) {
+// Who is reviewing the request, and the one action on it that fits: take it, release it, or take it over.
+function holding(request, who, reload) {
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const holder = request.heldBy;
+  const [words, action, label] = !holder ? [t("hold.nobody"), { action: "take" }, "hold.take"]
+    : holder === who.username ? [t("hold.you", { since: moment(request.heldSince) }), { action: "release" }, "hold.release"]
+      : [t("hold.other", { who: holder, since: moment(request.heldSince) }), { action: "take", takeOver: true }, "hold.takeOver"];
+  const button = h("button", { type: "button", class: "secondary" }, t(label));
+  onePress(button, alert, async () => {
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
+      { body: action, idempotencyKey: newIdempotencyKey() });
+    reload();
+  });
+  return h("div", { class: "holding" }, h("p", {}, words), h("div", { class: "actions" }, button), alert);
+}
+
+function decisionForm(request, action, reload, who) {
   const idempotencyKey = newIdempotencyKey();
   const fields = {};
   if (action === "approve") {
@@ -166,10 +182,14 @@ function decisionForm(request, action, reload) {
   }
   fields.note = field("decide.note", h("textarea", { name: "note", required: action === "refuse" }));
   fields.internalNote = field("decide.internalNote", h("textarea", { name: "internalNote" }));
-  const button = h("button", { type: "submit" }, t("decide.confirm"));
+  // Another reviewer holds it: the decision says so on its button, which is the confirmation asked for.
+  const heldByAnother = request.heldBy && request.heldBy !== who.username;
+  const button = h("button", { type: "submit" },
+    heldByAnother ? t("decide.confirmInstead", { who: request.heldBy }) : t("decide.confirm"));
+  const warning = heldByAnother ? h("p", { class: "notice" }, t("decide.heldByAnother", { who: request.heldBy })) : null;
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const form = h("form", { novalidate: true, class: "decision" },
-    h("h2", {}, t(`decide.${action}.heading`)), Object.values(fields), alert, h("div", { class: "actions" }, button));
+    h("h2", {}, t(`decide.${action}.heading`)), warning, Object.values(fields), alert, h("div", { class: "actions" }, button));
   submitting(form, button, alert, fields, async () => {
     const body = { action };
     for (const name of Object.keys(fields)) {
@@ -192,7 +212,7 @@ function decisionForm(request, action, reload) {
   return form;
 }
 
-function staffControls(request, reload) {
+function staffControls(request, reload, who) {
   const area = h("div");
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const reassess = h("button", { type: "button", class: "secondary" }, t("decide.reassess"));
@@ -205,10 +225,10 @@ function staffControls(request, reload) {
     reload();
   });
   const open = (action) => () => {
-    replace(area, decisionForm(request, action, reload));
+    replace(area, decisionForm(request, action, reload, who));
     area.querySelector("input, textarea").focus();
   };
-  return [h("div", { class: "actions" }, reassess,
+  return [holding(request, who, reload), h("div", { class: "actions" }, reassess,
     h("label", { class: "inline", for: current.id }, current, t("request.currentPolicy")),
     h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
     h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse"))), alert, area];
@@ -239,7 +259,7 @@ export function requestPage(who, requestId) {
       // The facts and the checks come before the decision: a reviewer reads them, then decides.
       staff ? factsRegion(request.facts) : null,
       policyChecks(request.assessment, request.status === "PENDING", staff),
-      reviewer && request.status === "PENDING" ? staffControls(request, reload) : null,
+      reviewer && request.status === "PENDING" ? staffControls(request, reload, who) : null,
       history(request, staff),
     ];
   };

@@ -38,6 +38,9 @@ class RequestRecord(RefundRequest):
     # What the last assessment read (staff see it); None for a request the first release recorded.
     facts: AssessedFacts | None = None
     payout: Payout | None = None
+    # The reviewer who took the pending request to review it, and since when (casework: one holder at a time).
+    held_by: str | None = None
+    held_since: UtcDatetime | None = None
 
 
 class ReportedRequest(CamelModel):

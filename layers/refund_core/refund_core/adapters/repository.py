@@ -90,7 +90,9 @@ def _received_keys(request: RequestRecord) -> dict[str, str]:
 
 
 def request_item(request: RequestRecord) -> dict[str, Any]:
-    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout"})
+    # Nobody holding it is no heldBy at all: record_holder's condition is that the attribute does not exist.
+    unheld = {"held_by", "held_since"} if request.held_by is None else set()
+    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld})
     return {
         "pk": f"REQUEST#{request.request_id}",
         "sk": REQUEST_SK,
@@ -382,6 +384,7 @@ class RequestFilter:
     order_id: str | None = None
     received_from: datetime | None = None  # inclusive
     received_before: datetime | None = None  # exclusive
+    held_by: str | None = None  # the reviewer who took them
 
 
 def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None) -> Page[RequestRecord]:
@@ -408,6 +411,9 @@ def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None
     if narrowed.order_id is not None:
         conditions.append("orderId = :order")
         values[":order"] = narrowed.order_id
+    if narrowed.held_by is not None:
+        conditions.append("heldBy = :holder")
+        values[":holder"] = narrowed.held_by
     if narrowed.received_from is not None:
         conditions.append("receivedAt >= :from")
         values[":from"] = utc_iso(narrowed.received_from)
@@ -542,6 +548,44 @@ def record_decision(
         *((payout_put(payout),) if payout else ()),
     ]
     _transact_on_pending(request, writes)
+
+
+def record_holder(
+    request: RequestRecord, holder: str | None, *, held_by: str | None, at: datetime, history: Iterable[HistoryEntry]
+) -> bool:
+    """Who reviews a pending request: `holder` (None: nobody) in place of `held_by`, the holder the caller saw
+    (None: nobody), on the condition that it still is; False when it no longer is (taken or released meanwhile,
+    or the request decided). Holding changes nothing of the claim, so it neither checks nor bumps the version
+    a decision is conditional on."""
+    names = {"#status": "status"}
+    values: dict[str, Any] = {":pending": str(RequestStatus.PENDING)}
+    if held_by is None:
+        condition = "#status = :pending AND attribute_not_exists(heldBy)"
+    else:
+        condition = "#status = :pending AND heldBy = :seen"
+        values[":seen"] = held_by
+    if holder is None:
+        change = "REMOVE heldBy, heldSince"
+    else:
+        change = "SET heldBy = :holder, heldSince = :since"
+        values |= {":holder": holder, ":since": utc_iso(at)}
+    update: TransactWriteItemTypeDef = {
+        "Update": {
+            "TableName": settings().requests_table_name,
+            "Key": request_key(request.request_id),
+            "UpdateExpression": change,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize(values),
+        }
+    }
+    try:
+        transact([update, *history_puts(request.request_id, history)])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "TransactionCanceledException":
+            return False
+        raise
+    return True
 
 
 def record_cancellation(

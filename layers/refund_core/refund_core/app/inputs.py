@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -167,4 +167,19 @@ class RefuseCommand(_Command):
         return None if value is None else _free_text(value)
 
 
-EvaluateCommand = Annotated[AssessCommand | ApproveCommand | RefuseCommand, Field(discriminator="action")]
+class TakeCommand(_Command):
+    """A reviewer takes a pending request to review it: theirs until they release it or someone takes it over."""
+
+    action: Literal["take"]
+    take_over: StrictBool = Field(
+        default=False, description="Take the request from the reviewer who holds it (without: a 409 while held)"
+    )
+
+
+class ReleaseCommand(_Command):
+    action: Literal["release"]
+
+
+EvaluateCommand = Annotated[
+    AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand, Field(discriminator="action")
+]

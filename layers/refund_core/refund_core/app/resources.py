@@ -23,8 +23,10 @@ RULES_ACTOR = "rules"
 SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system", "payouts", "processor", "billing"})
 # A request filed by letter is received by "letter" (LETTERS.md), with the letter's Message-ID.
 LETTER_ACTOR = "letter"
-# A reviewer's internal note is a history entry of its own, for staff only.
+# A reviewer's internal note is a history entry of its own, for staff only; so are who took, took over and
+# released the request (a taking-over names the reviewer it was taken from).
 INTERNAL_NOTE = "internal note"
+STAFF_ONLY_EVENTS = frozenset({INTERNAL_NOTE, "taken", "taken over", "released"})
 
 
 def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
@@ -77,6 +79,9 @@ class RefundRequestResource(RefundRequest):
     working_days_left: int | None = None
     # Of a pending request past its deadline: the new date the delay email promised the customer.
     decision_promised_by: UtcDatetime | None = None
+    # Staff only: the reviewer who took the request to review it, and since when (absent when nobody holds it).
+    held_by: str | None = Field(default=None, exclude_if=_staff_only)
+    held_since: UtcDatetime | None = Field(default=None, exclude_if=_staff_only)
 
     @classmethod
     def of(
@@ -101,6 +106,8 @@ class RefundRequestResource(RefundRequest):
         return whole.model_copy(
             update={
                 "facts": None,
+                "held_by": None,
+                "held_since": None,
                 "decision": decision.model_copy(
                     update={"decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer"}
                 )
@@ -109,7 +116,7 @@ class RefundRequestResource(RefundRequest):
                 "history": tuple(
                     _as_the_customer_sees(entry, request.username)
                     for entry in whole.history
-                    if entry.event != INTERNAL_NOTE
+                    if entry.event not in STAFF_ONLY_EVENTS
                 ),
             }
         )

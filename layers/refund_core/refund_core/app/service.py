@@ -13,7 +13,15 @@ from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
 from refund_core.app import payouts, policies, reports
-from refund_core.app.inputs import ApproveCommand, AssessCommand, RefuseCommand, SubmitRefundRequest, check_period
+from refund_core.app.inputs import (
+    ApproveCommand,
+    AssessCommand,
+    RefuseCommand,
+    ReleaseCommand,
+    SubmitRefundRequest,
+    TakeCommand,
+    check_period,
+)
 from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.resources import (
     AUTOMATIC,
@@ -321,6 +329,7 @@ def list_refund_requests(
         "orderId": narrowed.order_id,
         "receivedFrom": narrowed.received_from,
         "receivedTo": narrowed.received_before,
+        "heldBy": narrowed.held_by,
     }
     if not caller.is_reviewer:
         if used := next((name for name, value in staff_only.items() if value is not None), None):
@@ -351,16 +360,56 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
     return request
 
 
+def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | ReleaseCommand, at: datetime) -> RequestRecord:
+    """Take a pending request to review it, take it over from its holder (only when asked), or release it: one
+    holder at a time, by a conditional write; each change in the history. Taking one's own again, or releasing
+    one nobody holds, changes nothing."""
+    holder = caller.username if isinstance(command, TakeCommand) else None
+    if request.held_by == holder:
+        return request
+    if isinstance(command, ReleaseCommand) and request.held_by != caller.username:
+        raise Conflict(
+            f"refund request {request.request_id} is being reviewed by {request.held_by}, not you",
+            code="not_the_holder",
+            params={"holder": str(request.held_by)},
+        )
+    if isinstance(command, TakeCommand) and request.held_by is not None and not command.take_over:
+        raise Conflict(
+            f"refund request {request.request_id} is being reviewed by {request.held_by}; "
+            'send "takeOver": true to take it over',
+            code="held_by_another",
+            params={"holder": request.held_by},
+        )
+    if holder is None:
+        event, detail = "released", None
+    elif request.held_by is None:
+        event, detail = "taken", None
+    else:
+        event, detail = "taken over", request.held_by
+    history = [HistoryEntry(at=at, event=event, by=caller.username, detail=detail)]
+    if not repository.record_holder(request, holder, held_by=request.held_by, at=at, history=history):
+        raise Conflict(
+            f"refund request {request.request_id} was taken, released or decided meanwhile; read it again",
+            code="holder_changed",
+        )
+    count_by("Holds", event)
+    return request.model_copy(
+        update={"held_by": holder, "held_since": at if holder else None, "history": (*request.history, *history)}
+    )
+
+
 def evaluate_refund_request(
     caller: Caller,
     request_id: str,
-    command: AssessCommand | ApproveCommand | RefuseCommand,
+    command: AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand,
     now: datetime | None = None,
 ) -> RefundRequestResource:
-    """A reviewer re-assesses a pending request on today's facts (under the policy in force at its receipt,
-    or the current one if asked), or decides it (under the version it was assessed under)."""
+    """A reviewer takes a pending request or releases it, re-assesses it on today's facts (under the policy in
+    force at its receipt, or the current one if asked), or decides it (under the version it was assessed under)."""
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
+    if isinstance(command, TakeCommand | ReleaseCommand):
+        return _resource(_hold(caller, request, command, at), caller)
     if isinstance(command, AssessCommand):
         context = repository.load_claim_context(request.username, request.order_id, request.support_ticket_id)
         if context.records.order is None or context.records.order.username != request.username:
