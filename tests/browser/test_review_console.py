@@ -68,6 +68,7 @@ def test_a_reviewer_finds_a_request_in_the_queue_and_approves_it(page: Page, ser
     # Their history in their words: no policy version, no hand-off to billing, no staff emails.
     history = page.get_by_role("list").filter(has_text="We received your request")
     expect(history).to_contain_text("Decided: Approved")
+    expect(history.get_by_role("listitem").first).not_to_contain_text("by you")
     expect(page.get_by_role("main")).not_to_contain_text("policy version")
     expect(page.get_by_role("main")).not_to_contain_text("passed to billing")
     expect(page.get_by_role("main")).to_contain_text("Checked against our Refund Policy on")

@@ -99,9 +99,10 @@ function history(request, staff) {
     // A customer reads their request's story in their own terms (yourHistory.*); staff the service's.
     const words = !staff && known(`yourHistory.${entry.event}`) ? t(`yourHistory.${entry.event}`)
       : wordsFor("history", entry.event);
-    return h("li", {}, h("time", { datetime: entry.at }, moment(entry.at)), " ",
-      words.replace("{detail}", () => detail), " ",
-      h("span", { class: "muted" }, t("history.by", { who: wordsFor("actor", entry.by) })));
+    // "We received your request" needs no "by you" after it: the customer's own entries name no one.
+    const by = !staff && entry.by === "you" ? null
+      : [" ", h("span", { class: "muted" }, t("history.by", { who: wordsFor("actor", entry.by) }))];
+    return h("li", {}, h("time", { datetime: entry.at }, moment(entry.at)), " ", words.replace("{detail}", () => detail), by);
   }))];
 }
 
