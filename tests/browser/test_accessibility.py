@@ -68,6 +68,8 @@ def test_every_page_is_accessible_and_fits_the_screen(
         page.locator("main form ul.checks").wait_for()
         check("request-form-checked")
         page.locator("main form button[type=submit]").click()
+        # The request's own page (the form's check has a list of checks too: waiting for one is no wait).
+        page.locator("main #request-status").wait_for()
         page.locator("main ul.checks").wait_for()
         check("request")
         page.locator("main .actions button").first.click()
