@@ -41,6 +41,8 @@ def test_state_survives_a_restart_and_a_deadline_passed_meanwhile_fires_once(tmp
         approved = first.evaluate(decided_id, {"action": "approve", "amount": "10.00", "note": "Part of it"})
         assert approved.status_code == 200, approved.text
         assert first.wait_for_emails(about(decided_id, "approved in part"))
+        # The approval's payout is sent (and said to be) before the snapshot: else it may be, after it.
+        assert first.wait_for_emails(about(decided_id, "has been sent"), timeout=30)
         assert first.wait_for_emails(about(pending_id, "We have received"))
         before = {request_id: first.read(request_id).json() for request_id in (pending_id, decided_id)}
         outbox_before = first.outbox()
