@@ -61,14 +61,22 @@ export async function loadInto(container, load, render) {
 export function field(labelKey, control) {
   const id = control.id || uniqueId("field");
   control.id = id;
-  const error = h("p", { class: "error", id: `${id}-error`, hidden: true });
-  control.setAttribute("aria-describedby", error.id);
-  const wrapper = h("div", { class: "field" }, h("label", { for: id }, t(labelKey)), control, error);
+  return withErrorBeside(h("div", { class: "field" }, h("label", { for: id }, t(labelKey)), control), [control]);
+}
+
+// The wrapper of one or more controls (a field, a group of choices) gains an error shown at its end, which
+// describes each control, and showError(message), which marks them invalid while there is one.
+export function withErrorBeside(wrapper, controls) {
+  const error = h("p", { class: "error", id: `${controls[0].id}-error`, hidden: true });
+  for (const control of controls) control.setAttribute("aria-describedby", error.id);
+  wrapper.append(error);
   wrapper.showError = (message) => {
     error.textContent = message || "";
     error.hidden = !message;
-    if (message) control.setAttribute("aria-invalid", "true");
-    else control.removeAttribute("aria-invalid");
+    for (const control of controls) {
+      if (message) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    }
   };
   return wrapper;
 }

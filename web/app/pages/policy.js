@@ -4,7 +4,7 @@
 import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
-import { columnNames, dataTable, field, loadInto, submitting, tableRow } from "../ui.js";
+import { columnNames, dataTable, field, loadInto, submitting, tableRow, withErrorBeside } from "../ui.js";
 
 const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
 // Whole numbers, by the document's name for them (which is also what a 400 names).
@@ -123,21 +123,11 @@ function simulationResult(simulation) {
 // A list setting as checkboxes in a group, its error (the API's words) shown under the group.
 function choices(list, chosen) {
   const name = nameOf(list.path);
-  const error = h("p", { class: "error", id: uniqueId("choices-error"), hidden: true });
   const boxes = [...new Set([...list.known, ...chosen])].map((code) =>
-    h("input", { type: "checkbox", name, value: code, id: uniqueId("choice"), checked: chosen.includes(code),
-      "aria-describedby": error.id }));
+    h("input", { type: "checkbox", name, value: code, id: uniqueId("choice"), checked: chosen.includes(code) }));
   const group = h("fieldset", { class: "field choices" }, h("legend", {}, t(`setting.${name}`)),
-    boxes.map((box) => h("label", { class: "inline", for: box.id }, box, wordsFor(list.words, box.value))), error);
-  group.showError = (message) => {
-    error.textContent = message || "";
-    error.hidden = !message;
-    for (const box of boxes) {
-      if (message) box.setAttribute("aria-invalid", "true");
-      else box.removeAttribute("aria-invalid");
-    }
-  };
-  return group;
+    boxes.map((box) => h("label", { class: "inline", for: box.id }, box, wordsFor(list.words, box.value))));
+  return withErrorBeside(group, boxes);
 }
 
 // The versions already scheduled after a moment: each takes over on its date, whatever is published before it.
@@ -285,19 +275,17 @@ export function policyPage() {
   const notice = h("p", { role: "status" });
   const audit = h("div");
 
-  let scheduled = [];
-  const showDraft = (draft) => replace(actions, draft ? draftActions(draft, scheduled, reload) : null);
+  const showDraft = (draft, scheduled) => replace(actions, draft ? draftActions(draft, scheduled, reload) : null);
   async function reload(message) {
     notice.textContent = message || "";
     await loadInto(versions, () => call("GET", "/policy"), (found) => {
-      scheduled = found.scheduled;
       const { form, draft } = settingsForm(found, (saved) => {
         notice.textContent = t("policy.saved", { version: saved.version, at: moment(saved.savedAt) });
-        showDraft(saved);
+        showDraft(saved, found.scheduled);
         loadAudit();
       });
       replace(editor, h("h2", {}, t("policy.settings")), form);
-      showDraft(draft);
+      showDraft(draft, found.scheduled);
       return versionsTable(found);
     });
     loadAudit();

@@ -552,11 +552,11 @@ def record_decision(
 
 def record_holder(
     request: RequestRecord, holder: str | None, *, held_by: str | None, at: datetime, history: Iterable[HistoryEntry]
-) -> bool:
+) -> None:
     """Who reviews a pending request: `holder` (None: nobody) in place of `held_by`, the holder the caller saw
-    (None: nobody), on the condition that it still is; False when it no longer is (taken or released meanwhile,
-    or the request decided). Holding changes nothing of the claim, so it neither checks nor bumps the version
-    a decision is conditional on."""
+    (None: nobody), on the condition that it still is; a Conflict when it no longer is (taken or released
+    meanwhile, or the request decided). Holding changes nothing of the claim, so it neither checks nor bumps
+    the version a decision is conditional on."""
     names = {"#status": "status"}
     values: dict[str, Any] = {":pending": str(RequestStatus.PENDING)}
     if held_by is None:
@@ -582,10 +582,12 @@ def record_holder(
     try:
         transact([update, *history_puts(request.request_id, history)])
     except ClientError as error:
-        if error.response["Error"]["Code"] == "TransactionCanceledException":
-            return False
-        raise
-    return True
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        raise Conflict(
+            f"refund request {request.request_id} was taken, released or decided meanwhile; read it again",
+            code="holder_changed",
+        ) from error
 
 
 def record_cancellation(

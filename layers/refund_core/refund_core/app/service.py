@@ -46,7 +46,7 @@ from refund_core.errors import (
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
 from refund_core.policy.approval import approved_refund
-from refund_core.policy.calendar import ReviewCalendar, decision_promised_after_delay, review_timeline
+from refund_core.policy.calendar import ReviewCalendar, review_timeline
 from refund_core.policy.document import Policy
 from refund_core.policy.emails import emails_owed
 from refund_core.policy.models import (
@@ -305,10 +305,10 @@ def _start_review_deadline(request: RequestRecord) -> None:
 def _resource(request: RequestRecord, caller: Caller, now: datetime | None = None) -> RefundRequestResource:
     """The request as `caller` sees it, with its working days left and, once late, the date promised instead;
     each from the calendar (time zone, holidays) of the version that set the request's deadline."""
-    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
-    calendar = ReviewCalendar(policy)
+    calendar = ReviewCalendar(policies.assessed_under(request.assessment.policy_version, request.received_at))
     left = calendar.working_days_between(calendar.local_date(now or _now()), calendar.local_date(request.deadline))
-    return RefundRequestResource.of(request, caller, left, decision_promised_after_delay(request.deadline, policy))
+    promised = calendar.decision_promised_after_delay(request.deadline) if request.overdue else None
+    return RefundRequestResource.of(request, caller, left, promised)
 
 
 def read_refund_request(caller: Caller, request_id: str) -> RefundRequestResource:
@@ -387,11 +387,7 @@ def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | Release
     else:
         event, detail = "taken over", request.held_by
     history = [HistoryEntry(at=at, event=event, by=caller.username, detail=detail)]
-    if not repository.record_holder(request, holder, held_by=request.held_by, at=at, history=history):
-        raise Conflict(
-            f"refund request {request.request_id} was taken, released or decided meanwhile; read it again",
-            code="holder_changed",
-        )
+    repository.record_holder(request, holder, held_by=request.held_by, at=at, history=history)
     count_by("Holds", event)
     return request.model_copy(
         update={"held_by": holder, "held_since": at if holder else None, "history": (*request.history, *history)}

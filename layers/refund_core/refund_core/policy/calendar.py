@@ -18,6 +18,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from refund_core.policy.document import Policy
 
 _END_OF_DAY = time(23, 59, 59, 999000)
+# Once late, the company promises a decision within this many more working days.
+DELAY_WORKING_DAYS = 2
 
 
 class ReviewTimeline(BaseModel):
@@ -115,16 +117,10 @@ class ReviewCalendar:
     def end_of(self, day: date) -> datetime:
         return datetime.combine(day, _END_OF_DAY, tzinfo=self._zone).astimezone(UTC)
 
-
-# Once late, the company promises a decision within this many more working days (the delay email, the page).
-DELAY_WORKING_DAYS = 2
-
-
-def decision_promised_after_delay(deadline: datetime, policy: Policy) -> datetime:
-    """What the delay email promises once the deadline has passed: the end of the DELAY_WORKING_DAYS-th
-    working day after the deadline's."""
-    calendar = ReviewCalendar(policy)
-    return calendar.end_of(calendar.working_day_after(calendar.local_date(deadline), DELAY_WORKING_DAYS))
+    def decision_promised_after_delay(self, deadline: datetime) -> datetime:
+        """What the delay email promises once the deadline has passed (and the late request's page says): the
+        end of the DELAY_WORKING_DAYS-th working day after the deadline's."""
+        return self.end_of(self.working_day_after(self.local_date(deadline), DELAY_WORKING_DAYS))
 
 
 def review_timeline(received_at: datetime, policy: Policy, window_seconds: int | None = None) -> ReviewTimeline:

@@ -26,7 +26,7 @@ from typing import Any, assert_never
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from refund_core.policy.calendar import decision_promised_after_delay
+from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
 from refund_core.policy.letters import FIELD_ASKED_FOR, LetterProblem
 from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus, RuleResult
@@ -370,7 +370,7 @@ def _render(
         case EmailKind.CANCELLATION:
             return _fill("cancellation", _customer_address(request, recipients), common, language)
         case EmailKind.DELAY:
-            promised = decision_promised_after_delay(request.deadline, policy)
+            promised = ReviewCalendar(policy).decision_promised_after_delay(request.deadline)
             values = {
                 **common,
                 "working_days": str(policy.review_working_days),
