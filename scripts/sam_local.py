@@ -279,6 +279,7 @@ def main() -> int:
         run(
             SAM, "build", "--template", REPO_ROOT / "template.yaml", "--build-dir", build_dir,
             "--parameter-overrides", *PARAMETERS, cwd=REPO_ROOT, capture_output=True,
+            env={**os.environ, "LAYER_ARCHITECTURE": "x86_64"},  # layers/refund_core/Makefile's wheels
         )  # fmt: skip
     fresh_stack(emulator)
     env_vars = WORK / "env-vars.json"
