@@ -12,6 +12,7 @@ from refund_core.app.resources import RefundRequestResource
 from refund_core.app.service import cancel_refund_request
 from refund_core.http.resolver import current_caller, media_type_lower_cased, new_api, resource, route_responses
 from refund_core.observability import observed
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 
@@ -34,3 +35,6 @@ def cancel(requestId: RequestId) -> Response[RefundRequestResource]:
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

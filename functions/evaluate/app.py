@@ -21,6 +21,7 @@ from refund_core.http.resolver import (
     route_responses,
 )
 from refund_core.observability import observed
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 
@@ -52,3 +53,6 @@ def evaluate(requestId: RequestId, body: Annotated[EvaluateCommand, Body()]) -> 
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

@@ -23,6 +23,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.payouts import PayoutState
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 LISTED_BY = ("state", "olderThanDays", "limit", "nextToken")
@@ -68,3 +69,6 @@ def act(requestId: RequestId, body: Annotated[PayoutCommand, Body()]) -> Respons
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

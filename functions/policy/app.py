@@ -23,6 +23,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.document import VERSION_PATTERN, Policy, PublishedPolicy
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 Version = Annotated[str, Path(pattern=VERSION_PATTERN, description="The version's name, as in its document")]
@@ -105,3 +106,6 @@ def audit(limit: Limit = 50, next_token: NextToken = None) -> Response[AuditTrai
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

@@ -24,6 +24,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.models import RequestStatus
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -89,3 +90,6 @@ def orders(limit: PageSize = 50, next_token: PageToken = None) -> Response[Order
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

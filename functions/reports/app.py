@@ -23,6 +23,7 @@ from refund_core.http.resolver import (
     route_responses,
 )
 from refund_core.observability import observed
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 PERIOD = ("from", "to")
@@ -79,3 +80,6 @@ def payouts(start: From = None, end: To = None) -> Response[str]:
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

@@ -23,6 +23,7 @@ from refund_core.http.resolver import (
     route_responses,
 )
 from refund_core.observability import observed
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
 
@@ -87,3 +88,6 @@ def check(orderId: OrderId, support_ticket_id: SupportTicketId) -> Response[Clai
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     register_lambda_context(context)
     return app.resolve(event, context)
+
+
+prepare_snapshot(app, reads_policy=True)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from refund_core.app.payouts import apply_processor_webhook
 from refund_core.http.resolver import json_response, media_type_lower_cased, new_api, route_responses
 from refund_core.observability import observed
+from refund_core.snapstart import prepare_snapshot
 
 app = new_api(signed_in=False)
 
@@ -46,3 +47,6 @@ def stripe_webhook() -> Response[WebhookReceived]:
 @media_type_lower_cased
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+prepare_snapshot(app)

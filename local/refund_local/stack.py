@@ -12,9 +12,8 @@ import boto3
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from refund_core.adapters import clients, policy_store, stripe_refunds
 from refund_core.adapters.settings import settings
-from refund_core.app import idempotency, letters
+from refund_core.snapstart import forget_connections
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
 from refund_local.provision import load_template, provision
@@ -98,8 +97,4 @@ class LocalAws:
     @staticmethod
     def _reset_caches() -> None:
         settings.cache_clear()
-        clients.reset()
-        policy_store.forget_cached_versions()
-        idempotency.reset()
-        letters.reset()
-        stripe_refunds.reset()
+        forget_connections()

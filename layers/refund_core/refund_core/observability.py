@@ -108,11 +108,13 @@ def _redacted_failures(handler: Handler) -> Handler:
 
 def observed(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
     """Every function's handler: Powertools' Lambda context and correlation id in each log line, its metrics
-    flushed after each invocation, traced, and nothing unredacted left for the runtime to log."""
+    flushed after each invocation (with a ColdStart count on an environment's first, for the dashboard), traced,
+    and nothing unredacted left for the runtime to log."""
 
     def decorate(handler: Handler) -> Handler:
         with_context = logger.inject_lambda_context(correlation_id_path=correlation_id_path)
-        decorated: Handler = with_context(metrics.log_metrics(_redacted_failures(traced(handler))))
+        flushed = metrics.log_metrics(_redacted_failures(traced(handler)), capture_cold_start_metric=True)
+        decorated: Handler = with_context(flushed)
         return decorated
 
     return decorate
