@@ -187,15 +187,40 @@ def lifecycle_section() -> list[Row]:
 
 
 def cold_start_section() -> list[Row]:
+    colds = bench_cold.run()
+    floor = next(cold for cold in colds if cold.function == bench_cold.FLOOR_NAME)
+    floor_ms = floor.init_ms + floor.first_call_ms
     rows = []
-    for cold in bench_cold.run():
+    for cold in colds:
         rows.append(
             Row(f"{cold.function}: init / first call", f"{cold.init_ms:,.0f} / {cold.first_call_ms:,.0f}", "ms")
         )
         baseline = f"{cold.baseline_init_ms:,.0f} / {cold.baseline_first_call_ms:,.0f}"
         # The floor has no goal of its own: it shows how much of any function's ratio is the stack's.
-        goal = "" if cold.function == bench_cold.FLOOR_NAME else "≤ 1.3x"
-        rows.append(Row(f"{cold.function}: both vs the baseline's {baseline} ms", f"{cold.ratio:.2f}", "x", goal))
+        is_floor = cold.function == bench_cold.FLOOR_NAME
+        rows.append(
+            Row(
+                f"{cold.function}: both vs the baseline's {baseline} ms",
+                f"{cold.ratio:.2f}",
+                "x",
+                "" if is_floor else "≤ 2.0x",
+            )
+        )
+        if not is_floor:
+            both = cold.init_ms + cold.first_call_ms
+            rows.append(
+                Row(f"{cold.function}: both vs the floor's {floor_ms:,.0f} ms", f"{both / floor_ms:.2f}", "x", "≤ 1.3x")
+            )
+        if cold.restored_first_call_ms is not None:
+            baseline_ms = cold.baseline_init_ms + cold.baseline_first_call_ms
+            rows.append(
+                Row(
+                    f"{cold.function}: SnapStart, first call after a restore ({cold.restored_first_call_ms:,.0f} ms) vs the baseline",
+                    f"{cold.restored_first_call_ms / baseline_ms:.2f}",
+                    "x",
+                    "≤ 0.2x",
+                )
+            )
     return rows
 
 
@@ -327,7 +352,8 @@ SECTIONS: list[tuple[str, Section]] = [
         payouts_section,
     ),
     (
-        f"Cold starts, tracing on as in Lambda: each function's init and first invocation in a fresh process (its"
+        f"Cold starts as deployed (sam build's tree, precompiled, on Lambda's sys.path), tracing on as in Lambda: each"
+        f" function's init and first invocation in a fresh process (its"
         f" CPU time, median of {bench_cold.RUNS}), alternating with a baseline `import boto3;"
         " boto3.client('dynamodb')` and one GetItem",
         cold_start_section,

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,16 +45,40 @@ RUNS = 5
 PLACEHOLDER = "rr_01JD0000000000000000000000"  # the request id of events/queue_*.json
 STREAM_REQUEST = "rr_01KB4Q7M2X9T3V8E6R5W1Z0H4N"  # the request of events/stream_insert_pending.json
 RECORDS_ORDER, RECORDS_EVENT = "ord-2002", "7c1b4f2e-0a9d-4e6b-8f3a-2d5c6b7a8e9f"  # queue_records_order_placed
+# What the python3.12 runtime has on its own path (/var/runtime), found here in the venv.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3",
+                    "snapshot_restore_py.py")  # fmt: skip
+BUILD_PARAMETERS = {
+    "WebAppDomainName": "refunds.example.com",
+    "WebAppCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/bench-only",
+}
 TRACE_ID = "Root=1-6751a3c0-5f3c2a1b9d8e7f6a5b4c3d2e;Parent=53995c3f42cd8ad8;Sampled=1"
 
-_CHILD = """
-import importlib.util, json, sys, time
+# Each child runs as Lambda lays it out: `python -I -S`, then sys.path as the python3.12 runtime sets it (the
+# function's own folder, the layer's python/, the runtime's own packages), from what `sam build` produced.
+_PRELUDE = """
+import sys
+sys.path[:0] = {paths!r}
+"""
+_CHILD = (
+    _PRELUDE
+    + """
+import importlib.util, json, time
 from types import SimpleNamespace
 started = time.process_time()
 spec = importlib.util.spec_from_file_location("app", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 loaded = time.process_time()
+if {restore!r}:
+    # SnapStart, as Lambda runs it: the hooks before the snapshot, then (in a copy, later) those after a restore;
+    # only the first call after that is timed.
+    import snapshot_restore_py
+    for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+        hook(*args, **kwargs)
+    for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+        hook(*args, **kwargs)
+    loaded = time.process_time()
 context = SimpleNamespace(function_name={name!r}, memory_limit_in_mb=512, aws_request_id="cold-start",
     invoked_function_arn="arn:aws:lambda:ap-southeast-1:123456789012:function:{name}",
     get_remaining_time_in_millis=lambda: 30000)
@@ -59,7 +86,10 @@ answer = getattr(module, {handler!r})(json.loads(sys.stdin.read()), context)
 invoked = time.process_time()
 print(json.dumps({{"init": loaded - started, "first_call": invoked - loaded, "answer": answer}}, default=str))
 """
-_BASELINE = """
+)
+_BASELINE = (
+    _PRELUDE
+    + """
 import json, time
 started = time.process_time()
 import boto3
@@ -69,6 +99,7 @@ client.get_item(TableName={table!r}, Key={{"pk": {{"S": "REQUEST#none"}}, "sk": 
 invoked = time.process_time()
 print(json.dumps({{"init": loaded - started, "first_call": invoked - loaded, "answer": None}}))
 """
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,8 @@ class ColdStart:
     first_call_ms: float
     baseline_init_ms: float
     baseline_first_call_ms: float
+    # SnapStart's functions: the first call in a copy restored from a primed snapshot.
+    restored_first_call_ms: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -86,7 +119,7 @@ class ColdStart:
 
 def _child(script: str, environment: dict[str, str], event: dict[str, Any] | None) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-I", "-S", "-c", script],
         input=json.dumps(event),
         capture_output=True,
         text=True,
@@ -96,6 +129,37 @@ def _child(script: str, environment: dict[str, str], event: dict[str, Any] | Non
     )
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
+
+
+@dataclass(frozen=True)
+class _Deployed:
+    """What `sam build` produced for this machine's instruction set, and a stand-in for the runtime's own
+    packages (Lambda's python3.12 ships boto3, botocore and their dependencies, and snapshot_restore_py)."""
+
+    build: Path
+    runtime: Path
+
+    def function_paths(self, function: str) -> list[str]:
+        return [str(self.build / function), str(self.build / "RefundCoreLayer" / "python"), str(self.runtime)]
+
+
+def _deployed() -> _Deployed:
+    build, runtime = REPO / ".aws-sam" / "bench-build", REPO / ".aws-sam" / "bench-runtime"
+    architecture = {"x86_64": "x86_64", "aarch64": "arm64"}[platform.machine()]
+    subprocess.run(
+        [str(REPO / ".venv-tools" / "bin" / "sam"), "build", "--template", str(REPO / "template.yaml"),
+         "--build-dir", str(build), "--parameter-overrides", f"Architecture={architecture}",
+         *(f"{name}={value}" for name, value in BUILD_PARAMETERS.items())],
+        check=True, capture_output=True, cwd=REPO,
+        env={**os.environ, "LAYER_ARCHITECTURE": architecture,
+             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
+    )  # fmt: skip
+    shutil.rmtree(runtime, ignore_errors=True)
+    runtime.mkdir(parents=True)
+    installed = Path(sysconfig.get_paths()["purelib"])
+    for package in RUNTIME_PACKAGES:
+        (runtime / package).symlink_to(installed / package)
+    return _Deployed(build, runtime)
 
 
 def _event_file(name: str, replacements: dict[str, str]) -> dict[str, Any]:
@@ -200,6 +264,7 @@ def _emulated() -> Iterator[tuple[Emulator, Any]]:
 
 def run(runs: int = RUNS) -> list[ColdStart]:
     template = load_template()
+    deployed = _deployed()
     results = []
     with _emulated() as (emulator, stack):
         world = _World()
@@ -210,14 +275,24 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             **emulator.environment(),
-            "LAMBDA_TASK_ROOT": str(REPO),
             "_X_AMZN_TRACE_ID": TRACE_ID,
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
-        baseline_script = _BASELINE.format(table=stack.table_names["RequestsTable"])
+        baseline_script = _BASELINE.format(paths=[str(deployed.runtime)], table=stack.table_names["RequestsTable"])
+
+        def first_calls(
+            name: str, script: str, environment: dict[str, str], event: Callable[[], Any], count: int = runs
+        ) -> list[Any]:
+            runs_of_script = []
+            for _ in range(count):
+                run = _child(script, environment, event())
+                if _failed(run["answer"]):
+                    raise SystemExit(f"bench: {name}'s first invocation failed: {str(run['answer'])[:300]}")
+                runs_of_script.append(run)
+            return runs_of_script
 
         def measure(
             name: str, script: str, environment: dict[str, str], event: Callable[[], dict[str, Any]]
@@ -225,10 +300,7 @@ def run(runs: int = RUNS) -> list[ColdStart]:
             """`runs` fresh processes of `script`, each followed by one of the baseline; the medians of each half."""
             measured, baseline = [], []
             for _ in range(runs):
-                run = _child(script, environment, event())
-                if _failed(run["answer"]):
-                    raise SystemExit(f"bench: {name}'s first invocation failed: {str(run['answer'])[:300]}")
-                measured.append(run)
+                measured += first_calls(name, script, environment, event, count=1)
                 baseline.append(_child(baseline_script, lambda_environment, None))
             return ColdStart(
                 name,
@@ -248,19 +320,29 @@ def run(runs: int = RUNS) -> list[ColdStart]:
                 | {
                     "AWS_LAMBDA_FUNCTION_NAME": function.name,
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                    "LAMBDA_TASK_ROOT": str(deployed.build / function.name),
                 }
             )
-            path = REPO / function.code_uri / f"{module}.py"
-            script = _CHILD.format(path=str(path), name=function.name, handler=handler)
-            results.append(
-                measure(function.name.removesuffix("Function").lower(), script, environment, makers[function.name])
-            )
+            name, paths = function.name.removesuffix("Function").lower(), deployed.function_paths(function.name)
+            path = deployed.build / function.name / f"{module}.py"
+            script = _CHILD.format(paths=paths, path=str(path), name=function.name, handler=handler, restore=False)
+            cold = measure(name, script, environment, makers[function.name])
+            if "SnapStart" in template["Resources"][function.name]["Properties"]:
+                restored = _CHILD.format(paths=paths, path=str(path), name=function.name, handler=handler, restore=True)
+                after = first_calls(name, restored, environment, makers[function.name])
+                cold = replace(
+                    cold, restored_first_call_ms=statistics.median(run["first_call"] for run in after) * 1000
+                )
+            results.append(cold)
         floor_environment = lambda_environment | {
             "AWS_LAMBDA_FUNCTION_NAME": "ColdStartFloor",
             "POWERTOOLS_SERVICE_NAME": "cold-start-floor",
             "TABLE": stack.table_names["RequestsTable"],
         }
-        floor_script = _CHILD.format(path=str(FLOOR), name="ColdStartFloor", handler="lambda_handler")
+        floor_paths = [str(FLOOR.parent), str(deployed.build / "RefundCoreLayer" / "python"), str(deployed.runtime)]
+        floor_script = _CHILD.format(
+            paths=floor_paths, path=str(FLOOR), name="ColdStartFloor", handler="lambda_handler", restore=False
+        )
 
         def floor_event() -> dict[str, Any]:
             body = {"orderId": world.fresh_claim().order_id, "reason": "r"}
