@@ -2,6 +2,7 @@
 rules."""
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -318,3 +319,26 @@ def test_local_environment_resolves_every_variable(template: dict[str, Any]) -> 
     assert environment["REQUESTS_TABLE_NAME"] == "RequestsTable"
     assert environment["REVIEW_DEADLINE_STATE_MACHINE_ARN"] == arn
     assert environment["SENDER_EMAIL"] == "refunds@example.com"
+
+
+def test_every_api_function_is_released_by_canary_behind_alarms_and_restored_from_a_snapshot(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    for route in api_routes(template):
+        function = resources[route.function]["Properties"]
+        name = route.function.removesuffix("Function")
+        assert function["AutoPublishAlias"] == "live"
+        assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        alarms = {alarm["Ref"] for alarm in function["DeploymentPreference"]["Alarms"]}
+        assert alarms == {f"{name}ErrorsAlarm", f"{name}LatencyAlarm", "Api5xxAlarm", "ApiLatencyAlarm"}
+        for alarm in alarms - {"Api5xxAlarm", "ApiLatencyAlarm"}:
+            dimensions = {d["Name"]: d["Value"] for d in resources[alarm]["Properties"]["Dimensions"]}
+            assert dimensions["Resource"] == {"Fn::Sub": f"${{{route.function}}}:live"}  # the new version's calls
+
+
+def test_the_dashboard_is_json_once_its_names_are_filled_in(template: dict[str, Any]) -> None:
+    body, _ = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    filled = re.sub(r"\$\{[\w:.]+\}", "name", body)
+    titles = [widget["properties"]["title"] for widget in json.loads(filled)["widgets"]]
+    assert "Cold starts (SnapStart restores included)" in titles and "Payouts" in titles
