@@ -179,10 +179,19 @@ def lifecycle_section() -> list[Row]:
     for cost in bench_lifecycle.lifecycle_costs():
         rows.append(Row(f"{cost.name}: state transitions", cost.transitions, "", "≤ 5"))
         rows.append(Row(f"{cost.name}: AWS API calls / emails", f"{cost.aws_calls} / {cost.emails}", "calls / emails"))
-        rows.append(Row(f"{cost.name}: cost per 1,000 requests", f"${cost.cost_per_1000:.3f}", "", "≤ $0.50"))
-        services = ", ".join(f"{service} {usd:.3f}" for service, usd in cost.by_service.items() if usd)
+        rows.append(
+            Row(f"{cost.name}: cost per 1,000 requests, emails apart", f"${cost.cost_per_1000:.3f}", "", "≤ $0.20")
+        )
+        rows.append(Row(f"{cost.name}: its emails (SES), per 1,000 requests", f"${cost.emails_per_1000:.3f}", ""))
+        services = ", ".join(f"{service} {usd:.4f}" for service, usd in cost.by_service.items() if usd)
         rows.append(Row(f"{cost.name}: by service", services, "$"))
+        rows.append(
+            Row(f"{cost.name}: every invocation cold (a few requests a day)", f"${cost.all_cold_per_1000:.3f}", "")
+        )
+        rows.append(Row(f"{cost.name}: log written per request", f"{cost.log_kb_per_request:.1f}", "KiB"))
         rows.append(Row(f"{cost.name}: of which the durable outbox", f"${cost.outbox_per_1000:.4f}", ""))
+    for what, usd in bench_lifecycle.fixed_monthly_costs().items():
+        rows.append(Row(f"fixed, a month: {what}", f"${usd:,.2f}", ""))
     return rows
 
 
@@ -344,7 +353,10 @@ def web_section() -> list[Row]:
 SECTIONS: list[tuple[str, Section]] = [
     ("Rules, one core", rules_section),
     ("AWS API calls per operation (moto, botocore hook)", aws_calls_section),
-    ("Whole lifecycles, 3 s review window (moto executes the state machine)", lifecycle_section),
+    (
+        "Whole lifecycles, 3 s review window (moto executes the state machine), priced for ap-southeast-1",
+        lifecycle_section,
+    ),
     ("Customer records events (RECORDS.md)", records_section),
     ("The policy owners' simulation and the policy read (moto, in-process)", policy_section),
     (

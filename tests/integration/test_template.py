@@ -39,6 +39,7 @@ DOCUMENTED_ROUTES = {
     ("POST", "/payouts/{requestId}"),
     ("GET", "/reports/payouts.csv"),
     ("POST", "/webhooks/stripe"),
+    ("GET", "/personal-data"),
 }
 # Routes a caller without a Cognito token may call: the card processor's webhook, whose signature is its proof.
 OPEN_ROUTES = {("POST", "/webhooks/stripe")}
@@ -342,3 +343,20 @@ def test_the_dashboard_is_json_once_its_names_are_filled_in(template: dict[str, 
     filled = re.sub(r"\$\{[\w:.]+\}", "name", body)
     titles = [widget["properties"]["title"] for widget in json.loads(filled)["widgets"]]
     assert "Cold starts (SnapStart restores included)" in titles and "Payouts" in titles
+
+
+def test_the_records_tables_are_backed_up_daily_for_35_days_and_monthly_for_seven_years(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    rules = {
+        rule["RuleName"]: rule for rule in resources["RecordsBackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
+    }
+    assert {name: rule["Lifecycle"]["DeleteAfterDays"] for name, rule in rules.items()} == {
+        "daily": 35, "monthly": 7 * 365 + 2,
+    }  # fmt: skip
+    for rule in rules.values():
+        copied, _ = rule["CopyActions"]["Fn::If"][1:]
+        assert copied[0]["Lifecycle"] == rule["Lifecycle"]  # the second region keeps it as long
+    selected = resources["RecordsBackupSelection"]["Properties"]["BackupSelection"]["Resources"]
+    assert {entry["Fn::GetAtt"][0] for entry in selected} == {"RequestsTable", "CustomerRecordsTable", "PolicyTable"}
