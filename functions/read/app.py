@@ -1,5 +1,7 @@
-"""GET /refund-requests/{requestId}, GET /refund-requests and GET /orders: the owner or staff read."""
+"""GET /refund-requests/{requestId}, GET /refund-requests, GET /orders and GET /personal-data: the owner or staff
+read."""
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -11,8 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from refund_core.adapters.repository import RequestFilter
 from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate, RequestId
+from refund_core.app.personal_data import personal_data
 from refund_core.app.policies import hong_kong_day_start
-from refund_core.app.resources import OrderList, RefundRequestResource, RequestList
+from refund_core.app.resources import OrderList, PersonalData, RefundRequestResource, RequestList
 from refund_core.app.service import list_orders, list_refund_requests, read_refund_request
 from refund_core.http.resolver import (
     current_caller,
@@ -84,6 +87,28 @@ def list_requests(
 def orders(limit: PageSize = 50, next_token: PageToken = None) -> Response[OrderList]:
     only_parameters(app, ("limit", "nextToken"))
     return resource(list_orders(current_caller(app), limit, next_token))
+
+
+@app.get(
+    "/personal-data",
+    summary="Everything kept about a customer, as one JSON file: the caller's own, or (supervisors) a named one's",
+    responses=route_responses(
+        200,
+        PersonalData,
+        "Their account record, orders and requests",
+        {403: "Another's, asked by a non-supervisor"},
+        {"Content-Disposition": 'attachment; filename="personal-data-<username>.json"'},
+    ),
+)
+def download_personal_data(
+    username: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="supervisors: the customer whose data")
+    ] = None,
+) -> Response[PersonalData]:
+    only_parameters(app, ("username",))
+    found = personal_data(current_caller(app), username)
+    file_name = "personal-data-" + re.sub(r"[^A-Za-z0-9._-]", "_", found.username) + ".json"
+    return resource(found, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 
 @observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -24,6 +24,7 @@ CUSTOMERS = (
     *("pia", "quin", "ray", "sol"),  # the accessibility checks'
     *("uma", "vic"),  # the checks before sending
     "nia",  # casework: two reviewers and one request
+    "ria",  # personal data: downloaded by the customer and by a supervisor
 )
 
 SEED: dict[str, Any] = {

@@ -3,6 +3,7 @@ errors in words, a double click that sends once, an API that does not answer, th
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -308,3 +309,65 @@ def test_the_whole_customer_flow_in_chinese_shows_no_english_word(page: Page, se
     page.get_by_role("link", name="管理帳戶").click()
     expect(page.get_by_role("table", name="您的退款申請").get_by_role("row")).to_have_count(3)
     assert latin_words(page) == []
+
+
+def test_a_customer_downloads_all_kept_about_them_and_a_supervisor_the_same_file(page: Page, server: Server) -> None:
+    sign_in(page, server, "ria")
+    page.get_by_role("link", name="Manage Account").click()
+    page.get_by_role("table", name="Your orders").get_by_role("row").filter(has_text="RIA-40").get_by_role(
+        "button", name="Request a refund"
+    ).click()
+    # Before anything is sent, the form says what is kept, why, for how long, and where to get it.
+    expect(page.get_by_text("is used only to decide this request under our Refund Policy")).to_contain_text("(7 years)")
+    page.get_by_role("link", name="Back to your orders").click()
+    request_refund(page, "RIA-40", "It drops every evening.", "T-ria")
+    expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_be_visible()
+
+    page.get_by_role("link", name="Manage Account").click()
+    section = page.get_by_role("region", name="Your personal data")
+    with page.expect_download() as downloading:
+        section.get_by_role("button", name="Download my data").click()
+    assert downloading.value.suggested_filename == "personal-data-ria.json"
+    own = json.loads(downloading.value.path().read_text(encoding="utf-8"))
+    assert [request["orderId"] for request in own["refundRequests"]] == ["RIA-40"]
+    assert own["refundRequests"][0]["reason"] == "It drops every evening."
+    assert sorted(order["orderId"] for order in own["orders"]) == ["RIA-40", "RIA-5"]
+    expect(section.get_by_role("status")).to_have_text("Saved as personal-data-ria.json.")
+    screenshot(page, "personal-data-customer")
+
+    # A supervisor answers ria's written request with the same file; a name is needed, and said beside its field.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "sid", "Supervisor")
+    page.get_by_role("link", name="Service levels").click()
+    theirs = page.get_by_role("region", name="A customer's personal data")
+    theirs.get_by_role("button", name="Download their data").click()
+    name = theirs.get_by_label("Customer's username")
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{name.get_attribute('aria-describedby')}")).to_have_text("Please fill this in.")
+    name.fill("ria")
+    with page.expect_download() as downloading:
+        theirs.get_by_role("button", name="Download their data").click()
+    answered = json.loads(downloading.value.path().read_text(encoding="utf-8"))
+    assert {**answered, "generatedAt": None} == {**own, "generatedAt": None}
+    name.fill("nobody-here")
+    with page.expect_download():
+        theirs.get_by_role("button", name="Download their data").click()
+    expect(theirs.get_by_role("status")).to_have_text(
+        "We keep nothing about nobody-here. Saved as personal-data-nobody-here.json."
+    )
+    screenshot(page, "personal-data-supervisor")
+
+
+def test_the_personal_data_download_speaks_chinese(page: Page, server: Server) -> None:
+    sign_in(page, server, "mei")
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    page.get_by_role("link", name="管理帳戶").click()
+    section = page.get_by_role("region", name="您的個人資料")
+    expect(section).to_contain_text("下載我們所保存有關您的全部資料的副本")
+    with page.expect_download() as downloading:
+        section.get_by_role("button", name="下載我的資料").click()
+    assert json.loads(downloading.value.path().read_text(encoding="utf-8"))["profile"]["language"] == "zh-HK"
+    expect(section.get_by_role("status")).to_have_text("已儲存為 personal-data-mei.json。")
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert off_the_screen(page) == []
+    screenshot(page, "zh-personal-data-360")

@@ -125,10 +125,10 @@ def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page:
     )  # fmt: skip
     assert re.fullmatch(r"decisions-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv", download.value.suggested_filename)
     # A period the API refuses is said once, in words, beside the field it is about.
-    page.get_by_label("From").fill("2026-12-05")
-    page.get_by_label("To").fill("2026-12-01")
+    page.get_by_label("From", exact=True).fill("2026-12-05")
+    page.get_by_label("To", exact=True).fill("2026-12-01")
     page.get_by_role("button", name="Show").click()
-    start = page.get_by_label("From")
+    start = page.get_by_label("From", exact=True)
     expect(start).to_have_attribute("aria-invalid", "true")
     expect(page.locator(f"#{start.get_attribute('aria-describedby')}")).to_have_text(
         "The first day must not be after the last."

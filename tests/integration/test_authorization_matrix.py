@@ -37,6 +37,7 @@ PAYOUTS = "GET /payouts"
 PAYOUT_ACTION = "POST /payouts/{id}"
 PAYOUTS_CSV = "GET /reports/payouts.csv"
 WEBHOOK = "POST /webhooks/stripe"
+PERSONAL_DATA = "GET /personal-data"
 POLICY_OWNER_ONLY = {
     "no token": 401,
     "stranger": 403,
@@ -59,6 +60,8 @@ MATRIX: dict[str, dict[str, int]] = {
     EVALUATE: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200},
     CANCEL:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
     ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
+    # Each caller's own (a stranger's holds nothing of the owner's: searched below).
+    PERSONAL_DATA: {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
@@ -153,7 +156,7 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         )  # fmt: skip
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
-    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV):
+    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
     if route == WEBHOOK:

@@ -151,6 +151,17 @@ export function statusWords(status) {
   return t(`status.${status}`);
 }
 
+// `data` saved as the JSON file `name` by the browser (a link the page follows for the user: the call needed the
+// bearer token, so the browser cannot fetch the file itself).
+export function saveJson(data, name) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 // A button that runs one call at a time: disabled while it runs, its failure in words in `alert`.
 export function onePress(button, alert, action) {
   button.addEventListener("click", async () => {

@@ -3,7 +3,9 @@
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { money, refundedElsewhereText, sentenceGap, shortDay, t, wordsFor } from "../i18n.js";
-import { columnNames, dataTable, field, loadInto, pressing, statusWords, submitting, tableRow } from "../ui.js";
+import {
+  columnNames, dataTable, field, loadInto, onePress, pressing, saveJson, statusWords, submitting, tableRow,
+} from "../ui.js";
 import { policyChecks } from "./request.js";
 
 // Every page of a list the API pages (at most 500 items: a customer has a handful).
@@ -66,12 +68,30 @@ function requestsTable(requests, orders) {
   ]))));
 }
 
+// A copy of everything kept about the customer, as one file (the Personal Data (Privacy) Ordinance's access).
+function personalData() {
+  const heading = h("h2", { id: uniqueId("data") }, t("data.heading"));
+  const button = h("button", { type: "button", class: "secondary" }, t("data.download"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const saved = h("p", { role: "status" });
+  onePress(button, alert, async () => {
+    saved.textContent = "";
+    const data = await call("GET", "/personal-data");
+    const file = `personal-data-${data.username}.json`;
+    saveJson(data, file);
+    saved.textContent = t("data.saved", { file });
+  });
+  return h("section", { "aria-labelledby": heading.id, class: "personal-data" }, heading, h("p", {}, t("data.intro")),
+    button, alert, saved);
+}
+
 export function accountPage() {
   const container = h("div");
   // One load for both tables: if the API does not answer, one message and one retry say so.
   loadInto(container, () => Promise.all([allItems("/orders"), allItems("/refund-requests")]),
     ([orders, requests]) => [ordersTable(orders), h("div", { class: "requests" }, requestsTable(requests, orders))]);
-  return h("section", {}, h("h1", {}, t("account.heading")), h("p", {}, t("account.intro")), container);
+  return h("section", {}, h("h1", {}, t("account.heading")), h("p", {}, t("account.intro")), container,
+    personalData());
 }
 
 // What the policy would say of the claim sent now, and what sending it uses up (the once-only guarantee).
@@ -97,6 +117,7 @@ export function requestFormPage(who, orderId) {
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const checked = h("div", { "aria-live": "polite" });
   const form = h("form", { novalidate: true }, h("p", {}, t("form.ticketHelp")), reason, ticket, alert,
+    h("p", { class: "muted" }, t("form.collectionNotice")),
     h("div", { class: "actions" }, checkButton, button, h("a", { href: "#/account" }, t("form.back"))), checked);
   // The check reads the ticket only (the rules do not weigh the reason); nothing is recorded.
   pressing(form, checkButton, alert, { supportTicketId: ticket }, async () => {

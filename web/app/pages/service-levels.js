@@ -1,9 +1,9 @@
 // The supervisors' service levels: a period's figures, the open requests by working days left as a chart,
-// and the period's decisions as CSV.
-import { call } from "../api.js";
-import { h, replace } from "../dom.js";
+// and the period's decisions as CSV; and a customer's personal data, to answer their written request for it.
+import { ApiError, call } from "../api.js";
+import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
-import { field, submitting } from "../ui.js";
+import { field, saveJson, submitting } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
 
@@ -63,5 +63,28 @@ export function serviceLevelsPage() {
       chart(found.open), h("a", { href: blobUrl, download: `decisions-${period.from}-${period.to}.csv` }, t("sla.download"))]);
   });
   queueMicrotask(() => form.requestSubmit());
-  return h("section", {}, h("h1", {}, t("sla.heading")), form, report);
+  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, personalDataForm());
+}
+
+// The same file the customer can download themselves, for a named customer.
+function personalDataForm() {
+  const heading = h("h2", { id: uniqueId("data") }, t("data.staffHeading"));
+  const username = field("data.username", h("input", { type: "text", name: "username", autocomplete: "off" }));
+  const button = h("button", { type: "submit" }, t("data.downloadTheirs"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const saved = h("p", { role: "status" });
+  const form = h("form", { novalidate: true }, h("p", {}, t("data.staffIntro")), username, h("div", {}, button), alert,
+    saved);
+  submitting(form, button, alert, { username }, async () => {
+    saved.textContent = "";
+    const name = form.elements.username.value.trim();
+    // Without a name the API would answer the supervisor's own data.
+    if (!name) throw new ApiError(400, "", [{ field: "username", code: "missing", message: "", params: {} }]);
+    const data = await call("GET", "/personal-data", { query: { username: name } });
+    const file = `personal-data-${data.username}.json`;
+    saveJson(data, file);
+    const nothing = !data.profile && !data.orders.length && !data.refundRequests.length;
+    saved.textContent = t(nothing ? "data.nothingKept" : "data.saved", { file, username: data.username });
+  });
+  return h("section", { "aria-labelledby": heading.id }, heading, form);
 }

@@ -13,7 +13,18 @@ from pydantic.alias_generators import to_camel
 
 from refund_core.adapters.records import RequestRecord
 from refund_core.http.identity import Caller
-from refund_core.policy.models import AssessedFacts, Assessment, HistoryEntry, RefundRequest, RequestStatus, UtcDatetime
+from refund_core.policy.models import (
+    AccountBlock,
+    AssessedFacts,
+    Assessment,
+    Customer,
+    HistoryEntry,
+    RefundGrantedElsewhere,
+    RefundRequest,
+    RequestStatus,
+    UtcDatetime,
+    Violation,
+)
 from refund_core.policy.money import Money
 from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 
@@ -170,3 +181,38 @@ class ClaimCheck(_Resource):
 class OrderList(_Resource):
     items: tuple[OrderResource, ...]
     next_token: str | None
+
+
+class PersonalProfile(_Resource):
+    """The customer's account record as the service keeps it: what the emails use, and the facts on record that
+    a claim is weighed against."""
+
+    name: str | None
+    email: str | None
+    language: str
+    blocks: tuple[AccountBlock, ...]
+    violations: tuple[Violation, ...]
+    refunds_elsewhere: tuple[RefundGrantedElsewhere, ...]
+
+    @classmethod
+    def of(cls, customer: Customer) -> Self:
+        return cls(
+            name=customer.name,
+            email=customer.email,
+            language=customer.language,
+            blocks=customer.blocks,
+            violations=customer.violations,
+            refunds_elsewhere=customer.refunds_elsewhere,
+        )
+
+
+class PersonalData(_Resource):
+    """Everything the service keeps about one customer, as that customer sees it (`GET /personal-data`): their
+    account record, their orders, and each refund request whole, its history (the emails sent, the letters
+    received) in their own words. Staff's internal notes and who reviewed are not personal data of theirs."""
+
+    username: str
+    generated_at: UtcDatetime
+    profile: PersonalProfile | None
+    orders: tuple[OrderResource, ...]
+    refund_requests: tuple[RefundRequestResource, ...]
