@@ -11,6 +11,7 @@ const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
 const NUMBERS = [
   ["claimWindowDays"], ["maxConnections"], ["reviewWorkingDays"], ["reminderWorkingDaysBeforeDeadline"],
   ["filingLimits", "perOrder"], ["filingLimits", "perCustomer"], ["filingLimits", "perCustomerDays"],
+  ["personalDataYears"],
 ];
 const SWITCHES = [
   ["automaticDecisions", "fullRefund"], ["automaticDecisions", "refused"], ["chargeElapsedTime"], ["cancelledClaimsCount"],

@@ -41,6 +41,8 @@ class RequestRecord(RefundRequest):
     # The reviewer who took the pending request to review it, and since when (casework: one holder at a time).
     held_by: str | None = None
     held_since: UtcDatetime | None = None
+    # When its personal data was erased, its retention over (only the financial record stays).
+    personal_data_erased_at: UtcDatetime | None = None
 
 
 class ReportedRequest(CamelModel):

@@ -90,9 +90,11 @@ def _received_keys(request: RequestRecord) -> dict[str, str]:
 
 
 def request_item(request: RequestRecord) -> dict[str, Any]:
-    # Nobody holding it is no heldBy at all: record_holder's condition is that the attribute does not exist.
+    # Nobody holding it is no heldBy at all: record_holder's condition is that the attribute does not exist; so
+    # for erasure's (adapters/retention.py).
     unheld = {"held_by", "held_since"} if request.held_by is None else set()
-    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld})
+    kept = {"personal_data_erased_at"} if request.personal_data_erased_at is None else set()
+    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld, *kept})
     return {
         "pk": f"REQUEST#{request.request_id}",
         "sk": REQUEST_SK,

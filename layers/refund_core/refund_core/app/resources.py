@@ -31,7 +31,9 @@ from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 # Who history entries and decisions name: the rules, automatic decisions, the service's own workers.
 AUTOMATIC = "auto"
 RULES_ACTOR = "rules"
-SYSTEM_ACTORS = frozenset({"review-deadline", "outbox", "notifier", "system", "payouts", "processor", "billing"})
+SYSTEM_ACTORS = frozenset(
+    {"review-deadline", "outbox", "notifier", "system", "payouts", "processor", "billing", "retention"}
+)
 # A request filed by letter is received by "letter" (LETTERS.md), with the letter's Message-ID.
 LETTER_ACTOR = "letter"
 # A reviewer's internal note is a history entry of its own, for staff only; so are who took, took over and
@@ -93,6 +95,8 @@ class RefundRequestResource(RefundRequest):
     # Staff only: the reviewer who took the request to review it, and since when (absent when nobody holds it).
     held_by: str | None = Field(default=None, exclude_if=_staff_only)
     held_since: UtcDatetime | None = Field(default=None, exclude_if=_staff_only)
+    # When its retention ended and its personal data was erased (absent until then).
+    personal_data_erased_at: UtcDatetime | None = Field(default=None, exclude_if=lambda erased: erased is None)
 
     @classmethod
     def of(

@@ -102,6 +102,10 @@ class Policy(BaseModel):
     # billing system; a channel not named here is paid by the finance team by hand. A version stored before
     # the third release routes as the first one shipped with it did.
     payout_routes: dict[str, Literal["processor", "billing"]] = Field(default_factory=_routes_first_shipped)
+    # How long a request's personal data is kept once it is decided or cancelled (the Personal Data (Privacy)
+    # Ordinance: no longer than its purpose needs); then only what the financial record needs stays. 7: what Hong
+    # Kong expects of business records, and what versions stored before this setting keep.
+    personal_data_years: StrictInt = Field(default=7, ge=1, le=100)
 
     # Each check of one setting against another names the setting it is on, so a draft's 400 names every
     # invalid setting (fields validate in the order declared: what a check reads is already valid, or absent).
