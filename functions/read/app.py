@@ -1,5 +1,5 @@
-"""GET /refund-requests/{requestId}, GET /refund-requests, GET /orders and GET /personal-data: the owner or staff
-read."""
+"""GET /refund-requests/{requestId}, GET /refund-requests, GET /queue/counts, GET /orders and GET /personal-data:
+the owner or staff read."""
 
 import re
 from datetime import timedelta
@@ -15,8 +15,8 @@ from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate, RequestId
 from refund_core.app.personal_data import personal_data
 from refund_core.app.policies import hong_kong_day_start
-from refund_core.app.resources import OrderList, PersonalData, RefundRequestResource, RequestList
-from refund_core.app.service import list_orders, list_refund_requests, read_refund_request
+from refund_core.app.resources import OrderList, PersonalData, QueueCounts, RefundRequestResource, RequestList
+from refund_core.app.service import list_orders, list_refund_requests, queue_counts, read_refund_request
 from refund_core.http.resolver import (
     current_caller,
     media_type_lower_cased,
@@ -77,6 +77,16 @@ def list_requests(
     )
     page = list_refund_requests(current_caller(app), narrowed, limit, next_token)
     return resource(RequestList(items=page.items, next_token=page.next_token))
+
+
+@app.get(
+    "/queue/counts",
+    summary="The reviewers' queue at a glance: open, overdue, taken by nobody, taken by the caller",
+    responses=route_responses(200, QueueCounts, "The counts of the open requests", {403: "Not a reviewer"}),
+)
+def counts() -> Response[QueueCounts]:
+    only_parameters(app, ())
+    return resource(queue_counts(current_caller(app)))
 
 
 @app.get(

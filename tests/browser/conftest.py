@@ -25,6 +25,7 @@ CUSTOMERS = (
     *("uma", "vic"),  # the checks before sending
     "nia",  # casework: two reviewers and one request
     "ria",  # personal data: downloaded by the customer and by a supervisor
+    *("oto", "pax"),  # the queue narrowed, sorted and counted
 )
 
 SEED: dict[str, Any] = {

@@ -10,7 +10,7 @@ import re
 import pytest
 from e2e_support import Server
 from playwright.sync_api import Page, expect
-from web_support import sign_in
+from web_support import off_the_screen, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -167,3 +167,60 @@ def test_two_reviewers_see_who_holds_a_request_and_the_second_decides_only_expli
     expect(page.get_by_text("You are reviewing this request")).to_be_visible()
     expect(page.get_by_role("list").filter(has_text="Taken over from rosa")).to_be_visible()
     assert server.read(filed["requestId"]).json()["heldBy"] == "remy"
+
+
+def test_a_reviewer_narrows_sorts_and_counts_the_queue_and_opens_a_request_by_reference(
+    page: Page, server: Server
+) -> None:
+    older = server.submit("oto", "OTO-40", "T-oto").json()["requestId"]
+    newer = server.submit("pax", "PAX-40", "T-pax").json()["requestId"]
+    sign_in(page, server, "rhys", "Reviewer")
+    page.get_by_role("link", name="Review queue").click()
+    counts = page.get_by_role("list", name="Open requests")
+    expect(counts).to_contain_text("Nobody reviewing")
+    expect(counts).to_contain_text("Yours")
+    table = page.get_by_role("table", name="Requests")
+    expect(table.get_by_role("row").filter(has_text=newer)).to_be_visible()
+
+    page.get_by_role("textbox", name="Customer's username").fill("oto")
+    page.get_by_role("button", name="Search").click()
+    expect(table.get_by_role("row")).to_have_count(2)  # the header and oto's
+    expect(table.get_by_role("row").nth(1)).to_contain_text(older)
+    page.get_by_role("textbox", name="Customer's username").fill("")
+    page.get_by_role("textbox", name="Order").fill("PAX-40")
+    page.get_by_role("button", name="Search").click()
+    expect(table.get_by_role("row")).to_have_count(2)
+    expect(table.get_by_role("row").nth(1)).to_contain_text(newer)
+    page.get_by_role("textbox", name="Order").fill("")
+
+    # A day the API refuses is said beside its field, and the table stays as it was.
+    received_from = page.get_by_label("Received from")
+    received_from.fill("1999-12-31")
+    page.get_by_role("button", name="Search").click()
+    expect(received_from).to_have_attribute("aria-invalid", "true")
+    expect(table.get_by_role("row")).to_have_count(2)
+    received_from.fill("")
+    page.get_by_role("button", name="Search").click()
+    expect(received_from).not_to_have_attribute("aria-invalid", "true")
+
+    sort = page.get_by_role("combobox", name="Sort the requests shown")
+    sort.select_option(label="Received, newest first")
+    expect(table.get_by_role("row").nth(1)).to_contain_text(newer)
+    sort.select_option(label="Received, oldest first")
+    expect(table.get_by_role("row").nth(1)).not_to_contain_text(newer)
+    screenshot(page, "queue-narrowed-sorted")
+
+    page.get_by_role("button", name="Open request").click()
+    reference = page.get_by_role("textbox", name="Request reference")
+    expect(reference).to_have_attribute("aria-invalid", "true")
+    reference.fill(older)
+    page.get_by_role("button", name="Open request").click()
+    expect(page.get_by_role("heading", name=f"Refund request {older}")).to_be_visible()
+
+    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    expect(page.get_by_role("list", name="處理中的申請")).to_contain_text("無人審核")
+    expect(page.get_by_role("button", name="搜尋")).to_be_visible()
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert off_the_screen(page) == []
+    screenshot(page, "zh-queue-360")

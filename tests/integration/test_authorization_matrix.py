@@ -38,6 +38,7 @@ PAYOUT_ACTION = "POST /payouts/{id}"
 PAYOUTS_CSV = "GET /reports/payouts.csv"
 WEBHOOK = "POST /webhooks/stripe"
 PERSONAL_DATA = "GET /personal-data"
+QUEUE_COUNTS = "GET /queue/counts"
 POLICY_OWNER_ONLY = {
     "no token": 401,
     "stranger": 403,
@@ -62,6 +63,7 @@ MATRIX: dict[str, dict[str, int]] = {
     ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     # Each caller's own (a stranger's holds nothing of the owner's: searched below).
     PERSONAL_DATA: {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
+    QUEUE_COUNTS: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200, "supervisor": 200},
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
@@ -156,7 +158,7 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         )  # fmt: skip
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
-    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA):
+    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA, QUEUE_COUNTS):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
     if route == WEBHOOK:

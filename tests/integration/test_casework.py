@@ -122,3 +122,23 @@ def test_a_malformed_take_is_a_400_naming_the_field(stack: LocalAws, body: dict[
     assert answer.status == 400
     assert any(field in error["field"] for error in answer.json["errors"]), answer.json
     assert read(request_id, RITA).get("heldBy") is None
+
+
+def test_the_queue_counts_its_open_overdue_unheld_and_the_callers_own(stack: LocalAws) -> None:
+    def counts(claims: dict[str, str]) -> dict[str, int]:
+        answer = call(api_event("GET", "/queue/counts", "/queue/counts", claims=claims))
+        assert answer.status == 200, answer.json
+        return dict(answer.json)
+
+    before = counts(RITA)
+    first, second, third = pending("olga"), pending("pavel"), pending("quinn")
+    evaluate(first, RITA, {"action": "take"})
+    evaluate(second, ROB, {"action": "take"})
+    assert evaluate(third, RITA, {"action": "approve"}).status == 200  # decided: no longer open
+    mine = counts(RITA)
+    assert mine["pending"] - before["pending"] == 2
+    assert mine["unheld"] - before["unheld"] == 0
+    assert mine["heldByYou"] - before["heldByYou"] == 1
+    assert counts(ROB)["heldByYou"] - before["heldByYou"] == 1
+    denied = call(api_event("GET", "/queue/counts", "/queue/counts", claims=claims_for("olga")))
+    assert denied.status == 403

@@ -39,6 +39,7 @@ def test_every_route_declares_what_it_answers() -> None:
         ("GET", "/refund-requests"): ["200", "400", "401", "403", "503"],
         ("GET", "/orders"): ["200", "400", "401", "503"],
         ("GET", "/personal-data"): ["200", "400", "401", "403", "503"],
+        ("GET", "/queue/counts"): ["200", "400", "401", "403", "503"],
         ("GET", "/orders/{orderId}/assessment"): ["200", "400", "401", "404", "409", "429", "503"],
         ("GET", "/reports/sla"): ["200", "400", "401", "403", "503"],
         ("GET", "/reports/decisions.csv"): ["200", "400", "401", "403", "503"],

@@ -1,13 +1,21 @@
-// The reviewers' queue: requests by status, oldest deadline first, overdue ones marked, each with who is reviewing
-// it; the reviewer's own alone on "Mine"; paged by "More".
-import { call } from "../api.js";
+// The reviewers' queue: the open requests counted (overdue, nobody reviewing, the reviewer's own); requests by
+// status, oldest deadline first, narrowed by customer, order and the days they were received, overdue ones marked,
+// each with who is reviewing it; the reviewer's own alone on "Mine"; paged by "More", the requests shown sorted
+// as the reviewer chooses; and a request opened by its reference.
+import { ApiError, call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { shortDay, t, wordsFor } from "../i18n.js";
-import { Superseded, columnNames, dataTable, loadInto, statusWords, tableRow } from "../ui.js";
+import { columnNames, dataTable, field, loadInto, onePress, statusWords, submitting, tableRow } from "../ui.js";
 
 const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
 const COLUMNS = ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.heldBy", "queue.received",
   "queue.deadline", "queue.daysLeft"];
+// The API's order (oldest deadline first) and two by the day received; each sorts the requests loaded so far.
+const SORTS = {
+  deadline: null,
+  newest: (a, b) => b.receivedAt.localeCompare(a.receivedAt) || a.requestId.localeCompare(b.requestId),
+  oldest: (a, b) => a.receivedAt.localeCompare(b.receivedAt) || a.requestId.localeCompare(b.requestId),
+};
 
 function row(names, request) {
   const left = request.overdue
@@ -20,46 +28,88 @@ function row(names, request) {
   ]);
 }
 
+// The open requests at a glance.
+function countsList(counts) {
+  return h("ul", { class: "figures", "aria-label": t("queue.counts") }, [
+    ["queue.countPending", counts.pending], ["queue.countOverdue", counts.overdue],
+    ["queue.countUnheld", counts.unheld], ["queue.countMine", counts.heldByYou],
+  ].map(([key, count]) => h("li", {}, h("span", {}, t(key)), h("br"), h("strong", {}, String(count)))));
+}
+
+// A request opened by its reference, as the customer quotes it from an email.
+function findById() {
+  const reference = field("queue.reference", h("input", { type: "text", name: "requestId", autocomplete: "off" }));
+  const button = h("button", { type: "submit", class: "secondary" }, t("queue.open"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { class: "filters", novalidate: true }, reference, h("div", {}, button), alert);
+  submitting(form, button, alert, { requestId: reference }, async () => {
+    const id = form.elements.requestId.value.trim();
+    if (!id) throw new ApiError(400, "", [{ field: "requestId", code: "missing", message: "", params: {} }]);
+    window.location.hash = `#/requests/${encodeURIComponent(id)}`;
+  });
+  return form;
+}
+
 export function queuePage(who) {
-  const status = h("select", { id: "queue-status", name: "status" },
-    STATUSES.map((value) => h("option", { value }, statusWords(value))));
+  const status = h("select", { name: "status" }, STATUSES.map((value) => h("option", { value }, statusWords(value))));
+  const fields = {
+    status: field("queue.status", status),
+    username: field("queue.filterCustomer", h("input", { type: "text", name: "username", autocomplete: "off" })),
+    orderId: field("queue.order", h("input", { type: "text", name: "orderId", autocomplete: "off" })),
+    receivedFrom: field("queue.receivedFrom", h("input", { type: "date", name: "receivedFrom" })),
+    receivedTo: field("queue.receivedTo", h("input", { type: "date", name: "receivedTo" })),
+  };
   const overdue = h("input", { type: "checkbox", id: "queue-overdue", name: "overdue" });
   const mine = h("input", { type: "checkbox", id: "queue-mine", name: "mine" });
+  const sort = h("select", { name: "sort" }, Object.keys(SORTS).map((value) => h("option", { value }, t(`queue.sort.${value}`))));
+  const search = h("button", { type: "submit" }, t("queue.search"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { class: "filters", novalidate: true }, Object.values(fields),
+    h("label", { class: "inline", for: overdue.id }, overdue, t("queue.overdueOnly")),
+    h("label", { class: "inline", for: mine.id }, mine, t("queue.mine")),
+    h("div", {}, search), alert);
+  const counts = h("div");
   const rows = h("tbody");
   const more = h("div", { class: "actions" });
-  const results = h("div");
+  const moreAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const shown = h("p", { role: "status" });
   const names = columnNames(COLUMNS);
-  const table = dataTable(t("queue.caption"), names, rows);
+  const results = h("div", { hidden: true }, shown, field("queue.sort", sort), dataTable(t("queue.caption"), names, rows),
+    more, moreAlert);
+  let items = [];
 
-  const show = (page, append) => {
-    if (!append) rows.replaceChildren();
-    rows.append(...page.items.map((request) => row(names, request)));
-    const count = rows.children.length;
-    replace(more, page.nextToken
-      ? h("button", { type: "button", class: "secondary", onclick: () => load(page.nextToken) }, t("queue.more")) : null);
-    return [h("p", { role: "status" }, t("queue.count", { count })), table, more];
+  const render = () => {
+    const order = SORTS[sort.value];
+    rows.replaceChildren(...(order ? items.toSorted(order) : items).map((request) => row(names, request)));
+    shown.textContent = t("queue.count", { count: items.length });
   };
-  // Only the latest load is shown: a slow answer for an earlier filter (or page) is dropped.
+  const showPage = (page, append) => {
+    items = append ? [...items, ...page.items] : page.items;
+    render();
+    results.hidden = false;
+    const button = page.nextToken ? h("button", { type: "button", class: "secondary" }, t("queue.more")) : null;
+    if (button) onePress(button, moreAlert, async () => showPage(await fetchPage(page.nextToken), true));
+    replace(more, button);
+  };
+  const fetchPage = (nextToken) => {
+    const value = (name) => form.elements[name].value.trim() || null;
+    return call("GET", "/refund-requests", { query: {
+      status: status.value, overdue: overdue.checked ? "true" : null, heldBy: mine.checked ? who.username : null,
+      username: value("username"), orderId: value("orderId"), receivedFrom: value("receivedFrom"),
+      receivedTo: value("receivedTo"), nextToken,
+    } });
+  };
+  // Only the latest search is shown: a slow answer for an earlier one is dropped.
   let latest = 0;
-  const load = (nextToken) => {
+  submitting(form, search, alert, fields, async () => {
     latest += 1;
-    const thisLoad = latest;
-    const query = { status: status.value, overdue: overdue.checked ? "true" : null,
-      heldBy: mine.checked ? who.username : null, nextToken };
-    return loadInto(results, async () => {
-      const page = await call("GET", "/refund-requests", { query });
-      if (thisLoad !== latest) throw new Superseded();
-      return page;
-    }, (page) => show(page, Boolean(nextToken)));
-  };
-  status.addEventListener("change", () => load());
-  overdue.addEventListener("change", () => load());
-  mine.addEventListener("change", () => load());
-  load();
-  return h("section", {}, h("h1", {}, t("queue.heading")),
-    h("div", { class: "filters" },
-      h("div", {}, h("label", { for: status.id }, t("queue.status")), status),
-      h("label", { class: "inline", for: overdue.id }, overdue, t("queue.overdueOnly")),
-      h("label", { class: "inline", for: mine.id }, mine, t("queue.mine"))),
-    results);
+    const thisSearch = latest;
+    loadInto(counts, () => call("GET", "/queue/counts"), countsList);
+    const page = await fetchPage();
+    if (thisSearch === latest) showPage(page, false);
+  });
+  for (const control of [status, overdue, mine]) control.addEventListener("change", () => form.requestSubmit());
+  sort.addEventListener("change", render);
+  queueMicrotask(() => form.requestSubmit());
+  return h("section", {}, h("h1", {}, t("queue.heading")), counts, form, results, findById());
 }

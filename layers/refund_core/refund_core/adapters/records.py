@@ -58,6 +58,8 @@ class ReportedRequest(CamelModel):
     decision: Decision | None = None
     payment_channel: str | None = None
     policy_version: str | None = None
+    # Of an open request, read from the ByStatus index (ByReceived does not project it).
+    held_by: str | None = None
 
 
 class ClaimsRecord(CamelModel):

@@ -220,3 +220,13 @@ class PersonalData(_Resource):
     profile: PersonalProfile | None
     orders: tuple[OrderResource, ...]
     refund_requests: tuple[RefundRequestResource, ...]
+
+
+class QueueCounts(_Resource):
+    """The reviewers' queue at a glance (`GET /queue/counts`): the open requests, those past their deadline,
+    those nobody has taken, and the caller's own."""
+
+    pending: int
+    overdue: int
+    unheld: int
+    held_by_you: int

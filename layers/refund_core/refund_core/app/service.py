@@ -32,6 +32,7 @@ from refund_core.app.resources import (
     OrderList,
     OrderRefundRequest,
     OrderResource,
+    QueueCounts,
     RefundRequestResource,
 )
 from refund_core.errors import (
@@ -570,6 +571,18 @@ def _period(caller: Caller, start: date | None, end: date | None, now: datetime)
 
 def _received_in(first: date, last: date) -> list[ReportedRequest]:
     return repository.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+
+
+def queue_counts(caller: Caller) -> QueueCounts:
+    if not caller.is_reviewer:
+        raise NotAReviewer("only refund reviewers and supervisors see the queue")
+    open_now = repository.open_requests()
+    return QueueCounts(
+        pending=len(open_now),
+        overdue=sum(request.overdue for request in open_now),
+        unheld=sum(request.held_by is None for request in open_now),
+        held_by_you=sum(request.held_by == caller.username for request in open_now),
+    )
 
 
 def service_levels(
