@@ -10,6 +10,9 @@ from e2e_support import Server
 from playwright.sync_api import Page, expect
 from web_support import screenshot, sign_in
 
+from refund_local.events import claims_for
+from refund_local.tokens import make_token
+
 # One worker runs the browser tests: one web server and one Chromium, not one on each worker.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -106,3 +109,25 @@ def test_nobody_else_sees_the_policy_page(page: Page, server: Server) -> None:
     expect(page.get_by_role("link", name="Policy")).to_have_count(0)
     page.goto(server.base + "/#/policy")
     expect(page.get_by_role("heading", name="Service levels")).to_be_visible()
+
+
+def test_a_policy_owner_sets_the_amount_above_which_an_approval_needs_a_second_reviewer(
+    page: Page, server: Server
+) -> None:
+    sign_in(page, server, "otis", "Policy owner")
+    page.get_by_role("link", name="Policy").click()
+    page.get_by_role("textbox", name="Draft version").fill("2031-01-01.1")
+    above = page.get_by_role("textbox", name="Second reviewer for approvals above (HKD)")
+    expect(above).to_have_value("")  # none yet: one reviewer decides
+    above.fill("a lot")
+    page.get_by_role("button", name="Save draft").click()
+    expect(above).to_have_attribute("aria-invalid", "true")
+    above.fill("1000.00")
+    page.get_by_role("textbox", name="Years a request's personal data is kept after its decision").fill("8")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft 2031-01-01.1 saved at")).to_be_visible()
+    owner = {"Authorization": f"Bearer {make_token(claims_for('otis', policy_owner=True))}"}
+    (draft,) = [
+        d for d in server.call("GET", "/policy", headers=owner).json()["drafts"] if d["version"] == "2031-01-01.1"
+    ]
+    assert (draft["document"]["secondApprovalAbove"], draft["document"]["personalDataYears"]) == ({"HKD": "1000.00"}, 8)

@@ -6,11 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
+from datetime import UTC, datetime
 
 import pytest
 from e2e_support import Server
 from playwright.sync_api import Page, expect
 from web_support import off_the_screen, screenshot, sign_in
+
+from refund_local.events import claims_for
+from refund_local.tokens import make_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -224,3 +229,47 @@ def test_a_reviewer_narrows_sorts_and_counts_the_queue_and_opens_a_request_by_re
     page.set_viewport_size({"width": 360, "height": 800})
     assert off_the_screen(page) == []
     screenshot(page, "zh-queue-360")
+
+
+def test_an_approval_above_the_policys_amount_waits_for_a_second_reviewer(page: Page, server: Server) -> None:
+    owner = {"Authorization": f"Bearer {make_token(claims_for('opal', policy_owner=True))}"}
+    in_force = server.call("GET", "/policy", headers=owner).json()["inForce"]["document"]
+    version = "2026-12-31.7"
+    document = in_force | {"version": version, "secondApprovalAbove": {"HKD": "100.00"}}
+    saved = server.call("PUT", f"/policy/drafts/{version}", headers=owner, json=document)
+    assert saved.status_code == 200, saved.text
+    published = server.call(
+        "POST",
+        f"/policy/drafts/{version}/publish",
+        headers=owner,
+        json={"effectiveFrom": datetime.now(UTC).isoformat()},
+    )
+    assert published.status_code == 200, published.text
+    # Published now, it takes effect once every function has read it (PolicyCacheSeconds): wait for that moment.
+    effective = datetime.fromisoformat(published.json()["effectiveFrom"])
+    time.sleep(max(0.0, (effective - datetime.now(UTC)).total_seconds()) + 0.2)
+    filed = server.submit("ulf", "ULF-40", "T-ulf").json()
+    assert filed["assessment"]["policyVersion"] == version
+
+    sign_in(page, server, "rosa", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("textbox", name="Refund amount").fill("400")
+    page.get_by_role("button", name="Confirm").click()
+    waiting = page.get_by_role("region", name="Awaiting second approval")
+    expect(waiting).to_contain_text("rosa approved a refund of HK$400.00")
+    expect(waiting).to_contain_text("You approved it: another reviewer must confirm it.")
+    expect(waiting.get_by_role("button", name="Confirm approval")).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "remy", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    page.get_by_role("combobox", name="Language").select_option(label="繁體中文")
+    waiting = page.get_by_role("region", name="等待第二位審核人批准")
+    expect(waiting).to_contain_text("須由另一位審核人確認")
+    screenshot(page, "zh-second-approval")
+    waiting.get_by_role("button", name="確認批准").click()
+    expect(page.get_by_role("status").filter(has_text="已批准")).to_be_visible()
+    decision = server.read(filed["requestId"]).json()["decision"]
+    assert (decision["amount"]["amount"], decision["decidedBy"], decision["confirmedBy"]) == ("400.00", "rosa", "remy")

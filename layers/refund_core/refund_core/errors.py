@@ -70,6 +70,12 @@ class OwnClaim(Forbidden):
     """A reviewer acting on a request they filed themselves."""
 
 
+class OwnApproval(Forbidden):
+    """A reviewer confirming the approval they made themselves (four eyes need two reviewers)."""
+
+    code = "own_approval"
+
+
 class Conflict(RefundError):
     """The request's state or another open claim forbids the action."""
 

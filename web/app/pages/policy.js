@@ -208,6 +208,15 @@ function settingsForm(found, onSaved) {
     fields[name].querySelector("label").textContent = t("setting.price", { currency });
     controls.push(fields[name]);
   }
+  // Four eyes: an approval of more than this needs a second reviewer; left empty, one reviewer decides.
+  const secondAbove = base.secondApprovalAbove || {};
+  const currencies = [...new Set([...Object.keys(base.excessTrafficPricePerGb), ...Object.keys(secondAbove)])].sort();
+  for (const currency of currencies) {
+    const name = `secondApprovalAbove.${currency}`;
+    fields[name] = field("setting.secondApprovalAbove", h("input", { type: "text", inputmode: "decimal", name, value: secondAbove[currency] ?? "" }));
+    fields[name].querySelector("label").textContent = t("setting.secondApprovalAbove", { currency });
+    controls.push(fields[name]);
+  }
   for (const list of LISTS) {
     const name = nameOf(list.path);
     fields[name] = choices(list, valueAt(base, list.path));
@@ -242,6 +251,8 @@ function settingsForm(found, onSaved) {
     const prices = {};
     for (const currency of Object.keys(base.excessTrafficPricePerGb)) prices[currency] = elements[`excessTrafficPricePerGb.${currency}`].value.trim();
     document.excessTrafficPricePerGb = prices;
+    document.secondApprovalAbove = Object.fromEntries(currencies
+      .map((currency) => [currency, elements[`secondApprovalAbove.${currency}`].value.trim()]).filter(([, above]) => above));
     for (const { path } of LISTS) {
       const ticked = [...form.querySelectorAll(`input[name="${nameOf(path)}"]:checked`)].map((box) => box.value);
       document = withValue(document, path, ticked);

@@ -174,6 +174,27 @@ function holding(request, who, reload) {
   return h("div", { class: "holding" }, h("p", {}, words), h("div", { class: "actions" }, button), alert);
 }
 
+// Four eyes: an approval above the policy's amount waits for another reviewer, who alone may confirm it.
+function secondApproval(request, who, reload) {
+  const proposal = request.awaitingSecondApproval;
+  if (!proposal) return null;
+  const heading = h("h2", { id: uniqueId("second") }, t("second.heading"));
+  const words = h("p", {}, t("second.waiting",
+    { who: proposal.proposedBy, amount: money(proposal.amount), when: moment(proposal.proposedAt) }));
+  if (proposal.proposedBy === who.username) {
+    return h("section", { "aria-labelledby": heading.id, class: "notice" }, heading, words, h("p", {}, t("second.yours")));
+  }
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const button = h("button", { type: "button" }, t("second.confirm"));
+  onePress(button, alert, async () => {
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
+      { body: { action: "confirmApproval" }, idempotencyKey: newIdempotencyKey() });
+    reload();
+  });
+  return h("section", { "aria-labelledby": heading.id, class: "notice" }, heading, words,
+    h("div", { class: "actions" }, button), alert);
+}
+
 function decisionForm(request, action, reload, who) {
   const idempotencyKey = newIdempotencyKey();
   const fields = {};
@@ -229,7 +250,7 @@ function staffControls(request, reload, who) {
     replace(area, decisionForm(request, action, reload, who));
     area.querySelector("input, textarea").focus();
   };
-  return [holding(request, who, reload), h("div", { class: "actions" }, reassess,
+  return [secondApproval(request, who, reload), holding(request, who, reload), h("div", { class: "actions" }, reassess,
     h("label", { class: "inline", for: current.id }, current, t("request.currentPolicy")),
     h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
     h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse"))), alert, area];

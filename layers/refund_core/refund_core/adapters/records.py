@@ -16,6 +16,7 @@ from refund_core.policy.models import (
     CamelModel,
     Decision,
     EarlierClaim,
+    ProposedApproval,
     RefundRequest,
     RequestStatus,
     UtcDatetime,
@@ -43,6 +44,8 @@ class RequestRecord(RefundRequest):
     held_since: UtcDatetime | None = None
     # When its personal data was erased, its retention over (only the financial record stays).
     personal_data_erased_at: UtcDatetime | None = None
+    # An approval that needs another reviewer's confirmation before it is the decision (four eyes).
+    awaiting_second_approval: ProposedApproval | None = None
 
 
 class ReportedRequest(CamelModel):

@@ -53,6 +53,7 @@ from refund_core.policy.models import (
     Decision,
     EarlierClaim,
     HistoryEntry,
+    ProposedApproval,
     RequestStatus,
     utc_iso,
 )
@@ -94,6 +95,7 @@ def request_item(request: RequestRecord) -> dict[str, Any]:
     # for erasure's (adapters/retention.py).
     unheld = {"held_by", "held_since"} if request.held_by is None else set()
     kept = {"personal_data_erased_at"} if request.personal_data_erased_at is None else set()
+    kept |= {"awaiting_second_approval"} if request.awaiting_second_approval is None else set()
     item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld, *kept})
     return {
         "pk": f"REQUEST#{request.request_id}",
@@ -436,15 +438,16 @@ def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None
 
 
 def _pending_update(
-    request: RequestRecord, set_clause: str, values: dict[str, Any], status: RequestStatus
+    request: RequestRecord, set_clause: str, values: dict[str, Any], status: RequestStatus, remove: str | None = None
 ) -> TransactWriteItemTypeDef:
     """An update that only applies to the version of the pending request the caller read."""
     index = _index_keys(status, request)
+    removed = f" REMOVE {remove}" if remove else ""
     return {
         "Update": {
             "TableName": settings().requests_table_name,
             "Key": request_key(request.request_id),
-            "UpdateExpression": f"SET {set_clause}, version = :next, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk",
+            "UpdateExpression": f"SET {set_clause}, version = :next, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk{removed}",
             "ConditionExpression": "#status = :pending AND version = :version",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": _serialize(
@@ -519,6 +522,19 @@ def record_assessment(
     _transact_on_pending(request, [update, *history_puts(request.request_id, history)])
 
 
+def record_proposed_approval(
+    request: RequestRecord, proposal: ProposedApproval, history: Iterable[HistoryEntry]
+) -> None:
+    """An approval that waits for a second reviewer (four eyes), in place of any before it, on the version read."""
+    update = _pending_update(
+        request,
+        "awaitingSecondApproval = :proposal",
+        {":proposal": proposal.model_dump(mode="json", by_alias=True)},
+        RequestStatus.PENDING,
+    )
+    _transact_on_pending(request, [update, *history_puts(request.request_id, history)])
+
+
 def record_decision(
     request: RequestRecord,
     status: RequestStatus,
@@ -538,6 +554,8 @@ def record_decision(
         "#status = :decided, decision = :decision",
         {":decided": str(status), ":decision": decision.model_dump(mode="json", by_alias=True)},
         status,
+        # An approval awaiting its confirmation is over once the request is decided, either way.
+        remove="awaitingSecondApproval",
     )
     claim = EarlierClaim(
         request_id=request.request_id, order_id=request.order_id, status=status, received_at=request.received_at

@@ -180,6 +180,22 @@ class ReleaseCommand(_Command):
     action: Literal["release"]
 
 
+class ConfirmApprovalCommand(_Command):
+    """Four eyes: another reviewer than its approver makes an approval above the policy's secondApprovalAbove
+    the decision."""
+
+    action: Literal["confirmApproval"]
+    internal_note: FreeText | None = Field(
+        default=None, description="For staff only: kept in the history, never emailed or shown to the customer"
+    )
+
+    @field_validator("internal_note")
+    @classmethod
+    def _note(cls, value: str | None) -> str | None:
+        return None if value is None else _free_text(value)
+
+
 EvaluateCommand = Annotated[
-    AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand, Field(discriminator="action")
+    AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand | ConfirmApprovalCommand,
+    Field(discriminator="action"),
 ]

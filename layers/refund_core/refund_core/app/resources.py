@@ -19,6 +19,7 @@ from refund_core.policy.models import (
     Assessment,
     Customer,
     HistoryEntry,
+    ProposedApproval,
     RefundGrantedElsewhere,
     RefundRequest,
     RequestStatus,
@@ -39,7 +40,9 @@ LETTER_ACTOR = "letter"
 # A reviewer's internal note is a history entry of its own, for staff only; so are who took, took over and
 # released the request (a taking-over names the reviewer it was taken from).
 INTERNAL_NOTE = "internal note"
-STAFF_ONLY_EVENTS = frozenset({INTERNAL_NOTE, "taken", "taken over", "released"})
+STAFF_ONLY_EVENTS = frozenset(
+    {INTERNAL_NOTE, "taken", "taken over", "released", "approval proposed", "approval confirmed"}
+)
 
 
 def _as_the_customer_sees(entry: HistoryEntry, customer: str) -> HistoryEntry:
@@ -95,6 +98,8 @@ class RefundRequestResource(RefundRequest):
     # Staff only: the reviewer who took the request to review it, and since when (absent when nobody holds it).
     held_by: str | None = Field(default=None, exclude_if=_staff_only)
     held_since: UtcDatetime | None = Field(default=None, exclude_if=_staff_only)
+    # Staff only: an approval waiting for a second reviewer's confirmation (four eyes).
+    awaiting_second_approval: ProposedApproval | None = Field(default=None, exclude_if=_staff_only)
     # When its retention ended and its personal data was erased (absent until then).
     personal_data_erased_at: UtcDatetime | None = Field(default=None, exclude_if=lambda erased: erased is None)
 
@@ -123,8 +128,12 @@ class RefundRequestResource(RefundRequest):
                 "facts": None,
                 "held_by": None,
                 "held_since": None,
+                "awaiting_second_approval": None,
                 "decision": decision.model_copy(
-                    update={"decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer"}
+                    update={
+                        "decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer",
+                        "confirmed_by": None,
+                    }
                 )
                 if decision
                 else None,

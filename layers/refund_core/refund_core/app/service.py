@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from refund_core.adapters import customer_records, repository, workflow
@@ -16,6 +17,7 @@ from refund_core.app import payouts, policies, reports
 from refund_core.app.inputs import (
     ApproveCommand,
     AssessCommand,
+    ConfirmApprovalCommand,
     RefuseCommand,
     ReleaseCommand,
     SubmitRefundRequest,
@@ -42,6 +44,7 @@ from refund_core.errors import (
     NotAReviewer,
     NotASupervisor,
     NotFound,
+    OwnApproval,
     OwnClaim,
 )
 from refund_core.http.identity import Caller
@@ -58,6 +61,7 @@ from refund_core.policy.models import (
     HistoryEntry,
     LetterReference,
     Outcome,
+    ProposedApproval,
     RefundRequest,
     RefundType,
     RequestStatus,
@@ -395,14 +399,81 @@ def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | Release
     )
 
 
+def _approval(
+    request: RequestRecord, requested: Decimal | None, note: str | None, by: str, at: datetime
+) -> tuple[Decision, Payout | None]:
+    """The approval of `request` for `requested` (None: what the assessment suggests), as the policy it was
+    assessed under allows it, and the payout it owes."""
+    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    refund_type, amount = approved_refund(
+        request.assessment, request.amount_paid, request.payment_channel, requested, policy
+    )
+    grounds = tuple(
+        rule
+        for rule in request.assessment.failed()
+        if refund_type is RefundType.PARTIAL and rule.id in _PARTIAL_PATH_RULES
+    )
+    decision = Decision(
+        refund_type=refund_type,
+        amount=amount,
+        reasons=tuple(rule.reason for rule in grounds),
+        grounds=grounds,
+        decided_at=at,
+        decided_by=by,
+        note=note,
+    )
+    return decision, payouts.payout_of_approval(request, amount, policy, at)
+
+
+def _needs_a_second_approval(request: RequestRecord, decision: Decision) -> bool:
+    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    threshold = policy.second_approval_threshold(decision.amount.currency) if decision.amount else None
+    return threshold is not None and decision.amount is not None and decision.amount.amount > threshold.amount
+
+
+def _propose(
+    caller: Caller, request: RequestRecord, decision: Decision, internal_note: str | None, at: datetime
+) -> RefundRequestResource:
+    """An approval above the policy's secondApprovalAbove, kept for another reviewer to confirm (four eyes)."""
+    assert decision.refund_type is not None and decision.amount is not None  # an approval's
+    proposal = ProposedApproval(
+        refund_type=decision.refund_type,
+        amount=decision.amount,
+        note=decision.note,
+        proposed_by=caller.username,
+        proposed_at=at,
+    )
+    history = [HistoryEntry(at=at, event="approval proposed", by=caller.username, detail=decision.amount.written())]
+    if internal_note:
+        history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=internal_note))
+    repository.record_proposed_approval(request, proposal, history)
+    count("ApprovalsProposed")
+    written = request.model_copy(update={"awaiting_second_approval": proposal, "history": (*request.history, *history)})
+    return _resource(written, caller)
+
+
+def _confirmed(caller: Caller, request: RequestRecord, at: datetime) -> tuple[Decision, Payout | None]:
+    proposal = request.awaiting_second_approval
+    if proposal is None:
+        raise Conflict(
+            f"refund request {request.request_id} has no approval waiting for a second reviewer",
+            code="nothing_to_confirm",
+        )
+    if proposal.proposed_by == caller.username:
+        raise OwnApproval("the reviewer who approved a refund may not also confirm it: another reviewer must")
+    decision, payout = _approval(request, proposal.amount.amount, proposal.note, proposal.proposed_by, at)
+    return decision.model_copy(update={"confirmed_by": caller.username}), payout
+
+
 def evaluate_refund_request(
     caller: Caller,
     request_id: str,
-    command: AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand,
+    command: AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand | ConfirmApprovalCommand,
     now: datetime | None = None,
 ) -> RefundRequestResource:
     """A reviewer takes a pending request or releases it, re-assesses it on today's facts (under the policy in
-    force at its receipt, or the current one if asked), or decides it (under the version it was assessed under)."""
+    force at its receipt, or the current one if asked), or decides it (under the version it was assessed under):
+    an approval above the policy's secondApprovalAbove waits for another reviewer to confirm it."""
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
     if isinstance(command, TakeCommand | ReleaseCommand):
@@ -414,39 +485,23 @@ def evaluate_refund_request(
         facts = _facts(context, request.support_ticket_id, request.received_at)
         policy = policies.in_force(at if command.policy == "current" else request.received_at)
         assessment = assess(facts, policy, at)
-        history = [
+        assessed = [
             HistoryEntry(at=at, event="assessed", by=caller.username, detail=assessment.outcome),
             HistoryEntry(at=at, event=POLICY_APPLIED[command.policy], by=caller.username, detail=policy.version),
         ]
-        repository.record_assessment(request, assessment, AssessedFacts.of(facts), history)
+        repository.record_assessment(request, assessment, AssessedFacts.of(facts), assessed)
         count_by("Assessments", assessment.outcome)
-        return as_written(request, history, caller, assessment=assessment, facts=AssessedFacts.of(facts))
+        return as_written(request, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
+    history: list[HistoryEntry] = []
     if isinstance(command, ApproveCommand):
-        refund_type, amount = approved_refund(
-            request.assessment,
-            request.amount_paid,
-            request.payment_channel,
-            command.amount_decimal(),
-            policies.assessed_under(request.assessment.policy_version, request.received_at),
-        )
-        grounds = tuple(
-            rule
-            for rule in request.assessment.failed()
-            if refund_type is RefundType.PARTIAL and rule.id in _PARTIAL_PATH_RULES
-        )
-        decision = Decision(
-            refund_type=refund_type,
-            amount=amount,
-            reasons=tuple(rule.reason for rule in grounds),
-            grounds=grounds,
-            decided_at=at,
-            decided_by=caller.username,
-            note=command.note,
-        )
+        decision, payout = _approval(request, command.amount_decimal(), command.note, caller.username, at)
+        if _needs_a_second_approval(request, decision):
+            return _propose(caller, request, decision, command.internal_note, at)
         status = RequestStatus.APPROVED
-        payout = payouts.payout_of_approval(
-            request, amount, policies.assessed_under(request.assessment.policy_version, request.received_at), at
-        )
+    elif isinstance(command, ConfirmApprovalCommand):
+        decision, payout = _confirmed(caller, request, at)
+        history.append(HistoryEntry(at=at, event="approval confirmed", by=caller.username, detail=decision.decided_by))
+        status = RequestStatus.APPROVED
     else:
         decision = Decision(
             refund_type=None,
@@ -459,7 +514,7 @@ def evaluate_refund_request(
         )
         status = RequestStatus.REFUSED
         payout = None
-    history = [HistoryEntry(at=at, event="decided", by=caller.username, detail=status)]
+    history.insert(0, HistoryEntry(at=at, event="decided", by=decision.decided_by, detail=status))
     if command.internal_note:
         history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=command.internal_note))
     decided = request.model_copy(update={"status": status, "decision": decision})

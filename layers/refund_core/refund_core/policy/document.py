@@ -106,6 +106,9 @@ class Policy(BaseModel):
     # Ordinance: no longer than its purpose needs); then only what the financial record needs stays. 7: what Hong
     # Kong expects of business records, and what versions stored before this setting keep.
     personal_data_years: StrictInt = Field(default=7, ge=1, le=100)
+    # Four eyes: an approval of more than this amount (per currency) is the decision only once a second reviewer
+    # confirms it. A currency not named needs one reviewer; none named (versions stored before it): no four eyes.
+    second_approval_above: dict[str, Decimal] = Field(default_factory=dict)
 
     # Each check of one setting against another names the setting it is on, so a draft's 400 names every
     # invalid setting (fields validate in the order declared: what a check reads is already valid, or absent).
@@ -146,6 +149,22 @@ class Policy(BaseModel):
             if price < 0 or price > 10**6:
                 raise ValueError(f"the price for {currency} must be from 0 to 1,000,000")
         return value
+
+    @field_validator("second_approval_above")
+    @classmethod
+    def _thresholds(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in value.items():
+            try:
+                Money(amount=amount, currency=currency)
+            except ValidationError as error:
+                raise ValueError(f"{currency!r}: {amount} is not an amount of an ISO 4217 currency") from error
+            if amount < 0 or amount > 10**9:
+                raise ValueError(f"the amount for {currency} must be from 0 to 1,000,000,000")
+        return value
+
+    def second_approval_threshold(self, currency: str) -> Money | None:
+        above = self.second_approval_above.get(currency)
+        return None if above is None else Money(amount=above, currency=currency)
 
     @field_validator("reminder_working_days_before_deadline")
     @classmethod

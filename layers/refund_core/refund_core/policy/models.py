@@ -233,6 +233,19 @@ class Decision(CamelModel):
     # The failed rules the decision gives as its reasons, each with its code to translate; none on decisions
     # recorded before grounds were (their `reasons` are all there is).
     grounds: tuple[RuleResult, ...] = ()
+    # An approval above the policy's secondApprovalAbove: the second reviewer, who confirmed it.
+    confirmed_by: str | None = None
+
+
+class ProposedApproval(CamelModel):
+    """An approval above the policy's `secondApprovalAbove` for its currency, waiting for another reviewer to
+    confirm it (four eyes): what it would refund, its note to the customer, and who approved it when."""
+
+    refund_type: RefundType
+    amount: Money
+    note: str | None = None
+    proposed_by: str
+    proposed_at: UtcDatetime
 
 
 class HistoryEntry(CamelModel):
