@@ -70,6 +70,18 @@ class FilingLimits(BaseModel):
     per_customer_days: StrictInt = Field(ge=1, le=3660)
 
 
+def _amounts_per_currency(value: dict[str, Decimal], *, most: int, what: str) -> dict[str, Decimal]:
+    """Each an amount of its ISO 4217 currency, from 0 to `most`."""
+    for currency, amount in value.items():
+        try:
+            Money(amount=amount, currency=currency)
+        except ValidationError as error:
+            raise ValueError(f"{currency!r}: {amount} is not an amount of an ISO 4217 currency") from error
+        if amount < 0 or amount > most:
+            raise ValueError(f"{what} for {currency} must be from 0 to {most:,}")
+    return value
+
+
 class Policy(BaseModel):
     """The settings, each of its exact JSON type: a policy document is written by people, and "no" or "30"
     where a boolean or a number belongs is a mistake to name, not a value to guess."""
@@ -141,26 +153,12 @@ class Policy(BaseModel):
     @field_validator("excess_traffic_price_per_gb")
     @classmethod
     def _prices(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for currency, price in value.items():
-            try:
-                Money(amount=price, currency=currency)
-            except ValidationError as error:
-                raise ValueError(f"{currency!r}: {price} is not an amount of an ISO 4217 currency") from error
-            if price < 0 or price > 10**6:
-                raise ValueError(f"the price for {currency} must be from 0 to 1,000,000")
-        return value
+        return _amounts_per_currency(value, most=10**6, what="the price")
 
     @field_validator("second_approval_above")
     @classmethod
     def _thresholds(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for currency, amount in value.items():
-            try:
-                Money(amount=amount, currency=currency)
-            except ValidationError as error:
-                raise ValueError(f"{currency!r}: {amount} is not an amount of an ISO 4217 currency") from error
-            if amount < 0 or amount > 10**9:
-                raise ValueError(f"the amount for {currency} must be from 0 to 1,000,000,000")
-        return value
+        return _amounts_per_currency(value, most=10**9, what="the amount")
 
     def second_approval_threshold(self, currency: str) -> Money | None:
         above = self.second_approval_above.get(currency)
