@@ -26,6 +26,7 @@ CUSTOMERS = (
     "nia",  # casework: two reviewers and one request
     "ria",  # personal data: downloaded by the customer and by a supervisor
     *("oto", "pax"),  # the queue narrowed, sorted and counted
+    *("vik", "wes"),  # a filter changed while the queue is loading
 )
 
 SEED: dict[str, Any] = {

@@ -273,3 +273,26 @@ def test_an_approval_above_the_policys_amount_waits_for_a_second_reviewer(page: 
     expect(page.get_by_role("status").filter(has_text="已批准")).to_be_visible()
     decision = server.read(filed["requestId"]).json()["decision"]
     assert (decision["amount"]["amount"], decision["decidedBy"], decision["confirmedBy"]) == ("400.00", "rosa", "remy")
+
+
+def test_a_filter_changed_while_the_queue_is_loading_is_not_lost(page: Page, server: Server) -> None:
+    server.submit("vik", "VIK-40", "T-vik")
+    filed = server.submit("wes", "WES-40", "T-wes").json()
+    rory = {"Authorization": f"Bearer {make_token(claims_for('rory', reviewer=True))}"}
+    taken = server.call(
+        "POST", f"/refund-requests/{filed['requestId']}/evaluate", headers=rory, json={"action": "take"}
+    )
+    assert taken.status_code == 200, taken.text
+    # Every search of the queue answers 1.5 s late: "Mine" is ticked while the first one is still loading.
+    page.add_init_script("""
+      const original = window.fetch;
+      window.fetch = async (...args) => {
+        if (String(args[0]).includes("/refund-requests?")) await new Promise((done) => setTimeout(done, 1500));
+        return original(...args);
+      };""")
+    sign_in(page, server, "rory", "Reviewer")
+    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("checkbox", name="Mine").check()
+    rows = page.get_by_role("table", name="Requests").get_by_role("row")
+    expect(rows).to_have_count(2, timeout=15_000)  # the header and rory's
+    expect(rows.nth(1)).to_contain_text(filed["requestId"])

@@ -99,16 +99,25 @@ export function queuePage(who) {
       receivedTo: value("receivedTo"), nextToken,
     } });
   };
-  // Only the latest search is shown: a slow answer for an earlier one is dropped.
-  let latest = 0;
+  // One search at a time; a filter changed while one runs searches again once it is done (else the change
+  // would be lost to the search still running).
+  let again = false;
   submitting(form, search, alert, fields, async () => {
-    latest += 1;
-    const thisSearch = latest;
+    again = false;
     loadInto(counts, () => call("GET", "/queue/counts"), countsList);
-    const page = await fetchPage();
-    if (thisSearch === latest) showPage(page, false);
+    try {
+      showPage(await fetchPage(), false);
+    } finally {
+      // After submitting() has enabled the button again.
+      if (again) setTimeout(() => form.requestSubmit(), 0);
+    }
   });
-  for (const control of [status, overdue, mine]) control.addEventListener("change", () => form.requestSubmit());
+  for (const control of [status, overdue, mine]) {
+    control.addEventListener("change", () => {
+      if (search.disabled) again = true;
+      else form.requestSubmit();
+    });
+  }
   sort.addEventListener("change", render);
   queueMicrotask(() => form.requestSubmit());
   return h("section", {}, h("h1", {}, t("queue.heading")), counts, form, results, findById());
