@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_support import Server, customer, order, running_server, ticket
@@ -28,6 +28,10 @@ CUSTOMERS = (
     *("oto", "pax"),  # the queue narrowed, sorted and counted
     *("vik", "wes"),  # a filter changed while the queue is loading
 )
+
+# As long as the actions' own timeout: on a loaded 2-core machine a call that starts another function worker (a
+# cold start of 3 to 4 s here) can take longer than Playwright's default 5 s of waiting for what it shows.
+expect.set_options(timeout=15_000)
 
 SEED: dict[str, Any] = {
     "customers": [customer(name) for name in CUSTOMERS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from e2e_support import Server
@@ -322,6 +323,12 @@ def test_a_customer_downloads_all_kept_about_them_and_a_supervisor_the_same_file
     page.get_by_role("link", name="Back to your orders").click()
     request_refund(page, "RIA-40", "It drops every evening.", "T-ria")
     expect(page.get_by_role("status").filter(has_text="Being reviewed")).to_be_visible()
+    # Once the acknowledgement is sent the request stays as it is: both files below are of the same request.
+    request_id = page.url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 30
+    while "email sent" not in [entry["event"] for entry in server.read(request_id).json()["history"]]:
+        assert time.monotonic() < deadline, "the acknowledgement was never sent"
+        time.sleep(0.2)
 
     page.get_by_role("link", name="Manage Account").click()
     section = page.get_by_role("region", name="Your personal data")

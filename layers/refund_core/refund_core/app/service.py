@@ -435,15 +435,16 @@ def _propose(
     caller: Caller, request: RequestRecord, decision: Decision, internal_note: str | None, at: datetime
 ) -> RefundRequestResource:
     """An approval above the policy's secondApprovalAbove, kept for another reviewer to confirm (four eyes)."""
-    assert decision.refund_type is not None and decision.amount is not None  # an approval's
-    proposal = ProposedApproval(
-        refund_type=decision.refund_type,
-        amount=decision.amount,
-        note=decision.note,
-        proposed_by=caller.username,
-        proposed_at=at,
+    proposal = ProposedApproval.model_validate(
+        {
+            "refund_type": decision.refund_type,
+            "amount": decision.amount,
+            "note": decision.note,
+            "proposed_by": caller.username,
+            "proposed_at": at,
+        }
     )
-    history = [HistoryEntry(at=at, event="approval proposed", by=caller.username, detail=decision.amount.written())]
+    history = [HistoryEntry(at=at, event="approval proposed", by=caller.username, detail=proposal.amount.written())]
     if internal_note:
         history.append(HistoryEntry(at=at, event=INTERNAL_NOTE, by=caller.username, detail=internal_note))
     repository.record_proposed_approval(request, proposal, history)
