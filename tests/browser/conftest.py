@@ -27,6 +27,7 @@ CUSTOMERS = (
     "ria",  # personal data: downloaded by the customer and by a supervisor
     *("oto", "pax"),  # the queue narrowed, sorted and counted
     *("vik", "wes"),  # a filter changed while the queue is loading
+    "xia",  # a canned reply picked and edited
 )
 
 # As long as the actions' own timeout: on a loaded 2-core machine a call that starts another function worker (a

@@ -296,3 +296,42 @@ def test_a_filter_changed_while_the_queue_is_loading_is_not_lost(page: Page, ser
     rows = page.get_by_role("table", name="Requests").get_by_role("row")
     expect(rows).to_have_count(2, timeout=15_000)  # the header and rory's
     expect(rows.nth(1)).to_contain_text(filed["requestId"])
+
+
+def test_a_supervisor_keeps_canned_replies_and_a_reviewer_starts_a_note_from_one(page: Page, server: Server) -> None:
+    sign_in(page, server, "sage", "Supervisor")
+    page.get_by_role("link", name="Service levels").click()
+    library = page.get_by_role("region", name="Canned replies")
+    library.get_by_role("button", name="Save reply").click()  # nothing filled in: each field says so
+    expect(library.get_by_role("textbox", name="Title")).to_have_attribute("aria-invalid", "true")
+    library.get_by_role("textbox", name="Title").fill("Outage confirmed")
+    library.get_by_role("textbox", name="Text in English").fill("We confirmed the outages you reported.")
+    library.get_by_role("textbox", name="Text in Chinese").fill("我們已確認您報告的服務中斷。")
+    library.get_by_role("button", name="Save reply").click()
+    expect(library.get_by_role("status")).to_have_text("Saved: Outage confirmed")
+    row = library.get_by_role("table", name="Replies kept").get_by_role("row").filter(has_text="Outage confirmed")
+    expect(row).to_contain_text("In use")
+    library.get_by_role("textbox", name="Title").fill("Old wording")
+    library.get_by_role("textbox", name="Text in English").fill("Old.")
+    library.get_by_role("textbox", name="Text in Chinese").fill("舊。")
+    library.get_by_role("button", name="Save reply").click()
+    old = library.get_by_role("table", name="Replies kept").get_by_role("row").filter(has_text="Old wording")
+    old.get_by_role("button", name="Retire").click()
+    expect(old).to_contain_text("Retired")
+    screenshot(page, "canned-replies")
+
+    filed = server.submit("xia", "XIA-40", "T-xia").json()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, "rosa", "Reviewer")
+    page.goto(f"{server.base}/#/requests/{filed['requestId']}")
+    page.get_by_role("button", name="Approve").click()
+    canned = page.get_by_role("combobox", name="Start from a canned reply")
+    expect(canned.get_by_role("option", name="Outage confirmed (中文)")).to_have_count(1)
+    expect(canned.get_by_role("option", name="Old wording (English)")).to_have_count(0)  # retired
+    canned.select_option(label="Outage confirmed (中文)")
+    note = page.get_by_role("textbox", name="Note to the customer")
+    expect(note).to_have_value("我們已確認您報告的服務中斷。")
+    note.fill("我們已確認您報告的服務中斷，並退還部分費用。")  # edited before sending
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status").filter(has_text="Approved")).to_be_visible()
+    assert server.read(filed["requestId"]).json()["decision"]["note"] == "我們已確認您報告的服務中斷，並退還部分費用。"

@@ -39,6 +39,9 @@ PAYOUTS_CSV = "GET /reports/payouts.csv"
 WEBHOOK = "POST /webhooks/stripe"
 PERSONAL_DATA = "GET /personal-data"
 QUEUE_COUNTS = "GET /queue/counts"
+CANNED_REPLIES = "GET /canned-replies"
+SAVE_REPLY = "PUT /canned-replies/{replyId}"
+RETIRE_REPLY = "POST /canned-replies/{replyId}/retire"
 POLICY_OWNER_ONLY = {
     "no token": 401,
     "stranger": 403,
@@ -64,6 +67,10 @@ MATRIX: dict[str, dict[str, int]] = {
     # Each caller's own (a stranger's holds nothing of the owner's: searched below).
     PERSONAL_DATA: {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     QUEUE_COUNTS: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200, "supervisor": 200},
+    CANNED_REPLIES: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200, "supervisor": 200},
+    SAVE_REPLY: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
+    # No reply of that id: the supervisor's retire finds nothing.
+    RETIRE_REPLY: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 404},
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
@@ -158,9 +165,16 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         )  # fmt: skip
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
-    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA, QUEUE_COUNTS):
+    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA, QUEUE_COUNTS, CANNED_REPLIES):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
+    if route in (SAVE_REPLY, RETIRE_REPLY):
+        method, resource = route.split()
+        body = (
+            {"version": 1} if route == RETIRE_REPLY else {"title": "Outage", "english": "Sorry.", "chinese": "抱歉。"}
+        )
+        path = resource.replace("{replyId}", "outage")
+        return api_event(method, resource, path, path_parameters={"replyId": "outage"}, body=body, claims=claims)
     if route == WEBHOOK:
         return api_event("POST", "/webhooks/stripe", "/webhooks/stripe", body={"type": "refund.updated"}, claims=claims)
     if route == PAYOUT_ACTION:

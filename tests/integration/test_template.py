@@ -41,6 +41,9 @@ DOCUMENTED_ROUTES = {
     ("POST", "/webhooks/stripe"),
     ("GET", "/personal-data"),
     ("GET", "/queue/counts"),
+    ("GET", "/canned-replies"),
+    ("PUT", "/canned-replies/{replyId}"),
+    ("POST", "/canned-replies/{replyId}/retire"),
 }
 # Routes a caller without a Cognito token may call: the card processor's webhook, whose signature is its proof.
 OPEN_ROUTES = {("POST", "/webhooks/stripe")}

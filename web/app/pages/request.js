@@ -195,6 +195,26 @@ function secondApproval(request, who, reload) {
     h("div", { class: "actions" }, button), alert);
 }
 
+// The supervisors' canned replies, each in either language: picking one puts its text in the note, to edit. The
+// decision does not wait for them: if they cannot be read, the list stays empty.
+function cannedReplies(note) {
+  const select = h("select", { name: "cannedReply" }, h("option", { value: "" }, t("none")));
+  const texts = new Map();
+  call("GET", "/canned-replies").then((library) => {
+    for (const reply of library.items) {
+      for (const [language, text] of [["en", reply.english], ["zh-HK", reply.chinese]]) {
+        const value = `${reply.replyId}:${language}`;
+        texts.set(value, text);
+        select.append(h("option", { value }, t("decide.cannedOption", { title: reply.title, language: t(`replies.in.${language}`) })));
+      }
+    }
+  }).catch(() => {});
+  select.addEventListener("change", () => {
+    if (texts.has(select.value)) note.value = texts.get(select.value);
+  });
+  return field("decide.cannedReply", select);
+}
+
 function decisionForm(request, action, reload, who) {
   const idempotencyKey = newIdempotencyKey();
   const fields = {};
@@ -202,7 +222,9 @@ function decisionForm(request, action, reload, who) {
     const suggested = request.assessment?.suggestedAmount?.amount ?? request.amountPaid?.amount ?? "";
     fields.amount = field("decide.amount", h("input", { type: "text", name: "amount", inputmode: "decimal", value: suggested }));
   }
-  fields.note = field("decide.note", h("textarea", { name: "note", required: action === "refuse" }));
+  const note = h("textarea", { name: "note", required: action === "refuse" });
+  const canned = cannedReplies(note);
+  fields.note = field("decide.note", note);
   fields.internalNote = field("decide.internalNote", h("textarea", { name: "internalNote" }));
   // Another reviewer holds it: the decision says so on its button, which is the confirmation asked for.
   const heldByAnother = request.heldBy && request.heldBy !== who.username;
@@ -211,7 +233,8 @@ function decisionForm(request, action, reload, who) {
   const warning = heldByAnother ? h("p", { class: "notice" }, t("decide.heldByAnother", { who: request.heldBy })) : null;
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
   const form = h("form", { novalidate: true, class: "decision" },
-    h("h2", {}, t(`decide.${action}.heading`)), warning, Object.values(fields), alert, h("div", { class: "actions" }, button));
+    h("h2", {}, t(`decide.${action}.heading`)), warning, fields.amount, canned, fields.note, fields.internalNote, alert,
+    h("div", { class: "actions" }, button));
   submitting(form, button, alert, fields, async () => {
     const body = { action };
     for (const name of Object.keys(fields)) {

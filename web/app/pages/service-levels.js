@@ -1,9 +1,10 @@
 // The supervisors' service levels: a period's figures, the open requests by working days left as a chart,
-// and the period's decisions as CSV; and a customer's personal data, to answer their written request for it.
+// and the period's decisions as CSV; a customer's personal data, to answer their written request for it; and the
+// canned replies reviewers start their notes from.
 import { ApiError, call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
-import { field, saveJson, submitting } from "../ui.js";
+import { columnNames, dataTable, field, loadInto, onePress, saveJson, submitting, tableRow } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
 
@@ -63,7 +64,73 @@ export function serviceLevelsPage() {
       chart(found.open), h("a", { href: blobUrl, download: `decisions-${period.from}-${period.to}.csv` }, t("sla.download"))]);
   });
   queueMicrotask(() => form.requestSubmit());
-  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, personalDataForm());
+  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, personalDataForm(), cannedRepliesSection());
+}
+
+const REPLY_COLUMNS = ["replies.title", "replies.status", "replies.action"];
+
+// An id for a new reply, from its title: lower case letters, digits and hyphens (what the API takes).
+function replyIdOf(title) {
+  const slug = title.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);
+  return slug || `reply-${Date.now()}`;
+}
+
+// The library of canned replies: each in both languages, edited with the version read, retired when no longer
+// wanted (kept, offered no more).
+function cannedRepliesSection() {
+  const heading = h("h2", { id: uniqueId("replies") }, t("replies.heading"));
+  const list = h("div");
+  const fields = {
+    title: field("replies.title", h("input", { type: "text", name: "title", autocomplete: "off" })),
+    english: field("replies.english", h("textarea", { name: "english" })),
+    chinese: field("replies.chinese", h("textarea", { name: "chinese" })),
+  };
+  const button = h("button", { type: "submit" }, t("replies.save"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const saved = h("p", { role: "status" });
+  const form = h("form", { novalidate: true }, Object.values(fields), h("div", {}, button), alert, saved);
+  let editing = null; // the reply being edited: its id and the version read
+  const reload = () => loadInto(list, () => call("GET", "/canned-replies"), show);
+  const edit = (reply) => {
+    editing = { replyId: reply.replyId, version: reply.version };
+    form.elements.title.value = reply.title;
+    form.elements.english.value = reply.english;
+    form.elements.chinese.value = reply.chinese;
+    form.elements.title.focus();
+  };
+  function show(library) {
+    if (!library.items.length) return h("p", { class: "notice" }, t("replies.none"));
+    const names = columnNames(REPLY_COLUMNS);
+    return dataTable(t("replies.caption"), names, h("tbody", {}, library.items.map((reply) => {
+      const rowAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+      const retire = h("button", { type: "button", class: "secondary" }, t("replies.retire"));
+      onePress(retire, rowAlert, async () => {
+        await call("POST", `/canned-replies/${encodeURIComponent(reply.replyId)}/retire`, { body: { version: reply.version } });
+        reload();
+      });
+      const actions = reply.retired ? t("none")
+        : h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => edit(reply) },
+          t("replies.edit")), retire, rowAlert);
+      return tableRow(names, [reply.title, t(reply.retired ? "replies.retired" : "replies.inUse"), actions]);
+    })));
+  }
+  submitting(form, button, alert, fields, async () => {
+    saved.textContent = "";
+    const body = { title: form.elements.title.value.trim(), english: form.elements.english.value,
+      chinese: form.elements.chinese.value };
+    const missing = Object.entries(body).filter(([, value]) => !value.trim())
+      .map(([name]) => ({ field: name, code: "missing", message: "", params: {} }));
+    if (missing.length) throw new ApiError(400, "", missing);
+    const replyId = editing?.replyId ?? replyIdOf(body.title);
+    if (editing) body.version = editing.version;
+    const reply = await call("PUT", `/canned-replies/${encodeURIComponent(replyId)}`, { body });
+    editing = null;
+    form.reset();
+    saved.textContent = t("replies.saved", { title: reply.title });
+    reload();
+  });
+  reload();
+  return h("section", { "aria-labelledby": heading.id }, heading, h("p", {}, t("replies.intro")), list, form);
 }
 
 // The same file the customer can download themselves, for a named customer.

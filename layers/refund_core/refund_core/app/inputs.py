@@ -199,3 +199,26 @@ EvaluateCommand = Annotated[
     AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand | ConfirmApprovalCommand,
     Field(discriminator="action"),
 ]
+
+
+ReplyId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", description="lower case, digits, hyphens")
+]
+
+
+class SaveCannedReply(_Command):
+    """A canned reply created (no `version`) or edited (the `version` read: a 409 if it changed since)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=80)]
+    english: FreeText
+    chinese: FreeText
+    version: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("title", "english", "chinese")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _free_text(value)
+
+
+class RetireCannedReply(_Command):
+    version: Annotated[int, Field(ge=1, description="The version read")]

@@ -17,6 +17,7 @@ from refund_core.policy.models import (
     AccountBlock,
     AssessedFacts,
     Assessment,
+    CannedReply,
     Customer,
     HistoryEntry,
     ProposedApproval,
@@ -239,3 +240,9 @@ class QueueCounts(_Resource):
     overdue: int
     unheld: int
     held_by_you: int
+
+
+class CannedReplyList(_Resource):
+    """`GET /canned-replies`: the library, in use first, by title."""
+
+    items: tuple[CannedReply, ...]

@@ -248,6 +248,20 @@ class ProposedApproval(CamelModel):
     proposed_at: UtcDatetime
 
 
+class CannedReply(CamelModel):
+    """A note to customers the supervisors keep for reviewers to start from, in both languages (retired ones are
+    kept, and offered no more)."""
+
+    reply_id: str
+    title: str
+    english: str
+    chinese: str
+    retired: bool = False
+    updated_by: str
+    updated_at: UtcDatetime
+    version: int = 1
+
+
 class HistoryEntry(CamelModel):
     at: UtcDatetime
     event: str
