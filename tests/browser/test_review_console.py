@@ -308,7 +308,8 @@ def test_a_supervisor_keeps_canned_replies_and_a_reviewer_starts_a_note_from_one
     library.get_by_role("textbox", name="Text in English").fill("We confirmed the outages you reported.")
     library.get_by_role("textbox", name="Text in Chinese").fill("我們已確認您報告的服務中斷。")
     library.get_by_role("button", name="Save reply").click()
-    expect(library.get_by_role("status")).to_have_text("Saved: Outage confirmed")
+    # The list reloads as it says so ("Loading…", a status too): the saved message is the one that names the reply.
+    expect(library.get_by_role("status").filter(has_text="Saved: Outage confirmed")).to_be_visible()
     row = library.get_by_role("table", name="Replies kept").get_by_role("row").filter(has_text="Outage confirmed")
     expect(row).to_contain_text("In use")
     library.get_by_role("textbox", name="Title").fill("Old wording")
