@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, deserialize, failed_condition, serialize
+from refund_core.adapters.dynamo import call, failed_condition, query_all, serialize
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import CannedReply, utc_iso
@@ -26,19 +26,15 @@ def _key(reply_id: str) -> dict[str, AttributeValueTypeDef]:
 
 def canned_replies() -> list[CannedReply]:
     """Every canned reply, retired ones too, by id (a library of a few dozen: one page)."""
-    arguments: dict[str, Any] = {
-        "TableName": settings().policy_table_name,
-        "KeyConditionExpression": "pk = :partition",
-        "ExpressionAttributeValues": {":partition": {"S": _PARTITION}},
-        "ConsistentRead": True,
-    }
-    replies: list[CannedReply] = []
-    while True:
-        response = call("query", **arguments)
-        replies += [CannedReply.model_validate(deserialize(item)) for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            return replies
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    found = query_all(
+        {
+            "TableName": settings().policy_table_name,
+            "KeyConditionExpression": "pk = :partition",
+            "ExpressionAttributeValues": {":partition": {"S": _PARTITION}},
+            "ConsistentRead": True,
+        }
+    )
+    return [CannedReply.model_validate(item) for item in found]
 
 
 def save_canned_reply(reply: CannedReply, seen: int | None) -> None:

@@ -48,6 +48,17 @@ def call(operation: str, **arguments: Any) -> Any:
         raise
 
 
+def query_all(arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every item a Query finds, page after page, deserialized."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = call("query", **arguments)
+        items += [deserialize(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return items
+        arguments = {**arguments, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
 def failed_condition(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 

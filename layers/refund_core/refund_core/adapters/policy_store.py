@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from refund_core.adapters import clients
 from refund_core.adapters.dynamo import busy as _busy
-from refund_core.adapters.dynamo import call, decode_token, encode_token
+from refund_core.adapters.dynamo import call, decode_token, encode_token, query_all
 from refund_core.adapters.repository import Page
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
@@ -174,19 +174,15 @@ def get_draft(version: str) -> PolicyDraft | None:
 
 def drafts() -> tuple[PolicyDraft, ...]:
     """Every draft, by version name (a handful: each is published or replaced)."""
-    arguments: dict[str, Any] = {
-        "TableName": settings().policy_table_name,
-        "KeyConditionExpression": "pk = :drafts",
-        "ExpressionAttributeValues": {":drafts": {"S": DRAFTS}},
-        "ConsistentRead": True,
-    }
-    found: list[PolicyDraft] = []
-    while True:
-        response = call("query", **arguments)
-        found += [PolicyDraft.model_validate_json(item["value"]["S"]) for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            return tuple(found)
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    found = query_all(
+        {
+            "TableName": settings().policy_table_name,
+            "KeyConditionExpression": "pk = :drafts",
+            "ExpressionAttributeValues": {":drafts": {"S": DRAFTS}},
+            "ConsistentRead": True,
+        }
+    )
+    return tuple(PolicyDraft.model_validate_json(item["value"]) for item in found)
 
 
 def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -> None:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from refund_core.adapters import customer_records
 from refund_core.adapters.dynamo import call as _call
 from refund_core.adapters.dynamo import decode_token as _decode_token
-from refund_core.adapters.dynamo import deserialize
+from refund_core.adapters.dynamo import deserialize, query_all
 from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.payouts import PAYOUT_SK, payout_from, payout_put
@@ -177,21 +177,16 @@ def _claims_filed_before(username: str) -> ClaimsRecord:
     such item). Those are read from the ByCustomer index: written before this release, they are long in it;
     every request since writes the claims item, conditional on its absence here (version 0), so two first
     claims at once still cannot both be judged without the other."""
-    requests: list[dict[str, Any]] = []
-    arguments: dict[str, Any] = {
-        "TableName": settings().requests_table_name,
-        "IndexName": BY_CUSTOMER_INDEX,
-        "KeyConditionExpression": "gsi2pk = :customer",
-        "ProjectionExpression": "requestId, orderId, #status, receivedAt",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": {":customer": {"S": f"CUSTOMER#{username}"}},
-    }
-    while True:
-        response = _call("query", **arguments)
-        requests.extend(deserialize(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            break
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    requests = query_all(
+        {
+            "TableName": settings().requests_table_name,
+            "IndexName": BY_CUSTOMER_INDEX,
+            "KeyConditionExpression": "gsi2pk = :customer",
+            "ProjectionExpression": "requestId, orderId, #status, receivedAt",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":customer": {"S": f"CUSTOMER#{username}"}},
+        }
+    )
     claims = [EarlierClaim.model_validate(request) for request in requests]
     decided = [claim for claim in claims if claim.status in {RequestStatus.APPROVED, RequestStatus.REFUSED}]
     cancelled = [claim for claim in claims if claim.status is RequestStatus.CANCELLED]
@@ -337,19 +332,14 @@ def record_new_request(
 
 def get_request(request_id: str) -> RequestRecord | None:
     """The request and its whole history, in one Query."""
-    items: list[dict[str, Any]] = []
-    arguments: dict[str, Any] = {
-        "TableName": settings().requests_table_name,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}},
-        "ConsistentRead": True,
-    }
-    while True:
-        response = _call("query", **arguments)
-        items.extend(deserialize(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            break
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    items = query_all(
+        {
+            "TableName": settings().requests_table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}},
+            "ConsistentRead": True,
+        }
+    )
     request = next((item for item in items if item["sk"] == REQUEST_SK), None)
     if request is None:
         return None
@@ -822,16 +812,6 @@ def _months(start: datetime, before: datetime) -> list[str]:
     return months
 
 
-def _all_pages(arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        response = _call("query", **arguments)
-        items += [deserialize(item) for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            return items
-        arguments = arguments | {"ExclusiveStartKey": response["LastEvaluatedKey"]}
-
-
 def requests_received(start: datetime, before: datetime) -> list[ReportedRequest]:
     """Every request received from `start` to just before `before`, oldest first (the ByReceived index:
     what was written a moment ago may be a moment late). Requests the first release recorded are not in it."""
@@ -839,7 +819,7 @@ def requests_received(start: datetime, before: datetime) -> list[ReportedRequest
     for month in _months(start, before):
         found += [
             ReportedRequest.model_validate(item)
-            for item in _all_pages(
+            for item in query_all(
                 {
                     "TableName": settings().requests_table_name,
                     "IndexName": BY_RECEIVED_INDEX,
@@ -857,7 +837,7 @@ def open_requests() -> list[ReportedRequest]:
     """Every pending request (the ByStatus index)."""
     return [
         ReportedRequest.model_validate(item)
-        for item in _all_pages(
+        for item in query_all(
             {
                 "TableName": settings().requests_table_name,
                 "IndexName": BY_STATUS_INDEX,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, deserialize, failed_condition, serialize
+from refund_core.adapters.dynamo import call, deserialize, failed_condition, query_all, serialize
 from refund_core.adapters.records import RequestRecord
 from refund_core.adapters.requests_table import cancellation_codes, history_puts, request_key, transact
 from refund_core.adapters.settings import settings
@@ -48,21 +48,17 @@ def mark_erased_through(day: date, seen: date | None) -> bool:
     return True
 
 
-def _history_keys(request_id: str) -> list[dict[str, Any]]:
-    arguments: dict[str, Any] = {
-        "TableName": settings().requests_table_name,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :history)",
-        "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}, ":history": {"S": "HISTORY#"}},
-        "ProjectionExpression": "pk, sk",
-        "ConsistentRead": True,
-    }
-    keys: list[dict[str, Any]] = []
-    while True:
-        response = call("query", **arguments)
-        keys += response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return keys
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+def _history_keys(request_id: str) -> list[dict[str, AttributeValueTypeDef]]:
+    found = query_all(
+        {
+            "TableName": settings().requests_table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :history)",
+            "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}, ":history": {"S": "HISTORY#"}},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+    )
+    return [serialize(key) for key in found]
 
 
 def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_reasons: tuple[str, ...]) -> bool:
@@ -85,10 +81,14 @@ def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_r
     ]
     for first in range(0, len(removals), _WRITES_PER_TRANSACTION):
         transact(removals[first : first + _WRITES_PER_TRANSACTION])
-    values: dict[str, Any] = {":seen": request.version, ":next": request.version + 1, ":at": utc_iso(erased.at)}
+    values: dict[str, Any] = {
+        ":seen": request.version,
+        ":next": request.version + 1,
+        ":at": utc_iso(erased.at),
+        ":empty": "",
+        ":null": "NULL",
+    }
     update = "SET reason = :empty, personalDataErasedAt = :at, version = :next"
-    values[":empty"] = ""
-    values[":null"] = "NULL"
     if request.decision is not None:
         update += ", decision.reasons = :reasons"
         values[":reasons"] = list(decision_reasons)
