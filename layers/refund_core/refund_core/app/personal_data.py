@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from refund_core.adapters import customer_records
+from refund_core.adapters import customer_records, repository
 from refund_core.adapters.repository import Page, RequestFilter
 from refund_core.app import service
 from refund_core.app.resources import OrderList, OrderResource, PersonalData, PersonalProfile
@@ -25,10 +25,12 @@ def personal_data(caller: Caller, username: str | None = None) -> PersonalData:
         raise NotASupervisor("only refund supervisors may download another customer's data", field="username")
     # Read as the customer: the pages they would see, and nothing staff alone see.
     customer = Caller(username=subject, email=None, groups=frozenset())
+    mine = RequestFilter(username=subject)
     profile = customer_records.customer_profile(subject)
     orders = tuple(_every(lambda token: _order_page(customer, token)))
-    listed = _every(lambda token: service.list_refund_requests(customer, RequestFilter(), PAGE_SIZE, token))
-    # Each request read again whole (a list's item comes from an index, which may be a moment behind).
+    listed = _every(lambda token: repository.list_requests(narrowed=mine, limit=PAGE_SIZE, next_token=token))
+    # Each request read again whole, as the customer sees it (a list's item comes from an index, which may be a
+    # moment behind).
     requests = sorted(
         (service.read_refund_request(customer, listed_request.request_id) for listed_request in listed),
         key=lambda request: request.received_at,

@@ -210,14 +210,7 @@ class PersonalProfile(_Resource):
 
     @classmethod
     def of(cls, customer: Customer) -> Self:
-        return cls(
-            name=customer.name,
-            email=customer.email,
-            language=customer.language,
-            blocks=customer.blocks,
-            violations=customer.violations,
-            refunds_elsewhere=customer.refunds_elsewhere,
-        )
+        return cls.model_validate(customer, from_attributes=True)
 
 
 class PersonalData(_Resource):

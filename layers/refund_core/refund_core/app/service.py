@@ -400,11 +400,10 @@ def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | Release
 
 
 def _approval(
-    request: RequestRecord, requested: Decimal | None, note: str | None, by: str, at: datetime
+    request: RequestRecord, policy: Policy, requested: Decimal | None, *, note: str | None, by: str, at: datetime
 ) -> tuple[Decision, Payout | None]:
-    """The approval of `request` for `requested` (None: what the assessment suggests), as the policy it was
-    assessed under allows it, and the payout it owes."""
-    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    """The approval of `request` for `requested` (None: what the assessment suggests), as `policy` (the version
+    it was assessed under) allows it, and the payout it owes."""
     refund_type, amount = approved_refund(
         request.assessment, request.amount_paid, request.payment_channel, requested, policy
     )
@@ -425,8 +424,7 @@ def _approval(
     return decision, payouts.payout_of_approval(request, amount, policy, at)
 
 
-def _needs_a_second_approval(request: RequestRecord, decision: Decision) -> bool:
-    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+def _needs_a_second_approval(policy: Policy, decision: Decision) -> bool:
     threshold = policy.second_approval_threshold(decision.amount.currency) if decision.amount else None
     return threshold is not None and decision.amount is not None and decision.amount.amount > threshold.amount
 
@@ -462,7 +460,10 @@ def _confirmed(caller: Caller, request: RequestRecord, at: datetime) -> tuple[De
         )
     if proposal.proposed_by == caller.username:
         raise OwnApproval("the reviewer who approved a refund may not also confirm it: another reviewer must")
-    decision, payout = _approval(request, proposal.amount.amount, proposal.note, proposal.proposed_by, at)
+    policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+    decision, payout = _approval(
+        request, policy, proposal.amount.amount, note=proposal.note, by=proposal.proposed_by, at=at
+    )
     return decision.model_copy(update={"confirmed_by": caller.username}), payout
 
 
@@ -495,8 +496,11 @@ def evaluate_refund_request(
         return as_written(request, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
     history: list[HistoryEntry] = []
     if isinstance(command, ApproveCommand):
-        decision, payout = _approval(request, command.amount_decimal(), command.note, caller.username, at)
-        if _needs_a_second_approval(request, decision):
+        policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
+        decision, payout = _approval(
+            request, policy, command.amount_decimal(), note=command.note, by=caller.username, at=at
+        )
+        if _needs_a_second_approval(policy, decision):
             return _propose(caller, request, decision, command.internal_note, at)
         status = RequestStatus.APPROVED
     elif isinstance(command, ConfirmApprovalCommand):
