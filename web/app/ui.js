@@ -81,6 +81,12 @@ export function withErrorBeside(wrapper, controls) {
   return wrapper;
 }
 
+// Fields a form needs, left empty: thrown from a submit, each is said beside its field as the API says a missing
+// one (fieldError.missing).
+export function missingFields(names) {
+  return new ApiError(400, "", names.map((field) => ({ field, code: "missing", message: "", params: {} })));
+}
+
 // A form's submit: one send at a time (the button is disabled while it runs), errors beside their fields,
 // the rest in the form's alert.
 export function submitting(form, button, alert, fields, send) {

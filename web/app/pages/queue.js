@@ -2,10 +2,12 @@
 // status, oldest deadline first, narrowed by customer, order and the days they were received, overdue ones marked,
 // each with who is reviewing it; the reviewer's own alone on "Mine"; paged by "More", the requests shown sorted
 // as the reviewer chooses; and a request opened by its reference.
-import { ApiError, call } from "../api.js";
+import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { shortDay, t, wordsFor } from "../i18n.js";
-import { columnNames, dataTable, field, loadInto, onePress, statusWords, submitting, tableRow } from "../ui.js";
+import {
+  columnNames, dataTable, field, loadInto, missingFields, onePress, statusWords, submitting, tableRow,
+} from "../ui.js";
 
 const STATUSES = ["PENDING", "APPROVED", "REFUSED", "CANCELLED"];
 const COLUMNS = ["queue.request", "queue.customer", "queue.order", "queue.outcome", "queue.heldBy", "queue.received",
@@ -44,7 +46,7 @@ function findById() {
   const form = h("form", { class: "filters", novalidate: true }, reference, h("div", {}, button), alert);
   submitting(form, button, alert, { requestId: reference }, async () => {
     const id = form.elements.requestId.value.trim();
-    if (!id) throw new ApiError(400, "", [{ field: "requestId", code: "missing", message: "", params: {} }]);
+    if (!id) throw missingFields(["requestId"]);
     window.location.hash = `#/requests/${encodeURIComponent(id)}`;
   });
   return form;

@@ -1,10 +1,12 @@
 // The supervisors' service levels: a period's figures, the open requests by working days left as a chart,
 // and the period's decisions as CSV; a customer's personal data, to answer their written request for it; and the
 // canned replies reviewers start their notes from.
-import { ApiError, call } from "../api.js";
+import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
-import { columnNames, dataTable, field, loadInto, onePress, saveJson, submitting, tableRow } from "../ui.js";
+import {
+  columnNames, dataTable, field, loadInto, missingFields, onePress, saveJson, submitting, tableRow,
+} from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
 
@@ -118,9 +120,8 @@ function cannedRepliesSection() {
     saved.textContent = "";
     const body = { title: form.elements.title.value.trim(), english: form.elements.english.value,
       chinese: form.elements.chinese.value };
-    const missing = Object.entries(body).filter(([, value]) => !value.trim())
-      .map(([name]) => ({ field: name, code: "missing", message: "", params: {} }));
-    if (missing.length) throw new ApiError(400, "", missing);
+    const missing = Object.keys(body).filter((name) => !body[name].trim());
+    if (missing.length) throw missingFields(missing);
     const replyId = editing?.replyId ?? replyIdOf(body.title);
     if (editing) body.version = editing.version;
     const reply = await call("PUT", `/canned-replies/${encodeURIComponent(replyId)}`, { body });
@@ -146,7 +147,7 @@ function personalDataForm() {
     saved.textContent = "";
     const name = form.elements.username.value.trim();
     // Without a name the API would answer the supervisor's own data.
-    if (!name) throw new ApiError(400, "", [{ field: "username", code: "missing", message: "", params: {} }]);
+    if (!name) throw missingFields(["username"]);
     const data = await call("GET", "/personal-data", { query: { username: name } });
     const file = `personal-data-${data.username}.json`;
     saveJson(data, file);
