@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from refund_core.adapters import clients, repository
 from refund_core.adapters.settings import settings
 from refund_local.environment import REGION
+from refund_local.events import api_event, claims_for
 from refund_local.handlers import invoke
 from refund_local.seed import parse_seed, write_seed
 from refund_local.stack import LocalAws
@@ -129,6 +130,15 @@ class Response:
 
 def call(event: dict[str, Any]) -> Response:
     return Response(invoke(FUNCTION_OF[(event["httpMethod"], event["resource"])], event))
+
+
+def file_request(username: str, order_id: str, reason: str = "It drops.") -> dict[str, Any]:
+    """`username` sends a request for `order_id`, quoting its seeded ticket (`T-<order_id>`); the request as
+    the API answered it (201)."""
+    body = {"orderId": order_id, "reason": reason, "supportTicketId": f"T-{order_id}"}
+    filed = call(api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for(username)))
+    assert filed.status == 201, filed.json
+    return dict(filed.json)
 
 
 def requests_table_items() -> list[dict[str, Any]]:

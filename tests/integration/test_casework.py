@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import Response, call, seed_order
+from api_support import Response, call, file_request, seed_order
 
 from refund_core.adapters import repository
 from refund_core.app import service
@@ -24,10 +24,9 @@ ROB = claims_for("rob", reviewer=True)
 
 def pending(username: str) -> str:
     seed_order(f"ord-{username}", username, days_ago=40)
-    body = {"orderId": f"ord-{username}", "reason": "It drops.", "supportTicketId": f"T-ord-{username}"}
-    filed = call(api_event("POST", SUBMIT, SUBMIT, body=body, claims=claims_for(username)))
-    assert filed.json["status"] == "PENDING", filed.json
-    return str(filed.json["requestId"])
+    filed = file_request(username, f"ord-{username}")
+    assert filed["status"] == "PENDING", filed
+    return str(filed["requestId"])
 
 
 def evaluate(request_id: str, claims: dict[str, str], body: dict[str, Any]) -> Response:

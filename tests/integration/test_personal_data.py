@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import Response, call, customer_upserted, seed_order
+from api_support import Response, call, customer_upserted, file_request, seed_order
 
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws
@@ -20,19 +20,12 @@ def download(claims: dict[str, str], username: str | None = None) -> Response:
     return call(api_event("GET", PATH, PATH, query=query, claims=claims))
 
 
-def file_request(username: str, order_id: str) -> str:
-    body = {"orderId": order_id, "reason": "It drops every evening.", "supportTicketId": f"T-{order_id}"}
-    filed = call(api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for(username)))
-    assert filed.status == 201, filed.json
-    return str(filed.json["requestId"])
-
-
 def hana_with_a_request_under_review() -> str:
     seed_order("ord-h1", "hana", days_ago=3)
     seed_order("ord-h2", "hana", days_ago=40)  # a partial refund: waits for a reviewer
     seed_order("ord-h3", "hana", days_ago=400)
     customer_upserted("hana", "hana.lee@example.com", name="Hana Lee", language="zh-HK")
-    pending = file_request("hana", "ord-h2")
+    pending = str(file_request("hana", "ord-h2", "It drops every evening.")["requestId"])
     evaluate = f"/refund-requests/{pending}/evaluate"
     taken = call(api_event("POST", "/refund-requests/{requestId}/evaluate", evaluate,
                            path_parameters={"requestId": pending}, body={"action": "take"},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_support import call, seed_order
+from api_support import call, file_request, seed_order
 
 from refund_core.app.retention import RetentionRun, erase_expired_personal_data
 from refund_local.events import api_event, claims_for
@@ -17,15 +17,8 @@ REVIEWER = claims_for("rita", reviewer=True)
 REFUSAL_NOTE = "Your account shows heavy use on 3 March; see our terms."
 
 
-def file_request(username: str, order_id: str) -> dict[str, Any]:
-    body = {
-        "orderId": order_id,
-        "reason": f"{username} says: it drops every evening.",
-        "supportTicketId": f"T-{order_id}",
-    }
-    filed = call(api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for(username)))
-    assert filed.status == 201, filed.json
-    return dict(filed.json)
+def says(username: str) -> str:
+    return f"{username} says: it drops every evening."
 
 
 def evaluate(request_id: str, body: dict[str, Any]) -> None:
@@ -54,12 +47,12 @@ def every_run(now: datetime) -> list[RetentionRun]:
 def test_decided_requests_keep_their_financial_record_only_once_their_years_are_over(stack: LocalAws) -> None:
     erase_expired_personal_data()  # the first run starts the clock
     seed_order("ord-r1", "rhea", days_ago=3)
-    approved = file_request("rhea", "ord-r1")  # a full refund, decided at once
+    approved = file_request("rhea", "ord-r1", says("rhea"))  # a full refund, decided at once
     seed_order("ord-r2", "ravi", days_ago=40)
-    refused = file_request("ravi", "ord-r2")["requestId"]
+    refused = file_request("ravi", "ord-r2", says("ravi"))["requestId"]
     evaluate(refused, {"action": "refuse", "note": REFUSAL_NOTE})
     seed_order("ord-r3", "rosa", days_ago=40)
-    still_open = file_request("rosa", "ord-r3")["requestId"]
+    still_open = file_request("rosa", "ord-r3", says("rosa"))["requestId"]
 
     # Six years on, nothing is due.
     assert sum(run.erased for run in every_run(datetime.now(UTC) + timedelta(days=6 * 365))) == 0
