@@ -25,6 +25,8 @@ class OutboxMessage:
     html: str
     sent_at: datetime
     in_reply_to: str | None = None
+    # As SES writes it on what it sends (`<id>@<region>.amazonses.com`): what a reply names in In-Reply-To.
+    message_id: str | None = None
 
     def as_json(self, number: int) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class OutboxMessage:
             "htmlUrl": f"/_local/outbox/{number}.html",
             "sentAt": utc_iso(self.sent_at),
             "inReplyTo": self.in_reply_to,
+            "messageId": self.message_id,
         }
 
     @classmethod
@@ -46,6 +49,7 @@ class OutboxMessage:
             html=saved.get("html") or "",
             sent_at=datetime.fromisoformat(saved["sentAt"]),
             in_reply_to=saved.get("inReplyTo"),
+            message_id=saved.get("messageId"),
         )
 
     def for_console(self) -> str:
@@ -53,7 +57,13 @@ class OutboxMessage:
         return f"email to {', '.join(self.to)}: {self.subject}\n{body}"
 
 
-def parse_raw_message(data: bytes, destinations: list[str], sent_at: datetime) -> OutboxMessage:
+def ses_message_id(ses_id: str) -> str:
+    return f"<{ses_id}@{REGION}.amazonses.com>"
+
+
+def parse_raw_message(
+    data: bytes, destinations: list[str], sent_at: datetime, message_id: str | None = None
+) -> OutboxMessage:
     parsed = BytesParser(policy=email_policy.default).parsebytes(data)
     # Without Destinations, SES sends to the message's own To, Cc and Bcc headers.
     headers = [str(value) for name in ("To", "Cc", "Bcc") for value in parsed.get_all(name, [])]
@@ -67,6 +77,7 @@ def parse_raw_message(data: bytes, destinations: list[str], sent_at: datetime) -
         html=html_part.get_content() if html_part is not None else "",
         sent_at=sent_at,
         in_reply_to=str(parsed["In-Reply-To"]) if parsed["In-Reply-To"] else None,
+        message_id=message_id,
     )
 
 
@@ -121,6 +132,7 @@ class Outbox:
                     message.raw_data.encode() if isinstance(message.raw_data, str) else message.raw_data,
                     list(message.destinations or []),
                     now,
+                    ses_message_id(message.id),
                 )
                 for message in fresh
                 if hasattr(message, "raw_data")

@@ -24,6 +24,7 @@ READ = "GET /refund-requests/{id}"
 LIST = "GET /refund-requests"
 EVALUATE = "POST /refund-requests/{id}/evaluate"
 CANCEL = "POST /refund-requests/{id}/cancel"
+ANSWER = "POST /refund-requests/{id}/answer"
 ORDERS = "GET /orders"
 SLA = "GET /reports/sla"
 CSV = "GET /reports/decisions.csv"
@@ -63,6 +64,8 @@ MATRIX: dict[str, dict[str, int]] = {
     LIST:     {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200},
     EVALUATE: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 200},
     CANCEL:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
+    # A reviewer asked the owner a question first.
+    ANSWER:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
     ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     # Each caller's own (a stranger's holds nothing of the owner's: searched below).
     PERSONAL_DATA: {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
@@ -189,7 +192,7 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         "/refund-requests/{requestId}" + suffix,
         f"/refund-requests/{request_id}{suffix}",
         path_parameters={"requestId": request_id},
-        body={"action": "approve"} if route == EVALUATE else None,
+        body={EVALUATE: {"action": "approve"}, ANSWER: {"answer": "From Kowloon."}}.get(route),
         claims=claims,
     )
 
@@ -212,6 +215,12 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     # Both customers hold a pending request, except that the owner submitting must not already have one.
     stranger_request = file_request(STRANGER, STRANGER.orders[0])
     owner_request = file_request(OWNER, OWNER.orders[0]) if route not in (SUBMIT, CHECK) else None
+    if route == ANSWER:
+        asked = call(
+            route_event(EVALUATE, CLAIMS["reviewer"], owner_request or "")
+            | {"body": json.dumps({"action": "askCustomer", "question": "Where do you connect from?"})}
+        )
+        assert asked.status == 200, asked.json
     if route in POLICY_ROUTES:
         saved = call(policy_event(DRAFT, CLAIMS["policy owner"]))
         assert saved.status == 200, saved.json

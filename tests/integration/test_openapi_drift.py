@@ -69,6 +69,7 @@ def test_every_route_declares_what_it_answers() -> None:
             "503",
         ],
         ("POST", "/refund-requests/{requestId}/cancel"): ["200", "400", "401", "404", "409", "503"],
+        ("POST", "/refund-requests/{requestId}/answer"): ["200", "400", "401", "404", "409", "503"],
     }
     location = document["paths"]["/refund-requests"]["post"]["responses"]["201"]["headers"]["Location"]
     assert location["required"] is True

@@ -27,6 +27,7 @@ DOCUMENTED_ROUTES = {
     ("GET", "/refund-requests"),
     ("POST", "/refund-requests/{requestId}/evaluate"),
     ("POST", "/refund-requests/{requestId}/cancel"),
+    ("POST", "/refund-requests/{requestId}/answer"),
     ("GET", "/orders"),
     ("GET", "/reports/sla"),
     ("GET", "/reports/decisions.csv"),

@@ -1,5 +1,6 @@
-// The reviewers' queue: the open requests counted (overdue, nobody reviewing, the reviewer's own); requests by
-// status, oldest deadline first, narrowed by customer, order and the days they were received, overdue ones marked,
+// The reviewers' queue: the open requests counted (overdue, nobody reviewing, the reviewer's own, answered by
+// their customer); requests by status, oldest deadline first, narrowed by customer, order and the days they were
+// received, overdue ones and those their customer answered marked,
 // each with who is reviewing it; the reviewer's own alone on "Mine"; paged by "More", the requests shown sorted
 // as the reviewer chooses; and a request opened by its reference.
 import { call } from "../api.js";
@@ -23,8 +24,11 @@ function row(names, request) {
   const left = request.overdue
     ? h("span", { class: "overdue" }, t("queue.overdue"))
     : request.workingDaysLeft ?? t("none");
+  // The customer answered a question since it was asked: the reviewer's reminder to read it.
+  const answered = request.status === "PENDING" && request.customerAnsweredAt
+    ? [" ", h("span", { class: "answered" }, t("queue.answered"))] : null;
   return tableRow(names, [
-    h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId),
+    [h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, request.requestId), answered],
     request.username, request.orderId, wordsFor("outcome", request.assessment.outcome), request.heldBy ?? t("none"),
     shortDay(request.receivedAt), shortDay(request.deadline), left,
   ]);
@@ -35,6 +39,7 @@ function countsList(counts) {
   return h("ul", { class: "figures", "aria-label": t("queue.counts") }, [
     ["queue.countPending", counts.pending], ["queue.countOverdue", counts.overdue],
     ["queue.countUnheld", counts.unheld], ["queue.countMine", counts.heldByYou],
+    ["queue.countAnswered", counts.customerAnswered],
   ].map(([key, count]) => h("li", {}, h("span", {}, t(key)), h("br"), h("strong", {}, String(count)))));
 }
 

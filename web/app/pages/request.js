@@ -1,9 +1,10 @@
 // One refund request: its status and decision date, its policy checks, its history; for its customer the
-// cancel button, for staff the facts and the decision forms.
+// reviewer's question to answer and the cancel button, for staff the facts, the decision forms and the question
+// to ask.
 import { call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, englishPrevails, known, money, moment, reasonText, t, wordsFor } from "../i18n.js";
-import { field, loadInto, onePress, statusWords, submitting } from "../ui.js";
+import { field, loadInto, missingFields, onePress, statusWords, submitting } from "../ui.js";
 
 function statusBlock(request, staff) {
   const lines = [h("p", {}, h("strong", {}, statusWords(request.status)))];
@@ -158,6 +159,58 @@ function cancelControls(request, reload) {
   return [h("div", { class: "actions" }, open), dialog];
 }
 
+// A reviewer's question waiting for the customer: what was asked, that the deadline still holds, and the answer.
+function answerForm(request, reload) {
+  const heading = h("h2", { id: uniqueId("waiting") }, t("question.waitingForYou"));
+  const answer = field("question.yourAnswer", h("textarea", { name: "answer", required: true }));
+  const button = h("button", { type: "submit" }, t("question.send"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { novalidate: true }, answer, alert, h("div", { class: "actions" }, button));
+  submitting(form, button, alert, { answer }, async () => {
+    const value = form.elements.answer.value;
+    if (!value.trim()) throw missingFields(["answer"]);
+    try {
+      await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/answer`, { body: { answer: value } });
+    } catch (error) {
+      if (error.status !== 409) throw error; // answered already (by email, say): the request says so
+    }
+    reload();
+  });
+  return h("section", { "aria-labelledby": heading.id, class: "notice question" }, heading,
+    h("p", {}, t("question.asked", { when: moment(request.question.askedAt) })),
+    h("blockquote", {}, request.question.question),
+    h("p", {}, t("question.deadlineRuns", { date: day(request.deadline) })),
+    h("p", { class: "muted" }, t("question.byEmail")), form);
+}
+
+// Staff: the question waiting for the customer, or the customer's answer since it was asked.
+function questionStatus(request) {
+  const question = request.question;
+  if (!question) return null;
+  if (!question.answeredAt) {
+    return h("p", { class: "notice" }, t("question.waitingForCustomer",
+      { who: question.askedBy, when: moment(question.askedAt), question: question.question }));
+  }
+  if (!request.customerAnsweredAt) return null;
+  return h("p", { class: "notice answered" }, t("question.customerAnswered", { when: moment(request.customerAnsweredAt) }));
+}
+
+function askForm(request, reload) {
+  const question = h("textarea", { name: "question", required: true });
+  const fields = { question: field("question.toCustomer", question) };
+  const button = h("button", { type: "submit" }, t("question.ask"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const form = h("form", { novalidate: true, class: "decision" }, h("h2", {}, t("question.askHeading")),
+    h("p", { class: "muted" }, t("question.askExplained")), fields.question, alert, h("div", { class: "actions" }, button));
+  submitting(form, button, alert, fields, async () => {
+    if (!question.value.trim()) throw missingFields(["question"]);
+    await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/evaluate`,
+      { body: { action: "askCustomer", question: question.value } });
+    reload();
+  });
+  return form;
+}
+
 // Who is reviewing the request, and the one action on it that fits: take it, release it, or take it over.
 function holding(request, who, reload) {
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
@@ -273,10 +326,16 @@ function staffControls(request, reload, who) {
     replace(area, decisionForm(request, action, reload, who));
     area.querySelector("input, textarea").focus();
   };
-  return [secondApproval(request, who, reload), holding(request, who, reload), h("div", { class: "actions" }, reassess,
-    h("label", { class: "inline", for: current.id }, current, t("request.currentPolicy")),
-    h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
-    h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse"))), alert, area];
+  const ask = () => {
+    replace(area, askForm(request, reload));
+    area.querySelector("textarea").focus();
+  };
+  return [secondApproval(request, who, reload), questionStatus(request), holding(request, who, reload),
+    h("div", { class: "actions" }, reassess,
+      h("label", { class: "inline", for: current.id }, current, t("request.currentPolicy")),
+      h("button", { type: "button", onclick: open("approve") }, t("decide.approve")),
+      h("button", { type: "button", onclick: open("refuse") }, t("decide.refuse")),
+      h("button", { type: "button", class: "secondary", onclick: ask }, t("question.askButton"))), alert, area];
 }
 
 export function requestPage(who, requestId) {
@@ -300,6 +359,8 @@ export function requestPage(who, requestId) {
       definitionList([["request.order", request.orderId], ["request.received", moment(request.receivedAt)],
         ["request.reason", request.reason], ["request.ticket", request.supportTicketId],
         staff ? ["request.customer", request.username] : null].filter(Boolean)),
+      own && request.status === "PENDING" && request.question && !request.question.answeredAt
+        ? answerForm(request, reload) : null,
       own && request.status === "PENDING" ? cancelControls(request, reload) : null,
       // The facts and the checks come before the decision: a reviewer reads them, then decides.
       staff ? factsRegion(request.facts) : null,

@@ -17,12 +17,14 @@ from botocore.exceptions import ClientError
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, serialize
 from refund_core.adapters.records import Effect, EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
-    OWED_PARTITION,
     cancellation_codes,
     effect_update,
     history_puts,
     owed_put,
     transact,
+)
+from refund_core.adapters.requests_table import (
+    owed_again as owe_again,
 )
 from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
@@ -117,26 +119,6 @@ def _done(done: Done) -> TransactWriteItemTypeDef:
     )
 
 
-def _owed_again(request_id: str, effect: Effect, at: datetime) -> TransactWriteItemTypeDef:
-    """A done delivery owed once more (a payout sent again): back in the index of what is owed."""
-    return effect_update(
-        request_id,
-        effect,
-        "SET #state = :owed, owedAt = :at, attempts = :zero, gsi3pk = :partition, gsi3sk = :sort "
-        "REMOVE leaseUntil, nextAttemptAt, doneAt",
-        "#state IN (:done, :uncertain)",
-        {
-            ":owed": str(EffectState.OWED),
-            ":done": str(EffectState.DONE),
-            ":uncertain": str(EffectState.UNCERTAIN),
-            ":at": utc_iso(at),
-            ":zero": 0,
-            ":partition": OWED_PARTITION,
-            ":sort": f"{utc_iso(at)}#{request_id}#{effect}",
-        },
-    )
-
-
 def record_change(
     read: Payout,
     changed: Payout,
@@ -160,7 +142,7 @@ def record_change(
         },
         *history_puts(changed.request_id, history),
         *(owed_put(changed.request_id, effect, at) for effect in owed),
-        *(_owed_again(changed.request_id, effect, at) for effect in owed_again),
+        *(owe_again(changed.request_id, effect, at) for effect in owed_again),
         *((_done(done),) if done else ()),
     ]
     try:

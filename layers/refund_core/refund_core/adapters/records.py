@@ -46,6 +46,8 @@ class RequestRecord(RefundRequest):
     personal_data_erased_at: UtcDatetime | None = None
     # An approval that needs another reviewer's confirmation before it is the decision (four eyes).
     awaiting_second_approval: ProposedApproval | None = None
+    # When the customer last answered a question: the queue's "customer answered" marker, until one is asked again.
+    customer_answered_at: UtcDatetime | None = None
 
 
 class ReportedRequest(CamelModel):
@@ -61,8 +63,9 @@ class ReportedRequest(CamelModel):
     decision: Decision | None = None
     payment_channel: str | None = None
     policy_version: str | None = None
-    # Of an open request, read from the ByStatus index (ByReceived does not project it).
+    # Of an open request, read from the ByStatus index (ByReceived does not project them).
     held_by: str | None = None
+    customer_answered_at: UtcDatetime | None = None
 
 
 class ClaimsRecord(CamelModel):
@@ -156,6 +159,8 @@ class Effect(StrEnum):
     DELAY = "email#delay"
     PAYOUT_SENT = "email#payout_sent"
     PAYOUT_FAILED = "email#payout_failed"
+    # A reviewer's question to the customer: owed again with each question asked.
+    QUESTION = "email#question"
     REFUND_DECIDED = "event#RefundDecided"
     # The approval's payout, sent through its route (PAYOUTS.md): owed again when finance sends it again.
     PAYOUT = "payout#send"
@@ -190,6 +195,12 @@ class OwedEffect(CamelModel):
     done_at: UtcDatetime | None = None
     # SES's message id or the event's id once done; why it waits while owed (no address of record yet...).
     outcome: str | None = None
+
+    @property
+    def history_key(self) -> str:
+        """The key of its "done" history entry: one per effect, but one per question for the questions' emails
+        (owed again with each)."""
+        return f"{self.effect}#{self.owed_at.isoformat()}" if self.effect is Effect.QUESTION else str(self.effect)
 
 
 def _item_kind(image: Any) -> str:

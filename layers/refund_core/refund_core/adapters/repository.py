@@ -43,6 +43,7 @@ from refund_core.adapters.requests_table import (
     owed_key,
     owed_put,
     request_key,
+    sent_email_put,
     transact,
 )
 from refund_core.adapters.settings import settings
@@ -95,7 +96,11 @@ def request_item(request: RequestRecord) -> dict[str, Any]:
     # for erasure's (adapters/retention.py).
     unheld = {"held_by", "held_since"} if request.held_by is None else set()
     kept = {"personal_data_erased_at"} if request.personal_data_erased_at is None else set()
-    kept |= {"awaiting_second_approval"} if request.awaiting_second_approval is None else set()
+    kept |= {
+        name
+        for name in ("awaiting_second_approval", "question", "customer_answered_at")
+        if getattr(request, name) is None
+    }
     item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld, *kept})
     return {
         "pk": f"REQUEST#{request.request_id}",
@@ -427,7 +432,7 @@ def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None
     return Page(items=items, next_token=_encode_token(last) if last else None)
 
 
-def _pending_update(
+def pending_update(
     request: RequestRecord, set_clause: str, values: dict[str, Any], status: RequestStatus, remove: str | None = None
 ) -> TransactWriteItemTypeDef:
     """An update that only applies to the version of the pending request the caller read."""
@@ -480,7 +485,7 @@ def _release_open_claim(request: RequestRecord, outcome: str, claim: EarlierClai
     }
 
 
-def _transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
+def transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
     try:
         transact(writes)
     except ClientError as error:
@@ -499,7 +504,7 @@ def _lost_to_another_change(request: RequestRecord, error: ClientError) -> Excep
 def record_assessment(
     request: RequestRecord, assessment: Assessment, facts: AssessedFacts, history: Iterable[HistoryEntry]
 ) -> None:
-    update = _pending_update(
+    update = pending_update(
         request,
         "assessment = :assessment, facts = :facts, policyVersion = :policy",
         {
@@ -509,20 +514,20 @@ def record_assessment(
         },
         RequestStatus.PENDING,
     )
-    _transact_on_pending(request, [update, *history_puts(request.request_id, history)])
+    transact_on_pending(request, [update, *history_puts(request.request_id, history)])
 
 
 def record_proposed_approval(
     request: RequestRecord, proposal: ProposedApproval, history: Iterable[HistoryEntry]
 ) -> None:
     """An approval that waits for a second reviewer (four eyes), in place of any before it, on the version read."""
-    update = _pending_update(
+    update = pending_update(
         request,
         "awaitingSecondApproval = :proposal",
         {":proposal": proposal.model_dump(mode="json", by_alias=True)},
         RequestStatus.PENDING,
     )
-    _transact_on_pending(request, [update, *history_puts(request.request_id, history)])
+    transact_on_pending(request, [update, *history_puts(request.request_id, history)])
 
 
 def record_decision(
@@ -539,7 +544,7 @@ def record_decision(
     """Decide a pending request, count it among the customer's decided claims (`a_claim` False: among the
     requests that were no claim under the Policy) and release their open claim, with the effects the decision
     owes and the payout of an approval; or lose to whoever acted first."""
-    update = _pending_update(
+    update = pending_update(
         request,
         "#status = :decided, decision = :decision",
         {":decided": str(status), ":decision": decision.model_dump(mode="json", by_alias=True)},
@@ -557,7 +562,7 @@ def record_decision(
         *(owed_put(request.request_id, effect, at) for effect in owed),
         *((payout_put(payout),) if payout else ()),
     ]
-    _transact_on_pending(request, writes)
+    transact_on_pending(request, writes)
 
 
 def record_holder(
@@ -606,7 +611,7 @@ def record_cancellation(
     """Withdraw a pending request: count it as cancelled, release the customer's open claim and free the order
     for a new claim (its count of requests kept). An order billing has since moved to another customer, who
     filed for it, is theirs: the cancellation leaves its claim alone."""
-    update = _pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)
+    update = pending_update(request, "#status = :cancelled", {":cancelled": "CANCELLED"}, RequestStatus.CANCELLED)
     claim = EarlierClaim(
         request_id=request.request_id,
         order_id=request.order_id,
@@ -620,7 +625,7 @@ def record_cancellation(
     except ClientError as error:
         if cancellation_codes(error)[:3] != ["None", "None", "ConditionalCheckFailed"]:
             raise _lost_to_another_change(request, error) from error
-        _transact_on_pending(request, [update, released, *rest])  # the order's claim is another owner's now
+        transact_on_pending(request, [update, released, *rest])  # the order's claim is another owner's now
 
 
 def _free_order(request: RequestRecord) -> TransactWriteItemTypeDef:
@@ -711,10 +716,12 @@ def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntr
     history: TransactWriteItemTypeDef = {
         "Put": {
             "TableName": settings().requests_table_name,
-            "Item": _serialize(_once_history_item(owed.request_id, entry, str(owed.effect))),
+            "Item": _serialize(_once_history_item(owed.request_id, entry, owed.history_key)),
         }
     }
-    transact([update, history])
+    # An email's Message-ID is SES's id: a reply that names it (In-Reply-To, References) finds its request.
+    sent = (sent_email_put(outcome, owed.request_id),) if owed.effect.is_email else ()
+    transact([update, history, *sent])
 
 
 def effect_waits(owed: OwedEffect, next_attempt_at: datetime, reason: str) -> None:

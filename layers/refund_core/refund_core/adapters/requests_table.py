@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, serialize
-from refund_core.adapters.records import OWED_SK_PREFIX, REQUEST_SK, Effect, OwedEffect
+from refund_core.adapters.dynamo import call, deserialize, serialize
+from refund_core.adapters.records import OWED_SK_PREFIX, REQUEST_SK, Effect, EffectState, OwedEffect
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.observability import count
@@ -115,3 +115,45 @@ def effect_update(
             "ExpressionAttributeValues": serialize(values),
         }
     }
+
+
+def owed_again(request_id: str, effect: Effect, at: datetime) -> TransactWriteItemTypeDef:
+    """A done delivery owed once more (a payout sent again, another question asked): back in the index of what
+    is owed."""
+    return effect_update(
+        request_id,
+        effect,
+        "SET #state = :owed, owedAt = :at, attempts = :zero, gsi3pk = :partition, gsi3sk = :sort "
+        "REMOVE leaseUntil, nextAttemptAt, doneAt",
+        "#state IN (:done, :uncertain)",
+        {
+            ":owed": str(EffectState.OWED),
+            ":done": str(EffectState.DONE),
+            ":uncertain": str(EffectState.UNCERTAIN),
+            ":at": utc_iso(at),
+            ":zero": 0,
+            ":partition": OWED_PARTITION,
+            ":sort": f"{utc_iso(at)}#{request_id}#{effect}",
+        },
+    )
+
+
+def _sent_email_key(message_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": f"SENT#{message_id}"}, "sk": {"S": "SENT"}}
+
+
+def sent_email_put(message_id: str, request_id: str) -> TransactWriteItemTypeDef:
+    """Which request an email SES sent (its message id) was about: what threads a customer's reply to it."""
+    item = {**_sent_email_key(message_id), "requestId": {"S": request_id}}
+    return {"Put": {"TableName": settings().requests_table_name, "Item": item}}
+
+
+def request_of_sent_email(message_id: str) -> str | None:
+    response = call(
+        "get_item",
+        TableName=settings().requests_table_name,
+        Key=_sent_email_key(message_id),
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return str(deserialize(item)["requestId"]) if item else None

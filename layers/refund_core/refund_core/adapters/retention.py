@@ -63,7 +63,7 @@ def _history_keys(request_id: str) -> list[dict[str, AttributeValueTypeDef]]:
 
 def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_reasons: tuple[str, ...]) -> bool:
     """Reduces the decided `request` to its financial record: the reason, the letter, the address, the facts
-    read and the reviewer's note to the customer go, and every history entry's detail; the ids, amounts,
+    read, the last question to the customer and the reviewer's note to the customer go, and every history entry's detail; the ids, amounts,
     dates, status and grounds stay. The history's details go first (each removal may be done again); the
     request item last, on the version read and only once, with the entry saying so. False: it changed since it
     was read, or was erased already."""
@@ -92,7 +92,9 @@ def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_r
     if request.decision is not None:
         update += ", decision.reasons = :reasons"
         values[":reasons"] = list(decision_reasons)
-    update += " REMOVE customerEmail, letter, facts" + (", decision.note" if request.decision is not None else "")
+    update += " REMOVE customerEmail, letter, facts, question" + (
+        ", decision.note" if request.decision is not None else ""
+    )
     try:
         transact(
             [

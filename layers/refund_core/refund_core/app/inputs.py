@@ -195,8 +195,38 @@ class ConfirmApprovalCommand(_Command):
         return None if value is None else _free_text(value)
 
 
+class AskCustomerCommand(_Command):
+    """A reviewer asks the customer for what the request lacks: the customer is emailed, and answers on the
+    request's page or by replying to any of its emails. The review deadline keeps running."""
+
+    action: Literal["askCustomer"]
+    question: FreeText = Field(description="The question, sent to the customer (1 to 2,000 characters)")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return _free_text(value)
+
+
+class AnswerQuestion(_Command):
+    """The customer's answer to the reviewer's open question."""
+
+    answer: FreeText = Field(description="The customer's answer (1 to 2,000 characters)")
+
+    @field_validator("answer")
+    @classmethod
+    def _answer(cls, value: str) -> str:
+        return _free_text(value)
+
+
 EvaluateCommand = Annotated[
-    AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand | ConfirmApprovalCommand,
+    AssessCommand
+    | ApproveCommand
+    | RefuseCommand
+    | TakeCommand
+    | ReleaseCommand
+    | ConfirmApprovalCommand
+    | AskCustomerCommand,
     Field(discriminator="action"),
 ]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any, Literal
@@ -22,10 +22,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from refund_core.adapters import customer_records, letter_replies, outbound, repository
+from refund_core.adapters import customer_records, letter_replies, outbound, repository, requests_table
 from refund_core.adapters.clients import s3
+from refund_core.adapters.records import RequestRecord
 from refund_core.adapters.settings import settings
-from refund_core.app import policies, service
+from refund_core.app import policies, questions, service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import OrderList
@@ -150,6 +151,7 @@ _NO_REPLY_MAILBOXES = frozenset({"noreply", "donotreply", "mailerdaemon", "postm
 class LetterOutcome(StrEnum):
     FILED = "filed"
     REPLIED = "replied"
+    ANSWERED = "answered"  # a reply to one of a request's emails: the customer's answer on that request
     IGNORED = "ignored"  # forged, or carrying a virus: no request, no reply
 
 
@@ -279,8 +281,43 @@ def answer_letter(notification: ReceiptNotification) -> LetterOutcome:
     return LetterOutcome(_answer_once()(letter=answer))
 
 
+# The domain of the Message-IDs SES writes on what it sends (`<id>@<region>.amazonses.com`): the id is SES's own.
+_SES_MESSAGE_DOMAIN = "amazonses.com"
+
+
+def _replied_request(letter: Letter) -> RequestRecord | None:
+    """The request one of whose emails the letter replies to, if it names one."""
+    for replied in letter.replies_to:
+        local, _, domain = replied.rpartition("@")
+        if domain != _SES_MESSAGE_DOMAIN and not domain.endswith(f".{_SES_MESSAGE_DOMAIN}"):
+            continue
+        if request_id := requests_table.request_of_sent_email(local):
+            return repository.get_request(request_id)
+    return None
+
+
+def _answer(letter: Letter, request: RequestRecord, sender: str | None, delivery: str) -> LetterOutcome:
+    """A reply to one of `request`'s emails is an answer to it, never a new request: kept when it comes from
+    the customer's own address (of record, else the one their token vouched for), vouched for; else ignored
+    (anyone can write In-Reply-To)."""
+    profile = customer_records.customer_profile(request.username)
+    address = (profile.email if profile and profile.email else None) or request.customer_email
+    if sender is None or address is None or address.strip().lower() != sender:
+        count("LetterAnswersIgnored")
+        logger.info("reply to a request's email not from its customer", request_id=request.request_id)
+        return LetterOutcome.IGNORED
+    text = letter.own_text or letter.reasons
+    if not text.strip():
+        count("LetterAnswersIgnored")
+        return LetterOutcome.IGNORED
+    questions.answer_by_letter(request, text, letter.message_id or f"ses:{delivery}", datetime.now(UTC))
+    return LetterOutcome.ANSWERED
+
+
 def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOutcome:
     sender = letter.sender if vouched else None
+    if (replied := _replied_request(letter)) is not None:
+        return _answer(letter, replied, sender, delivery)
     answering = Answering(
         to=sender or source,
         letter_id=letter.message_id or "",

@@ -21,6 +21,7 @@ from refund_core.policy.models import (
     Customer,
     HistoryEntry,
     ProposedApproval,
+    QuestionToCustomer,
     RefundGrantedElsewhere,
     RefundRequest,
     RequestStatus,
@@ -101,6 +102,10 @@ class RefundRequestResource(RefundRequest):
     held_since: UtcDatetime | None = Field(default=None, exclude_if=_staff_only)
     # Staff only: an approval waiting for a second reviewer's confirmation (four eyes).
     awaiting_second_approval: ProposedApproval | None = Field(default=None, exclude_if=_staff_only)
+    # A reviewer's question waiting for the customer's answer (the customer sees "reviewer" ask it), and when the
+    # customer last answered one (absent until then).
+    question: QuestionToCustomer | None = Field(default=None, exclude_if=lambda question: question is None)
+    customer_answered_at: UtcDatetime | None = Field(default=None, exclude_if=lambda answered: answered is None)
     # When its retention ended and its personal data was erased (absent until then).
     personal_data_erased_at: UtcDatetime | None = Field(default=None, exclude_if=lambda erased: erased is None)
 
@@ -130,6 +135,7 @@ class RefundRequestResource(RefundRequest):
                 "held_by": None,
                 "held_since": None,
                 "awaiting_second_approval": None,
+                "question": whole.question.model_copy(update={"asked_by": "reviewer"}) if whole.question else None,
                 "decision": decision.model_copy(
                     update={
                         "decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer",
@@ -227,12 +233,13 @@ class PersonalData(_Resource):
 
 class QueueCounts(_Resource):
     """The reviewers' queue at a glance (`GET /queue/counts`): the open requests, those past their deadline,
-    those nobody has taken, and the caller's own."""
+    those nobody has taken, the caller's own, and those whose customer answered a question since it was asked."""
 
     pending: int
     overdue: int
     unheld: int
     held_by_you: int
+    customer_answered: int
 
 
 class CannedReplyList(_Resource):

@@ -13,9 +13,11 @@ from refund_core.adapters import customer_records, repository, workflow
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
 from refund_core.adapters.settings import settings
-from refund_core.app import payouts, policies, reports
+from refund_core.app import payouts, policies, questions, reports
 from refund_core.app.inputs import (
+    AnswerQuestion,
     ApproveCommand,
+    AskCustomerCommand,
     AssessCommand,
     ConfirmApprovalCommand,
     RefuseCommand,
@@ -470,16 +472,25 @@ def _confirmed(caller: Caller, request: RequestRecord, at: datetime) -> tuple[De
 def evaluate_refund_request(
     caller: Caller,
     request_id: str,
-    command: AssessCommand | ApproveCommand | RefuseCommand | TakeCommand | ReleaseCommand | ConfirmApprovalCommand,
+    command: AssessCommand
+    | ApproveCommand
+    | RefuseCommand
+    | TakeCommand
+    | ReleaseCommand
+    | ConfirmApprovalCommand
+    | AskCustomerCommand,
     now: datetime | None = None,
 ) -> RefundRequestResource:
     """A reviewer takes a pending request or releases it, re-assesses it on today's facts (under the policy in
     force at its receipt, or the current one if asked), or decides it (under the version it was assessed under):
-    an approval above the policy's secondApprovalAbove waits for another reviewer to confirm it."""
+    an approval above the policy's secondApprovalAbove waits for another reviewer to confirm it; or asks the
+    customer a question."""
     at = now or _now()
     request = _pending_request_for_review(caller, request_id)
     if isinstance(command, TakeCommand | ReleaseCommand):
         return _resource(_hold(caller, request, command, at), caller)
+    if isinstance(command, AskCustomerCommand):
+        return _resource(questions.ask_customer(caller, request, command.question, at), caller)
     if isinstance(command, AssessCommand):
         context = repository.load_claim_context(request.username, request.order_id, request.support_ticket_id)
         if context.records.order is None or context.records.order.username != request.username:
@@ -536,6 +547,13 @@ def evaluate_refund_request(
     )
     count_by("Decisions", status)
     return as_written(request, history, caller, status=status, decision=decision, payout=payout)
+
+
+def answer_question(
+    caller: Caller, request_id: str, command: AnswerQuestion, now: datetime | None = None
+) -> RefundRequestResource:
+    """The customer answers the reviewer's open question on their pending request."""
+    return _resource(questions.answer_question(caller, request_id, command.answer, now or _now()), caller)
 
 
 def cancel_refund_request(caller: Caller, request_id: str, now: datetime | None = None) -> RefundRequestResource:
@@ -642,6 +660,7 @@ def queue_counts(caller: Caller) -> QueueCounts:
         overdue=sum(request.overdue for request in open_now),
         unheld=sum(request.held_by is None for request in open_now),
         held_by_you=sum(request.held_by == caller.username for request in open_now),
+        customer_answered=sum(request.customer_answered_at is not None for request in open_now),
     )
 
 

@@ -62,7 +62,8 @@ _STATUS_OF: tuple[tuple[type[RefundError], int], ...] = (
     (InvalidInput, 400),
 )
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
-_ACTIONS = {"assess", "approve", "refuse"}
+# The evaluate body's actions (app/inputs.py EvaluateCommand): a field is named without its action's tag.
+_ACTIONS = {"assess", "approve", "refuse", "take", "release", "confirmApproval", "askCustomer"}
 _PATH_ID = re.compile(PATH_ID_PATTERN)
 
 

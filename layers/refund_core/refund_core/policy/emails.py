@@ -29,7 +29,15 @@ from zoneinfo import ZoneInfo
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
 from refund_core.policy.letters import FIELD_ASKED_FOR, LetterProblem
-from refund_core.policy.models import Decision, Language, Outcome, RefundRequest, RefundType, RequestStatus, RuleResult
+from refund_core.policy.models import (
+    Decision,
+    Language,
+    Outcome,
+    RefundRequest,
+    RefundType,
+    RequestStatus,
+    RuleResult,
+)
 from refund_core.policy.payouts import Payout
 from refund_core.policy.reasons import catalogue, english_prevails, reason_text
 
@@ -45,6 +53,8 @@ class EmailKind(StrEnum):
     # What became of the approval's payout (PAYOUTS.md): sent, with its reference; or not, and what happens next.
     PAYOUT_SENT = "payout_sent"
     PAYOUT_FAILED = "payout_failed"
+    # A reviewer's question: what they ask, how to answer, and that the deadline still holds.
+    QUESTION = "question"
 
 
 LANGUAGES: tuple[Language, ...] = ("en", "zh-HK")
@@ -378,6 +388,14 @@ def _render(
                 "new_decision_by": long_date(promised, zone, language),
             }
             return _fill("delay", _customer_address(request, recipients), values, language)
+        case EmailKind.QUESTION:
+            values = {
+                **common,
+                "question": _question_of(request),
+                "working_days": str(policy.review_working_days),
+                "decision_by": long_date(request.deadline, zone, language),
+            }
+            return _fill("question", _customer_address(request, recipients), values, language)
         case EmailKind.PAYOUT_SENT | EmailKind.PAYOUT_FAILED:
             to = _customer_address(request, recipients)
             return _payout_email(kind, payout, policy, to, common=common, language=language)
@@ -387,6 +405,13 @@ def _render(
             return _fill("escalation", recipients.supervisors, _staff_values(request, policy, common))
         case _:
             assert_never(kind)
+
+
+def _question_of(request: RefundRequest) -> str:
+    """The question the email asks: the latest asked (a new one replaces the last, answered or not)."""
+    if request.question is None:
+        raise ValueError(f"refund request {request.request_id} has no question to email")
+    return request.question.question
 
 
 def _header_text(value: str) -> str:

@@ -50,6 +50,9 @@ _QUOTE_HEADER = re.compile(
 _SIGNATURE = re.compile(r"^(--|—|__+)\s*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+_REFERENCED_ID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
+# The ids a reply names that are looked at: a long thread's References grows with each message.
+MAX_REPLIED_IDS = 20
 # An address between angle brackets, as written in the raw header (an encoded word cannot hide a bracket).
 _ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
@@ -102,6 +105,11 @@ class Letter:
     automatic: bool = False
     # Each field's label as the customer wrote it ("訂單編號"): a reply asking again uses their word.
     labels: dict[str, str] = field(default_factory=dict)
+    # The Message-IDs it replies to (In-Reply-To, then References, newest first), without their brackets: a
+    # reply to one of a request's emails is an answer to that request.
+    replies_to: tuple[str, ...] = ()
+    # The customer's own lines whole (labelled lines included): what an answer by reply says.
+    own_text: str = ""
 
 
 class UnreadableLetter(ValueError):
@@ -260,7 +268,8 @@ def read_letter(raw: bytes) -> Letter:
     fields: dict[str, str] = {}
     labels: dict[str, str] = {}
     reasons: list[str] = []
-    for line in _own_lines(text):
+    own = _own_lines(text)
+    for line in own:
         labelled = _LABELLED.match(line)
         # Case-folded, a label may no longer be one ("LOGİN"): then, as a repeated label, it is the
         # customer's own words.
@@ -283,7 +292,19 @@ def read_letter(raw: bytes) -> Letter:
         language="zh-HK" if _CJK.search(body + subject) else None,
         automatic=automatic,
         labels=labels,
+        replies_to=_replied_ids(message),
+        own_text=re.sub(r"\n{3,}", "\n\n", "\n".join(own).strip()),
     )
+
+
+def _replied_ids(message: Message) -> tuple[str, ...]:
+    """The Message-IDs the letter answers, newest first: In-Reply-To's, then References' from its end."""
+    try:
+        replied = _REFERENCED_ID.findall(_header(message, "In-Reply-To"))
+        referenced = _REFERENCED_ID.findall(_header(message, "References"))[::-1]
+    except Exception:  # a malformed header names nothing it answers
+        return ()
+    return tuple(dict.fromkeys([*replied, *referenced]))[:MAX_REPLIED_IDS]
 
 
 def reason_problem(reasons: str) -> LetterProblem | None:

@@ -248,6 +248,17 @@ class ProposedApproval(CamelModel):
     proposed_at: UtcDatetime
 
 
+class QuestionToCustomer(CamelModel):
+    """The latest question a reviewer asked the customer: open until they answer it (on the request's page, or
+    by replying to any of the request's emails) while the request is pending. The review deadline keeps
+    running: the policy's working days do not pause."""
+
+    question: str
+    asked_by: str
+    asked_at: UtcDatetime
+    answered_at: UtcDatetime | None = None
+
+
 class CannedReply(CamelModel):
     """A note to customers the supervisors keep for reviewers to start from, in both languages (retired ones are
     kept, and offered no more)."""
@@ -302,3 +313,9 @@ class RefundRequest(CamelModel):
     amount_paid: Money
     payment_channel: str | None = None
     letter: LetterReference | None = None
+    question: QuestionToCustomer | None = None
+
+    @property
+    def waits_for_the_customer(self) -> bool:
+        """A question is open: asked of a pending request, not answered yet."""
+        return self.status is RequestStatus.PENDING and self.question is not None and self.question.answered_at is None
