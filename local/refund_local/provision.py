@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from samtranslator.yaml_helper import yaml_parse
 
+from refund_local.environment import REGION
 from refund_local.paths import REPO_ROOT, TEMPLATE_PATH
 
 if TYPE_CHECKING:
@@ -276,6 +278,17 @@ def create_secrets(template: Template, secrets_client: Any) -> list[str]:
     return made
 
 
+def create_buckets(template: Template, s3: Any) -> dict[str, str]:
+    """Each bucket of the template (the evidence's), named as its logical id in lower case with hyphens, as S3
+    names must be."""
+    names = {}
+    for logical_id, _ in _resources(template, "AWS::S3::Bucket"):
+        name = re.sub(r"(?<!^)(?=[A-Z])", "-", logical_id).lower()
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        names[logical_id] = name
+    return names
+
+
 def provision(template: Template, client: Clients) -> Stack:
     """Every resource of the template that the functions use, created through `client(service)`: the tables,
     the queues, the state machine, the secrets, the sender's SES identity and configuration set, the bus."""
@@ -283,7 +296,8 @@ def provision(template: Template, client: Clients) -> Stack:
     create_secrets(template, client("secretsmanager"))
     queue_urls = create_queues(template, client("sqs"))
     state_machine_arn = create_state_machine(template, client("stepfunctions"), table_names)
-    refs = {**table_names, **queue_urls, "ReviewDeadlineStateMachine": state_machine_arn}
+    buckets = create_buckets(template, client("s3"))
+    refs = {**table_names, **queue_urls, **buckets, "ReviewDeadlineStateMachine": state_machine_arn}
     environment = function_environment(template, refs)
     ses = client("ses")
     ses.verify_email_identity(EmailAddress=environment["SENDER_EMAIL"])

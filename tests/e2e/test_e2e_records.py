@@ -24,10 +24,11 @@ APPLIED_TIMEOUT_SECONDS = 20
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     seed = {
-        "customers": [customer("someone"), customer("lena")],
+        "customers": [customer("someone"), customer("lena"), customer("quinn")],
         # lena writes a letter: her facts are in the seed, so that the letter's test waits on letters alone.
-        "orders": [order("LE-1", "lena", days_ago=5)],
-        "tickets": [ticket("T-LE-1", "lena")],
+        # quinn's claim is partial (40 days): a reviewer asks her a question, which she answers by email.
+        "orders": [order("LE-1", "lena", days_ago=5), order("QU-40", "quinn", days_ago=40)],
+        "tickets": [ticket("T-LE-1", "lena"), ticket("T-QU", "quinn")],
     }
     with running_server(tmp_path_factory.mktemp("records"), seed) as running:
         yield running
@@ -222,3 +223,48 @@ def test_the_inbox_refuses_what_ses_would_never_hand_over(
         server.base + "/_local/inbox", data=b"From: a@b.c\r\n\r\nx", headers=headers, params=params, timeout=30
     )
     assert answer.status_code == status and answer.json()["errors"][0]["field"] == field
+
+
+def test_a_reviewer_asks_and_the_customer_answers_by_replying_to_the_email_and_on_the_page(server: Server) -> None:
+    """The question's email, as SES sent it, replied to by a real message/rfc822 through /_local/inbox: the
+    reply answers the request (never a second request); a second question is answered on the page; the
+    reviewer sees both answers and decides."""
+    filed = server.submit("quinn", "QU-40", "T-QU").json()
+    request_id = filed["requestId"]
+    asked = server.evaluate(request_id, {"action": "askCustomer", "question": "Which app version do you use?"})
+    assert asked.status_code == 200, asked.text
+    (question,) = server.wait_for_emails(
+        lambda message: "Which app version do you use?" in message["text"] and "quinn@example.com" in message["to"]
+    )
+    assert question["messageId"].endswith(".amazonses.com>")
+
+    from email.message import EmailMessage  # noqa: PLC0415
+
+    reply = EmailMessage()
+    reply["From"] = "Quinn <quinn@example.com>"
+    reply["To"] = "refunds@example.com"
+    reply["Subject"] = f"Re: {question['subject']}"
+    reply["Message-ID"] = "<quinn-reply@mail.example.com>"
+    reply["In-Reply-To"] = question["messageId"]
+    reply["References"] = question["messageId"]
+    reply.set_content("Version 4.2, on Windows 11.\n\n> Which app version do you use?\n")
+    assert post_letter(server, bytes(reply), dmarc="PASS").status_code == 202
+
+    give_up = time.monotonic() + APPLIED_TIMEOUT_SECONDS
+    while not (seen := server.read(request_id).json()).get("customerAnsweredAt"):
+        assert time.monotonic() < give_up, "the reply never answered the request"
+        time.sleep(0.2)
+    assert seen["question"]["answeredAt"]
+    assert len(server.call("GET", "/refund-requests?status=PENDING", user="quinn").json()["items"]) == 1
+
+    again = server.evaluate(request_id, {"action": "askCustomer", "question": "Since when does it drop?"})
+    assert again.status_code == 200 and "customerAnsweredAt" not in again.json()
+    answered = server.call("POST", f"/refund-requests/{request_id}/answer", user="quinn",
+                           json={"answer": "Since the update in May."})  # fmt: skip
+    assert answered.status_code == 200, answered.text
+
+    history = server.read(request_id).json()["history"]
+    answers = [(entry["by"], entry["detail"]) for entry in history if entry["event"] == "customer answered"]
+    assert answers == [("quinn", "Version 4.2, on Windows 11."), ("quinn", "Since the update in May.")]
+    decided = server.evaluate(request_id, {"action": "approve", "amount": "20.00", "note": "For the drops."})
+    assert decided.status_code == 200 and decided.json()["status"] == "APPROVED"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 from api_support import Response, call, requests_table_items, seed_order
 
 from refund_local.events import api_event, claims_for
@@ -25,6 +26,9 @@ LIST = "GET /refund-requests"
 EVALUATE = "POST /refund-requests/{id}/evaluate"
 CANCEL = "POST /refund-requests/{id}/cancel"
 ANSWER = "POST /refund-requests/{id}/answer"
+ATTACH = "POST /refund-requests/{id}/evidence"
+CHECK_FILE = "POST /refund-requests/{id}/evidence/{evidenceId}/check"
+DOWNLOAD = "GET /refund-requests/{id}/evidence/{evidenceId}"
 ORDERS = "GET /orders"
 SLA = "GET /reports/sla"
 CSV = "GET /reports/decisions.csv"
@@ -66,6 +70,10 @@ MATRIX: dict[str, dict[str, int]] = {
     CANCEL:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
     # A reviewer asked the owner a question first.
     ANSWER:   {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 404},
+    ATTACH:   {"no token": 401, "stranger": 404, "owner": 201, "reviewer": 201},
+    # The owner uploaded a file (checked already for the download).
+    CHECK_FILE: {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 200},
+    DOWNLOAD: {"no token": 401, "stranger": 404, "owner": 200, "reviewer": 200},
     ORDERS:   {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
     # Each caller's own (a stranger's holds nothing of the owner's: searched below).
     PERSONAL_DATA: {"no token": 401, "stranger": 200, "owner": 200, "reviewer": 200, "supervisor": 200},
@@ -155,7 +163,9 @@ def file_request(customer: Customer, order_id: str) -> str:
     return request_id
 
 
-def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> dict[str, Any]:
+def route_event(
+    route: str, claims: dict[str, str] | None, request_id: str, evidence_id: str | None = None
+) -> dict[str, Any]:
     """The route's call aimed at the owner's order (submit) or pending request (the others)."""
     if route == SUBMIT:
         body = submission(OWNER.orders[1])
@@ -187,12 +197,17 @@ def route_event(route: str, claims: dict[str, str] | None, request_id: str) -> d
         )  # fmt: skip
     method, path = route.split()
     suffix = path.removeprefix("/refund-requests/{id}")
+    parameters = {"requestId": request_id, **({"evidenceId": evidence_id} if evidence_id else {})}
     return api_event(
         method,
         "/refund-requests/{requestId}" + suffix,
-        f"/refund-requests/{request_id}{suffix}",
-        path_parameters={"requestId": request_id},
-        body={EVALUATE: {"action": "approve"}, ANSWER: {"answer": "From Kowloon."}}.get(route),
+        f"/refund-requests/{request_id}{suffix.replace('{evidenceId}', evidence_id or '')}",
+        path_parameters=parameters,
+        body={
+            EVALUATE: {"action": "approve"},
+            ANSWER: {"answer": "From Kowloon."},
+            ATTACH: {"fileName": "bill.pdf", "contentType": "application/pdf", "size": 100},
+        }.get(route),
         claims=claims,
     )
 
@@ -215,6 +230,17 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     # Both customers hold a pending request, except that the owner submitting must not already have one.
     stranger_request = file_request(STRANGER, STRANGER.orders[0])
     owner_request = file_request(OWNER, OWNER.orders[0]) if route not in (SUBMIT, CHECK) else None
+    evidence_id = None
+    if route in (CHECK_FILE, DOWNLOAD):
+        from test_evidence import PDF, attach, check  # noqa: PLC0415
+
+        slot = attach(owner_request or "", OWNER.claims(), {"fileName": "bill.pdf", "contentType": "application/pdf",
+                                                             "size": len(PDF)})  # fmt: skip
+        evidence_id = slot.json["evidenceId"]
+        posted = requests.post(slot.json["url"], data=slot.json["fields"], files={"file": PDF}, timeout=30)
+        assert posted.status_code == 204
+        if route == DOWNLOAD:
+            assert check(owner_request or "", evidence_id, OWNER.claims()).status == 200
     if route == ANSWER:
         asked = call(
             route_event(EVALUATE, CLAIMS["reviewer"], owner_request or "")
@@ -227,7 +253,7 @@ def test_who_gets_what(stack: LocalAws, route: str, caller: str, status: int) ->
     before = requests_table_items()
     policy_before = policy_table_items()
 
-    event = route_event(route, CLAIMS[caller], owner_request or "")
+    event = route_event(route, CLAIMS[caller], owner_request or "", evidence_id)
     response = call(event)
 
     assert response.status == status, response.json

@@ -70,6 +70,17 @@ def test_every_route_declares_what_it_answers() -> None:
         ],
         ("POST", "/refund-requests/{requestId}/cancel"): ["200", "400", "401", "404", "409", "503"],
         ("POST", "/refund-requests/{requestId}/answer"): ["200", "400", "401", "404", "409", "503"],
+        ("POST", "/refund-requests/{requestId}/evidence"): ["201", "400", "401", "404", "409", "503"],
+        ("POST", "/refund-requests/{requestId}/evidence/{evidenceId}/check"): [
+            "200",
+            "400",
+            "401",
+            "404",
+            "409",
+            "422",
+            "503",
+        ],
+        ("GET", "/refund-requests/{requestId}/evidence/{evidenceId}"): ["200", "400", "401", "404", "503"],
     }
     location = document["paths"]["/refund-requests"]["post"]["responses"]["201"]["headers"]["Location"]
     assert location["required"] is True

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_support import call, file_request, seed_order
+from test_evidence import PDF, upload
 
 from refund_core.app.retention import RetentionRun, erase_expired_personal_data
 from refund_local.events import api_event, claims_for
@@ -50,6 +51,8 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
     approved = file_request("rhea", "ord-r1", says("rhea"))  # a full refund, decided at once
     seed_order("ord-r2", "ravi", days_ago=40)
     refused = file_request("ravi", "ord-r2", says("ravi"))["requestId"]
+    evaluate(refused, {"action": "askCustomer", "question": "Which city do you connect from, ravi?"})
+    assert upload(refused, claims_for("ravi"), "ravi-bill.pdf", "application/pdf", PDF).status == 200
     evaluate(refused, {"action": "refuse", "note": REFUSAL_NOTE})
     seed_order("ord-r3", "rosa", days_ago=40)
     still_open = file_request("rosa", "ord-r3", says("rosa"))["requestId"]
@@ -75,6 +78,14 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
     assert staff_view["decision"]["note"] is None and REFUSAL_NOTE not in str(staff_view)
     assert staff_view["decision"]["grounds"] and "facts" not in staff_view
     assert "ravi says" not in str(staff_view)
+    # The question, the evidence's names and its files go too.
+    assert staff_view["evidence"] == [] and "question" not in staff_view
+    assert "ravi-bill" not in str(staff_view) and "ravi?" not in str(staff_view)
+    from refund_core.adapters import clients  # noqa: PLC0415
+    from refund_core.adapters.settings import settings  # noqa: PLC0415
+
+    files = clients.s3().list_objects_v2(Bucket=str(settings().evidence_bucket_name), Prefix=f"evidence/{refused}/")
+    assert files.get("KeyCount", 0) == 0
 
     pending = read(still_open, REVIEWER)
     assert pending["reason"] == "rosa says: it drops every evening." and "personalDataErasedAt" not in pending

@@ -108,6 +108,12 @@ class PolicyForbids(RefundError):
     code = "policy_forbids"
 
 
+class NotEvidence(RefundError):
+    """An uploaded file whose bytes are not of the type it was declared as, or larger than allowed: deleted (422)."""
+
+    code = "not_evidence"
+
+
 class LimitReached(RefundError):
     """More requests than the policy's filing limits allow, for an order or for a customer in a period (429)."""
 

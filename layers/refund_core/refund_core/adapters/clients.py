@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
@@ -54,7 +55,18 @@ def s3(region: str | None = None) -> S3Client:
     return boto3.client("s3", region_name=region) if region else boto3.client("s3")
 
 
+@cache
+def s3_links(endpoint_url: str | None) -> S3Client:
+    """Signs the evidence's upload and download links (no call is made): addressed by path where the endpoint is
+    not S3's own (the local runner)."""
+    if endpoint_url is None:
+        return boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    return boto3.client(
+        "s3", endpoint_url=endpoint_url, config=Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    )
+
+
 def reset() -> None:
     """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
-    for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs, s3):
+    for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs, s3, s3_links):
         client.cache_clear()

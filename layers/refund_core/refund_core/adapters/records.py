@@ -26,6 +26,7 @@ from refund_core.policy.payouts import Payout
 # The sort keys of a request item and of an owed effect; the table's other items are the repository's.
 REQUEST_SK = "REQUEST"
 OWED_SK_PREFIX = "OWED#"
+EVIDENCE_SK_PREFIX = "EVIDENCE#"
 
 
 class RequestRecord(RefundRequest):
@@ -46,6 +47,8 @@ class RequestRecord(RefundRequest):
     personal_data_erased_at: UtcDatetime | None = None
     # An approval that needs another reviewer's confirmation before it is the decision (four eyes).
     awaiting_second_approval: ProposedApproval | None = None
+    # The files attached whose slots are taken (uploading or accepted): at most policy/evidence.py's MAX_FILES.
+    evidence_files: int = 0
     # When the customer last answered a question: the queue's "customer answered" marker, until one is asked again.
     customer_answered_at: UtcDatetime | None = None
 

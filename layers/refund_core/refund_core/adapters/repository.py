@@ -24,6 +24,7 @@ from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.payouts import PAYOUT_SK, payout_from, payout_put
 from refund_core.adapters.records import (
+    EVIDENCE_SK_PREFIX,
     REQUEST_SK,
     ClaimsRecord,
     Effect,
@@ -101,7 +102,8 @@ def request_item(request: RequestRecord) -> dict[str, Any]:
         for name in ("awaiting_second_approval", "question", "customer_answered_at")
         if getattr(request, name) is None
     }
-    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", *unheld, *kept})
+    kept |= {"evidence_files"} if not request.evidence_files else set()
+    item = request.model_dump(mode="json", by_alias=True, exclude={"history", "payout", "evidence", *unheld, *kept})
     return {
         "pk": f"REQUEST#{request.request_id}",
         "sk": REQUEST_SK,
@@ -353,7 +355,10 @@ def get_request(request_id: str) -> RequestRecord | None:
         key=lambda entry: entry.at,
     )
     payout = next((payout_from(item) for item in items if item["sk"] == PAYOUT_SK), None)
-    return RequestRecord.model_validate({**request, "history": history, "payout": payout})
+    evidence = sorted(
+        (item for item in items if item["sk"].startswith(EVIDENCE_SK_PREFIX)), key=lambda item: item["addedAt"]
+    )
+    return RequestRecord.model_validate({**request, "history": history, "payout": payout, "evidence": evidence})
 
 
 def get_request_item(request_id: str) -> RequestRecord | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, deserialize, failed_condition, query_all, serialize
-from refund_core.adapters.records import RequestRecord
+from refund_core.adapters.records import EVIDENCE_SK_PREFIX, RequestRecord
 from refund_core.adapters.requests_table import cancellation_codes, history_puts, request_key, transact
 from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
@@ -48,12 +48,12 @@ def mark_erased_through(day: date, seen: date | None) -> bool:
     return True
 
 
-def _history_keys(request_id: str) -> list[dict[str, AttributeValueTypeDef]]:
+def _item_keys(request_id: str, prefix: str) -> list[dict[str, AttributeValueTypeDef]]:
     found = query_all(
         {
             "TableName": settings().requests_table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :history)",
-            "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}, ":history": {"S": "HISTORY#"}},
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"REQUEST#{request_id}"}, ":prefix": {"S": prefix}},
             "ProjectionExpression": "pk, sk",
             "ConsistentRead": True,
         }
@@ -63,7 +63,7 @@ def _history_keys(request_id: str) -> list[dict[str, AttributeValueTypeDef]]:
 
 def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_reasons: tuple[str, ...]) -> bool:
     """Reduces the decided `request` to its financial record: the reason, the letter, the address, the facts
-    read, the last question to the customer and the reviewer's note to the customer go, and every history entry's detail; the ids, amounts,
+    read, the last question to the customer, the evidence's items and the reviewer's note to the customer go, and every history entry's detail; the ids, amounts,
     dates, status and grounds stay. The history's details go first (each removal may be done again); the
     request item last, on the version read and only once, with the entry saying so. False: it changed since it
     was read, or was erased already."""
@@ -77,7 +77,11 @@ def erase_personal_data(request: RequestRecord, erased: HistoryEntry, decision_r
                 "ConditionExpression": "attribute_exists(pk)",
             }
         }
-        for key in _history_keys(request.request_id)
+        for key in _item_keys(request.request_id, "HISTORY#")
+    ]
+    # The evidence's items go whole (their files are deleted before): a name may say as much as a letter.
+    removals += [
+        {"Delete": {"TableName": table, "Key": key}} for key in _item_keys(request.request_id, EVIDENCE_SK_PREFIX)
     ]
     for first in range(0, len(removals), _WRITES_PER_TRANSACTION):
         transact(removals[first : first + _WRITES_PER_TRANSACTION])

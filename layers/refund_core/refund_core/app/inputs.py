@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from refund_core.errors import InvalidInput
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
+from refund_core.policy.evidence import MAX_BYTES, MAX_NAME_CHARACTERS, EvidenceType, file_name_problem
 from refund_core.policy.models import ID_PATTERN, Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
@@ -229,6 +230,26 @@ EvaluateCommand = Annotated[
     | AskCustomerCommand,
     Field(discriminator="action"),
 ]
+
+
+class AttachEvidence(_Command):
+    """A file to attach to a pending request: its name, its type and its size, before its bytes are sent."""
+
+    file_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARACTERS)] = Field(
+        description="The file's name as the person knows it (shown, and given to downloads)", examples=["receipt.pdf"]
+    )
+    content_type: EvidenceType = Field(description="PDF, PNG, JPEG or plain text")
+    size: Annotated[int, Field(ge=1, le=MAX_BYTES)] = Field(description="Bytes; at most 10 MiB")
+
+    @field_validator("file_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if problem := file_name_problem(value):
+            raise PydanticCustomError("file_name", problem)
+        return value
+
+
+EvidenceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^ev_[0-9A-Z]+$")]
 
 
 ReplyId = Annotated[

@@ -19,6 +19,7 @@ from refund_core.policy.models import (
     Assessment,
     CannedReply,
     Customer,
+    EvidenceState,
     HistoryEntry,
     ProposedApproval,
     QuestionToCustomer,
@@ -121,6 +122,8 @@ class RefundRequestResource(RefundRequest):
         pending = request.status is RequestStatus.PENDING
         whole = cls.model_validate(request, from_attributes=True).model_copy(
             update={
+                # Only the files checked to be what they say are shown (and only they can be downloaded).
+                "evidence": tuple(item for item in request.evidence if item.state is EvidenceState.ACCEPTED),
                 "working_days_left": working_days_left if pending else None,
                 "decision_promised_by": decision_promised_by if pending and request.overdue else None,
                 "payout": PayoutView.of(request.payout, staff) if request.payout else None,
@@ -136,6 +139,10 @@ class RefundRequestResource(RefundRequest):
                 "held_since": None,
                 "awaiting_second_approval": None,
                 "question": whole.question.model_copy(update={"asked_by": "reviewer"}) if whole.question else None,
+                "evidence": tuple(
+                    item.model_copy(update={"added_by": "you" if item.added_by == request.username else "reviewer"})
+                    for item in whole.evidence
+                ),
                 "decision": decision.model_copy(
                     update={
                         "decided_by": AUTOMATIC if decision.decided_by == AUTOMATIC else "reviewer",
@@ -246,3 +253,20 @@ class CannedReplyList(_Resource):
     """`GET /canned-replies`: the library, in use first, by title."""
 
     items: tuple[CannedReply, ...]
+
+
+class EvidenceUpload(_Resource):
+    """Where the file's bytes go (`POST /refund-requests/{id}/evidence`): a form POST to `url` with `fields` and
+    the file last (S3 refuses another key, another type, or more than the size allowed), then the check."""
+
+    evidence_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: UtcDatetime
+
+
+class DownloadLink(_Resource):
+    """A file's download, for a minute (`GET /refund-requests/{id}/evidence/{evidenceId}`)."""
+
+    url: str
+    expires_at: UtcDatetime

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from refund_core.adapters import repository, retention
+from refund_core.adapters import evidence_files, repository, retention
 from refund_core.adapters.records import RequestRecord
 from refund_core.app import policies
 from refund_core.app.policies import hong_kong_day_start
@@ -84,6 +84,8 @@ def erase_expired_personal_data(now: datetime | None = None) -> RetentionRun:
         )
         decision = request.decision
         reasons = tuple(reason for reason in decision.reasons if reason != decision.note) if decision else ()
+        for item in request.evidence:  # the files first: the items that name them go with the erasure
+            evidence_files.delete(evidence_files.evidence_key(request.request_id, item.evidence_id))
         if retention.erase_personal_data(request, entry, reasons):
             erased += 1
             count("PersonalDataErased")

@@ -248,6 +248,25 @@ class ProposedApproval(CamelModel):
     proposed_at: UtcDatetime
 
 
+class EvidenceState(StrEnum):
+    UPLOADING = "UPLOADING"  # a link to upload it was given; its bytes are not checked yet
+    ACCEPTED = "ACCEPTED"  # its bytes are of its type: shown and downloadable
+    REFUSED = "REFUSED"  # they were not (or it was too large): deleted, never shown
+
+
+class Evidence(CamelModel):
+    """A file attached to a request (a PDF, an image, a text), kept in the private evidence bucket."""
+
+    evidence_id: str
+    file_name: str
+    content_type: str
+    size: int | None = None
+    added_by: str
+    added_at: UtcDatetime
+    state: EvidenceState = EvidenceState.UPLOADING
+    checked_at: UtcDatetime | None = None
+
+
 class QuestionToCustomer(CamelModel):
     """The latest question a reviewer asked the customer: open until they answer it (on the request's page, or
     by replying to any of the request's emails) while the request is pending. The review deadline keeps
@@ -314,6 +333,7 @@ class RefundRequest(CamelModel):
     payment_channel: str | None = None
     letter: LetterReference | None = None
     question: QuestionToCustomer | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def waits_for_the_customer(self) -> bool:

@@ -1,0 +1,89 @@
+"""The evidence bucket (S3): links that let a browser upload a file straight to it (a presigned POST whose
+conditions S3 enforces: the key, the content type, at most the size allowed) and download one (a presigned GET,
+short-lived, as an attachment); and what the type check reads and deletes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from refund_core.adapters import clients
+from refund_core.adapters.settings import settings
+
+UPLOAD_LINK_SECONDS = 300
+DOWNLOAD_LINK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class UploadLink:
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+def _bucket() -> str:
+    bucket = settings().evidence_bucket_name
+    if not bucket:
+        raise RuntimeError("EVIDENCE_BUCKET_NAME is not set")
+    return bucket
+
+
+def evidence_key(request_id: str, evidence_id: str) -> str:
+    return f"evidence/{request_id}/{evidence_id}"
+
+
+def upload_link(key: str, content_type: str, max_bytes: int, now: datetime) -> UploadLink:
+    signer = clients.s3_links(settings().evidence_endpoint_url)
+    post: dict[str, Any] = signer.generate_presigned_post(
+        Bucket=_bucket(),
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=UPLOAD_LINK_SECONDS,
+    )
+    return UploadLink(
+        url=str(post["url"]),
+        fields={name: str(value) for name, value in post["fields"].items()},
+        expires_at=now + timedelta(seconds=UPLOAD_LINK_SECONDS),
+    )
+
+
+def download_link(key: str, file_name: str, content_type: str) -> str:
+    """Valid DOWNLOAD_LINK_SECONDS, and always a download (Content-Disposition: attachment), never a page."""
+    ascii_name = "".join(character if 32 <= ord(character) < 127 and character not in '"\\' else "_"
+                         for character in file_name)  # fmt: skip
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+    signer = clients.s3_links(settings().evidence_endpoint_url)
+    return str(
+        signer.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": _bucket(),
+                "Key": key,
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=DOWNLOAD_LINK_SECONDS,
+        )
+    )
+
+
+def uploaded(key: str, first: int) -> tuple[int, bytes] | None:
+    """The uploaded file's size and its first `first` bytes; None when nothing was uploaded."""
+    s3 = clients.s3()
+    try:
+        size = int(s3.head_object(Bucket=_bucket(), Key=key)["ContentLength"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    body = s3.get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{first - 1}")["Body"]
+    return size, bytes(body.read())
+
+
+def delete(key: str) -> None:
+    clients.s3().delete_object(Bucket=_bucket(), Key=key)

@@ -1,0 +1,119 @@
+"""Evidence: a customer (and a reviewer) attaches files to a pending request, at most MAX_FILES of MAX_BYTES
+each, PDF, PNG, JPEG or plain text. The bytes go straight from the browser to the private evidence bucket by a
+presigned POST whose conditions S3 enforces; then the file's real type is checked from its first bytes before it
+is ever shown (an HTML page or an SVG named `.png` is deleted, and said so); downloads are presigned GETs of a
+minute, always as attachments, from S3's origin, never the app's. Kept as long as the request's personal data
+(the retention erases them with it)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from refund_core.adapters import evidence as evidence_table
+from refund_core.adapters import evidence_files, repository
+from refund_core.adapters.records import RequestRecord
+from refund_core.app.inputs import AttachEvidence
+from refund_core.app.resources import DownloadLink, EvidenceUpload
+from refund_core.errors import Conflict, NotEvidence, NotFound
+from refund_core.http.identity import Caller
+from refund_core.observability import count, count_by
+from refund_core.policy.evidence import MAX_BYTES, MAX_FILES, SNIFFED_BYTES, EvidenceType, is_of_type
+from refund_core.policy.models import Evidence, EvidenceState, HistoryEntry, RequestStatus
+
+EVIDENCE_ADDED = "evidence added"
+EVIDENCE_REFUSED = "evidence refused"
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _request_of(caller: Caller, request_id: str) -> RequestRecord:
+    """The request, for its customer or a reviewer; for anyone else it does not exist."""
+    request = repository.get_request(request_id)
+    if request is None or (request.username != caller.username and not caller.is_reviewer):
+        raise NotFound(f"refund request {request_id} not found")
+    return request
+
+
+def _evidence_of(request: RequestRecord, evidence_id: str) -> Evidence:
+    found = next((item for item in request.evidence if item.evidence_id == evidence_id), None)
+    if found is None:
+        raise NotFound(f"file {evidence_id} not found")
+    return found
+
+
+def attach(caller: Caller, request_id: str, command: AttachEvidence, now: datetime | None = None) -> EvidenceUpload:
+    """A slot for the file on the pending request, and where to upload its bytes."""
+    at = now or _now()
+    request = _request_of(caller, request_id)
+    if request.status is not RequestStatus.PENDING:
+        raise Conflict(
+            f"refund request {request_id} is already {request.status.lower()}: files can no longer be added",
+            code="evidence_closed",
+            params={"max": MAX_FILES},
+        )
+    evidence_id = "ev_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+    evidence = Evidence(
+        evidence_id=evidence_id,
+        file_name=command.file_name,
+        content_type=str(command.content_type),
+        size=command.size,
+        added_by=caller.username,
+        added_at=at,
+    )
+    evidence_table.record_upload_started(request_id, evidence, MAX_FILES)
+    link = evidence_files.upload_link(
+        evidence_files.evidence_key(request_id, evidence_id), evidence.content_type, MAX_BYTES, at
+    )
+    count("EvidenceUploadsStarted")
+    return EvidenceUpload(evidence_id=evidence_id, url=link.url, fields=link.fields, expires_at=link.expires_at)
+
+
+def check(caller: Caller, request_id: str, evidence_id: str, now: datetime | None = None) -> Evidence:
+    """The uploaded file's bytes checked: accepted (in the history, shown), or deleted with the reason (422)."""
+    at = now or _now()
+    request = _request_of(caller, request_id)
+    evidence = _evidence_of(request, evidence_id)
+    if evidence.state is EvidenceState.ACCEPTED:
+        return evidence
+    if evidence.state is EvidenceState.REFUSED:
+        raise NotEvidence(f"{evidence.file_name} was refused: it is not a {evidence.content_type} file", field="file")
+    key = evidence_files.evidence_key(request_id, evidence_id)
+    found = evidence_files.uploaded(key, SNIFFED_BYTES)
+    if found is None:
+        raise Conflict(f"nothing was uploaded for {evidence.file_name} yet", code="not_uploaded")
+    size, first_bytes = found
+    if size <= MAX_BYTES and is_of_type(EvidenceType(evidence.content_type), first_bytes):
+        entry = HistoryEntry(at=at, event=EVIDENCE_ADDED, by=evidence.added_by, detail=evidence.file_name)
+        evidence_table.record_checked(request_id, evidence, EvidenceState.ACCEPTED, size=size, at=at, entry=entry)
+        count_by("Evidence", "accepted")
+        return evidence.model_copy(update={"state": EvidenceState.ACCEPTED, "size": size, "checked_at": at})
+    evidence_files.delete(key)
+    entry = HistoryEntry(at=at, event=EVIDENCE_REFUSED, by=evidence.added_by, detail=evidence.file_name)
+    evidence_table.record_checked(request_id, evidence, EvidenceState.REFUSED, size=size, at=at, entry=entry)
+    count_by("Evidence", "refused")
+    if size > MAX_BYTES:
+        raise NotEvidence(
+            f"{evidence.file_name} is larger than {MAX_BYTES} bytes", field="file", code="too_large",
+            params={"max": MAX_BYTES},
+        )  # fmt: skip
+    raise NotEvidence(
+        f"{evidence.file_name} is not a {evidence.content_type} file: its contents say otherwise",
+        field="file",
+        code="not_of_its_type",
+        params={"type": evidence.content_type},
+    )
+
+
+def download(caller: Caller, request_id: str, evidence_id: str, now: datetime | None = None) -> DownloadLink:
+    at = now or _now()
+    evidence = _evidence_of(_request_of(caller, request_id), evidence_id)
+    if evidence.state is not EvidenceState.ACCEPTED:
+        raise NotFound(f"file {evidence_id} not found")
+    url = evidence_files.download_link(
+        evidence_files.evidence_key(request_id, evidence_id), evidence.file_name, evidence.content_type
+    )
+    return DownloadLink(url=url, expires_at=at + timedelta(seconds=evidence_files.DOWNLOAD_LINK_SECONDS))
