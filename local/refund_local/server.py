@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
-from refund_local import inbox, records
+from refund_local import evidence_bucket, inbox, records
 from refund_local.emulator import Emulator
 from refund_local.events import api_event
 from refund_local.openapi import SWAGGER_ASSETS, SWAGGER_ASSETS_DIR, openapi_json, swagger_html
@@ -162,6 +162,8 @@ def _worker_base_environment(emulator: Emulator, options: RunnerOptions, process
         "TZ": ":UTC",
         **emulator.environment(),
         **processor,
+        # The evidence's links name this runner, which plays S3 for the browser (refund_local/evidence_bucket.py).
+        "EVIDENCE_ENDPOINT_URL": options.base_url + evidence_bucket.PREFIX.rstrip("/"),
         **options.powertools_environment,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -399,6 +401,17 @@ class LocalRunner:
         )
         return json_response(answer.status, answer.body)
 
+    def _evidence_bucket(self, request: Request, path: str, query: str) -> Response:
+        bucket, _, key = path.removeprefix(evidence_bucket.PREFIX).partition("/")
+        s3 = self._emulator.client("s3")
+        if request.method == "POST" and not key:
+            answer = evidence_bucket.post_object(s3, bucket, request.header("Content-Type") or "", request.body)
+        elif request.method == "GET" and key:
+            answer = evidence_bucket.get_object(s3, bucket, key, query)
+        else:
+            return error_response(405, "method not allowed", [("Allow", "POST, GET")])
+        return Response(answer.status, answer.body, answer.headers)
+
     def local_route(self, path: str, query: str) -> Callable[[], Response] | None:
         """The runner's own GET routes (no token): outbox, dead letters, OpenAPI document, Swagger UI."""
         if path == "/_local/dead-letters":
@@ -444,6 +457,8 @@ class LocalRunner:
             if request.method != "POST":
                 return error_response(405, "method not allowed", [("Allow", "POST")])
             return self._receive_letter(request, target.query)
+        if target.path.startswith(evidence_bucket.PREFIX):
+            return self._evidence_bucket(request, target.path, target.query)
         if target.path == "/_local/sign-in":
             if request.method != "POST":
                 return error_response(405, "method not allowed", [("Allow", "POST")])
@@ -541,6 +556,8 @@ class _Application:
         length = int(declared)
         # A letter is a whole raw message, which may be far larger than any API body.
         limit = inbox.MAX_MESSAGE_BYTES if wsgi_request.path == "/_local/inbox" else MAX_BODY_BYTES
+        if wsgi_request.path.startswith(evidence_bucket.PREFIX):
+            limit = evidence_bucket.MAX_FORM_BYTES
         if length > limit:
             if length <= _DRAIN_LIMIT_BYTES:
                 _discard(environ["wsgi.input"], length)

@@ -225,10 +225,11 @@ def test_the_inbox_refuses_what_ses_would_never_hand_over(
     assert answer.status_code == status and answer.json()["errors"][0]["field"] == field
 
 
-def test_a_reviewer_asks_and_the_customer_answers_by_replying_to_the_email_and_on_the_page(server: Server) -> None:
+def test_a_reviewer_asks_the_customer_answers_by_email_and_on_the_page_with_a_file(server: Server) -> None:
     """The question's email, as SES sent it, replied to by a real message/rfc822 through /_local/inbox: the
-    reply answers the request (never a second request); a second question is answered on the page; the
-    reviewer sees both answers and decides."""
+    reply answers the request (never a second request); a second question is answered on the page, with a file
+    attached (S3's policy refusing 10 MiB + 1 byte and another type); the reviewer sees both answers and the file,
+    and decides."""
     filed = server.submit("quinn", "QU-40", "T-QU").json()
     request_id = filed["requestId"]
     asked = server.evaluate(request_id, {"action": "askCustomer", "question": "Which app version do you use?"})
@@ -263,8 +264,29 @@ def test_a_reviewer_asks_and_the_customer_answers_by_replying_to_the_email_and_o
                            json={"answer": "Since the update in May."})  # fmt: skip
     assert answered.status_code == 200, answered.text
 
-    history = server.read(request_id).json()["history"]
-    answers = [(entry["by"], entry["detail"]) for entry in history if entry["event"] == "customer answered"]
+    # With her answer, a screenshot of the error: uploaded straight to the evidence bucket, checked, downloaded.
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    slot = server.call("POST", f"/refund-requests/{request_id}/evidence", user="quinn",
+                       json={"fileName": "error.png", "contentType": "image/png", "size": len(png)}).json()  # fmt: skip
+    assert slot["url"].startswith(server.base + "/_local/s3/")
+    too_large = server.session.post(slot["url"], data=slot["fields"], files={"file": b"x" * (10 * 1024 * 1024 + 1)},
+                                    timeout=60)  # fmt: skip
+    assert (too_large.status_code, "EntityTooLarge" in too_large.text) == (400, True), "S3's policy check refuses it"
+    other_type = server.session.post(slot["url"], data={**slot["fields"], "Content-Type": "text/html"},
+                                     files={"file": png}, timeout=30)  # fmt: skip
+    assert other_type.status_code == 403
+    assert server.session.post(slot["url"], data=slot["fields"], files={"file": png}, timeout=30).status_code == 204
+    checked = server.call("POST", f"/refund-requests/{request_id}/evidence/{slot['evidenceId']}/check", user="quinn")
+    assert checked.status_code == 200 and checked.json()["state"] == "ACCEPTED"
+    link = server.call("GET", f"/refund-requests/{request_id}/evidence/{slot['evidenceId']}", user=REVIEWER).json()
+    got = server.session.get(link["url"], timeout=30)
+    assert got.content == png and got.headers["Content-Disposition"].startswith('attachment; filename="error.png"')
+    stranger = server.call("GET", f"/refund-requests/{request_id}/evidence/{slot['evidenceId']}", user="lena")
+    assert stranger.status_code == 404
+
+    seen = server.read(request_id).json()
+    answers = [(entry["by"], entry["detail"]) for entry in seen["history"] if entry["event"] == "customer answered"]
     assert answers == [("quinn", "Version 4.2, on Windows 11."), ("quinn", "Since the update in May.")]
+    assert [(item["fileName"], item["addedBy"]) for item in seen["evidence"]] == [("error.png", "quinn")]
     decided = server.evaluate(request_id, {"action": "approve", "amount": "20.00", "note": "For the drops."})
     assert decided.status_code == 200 and decided.json()["status"] == "APPROVED"
