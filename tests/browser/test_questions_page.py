@@ -1,8 +1,11 @@
 """Reviewers ask, customers answer, in the web app: the reviewer's "Ask the customer", the customer's "Waiting for
-you" with the deadline that still holds and their answer, and the queue's "Customer answered" marker; each state
-in both languages, at a phone's 360 px and a desktop's 1280 px, axe clean and on the screen."""
+you" with the deadline that still holds and their answer, a file attached (and one whose bytes are HTML though
+named .png, refused), the queue's "Customer answered" marker, and the reviewer downloading the file; each state in
+both languages, at a phone's 360 px and a desktop's 1280 px, axe clean and on the screen."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from e2e_support import Server
@@ -32,6 +35,11 @@ WORDS = {
         "answered marker": "Customer answered",
         "customer answered": "The customer answered on",
         "table": "Requests",
+        "files": "Files",
+        "file": "File to attach",
+        "attach": "Attach file",
+        "download": "Download",
+        "not of its type": "not what its type says",
     },
     "繁體中文": {
         "language": "語言",
@@ -52,6 +60,11 @@ WORDS = {
         "answered marker": "客戶已回覆",
         "customer answered": "客戶已於",
         "table": "申請",
+        "files": "檔案",
+        "file": "要附加的檔案",
+        "attach": "附加檔案",
+        "download": "下載",
+        "not of its type": "與其類型不符",
     },
 }
 
@@ -62,8 +75,8 @@ def checked(page: Page, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("language", "width"), [("English", 1280), ("繁體中文", 360)])
-def test_a_reviewer_asks_and_the_customer_answers_on_the_page(
-    browser: Browser, server: Server, language: str, width: int
+def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
+    browser: Browser, server: Server, language: str, width: int, tmp_path: Path
 ) -> None:
     words = WORDS[language]
     customer, reviewer = {1280: ("ava", "rae"), 360: ("ivo", "roy")}[width]
@@ -113,6 +126,23 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page(
             "Kowloon, every evening."
         )
 
+        files = page.get_by_role("region", name=words["files"])
+        disguised = tmp_path / "screenshot.png"
+        disguised.write_bytes(b"<!DOCTYPE html><html><script>alert(1)</script></html>")
+        files.get_by_label(words["file"]).set_input_files(str(disguised))
+        files.get_by_role("button", name=words["attach"]).click()
+        expect(files.get_by_label(words["file"])).to_have_attribute("aria-invalid", "true")
+        expect(files).to_contain_text(words["not of its type"])
+        problems["file-refused"] = checked(page, f"{width}-evidence-refused")
+        real = tmp_path / "路由器 error.png"
+        real.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+        files.get_by_label(words["file"]).set_input_files(str(real))
+        files.get_by_role("button", name=words["attach"]).click()
+        expect(page.get_by_role("region", name=words["files"]).get_by_role("listitem")).to_contain_text(
+            "路由器 error.png"
+        )
+        problems["file-attached"] = checked(page, f"{width}-evidence-attached")
+
         page.get_by_role("button", name=words["sign out"]).click()
         sign_in(reviewer, words["reviewer"])
         page.get_by_role("link", name=words["queue"]).click()
@@ -121,6 +151,11 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page(
         problems["queue-answered"] = checked(page, f"{width}-question-queue")
         row.get_by_role("link", name=filed["requestId"]).click()
         expect(page.get_by_text(words["customer answered"])).to_be_visible()
+        with page.expect_download() as downloading:
+            page.get_by_role("region", name=words["files"]).get_by_role("button", name=words["download"]).click()
+        download = downloading.value
+        assert download.suggested_filename == "路由器 error.png"
+        assert Path(download.path()).read_bytes() == real.read_bytes()
     finally:
         context.close()
     assert {name: found for name, found in problems.items() if found} == {}

@@ -1,7 +1,7 @@
 // One refund request: its status and decision date, its policy checks, its history; for its customer the
 // reviewer's question to answer and the cancel button, for staff the facts, the decision forms and the question
 // to ask.
-import { call, newIdempotencyKey } from "../api.js";
+import { ApiError, call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, englishPrevails, known, money, moment, reasonText, t, wordsFor } from "../i18n.js";
 import { field, loadInto, missingFields, onePress, statusWords, submitting } from "../ui.js";
@@ -211,6 +211,84 @@ function askForm(request, reload) {
   return form;
 }
 
+// The files attached (evidence): each downloadable; while the request is pending, its customer and its reviewers
+// attach more. A file goes straight to the evidence bucket by the form the API signs, then the API checks its bytes.
+const EVIDENCE_TYPES = ["application/pdf", "image/png", "image/jpeg", "text/plain"];
+const EVIDENCE_MAX_BYTES = 10 * 1024 * 1024;
+const EVIDENCE_MAX_FILES = 5;
+
+function fileSize(bytes) {
+  return bytes >= 1024 * 1024 ? t("evidence.megabytes", { value: (bytes / (1024 * 1024)).toFixed(1) })
+    : t("evidence.kilobytes", { value: Math.max(1, Math.round(bytes / 1024)) });
+}
+
+function fileError(code, params = {}) {
+  return new ApiError(400, "", [{ field: "file", code, message: "", params }]);
+}
+
+async function uploadEvidence(request, file) {
+  if (!EVIDENCE_TYPES.includes(file.type)) throw fileError("type");
+  if (file.size > EVIDENCE_MAX_BYTES) throw fileError("too_large");
+  if (file.size === 0) throw fileError("empty");
+  const base = `/refund-requests/${encodeURIComponent(request.requestId)}/evidence`;
+  let slot;
+  try {
+    slot = await call("POST", base, { body: { fileName: file.name, contentType: file.type, size: file.size } });
+  } catch (error) {
+    // What the API says of the file's name, type or size, said beside the file.
+    if (error instanceof ApiError && error.status === 400) {
+      throw new ApiError(400, error.message, error.errors.map((problem) => ({ ...problem, field: "file" })));
+    }
+    throw error;
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(slot.fields)) form.append(name, value);
+  form.append("file", file);
+  let sent;
+  try {
+    sent = await fetch(slot.url, { method: "POST", body: form });
+  } catch {
+    throw fileError("upload_failed");
+  }
+  if (!sent.ok) throw fileError("upload_failed");
+  await call("POST", `${base}/${encodeURIComponent(slot.evidenceId)}/check`);
+}
+
+function evidenceSection(request, open, reload) {
+  const heading = h("h2", { id: uniqueId("evidence") }, t("evidence.heading"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const items = request.evidence.map((item) => {
+    const button = h("button", { type: "button", class: "secondary", "aria-label": t("evidence.downloadNamed", { name: item.fileName }) },
+      t("evidence.download"));
+    onePress(button, alert, async () => {
+      const link = await call("GET",
+        `/refund-requests/${encodeURIComponent(request.requestId)}/evidence/${encodeURIComponent(item.evidenceId)}`);
+      window.location.assign(link.url);
+    });
+    return h("li", {}, h("strong", { class: "file-name" }, item.fileName), " ",
+      h("span", { class: "muted" }, t("evidence.about", { size: fileSize(item.size ?? 0),
+        who: wordsFor("actor", item.addedBy), when: moment(item.addedAt) })), " ", button);
+  });
+  const parts = [heading, items.length ? h("ul", { class: "evidence" }, items) : h("p", {}, t("evidence.none")), alert];
+  if (open && request.evidence.length < EVIDENCE_MAX_FILES) {
+    const input = h("input", { type: "file", name: "file", accept: ".pdf,.png,.jpg,.jpeg,.txt," + EVIDENCE_TYPES.join(",") });
+    const fields = { file: field("evidence.file", input) };
+    const button = h("button", { type: "submit", class: "secondary" }, t("evidence.attach"));
+    const formAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+    const form = h("form", { novalidate: true, class: "attach" }, fields.file,
+      h("p", { class: "muted" }, t("evidence.rules", { max: EVIDENCE_MAX_FILES })), formAlert,
+      h("div", { class: "actions" }, button));
+    submitting(form, button, formAlert, fields, async () => {
+      const [file] = input.files;
+      if (!file) throw missingFields(["file"]);
+      await uploadEvidence(request, file);
+      reload();
+    });
+    parts.push(form);
+  }
+  return h("section", { "aria-labelledby": heading.id }, parts);
+}
+
 // Who is reviewing the request, and the one action on it that fits: take it, release it, or take it over.
 function holding(request, who, reload) {
   const alert = h("div", { class: "notice error", role: "alert", hidden: true });
@@ -365,6 +443,7 @@ export function requestPage(who, requestId) {
       // The facts and the checks come before the decision: a reviewer reads them, then decides.
       staff ? factsRegion(request.facts) : null,
       policyChecks(request.assessment, request.status === "PENDING", staff),
+      evidenceSection(request, request.status === "PENDING" && (own || reviewer), reload),
       reviewer && request.status === "PENDING" ? staffControls(request, reload, who) : null,
       history(request, staff),
     ];
