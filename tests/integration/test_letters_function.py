@@ -131,6 +131,21 @@ def test_a_letter_becomes_the_request_the_api_would_file(bob: LocalAws) -> None:
     }
 
 
+def test_a_letters_screenshot_is_the_new_requests_evidence(bob: LocalAws) -> None:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["To"] = "refunds@example.com"
+    message["Subject"] = "My refund"
+    message["Message-ID"] = "<with-screenshot@mail.example.com>"
+    message.set_content("Order: ord-2001\nTicket: T-2001\nIt drops; the error is attached.")
+    message.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, maintype="image", subtype="png", filename="error.png")
+    assert deliver(bytes(message)) == {"batchItemFailures": []}
+    (request,) = requests_of("bob")
+    assert [(item["fileName"], item["size"], item["addedBy"]) for item in request["evidence"]] == [
+        ("error.png", 40, "bob")
+    ]
+
+
 def test_its_emails_answer_the_letter(bob: LocalAws) -> None:
     from api_support import deliver_all  # noqa: PLC0415
 

@@ -171,3 +171,29 @@ def test_a_bad_answer_is_a_400_naming_the_field_and_changes_nothing(stack: Local
     refused = answer(request_id, "lou", body)
     assert (refused.status, [error["field"] for error in refused.json["errors"]]) == (400, ["answer"])
     assert read(request_id, RITA)["question"]["question"] == "Which plan?"
+
+
+def test_a_letters_files_of_an_evidence_type_become_the_requests_evidence_once(stack: LocalAws) -> None:
+    """A reply with a PDF (named as a path), an HTML page declared a PNG and a program: only the PDF is kept, under
+    its name alone, once however often the letter comes."""
+    request_id = pending("bob")
+    evaluate(request_id, RITA, {"action": "askCustomer", "question": "Your invoice, please?"})
+    deliver_all()
+    ((ses_id, _),) = questions_sent("bob@example.com")
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["To"] = "refunds@example.com"
+    message["Subject"] = "Re: your question"
+    message["Message-ID"] = "<with-files@mail.example.com>"
+    message["In-Reply-To"] = f"<{ses_id}@{REGION}.amazonses.com>"
+    message.set_content("Here it is.")
+    message.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf", filename="../invoice.pdf")
+    message.add_attachment(b"<html><script>x</script></html>", maintype="image", subtype="png", filename="a.png")
+    message.add_attachment(b"MZ\x90\x00", maintype="application", subtype="octet-stream", filename="setup.exe")
+    deliver(bytes(message), key="letters/files", dmarc="PASS")
+    deliver(bytes(message), key="letters/files-again", dmarc="PASS")
+    [request] = requests_of("bob")
+    assert [(item["fileName"], item["contentType"], item["addedBy"]) for item in request["evidence"]] == [
+        ("invoice.pdf", "application/pdf", "bob")
+    ]
+    assert [entry["event"] for entry in request["history"]].count("evidence added") == 1

@@ -4,6 +4,7 @@ conditions (never by reading first)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,12 @@ def _key(request_id: str, evidence_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{EVIDENCE_SK_PREFIX}{evidence_id}"}}
 
 
-def record_upload_started(request_id: str, evidence: Evidence, max_files: int) -> None:
-    """The file's slot taken on the pending request, with its item: a Conflict when the request is no longer
-    pending or holds `max_files` already."""
+def record_upload_started(
+    request_id: str, evidence: Evidence, max_files: int, history: Iterable[HistoryEntry] = ()
+) -> None:
+    """The file's slot taken on the pending request, with its item (and its history, for a file that comes
+    checked already: a letter's): a Conflict when the request is no longer pending, holds `max_files` already,
+    or has this very file."""
     slot: TransactWriteItemTypeDef = {
         "Update": {
             "TableName": settings().requests_table_name,
@@ -52,7 +56,7 @@ def record_upload_started(request_id: str, evidence: Evidence, max_files: int) -
         }
     }
     try:
-        transact([slot, put])
+        transact([slot, put, *history_puts(request_id, history)])
     except ClientError as error:
         if "ConditionalCheckFailed" not in cancellation_codes(error):
             raise

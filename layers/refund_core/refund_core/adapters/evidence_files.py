@@ -85,5 +85,10 @@ def uploaded(key: str, first: int) -> tuple[int, bytes] | None:
     return size, bytes(body.read())
 
 
+def put(key: str, data: bytes, content_type: str) -> None:
+    """A file that came with a letter, checked already, stored as an upload would be."""
+    clients.s3().put_object(Bucket=_bucket(), Key=key, Body=data, ContentType=content_type)
+
+
 def delete(key: str) -> None:
     clients.s3().delete_object(Bucket=_bucket(), Key=key)

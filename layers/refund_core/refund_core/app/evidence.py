@@ -7,6 +7,8 @@ minute, always as attachments, from S3's origin, never the app's. Kept as long a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +21,7 @@ from refund_core.errors import Conflict, NotEvidence, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by
 from refund_core.policy.evidence import MAX_BYTES, MAX_FILES, SNIFFED_BYTES, EvidenceType, is_of_type
+from refund_core.policy.letters import LetterAttachment
 from refund_core.policy.models import Evidence, EvidenceState, HistoryEntry, RequestStatus
 
 EVIDENCE_ADDED = "evidence added"
@@ -117,3 +120,37 @@ def download(caller: Caller, request_id: str, evidence_id: str, now: datetime | 
         evidence_files.evidence_key(request_id, evidence_id), evidence.file_name, evidence.content_type
     )
     return DownloadLink(url=url, expires_at=at + timedelta(seconds=evidence_files.DOWNLOAD_LINK_SECONDS))
+
+
+def keep_letter_attachments(
+    request: RequestRecord, attachments: tuple[LetterAttachment, ...], letter_id: str, at: datetime
+) -> int:
+    """A letter's files of an evidence type (checked by their bytes when it was read) kept as evidence of the
+    request it filed or answered, added by its customer, while the request is pending and has room; each file
+    once, however often the letter is handled (its id comes from the letter's). Returns how many were kept."""
+    kept = 0
+    for position, attachment in enumerate(attachments):
+        digest = hashlib.sha256(f"{letter_id}#{position}".encode()).digest()
+        evidence_id = "ev_" + base64.b32encode(digest).decode("ascii")[:20]
+        evidence = Evidence(
+            evidence_id=evidence_id,
+            file_name=attachment.file_name,
+            content_type=attachment.content_type,
+            size=len(data := base64.b64decode(attachment.data)),
+            added_by=request.username,
+            added_at=at,
+            state=EvidenceState.ACCEPTED,
+            checked_at=at,
+        )
+        key = evidence_files.evidence_key(request.request_id, evidence_id)
+        evidence_files.put(key, data, evidence.content_type)
+        entry = HistoryEntry(at=at, event=EVIDENCE_ADDED, by=request.username, detail=attachment.file_name)
+        try:
+            evidence_table.record_upload_started(request.request_id, evidence, MAX_FILES, [entry])
+        except Conflict:  # kept by an earlier try of this letter, or no room: either way not kept twice
+            if not any(item.evidence_id == evidence_id for item in request.evidence):
+                evidence_files.delete(key)
+            continue
+        count_by("Evidence", "letter")
+        kept += 1
+    return kept

@@ -26,7 +26,7 @@ from refund_core.adapters import customer_records, letter_replies, outbound, rep
 from refund_core.adapters.clients import s3
 from refund_core.adapters.records import RequestRecord
 from refund_core.adapters.settings import settings
-from refund_core.app import policies, questions, service
+from refund_core.app import evidence, policies, questions, service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import OrderList
@@ -39,6 +39,7 @@ from refund_core.policy.letters import (
     MAX_LETTER_BYTES,
     MAX_REASON_CHARACTERS,
     Letter,
+    LetterAttachment,
     LetterProblem,
     UnreadableLetter,
     read_letter,
@@ -310,7 +311,11 @@ def _answer(letter: Letter, request: RequestRecord, sender: str | None, delivery
     if not text.strip():
         count("LetterAnswersIgnored")
         return LetterOutcome.IGNORED
-    questions.answer_by_letter(request, text, letter.message_id or f"ses:{delivery}", datetime.now(UTC))
+    at = datetime.now(UTC)
+    letter_id = letter.message_id or f"ses:{delivery}"
+    questions.answer_by_letter(request, text, letter_id, at)
+    if letter.attachments:
+        evidence.keep_letter_attachments(request, letter.attachments, letter_id, at)
     return LetterOutcome.ANSWERED
 
 
@@ -348,7 +353,7 @@ def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOu
     except ValidationError as invalid:  # an order or ticket id no API call could carry either
         return _reply(answering, LetterProblem.REFUSED, detail=str(invalid.errors()[0]["msg"]))
     try:
-        service.submit_refund_request(caller, command, letter=reference)
+        filed = service.submit_refund_request(caller, command, letter=reference)
     except ClaimsKeptChanging:
         raise  # a moment's contention, not an answer: the queue delivers the letter again
     except NotFound:
@@ -356,6 +361,8 @@ def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOu
     except RefundError as refused:
         return _reply(answering, LetterProblem.REFUSED, detail=refused.message)
     count("LettersFiled")
+    if letter.attachments and (request := repository.get_request(filed.request_id)) is not None:
+        evidence.keep_letter_attachments(request, letter.attachments, reference.identity, datetime.now(UTC))
     return LetterOutcome.FILED
 
 
@@ -373,7 +380,10 @@ def _answer_once() -> Any:
         if "problem" in letter:
             problem = LetterProblem(letter["problem"])
             return _reply(Answering(to=letter["source"]), problem).value
-        return _file(Letter(**letter["letter"]), letter["delivery"], letter["source"], letter["vouched"]).value
+        read = letter["letter"]
+        attachments = tuple(LetterAttachment(**attachment) for attachment in read.get("attachments", ()))
+        filed = Letter(**{**read, "attachments": attachments, "replies_to": tuple(read.get("replies_to", ()))})
+        return _file(filed, letter["delivery"], letter["source"], letter["vouched"]).value
 
     return idempotent_function(data_keyword_argument="letter", persistence_store=persistence(), config=_LETTERS)(answer)
 

@@ -6,6 +6,8 @@ skipped unread, never decoded further, never executed; nothing here sends or sto
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -15,6 +17,15 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from enum import StrEnum
 from html.parser import HTMLParser
+
+from refund_core.policy.evidence import (
+    MAX_FILES,
+    MAX_NAME_CHARACTERS,
+    SNIFFED_BYTES,
+    EvidenceType,
+    file_name_problem,
+    is_of_type,
+)
 
 # SES takes messages up to 40 MB; a letter is a few KB of text. Larger ones are refused unread.
 MAX_LETTER_BYTES = 1_000_000
@@ -53,6 +64,7 @@ _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _REFERENCED_ID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
 # The ids a reply names that are looked at: a long thread's References grows with each message.
 MAX_REPLIED_IDS = 20
+_EVIDENCE_TYPES = frozenset(str(kind) for kind in EvidenceType)
 # An address between angle brackets, as written in the raw header (an encoded word cannot hide a bracket).
 _ANGLE_ADDRESS = re.compile(r"<([^<>]*)>")
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
@@ -90,6 +102,16 @@ FIELD_ASKED_FOR = {
 
 
 @dataclass(frozen=True)
+class LetterAttachment:
+    """A file the letter carries that can be evidence: of an evidence type by its own bytes, base64 (a letter is
+    small: at most MAX_LETTER_BYTES whole)."""
+
+    file_name: str
+    content_type: str
+    data: str
+
+
+@dataclass(frozen=True)
 class Letter:
     # None when the letter has none (LETTERS.md does not ask for one), or none a mail program would write.
     message_id: str | None
@@ -110,6 +132,8 @@ class Letter:
     replies_to: tuple[str, ...] = ()
     # The customer's own lines whole (labelled lines included): what an answer by reply says.
     own_text: str = ""
+    # Its attachments that can be evidence (the others are never decoded beyond their type).
+    attachments: tuple[LetterAttachment, ...] = ()
 
 
 class UnreadableLetter(ValueError):
@@ -293,8 +317,39 @@ def read_letter(raw: bytes) -> Letter:
         automatic=automatic,
         labels=labels,
         replies_to=_replied_ids(message),
+        attachments=_evidence_attachments(message),
         own_text=re.sub(r"\n{3,}", "\n\n", "\n".join(own).strip()),
     )
+
+
+def _evidence_attachments(message: Message) -> tuple[LetterAttachment, ...]:
+    """The attached files of an evidence type, by their bytes (the type a mail program declares, else the one
+    the name says), at most MAX_FILES; a file named as a path keeps its last part."""
+    found: list[LetterAttachment] = []
+    try:
+        parts = list(message.walk())
+    except Exception:  # a structure the parser trips on carries no file we can take
+        return ()
+    for part in parts:
+        name = part.get_filename()
+        if part.is_multipart() or not name or len(found) == MAX_FILES:
+            continue
+        declared = part.get_content_type()
+        guessed = mimetypes.guess_type(name)[0]
+        kind = next((EvidenceType(value) for value in (declared, guessed) if value in _EVIDENCE_TYPES), None)
+        payload = part.get_payload(decode=True)  # an undecodable one comes back as it is: not of its type
+        if (
+            kind is None
+            or not isinstance(payload, bytes)
+            or not payload
+            or not is_of_type(kind, payload[:SNIFFED_BYTES])
+        ):
+            continue
+        file_name = re.split(r"[/\\]", name)[-1].strip()[:MAX_NAME_CHARACTERS]
+        if file_name_problem(file_name):
+            file_name = f"attachment-{len(found) + 1}"
+        found.append(LetterAttachment(file_name, str(kind), base64.b64encode(payload).decode("ascii")))
+    return tuple(found)
 
 
 def _replied_ids(message: Message) -> tuple[str, ...]:
