@@ -28,7 +28,7 @@ CUSTOMERS = (
     *("oto", "pax"),  # the queue narrowed, sorted and counted
     *("vik", "wes"),  # a filter changed while the queue is loading
     "xia",  # a canned reply picked and edited
-    *("ava", "ivo"),  # a reviewer's question answered on the page
+    *("ava", "ivo", "ena", "oda"),  # a reviewer's question answered on the page, with a file
 )
 
 # As long as the actions' own timeout: on a loaded 2-core machine a call that starts another function worker (a

@@ -87,7 +87,7 @@ def test_every_page_is_accessible_and_fits_the_screen(
         page.locator("main tbody tr", has_text=name).locator("a").click()
         page.locator("main .facts").wait_for()
         check("request-staff")
-        page.locator("main .actions button").nth(2).click()  # Approve (after Take and Re-assess)
+        page.locator("main .actions button:not(.secondary)").first.click()  # Approve (Take, Re-assess: secondary)
         page.locator("main form.decision").wait_for()
         check("decision-form")
 

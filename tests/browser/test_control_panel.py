@@ -254,10 +254,11 @@ def test_the_check_on_a_phone_in_chinese_says_a_reviewer_decides_and_cancelling_
     assert server.call("GET", "/refund-requests", user="vic").json()["items"] == []
 
 
-# What may stay in Latin letters on a Chinese page: ids, money, units, names of things that have no other, and the
-# one "(English prevails)" under translated reasons.
+# What may stay in Latin letters on a Chinese page: ids, money, units, names of things that have no other (the file
+# formats too), and the one "(English prevails)" under translated reasons.
 NOT_WORDS = re.compile(
-    r"\(English prevails\)|rr_\w+|\b[A-Z]{2,}-\d+\b|\bT-\w+|US\$[\d,.]+|\bGB\b|PayPal|Apple iTunes Store|\bHKT\b"
+    r"\(English prevails\)|rr_\w+|\b[A-Z]{2,}-\d+\b|\bT-\w+|US\$[\d,.]+|\b[GMK]B\b|PayPal|Apple iTunes Store|\bHKT\b"
+    r"|\b(PDF|PNG|JPEG)\b"
 )
 
 

@@ -74,12 +74,17 @@ def checked(page: Page, name: str) -> list[str]:
     return serious_violations(page) + [f"off the screen: {element}" for element in off_the_screen(page)]
 
 
-@pytest.mark.parametrize(("language", "width"), [("English", 1280), ("繁體中文", 360)])
+# The customer and the reviewer of each language and width.
+PEOPLE = {("English", 1280): ("ava", "rae"), ("繁體中文", 360): ("ivo", "roy"), ("English", 360): ("ena", "ned"),
+          ("繁體中文", 1280): ("oda", "ole")}  # fmt: skip
+
+
+@pytest.mark.parametrize(("language", "width"), list(PEOPLE))
 def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
     browser: Browser, server: Server, language: str, width: int, tmp_path: Path
 ) -> None:
     words = WORDS[language]
-    customer, reviewer = {1280: ("ava", "rae"), 360: ("ivo", "roy")}[width]
+    customer, reviewer = PEOPLE[(language, width)]
     filed = server.submit(customer, f"{customer.upper()}-40", f"T-{customer}").json()
     assert filed["status"] == "PENDING", filed
     context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-GB")
@@ -104,7 +109,7 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
         page.get_by_role("button", name=words["ask"]).click()
         question = page.get_by_role("textbox", name=words["question"])
         expect(question).to_be_focused()
-        problems["ask-form"] = checked(page, f"{width}-question-ask")
+        problems["ask-form"] = checked(page, f"{width}-{customer}-question-ask")
         question.fill("Which city were you connecting from?")
         page.get_by_role("button", name=words["send question"]).click()
         expect(page.get_by_text(words["waiting for answer"])).to_contain_text("Which city were you connecting from?")
@@ -115,7 +120,7 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
         waiting = page.get_by_role("region", name=words["waiting for you"])
         expect(waiting).to_contain_text("Which city were you connecting from?")
         expect(waiting).to_contain_text(words["deadline runs"])
-        problems["customer-question"] = checked(page, f"{width}-question-waiting")
+        problems["customer-question"] = checked(page, f"{width}-{customer}-question-waiting")
         waiting.get_by_role("button", name=words["send answer"]).click()  # empty: said beside the field
         answer = waiting.get_by_role("textbox", name=words["your answer"])
         expect(answer).to_have_attribute("aria-invalid", "true")
@@ -133,7 +138,7 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
         files.get_by_role("button", name=words["attach"]).click()
         expect(files.get_by_label(words["file"])).to_have_attribute("aria-invalid", "true")
         expect(files).to_contain_text(words["not of its type"])
-        problems["file-refused"] = checked(page, f"{width}-evidence-refused")
+        problems["file-refused"] = checked(page, f"{width}-{customer}-evidence-refused")
         real = tmp_path / "路由器 error.png"
         real.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
         files.get_by_label(words["file"]).set_input_files(str(real))
@@ -141,14 +146,14 @@ def test_a_reviewer_asks_and_the_customer_answers_on_the_page_with_a_file(
         expect(page.get_by_role("region", name=words["files"]).get_by_role("listitem")).to_contain_text(
             "路由器 error.png"
         )
-        problems["file-attached"] = checked(page, f"{width}-evidence-attached")
+        problems["file-attached"] = checked(page, f"{width}-{customer}-evidence-attached")
 
         page.get_by_role("button", name=words["sign out"]).click()
         sign_in(reviewer, words["reviewer"])
         page.get_by_role("link", name=words["queue"]).click()
         row = page.get_by_role("table", name=words["table"]).get_by_role("row").filter(has_text=filed["requestId"])
         expect(row).to_contain_text(words["answered marker"])
-        problems["queue-answered"] = checked(page, f"{width}-question-queue")
+        problems["queue-answered"] = checked(page, f"{width}-{customer}-question-queue")
         row.get_by_role("link", name=filed["requestId"]).click()
         expect(page.get_by_text(words["customer answered"])).to_be_visible()
         with page.expect_download() as downloading:

@@ -155,7 +155,8 @@ def test_cancels_and_approvals_at_once_have_one_outcome_and_one_email(server: Se
     decisions = sum(count for subject, count in subjects.items() if DECISION_SUBJECT.search(subject))
     cancellations = sum(count for subject, count in subjects.items() if "is cancelled" in subject)
     assert (decisions, cancellations) == ((0, 1) if final["status"] == "CANCELLED" else (1, 0))
-    assert sum(subjects.values()) == 2  # and the acknowledgement
+    acknowledged = sum(count for subject, count in subjects.items() if "have received" in subject)
+    assert acknowledged == 1  # (an approval's payout may be emailed as sent meanwhile: PAYOUTS.md's own email)
 
 
 def test_one_idempotency_key_twenty_times_at_once_records_one_request(server: Server) -> None:

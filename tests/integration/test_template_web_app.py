@@ -57,6 +57,7 @@ def test_https_only_with_the_strict_content_security_policy(resources: dict[str,
     assert deployed["connect-src"] == [
         "'self'",
         "https://${RefundsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "https://${EvidenceBucket.RegionalDomainName}",  # the files' uploads go straight to the evidence bucket
         "https://${SignInDomainPrefix}-${AWS::AccountId}.auth.${AWS::Region}.amazoncognito.com",
     ]
     config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
