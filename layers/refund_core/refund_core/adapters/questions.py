@@ -13,7 +13,15 @@ from botocore.exceptions import ClientError
 from refund_core.adapters.dynamo import serialize
 from refund_core.adapters.records import Effect, EffectState, RequestRecord
 from refund_core.adapters.repository import effect_state, pending_update, transact_on_pending
-from refund_core.adapters.requests_table import history_puts, owed_again, owed_key, owed_put, request_key, transact
+from refund_core.adapters.requests_table import (
+    history_puts,
+    owed_again,
+    owed_key,
+    owed_put,
+    request_key,
+    transact,
+    transact_or_conflict,
+)
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import HistoryEntry, QuestionToCustomer, RequestStatus, utc_iso
@@ -88,15 +96,11 @@ def record_answer(request: RequestRecord, at: datetime, history: Iterable[Histor
         "question.askedAt = :asked AND attribute_not_exists(question.answeredAt)",
         {":asked": utc_iso(request.question.asked_at)},
     )
-    try:
-        transact([update, *history_puts(request.request_id, history)])
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        raise Conflict(
-            f"refund request {request.request_id} has no question waiting for your answer any more; read it again",
-            code="no_question",
-        ) from error
+    transact_or_conflict(
+        [update, *history_puts(request.request_id, history)],
+        f"refund request {request.request_id} has no question waiting for your answer any more; read it again",
+        "no_question",
+    )
 
 
 def record_written_answer(request: RequestRecord, at: datetime, entry: HistoryEntry, letter_id: str) -> None:

@@ -46,6 +46,7 @@ from refund_core.adapters.requests_table import (
     request_key,
     sent_email_put,
     transact,
+    transact_or_conflict,
 )
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict, ServiceBusy
@@ -599,15 +600,11 @@ def record_holder(
             "ExpressionAttributeValues": _serialize(values),
         }
     }
-    try:
-        transact([update, *history_puts(request.request_id, history)])
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        raise Conflict(
-            f"refund request {request.request_id} was taken, released or decided meanwhile; read it again",
-            code="holder_changed",
-        ) from error
+    transact_or_conflict(
+        [update, *history_puts(request.request_id, history)],
+        f"refund request {request.request_id} was taken, released or decided meanwhile; read it again",
+        "holder_changed",
+    )
 
 
 def record_cancellation(

@@ -73,6 +73,16 @@ def transact(writes: list[TransactWriteItemTypeDef]) -> None:
     raise Conflict("another change to the same claim came at the same moment; try again", code="try_again")
 
 
+def transact_or_conflict(writes: list[TransactWriteItemTypeDef], message: str, code: str) -> None:
+    """A transaction whose failed condition means the item changed since it was read: a Conflict saying so."""
+    try:
+        transact(writes)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        raise Conflict(message, code=code) from error
+
+
 def owed_key(request_id: str, effect: Effect) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{OWED_SK_PREFIX}{effect}"}}
 

@@ -220,16 +220,17 @@ class AnswerQuestion(_Command):
         return _free_text(value)
 
 
-EvaluateCommand = Annotated[
+# What a reviewer may do to a request (POST /refund-requests/{id}/evaluate), told apart by its `action`.
+type EvaluateAction = (
     AssessCommand
     | ApproveCommand
     | RefuseCommand
     | TakeCommand
     | ReleaseCommand
     | ConfirmApprovalCommand
-    | AskCustomerCommand,
-    Field(discriminator="action"),
-]
+    | AskCustomerCommand
+)
+EvaluateCommand = Annotated[EvaluateAction, Field(discriminator="action")]
 
 
 class AttachEvidence(_Command):

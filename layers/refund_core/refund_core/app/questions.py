@@ -21,20 +21,20 @@ CUSTOMER_ANSWERED = "customer answered"
 MAX_WRITTEN_ANSWER_CHARACTERS = 4000
 
 
+def _as_written(request: RequestRecord, history: list[HistoryEntry], **changes: object) -> RequestRecord:
+    """The request as the write left it: its next version, the history entries added."""
+    return request.model_copy(
+        update={**changes, "version": request.version + 1, "history": (*request.history, *history)}
+    )
+
+
 def ask_customer(caller: Caller, request: RequestRecord, question: str, at: datetime) -> RequestRecord:
     """The reviewer's question open on the pending `request` (in place of one still unanswered), and emailed."""
     asked = QuestionToCustomer(question=question, asked_by=caller.username, asked_at=at)
     history = [HistoryEntry(at=at, event=QUESTION_ASKED, by=caller.username, detail=question)]
     questions.record_question(request, asked, history)
     count("QuestionsAsked")
-    return request.model_copy(
-        update={
-            "question": asked,
-            "customer_answered_at": None,
-            "version": request.version + 1,
-            "history": (*request.history, *history),
-        }
-    )
+    return _as_written(request, history, question=asked, customer_answered_at=None)
 
 
 def answer_question(caller: Caller, request_id: str, answer: str, at: datetime) -> RequestRecord:
@@ -46,14 +46,7 @@ def answer_question(caller: Caller, request_id: str, answer: str, at: datetime) 
     questions.record_answer(request, at, history)
     count_by("CustomerAnswers", "page")
     answered = request.question.model_copy(update={"answered_at": at}) if request.question else None
-    return request.model_copy(
-        update={
-            "question": answered,
-            "customer_answered_at": at,
-            "version": request.version + 1,
-            "history": (*request.history, *history),
-        }
-    )
+    return _as_written(request, history, question=answered, customer_answered_at=at)
 
 
 def answer_by_letter(request: RequestRecord, text: str, letter_id: str, at: datetime) -> None:

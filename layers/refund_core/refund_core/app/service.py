@@ -20,7 +20,7 @@ from refund_core.app.inputs import (
     AskCustomerCommand,
     AssessCommand,
     ConfirmApprovalCommand,
-    RefuseCommand,
+    EvaluateAction,
     ReleaseCommand,
     SubmitRefundRequest,
     TakeCommand,
@@ -472,13 +472,7 @@ def _confirmed(caller: Caller, request: RequestRecord, at: datetime) -> tuple[De
 def evaluate_refund_request(
     caller: Caller,
     request_id: str,
-    command: AssessCommand
-    | ApproveCommand
-    | RefuseCommand
-    | TakeCommand
-    | ReleaseCommand
-    | ConfirmApprovalCommand
-    | AskCustomerCommand,
+    command: EvaluateAction,
     now: datetime | None = None,
 ) -> RefundRequestResource:
     """A reviewer takes a pending request or releases it, re-assesses it on today's facts (under the policy in
