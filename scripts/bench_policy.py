@@ -142,7 +142,7 @@ def simulations() -> list[SimulationRun]:
     """The service's own work per size, DynamoDB's pages stubbed: the stored items of one page (1,000, as a
     Query page holds) validated into requests as the repository does, for as many requests as the period
     holds; time, then peak memory (tracemalloc) in a second run."""
-    from refund_core.adapters import repository  # noqa: PLC0415
+    from refund_core.adapters import request_reads  # noqa: PLC0415
     from refund_core.adapters.records import RequestRecord  # noqa: PLC0415
     from refund_core.adapters.repository import request_item  # noqa: PLC0415
     from refund_core.app import policies  # noqa: PLC0415
@@ -150,7 +150,7 @@ def simulations() -> list[SimulationRun]:
 
     runs = []
     stack = LocalAws(execute_state_machine=False).start()
-    real = repository.requests_to_replay
+    real = request_reads.requests_to_replay
     try:
         now = datetime.now(UTC)
         page = [request_item(request) for request in _requests(PAGE, now)]
@@ -161,7 +161,7 @@ def simulations() -> list[SimulationRun]:
                 for index in range(size):
                     yield RequestRecord.model_validate(page[index % PAGE] | {"requestId": f"rr_{index:08d}"})
 
-            repository.requests_to_replay = stored
+            request_reads.requests_to_replay = stored
             started = time.perf_counter()
             result = policies.simulate(owner, "bench", period)
             seconds = time.perf_counter() - started
@@ -171,7 +171,7 @@ def simulations() -> list[SimulationRun]:
             tracemalloc.stop()
             runs.append(SimulationRun(result.requests, result.changed_count, seconds, peak / 2**20, Counter()))
     finally:
-        repository.requests_to_replay = real
+        request_reads.requests_to_replay = real
         stack.stop()
     return runs
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import bench_load
 
-from refund_core.adapters import repository
+from refund_core.adapters import owed_effects
 from refund_core.app import outbox, service
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
@@ -66,7 +66,7 @@ def _template_state(directory: Path) -> None:
             request = service.submit_refund_request(caller, command, now=now)
             if n % 10 == 1:
                 service.cancel_refund_request(caller, request.request_id, now=now + timedelta(minutes=5))
-        while owed := repository.owed_effects(before=datetime.now(UTC) + timedelta(days=1), limit=100).items:
+        while owed := owed_effects.owed_effects(before=datetime.now(UTC) + timedelta(days=1), limit=100).items:
             for effect in owed:
                 if outbox.deliver(effect.request_id, effect.effect).outcome != "done":
                     raise SystemExit(f"bench: {effect.effect} of {effect.request_id} was not delivered")

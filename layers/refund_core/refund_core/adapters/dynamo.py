@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -94,3 +97,35 @@ def decode_token(token: str, expected_keys: set[str], partition: tuple[str, str]
     if not valid:
         raise InvalidInput("nextToken is not a token this service issued", field="nextToken")
     return dict(key)
+
+
+@dataclass(frozen=True)
+class Page[Item]:
+    """One page of a listing, and the token of the next one (None: this was the last)."""
+
+    items: tuple[Item, ...]
+    next_token: str | None
+
+
+_BATCH_TRIES = 5
+_BATCH_BACKOFF_SECONDS = 0.02
+
+
+def batch_get(
+    table: str, keys: list[dict[str, AttributeValueTypeDef]], projection: str | None = None
+) -> list[dict[str, Any]]:
+    """The table's items of `keys` (at most 100), read consistently; unprocessed keys tried again with jitter (a
+    projection may name `#status`)."""
+    request: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+    if projection:
+        request |= {"ProjectionExpression": projection, "ExpressionAttributeNames": {"#status": "status"}}
+    unprocessed: dict[str, Any] = {table: request}
+    found: list[dict[str, Any]] = []
+    for attempt in range(_BATCH_TRIES):
+        response = call("batch_get_item", RequestItems=unprocessed)
+        found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
+        unprocessed = dict(response.get("UnprocessedKeys") or {})
+        if not unprocessed:
+            return found
+        time.sleep(random.uniform(0, _BATCH_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
+    raise ServiceBusy("the service is busy; try again in a few seconds")

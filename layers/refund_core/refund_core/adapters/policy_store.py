@@ -19,9 +19,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, TypeAdapter
 
 from refund_core.adapters import clients
+from refund_core.adapters.dynamo import Page, call, decode_token, encode_token, query_all
 from refund_core.adapters.dynamo import busy as _busy
-from refund_core.adapters.dynamo import call, decode_token, encode_token, query_all
-from refund_core.adapters.repository import Page
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.document import Policy, PublishedPolicy

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import serialize
+from refund_core.adapters.owed_effects import effect_state
 from refund_core.adapters.records import Effect, EffectState, RequestRecord
-from refund_core.adapters.repository import effect_state, pending_update, transact_on_pending
+from refund_core.adapters.repository import pending_update, transact_on_pending
 from refund_core.adapters.requests_table import (
     history_puts,
     owed_again,

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import customer_records
+from refund_core.adapters.dynamo import Page, batch_get, deserialize, query_all
 from refund_core.adapters.dynamo import call as _call
 from refund_core.adapters.dynamo import decode_token as _decode_token
-from refund_core.adapters.dynamo import deserialize, query_all
 from refund_core.adapters.dynamo import encode_token as _encode_token
 from refund_core.adapters.dynamo import serialize as _serialize
 from refund_core.adapters.payouts import PAYOUT_SK, payout_from, payout_put
@@ -28,23 +28,15 @@ from refund_core.adapters.records import (
     REQUEST_SK,
     ClaimsRecord,
     Effect,
-    EffectState,
     OrderClaim,
-    OwedEffect,
-    ReportedRequest,
     RequestRecord,
 )
 from refund_core.adapters.requests_table import (
-    OWED_INDEX,
-    OWED_PARTITION,
     cancellation_codes,
     cancellation_reasons,
-    effect_update,
     history_puts,
-    owed_key,
     owed_put,
     request_key,
-    sent_email_put,
     transact,
     transact_or_conflict,
 )
@@ -210,24 +202,6 @@ def _claims_filed_before(username: str) -> ClaimsRecord:
     )
 
 
-def _batch_get(keys: list[dict[str, AttributeValueTypeDef]], projection: str | None = None) -> list[dict[str, Any]]:
-    """The requests table's items of `keys` (at most 100), read consistently; unprocessed keys tried again."""
-    table = settings().requests_table_name
-    request: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
-    if projection:
-        request |= {"ProjectionExpression": projection, "ExpressionAttributeNames": {"#status": "status"}}
-    unprocessed: dict[str, Any] = {table: request}
-    found: list[dict[str, Any]] = []
-    for attempt in range(_BATCH_TRIES):
-        response = _call("batch_get_item", RequestItems=unprocessed)
-        found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
-        unprocessed = dict(response.get("UnprocessedKeys") or {})
-        if not unprocessed:
-            return found
-        time.sleep(random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
-    raise ServiceBusy("the service is busy; try again in a few seconds")
-
-
 @dataclass(frozen=True)
 class OrderRequest:
     request_id: str
@@ -240,11 +214,15 @@ def requests_of_orders(username: str, order_ids: Iterable[str]) -> dict[str, Ord
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return {}
-    claims = _batch_get([_order_claim_key(order_id) for order_id in ids])
+    claims = batch_get(settings().requests_table_name, [_order_claim_key(order_id) for order_id in ids])
     held = {str(item["pk"]).removeprefix("ORDER#"): str(item["requestId"]) for item in claims if item.get("requestId")}
     if not held:
         return {}
-    requests = _batch_get([request_key(request_id) for request_id in held.values()], "requestId, #status, username")
+    requests = batch_get(
+        settings().requests_table_name,
+        [request_key(request_id) for request_id in held.values()],
+        "requestId, #status, username",
+    )
     status = {
         str(item["requestId"]): RequestStatus(item["status"]) for item in requests if item["username"] == username
     }
@@ -369,14 +347,6 @@ def get_request_item(request_id: str) -> RequestRecord | None:
     )
     item = response.get("Item")
     return RequestRecord.model_validate(deserialize(item)) if item else None
-
-
-@dataclass(frozen=True)
-class Page[Item]:
-    """One page of a listing, and the token of the next one (None: this was the last)."""
-
-    items: tuple[Item, ...]
-    next_token: str | None
 
 
 @dataclass(frozen=True)
@@ -646,249 +616,3 @@ def _free_order(request: RequestRecord) -> TransactWriteItemTypeDef:
             },
         }
     }
-
-
-def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> dict[str, Any]:
-    """A history entry keyed by what happened (`email#decision`), not when: there is one of each. History is
-    read in the order of `at`, so this key needs no timestamp."""
-    return {
-        "pk": f"REQUEST#{request_id}",
-        "sk": f"HISTORY#{once_key}",
-        **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-
-
-# ---- what requests owe ------------------------------------------------------------------------------------
-
-
-def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: float) -> OwedEffect | None:
-    """Holds an owed effect for one delivery until its lease ends; None when it is not owed (done, held by
-    another delivery, uncertain, or not there)."""
-    lease_until = now + timedelta(seconds=lease_seconds)
-    update = effect_update(
-        request_id,
-        effect,
-        "SET #state = :sending, leaseUntil = :lease, attempts = attempts + :one",
-        "#state = :owed",
-        {
-            ":sending": str(EffectState.SENDING),
-            ":owed": str(EffectState.OWED),
-            ":lease": utc_iso(lease_until),
-            ":one": 1,
-        },
-    )["Update"]
-    try:
-        response = _call("update_item", **update, ReturnValues="ALL_NEW")
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
-    return OwedEffect.model_validate(deserialize(response["Attributes"]))
-
-
-def effect_state(request_id: str, effect: Effect) -> EffectState | None:
-    """Where an owed effect of the request stands (None: it was never owed), read consistently."""
-    response = _call(
-        "get_item",
-        TableName=settings().requests_table_name,
-        Key=owed_key(request_id, effect),
-        ProjectionExpression="#state",
-        ExpressionAttributeNames={"#state": "state"},
-        ConsistentRead=True,
-    )
-    item = response.get("Item")
-    return EffectState(deserialize(item)["state"]) if item else None
-
-
-def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:
-    """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
-    update = effect_update(
-        owed.request_id,
-        owed.effect,
-        "SET #state = :done, doneAt = :at, outcome = :outcome REMOVE leaseUntil, nextAttemptAt, gsi3pk, gsi3sk",
-        "#state = :sending AND leaseUntil = :lease",
-        {
-            ":done": str(EffectState.DONE),
-            ":sending": str(EffectState.SENDING),
-            ":at": utc_iso(at),
-            ":outcome": outcome,
-            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
-        },
-    )
-    history: TransactWriteItemTypeDef = {
-        "Put": {
-            "TableName": settings().requests_table_name,
-            "Item": _serialize(_once_history_item(owed.request_id, entry, owed.history_key)),
-        }
-    }
-    # An email's Message-ID is SES's id: a reply that names it (In-Reply-To, References) finds its request.
-    sent = (sent_email_put(outcome, owed.request_id),) if owed.effect.is_email else ()
-    transact([update, history, *sent])
-
-
-def effect_waits(owed: OwedEffect, next_attempt_at: datetime, reason: str) -> None:
-    """Not done this time (SES failed, or no address yet): owed again, to try from `next_attempt_at`."""
-    update = effect_update(
-        owed.request_id,
-        owed.effect,
-        "SET #state = :owed, nextAttemptAt = :next, outcome = :reason REMOVE leaseUntil",
-        "#state = :sending AND leaseUntil = :lease",
-        {
-            ":owed": str(EffectState.OWED),
-            ":sending": str(EffectState.SENDING),
-            ":next": utc_iso(next_attempt_at),
-            ":reason": reason[:500],
-            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
-        },
-    )["Update"]
-    try:
-        _call("update_item", **update)
-    except ClientError as error:  # lost the lease meanwhile: whoever holds it now decides
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-
-
-def effect_uncertain(owed: OwedEffect, reason: str) -> bool:
-    """A delivery's lease ran out with nothing recorded: SES may have sent it. Marked so, never repeated without
-    a person (docs/design.md "What requests owe"), and moved to the index's `UNCERTAIN` partition, where
-    operators list them and the reconciler no longer reads them; False when it changed meanwhile."""
-    update = effect_update(
-        owed.request_id,
-        owed.effect,
-        "SET #state = :uncertain, outcome = :reason, gsi3pk = :uncertain",
-        "#state = :sending AND leaseUntil = :lease",
-        {
-            ":uncertain": str(EffectState.UNCERTAIN),
-            ":sending": str(EffectState.SENDING),
-            ":reason": reason,
-            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
-        },
-    )["Update"]
-    try:
-        _call("update_item", **update)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def owed_effects(before: datetime, limit: int, next_token: str | None = None) -> Page[OwedEffect]:
-    """What is still owed, owed before `before`, oldest first, from the sparse index of what is owed
-    (eventually consistent: each delivery takes its effect with a conditional write)."""
-    arguments: dict[str, Any] = {
-        "TableName": settings().requests_table_name,
-        "IndexName": OWED_INDEX,
-        "KeyConditionExpression": "gsi3pk = :owed AND gsi3sk < :before",
-        "ExpressionAttributeValues": {":owed": {"S": OWED_PARTITION}, ":before": {"S": utc_iso(before)}},
-        "Limit": limit,
-    }
-    if next_token:
-        arguments["ExclusiveStartKey"] = _decode_token(
-            next_token, {"pk", "sk", "gsi3pk", "gsi3sk"}, ("gsi3pk", OWED_PARTITION)
-        )
-    response = _call("query", **arguments)
-    items = tuple(OwedEffect.model_validate(deserialize(item)) for item in response.get("Items", []))
-    last = response.get("LastEvaluatedKey")
-    return Page(items=items, next_token=_encode_token(last) if last else None)
-
-
-def oldest_owed() -> OwedEffect | None:
-    page = _call(
-        "query",
-        TableName=settings().requests_table_name,
-        IndexName=OWED_INDEX,
-        KeyConditionExpression="gsi3pk = :owed",
-        ExpressionAttributeValues={":owed": {"S": OWED_PARTITION}},
-        Limit=1,
-    )
-    items = page.get("Items", [])
-    return OwedEffect.model_validate(deserialize(items[0])) if items else None
-
-
-# ---- the supervisors' reports -----------------------------------------------------------------------------
-
-BY_RECEIVED_INDEX = "ByReceived"
-
-
-def _months(start: datetime, before: datetime) -> list[str]:
-    """The UTC months (`YYYY-MM`) from `start` to just before `before`."""
-    month = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    months = []
-    while month < before:
-        months.append(f"{month:%Y-%m}")
-        month = (month + timedelta(days=32)).replace(day=1)
-    return months
-
-
-def requests_received(start: datetime, before: datetime) -> list[ReportedRequest]:
-    """Every request received from `start` to just before `before`, oldest first (the ByReceived index:
-    what was written a moment ago may be a moment late). Requests the first release recorded are not in it."""
-    found: list[ReportedRequest] = []
-    for month in _months(start, before):
-        found += [
-            ReportedRequest.model_validate(item)
-            for item in query_all(
-                {
-                    "TableName": settings().requests_table_name,
-                    "IndexName": BY_RECEIVED_INDEX,
-                    "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
-                    "ExpressionAttributeValues": _serialize(
-                        {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
-                    ),
-                }
-            )
-        ]
-    return found
-
-
-def open_requests() -> list[ReportedRequest]:
-    """Every pending request (the ByStatus index)."""
-    return [
-        ReportedRequest.model_validate(item)
-        for item in query_all(
-            {
-                "TableName": settings().requests_table_name,
-                "IndexName": BY_STATUS_INDEX,
-                "KeyConditionExpression": "gsi1pk = :pending",
-                "ExpressionAttributeValues": {":pending": {"S": f"STATUS#{RequestStatus.PENDING}"}},
-            }
-        )
-    ]
-
-
-_REPLAY_KEYS_PER_PAGE = 1000  # about 100 KB of keys, well under a Query page's 1 MB
-_BATCH_GET_KEYS = 100  # BatchGetItem's limit
-
-
-def requests_to_replay(start: datetime, before: datetime) -> Iterator[RequestRecord]:
-    """Every request received from `start` to just before `before`, oldest first, a page at a time: the
-    ByReceived index names them (its keys only, up to 1,000 a page), and the request items are read
-    consistently, 100 per BatchGetItem. Memory holds one page, however long the period."""
-    for month in _months(start, before):
-        arguments: dict[str, Any] = {
-            "TableName": settings().requests_table_name,
-            "IndexName": BY_RECEIVED_INDEX,
-            "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
-            "ExpressionAttributeValues": _serialize(
-                {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
-            ),
-            "ProjectionExpression": "pk, sk",
-            "Limit": _REPLAY_KEYS_PER_PAGE,
-        }
-        while True:
-            response = _call("query", **arguments)
-            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
-            for first in range(0, len(keys), _BATCH_GET_KEYS):
-                batch = keys[first : first + _BATCH_GET_KEYS]
-                # Read whole: DynamoDB bills a read by the item's size whatever it projects, and a projection
-                # made the local emulator copy every item (a simulation of 700 requests outlasted the API's 29 s).
-                found = {item["requestId"]: item for item in _batch_get(batch)}
-                # ... in the order received; one deleted since the index named it is not replayed.
-                for key in batch:
-                    item = found.get(key["pk"]["S"].removeprefix("REQUEST#"))
-                    if item is not None:
-                        yield RequestRecord.model_validate(item)
-            if "LastEvaluatedKey" not in response:
-                break
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from refund_core.adapters import customer_records, outbound, repository
+from refund_core.adapters import customer_records, outbound, owed_effects, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
 from refund_core.adapters.settings import settings
 from refund_core.adapters.stripe_refunds import ProcessorUnavailable
@@ -141,7 +141,7 @@ def _record_done(owed: OwedEffect, outcome: str, entry: HistoryEntry) -> bool:
     done effect with no record of it would be uncertain."""
     for attempt in range(_RECORD_TRIES):
         try:
-            repository.effect_done(owed, outcome, entry.at, entry)
+            owed_effects.effect_done(owed, outcome, entry.at, entry)
             return True
         except (ClientError, BotoCoreError):
             logger.exception("an effect done could not be recorded", request_id=owed.request_id, effect=owed.effect)
@@ -153,7 +153,7 @@ def _record_done(owed: OwedEffect, outcome: str, entry: HistoryEntry) -> bool:
 def _deliver_payout(request_id: str, at: datetime) -> Delivered:
     """The payout's sending (refund_core.app.payouts): a processor or billing that cannot be reached, or does
     not say what it did, leaves it owed, tried again with backoff (asking first what the last try did)."""
-    owed = repository.take_effect(request_id, Effect.PAYOUT, at, settings().outbox_lease_seconds)
+    owed = owed_effects.take_effect(request_id, Effect.PAYOUT, at, settings().outbox_lease_seconds)
     if owed is None:
         return Delivered("not owed")
     try:
@@ -162,7 +162,7 @@ def _deliver_payout(request_id: str, at: datetime) -> Delivered:
         retry_in = retry_after_seconds(owed.attempts)
         logger.warning("a payout could not be sent; it will be tried again", request_id=request_id, error=str(error))
         count_by("DeliveriesFailed", "payout")
-        repository.effect_waits(owed, at + timedelta(seconds=retry_in), type(error).__name__)
+        owed_effects.effect_waits(owed, at + timedelta(seconds=retry_in), type(error).__name__)
         return Delivered("failed", retry_in)
     logger.info("payout sending done", request_id=request_id, outcome=outcome)
     return Delivered("done")
@@ -180,23 +180,23 @@ def deliver(request_id: str, effect: Effect, now: datetime | None = None) -> Del
         perform = _prepare(effect, request) if request is not None else None
     except NoRecipient:
         # Not a failure to retry soon: the email goes once an address of record arrives (the reconciler).
-        owed = repository.take_effect(request_id, effect, at, settings().outbox_lease_seconds)
+        owed = owed_effects.take_effect(request_id, effect, at, settings().outbox_lease_seconds)
         if owed is None:
             return Delivered("not owed")
         logger.warning("no address for a customer email", request_id=request_id, effect=effect)
         count("EmailsWithoutAddress")
-        repository.effect_waits(owed, at + timedelta(seconds=_NO_ADDRESS_RETRY_SECONDS), "no address of record")
+        owed_effects.effect_waits(owed, at + timedelta(seconds=_NO_ADDRESS_RETRY_SECONDS), "no address of record")
         return Delivered("waits")
-    owed = repository.take_effect(request_id, effect, at, settings().outbox_lease_seconds)
+    owed = owed_effects.take_effect(request_id, effect, at, settings().outbox_lease_seconds)
     if owed is None:
         return Delivered("not owed")
-    if effect in _PAYOUT_EMAILS and repository.effect_state(request_id, Effect.DECISION) is not EffectState.DONE:
+    if effect in _PAYOUT_EMAILS and owed_effects.effect_state(request_id, Effect.DECISION) is not EffectState.DONE:
         # The customer hears of the decision before they hear that its refund was sent (both owed at once).
-        repository.effect_waits(owed, at + timedelta(seconds=_AFTER_THE_DECISION_SECONDS), "waits for the decision")
+        owed_effects.effect_waits(owed, at + timedelta(seconds=_AFTER_THE_DECISION_SECONDS), "waits for the decision")
         return Delivered("failed", _AFTER_THE_DECISION_SECONDS)
     if perform is None:
         logger.error("an owed effect of a request that is gone", request_id=request_id, effect=effect)
-        repository.effect_waits(owed, at + timedelta(seconds=_LONGEST_RETRY_SECONDS), "the request is gone")
+        owed_effects.effect_waits(owed, at + timedelta(seconds=_LONGEST_RETRY_SECONDS), "the request is gone")
         return Delivered("waits")
     try:
         outcome, entry = perform()
@@ -204,7 +204,7 @@ def deliver(request_id: str, effect: Effect, now: datetime | None = None) -> Del
         retry_in = retry_after_seconds(owed.attempts)
         logger.warning("delivery failed; it will be tried again", request_id=request_id, effect=effect)
         count_by("DeliveriesFailed", effect.email_kind if effect.is_email else REFUND_DECIDED)
-        repository.effect_waits(owed, at + timedelta(seconds=retry_in), type(error).__name__)
+        owed_effects.effect_waits(owed, at + timedelta(seconds=retry_in), type(error).__name__)
         return Delivered("failed", retry_in)
     _record_done(owed, outcome, entry)
     logger.info("effect done", request_id=request_id, effect=effect)
@@ -227,7 +227,7 @@ def _lease_ran_out(owed: OwedEffect, before: datetime) -> bool:
 def _owed_again(owed: OwedEffect, at: datetime) -> bool:
     """A payout's sending whose delivery never said what it did: owed again, for its next attempt asks the
     processor what the last one did before it sends (an email's is uncertain: SES cannot be asked)."""
-    repository.effect_waits(owed, at, "the delivery's lease ran out; the processor is asked before a second sending")
+    owed_effects.effect_waits(owed, at, "the delivery's lease ran out; the processor is asked before a second sending")
     return True
 
 
@@ -249,14 +249,14 @@ def reconcile(now: datetime | None = None) -> Reconciled:
     seen = 0
     token: str | None = None
     while seen < RECONCILE_MOST:
-        page = repository.owed_effects(before=at - grace, limit=RECONCILE_PAGE, next_token=token)
+        page = owed_effects.owed_effects(before=at - grace, limit=RECONCILE_PAGE, next_token=token)
         for owed in page.items:
             seen += 1
             if (owed.state is EffectState.OWED and (owed.next_attempt_at is None or owed.next_attempt_at <= at)) or (
                 _lease_ran_out(owed, at - grace) and owed.effect is Effect.PAYOUT and _owed_again(owed, at)
             ):
                 queued.append(delivery(owed))
-            elif _lease_ran_out(owed, at - grace) and repository.effect_uncertain(
+            elif _lease_ran_out(owed, at - grace) and owed_effects.effect_uncertain(
                 owed, "the delivery's lease ran out and nothing recorded it"
             ):
                 uncertain += 1
@@ -266,7 +266,7 @@ def reconcile(now: datetime | None = None) -> Reconciled:
             break
     if queued:
         outbound.enqueue_deliveries(queued)
-    oldest = repository.oldest_owed()
+    oldest = owed_effects.oldest_owed()
     age = (at - oldest.owed_at).total_seconds() if oldest else 0.0
     metrics.add_metric(name="OldestOwedEffectAgeSeconds", unit=MetricUnit.Seconds, value=age)
     # The payouts sent with no news for an hour: the processor is asked (its webhooks may have been lost).

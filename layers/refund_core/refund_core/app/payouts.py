@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from refund_core.adapters import customer_records, outbound, payouts, repository, stripe_refunds
+from refund_core.adapters import customer_records, outbound, payouts, request_reads, stripe_refunds
 from refund_core.adapters.payouts import Done
 from refund_core.adapters.records import Effect, OwedEffect, RequestRecord
 from refund_core.adapters.settings import settings
@@ -470,7 +470,7 @@ def payouts_csv(
     end = end or ReviewCalendar(policies.in_force(at)).local_date(at)
     start = start or end - timedelta(days=REPORT_DAYS - 1)
     check_period(start, end, "report")
-    received = repository.requests_received(hong_kong_day_start(start), hong_kong_day_start(end + timedelta(days=1)))
+    received = request_reads.requests_received(hong_kong_day_start(start), hong_kong_day_start(end + timedelta(days=1)))
     approved = [request for request in received if request.status is RequestStatus.APPROVED and request.decision]
     found = payouts.payouts_of(request.request_id for request in approved)
     written = io.StringIO()

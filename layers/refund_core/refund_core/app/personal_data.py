@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from refund_core.adapters import customer_records, repository
-from refund_core.adapters.repository import Page, RequestFilter
+from refund_core.adapters.dynamo import Page
+from refund_core.adapters.repository import RequestFilter
 from refund_core.app import service
 from refund_core.app.resources import OrderList, OrderResource, PersonalData, PersonalProfile
 from refund_core.errors import NotASupervisor

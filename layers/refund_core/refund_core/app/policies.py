@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from refund_core.adapters import policy_store, repository
+from refund_core.adapters import policy_store, request_reads
+from refund_core.adapters.dynamo import Page
 from refund_core.adapters.policy_store import AuditEntry, PolicyAction, PolicyDraft
-from refund_core.adapters.repository import Page
 from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
@@ -199,7 +199,7 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
     draft = _draft(version)
     check_period(period.start, period.end, "simulation")
     tally = Tally(draft.document)
-    for request in repository.requests_to_replay(
+    for request in request_reads.requests_to_replay(
         hong_kong_day_start(period.start), hong_kong_day_start(period.end + timedelta(days=1))
     ):
         tally.add(request, request.facts)

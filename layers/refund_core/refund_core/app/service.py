@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from refund_core.adapters import customer_records, repository, workflow
+from refund_core.adapters import customer_records, repository, request_reads, workflow
+from refund_core.adapters.dynamo import Page
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
-from refund_core.adapters.repository import ClaimContext, ClaimsChanged, Page, RequestFilter
+from refund_core.adapters.repository import ClaimContext, ClaimsChanged, RequestFilter
 from refund_core.adapters.settings import settings
 from refund_core.app import payouts, policies, questions, reports
 from refund_core.app.inputs import (
@@ -642,13 +643,13 @@ def _period(caller: Caller, start: date | None, end: date | None, now: datetime)
 
 
 def _received_in(first: date, last: date) -> list[ReportedRequest]:
-    return repository.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+    return request_reads.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
 
 
 def queue_counts(caller: Caller) -> QueueCounts:
     if not caller.is_reviewer:
         raise NotAReviewer("only refund reviewers and supervisors see the queue")
-    open_now = repository.open_requests()
+    open_now = request_reads.open_requests()
     return QueueCounts(
         pending=len(open_now),
         overdue=sum(request.overdue for request in open_now),
@@ -665,7 +666,12 @@ def service_levels(
     first, last = _period(caller, start, end, at)
     calendar = ReviewCalendar(policies.in_force(at))
     return reports.service_levels(
-        first, last, received=_received_in(first, last), open_now=repository.open_requests(), now=at, calendar=calendar
+        first,
+        last,
+        received=_received_in(first, last),
+        open_now=request_reads.open_requests(),
+        now=at,
+        calendar=calendar,
     )
 
 

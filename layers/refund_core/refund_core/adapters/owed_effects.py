@@ -1,0 +1,186 @@
+"""What requests owe (docs/design.md "What requests owe"), in the requests table: each effect's item taken with a
+lease for one delivery, done (with its history entry and, for an email, which request SES's message id was
+about), owed again after a failure, or marked uncertain; and the sparse index of what is still owed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.records import EffectState, OwedEffect
+from refund_core.adapters.requests_table import (
+    OWED_INDEX,
+    OWED_PARTITION,
+    effect_update,
+    owed_key,
+    sent_email_put,
+    transact,
+)
+from refund_core.adapters.settings import settings
+from refund_core.policy.models import HistoryEntry, utc_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from refund_core.adapters.records import Effect
+
+
+def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> dict[str, Any]:
+    """A history entry keyed by what happened (`email#decision`), not when: there is one of each. History is
+    read in the order of `at`, so this key needs no timestamp."""
+    return {
+        "pk": f"REQUEST#{request_id}",
+        "sk": f"HISTORY#{once_key}",
+        **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
+# ---- what requests owe ------------------------------------------------------------------------------------
+
+
+def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: float) -> OwedEffect | None:
+    """Holds an owed effect for one delivery until its lease ends; None when it is not owed (done, held by
+    another delivery, uncertain, or not there)."""
+    lease_until = now + timedelta(seconds=lease_seconds)
+    update = effect_update(
+        request_id,
+        effect,
+        "SET #state = :sending, leaseUntil = :lease, attempts = attempts + :one",
+        "#state = :owed",
+        {
+            ":sending": str(EffectState.SENDING),
+            ":owed": str(EffectState.OWED),
+            ":lease": utc_iso(lease_until),
+            ":one": 1,
+        },
+    )["Update"]
+    try:
+        response = call("update_item", **update, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return OwedEffect.model_validate(deserialize(response["Attributes"]))
+
+
+def effect_state(request_id: str, effect: Effect) -> EffectState | None:
+    """Where an owed effect of the request stands (None: it was never owed), read consistently."""
+    response = call(
+        "get_item",
+        TableName=settings().requests_table_name,
+        Key=owed_key(request_id, effect),
+        ProjectionExpression="#state",
+        ExpressionAttributeNames={"#state": "state"},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return EffectState(deserialize(item)["state"]) if item else None
+
+
+def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:
+    """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
+    update = effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :done, doneAt = :at, outcome = :outcome REMOVE leaseUntil, nextAttemptAt, gsi3pk, gsi3sk",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":done": str(EffectState.DONE),
+            ":sending": str(EffectState.SENDING),
+            ":at": utc_iso(at),
+            ":outcome": outcome,
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )
+    history: TransactWriteItemTypeDef = {
+        "Put": {
+            "TableName": settings().requests_table_name,
+            "Item": serialize(_once_history_item(owed.request_id, entry, owed.history_key)),
+        }
+    }
+    # An email's Message-ID is SES's id: a reply that names it (In-Reply-To, References) finds its request.
+    sent = (sent_email_put(outcome, owed.request_id),) if owed.effect.is_email else ()
+    transact([update, history, *sent])
+
+
+def effect_waits(owed: OwedEffect, next_attempt_at: datetime, reason: str) -> None:
+    """Not done this time (SES failed, or no address yet): owed again, to try from `next_attempt_at`."""
+    update = effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :owed, nextAttemptAt = :next, outcome = :reason REMOVE leaseUntil",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":owed": str(EffectState.OWED),
+            ":sending": str(EffectState.SENDING),
+            ":next": utc_iso(next_attempt_at),
+            ":reason": reason[:500],
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )["Update"]
+    try:
+        call("update_item", **update)
+    except ClientError as error:  # lost the lease meanwhile: whoever holds it now decides
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def effect_uncertain(owed: OwedEffect, reason: str) -> bool:
+    """A delivery's lease ran out with nothing recorded: SES may have sent it. Marked so, never repeated without
+    a person (docs/design.md "What requests owe"), and moved to the index's `UNCERTAIN` partition, where
+    operators list them and the reconciler no longer reads them; False when it changed meanwhile."""
+    update = effect_update(
+        owed.request_id,
+        owed.effect,
+        "SET #state = :uncertain, outcome = :reason, gsi3pk = :uncertain",
+        "#state = :sending AND leaseUntil = :lease",
+        {
+            ":uncertain": str(EffectState.UNCERTAIN),
+            ":sending": str(EffectState.SENDING),
+            ":reason": reason,
+            ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
+        },
+    )["Update"]
+    try:
+        call("update_item", **update)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def owed_effects(before: datetime, limit: int, next_token: str | None = None) -> Page[OwedEffect]:
+    """What is still owed, owed before `before`, oldest first, from the sparse index of what is owed
+    (eventually consistent: each delivery takes its effect with a conditional write)."""
+    arguments: dict[str, Any] = {
+        "TableName": settings().requests_table_name,
+        "IndexName": OWED_INDEX,
+        "KeyConditionExpression": "gsi3pk = :owed AND gsi3sk < :before",
+        "ExpressionAttributeValues": {":owed": {"S": OWED_PARTITION}, ":before": {"S": utc_iso(before)}},
+        "Limit": limit,
+    }
+    if next_token:
+        arguments["ExclusiveStartKey"] = decode_token(
+            next_token, {"pk", "sk", "gsi3pk", "gsi3sk"}, ("gsi3pk", OWED_PARTITION)
+        )
+    response = call("query", **arguments)
+    items = tuple(OwedEffect.model_validate(deserialize(item)) for item in response.get("Items", []))
+    last = response.get("LastEvaluatedKey")
+    return Page(items=items, next_token=encode_token(last) if last else None)
+
+
+def oldest_owed() -> OwedEffect | None:
+    page = call(
+        "query",
+        TableName=settings().requests_table_name,
+        IndexName=OWED_INDEX,
+        KeyConditionExpression="gsi3pk = :owed",
+        ExpressionAttributeValues={":owed": {"S": OWED_PARTITION}},
+        Limit=1,
+    )
+    items = page.get("Items", [])
+    return OwedEffect.model_validate(deserialize(items[0])) if items else None
