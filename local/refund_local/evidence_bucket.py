@@ -3,8 +3,8 @@ sign them for EVIDENCE_ENDPOINT_URL, this runner). moto keeps the objects but do
 this does what S3 does with one: the form's policy signed with the credentials' key (SigV4), not expired, and
 every condition met (the key, the content type, the content-length range); else S3's own refusals
 (AccessDenied 403, EntityTooLarge or EntityTooSmall 400). A presigned GET is refused once expired, and the
-file is always served as the download the link names (Content-Disposition), sandboxed, never as a page. The
-GET's signature is not checked here (S3 checks it): only its time."""
+file is always served as the download the link names (Content-Disposition), sandboxed, never as a page; a GET
+is served only under its query signature (SigV4, this runner's key) and within its time."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.parser import BytesParser
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from refund_local.environment import CREDENTIALS
 
@@ -59,11 +59,32 @@ def _form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]
     return fields, file
 
 
-def _signature(secret: str, date: str, region: str, policy: str) -> str:
+def _signature(secret: str, date: str, region: str, signed: str) -> str:
     key = ("AWS4" + secret).encode()
     for part in (date, region, "s3", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
+
+
+def _query_signed(path: str, pairs: list[tuple[str, str]], host: str) -> bool:
+    """Does the presigned GET's signature (SigV4 in the query, host signed, payload unsigned) match this
+    runner's key?"""
+    parameters = dict(pairs)
+    credential = parameters.get("X-Amz-Credential", "").split("/")
+    if len(credential) != 5 or credential[0] != CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+        return False
+    canonical_query = "&".join(
+        f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
+        for name, value in sorted(pairs)
+        if name != "X-Amz-Signature"
+    )
+    canonical = "\n".join(["GET", path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
+    scope = "/".join(credential[1:])
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", parameters.get("X-Amz-Date", ""), scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    expected = _signature(CREDENTIALS["AWS_SECRET_ACCESS_KEY"], credential[1], credential[2], to_sign)
+    return hmac.compare_digest(expected, parameters.get("X-Amz-Signature", ""))
 
 
 def _unmet(condition: Any, fields: dict[str, str], size: int) -> Answer | None:
@@ -107,18 +128,29 @@ def post_object(s3: Any, bucket: str, content_type: str, body: bytes, now: datet
     return Answer(204)
 
 
-def get_object(s3: Any, bucket: str, key: str, query: str, now: datetime | None = None) -> Answer:
-    """A presigned download: refused once its time is over; served as the attachment the link names."""
-    parameters = {name: values[0] for name, values in parse_qs(query).items()}
+def get_object(s3: Any, path: str, query: str, host: str, now: datetime | None = None) -> Answer:
+    """A presigned download (`path`, as requested): refused unless signed with this runner's key and within its
+    time; served, in the version it names, as the attachment the link names."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    parameters = dict(pairs)
     try:
         signed = datetime.strptime(parameters["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         expires = timedelta(seconds=int(parameters["X-Amz-Expires"]))
     except (KeyError, ValueError):
         return _error(403, "AccessDenied", "Query-string authentication requires X-Amz-Date and X-Amz-Expires")
-    if (now or datetime.now(UTC)) > signed + expires:
+    if not _query_signed(path, pairs, host):
+        return _error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
+    moment = now or datetime.now(UTC)
+    if moment > signed + expires:
         return _error(403, "AccessDenied", "Request has expired")
+    if moment < signed - timedelta(minutes=15):
+        return _error(403, "AccessDenied", "Request is not yet valid")
+    bucket, _, key = path.removeprefix(PREFIX).partition("/")
+    read = {"Bucket": bucket, "Key": unquote(key)}
+    if parameters.get("versionId"):
+        read["VersionId"] = parameters["versionId"]
     try:
-        stored = s3.get_object(Bucket=bucket, Key=unquote(key))
+        stored = s3.get_object(**read)
     except s3.exceptions.NoSuchKey:
         return _error(404, "NoSuchKey", "The specified key does not exist.")
     headers = [

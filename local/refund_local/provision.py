@@ -280,11 +280,13 @@ def create_secrets(template: Template, secrets_client: Any) -> list[str]:
 
 def create_buckets(template: Template, s3: Any) -> dict[str, str]:
     """Each bucket of the template (the evidence's), named as its logical id in lower case with hyphens, as S3
-    names must be."""
+    names must be, versioned as the template says."""
     names = {}
-    for logical_id, _ in _resources(template, "AWS::S3::Bucket"):
+    for logical_id, properties in _resources(template, "AWS::S3::Bucket"):
         name = re.sub(r"(?<!^)(?=[A-Z])", "-", logical_id).lower()
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         names[logical_id] = name
     return names
 

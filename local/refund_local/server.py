@@ -407,7 +407,7 @@ class LocalRunner:
         if request.method == "POST" and not key:
             answer = evidence_bucket.post_object(s3, bucket, request.header("Content-Type") or "", request.body)
         elif request.method == "GET" and key:
-            answer = evidence_bucket.get_object(s3, bucket, key, query)
+            answer = evidence_bucket.get_object(s3, path, query, request.header("Host") or "")
         else:
             return error_response(405, "method not allowed", [("Allow", "POST, GET")])
         return Response(answer.status, answer.body, answer.headers)

@@ -135,6 +135,7 @@ def test_nobody_else_attaches_reads_or_downloads_a_customers_file(stack: LocalAw
         ({"fileName": "../etc/passwd", "contentType": "text/plain", "size": 9}, "fileName"),
         ({"fileName": "a\u202egnp.exe", "contentType": "image/png", "size": 9}, "fileName"),
         ({"contentType": "image/png", "size": 9}, "fileName"),
+        ({"fileName": "invoice.html", "contentType": "application/pdf", "size": 9}, "fileName"),
     ],
 )
 def test_a_bad_attachment_is_a_400_naming_the_field(stack: LocalAws, body: dict[str, Any], field: str) -> None:
@@ -142,3 +143,39 @@ def test_a_bad_attachment_is_a_400_naming_the_field(stack: LocalAws, body: dict[
     refused = attach(request_id, claims_for("ira"), body)
     assert (refused.status, [error["field"] for error in refused.json["errors"]]) == (400, [field])
     assert read(request_id, RITA)["evidence"] == []
+
+
+def test_a_checked_file_stays_what_was_checked_and_text_is_read_whole(stack: LocalAws) -> None:
+    request_id = pending("jay")
+    jay = claims_for("jay")
+    slot = attach(request_id, jay, {"fileName": "bill.pdf", "contentType": "application/pdf", "size": len(PDF)})
+    form = slot.json
+    assert requests.post(form["url"], data=form["fields"], files={"file": PDF}, timeout=30).status_code == 204
+    assert check(request_id, form["evidenceId"], jay).json["state"] == "ACCEPTED"
+    # The same upload form used again after the check: the download still gives what was checked.
+    assert requests.post(form["url"], data=form["fields"], files={"file": HTML_AS_PNG}, timeout=30).status_code == 204
+    link = download(request_id, form["evidenceId"], RITA).json["url"]
+    assert "versionId=" in link and requests.get(link, timeout=30).content == PDF
+
+    hidden = b"Notes from my router log.\n" * 200 + b"<script>alert(1)</script>\n"
+    refused = upload(request_id, jay, "log.txt", "text/plain", hidden)
+    assert (refused.status, refused.json["code"]) == (422, "not_of_its_type")
+
+
+def test_slots_of_uploads_never_made_come_back_once_their_links_expire(stack: LocalAws) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from refund_core.app import evidence  # noqa: PLC0415
+    from refund_core.app.inputs import AttachEvidence  # noqa: PLC0415
+    from refund_core.errors import Conflict  # noqa: PLC0415
+    from refund_core.http.identity import caller_from_claims  # noqa: PLC0415
+
+    request_id = pending("kai")
+    kai = caller_from_claims(claims_for("kai"))
+    file = AttachEvidence(file_name="a.png", content_type="image/png", size=10)
+    now = datetime.now(UTC)
+    for _ in range(5):
+        evidence.attach(kai, request_id, file, now=now)
+    with pytest.raises(Conflict):
+        evidence.attach(kai, request_id, file, now=now + timedelta(minutes=5))
+    assert evidence.attach(kai, request_id, file, now=now + timedelta(minutes=7)).evidence_id

@@ -174,8 +174,9 @@ def test_a_bad_answer_is_a_400_naming_the_field_and_changes_nothing(stack: Local
 
 
 def test_a_letters_files_of_an_evidence_type_become_the_requests_evidence_once(stack: LocalAws) -> None:
-    """A reply with a PDF (named as a path), an HTML page declared a PNG and a program: only the PDF is kept, under
-    its name alone, once however often the letter comes."""
+    """A reply with a PDF (named as a path), an HTML page declared a PNG, a program and a text without extension:
+    the PDF and the text are kept (under their names alone, the text's with its type's extension), each once
+    however often the letter comes, each in the history."""
     request_id = pending("bob")
     evaluate(request_id, RITA, {"action": "askCustomer", "question": "Your invoice, please?"})
     deliver_all()
@@ -190,10 +191,21 @@ def test_a_letters_files_of_an_evidence_type_become_the_requests_evidence_once(s
     message.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf", filename="../invoice.pdf")
     message.add_attachment(b"<html><script>x</script></html>", maintype="image", subtype="png", filename="a.png")
     message.add_attachment(b"MZ\x90\x00", maintype="application", subtype="octet-stream", filename="setup.exe")
+    message.add_attachment(b"Router log: drops at 21:00.", maintype="text", subtype="plain", filename="log")
     deliver(bytes(message), key="letters/files", dmarc="PASS")
     deliver(bytes(message), key="letters/files-again", dmarc="PASS")
     [request] = requests_of("bob")
-    assert [(item["fileName"], item["contentType"], item["addedBy"]) for item in request["evidence"]] == [
-        ("invoice.pdf", "application/pdf", "bob")
-    ]
-    assert [entry["event"] for entry in request["history"]].count("evidence added") == 1
+    assert sorted((item["fileName"], item["contentType"], item["addedBy"]) for item in request["evidence"]) == [
+        ("invoice.pdf", "application/pdf", "bob"), ("log.txt", "text/plain", "bob"),
+    ]  # fmt: skip
+    assert [entry["event"] for entry in request["history"]].count("evidence added") == 2
+
+
+def test_a_question_answered_before_its_email_went_is_not_emailed(stack: LocalAws) -> None:
+    request_id = pending("liv")
+    evaluate(request_id, RITA, {"action": "askCustomer", "question": "Which router?"})
+    assert answer(request_id, "liv", {"answer": "A TP-Link."}).status == 200
+    deliver_all()
+    assert questions_sent("liv@example.com") == []
+    history = [(entry["event"], entry.get("detail")) for entry in read(request_id, RITA)["history"]]
+    assert ("email not needed", "question") in history

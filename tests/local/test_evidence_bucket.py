@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -32,7 +33,7 @@ class FakeS3:
     def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:
         self.objects[Key] = (Body, ContentType)
 
-    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+    def get_object(self, *, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
         if Key not in self.objects:
             raise self.exceptions.NoSuchKey
         body, content_type = self.objects[Key]
@@ -91,19 +92,22 @@ def test_an_expired_policy_stores_nothing() -> None:
     assert evidence_bucket.post_object(s3, BUCKET, *form(upload_form(), b"x"), now=later).status == 403
 
 
-def test_a_download_is_an_attachment_until_its_link_expires() -> None:
+def test_a_download_is_an_attachment_until_its_link_expires_and_only_as_signed() -> None:
     s3 = FakeS3()
     s3.objects["evidence/r/e"] = (b"%PDF-1.7", "application/pdf")
     url = signer().generate_presigned_url(
         "get_object", ExpiresIn=60,
         Params={"Bucket": BUCKET, "Key": "evidence/r/e", "ResponseContentDisposition": 'attachment; filename="a.pdf"'},
     )  # fmt: skip
-    query = url.partition("?")[2]
-    served = evidence_bucket.get_object(s3, BUCKET, "evidence/r/e", query)
+    target = urlsplit(url)
+    served = evidence_bucket.get_object(s3, target.path, target.query, target.netloc)
     assert served.status == 200 and served.body == b"%PDF-1.7"
     assert ("Content-Disposition", 'attachment; filename="a.pdf"') in served.headers
     assert ("X-Content-Type-Options", "nosniff") in served.headers
-    expired = evidence_bucket.get_object(
-        s3, BUCKET, "evidence/r/e", query, now=datetime.now(UTC) + timedelta(seconds=61)
-    )
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    expired = evidence_bucket.get_object(s3, target.path, target.query, target.netloc, now=later)
     assert (expired.status, b"Request has expired" in expired.body) == (403, True)
+    # Another file, or an inline page, under the same signature: refused.
+    other = evidence_bucket.get_object(s3, target.path.replace("/e", "/f"), target.query, target.netloc)
+    inline = evidence_bucket.get_object(s3, target.path, target.query.replace("attachment", "inline"), target.netloc)
+    assert [other.status, inline.status] == [403, 403]

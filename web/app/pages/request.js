@@ -87,9 +87,10 @@ export function policyChecks(assessment, open = true, staff = false) {
 }
 
 // Each entry's detail in words: an outcome, a status, an email's kind, or the reviewer's internal note as written.
-const DETAIL_WORDS = { assessed: "outcome", decided: "status", "email sent": "email" };
+const DETAIL_WORDS = { assessed: "outcome", decided: "status", "email sent": "email", "email not needed": "email" };
 // What a customer is not shown of their history: the service's own hand-offs and the staff's emails.
-const NOT_THE_CUSTOMERS = new Set(["RefundDecided published", "email sent:reminder", "email sent:escalation"]);
+const NOT_THE_CUSTOMERS = new Set(["RefundDecided published", "email sent:reminder", "email sent:escalation",
+  "email not needed"]);
 
 function history(request, staff) {
   const entries = staff ? request.history : request.history.filter((entry) =>
@@ -172,7 +173,7 @@ function answerForm(request, reload) {
     try {
       await call("POST", `/refund-requests/${encodeURIComponent(request.requestId)}/answer`, { body: { answer: value } });
     } catch (error) {
-      if (error.status !== 409) throw error; // answered already (by email, say): the request says so
+      if (error.code !== "no_question") throw error; // answered already (by email, say): the request says so
     }
     reload();
   });

@@ -52,42 +52,52 @@ def upload_link(key: str, content_type: str, max_bytes: int, now: datetime) -> U
     )
 
 
-def download_link(key: str, file_name: str, content_type: str) -> str:
-    """Valid DOWNLOAD_LINK_SECONDS, and always a download (Content-Disposition: attachment), never a page."""
+def download_link(key: str, file_name: str, content_type: str, version_id: str | None) -> str:
+    """Valid DOWNLOAD_LINK_SECONDS, of the version that was checked, and always a download (Content-Disposition:
+    attachment), never a page."""
     ascii_name = "".join(character if 32 <= ord(character) < 127 and character not in '"\\' else "_"
                          for character in file_name)  # fmt: skip
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
     signer = clients.s3_links(settings().evidence_endpoint_url)
-    return str(
-        signer.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": _bucket(),
-                "Key": key,
-                "ResponseContentDisposition": disposition,
-                "ResponseContentType": content_type,
-            },
-            ExpiresIn=DOWNLOAD_LINK_SECONDS,
-        )
-    )
+    params = {
+        "Bucket": _bucket(),
+        "Key": key,
+        "ResponseContentDisposition": disposition,
+        "ResponseContentType": content_type,
+        **({"VersionId": version_id} if version_id else {}),
+    }
+    return str(signer.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_LINK_SECONDS))
 
 
-def uploaded(key: str, first: int) -> tuple[int, bytes] | None:
-    """The uploaded file's size and its first `first` bytes; None when nothing was uploaded."""
+@dataclass(frozen=True)
+class Uploaded:
+    size: int
+    first_bytes: bytes
+    version_id: str | None
+
+
+def uploaded(key: str, first: int) -> Uploaded | None:
+    """The uploaded file as it is now: its size, its first `first` bytes and its version (what a download will
+    give, whatever is uploaded later); None when nothing was uploaded."""
     s3 = clients.s3()
     try:
-        size = int(s3.head_object(Bucket=_bucket(), Key=key)["ContentLength"])
+        head = s3.head_object(Bucket=_bucket(), Key=key)
     except ClientError as error:
         if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-    body = s3.get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{first - 1}")["Body"]
-    return size, bytes(body.read())
+    version = head.get("VersionId")
+    read: dict[str, Any] = {"Bucket": _bucket(), "Key": key, "Range": f"bytes=0-{first - 1}"}
+    if version and version != "null":
+        read["VersionId"] = version
+    body = s3.get_object(**read)["Body"]
+    return Uploaded(int(head["ContentLength"]), bytes(body.read()), version if version != "null" else None)
 
 
-def put(key: str, data: bytes, content_type: str) -> None:
-    """A file that came with a letter, checked already, stored as an upload would be."""
-    clients.s3().put_object(Bucket=_bucket(), Key=key, Body=data, ContentType=content_type)
+def put(key: str, data: bytes, content_type: str) -> str | None:
+    """A file that came with a letter, checked already, stored as an upload would be; its version."""
+    version = clients.s3().put_object(Bucket=_bucket(), Key=key, Body=data, ContentType=content_type).get("VersionId")
+    return str(version) if version and version != "null" else None
 
 
 def delete(key: str) -> None:

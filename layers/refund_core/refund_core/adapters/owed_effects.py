@@ -80,7 +80,7 @@ def effect_state(request_id: str, effect: Effect) -> EffectState | None:
     return EffectState(deserialize(item)["state"]) if item else None
 
 
-def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry) -> None:
+def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry, *, sent_email: bool = False) -> None:
     """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
     update = effect_update(
         owed.request_id,
@@ -102,7 +102,7 @@ def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntr
         }
     }
     # An email's Message-ID is SES's id: a reply that names it (In-Reply-To, References) finds its request.
-    sent = (sent_email_put(outcome, owed.request_id),) if owed.effect.is_email else ()
+    sent = (sent_email_put(outcome, owed.request_id),) if sent_email else ()
     transact([update, history, *sent])
 
 

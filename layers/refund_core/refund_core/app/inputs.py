@@ -10,13 +10,28 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from refund_core.errors import InvalidInput
 from refund_core.http.resolver import PATH_ID_MAX_LENGTH, PATH_ID_PATTERN
-from refund_core.policy.evidence import MAX_BYTES, MAX_NAME_CHARACTERS, EvidenceType, file_name_problem
+from refund_core.policy.evidence import (
+    MAX_BYTES,
+    MAX_NAME_CHARACTERS,
+    EvidenceType,
+    extension_problem,
+    file_name_problem,
+)
 from refund_core.policy.models import ID_PATTERN, Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
@@ -234,19 +249,24 @@ EvaluateCommand = Annotated[EvaluateAction, Field(discriminator="action")]
 
 
 class AttachEvidence(_Command):
-    """A file to attach to a pending request: its name, its type and its size, before its bytes are sent."""
+    """A file to attach to a pending request: its type, its name and its size, before its bytes are sent."""
 
-    file_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARACTERS)] = Field(
-        description="The file's name as the person knows it (shown, and given to downloads)", examples=["receipt.pdf"]
-    )
     content_type: EvidenceType = Field(description="PDF, PNG, JPEG or plain text")
+    file_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARACTERS)] = Field(
+        description="The file's name as the person knows it (shown, and given to downloads), ending as its type "
+        "does (.pdf, .png, .jpg or .jpeg, .txt)",
+        examples=["receipt.pdf"],
+    )
     size: Annotated[int, Field(ge=1, le=MAX_BYTES)] = Field(description="Bytes; at most 10 MiB")
 
     @field_validator("file_name")
     @classmethod
-    def _name(cls, value: str) -> str:
+    def _name(cls, value: str, info: ValidationInfo) -> str:
         if problem := file_name_problem(value):
             raise PydanticCustomError("file_name", problem)
+        content_type = info.data.get("content_type")
+        if content_type is not None and (problem := extension_problem(value, content_type)):
+            raise PydanticCustomError("extension", problem)
         return value
 
 

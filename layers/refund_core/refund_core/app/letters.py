@@ -301,6 +301,9 @@ def _answer(letter: Letter, request: RequestRecord, sender: str | None, delivery
     """A reply to one of `request`'s emails is an answer to it, never a new request: kept when it comes from
     the customer's own address (of record, else the one their token vouched for), vouched for; else ignored
     (anyone can write In-Reply-To)."""
+    if request.personal_data_erased_at is not None:  # its retention is over: nothing of it is kept any more
+        count("LetterAnswersIgnored")
+        return LetterOutcome.IGNORED
     profile = customer_records.customer_profile(request.username)
     address = (profile.email if profile and profile.email else None) or request.customer_email
     if sender is None or address is None or address.strip().lower() != sender:

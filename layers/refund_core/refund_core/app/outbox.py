@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 OUTBOX = "outbox"
 REFUND_DECIDED = "RefundDecided"
+EMAIL_SENT = "email sent"
+NOT_NEEDED = "email not needed"
 # A failed delivery is shown again after 1, 2, 4... minutes, at most an hour apart.
 _FIRST_RETRY_SECONDS = 60
 _LONGEST_RETRY_SECONDS = 3600
@@ -125,13 +127,20 @@ def _prepare(effect: Effect, request: RequestRecord) -> Callable[[], tuple[str, 
 
         return publish
     kind = EmailKind(effect.email_kind)
+    if kind is EmailKind.QUESTION and not request.waits_for_the_customer:
+        # Answered, asked anew or closed before its email went: nothing to ask any more.
+        def not_needed() -> tuple[str, HistoryEntry]:
+            count("QuestionEmailsNotNeeded")
+            return NOT_NEEDED, HistoryEntry(at=_now(), event=NOT_NEEDED, by=OUTBOX, detail=str(kind))
+
+        return not_needed
     policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
     email = render(kind, request, policy, _recipients(request), request.payout)
 
     def send() -> tuple[str, HistoryEntry]:
         message_id = outbound.send_email(email, {"request-id": request.request_id, "email-kind": str(kind)})
         count_by("EmailsSent", kind)
-        return message_id, HistoryEntry(at=_now(), event="email sent", by=OUTBOX, detail=str(kind))
+        return message_id, HistoryEntry(at=_now(), event=EMAIL_SENT, by=OUTBOX, detail=str(kind))
 
     return send
 
@@ -141,7 +150,8 @@ def _record_done(owed: OwedEffect, outcome: str, entry: HistoryEntry) -> bool:
     done effect with no record of it would be uncertain."""
     for attempt in range(_RECORD_TRIES):
         try:
-            owed_effects.effect_done(owed, outcome, entry.at, entry)
+            # An email sent: its SES message id is what a customer's reply names.
+            owed_effects.effect_done(owed, outcome, entry.at, entry, sent_email=entry.event == EMAIL_SENT)
             return True
         except (ClientError, BotoCoreError):
             logger.exception("an effect done could not be recorded", request_id=owed.request_id, effect=owed.effect)

@@ -10,7 +10,7 @@ from enum import StrEnum
 MAX_FILES = 5
 MAX_BYTES = 10 * 1024 * 1024
 # What the type check reads of a file: enough for every signature, and for a text file's start.
-SNIFFED_BYTES = 4096
+SNIFFED_BYTES = 4096  # (a text file is read whole: markup may hide anywhere in it)
 MAX_NAME_CHARACTERS = 200
 
 
@@ -20,6 +20,14 @@ class EvidenceType(StrEnum):
     JPEG = "image/jpeg"
     TEXT = "text/plain"
 
+
+# The names each type's files go by: a download keeps its name, and a name says what opens it.
+EXTENSIONS = {
+    EvidenceType.PDF: (".pdf",),
+    EvidenceType.PNG: (".png",),
+    EvidenceType.JPEG: (".jpg", ".jpeg"),
+    EvidenceType.TEXT: (".txt",),
+}
 
 _SIGNATURES = {
     EvidenceType.PDF: (b"%PDF-",),
@@ -55,3 +63,17 @@ def file_name_problem(name: str) -> str | None:
     if "/" in name or "\\" in name or name.strip() in (".", ".."):
         return "must be a file's name, not a path"
     return None
+
+
+def extension_problem(name: str, content_type: EvidenceType) -> str | None:
+    """Why `name` does not name a file of `content_type` (None: it does)."""
+    if name.lower().endswith(EXTENSIONS[content_type]):
+        return None
+    return f"must end in {' or '.join(EXTENSIONS[content_type])} for a {content_type} file"
+
+
+def named_for_its_type(name: str, content_type: EvidenceType) -> str:
+    """A letter's file named so that it says what it is (its own name, with the type's extension added)."""
+    if extension_problem(name, content_type) is None:
+        return name
+    return f"{name[: MAX_NAME_CHARACTERS - 5]}{EXTENSIONS[content_type][0]}"

@@ -265,6 +265,9 @@ class Evidence(CamelModel):
     added_at: UtcDatetime
     state: EvidenceState = EvidenceState.UPLOADING
     checked_at: UtcDatetime | None = None
+    # The version of the object that was checked: the one downloads give (a link reused after the check cannot
+    # put other bytes in its place).
+    version_id: str | None = Field(default=None, exclude=True)
 
 
 class QuestionToCustomer(CamelModel):
