@@ -1,8 +1,9 @@
 """Evidence: a customer (and a reviewer) attaches files to a pending request, at most MAX_FILES of MAX_BYTES
 each, PDF, PNG, JPEG or plain text. The bytes go straight from the browser to the private evidence bucket by a
-presigned POST whose conditions S3 enforces; then the file's real type is checked from its first bytes before it
-is ever shown (an HTML page or an SVG named `.png` is deleted, and said so); downloads are presigned GETs of a
-minute, always as attachments, from S3's origin, never the app's. Kept as long as the request's personal data
+presigned POST whose conditions S3 enforces; then the file's real type is checked from its bytes (a PDF, PNG or
+JPEG by its signature, a text file whole) before it is ever shown (an HTML page or an SVG named `.png` is deleted,
+and said so); downloads are presigned GETs of a minute, of the version that was checked, always as attachments,
+from S3's origin, never the app's. Kept as long as the request's personal data
 (the retention erases them with it)."""
 
 from __future__ import annotations
