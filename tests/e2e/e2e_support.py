@@ -24,7 +24,9 @@ from refund_local.subprocess_server import serve_in_subprocess
 from refund_local.tokens import make_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EMAIL_TIMEOUT_SECONDS = 15
+# A wait on a condition, not a sleep: long enough for the email pipeline of a server on a loaded 2-core machine
+# (a decision email took 17 s there once, behind cold starts of more workers).
+EMAIL_TIMEOUT_SECONDS = 45
 GB = 1_000_000_000
 DECISION_SUBJECT = re.compile(r"is approved|approved in part|is refused")
 REVIEWER = "reviewer"  # the one username whose tokens carry the refund-reviewers group
