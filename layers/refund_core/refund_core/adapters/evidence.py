@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import serialize
 from refund_core.adapters.records import EVIDENCE_SK_PREFIX
-from refund_core.adapters.requests_table import cancellation_codes, request_key, transact
+from refund_core.adapters.requests_table import cancellation_codes, history_put, request_key, transact
 from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import Evidence, EvidenceState, HistoryEntry, RequestStatus, utc_iso
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 
 def _key(request_id: str, evidence_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": f"{EVIDENCE_SK_PREFIX}{evidence_id}"}}
-
-
-def _history_put(request_id: str, evidence_id: str, entry: HistoryEntry) -> TransactWriteItemTypeDef:
-    item = {
-        "pk": f"REQUEST#{request_id}",
-        "sk": f"HISTORY#{utc_iso(entry.at)}#{evidence_id}-{entry.event}",
-        **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-    return {"Put": {"TableName": settings().requests_table_name, "Item": serialize(item)}}
 
 
 def _slots(request_id: str, change: int, condition: str, values: dict[str, Any]) -> TransactWriteItemTypeDef:
@@ -74,7 +65,9 @@ def record_upload_started(
             "ConditionExpression": "attribute_not_exists(sk)",
         }
     }
-    history = [_history_put(request_id, evidence.evidence_id, entry)] if entry else []
+    history = (
+        [history_put(request_id, entry, f"{utc_iso(entry.at)}#{evidence.evidence_id}-{entry.event}")] if entry else []
+    )
     try:
         transact([slot, put, *history])
     except ClientError as error:
@@ -135,7 +128,7 @@ def record_checked(request_id: str, checked: Evidence, at: datetime, entry: Hist
             "ExpressionAttributeValues": serialize(values),
         }
     }
-    writes = [verdict, _history_put(request_id, checked.evidence_id, entry)]
+    writes = [verdict, history_put(request_id, entry, f"{utc_iso(entry.at)}#{checked.evidence_id}-{entry.event}")]
     if checked.state is EvidenceState.REFUSED:
         writes.append(_free_slot(request_id))
     try:

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token
 from refund_core.adapters.records import EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
     OWED_INDEX,
     OWED_PARTITION,
     effect_update,
+    history_put,
     owed_key,
     sent_email_put,
     transact,
@@ -23,22 +24,7 @@ from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
     from refund_core.adapters.records import Effect
-
-
-def _once_history_item(request_id: str, entry: HistoryEntry, once_key: str) -> dict[str, Any]:
-    """A history entry keyed by what happened (`email#decision`), not when: there is one of each. History is
-    read in the order of `at`, so this key needs no timestamp."""
-    return {
-        "pk": f"REQUEST#{request_id}",
-        "sk": f"HISTORY#{once_key}",
-        **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-
-
-# ---- what requests owe ------------------------------------------------------------------------------------
 
 
 def take_effect(request_id: str, effect: Effect, now: datetime, lease_seconds: float) -> OwedEffect | None:
@@ -95,12 +81,8 @@ def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntr
             ":lease": utc_iso(owed.lease_until) if owed.lease_until else "",
         },
     )
-    history: TransactWriteItemTypeDef = {
-        "Put": {
-            "TableName": settings().requests_table_name,
-            "Item": serialize(_once_history_item(owed.request_id, entry, owed.history_key)),
-        }
-    }
+    # Keyed by what happened (`email#decision`), not when: one entry of it.
+    history = history_put(owed.request_id, entry, owed.history_key)
     # An email's Message-ID is SES's id: a reply that names it (In-Reply-To, References) finds its request.
     sent = (sent_email_put(outcome, owed.request_id),) if sent_email else ()
     transact([update, history, *sent])

@@ -15,6 +15,7 @@ from refund_core.adapters.owed_effects import effect_state
 from refund_core.adapters.records import Effect, EffectState, RequestRecord
 from refund_core.adapters.repository import pending_update, transact_on_pending
 from refund_core.adapters.requests_table import (
+    history_put,
     history_puts,
     owed_again,
     owed_key,
@@ -108,18 +109,7 @@ def record_written_answer(request: RequestRecord, at: datetime, entry: HistoryEn
     """A customer's reply to one of the request's emails, kept once per letter (a second delivery of the same
     letter writes the same entry again): on a pending request it also answers the question asked last and
     marks the request answered; on a decided or cancelled one it is only kept in the history."""
-    history: TransactWriteItemTypeDef = {
-        "Put": {
-            "TableName": settings().requests_table_name,
-            "Item": serialize(
-                {
-                    "pk": f"REQUEST#{request.request_id}",
-                    "sk": f"HISTORY#answer#{letter_id}",
-                    **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-                }
-            ),
-        }
-    }
+    history = history_put(request.request_id, entry, f"answer#{letter_id}")
     if request.status is not RequestStatus.PENDING:
         transact([history])
         return

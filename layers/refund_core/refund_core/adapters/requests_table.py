@@ -33,16 +33,22 @@ def request_key(request_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": REQUEST_SK}}
 
 
+def history_put(request_id: str, entry: HistoryEntry, key: str) -> TransactWriteItemTypeDef:
+    """One history entry of the request under `HISTORY#<key>` (history is read in the order of `at`, whatever
+    the key: a key that names what happened, not when, keeps one entry of it however often it is written)."""
+    item = {
+        "pk": f"REQUEST#{request_id}",
+        "sk": f"HISTORY#{key}",
+        **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    return {"Put": {"TableName": settings().requests_table_name, "Item": serialize(item)}}
+
+
 def history_puts(request_id: str, entries: Iterable[HistoryEntry]) -> list[TransactWriteItemTypeDef]:
-    writes: list[TransactWriteItemTypeDef] = []
-    for position, entry in enumerate(entries):
-        item = {
-            "pk": f"REQUEST#{request_id}",
-            "sk": f"HISTORY#{utc_iso(entry.at)}#{position:02d}-{entry.event}",
-            **entry.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-        writes.append({"Put": {"TableName": settings().requests_table_name, "Item": serialize(item)}})
-    return writes
+    return [
+        history_put(request_id, entry, f"{utc_iso(entry.at)}#{position:02d}-{entry.event}")
+        for position, entry in enumerate(entries)
+    ]
 
 
 def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
