@@ -187,7 +187,7 @@ class _World:
 
     @staticmethod
     def new_request_id() -> str:
-        from refund_core.app.service import new_request_id  # noqa: PLC0415 - the environment points at the emulator
+        from refund_core.app.claims import new_request_id  # noqa: PLC0415 - the environment points at the emulator
 
         return new_request_id(datetime.now(UTC))
 
@@ -195,7 +195,7 @@ class _World:
         return next(self.claims)
 
     def pending_request(self) -> tuple[str, str]:
-        from refund_core.app import service  # noqa: PLC0415 - the environment points at the emulator by now
+        from refund_core.app import claims  # noqa: PLC0415 - the environment points at the emulator by now
         from refund_core.app.inputs import SubmitRefundRequest  # noqa: PLC0415
         from refund_core.http.identity import Caller  # noqa: PLC0415
 
@@ -204,7 +204,7 @@ class _World:
         command = SubmitRefundRequest(
             order_id=claim.order_id, reason=bench_load.REASON, support_ticket_id=claim.ticket_id
         )
-        request = service.submit_refund_request(caller, command)
+        request = claims.submit_refund_request(caller, command)
         return request.request_id, claim.username
 
 

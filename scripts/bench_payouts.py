@@ -55,10 +55,10 @@ def _read_units(name: str, params: dict[str, Any]) -> float:
 def in_process() -> PayoutCosts:
     """PAYOUTS card payouts approved, then each one's sending and its check an hour on (moto, localstripe)."""
     from refund_core.adapters.records import Effect  # noqa: PLC0415 - once the stack's environment is set
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
-    from refund_core.app import outbox, service  # noqa: PLC0415
+    from refund_core.app import claims, outbox, review  # noqa: PLC0415
     from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest  # noqa: PLC0415
     from refund_core.http.identity import caller_from_claims  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
     from refund_local.seed import parse_seed, write_seed  # noqa: PLC0415
 
     with running_processor() as base:
@@ -80,11 +80,11 @@ def in_process() -> PayoutCosts:
                     "tickets": [{"ticketId": f"T-{name}", "username": name, "openedAt": (now - timedelta(days=2)).isoformat(),
                                  "category": "technical", "officialResponse": "cannot_fix"}],
                 }))  # fmt: skip
-                filed = service.submit_refund_request(
+                filed = claims.submit_refund_request(
                     caller_from_claims(claims_for(name)),
                     SubmitRefundRequest(order_id=f"o-{name}", reason="It drops.", support_ticket_id=f"T-{name}"),
                 )
-                service.evaluate_refund_request(
+                review.evaluate_refund_request(
                     caller_from_claims(claims_for("rita", reviewer=True)), filed.request_id,
                     ApproveCommand(action="approve", amount="88.15"),
                 )  # fmt: skip

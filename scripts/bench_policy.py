@@ -94,7 +94,7 @@ def _store(count: int, now: datetime) -> None:
     import boto3  # noqa: PLC0415
 
     from refund_core.adapters.repository import request_item  # noqa: PLC0415
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
 
     table = boto3.resource("dynamodb").Table(settings().requests_table_name)
     with table.batch_writer() as batch:

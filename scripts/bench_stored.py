@@ -63,7 +63,7 @@ def _template_state(directory: Path) -> None:
             command = SubmitRefundRequest(
                 order_id=claim.order_id, reason=bench_load.REASON, support_ticket_id=claim.ticket_id
             )
-            request = service.submit_refund_request(caller, command, now=now)
+            request = claims.submit_refund_request(caller, command, now=now)
             if n % 10 == 1:
                 service.cancel_refund_request(caller, request.request_id, now=now + timedelta(minutes=5))
         while owed := owed_effects.owed_effects(before=datetime.now(UTC) + timedelta(days=1), limit=100).items:

@@ -229,7 +229,7 @@ def seed_document() -> dict[str, Any]:
 
 def fresh_stack(emulator: Emulator) -> None:
     from refund_core.adapters import clients  # noqa: PLC0415 - once the environment points at the emulator
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
     from refund_local.seed import parse_seed, write_seed  # noqa: PLC0415
 
     emulator.reset()

@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.settings import settings
 from refund_core.app import evidence
 from refund_core.app.inputs import AnswerQuestion, AttachEvidence, EvidenceId, RequestId
 from refund_core.app.resources import DownloadLink, EvidenceUpload, RefundRequestResource
@@ -17,6 +16,7 @@ from refund_core.app.service import answer_question, cancel_refund_request
 from refund_core.http.resolver import current_caller, media_type_lower_cased, new_api, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.models import Evidence
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

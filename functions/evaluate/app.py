@@ -9,11 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.settings import settings
 from refund_core.app.canned_replies import list_canned_replies, retire_canned_reply, save_canned_reply
 from refund_core.app.inputs import EvaluateCommand, ReplyId, RequestId, RetireCannedReply, SaveCannedReply
 from refund_core.app.resources import CannedReplyList, RefundRequestResource
-from refund_core.app.service import evaluate_refund_request
+from refund_core.app.review import evaluate_refund_request
 from refund_core.http.resolver import (
     BODY_ERRORS,
     current_caller,
@@ -26,6 +25,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.models import CannedReply
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

@@ -4,17 +4,16 @@ retried alone."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.records import RequestStreamRecord
-from refund_core.app.notifications import handle_record
+from refund_core.app.notifications import handle_record, stream_processor
 from refund_core.observability import observed
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=RequestStreamRecord)
 
 
 @observed()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=handle_record, processor=stream_processor, context=context
+    )
     return dict(response)

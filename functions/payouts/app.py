@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.settings import settings
 from refund_core.app.inputs import RequestId
 from refund_core.app.payouts import PayoutCommand, PayoutList, PayoutResource, act_on_payout, list_payouts
 from refund_core.http.resolver import (
@@ -23,6 +22,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.payouts import PayoutState
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

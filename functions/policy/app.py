@@ -7,10 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.policy_store import PolicyDraft
-from refund_core.adapters.settings import settings
 from refund_core.app import policies
-from refund_core.app.policies import AuditTrail, PolicyVersions, Publication, Simulation, SimulationPeriod
+from refund_core.app.policies import AuditTrail, PolicyDraft, PolicyVersions, Publication, Simulation, SimulationPeriod
 from refund_core.http.resolver import (
     BODY_ERRORS,
     current_caller,
@@ -23,6 +21,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.document import VERSION_PATTERN, Policy, PublishedPolicy
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

@@ -2,7 +2,6 @@
 the owner or staff read."""
 
 import re
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,11 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.repository import RequestFilter
-from refund_core.adapters.settings import settings
-from refund_core.app.inputs import IsoDate, RequestId
+from refund_core.app.inputs import IsoDate, RequestId, RequestListing
 from refund_core.app.personal_data import personal_data
-from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.resources import OrderList, PersonalData, QueueCounts, RefundRequestResource, RequestList
 from refund_core.app.service import list_orders, list_refund_requests, queue_counts, read_refund_request
 from refund_core.http.resolver import (
@@ -27,6 +23,7 @@ from refund_core.http.resolver import (
 )
 from refund_core.observability import observed
 from refund_core.policy.models import RequestStatus
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)
@@ -66,16 +63,16 @@ def list_requests(
     next_token: PageToken = None,
 ) -> Response[RequestList]:
     only_parameters(app, ListedBy)
-    narrowed = RequestFilter(
+    listing = RequestListing(
         status=status,
-        username=username,
         overdue=None if overdue is None else overdue == "true",
+        username=username,
         order_id=order_id,
-        received_from=hong_kong_day_start(received_from) if received_from else None,
-        received_before=hong_kong_day_start(received_to + timedelta(days=1)) if received_to else None,
+        received_from=received_from,
+        received_to=received_to,
         held_by=held_by,
     )
-    page = list_refund_requests(current_caller(app), narrowed, limit, next_token)
+    page = list_refund_requests(current_caller(app), listing, limit, next_token)
     return resource(RequestList(items=page.items, next_token=page.next_token))
 
 

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.settings import settings
 from refund_core.app.inputs import IsoDate
 from refund_core.app.payouts import payouts_csv
 from refund_core.app.reports import ServiceLevels
@@ -23,6 +22,7 @@ from refund_core.http.resolver import (
     route_responses,
 )
 from refund_core.observability import observed
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

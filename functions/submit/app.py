@@ -7,11 +7,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.adapters.settings import settings
+from refund_core.app.claims import check_claim
 from refund_core.app.idempotency import register_lambda_context, submit_refund_request_once
 from refund_core.app.inputs import OrderId, SubmitRefundRequest, SupportTicketId
 from refund_core.app.resources import ClaimCheck, RefundRequestResource
-from refund_core.app.service import check_claim
 from refund_core.http.resolver import (
     BODY_ERRORS,
     current_caller,
@@ -23,6 +22,7 @@ from refund_core.http.resolver import (
     route_responses,
 )
 from refund_core.observability import observed
+from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
 
 app = new_api(allowed_origin=settings().web_app_origin)

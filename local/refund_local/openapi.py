@@ -18,8 +18,8 @@ from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-from refund_core.adapters.settings import settings
 from refund_core.http.resolver import BEARER_SCHEME, bearer_scheme
+from refund_core.settings import settings
 from refund_local.handlers import load_module
 from refund_local.paths import REPO_ROOT
 from refund_local.provision import Template, api_routes, function_environment, load_template

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import customer_records
 from refund_core.policy.models import (
     AccountBlock,
+    CamelModel,
     Customer,
     Order,
     PaymentChannel,
@@ -68,10 +68,10 @@ class SeedTicket(SupportTicket):
     model_config = _STRICT
 
 
-class SeedOrder(BaseModel):
+class SeedOrder(CamelModel):
     """An order as billing and usage records hold it; a field left out is an unknown fact."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     order_id: Text
     username: Text

@@ -12,7 +12,7 @@ import boto3
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 from refund_core.snapstart import forget_connections
 from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc

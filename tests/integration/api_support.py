@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients, repository
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import invoke

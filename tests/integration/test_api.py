@@ -284,7 +284,7 @@ def test_a_second_submission_while_the_first_is_answered_waits_for_it_then_says_
 ) -> None:
     """The same key again while the first call is still in its service (a double click): the second waits for
     the first answer, and, the first still unanswered after that wait, is a 409 saying when to send it again."""
-    from refund_core.app import idempotency, service  # noqa: PLC0415
+    from refund_core.app import claims, idempotency  # noqa: PLC0415
     from refund_core.app.inputs import SubmitRefundRequest  # noqa: PLC0415
     from refund_core.errors import StillInProgress  # noqa: PLC0415
     from refund_core.http.identity import caller_from_claims  # noqa: PLC0415
@@ -295,7 +295,7 @@ def test_a_second_submission_while_the_first_is_answered_waits_for_it_then_says_
     waits: list[float] = []
     monkeypatch.setattr(idempotency.time, "sleep", waits.append)
     seen: list[Exception] = []
-    first_submit = service.submit_refund_request
+    first_submit = claims.submit_refund_request
 
     def submit_during_which_the_same_key_comes_again(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -304,23 +304,23 @@ def test_a_second_submission_while_the_first_is_answered_waits_for_it_then_says_
             seen.append(error)
         return first_submit(*args, **kwargs)
 
-    monkeypatch.setattr(service, "submit_refund_request", submit_during_which_the_same_key_comes_again)
+    monkeypatch.setattr(claims, "submit_refund_request", submit_during_which_the_same_key_comes_again)
     first = idempotency.submit_refund_request_once(caller, command, "double-click")
     (second,) = seen
     assert second.retry_after_seconds == 1 and second.field == "Idempotency-Key"
     assert sum(waits) == idempotency.FIRST_ANSWER_WAIT_SECONDS
-    monkeypatch.setattr(service, "submit_refund_request", first_submit)
+    monkeypatch.setattr(claims, "submit_refund_request", first_submit)
     assert idempotency.submit_refund_request_once(caller, command, "double-click") == first
 
 
 def test_still_in_progress_is_409_with_retry_after(stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    from refund_core.app import service  # noqa: PLC0415
+    from refund_core.app import claims  # noqa: PLC0415
     from refund_core.errors import StillInProgress  # noqa: PLC0415
 
     def still_answering(*_: Any, **__: Any) -> Any:
         raise StillInProgress("the first request is still being answered", field="Idempotency-Key")
 
-    monkeypatch.setattr(service, "submit_refund_request", still_answering)
+    monkeypatch.setattr(claims, "submit_refund_request", still_answering)
     seed_order("ord-1")
     answer = submit("ord-1")
     assert answer.status == 409 and answer.header("Retry-After") == "1"

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from api_support import Response, call, record_event, seed_order
 
-from refund_core.adapters.settings import settings
 from refund_core.app import policies, service
 from refund_core.policy.emails import EmailKind, Recipients, long_date, render
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws

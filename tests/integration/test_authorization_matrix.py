@@ -146,7 +146,7 @@ def policy_event(route: str, claims: dict[str, str] | None) -> dict[str, Any]:
 def policy_table_items() -> list[dict[str, Any]]:
     import boto3  # noqa: PLC0415
 
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
 
     return boto3.client("dynamodb").scan(TableName=settings().policy_table_name)["Items"]
 

@@ -10,7 +10,7 @@ import pytest
 from api_support import Response, call, file_request, seed_order
 
 from refund_core.adapters import repository
-from refund_core.app import service
+from refund_core.app import review
 from refund_core.app.inputs import TakeCommand
 from refund_core.errors import Conflict
 from refund_core.http.identity import caller_from_claims
@@ -105,7 +105,7 @@ def test_a_take_that_loses_a_race_is_a_409_and_writes_nothing(stack: LocalAws) -
     assert read_by_rita is not None
     evaluate(request_id, ROB, {"action": "take"})
     with pytest.raises(Conflict) as lost:
-        service._hold(caller_from_claims(RITA), read_by_rita, TakeCommand(action="take"), read_by_rita.received_at)
+        review._hold(caller_from_claims(RITA), read_by_rita, TakeCommand(action="take"), read_by_rita.received_at)
     assert lost.value.code == "holder_changed"
     stored = repository.get_request(request_id)
     assert stored is not None and stored.held_by == "rob"

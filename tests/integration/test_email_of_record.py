@@ -12,8 +12,8 @@ import boto3
 import pytest
 from api_support import call, customer_upserted, deliver_all, owed_items, seed_order, sent_emails
 
-from refund_core.adapters.settings import settings
 from refund_core.app import outbox
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws

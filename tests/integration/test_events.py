@@ -9,7 +9,7 @@ import boto3
 import pytest
 from api_support import EVENTS, call, load_event, on_request, seed_order, sent_emails
 
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.handlers import invoke
 from refund_local.stack import LocalAws

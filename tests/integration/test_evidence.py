@@ -101,7 +101,7 @@ def test_a_file_whose_bytes_are_not_its_type_is_refused_and_deleted(
     assert (refused.status, refused.json["code"]) == (422, "not_of_its_type")
     assert read(request_id, RITA)["evidence"] == []
     from refund_core.adapters import clients  # noqa: PLC0415
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
 
     listed = clients.s3().list_objects_v2(Bucket=str(settings().evidence_bucket_name), Prefix=f"evidence/{request_id}/")
     assert listed.get("KeyCount", 0) == 0, "the refused file is deleted"

@@ -30,9 +30,9 @@ from boto3.dynamodb.types import TypeSerializer
 
 from refund_core.adapters import clients
 from refund_core.adapters.records import Effect
-from refund_core.adapters.settings import settings
 from refund_core.app import outbox
 from refund_core.observability import FunctionFailed, metrics
+from refund_core.settings import settings
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import LambdaContext, invoke, load_handler
 from refund_local.paths import REPO_ROOT

@@ -11,7 +11,7 @@ import boto3
 from api_support import call, seed_order
 
 from refund_core.adapters import repository
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws

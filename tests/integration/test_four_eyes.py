@@ -13,7 +13,7 @@ import pytest
 from api_support import call, owed_items
 from test_policy_routes import customer, draft, file_claim, on_draft, put_draft, seed_claim
 
-from refund_core.app import service
+from refund_core.app import review, service
 from refund_core.app.inputs import ApproveCommand, ConfirmApprovalCommand, RefuseCommand
 from refund_core.errors import Conflict, NotAReviewer, OwnApproval
 from refund_core.http.identity import Caller
@@ -44,7 +44,7 @@ def pending(username: str, at: datetime) -> str:
 
 def test_an_approval_above_the_amount_waits_for_another_reviewer_and_is_emailed_once(later: datetime) -> None:
     request_id = pending("fay", later)
-    proposed = service.evaluate_refund_request(
+    proposed = review.evaluate_refund_request(
         RITA, request_id, ApproveCommand(action="approve", amount="80.00", note="For the outages."), now=later
     )
     assert proposed.status is RequestStatus.PENDING
@@ -55,14 +55,14 @@ def test_an_approval_above_the_amount_waits_for_another_reviewer_and_is_emailed_
     assert "email#decision" not in owed_items(request_id)
 
     with pytest.raises(OwnApproval):
-        service.evaluate_refund_request(RITA, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later)
+        review.evaluate_refund_request(RITA, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later)
     path = f"/refund-requests/{request_id}/evaluate"
     over_http = call(api_event("POST", "/refund-requests/{requestId}/evaluate", path,
                                path_parameters={"requestId": request_id}, body={"action": "confirmApproval"},
                                claims=claims_for("rita", reviewer=True)))  # fmt: skip
     assert (over_http.status, over_http.json["code"]) == (403, "own_approval")
     with pytest.raises(NotAReviewer):
-        service.evaluate_refund_request(
+        review.evaluate_refund_request(
             customer("fay"), request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later
         )
     # The customer sees a request still being reviewed, and nothing of the approval waiting.
@@ -70,7 +70,7 @@ def test_an_approval_above_the_amount_waits_for_another_reviewer_and_is_emailed_
     assert seen["status"] == "PENDING" and "awaitingSecondApproval" not in seen
     assert "approval proposed" not in [entry["event"] for entry in seen["history"]]
 
-    confirmed = service.evaluate_refund_request(
+    confirmed = review.evaluate_refund_request(
         ROB, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later + timedelta(minutes=5)
     )
     assert confirmed.status is RequestStatus.APPROVED and confirmed.decision is not None
@@ -85,21 +85,21 @@ def test_an_approval_above_the_amount_waits_for_another_reviewer_and_is_emailed_
     events = [(entry.event, entry.by) for entry in stored.history]
     assert ("approval proposed", "rita") in events and ("approval confirmed", "rob") in events
     with pytest.raises(Conflict):  # decided: nothing left to confirm
-        service.evaluate_refund_request(ROB, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later)
+        review.evaluate_refund_request(ROB, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later)
 
 
 def test_at_or_below_the_amount_one_reviewer_decides_and_a_refusal_ends_a_waiting_approval(later: datetime) -> None:
     small = pending("gil", later)
-    decided = service.evaluate_refund_request(RITA, small, ApproveCommand(action="approve", amount="50.00"), now=later)
+    decided = review.evaluate_refund_request(RITA, small, ApproveCommand(action="approve", amount="50.00"), now=later)
     assert decided.status is RequestStatus.APPROVED and decided.decision is not None
     assert decided.decision.confirmed_by is None
 
     large = pending("hal", later)
-    service.evaluate_refund_request(RITA, large, ApproveCommand(action="approve", amount="60.00"), now=later)
+    review.evaluate_refund_request(RITA, large, ApproveCommand(action="approve", amount="60.00"), now=later)
     with pytest.raises(Conflict) as nothing:
-        service.evaluate_refund_request(RITA, small, ConfirmApprovalCommand(action="confirmApproval"), now=later)
+        review.evaluate_refund_request(RITA, small, ConfirmApprovalCommand(action="confirmApproval"), now=later)
     assert nothing.value.code == "already_decided"
-    refused = service.evaluate_refund_request(
+    refused = review.evaluate_refund_request(
         ROB, large, RefuseCommand(action="refuse", note="Our records show no outage."), now=later
     )
     assert refused.status is RequestStatus.REFUSED

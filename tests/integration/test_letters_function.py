@@ -18,8 +18,8 @@ import pytest
 from api_support import REGION, aws_error, customer_upserted, on_call, requests_table_items, seed_order
 
 from refund_core.adapters import clients
-from refund_core.adapters.settings import settings
 from refund_core.observability import FunctionFailed
+from refund_core.settings import settings
 from refund_local.events import claims_for
 from refund_local.handlers import invoke
 from refund_local.stack import LocalAws

@@ -29,7 +29,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.provision import load_template
 from refund_local.stack import LocalAws

@@ -17,7 +17,7 @@ from api_support import notifier_records, queued_deliveries, seed_order, table_s
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients
-from refund_core.app import service
+from refund_core.app import claims, service
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
 from refund_local.environment import REGION
@@ -142,7 +142,7 @@ def test_the_real_table_stream_of_a_submitted_then_cancelled_request(stack: Loca
     seed_order("ord-4004", "dana", days_ago=3, traffic_bytes=None, ticket_id="T-5")  # unknown traffic: review
     dana = Caller(username="dana", email="dana@example.com", groups=frozenset())
     command = SubmitRefundRequest(order_id="ord-4004", reason="Too slow.", support_ticket_id="T-5")
-    request = service.submit_refund_request(dana, command, now=received)
+    request = claims.submit_refund_request(dana, command, now=received)
     service.cancel_refund_request(dana, request.request_id, now=received + timedelta(minutes=1))
 
     stream = table_stream_records()
@@ -159,7 +159,7 @@ def _pending_request_with_its_workflow(username: str, order_id: str, received: d
     seed_order(order_id, username, days_ago=3, traffic_bytes=None, ticket_id=f"T-{order_id}")  # unknown traffic
     caller = Caller(username=username, email=f"{username}@example.com", groups=frozenset())
     command = SubmitRefundRequest(order_id=order_id, reason="Too slow.", support_ticket_id=f"T-{order_id}")
-    request = service.submit_refund_request(caller, command, now=received)
+    request = claims.submit_refund_request(caller, command, now=received)
     assert request.status == "PENDING"
     return request.request_id
 

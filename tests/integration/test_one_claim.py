@@ -16,8 +16,8 @@ import pytest
 from api_support import aws_error, call, on_call, seed_order
 
 from refund_core.adapters import clients, repository, requests_table
+from refund_core.app.claims import submit_refund_request
 from refund_core.app.inputs import SubmitRefundRequest
-from refund_core.app.service import submit_refund_request
 from refund_core.errors import Conflict, LimitReached
 from refund_core.http.identity import Caller
 from refund_core.policy.models import RequestStatus, RuleId

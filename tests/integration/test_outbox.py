@@ -31,8 +31,8 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients, repository
 from refund_core.adapters.records import Effect
-from refund_core.adapters.settings import settings
 from refund_core.app import outbox
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.handlers import invoke
 from refund_local.paths import REPO_ROOT

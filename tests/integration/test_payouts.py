@@ -29,10 +29,10 @@ from botocore.exceptions import ClientError
 from refund_core.adapters import payouts as payouts_table
 from refund_core.adapters import requests_table
 from refund_core.adapters.records import Effect
-from refund_core.adapters.settings import settings
-from refund_core.app import outbox, service
+from refund_core.app import claims, outbox, review, service
 from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
 from refund_core.http.identity import caller_from_claims
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.processor import API_KEY, SIGNING_SECRET, make_payment, running_processor, use_processor
@@ -74,11 +74,11 @@ def approved_card_claim(base: str, username: str, *, amount: str = "100.00", app
     reviewer: the request's id and the payment's."""
     payment = make_payment(base, int(Decimal(amount) * 100), "USD")
     seed_order(f"ord-{username}", username, amount=amount, payment_reference=payment)
-    filed = service.submit_refund_request(
+    filed = claims.submit_refund_request(
         caller_from_claims(claims_for(username)),
         SubmitRefundRequest(order_id=f"ord-{username}", reason="It drops.", support_ticket_id=f"T-ord-{username}"),
     )
-    service.evaluate_refund_request(
+    review.evaluate_refund_request(
         caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve", amount=approve)
     )
     return filed.request_id, payment
@@ -323,11 +323,11 @@ def deliver_queued_and_owed() -> None:
 
 def approved_paypal_claim(username: str) -> str:
     seed_order(f"ord-{username}", username, channel="paypal", payment_reference=f"CAPTURE-{username}")
-    filed = service.submit_refund_request(
+    filed = claims.submit_refund_request(
         caller_from_claims(claims_for(username)),
         SubmitRefundRequest(order_id=f"ord-{username}", reason="It drops.", support_ticket_id=f"T-ord-{username}"),
     )
-    service.evaluate_refund_request(
+    review.evaluate_refund_request(
         caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve", amount="10.00")
     )
     return filed.request_id
@@ -362,11 +362,11 @@ def hong_kong_today() -> str:
 
 def test_a_payout_without_a_payment_reference_is_finances_to_mark_paid(stack: LocalAws) -> None:
     seed_order("ord-ida", "ida")  # billing never sent the payment's reference
-    filed = service.submit_refund_request(
+    filed = claims.submit_refund_request(
         caller_from_claims(claims_for("ida")),
         SubmitRefundRequest(order_id="ord-ida", reason="It drops.", support_ticket_id="T-ord-ida"),
     )
-    service.evaluate_refund_request(caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve"))
+    review.evaluate_refund_request(caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve"))
     listed = call(api_event("GET", "/payouts", "/payouts", query={"state": ["MANUAL"]}, claims=FIN)).json["items"]
     assert [item["requestId"] for item in listed] == [filed.request_id]
     path = f"/payouts/{filed.request_id}"
@@ -386,7 +386,7 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
         seed_order(f"ord-{name}", name, days_ago=5, amount=amount)  # clear full refunds: approved at once
     seed_order("ord-mo", "mo", days_ago=5, amount="500", currency="HKD")
     for name in ("kim", "lee", "mo"):
-        service.submit_refund_request(
+        claims.submit_refund_request(
             caller_from_claims(claims_for(name)),
             SubmitRefundRequest(order_id=f"ord-{name}", reason="It drops.", support_ticket_id=f"T-ord-{name}"),
         )
@@ -409,9 +409,9 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
 def test_nobody_but_finance_acts_on_a_payout(stack: LocalAws) -> None:
     request_id = approved_paypal_claim("ola")
     path = f"/payouts/{request_id}"
-    for claims in (RITA, SUE, claims_for("ola")):
+    for who in (RITA, SUE, claims_for("ola")):
         event = api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
-                          body={"action": "toFinance", "note": "by hand"}, claims=claims)  # fmt: skip
+                          body={"action": "toFinance", "note": "by hand"}, claims=who)  # fmt: skip
         assert call(event).status == 403
     assert payout_of(request_id)["state"] == "SCHEDULED"
 

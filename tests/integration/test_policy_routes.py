@@ -14,10 +14,10 @@ import boto3
 import pytest
 from api_support import Response, call
 
-from refund_core.adapters.settings import settings
-from refund_core.app import policies, service
+from refund_core.app import claims, policies, review, service
 from refund_core.app.inputs import AssessCommand, SubmitRefundRequest
 from refund_core.http.identity import Caller
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.seed import parse_seed, write_seed
@@ -104,7 +104,7 @@ def seed_claim(username: str, order_id: str, *, received_at: datetime, age_days:
 
 def file_claim(username: str, order_id: str, received_at: datetime) -> dict[str, Any]:
     command = SubmitRefundRequest(order_id=order_id, reason="It drops.", support_ticket_id=f"T-{order_id}")
-    resource = service.submit_refund_request(customer(username), command, now=received_at)
+    resource = claims.submit_refund_request(customer(username), command, now=received_at)
     return resource.model_dump(mode="json", by_alias=True)
 
 
@@ -244,11 +244,11 @@ def test_a_reviewer_reassesses_under_the_version_at_receipt_unless_asking_for_th
     rita = Caller(username="rita", email=None, groups=frozenset({"refund-reviewers"}))
     later = effective + timedelta(minutes=1)
 
-    at_receipt = service.evaluate_refund_request(rita, pending["requestId"], AssessCommand(action="assess"), now=later)
+    at_receipt = review.evaluate_refund_request(rita, pending["requestId"], AssessCommand(action="assess"), now=later)
     assert at_receipt.assessment.policy_version == shipped()["version"]
     assert (at_receipt.history[-1].event, at_receipt.history[-1].detail) == ("policy at receipt", shipped()["version"])
 
-    current = service.evaluate_refund_request(
+    current = review.evaluate_refund_request(
         rita, pending["requestId"], AssessCommand(action="assess", policy="current"), now=later
     )
     assert current.assessment.policy_version == "2027-01-01.1"

@@ -14,15 +14,10 @@ from typing import Any
 
 from api_support import seed_order
 
-from refund_core.adapters.repository import RequestFilter
-from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
-from refund_core.app.service import (
-    cancel_refund_request,
-    evaluate_refund_request,
-    list_refund_requests,
-    read_refund_request,
-    submit_refund_request,
-)
+from refund_core.app.claims import submit_refund_request
+from refund_core.app.inputs import ApproveCommand, RequestListing, SubmitRefundRequest
+from refund_core.app.review import evaluate_refund_request
+from refund_core.app.service import cancel_refund_request, list_refund_requests, read_refund_request
 from refund_core.errors import Conflict
 from refund_core.http.identity import Caller
 from refund_core.policy.models import RequestStatus
@@ -59,7 +54,7 @@ def test_ten_concurrent_submits_of_one_customer_give_exactly_one_request(stack: 
     conflicts = [result for result in results if isinstance(result, Conflict)]
     created = [result for result in results if not isinstance(result, Exception)]
     assert (len(created), len(conflicts)) == (1, 9), results
-    assert [item.request_id for item in list_refund_requests(ALICE, RequestFilter()).items] == [created[0].request_id]
+    assert [item.request_id for item in list_refund_requests(ALICE, RequestListing()).items] == [created[0].request_id]
 
 
 def test_decision_and_cancellation_racing_exactly_one_wins(stack: LocalAws) -> None:

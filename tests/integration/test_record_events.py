@@ -18,8 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from refund_core.adapters import customer_records
-from refund_core.adapters.settings import settings
 from refund_core.app.record_events import DETAIL_TYPES, detail_schemas
+from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
 from refund_local.handlers import invoke

@@ -82,7 +82,7 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
     assert staff_view["evidence"] == [] and "question" not in staff_view
     assert "ravi-bill" not in str(staff_view) and "ravi?" not in str(staff_view)
     from refund_core.adapters import clients  # noqa: PLC0415
-    from refund_core.adapters.settings import settings  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
 
     files = clients.s3().list_objects_v2(Bucket=str(settings().evidence_bucket_name), Prefix=f"evidence/{refused}/")
     assert files.get("KeyCount", 0) == 0

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from refund_core.adapters import repository
+from refund_core.app.claims import submit_refund_request
 from refund_core.app.inputs import SubmitRefundRequest
-from refund_core.app.service import submit_refund_request
 from refund_core.http.identity import Caller
 from refund_local.demo import DEMO_CLAIMS, demo_seed
 from refund_local.paths import REPO_ROOT

@@ -24,9 +24,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from refund_core.adapters import clients, policy_store, stripe_refunds
-from refund_core.adapters.settings import settings
 from refund_core.app import idempotency, letters
 from refund_core.observability import logger, metrics
+from refund_core.settings import settings
 
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 

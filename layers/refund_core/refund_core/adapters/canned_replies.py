@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, failed_condition, query_all, serialize
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import CannedReply, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from datetime import datetime

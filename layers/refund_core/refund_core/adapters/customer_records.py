@@ -20,7 +20,6 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, failed_condition, serialize
-from refund_core.adapters.settings import settings
 from refund_core.errors import RecordEventRefused
 from refund_core.policy.models import (
     AccountBlock,
@@ -33,6 +32,7 @@ from refund_core.policy.models import (
     Usage,
     Violation,
 )
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef

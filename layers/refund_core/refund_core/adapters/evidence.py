@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 from refund_core.adapters.dynamo import serialize
 from refund_core.adapters.records import EVIDENCE_SK_PREFIX
 from refund_core.adapters.requests_table import cancellation_codes, history_put, request_key, transact
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import Evidence, EvidenceState, HistoryEntry, RequestStatus, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef

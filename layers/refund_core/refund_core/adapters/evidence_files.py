@@ -12,7 +12,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 
 UPLOAD_LINK_SECONDS = 300
 DOWNLOAD_LINK_SECONDS = 60

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, failed_condition
-from refund_core.adapters.settings import settings
+from refund_core.settings import settings
 
 _KEPT_FOR = timedelta(days=2)
 

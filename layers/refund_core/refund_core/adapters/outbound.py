@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from refund_core.adapters import clients
-from refund_core.adapters.settings import settings
 from refund_core.policy.emails import Email, mime_message
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef

@@ -20,8 +20,8 @@ from refund_core.adapters.requests_table import (
     sent_email_put,
     transact,
 )
-from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from refund_core.adapters.records import Effect

@@ -26,9 +26,9 @@ from refund_core.adapters.requests_table import (
 from refund_core.adapters.requests_table import (
     owed_again as owe_again,
 )
-from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
 from refund_core.policy.payouts import Payout, PayoutState
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef

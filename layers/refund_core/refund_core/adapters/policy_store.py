@@ -21,10 +21,10 @@ from pydantic import BaseModel, TypeAdapter
 from refund_core.adapters import clients
 from refund_core.adapters.dynamo import Page, call, decode_token, encode_token, query_all
 from refund_core.adapters.dynamo import busy as _busy
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.document import Policy, PublishedPolicy
 from refund_core.policy.models import CamelModel, UtcDatetime, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -38,7 +38,7 @@ _THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededExc
 PolicyAction = Literal["first version recorded", "draft saved", "simulated", "published"]
 
 
-class PolicyDraft(CamelModel):
+class DraftRecord(CamelModel):
     """A version being prepared: valid as a whole, in force nowhere, replaced by each save until published."""
 
     version: str
@@ -47,7 +47,7 @@ class PolicyDraft(CamelModel):
     document: Policy
 
 
-class AuditEntry(CamelModel):
+class AuditRecord(CamelModel):
     """One policy action, by whom and when, kept for good."""
 
     at: UtcDatetime
@@ -112,7 +112,7 @@ def _put(kind: str, name: str, record: BaseModel, condition: str | None = None) 
     return {"Put": put}  # type: ignore[typeddict-item]
 
 
-def _audit(entry: AuditEntry) -> TransactWriteItemTypeDef:
+def _audit(entry: AuditRecord) -> TransactWriteItemTypeDef:
     # The write's own nanoseconds order the entries of one action (which share its moment), a random suffix
     # keeps two writers apart; the condition makes the trail add-only.
     name = f"{utc_iso(entry.at)}#{time.time_ns():020d}#{secrets.token_hex(4)}"
@@ -136,7 +136,7 @@ def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
     return []
 
 
-def record_first_version(first: PublishedPolicy, entry: AuditEntry) -> None:
+def record_first_version(first: PublishedPolicy, entry: AuditRecord) -> None:
     """Store the shipped document as the first version, once: nothing when it is stored already."""
     codes = _transact([_put(PUBLISHED, first.version, first, "attribute_not_exists(pk)"), _audit(entry)])
     if codes and codes[0] != "ConditionalCheckFailed":
@@ -144,7 +144,7 @@ def record_first_version(first: PublishedPolicy, entry: AuditEntry) -> None:
     _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
-def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
+def save_draft(draft: DraftRecord, entry: AuditRecord) -> None:
     """Store (or replace) a draft, unless a version of that name is published (409)."""
     codes = _transact(
         [
@@ -165,13 +165,13 @@ def save_draft(draft: PolicyDraft, entry: AuditEntry) -> None:
         raise Conflict("another policy action came at the same moment; try again", code="try_again")
 
 
-def get_draft(version: str) -> PolicyDraft | None:
+def get_draft(version: str) -> DraftRecord | None:
     response = call("get_item", TableName=settings().policy_table_name, Key=_key(DRAFTS, version), ConsistentRead=True)
     item = response.get("Item")
-    return PolicyDraft.model_validate_json(item["value"]["S"]) if item else None
+    return DraftRecord.model_validate_json(item["value"]["S"]) if item else None
 
 
-def drafts() -> tuple[PolicyDraft, ...]:
+def drafts() -> tuple[DraftRecord, ...]:
     """Every draft, by version name (a handful: each is published or replaced)."""
     found = query_all(
         {
@@ -181,10 +181,10 @@ def drafts() -> tuple[PolicyDraft, ...]:
             "ConsistentRead": True,
         }
     )
-    return tuple(PolicyDraft.model_validate_json(item["value"]) for item in found)
+    return tuple(DraftRecord.model_validate_json(item["value"]) for item in found)
 
 
-def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -> None:
+def publish(draft: DraftRecord, published: PublishedPolicy, entry: AuditRecord) -> None:
     """The draft becomes the published version, in one transaction: only if the draft is still as read (not
     saved again meanwhile) and no version of its name is published; the draft is gone once published."""
     codes = _transact(
@@ -211,12 +211,12 @@ def publish(draft: PolicyDraft, published: PublishedPolicy, entry: AuditEntry) -
     _provider().clear_cache()  # type: ignore[no-untyped-call]
 
 
-def record_simulation(simulation_id: str, simulation: BaseModel, entry: AuditEntry) -> None:
+def record_simulation(simulation_id: str, simulation: BaseModel, entry: AuditRecord) -> None:
     if _transact([_put(SIMULATIONS, simulation_id, simulation, "attribute_not_exists(pk)"), _audit(entry)]):
         raise Conflict("another policy action came at the same moment; try again", code="try_again")
 
 
-def audit_trail(limit: int, next_token: str | None) -> Page[AuditEntry]:
+def audit_trail(limit: int, next_token: str | None) -> Page[AuditRecord]:
     """The policy actions, newest first."""
     arguments: dict[str, Any] = {
         "TableName": settings().policy_table_name,
@@ -229,6 +229,6 @@ def audit_trail(limit: int, next_token: str | None) -> Page[AuditEntry]:
     if next_token:
         arguments["ExclusiveStartKey"] = decode_token(next_token, {"pk", "sk"}, ("pk", AUDIT))
     response = call("query", **arguments)
-    items = tuple(AuditEntry.model_validate_json(item["value"]["S"]) for item in response.get("Items", []))
+    items = tuple(AuditRecord.model_validate_json(item["value"]["S"]) for item in response.get("Items", []))
     last = response.get("LastEvaluatedKey")
     return Page(items=items, next_token=encode_token(last) if last else None)

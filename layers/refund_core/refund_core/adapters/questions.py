@@ -24,9 +24,9 @@ from refund_core.adapters.requests_table import (
     transact,
     transact_or_conflict,
 )
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.policy.models import HistoryEntry, QuestionToCustomer, RequestStatus, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef

@@ -40,7 +40,6 @@ from refund_core.adapters.requests_table import (
     transact,
     transact_or_conflict,
 )
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict, ServiceBusy
 from refund_core.policy.models import (
     AssessedFacts,
@@ -53,6 +52,7 @@ from refund_core.policy.models import (
     utc_iso,
 )
 from refund_core.policy.payouts import Payout
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef

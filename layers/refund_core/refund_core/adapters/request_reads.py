@@ -11,8 +11,8 @@ from typing import Any
 from refund_core.adapters.dynamo import batch_get, call, query_all, serialize
 from refund_core.adapters.records import ReportedRequest, RequestRecord
 from refund_core.adapters.repository import BY_STATUS_INDEX
-from refund_core.adapters.settings import settings
 from refund_core.policy.models import RequestStatus, utc_iso
+from refund_core.settings import settings
 
 BY_RECEIVED_INDEX = "ByReceived"
 

@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, deserialize, serialize
 from refund_core.adapters.records import OWED_SK_PREFIX, REQUEST_SK, Effect, EffectState, OwedEffect
-from refund_core.adapters.settings import settings
 from refund_core.errors import Conflict
 from refund_core.observability import count
 from refund_core.policy.models import HistoryEntry, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef

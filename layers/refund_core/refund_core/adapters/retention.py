@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from refund_core.adapters.dynamo import call, deserialize, failed_condition, query_all, serialize
 from refund_core.adapters.records import EVIDENCE_SK_PREFIX, RequestRecord
 from refund_core.adapters.requests_table import cancellation_codes, history_puts, request_key, transact
-from refund_core.adapters.settings import settings
 from refund_core.policy.models import HistoryEntry, utc_iso
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef

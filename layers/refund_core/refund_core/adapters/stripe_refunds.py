@@ -15,8 +15,8 @@ import stripe
 from aws_lambda_powertools.utilities import parameters
 from stripe.params import RefundCreateParams, RefundListParams
 
-from refund_core.adapters.settings import settings
 from refund_core.policy.money import Money, minor_units
+from refund_core.settings import settings
 
 # Stripe's signatures older than this are refused: a captured webhook cannot be replayed later.
 REPLAY_WINDOW_SECONDS = 300

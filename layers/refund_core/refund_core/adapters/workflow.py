@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from refund_core.adapters import clients
-from refund_core.adapters.settings import settings
 from refund_core.policy.models import RefundRequest
+from refund_core.settings import settings
 
 
 def wait_timestamp(moment: datetime) -> str:

@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from refund_core.adapters import clients
-from refund_core.adapters.settings import settings
-from refund_core.app import service
+from refund_core.app import claims
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import RefundRequestResource
 from refund_core.errors import Conflict, StillInProgress
 from refund_core.http.identity import Caller
+from refund_core.settings import settings
 
 ONE_DAY = 24 * 60 * 60
 # How long a second call with the key of one still being answered waits for that answer before a 409.
@@ -54,7 +54,7 @@ def _idempotent_submit() -> Callable[..., dict[str, Any]]:
     def submit(submission: dict[str, Any]) -> dict[str, Any]:
         caller = Caller.model_validate(submission["caller"])
         command = SubmitRefundRequest.model_validate(submission["body"])
-        return service.submit_refund_request(caller, command).model_dump(mode="json", by_alias=True)
+        return claims.submit_refund_request(caller, command).model_dump(mode="json", by_alias=True)
 
     idempotent: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="submission", persistence_store=persistence(), config=_SUBMISSIONS
@@ -66,7 +66,7 @@ def submit_refund_request_once(
     caller: Caller, command: SubmitRefundRequest, idempotency_key: str | None
 ) -> RefundRequestResource:
     if idempotency_key is None:
-        return service.submit_refund_request(caller, command)
+        return claims.submit_refund_request(caller, command)
     submission = {
         "username": caller.username,
         "idempotencyKey": idempotency_key,

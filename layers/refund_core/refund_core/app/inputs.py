@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -12,7 +13,6 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -20,7 +20,6 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from refund_core.errors import InvalidInput
@@ -32,7 +31,7 @@ from refund_core.policy.evidence import (
     extension_problem,
     file_name_problem,
 )
-from refund_core.policy.models import ID_PATTERN, Text
+from refund_core.policy.models import ID_PATTERN, CamelModel, RequestStatus, Text
 
 # No control character (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage return. Checked by
 # `_free_text`, for a message a person can read, and declared in the OpenAPI document from the same pattern.
@@ -104,9 +103,9 @@ SupportTicketId = Annotated[
 ]
 
 
-class _Command(BaseModel):
+class _Command(CamelModel):
     # Unknown fields (a `username`, say) are ignored: identity comes from the authorizer only.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
 
 def _free_text(value: str) -> str:
@@ -294,3 +293,17 @@ class SaveCannedReply(_Command):
 
 class RetireCannedReply(_Command):
     version: Annotated[int, Field(ge=1, description="The version read")]
+
+
+@dataclass(frozen=True)
+class RequestListing:
+    """`GET /refund-requests`' filters as sent (API.md), each validated by the route; None: not narrowed. The
+    received dates are Hong Kong days, both inclusive."""
+
+    status: RequestStatus | None = None
+    overdue: bool | None = None
+    username: str | None = None
+    order_id: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    held_by: str | None = None

@@ -25,8 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from refund_core.adapters import customer_records, letter_replies, outbound, repository, requests_table
 from refund_core.adapters.clients import s3
 from refund_core.adapters.records import RequestRecord
-from refund_core.adapters.settings import settings
-from refund_core.app import evidence, policies, questions, service
+from refund_core.app import claims, evidence, policies, questions, service
 from refund_core.app.idempotency import ONE_DAY, persistence
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.app.resources import OrderList
@@ -46,6 +45,7 @@ from refund_core.policy.letters import (
     reason_problem,
 )
 from refund_core.policy.models import LetterReference
+from refund_core.settings import settings
 
 # The authserv-id of the Authentication-Results header SES's receiving adds to every message it takes.
 SES_AUTHSERV_ID = "amazonses.com"
@@ -356,7 +356,7 @@ def _file(letter: Letter, delivery: str, source: str, vouched: bool) -> LetterOu
     except ValidationError as invalid:  # an order or ticket id no API call could carry either
         return _reply(answering, LetterProblem.REFUSED, detail=str(invalid.errors()[0]["msg"]))
     try:
-        filed = service.submit_refund_request(caller, command, letter=reference)
+        filed = claims.submit_refund_request(caller, command, letter=reference)
     except ClaimsKeptChanging:
         raise  # a moment's contention, not an answer: the queue delivers the letter again
     except NotFound:

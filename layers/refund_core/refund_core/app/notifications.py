@@ -16,11 +16,16 @@ retries it, while the other records of the batch go on."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
 from refund_core.adapters import outbound, workflow
 from refund_core.adapters.records import OwedEffect, RequestRecord, RequestStreamRecord
 from refund_core.app.outbox import delivery
 from refund_core.observability import count, logger
 from refund_core.policy.models import RequestStatus
+
+# The notifier's batches: each record parsed as the table stores it (a request, an owed effect, other items).
+stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=RequestStreamRecord)
 
 
 def handle_record(record: RequestStreamRecord) -> None:

@@ -24,12 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from refund_core.adapters import customer_records, outbound, owed_effects, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
-from refund_core.adapters.settings import settings
 from refund_core.adapters.stripe_refunds import ProcessorUnavailable
 from refund_core.app import payouts, policies
 from refund_core.observability import count, count_by, logger, metrics
 from refund_core.policy.emails import EmailKind, NoRecipient, Recipients, render
 from refund_core.policy.models import CamelModel, HistoryEntry, UtcDatetime
+from refund_core.settings import settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

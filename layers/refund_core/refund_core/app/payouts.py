@@ -25,7 +25,6 @@ from pydantic import Field
 from refund_core.adapters import customer_records, outbound, payouts, request_reads, stripe_refunds
 from refund_core.adapters.payouts import Done
 from refund_core.adapters.records import Effect, OwedEffect, RequestRecord
-from refund_core.adapters.settings import settings
 from refund_core.adapters.stripe_refunds import ProcessorRefund, ProcessorRefused
 from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
@@ -48,6 +47,7 @@ from refund_core.policy.payouts import (
     route_for,
     scheduled,
 )
+from refund_core.settings import settings
 
 # Who a payout's history entries name: the service's own payout machinery, and the systems that pay.
 PAYOUTS_ACTOR = "payouts"

@@ -12,22 +12,21 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AwareDatetime, Field, field_validator
 
 from refund_core.adapters import policy_store, request_reads
 from refund_core.adapters.dynamo import Page
-from refund_core.adapters.policy_store import AuditEntry, PolicyAction, PolicyDraft
-from refund_core.adapters.settings import settings
+from refund_core.adapters.policy_store import AuditRecord, DraftRecord, PolicyAction
 from refund_core.app.inputs import IsoDate, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, logger
 from refund_core.policy import document, trial
 from refund_core.policy.document import Policy, PublishedPolicy, shipped_policy
-from refund_core.policy.models import Outcome, UtcDatetime
+from refund_core.policy.models import CamelModel, Outcome, UtcDatetime
 from refund_core.policy.money import Money
 from refund_core.policy.simulation import ChangedRequest, Tally, WasWould
+from refund_core.settings import settings
 
 # A version may be published to take effect at most this far ahead.
 FURTHEST_AHEAD = timedelta(days=3660)
@@ -65,11 +64,34 @@ def assessed_under(version: str, received_at: datetime) -> Policy:
 # ---- the policy owners' actions ------------------------------------------------------------------------
 
 
-class _Resource(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+class PolicyDraft(CamelModel):
+    """A version being prepared: valid as a whole, in force nowhere, replaced by each save until published."""
+
+    version: str
+    saved_by: str
+    saved_at: UtcDatetime
+    document: Policy
+
+    @classmethod
+    def of(cls, stored: DraftRecord) -> PolicyDraft:
+        return cls(version=stored.version, saved_by=stored.saved_by, saved_at=stored.saved_at, document=stored.document)
 
 
-class PolicyVersions(_Resource):
+class AuditEntry(CamelModel):
+    """One policy action, by whom and when, kept for good."""
+
+    at: UtcDatetime
+    by: str
+    action: PolicyAction
+    version: str
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, stored: AuditRecord) -> AuditEntry:
+        return cls(at=stored.at, by=stored.by, action=stored.action, version=stored.version, detail=stored.detail)
+
+
+class PolicyVersions(CamelModel):
     """`GET /policy`: the version in force, the earlier ones (latest first), those published to take effect
     later (soonest first), and the drafts."""
 
@@ -79,12 +101,12 @@ class PolicyVersions(_Resource):
     drafts: tuple[PolicyDraft, ...]
 
 
-class SimulationPeriod(_Resource):
+class SimulationPeriod(CamelModel):
     start: IsoDate = Field(alias="from", description="A Hong Kong date: requests received from its start")
     end: IsoDate = Field(alias="to", description="A Hong Kong date: requests received until its end")
 
 
-class Simulation(_Resource):
+class Simulation(CamelModel):
     """What the draft would have made of the requests received in the period (API.md `simulate`)."""
 
     simulation_id: str
@@ -106,7 +128,7 @@ class Simulation(_Resource):
     )
 
 
-class Publication(_Resource):
+class Publication(CamelModel):
     effective_from: AwareDatetime = Field(
         description="When new requests are first assessed under it: now or later (with Z or an offset)"
     )
@@ -120,7 +142,7 @@ class Publication(_Resource):
         return value
 
 
-class AuditTrail(_Resource):
+class AuditTrail(CamelModel):
     items: tuple[AuditEntry, ...]
     next_token: str | None
 
@@ -130,8 +152,8 @@ def _policy_owner(caller: Caller) -> None:
         raise NotAPolicyOwner("only the refund policy's owners may read or change the policy")
 
 
-def _entry(caller: Caller, at: datetime, action: PolicyAction, version: str, detail: str | None = None) -> AuditEntry:
-    return AuditEntry(at=at, by=caller.username, action=action, version=version, detail=detail)
+def _entry(caller: Caller, at: datetime, action: PolicyAction, version: str, detail: str | None = None) -> AuditRecord:
+    return AuditRecord(at=at, by=caller.username, action=action, version=version, detail=detail)
 
 
 def _first_version_recorded(caller: Caller, at: datetime) -> None:
@@ -153,7 +175,7 @@ def policy_versions(caller: Caller, now: datetime | None = None) -> PolicyVersio
         in_force=current,
         earlier=tuple(reversed(published[:position])),
         scheduled=tuple(published[position + 1 :]),
-        drafts=policy_store.drafts(),
+        drafts=tuple(PolicyDraft.of(stored) for stored in policy_store.drafts()),
     )
 
 
@@ -170,14 +192,14 @@ def save_draft(caller: Caller, version: str, sent: Policy, now: datetime | None 
     problems += trial.problems(sent, shipped_policy(), at)
     if problems:
         raise InvalidSettings(problems)
-    draft = PolicyDraft(version=version, saved_by=caller.username, saved_at=at, document=sent)
+    draft = DraftRecord(version=version, saved_by=caller.username, saved_at=at, document=sent)
     _first_version_recorded(caller, at)
     policy_store.save_draft(draft, _entry(caller, at, "draft saved", version))
     logger.info("policy draft saved", version=version)
-    return draft
+    return PolicyDraft.of(draft)
 
 
-def _draft(version: str) -> PolicyDraft:
+def _draft(version: str) -> DraftRecord:
     draft = policy_store.get_draft(version)
     if draft is not None:
         return draft
@@ -263,5 +285,5 @@ def publish(caller: Caller, version: str, publication: Publication, now: datetim
 
 def audit_trail(caller: Caller, limit: int = 50, next_token: str | None = None) -> AuditTrail:
     _policy_owner(caller)
-    page: Page[AuditEntry] = policy_store.audit_trail(limit, next_token)
-    return AuditTrail(items=page.items, next_token=page.next_token)
+    page: Page[AuditRecord] = policy_store.audit_trail(limit, next_token)
+    return AuditTrail(items=tuple(AuditEntry.of(stored) for stored in page.items), next_token=page.next_token)

@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from refund_core.adapters import customer_records, outbound
 from refund_core.app import payouts
@@ -33,6 +31,7 @@ from refund_core.errors import RecordEventRefused
 from refund_core.observability import count_by, logger
 from refund_core.policy.models import (
     AccountBlock,
+    CamelModel,
     Language,
     Order,
     PaymentChannel,
@@ -72,10 +71,10 @@ def _not_in_the_future(value: datetime, info: ValidationInfo) -> datetime:
 Past = Annotated[AwareDatetime, AfterValidator(_not_in_the_future)]
 
 
-class _Detail(BaseModel):
+class _Detail(CamelModel):
     """Strict: a number for a string, a string for a number, a field the format does not name: refused."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _in_minor_units(amount: str, info: ValidationInfo) -> str:

@@ -12,13 +12,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from refund_core.adapters.records import ReportedRequest
 from refund_core.app.resources import AUTOMATIC
 from refund_core.policy.calendar import ReviewCalendar
-from refund_core.policy.models import RequestStatus
+from refund_core.policy.models import CamelModel, RequestStatus
 from refund_core.policy.money import Money
 
 # How many working days an open request has left, in the report's buckets.
@@ -34,23 +33,19 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "|")
 _SKIPPED_BEFORE_A_FORMULA = (" ", "\t", "\r", "\n", "\u3000")
 
 
-class _Report(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class OpenRequests(_Report):
+class OpenRequests(CamelModel):
     total: int
     overdue: int
     by_working_days_left: dict[str, int] = Field(description='"0", "1", "2", "3-5", "6-10" working days left')
 
 
-class Spread(_Report):
+class Spread(CamelModel):
     median: int | None
     p90: int | None
     max: int | None
 
 
-class ServiceLevels(_Report):
+class ServiceLevels(CamelModel):
     """The service levels of a period (Hong Kong dates, both included)."""
 
     from_: date = Field(alias="from")

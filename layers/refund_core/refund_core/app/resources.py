@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from refund_core.adapters.records import RequestRecord
 from refund_core.http.identity import Caller
@@ -17,6 +16,7 @@ from refund_core.policy.models import (
     AccountBlock,
     AssessedFacts,
     Assessment,
+    CamelModel,
     CannedReply,
     Customer,
     EvidenceState,
@@ -64,11 +64,9 @@ def _staff_only(value: object) -> bool:
     return value is None
 
 
-class PayoutView(BaseModel):
+class PayoutView(CamelModel):
     """The payout of an approval (PAYOUTS.md "The customer"): where the money is; staff also see its route, the
     order's payment reference and which sending it is (absent for the customer)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     state: PayoutState
     amount: Money
@@ -160,23 +158,17 @@ class RefundRequestResource(RefundRequest):
         )
 
 
-class RequestList(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
+class RequestList(CamelModel):
     items: tuple[RefundRequestResource, ...]
     next_token: str | None
 
 
-class _Resource(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class OrderRefundRequest(_Resource):
+class OrderRefundRequest(CamelModel):
     request_id: str
     status: RequestStatus
 
 
-class OrderResource(_Resource):
+class OrderResource(CamelModel):
     """One of the caller's orders (`GET /orders`), with its latest request that was not cancelled."""
 
     order_id: str
@@ -191,7 +183,7 @@ class OrderResource(_Resource):
     refunded_elsewhere: str | None = None
 
 
-class ClaimCheck(_Resource):
+class ClaimCheck(CamelModel):
     """`GET /orders/{orderId}/assessment`: what the Refund Policy would say of a claim on the order sent now, on the
     customer's own facts. Nothing is recorded."""
 
@@ -205,12 +197,12 @@ class ClaimCheck(_Resource):
     cancelling_frees_the_claim: bool
 
 
-class OrderList(_Resource):
+class OrderList(CamelModel):
     items: tuple[OrderResource, ...]
     next_token: str | None
 
 
-class PersonalProfile(_Resource):
+class PersonalProfile(CamelModel):
     """The customer's account record as the service keeps it: what the emails use, and the facts on record that
     a claim is weighed against."""
 
@@ -226,7 +218,7 @@ class PersonalProfile(_Resource):
         return cls.model_validate(customer, from_attributes=True)
 
 
-class PersonalData(_Resource):
+class PersonalData(CamelModel):
     """Everything the service keeps about one customer, as that customer sees it (`GET /personal-data`): their
     account record, their orders, and each refund request whole, its history (the emails sent, the letters
     received) in their own words. Staff's internal notes and who reviewed are not personal data of theirs."""
@@ -238,7 +230,7 @@ class PersonalData(_Resource):
     refund_requests: tuple[RefundRequestResource, ...]
 
 
-class QueueCounts(_Resource):
+class QueueCounts(CamelModel):
     """The reviewers' queue at a glance (`GET /queue/counts`): the open requests, those past their deadline,
     those nobody has taken, the caller's own, and those whose customer answered a question since it was asked."""
 
@@ -249,13 +241,13 @@ class QueueCounts(_Resource):
     customer_answered: int
 
 
-class CannedReplyList(_Resource):
+class CannedReplyList(CamelModel):
     """`GET /canned-replies`: the library, in use first, by title."""
 
     items: tuple[CannedReply, ...]
 
 
-class EvidenceUpload(_Resource):
+class EvidenceUpload(CamelModel):
     """Where the file's bytes go (`POST /refund-requests/{id}/evidence`): a form POST to `url` with `fields` and
     the file last (S3 refuses another key, another type, or more than the size allowed), then the check."""
 
@@ -265,7 +257,7 @@ class EvidenceUpload(_Resource):
     expires_at: UtcDatetime
 
 
-class DownloadLink(_Resource):
+class DownloadLink(CamelModel):
     """A file's download, for a minute (`GET /refund-requests/{id}/evidence/{evidenceId}`)."""
 
     url: str

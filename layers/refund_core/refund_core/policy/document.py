@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -26,9 +25,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 
-from refund_core.policy.models import PAYMENT_CHANNELS, UtcDatetime
+from refund_core.policy.models import PAYMENT_CHANNELS, CamelModel, UtcDatetime
 from refund_core.policy.money import Money
 
 # A version's name: it is a path segment and a sort key (`2026-12-01.1`, `2027-q1`).
@@ -52,18 +50,18 @@ def _known_channels(channels: Iterable[str]) -> Iterable[str]:
     return channels
 
 
-class AutomaticDecisions(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+class AutomaticDecisions(CamelModel):
+    model_config = ConfigDict(extra="forbid")
 
     full_refund: StrictBool
     refused: StrictBool
 
 
-class FilingLimits(BaseModel):
+class FilingLimits(CamelModel):
     """How many refund requests may be filed: for one order ever, and by one customer in a period. A cancelled
     request frees its order, so without a limit an order could be refiled, and emailed about, without end."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     per_order: StrictInt = Field(ge=1, le=1000)
     per_customer: StrictInt = Field(ge=1, le=1000)
@@ -82,11 +80,11 @@ def _amounts_per_currency(value: dict[str, Decimal], *, most: int, what: str) ->
     return value
 
 
-class Policy(BaseModel):
+class Policy(CamelModel):
     """The settings, each of its exact JSON type: a policy document is written by people, and "no" or "30"
     where a boolean or a number belongs is a mistake to name, not a value to guess."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     policy_id: str = Field(min_length=1, max_length=128)
     version: str = Field(pattern=VERSION_PATTERN)
@@ -210,10 +208,8 @@ FIRST_EFFECTIVE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 SHIPPED_BY = "shipped"
 
 
-class PublishedPolicy(BaseModel):
+class PublishedPolicy(CamelModel):
     """A version of the policy as published: immutable, in force from `effective_from` until a later one is."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     version: str
     effective_from: UtcDatetime
