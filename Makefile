@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e browser browser-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof clean
+.PHONY: venv test unit integration e2e browser browser-deps docker-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof clean
 
 # Packages are installed by uv (from PyPI, as pip would, but downloaded and unpacked in parallel and compiled to
 # bytecode on every core: a fresh clone's three venvs in about 30 s instead of 90). It lives in .venv.
@@ -129,9 +129,16 @@ bench: venv tools browser-deps
 	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_LOG_LEVEL=ERROR $(PY) scripts/bench.py
 
 # Every events/*.json through the real SAM CLI (sam local start-lambda) against moto's server; needs Docker
-# (Debian's docker.io) and builds a stand-in Lambda base image where no registry answers (scripts/sam_local.py).
-sam-local: venv tools
+# (Debian's docker.io, installed by docker-deps when missing) and builds a stand-in Lambda base image where no registry answers (scripts/sam_local.py).
+sam-local: venv tools docker-deps
 	PATH="$(dir $(PYTHON312)):$$PATH" $(PY) scripts/sam_local.py
+
+# Debian's docker.io (dockerd, docker) for sam-local, installed when missing, as browser-deps installs chromium.
+docker-deps:
+	@command -v dockerd >/dev/null && command -v docker >/dev/null || { \
+		echo "installing Debian's docker.io for sam-local"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			docker.io >/dev/null; }
 
 # The whole service on this machine (docs/local-runner.md), its state kept in .local-data/ (ignored by git;
 # RUN_ARGS=--reset empties it); other options through RUN_ARGS, for instance

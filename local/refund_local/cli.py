@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N execution environments (worker processes) per function (default 4)",
     )
+    serve.add_argument(
+        "--cold-starts",
+        action="store_true",
+        help="start no worker before its function's first invocation, as Lambda without provisioned concurrency "
+        "(default: one worker per function warmed up before serving)",
+    )
     serve.add_argument("--verbose", action="store_true", help="show the handlers' own INFO logs (JSON)")
     token = commands.add_parser("token", help="print a bearer token for the local API (unsigned, local only)")
     token.add_argument("user", help="the cognito:username claim")
@@ -221,6 +227,7 @@ def serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         reset=args.reset,
         max_workers=args.workers,
+        warm_up=not args.cold_starts,
         verbose=args.verbose,
         schedules_every_seconds=args.schedules_every_seconds,
         powertools_environment=environment,

@@ -146,6 +146,8 @@ class RunnerOptions:
     data_dir: Path | None = None
     reset: bool = False
     max_workers: int = 4
+    # One worker per function started before serving (the first calls are not cold starts), or none.
+    warm_up: bool = True
     verbose: bool = False
     schedules_every_seconds: float | None = None
     powertools_environment: dict[str, str] = field(default_factory=dict)
@@ -225,8 +227,16 @@ class LocalRunner:
         if self.data_dir and has_state:
             self.outbox.restore(self.data_dir.restore())
             self.restored = True
+        seeding = time.perf_counter()
         seed(self.restored)
-        log.info("card payments made at localstripe for %d orders", give_card_orders_payments(processor_base))
+        paying = time.perf_counter()
+        paid = give_card_orders_payments(processor_base)
+        log.info(
+            "seed written in %.1f s; card payments made at localstripe for %d orders in %.1f s",
+            paying - seeding,
+            paid,
+            time.perf_counter() - paying,
+        )
         self.openapi_json = openapi_json(self._template)
         self._docs_html = swagger_html(self.openapi_json)
         base = _worker_base_environment(self._emulator, self._options, processor)
@@ -253,7 +263,8 @@ class LocalRunner:
             for function in functions(self._template)
         ]
         self.invoker = Invoker(specs, self._options.max_workers, echo_logs=self._options.verbose)
-        self.invoker.warm_up()
+        if self._options.warm_up:
+            self.invoker.warm_up()
         streams = self._emulator.client("dynamodbstreams")
         dynamodb = self._emulator.client("dynamodb")
         invoker = self.invoker

@@ -1,10 +1,10 @@
 """Helpers of the end-to-end tests: `python -m refund_local serve` as a subprocess on a free port, a seed
 file dated relative to now, and a `requests` client for it.
 
-Each test module has its own server (a session-scoped fixture around `running_server`) and its tests in one
-xdist group. The tests do not depend on that group: with pytest 9.2 and pytest-xdist 3.8, `--dist loadgroup`
-no longer groups (pytest-xdist issue 1386), so a module's tests may be spread over both workers, each then
-starting its own server; every test uses its own customers."""
+Each test module has its own server (a module-scoped fixture around `running_server`), and its tests in one
+xdist group: under `--dist loadgroup` they run one after another on one worker, so that the server starts once
+and stops when they are done (pytest stays below 9.2, whose node ids pytest-xdist 3.8 cannot group by: issue
+1386). Every test uses its own customers."""
 
 from __future__ import annotations
 
@@ -144,8 +144,10 @@ def about(request_id: str, subject: str | re.Pattern[str]) -> Callable[[dict[str
 
 @contextlib.contextmanager
 def running_server(directory: Path, seed: dict[str, Any] | None, *arguments: str) -> Iterator[Server]:
-    """`python -m refund_local serve` on a free port of 127.0.0.1, stopped (and killed if need be) on exit."""
-    with serve_in_subprocess(directory, seed, *arguments) as base:
+    """`python -m refund_local serve` on a free port of 127.0.0.1, stopped (and killed if need be) on exit. With
+    `--cold-starts`: a function's first worker starts at its first invocation, so that a test pays only for the
+    functions it uses."""
+    with serve_in_subprocess(directory, seed, "--cold-starts", *arguments) as base:
         server = Server(base=base, log_path=directory / "server.log")
         yield server
         server.session.close()

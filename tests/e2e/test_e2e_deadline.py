@@ -21,9 +21,8 @@ SEED: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Session-scoped: started once per worker that runs these tests, whatever order xdist gives them."""
     with running_server(
         tmp_path_factory.mktemp("deadline"), SEED, "--review-window-seconds", str(WINDOW_SECONDS)
     ) as running:
