@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +45,12 @@ def _serving(base: str) -> bool:
 @contextlib.contextmanager
 def serve_in_subprocess(directory: Path, seed: dict[str, Any] | None, *arguments: str) -> Iterator[str]:
     """Writes `seed` (None: the demo data) and the server's log into `directory`, yields the base URL once the
-    server answers, and stops it (killed if need be) on exit. No metrics: nothing reads them locally."""
+    server answers, and stops it on exit. No metrics: nothing reads them locally.
+
+    A server that keeps its state (`--data-dir`) is stopped as a person stops it (SIGTERM: what is in flight
+    finishes, the state is saved), and killed only if that takes too long. Any other is killed at once with all
+    its processes (its own session: the workers, the card processor): a graceful stop would first deliver what
+    the outbox still owes, seconds of work that nobody reads once its tests are done."""
     seeding: list[str] = []
     if seed is not None:
         seed_path = directory / "seed.json"
@@ -56,7 +62,9 @@ def serve_in_subprocess(directory: Path, seed: dict[str, Any] | None, *arguments
     command = [sys.executable, "-m", "refund_local", "serve", "--port", str(port), *seeding, *arguments]
     environment = os.environ | {"POWERTOOLS_METRICS_DISABLED": "true"}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+        )
         try:
             give_up = time.monotonic() + STARTUP_TIMEOUT_SECONDS
             while not _serving(base):
@@ -66,9 +74,17 @@ def serve_in_subprocess(directory: Path, seed: dict[str, Any] | None, *arguments
                 time.sleep(0.1)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            if "--data-dir" in arguments:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    _kill_session(process)
+            else:
+                _kill_session(process)
+
+
+def _kill_session(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
