@@ -304,13 +304,13 @@ class LocalRunner:
         """Every pending request's deadline workflow again (the emulator keeps no executions across a
         restart): a reminder or deadline that passed while the runner was down fires now, once; one already
         recorded is not repeated (its conditional writes find it done)."""
-        from refund_core.adapters import repository, workflow  # noqa: PLC0415 - the environment is set by now
+        from refund_core.adapters import request_reads, workflow  # noqa: PLC0415 - the environment is set by now
         from refund_core.policy.models import RequestStatus  # noqa: PLC0415
 
         count, token = 0, None
         while True:
-            pending = repository.RequestFilter(status=RequestStatus.PENDING)
-            page = repository.list_requests(narrowed=pending, limit=100, next_token=token)
+            pending = request_reads.RequestFilter(status=RequestStatus.PENDING)
+            page = request_reads.list_requests(narrowed=pending, limit=100, next_token=token)
             for request in page.items:
                 workflow.start_review_deadline(request)
                 count += 1

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from api_support import call, seed_order
 
-from refund_core.adapters import repository
+from refund_core.adapters import customer_claims
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
@@ -80,7 +80,7 @@ def test_a_pending_request_the_first_release_recorded_holds_the_open_claim_and_c
     cancelled = on_request(pending["requestId"], "cancel", claims_for("bob"))
     assert cancelled.status == 200, cancelled.json
     assert cancelled.json["status"] == "CANCELLED"
-    claims = repository.get_claims("bob")
+    claims = customer_claims.get_claims("bob")
     assert (claims.open_request_id, claims.cancelled) == (None, 1)
     assert submit("bob", "ord-b1").status == 201  # the order is free again
 
@@ -93,6 +93,6 @@ def test_a_pending_request_the_first_release_recorded_can_be_decided(stack: Loca
     approved = on_request(pending["requestId"], "evaluate", RITA, {"action": "approve"})
     assert approved.status == 200, approved.json
     assert approved.json["status"] == "APPROVED"
-    claims = repository.get_claims("carol")
+    claims = customer_claims.get_claims("carol")
     assert claims.decided == 1
     assert claims.first_decided is not None and claims.first_decided.request_id == pending["requestId"]

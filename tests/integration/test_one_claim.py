@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from api_support import aws_error, call, on_call, seed_order
 
-from refund_core.adapters import clients, repository, requests_table
+from refund_core.adapters import clients, customer_claims, repository, requests_table
 from refund_core.app.claims import submit_refund_request
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.errors import Conflict, LimitReached
@@ -98,15 +98,15 @@ def test_a_claim_recorded_while_another_reads_its_claims_counts_as_the_earlier_o
     after its read, which saw b recorded (judged as received before that read, a was approved too)."""
     seed_order("slow-a", "slow", days_ago=5)
     seed_order("slow-b", "slow", days_ago=5)
-    read = repository.load_claim_context
+    read = customer_claims.load_claim_context
     first: list[Any] = []
 
-    def slow_read(username: str, order_id: str, ticket_id: str) -> repository.ClaimContext:
+    def slow_read(username: str, order_id: str, ticket_id: str) -> customer_claims.ClaimContext:
         if order_id == "slow-a" and not first:
             first.append(submit_refund_request(customer("slow"), submission("slow-b")))
         return read(username, order_id, ticket_id)
 
-    monkeypatch.setattr(repository, "load_claim_context", slow_read)
+    monkeypatch.setattr(customer_claims, "load_claim_context", slow_read)
     late = submit_refund_request(customer("slow"), submission("slow-a"))
     assert (first[0].status, late.status) == (RequestStatus.APPROVED, RequestStatus.REFUSED)
     (earlier,) = [rule for rule in late.assessment.rules if rule.id is RuleId.NO_EARLIER_CLAIM]
@@ -130,7 +130,7 @@ def test_fifty_full_refunds_of_one_customer_at_once_give_one_approval(
     assert len(decided) <= 5
     assert [str(result.status) for result in decided].count("APPROVED") == 1
     assert {str(result.status) for result in decided} <= {"APPROVED", "REFUSED"}
-    claims = repository.get_claims("many")
+    claims = customer_claims.get_claims("many")
     assert claims.decided == len(decided)
     assert claims.first_decided is not None and claims.first_decided.status is RequestStatus.APPROVED
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from refund_core.adapters import repository
+from refund_core.adapters import customer_claims
 from refund_core.app.claims import submit_refund_request
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
@@ -121,12 +121,12 @@ def test_serve_refuses_a_bad_seed_file_naming_the_entry(tmp_path: Path) -> None:
 
 def test_the_seed_is_written_through_the_repository(stack: LocalAws) -> None:
     write_seed(parse_seed(document()))
-    records = repository.load_claim_context("alice", "ord-1", "T-1").records
+    records = customer_claims.load_claim_context("alice", "ord-1", "T-1").records
     assert records.customer is not None and len(records.customer.violations) == 1
     assert records.order is not None and records.order.amount_paid.currency == "USD"
     assert records.usage is not None and records.usage.traffic_bytes == 1_200_000_000
     assert records.support_ticket is not None
-    assert repository.load_claim_context("alice", "ord-2", "T-1").records.usage is None
+    assert customer_claims.load_claim_context("alice", "ord-2", "T-1").records.usage is None
 
 
 def test_the_demo_customers_earn_the_outcomes_serve_prints(stack: LocalAws) -> None:

@@ -114,16 +114,22 @@ _BATCH_BACKOFF_SECONDS = 0.02
 def batch_get(
     table: str, keys: list[dict[str, AttributeValueTypeDef]], projection: str | None = None
 ) -> list[dict[str, Any]]:
-    """The table's items of `keys` (at most 100), read consistently; unprocessed keys tried again with jitter (a
-    projection may name `#status`)."""
+    """The table's items of `keys` (at most 100), read consistently (a projection may name `#status`)."""
     request: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
     if projection:
         request |= {"ProjectionExpression": projection, "ExpressionAttributeNames": {"#status": "status"}}
-    unprocessed: dict[str, Any] = {table: request}
-    found: list[dict[str, Any]] = []
+    return batch_get_tables({table: request})[table]
+
+
+def batch_get_tables(requests: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One BatchGetItem over several tables (each request as BatchGetItem takes it: keys, consistency...), the
+    items found by table; unprocessed keys tried again with jitter."""
+    unprocessed: dict[str, Any] = dict(requests)
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
     for attempt in range(_BATCH_TRIES):
         response = call("batch_get_item", RequestItems=unprocessed)
-        found += [deserialize(item) for item in response.get("Responses", {}).get(table, [])]
+        for table, items in response.get("Responses", {}).items():
+            found[table] += [deserialize(item) for item in items]
         unprocessed = dict(response.get("UnprocessedKeys") or {})
         if not unprocessed:
             return found

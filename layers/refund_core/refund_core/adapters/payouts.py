@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, serialize
 from refund_core.adapters.records import Effect, EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
+    BY_STATUS_INDEX,
     cancellation_codes,
     effect_update,
     history_puts,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 PAYOUT_SK = "PAYOUT"
-BY_STATUS_INDEX = "ByStatus"
 _BATCH_GET_KEYS = 100
 
 

@@ -1,16 +1,28 @@
-"""What the supervisors' reports, the retention and the policy's simulation read of the requests table: the
-requests received in a period (the ByReceived index, by month), the open ones (ByStatus), and every request of a
-period whole, a page at a time."""
+"""What the listings, the supervisors' reports, the retention and the policy's simulation read of the requests
+table: a page of the reviewers' queue or of a customer's requests (ByStatus, ByCustomer), the requests held by
+a customer's orders, the requests received in a period (the ByReceived index, by month), the open ones
+(ByStatus), and every request of a period whole, a page at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from refund_core.adapters.dynamo import batch_get, call, query_all, serialize
+from refund_core.adapters.customer_claims import order_claim_key
+from refund_core.adapters.dynamo import (
+    Page,
+    batch_get,
+    call,
+    decode_token,
+    deserialize,
+    encode_token,
+    query_all,
+    serialize,
+)
 from refund_core.adapters.records import ReportedRequest, RequestRecord
-from refund_core.adapters.repository import BY_STATUS_INDEX
+from refund_core.adapters.requests_table import BY_CUSTOMER_INDEX, BY_STATUS_INDEX, request_key
 from refund_core.policy.models import RequestStatus, utc_iso
 from refund_core.settings import settings
 
@@ -98,3 +110,93 @@ def requests_to_replay(start: datetime, before: datetime) -> Iterator[RequestRec
             if "LastEvaluatedKey" not in response:
                 break
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """What a listing narrows to (API.md "GET /refund-requests filters"); None: not narrowed."""
+
+    status: RequestStatus | None = None
+    username: str | None = None
+    overdue: bool | None = None
+    order_id: str | None = None
+    received_from: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
+    held_by: str | None = None  # the reviewer who took them
+
+
+def list_requests(*, narrowed: RequestFilter, limit: int, next_token: str | None) -> Page[RequestRecord]:
+    """One customer's own (their index), else by status across customers (the reviewers' queue, oldest
+    deadline first), narrowed as `narrowed` says. A page of `limit` index entries may hold fewer requests."""
+    kwargs: dict[str, Any] = {"TableName": settings().requests_table_name, "Limit": limit}
+    values: dict[str, Any] = {}
+    conditions: list[str] = []
+    if narrowed.username is not None:
+        partition = ("gsi2pk", f"CUSTOMER#{narrowed.username}")
+        kwargs |= {"IndexName": BY_CUSTOMER_INDEX, "KeyConditionExpression": "gsi2pk = :partition"}
+        index_keys = {"pk", "sk", "gsi2pk", "gsi2sk"}
+        if narrowed.status is not None:
+            conditions.append("#status = :status")
+            values[":status"] = str(narrowed.status)
+    else:
+        partition = ("gsi1pk", f"STATUS#{narrowed.status or RequestStatus.PENDING}")
+        kwargs |= {"IndexName": BY_STATUS_INDEX, "KeyConditionExpression": "gsi1pk = :partition"}
+        index_keys = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    values[":partition"] = partition[1]
+    if narrowed.overdue is not None:
+        conditions.append("overdue = :overdue")
+        values[":overdue"] = narrowed.overdue
+    if narrowed.order_id is not None:
+        conditions.append("orderId = :order")
+        values[":order"] = narrowed.order_id
+    if narrowed.held_by is not None:
+        conditions.append("heldBy = :holder")
+        values[":holder"] = narrowed.held_by
+    if narrowed.received_from is not None:
+        conditions.append("receivedAt >= :from")
+        values[":from"] = utc_iso(narrowed.received_from)
+    if narrowed.received_before is not None:
+        conditions.append("receivedAt < :before")
+        values[":before"] = utc_iso(narrowed.received_before)
+    if conditions:
+        kwargs["FilterExpression"] = " AND ".join(conditions)
+    if "#status" in kwargs.get("FilterExpression", ""):
+        kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+    kwargs["ExpressionAttributeValues"] = serialize(values)
+    if next_token:
+        kwargs["ExclusiveStartKey"] = decode_token(next_token, index_keys, partition)
+    response = call("query", **kwargs)
+    items = tuple(RequestRecord.model_validate(deserialize(item)) for item in response.get("Items", []))
+    last = response.get("LastEvaluatedKey")
+    return Page(items=items, next_token=encode_token(last) if last else None)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    request_id: str
+    status: RequestStatus
+
+
+def requests_of_orders(username: str, order_ids: Iterable[str]) -> dict[str, OrderRequest]:
+    """Each order's request that was not cancelled (its order claim holds it), with that request's status; only
+    `username`'s own: an order billing moved to them shows nothing of its owner's before."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        return {}
+    claims = batch_get(settings().requests_table_name, [order_claim_key(order_id) for order_id in ids])
+    held = {str(item["pk"]).removeprefix("ORDER#"): str(item["requestId"]) for item in claims if item.get("requestId")}
+    if not held:
+        return {}
+    requests = batch_get(
+        settings().requests_table_name,
+        [request_key(request_id) for request_id in held.values()],
+        "requestId, #status, username",
+    )
+    status = {
+        str(item["requestId"]): RequestStatus(item["status"]) for item in requests if item["username"] == username
+    }
+    return {
+        order_id: OrderRequest(request_id, status[request_id])
+        for order_id, request_id in held.items()
+        if request_id in status
+    }

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 OWED_INDEX = "ByOwed"
+# The reviewers' queue (a status, oldest deadline first) and each customer's requests.
+BY_STATUS_INDEX = "ByStatus"
+BY_CUSTOMER_INDEX = "ByCustomer"
 OWED_PARTITION = "OWED"
 CONFLICT_TRIES = 5
 _CONFLICT_BACKOFF_SECONDS = 0.02

@@ -8,9 +8,9 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from refund_core.adapters import repository, workflow
+from refund_core.adapters import customer_claims, repository, workflow
+from refund_core.adapters.customer_claims import ClaimContext, ClaimsChanged
 from refund_core.adapters.records import RequestRecord
-from refund_core.adapters.repository import ClaimContext, ClaimsChanged
 from refund_core.app import payouts, policies
 from refund_core.app.inputs import (
     SubmitRefundRequest,
@@ -136,7 +136,7 @@ def _check_claimable(context: ClaimContext, order_id: str, policy: Policy, recei
 
 def _claim_context(caller: Caller, order_id: str, ticket_id: str) -> ClaimContext:
     """What a claim on the order is judged on; a 404 when the order is not the caller's."""
-    context = repository.load_claim_context(caller.username, order_id, ticket_id)
+    context = customer_claims.load_claim_context(caller.username, order_id, ticket_id)
     order = context.records.order
     if order is None or order.username != caller.username:
         raise NotFound(

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from refund_core.adapters import customer_records, repository
+from refund_core.adapters import customer_records, request_reads
 from refund_core.adapters.dynamo import Page
-from refund_core.adapters.repository import RequestFilter
+from refund_core.adapters.request_reads import RequestFilter
 from refund_core.app import service
 from refund_core.app.resources import OrderList, OrderResource, PersonalData, PersonalProfile
 from refund_core.errors import NotASupervisor
@@ -29,7 +29,7 @@ def personal_data(caller: Caller, username: str | None = None) -> PersonalData:
     mine = RequestFilter(username=subject)
     profile = customer_records.customer_profile(subject)
     orders = tuple(_every(lambda token: _order_page(customer, token)))
-    listed = _every(lambda token: repository.list_requests(narrowed=mine, limit=PAGE_SIZE, next_token=token))
+    listed = _every(lambda token: request_reads.list_requests(narrowed=mine, limit=PAGE_SIZE, next_token=token))
     # Each request read again whole, as the customer sees it (a list's item comes from an index, which may be a
     # moment behind).
     requests = sorted(

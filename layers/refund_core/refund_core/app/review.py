@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from refund_core.adapters import repository
+from refund_core.adapters import customer_claims, repository
 from refund_core.adapters.records import RequestRecord
 from refund_core.app import payouts, policies, questions
 from refund_core.app.claims import claim_facts_of
@@ -191,7 +191,7 @@ def evaluate_refund_request(
     if isinstance(command, AskCustomerCommand):
         return resource_of(questions.ask_customer(caller, request, command.question, at), caller)
     if isinstance(command, AssessCommand):
-        context = repository.load_claim_context(request.username, request.order_id, request.support_ticket_id)
+        context = customer_claims.load_claim_context(request.username, request.order_id, request.support_ticket_id)
         if context.records.order is None or context.records.order.username != request.username:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
         facts = claim_facts_of(context, request.support_ticket_id, request.received_at)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from refund_core.adapters import customer_records, repository, request_reads
 from refund_core.adapters.dynamo import Page
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
-from refund_core.adapters.repository import RequestFilter
+from refund_core.adapters.request_reads import RequestFilter
 from refund_core.app import policies, questions, reports
 from refund_core.app.inputs import (
     AnswerQuestion,
@@ -109,7 +109,7 @@ def list_refund_requests(
             else None,
             held_by=listing.held_by,
         )
-    page = repository.list_requests(narrowed=narrowed, limit=limit, next_token=next_token)
+    page = request_reads.list_requests(narrowed=narrowed, limit=limit, next_token=next_token)
     items = sorted(page.items, key=lambda request: (request.deadline, request.request_id))
     return Page(
         items=tuple(resource_of(item, caller) for item in items),
@@ -182,7 +182,7 @@ def as_written(
 def list_orders(caller: Caller, limit: int = 50, next_token: str | None = None) -> OrderList:
     """The caller's own orders, newest first, each with its latest request that was not cancelled."""
     page = customer_records.orders_of(caller.username, limit, next_token)
-    requests = repository.requests_of_orders(caller.username, (order.order_id for order in page.orders))
+    requests = request_reads.requests_of_orders(caller.username, (order.order_id for order in page.orders))
     policy = policies.in_force()
     items = tuple(
         OrderResource(
