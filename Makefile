@@ -66,6 +66,7 @@ lint: venv template-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/refund_core/refund_core local/refund_local functions
+	$(PY) scripts/module_sizes.py
 
 fmt: venv
 	$(VENV)/bin/ruff format .

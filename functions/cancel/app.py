@@ -13,7 +13,8 @@ from refund_core.app import evidence
 from refund_core.app.inputs import AnswerQuestion, AttachEvidence, EvidenceId, RequestId
 from refund_core.app.resources import DownloadLink, EvidenceUpload, RefundRequestResource
 from refund_core.app.service import answer_question, cancel_refund_request
-from refund_core.http.resolver import current_caller, media_type_lower_cased, new_api, resource, route_responses
+from refund_core.http.body import media_type_lower_cased
+from refund_core.http.resolver import current_caller, new_api, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.models import Evidence
 from refund_core.settings import settings

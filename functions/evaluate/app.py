@@ -13,16 +13,8 @@ from refund_core.app.canned_replies import list_canned_replies, retire_canned_re
 from refund_core.app.inputs import EvaluateCommand, ReplyId, RequestId, RetireCannedReply, SaveCannedReply
 from refund_core.app.resources import CannedReplyList, RefundRequestResource
 from refund_core.app.review import evaluate_refund_request
-from refund_core.http.resolver import (
-    BODY_ERRORS,
-    current_caller,
-    json_body_only,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import json_body_only, media_type_lower_cased
+from refund_core.http.resolver import BODY_ERRORS, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.models import CannedReply
 from refund_core.settings import settings

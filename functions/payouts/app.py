@@ -8,18 +8,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.app.finance import PayoutCommand, PayoutList, PayoutResource, act_on_payout, list_payouts
 from refund_core.app.inputs import RequestId
-from refund_core.app.payouts import PayoutCommand, PayoutList, PayoutResource, act_on_payout, list_payouts
-from refund_core.http.resolver import (
-    BODY_ERRORS,
-    current_caller,
-    json_body_only,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import json_body_only, media_type_lower_cased
+from refund_core.http.resolver import BODY_ERRORS, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.payouts import PayoutState
 from refund_core.settings import settings

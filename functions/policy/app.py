@@ -9,16 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.app import policies
 from refund_core.app.policies import AuditTrail, PolicyDraft, PolicyVersions, Publication, Simulation, SimulationPeriod
-from refund_core.http.resolver import (
-    BODY_ERRORS,
-    current_caller,
-    json_body_only,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import json_body_only, media_type_lower_cased
+from refund_core.http.resolver import BODY_ERRORS, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.document import VERSION_PATTERN, Policy, PublishedPolicy
 from refund_core.settings import settings

@@ -13,14 +13,8 @@ from refund_core.app.inputs import IsoDate, RequestId, RequestListing
 from refund_core.app.personal_data import personal_data
 from refund_core.app.resources import OrderList, PersonalData, QueueCounts, RefundRequestResource, RequestList
 from refund_core.app.service import list_orders, list_refund_requests, queue_counts, read_refund_request
-from refund_core.http.resolver import (
-    current_caller,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import media_type_lower_cased
+from refund_core.http.resolver import current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.policy.models import RequestStatus
 from refund_core.settings import settings

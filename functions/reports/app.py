@@ -8,19 +8,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.app.finance import payouts_csv
 from refund_core.app.inputs import IsoDate
-from refund_core.app.payouts import payouts_csv
 from refund_core.app.reports import ServiceLevels
 from refund_core.app.service import decisions_export, service_levels
-from refund_core.http.resolver import (
-    csv_responses,
-    current_caller,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import media_type_lower_cased
+from refund_core.http.resolver import csv_responses, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot

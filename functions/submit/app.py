@@ -11,16 +11,8 @@ from refund_core.app.claims import check_claim
 from refund_core.app.idempotency import register_lambda_context, submit_refund_request_once
 from refund_core.app.inputs import OrderId, SubmitRefundRequest, SupportTicketId
 from refund_core.app.resources import ClaimCheck, RefundRequestResource
-from refund_core.http.resolver import (
-    BODY_ERRORS,
-    current_caller,
-    json_body_only,
-    media_type_lower_cased,
-    new_api,
-    only_parameters,
-    resource,
-    route_responses,
-)
+from refund_core.http.body import json_body_only, media_type_lower_cased
+from refund_core.http.resolver import BODY_ERRORS, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
 from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot

@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from refund_core.app.payouts import apply_processor_webhook
-from refund_core.http.resolver import json_response, media_type_lower_cased, new_api, route_responses
+from refund_core.http.body import media_type_lower_cased
+from refund_core.http.resolver import json_response, new_api, route_responses
 from refund_core.observability import observed
 from refund_core.snapstart import prepare_snapshot
 

@@ -15,7 +15,8 @@ import pytest
 from api_support import Response, call, record_event, seed_order
 
 from refund_core.app import policies, service
-from refund_core.policy.emails import EmailKind, Recipients, long_date, render
+from refund_core.policy.emails import EmailKind, Recipients, render
+from refund_core.policy.wording import long_date
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from api_support import Response, call, seed_order, stored
 
-from refund_core.http.resolver import MAX_BODY_BYTES
+from refund_core.http.body import MAX_BODY_BYTES
 from refund_local.events import api_event, claims_for
 from refund_local.stack import LocalAws
 

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from refund_core.adapters.outbound import mime_message
 from refund_core.policy.calendar import review_timeline
 from refund_core.policy.document import Policy
-from refund_core.policy.emails import Email, EmailKind, NoRecipient, Recipients, long_date, mime_message, render
+from refund_core.policy.emails import Email, EmailKind, NoRecipient, Recipients, render
 from refund_core.policy.models import (
     Decision,
     EarlierClaim,
@@ -28,6 +29,7 @@ from refund_core.policy.models import (
     RuleId,
 )
 from refund_core.policy.money import Money
+from refund_core.policy.wording import long_date
 
 if TYPE_CHECKING:
     from conftest import ClaimBuilder  # the unit tests' shared builder (fixture `claim`)

@@ -149,7 +149,8 @@ def test_no_bytes_make_the_reader_crash(raw: bytes) -> None:
 @pytest.mark.parametrize("language", ["en", "zh-HK", "fr"])
 @pytest.mark.parametrize("problem", list(LetterProblem))
 def test_every_reply_is_whole_in_each_language(problem: LetterProblem, language: str) -> None:
-    from refund_core.policy.emails import letter_reply, mime_message  # noqa: PLC0415
+    from refund_core.adapters.outbound import mime_message  # noqa: PLC0415
+    from refund_core.policy.emails import letter_reply  # noqa: PLC0415
 
     values = {
         "customer_name": "Bob",

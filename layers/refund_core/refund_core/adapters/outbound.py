@@ -1,13 +1,15 @@
-"""The service's outbound calls: an email through SES, an event onto the EventBridge bus, a delivery onto
-the queue of what is owed."""
+"""The service's outbound calls: an email through SES (as the MIME message SES sends), an event onto the
+EventBridge bus, a delivery onto the queue of what is owed."""
 
 from __future__ import annotations
 
 import json
+import unicodedata
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from refund_core.adapters import clients
-from refund_core.policy.emails import Email, mime_message
+from refund_core.policy.emails import Email
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
@@ -22,6 +24,28 @@ class EventNotPublished(RuntimeError):
 
 class DeliveryNotQueued(RuntimeError):
     """SQS refused some of a batch; raised so that the caller retries."""
+
+
+def _header_text(value: str) -> str:
+    """A header's value without control characters: a letter's subject or id, copied into an answer, could
+    otherwise carry an escape sequence or a NUL to the customer's mail program."""
+    return "".join(character for character in value if unicodedata.category(character) != "Cc")
+
+
+def mime_message(email: Email, sender: str) -> bytes:
+    """The email as a MIME multipart/alternative message (plain text, then HTML) for SES SendRawEmail."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = _header_text(email.to)
+    message["Subject"] = _header_text(email.subject)
+    if email.in_reply_to:
+        message["In-Reply-To"] = _header_text(email.in_reply_to)
+        message["References"] = _header_text(email.in_reply_to)
+    if email.auto_replied:
+        message["Auto-Submitted"] = "auto-replied"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message.as_bytes()
 
 
 def send_email(email: Email, tags: dict[str, str]) -> str:

@@ -14,28 +14,17 @@ when none has come an hour after sending, by asking."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from pydantic import Field
-
-from refund_core.adapters import customer_records, outbound, payouts, request_reads, stripe_refunds
+from refund_core.adapters import customer_records, outbound, payouts, stripe_refunds
 from refund_core.adapters.payouts import Done
 from refund_core.adapters.records import Effect, OwedEffect, RequestRecord
 from refund_core.adapters.stripe_refunds import ProcessorRefund, ProcessorRefused
-from refund_core.app import policies
-from refund_core.app.inputs import FreeText, IsoDate, check_period
-from refund_core.app.policies import hong_kong_day_start
-from refund_core.app.reports import sheet_time, spreadsheet_safe
-from refund_core.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordEventRefused, ServiceBusy
-from refund_core.http.identity import Caller
+from refund_core.errors import Conflict, InvalidInput, NotFound, RecordEventRefused, ServiceBusy
 from refund_core.observability import count, count_by, logger
-from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import Policy
-from refund_core.policy.models import CamelModel, HistoryEntry, RequestStatus, Text, UtcDatetime, utc_iso
+from refund_core.policy.models import HistoryEntry
 from refund_core.policy.money import Money
 from refund_core.policy.payouts import (
     Payout,
@@ -44,7 +33,6 @@ from refund_core.policy.payouts import (
     PayoutRoute,
     PayoutState,
     change,
-    route_for,
     scheduled,
 )
 from refund_core.settings import settings
@@ -56,9 +44,7 @@ BILLING_ACTOR = "billing"
 PAYOUT_REQUESTED = "PayoutRequested"
 # The processor's events that carry news of a refund (data.object is the refund).
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
-_CHANGE_TRIES = 3
-# The finance report covers the last 30 days unless a period is named, as the supervisors' reports do.
-REPORT_DAYS = 30
+CHANGE_TRIES = 3
 
 
 def _now() -> datetime:
@@ -92,7 +78,7 @@ def _entry(at: datetime, event: str, by: str, detail: str | None = None) -> Hist
     return HistoryEntry(at=at, event=event, by=by, detail=detail)
 
 
-def _emails_of(read: Payout, changed: Payout) -> tuple[Effect, ...]:
+def emails_of(read: Payout, changed: Payout) -> tuple[Effect, ...]:
     """The customer hears once that the refund was sent, and once that it could not be."""
     if changed.state is PayoutState.SENT and read.sent_at is None:
         return (Effect.PAYOUT_SENT,)
@@ -103,7 +89,7 @@ def _emails_of(read: Payout, changed: Payout) -> tuple[Effect, ...]:
     return ()
 
 
-def _history_of(changed: Payout, by: str, detail: str | None) -> HistoryEntry:
+def history_of(changed: Payout, by: str, detail: str | None) -> HistoryEntry:
     words = {
         PayoutState.SENT: "refund sent",
         PayoutState.PAID: "refund paid",
@@ -140,7 +126,7 @@ def send(owed: OwedEffect, at: datetime) -> str:
         payouts.record_delivery_done(Done(owed, event_id, at), entry)
         count(f"{PAYOUT_REQUESTED}Published")
         return "requested from billing"
-    reference = payout.payment_reference or _current_reference(payout)
+    reference = payout.payment_reference or current_reference(payout)
     if payout.route is PayoutRoute.FINANCE or not reference:
         return _hand_to_finance(payout, owed, at, "the order has no payment reference to refund against")
     try:
@@ -159,7 +145,7 @@ def send(owed: OwedEffect, at: datetime) -> str:
     return _after_sending(payout.model_copy(update={"payment_reference": reference}), refund, owed, at)
 
 
-def _current_reference(payout: Payout) -> str | None:
+def current_reference(payout: Payout) -> str | None:
     """Billing may have sent the payment's reference after the claim was assessed: the order as it is now."""
     order = customer_records.order(payout.order_id)
     return order.payment_reference if order and order.username == payout.username else None
@@ -192,7 +178,7 @@ def _record(read: Payout, changed: Payout | None, by: str, detail: str | None, d
             payouts.record_delivery_done(done)
         return
     written = payouts.record_change(
-        read, changed, [_history_of(changed, by, detail)], owed=_emails_of(read, changed), done=done
+        read, changed, [history_of(changed, by, detail)], owed=emails_of(read, changed), done=done
     )
     if not written:
         logger.info("a payout changed meanwhile; its change is left to what came first", request_id=read.request_id)
@@ -217,7 +203,7 @@ def _news(
 ) -> bool:
     """Apply news of a payout (the processor's, billing's, finance's): True when it changed it, False when it
     had already happened (a replay, news out of order). PayoutNotAllowed when it never can; NotFound."""
-    for _ in range(_CHANGE_TRIES):
+    for _ in range(CHANGE_TRIES):
         payout = payouts.get_payout(request_id)
         if payout is None:
             raise NotFound(f"refund request {request_id} has no payout")
@@ -226,7 +212,7 @@ def _news(
             count_by("PayoutNewsAlreadyKnown", what)
             return False
         detail = reason or reference
-        if payouts.record_change(payout, changed, [_history_of(changed, by, detail)], owed=_emails_of(payout, changed)):
+        if payouts.record_change(payout, changed, [history_of(changed, by, detail)], owed=emails_of(payout, changed)):
             count_by("PayoutStates", changed.state)
             return True
     raise Conflict(f"the payout of {request_id} kept changing; try again", code="try_again")
@@ -311,186 +297,3 @@ def apply_billing_answer(
         return _news(request_id, news, at, BILLING_ACTOR, reference=reference, reason=reason)
     except PayoutNotAllowed as refused:
         raise RecordEventRefused(f"requestId: {refused}", field="requestId") from refused
-
-
-# ---- finance -------------------------------------------------------------------------------------------------
-
-
-class PayoutResource(CamelModel):
-    """A payout as finance (and supervisors) see it, with its request's customer and order."""
-
-    request_id: str
-    order_id: str
-    username: str
-    amount: Money
-    state: PayoutState
-    route: PayoutRoute
-    payment_channel: str | None
-    payment_reference: str | None
-    reference: str | None
-    sending: int
-    created_at: UtcDatetime
-    state_since: UtcDatetime
-    sent_at: UtcDatetime | None
-    paid_at: UtcDatetime | None
-    failed_at: UtcDatetime | None
-    failure_reason: str | None
-    note: str | None
-    working_days_in_state: int = Field(description="Hong Kong working days since it reached its state")
-
-    @classmethod
-    def of(cls, payout: Payout, now: datetime) -> PayoutResource:
-        calendar = ReviewCalendar(policies.in_force(now))
-        days = calendar.working_days_between(calendar.local_date(payout.state_since), calendar.local_date(now))
-        return cls.model_validate(payout.model_dump() | {"working_days_in_state": days})
-
-
-class PayoutList(CamelModel):
-    items: tuple[PayoutResource, ...]
-    next_token: str | None
-
-
-class MarkPaid(CamelModel):
-    action: Literal["markPaid"]
-    reference: Text = Field(description="The bank's or processor's reference of the payment made by hand")
-    paid_on: IsoDate = Field(description="The Hong Kong date it was paid")
-
-
-class Retry(CamelModel):
-    action: Literal["retry"]
-
-
-class ToFinance(CamelModel):
-    action: Literal["toFinance"]
-    note: FreeText = Field(description="Why finance takes it over (1 to 2,000 characters)")
-
-
-PayoutCommand = Annotated[MarkPaid | Retry | ToFinance, Field(discriminator="action")]
-
-
-def _finance(caller: Caller, *, or_supervisor: bool = False) -> None:
-    if not (caller.is_finance or (or_supervisor and caller.is_supervisor)):
-        what = "read" if or_supervisor else "act on"
-        raise Forbidden(f"only the finance team may {what} payouts" + (" (supervisors may read them)" * or_supervisor))
-
-
-def list_payouts(
-    caller: Caller,
-    state: PayoutState,
-    *,
-    older_than_days: int | None = None,
-    limit: int = 50,
-    next_token: str | None = None,
-    now: datetime | None = None,
-) -> PayoutList:
-    """The payouts in a state, longest there first; `olderThanDays`: there for more than that many days."""
-    _finance(caller, or_supervisor=True)
-    at = now or _now()
-    before = at - timedelta(days=older_than_days) if older_than_days is not None else None
-    page = payouts.payouts_in(state, before, limit, next_token)
-    return PayoutList(items=tuple(PayoutResource.of(item, at) for item in page.items), next_token=page.next_token)
-
-
-def act_on_payout(
-    caller: Caller, request_id: str, command: MarkPaid | Retry | ToFinance, now: datetime | None = None
-) -> PayoutResource:
-    """Finance marks a payout paid by hand, sends a failed or manual one again through its route, or takes one
-    over; each in the request's history with who did it."""
-    _finance(caller)
-    at = now or _now()
-    for _ in range(_CHANGE_TRIES):
-        payout = payouts.get_payout(request_id)
-        if payout is None:
-            raise NotFound(f"refund request {request_id} has no payout")
-        try:
-            written = _act(caller, payout, command, at)
-        except PayoutNotAllowed as refused:
-            raise Conflict(str(refused), field="action") from refused
-        if written is not None:
-            return PayoutResource.of(written, at)
-    raise Conflict(f"the payout of {request_id} kept changing; try again", code="try_again")
-
-
-def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, at: datetime) -> Payout | None:
-    match command:
-        case MarkPaid():
-            paid_at = min(at, hong_kong_day_start(command.paid_on) + timedelta(hours=12))
-            changed = change(payout, PayoutChange.PAID, paid_at, reference=command.reference)
-            if changed is None:
-                raise PayoutNotAllowed("this payout is paid already")
-            changed = changed.model_copy(update={"state_since": at})
-            detail = f"{command.reference} on {command.paid_on.isoformat()}"
-            owed_again: tuple[Effect, ...] = ()
-        case Retry():
-            # The order as billing last said it was: a correction of its payment reference is what a retry needs.
-            reference = _current_reference(payout) or payout.payment_reference
-            policy = policies.in_force(at)
-            route = route_for(payout.payment_channel, reference, policy)
-            if route is PayoutRoute.FINANCE:
-                raise PayoutNotAllowed("this payout has no route to send it again through (no payment reference, or "
-                                       "no route for its channel): finance pays it")  # fmt: skip
-            changed = change(payout, PayoutChange.RETRY, at, route=route)
-            if changed is None:
-                raise PayoutNotAllowed(f"this payout is {payout.state.lower()} already")
-            changed = changed.model_copy(update={"payment_reference": reference})
-            detail = f"sending {changed.sending}"
-            owed_again = (Effect.PAYOUT,)
-        case ToFinance():
-            changed = change(payout, PayoutChange.TO_FINANCE, at, note=command.note)
-            if changed is None:
-                raise PayoutNotAllowed("this payout is with finance already")
-            detail = command.note
-            owed_again = ()
-    history = [_history_of(changed, caller.username, detail)]
-    if not payouts.record_change(payout, changed, history, owed=_emails_of(payout, changed), owed_again=owed_again):
-        return None
-    if owed_again:  # the fast path: the reconciler queues it too, should this message be lost
-        delivery = {"requestId": payout.request_id, "effect": str(Effect.PAYOUT), "owedAt": utc_iso(at)}
-        outbound.enqueue_deliveries([delivery])
-    count_by("PayoutActions", command.action)
-    return changed
-
-
-# ---- the finance report -----------------------------------------------------------------------------------
-
-PAYOUTS_CSV_COLUMNS = (
-    "requestId", "orderId", "username", "receivedAt", "decidedAt", "approvedAmount", "paidAmount", "currency",
-    "state", "route", "paymentChannel", "paymentReference", "reference", "sentAt", "paidAt", "failureReason",
-)  # fmt: skip
-
-
-def payouts_csv(
-    caller: Caller, start: date | None = None, end: date | None = None, now: datetime | None = None
-) -> tuple[str, str]:
-    """Per approved request received in the period (the last 30 days unless named): approved and paid amounts,
-    state, references and dates, what finance reconciles against the processor's and the bank's statements;
-    and the file's name. Its totals per currency are the service levels' `refunded` of the same period."""
-    _finance(caller, or_supervisor=True)
-    at = now or _now()
-    end = end or ReviewCalendar(policies.in_force(at)).local_date(at)
-    start = start or end - timedelta(days=REPORT_DAYS - 1)
-    check_period(start, end, "report")
-    received = request_reads.requests_received(hong_kong_day_start(start), hong_kong_day_start(end + timedelta(days=1)))
-    approved = [request for request in received if request.status is RequestStatus.APPROVED and request.decision]
-    found = payouts.payouts_of(request.request_id for request in approved)
-    written = io.StringIO()
-    writer = csv.writer(written, lineterminator="\r\n")
-    writer.writerow(PAYOUTS_CSV_COLUMNS)
-    zone = ZoneInfo(policies.in_force(at).time_zone)
-    for request in approved:
-        decision = request.decision
-        assert decision is not None and decision.amount is not None
-        payout = found.get(request.request_id)
-        paid = payout.amount if payout and payout.state is PayoutState.PAID else None
-        row: list[Any] = [
-            request.request_id, request.order_id, request.username, sheet_time(request.received_at, zone),
-            sheet_time(decision.decided_at, zone), format(decision.amount.amount, "f"),
-            format(paid.amount, "f") if paid else "", decision.amount.currency,
-            payout.state if payout else "", payout.route if payout else "", request.payment_channel or "",
-            payout.payment_reference if payout else "", payout.reference if payout else "",
-            sheet_time(payout.sent_at if payout else None, zone),
-            sheet_time(payout.paid_at if payout else None, zone),
-            payout.failure_reason if payout else "",
-        ]  # fmt: skip
-        writer.writerow([spreadsheet_safe(str(value or "")) for value in row])
-    return written.getvalue(), f"payouts-{start}-{end}.csv"

@@ -12,17 +12,14 @@ reason or a reviewer's note may hold markup. Customers read the policy's words (
 from __future__ import annotations
 
 import html
-import json
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from email.message import EmailMessage
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from string import Template
-from typing import Any, assert_never
+from typing import assert_never
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -39,7 +36,15 @@ from refund_core.policy.models import (
     RuleResult,
 )
 from refund_core.policy.payouts import Payout
-from refund_core.policy.reasons import catalogue, english_prevails, reason_text
+from refund_core.policy.reasons import english_prevails, reason_text
+from refund_core.policy.wording import (
+    day_words,
+    long_date,
+    money_path,
+    payout_failure_words,
+    phrases,
+    refund_path_words,
+)
 
 
 class EmailKind(StrEnum):
@@ -151,15 +156,6 @@ def _as_html(value: Value) -> str:
     return f"<ul>\n{items}</ul>"
 
 
-@cache
-def phrases(language: str) -> dict[str, Any]:
-    text = (
-        resources.files("refund_core.policy").joinpath("email_templates", language, "phrases.json").read_text("utf-8")
-    )
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
 def _fill(name: str, to: str, values: Mapping[str, Value], language: str = "en") -> Email:
     subject_template, text_template, html_template = _templates(name, language)
     subject = subject_template.substitute({key: value for key, value in values.items() if isinstance(value, str)})
@@ -173,53 +169,10 @@ def _fill(name: str, to: str, values: Mapping[str, Value], language: str = "en")
     )
 
 
-def long_date(moment: datetime, zone: ZoneInfo, language: str = "en") -> str:
-    """The local calendar date in full, with the year, the language's way: "Friday 11 December 2026",
-    "2026年12月11日（星期五）"."""
-    return day_words(moment.astimezone(zone).date().isoformat(), language)
-
-
-def day_words(iso_date: str, language: str = "en") -> str:
-    """An ISO calendar date as long_date writes it."""
-    local = date.fromisoformat(iso_date)
-    words = phrases(language)
-    return str(words["longDate"]).format(
-        weekday=words["weekdays"][local.weekday()], day=local.day, month=words["months"][local.month - 1],
-        year=local.year,
-    )  # fmt: skip
-
-
 def _date_and_time(moment: datetime, policy: Policy) -> str:
     zone = ZoneInfo(policy.time_zone)
     place = policy.time_zone.rsplit("/", 1)[-1].replace("_", " ")
     return f"{long_date(moment, zone)}, {moment.astimezone(zone):%H:%M} {place} time"
-
-
-def _path(payment_channel: str | None, policy: Policy, language: str) -> str:
-    """The channel's path back, in the catalogue's words where it has them, else the policy's."""
-    paths = phrases(language).get("refundPaths", {})
-    channel = payment_channel or ""
-    path = paths.get(channel) or (paths.get("default") if channel not in policy.refund_paths else None)
-    return str(path or policy.refund_path(payment_channel))
-
-
-def payout_failure_words(reason: str | None, language: str) -> str:
-    """Why a payout failed, in words: the processor's codes the catalogue knows, else its own words."""
-    known = phrases(language).get("payoutFailureReasons", {})
-    return str(known.get(reason or "unknown") or reason)
-
-
-def money_path(payment_channel: str | None, policy: Policy, language: str = "en") -> str:
-    """Where the money goes and how long it usually takes; for a channel the company cannot refund
-    (the App Store), who refunds it instead. In English the policy's own words; in Chinese the catalogue's,
-    falling back to the policy's where it has none."""
-    words = phrases(language)
-    channel = payment_channel or ""
-    if payment_channel in policy.excluded_payment_channels:
-        translated = catalogue(language)["tables"]["excludedChannels"].get(channel)
-        if reason := translated or policy.excluded_channel_reasons.get(channel):
-            return str(reason)
-    return str(words["moneyPath"]).format(path=_path(payment_channel, policy, language))
 
 
 def _customer_address(request: RefundRequest, recipients: Recipients) -> str:
@@ -342,7 +295,7 @@ def _payout_email(
             "sent_on": long_date(sent, ZoneInfo(policy.time_zone), language),
             "payout_reference": payout.reference or payout.request_id,
             "sent_path": str(phrases(language)["sentPath"]).format(
-                path=_path(payout.payment_channel, policy, language)
+                path=refund_path_words(payout.payment_channel, policy, language)
             ),
         }
         return _fill("payout_sent", to, values, language)
@@ -412,25 +365,3 @@ def _question_of(request: RefundRequest) -> str:
     if request.question is None:
         raise ValueError(f"refund request {request.request_id} has no question to email")
     return request.question.question
-
-
-def _header_text(value: str) -> str:
-    """A header's value without control characters: a letter's subject or id, copied into an answer, could
-    otherwise carry an escape sequence or a NUL to the customer's mail program."""
-    return "".join(character for character in value if unicodedata.category(character) != "Cc")
-
-
-def mime_message(email: Email, sender: str) -> bytes:
-    """The email as a MIME multipart/alternative message (plain text, then HTML) for SES SendRawEmail."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = _header_text(email.to)
-    message["Subject"] = _header_text(email.subject)
-    if email.in_reply_to:
-        message["In-Reply-To"] = _header_text(email.in_reply_to)
-        message["References"] = _header_text(email.in_reply_to)
-    if email.auto_replied:
-        message["Auto-Submitted"] = "auto-replied"
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    return message.as_bytes()
