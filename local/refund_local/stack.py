@@ -4,6 +4,7 @@ for the local runner and the tests. Nothing in refund_core knows it is local."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,14 @@ _FAKE_AWS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "SmartSecurity/Refunds",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    """One client of each service for every emulated AWS of the process: moto answers a client made before its
+    mock started, from the backends of the mock running when it calls (a client costs 10 ms to make; a test
+    provisions a whole stack)."""
+    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
 
 @dataclass
@@ -60,7 +69,7 @@ class LocalAws:
         make_dynamodb_calls_atomic()
         make_moto_fast()
         make_waits_exact()
-        stack = provision(load_template(), lambda service: boto3.client(service, region_name=REGION))  # type: ignore[call-overload]
+        stack = provision(load_template(), _client)
         self.table_names, self.state_machine_arn = stack.table_names, stack.state_machine_arn
         self.environment = dict(stack.environment)
         if self.review_window_seconds is not None:
@@ -74,7 +83,7 @@ class LocalAws:
         """Stop running executions first: they outlive mock_aws in their own threads."""
         if self._mock is None:
             return
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = _client("stepfunctions")
         running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
         for execution in running.get("executions", []):
             with contextlib.suppress(AttributeError):  # moto: an execution whose worker has not begun
