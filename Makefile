@@ -59,8 +59,10 @@ integration: venv
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
+# With the screenshots of every page (tests/browser/screenshots/) for a person to look at; make test takes a failed
+# test's only.
 browser: venv browser-deps
-	$(PY) -m pytest -q tests/browser
+	SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
 
 lint: venv template-lint
 	$(VENV)/bin/ruff check .

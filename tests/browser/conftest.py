@@ -91,6 +91,15 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     opened.on("console", console)
     opened.on("pageerror", lambda error: problems.append(str(error)))
     yield opened
-    screenshot(opened, request.node.name)
+    call = getattr(request.node, "report_call", None)
+    screenshot(opened, request.node.name, failed=call is not None and call.failed)
     context.close()
     assert not problems, problems
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Each phase's report kept on its test (`report_call`...), for the page fixture to see whether it failed."""
+    report: pytest.TestReport = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from e2e_support import Server
 from playwright.sync_api import Page, expect
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+# Screenshots are for a person to look at (`make browser` takes them): a test run that nobody looks at (CI) takes
+# only a failed test's last page, and saves the second or so of rendering that each full page costs.
+TAKE_SCREENSHOTS = os.environ.get("SCREENSHOTS", "") not in ("", "0")
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, *, failed: bool = False) -> None:
+    """The whole page as a PNG in tests/browser/screenshots/, when screenshots are asked for or the test failed."""
+    if not (TAKE_SCREENSHOTS or failed):
+        return
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
