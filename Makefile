@@ -67,7 +67,7 @@ browser: venv browser-deps
 lint: venv template-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/refund_core/refund_core local/refund_local functions
+	$(VENV)/bin/mypy layers/refund_core/refund_core local/refund_local local/refund_ops functions
 	$(PY) scripts/module_sizes.py
 
 fmt: venv

@@ -1,6 +1,6 @@
 """Customer records events (RECORDS.md) in `make bench`: applied per second by one records function (in this
 process, against moto) with the AWS calls each takes, and by the local stack end to end (POST /_local/events
-→ rule → queue → function), their cost per 1,000 events at list prices, and `refund-local load-events`'s
+→ rule → queue → function), their cost per 1,000 events at list prices, and `refund-ops load-events`'s
 time and peak memory for 10,000 and 100,000 lines (memory must not grow with the file)."""
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def one_function() -> InProcess:
 
 def local_stack() -> float:
     """Events per second through the local stack: put on its bus 10 a call, until its records queue is empty."""
-    from refund_local.bulk import local_sender  # noqa: PLC0415
     from refund_local.subprocess_server import serve_in_subprocess  # noqa: PLC0415
+    from refund_ops.bulk import local_sender  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as directory, serve_in_subprocess(Path(directory), {"customers": []}) as base:
         session = requests.Session()
@@ -147,7 +147,7 @@ def cost_per_1000(measured: InProcess) -> dict[str, float]:
 
 _MEASURE = """
 import resource, sys, time
-from refund_local.cli import main
+from refund_ops.cli import main
 started = time.perf_counter()
 code = main(["load-events", sys.argv[1], "--check-only"])
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)

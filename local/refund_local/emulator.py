@@ -2,7 +2,7 @@
 the function workers (AWS_ENDPOINT_URL), the stream poller and the runner, so that all of them, and the
 Step Functions executions moto runs in its own threads, share one state.
 
-The guard that makes moto's DynamoDB behave as DynamoDB under concurrency (refund_local.atomic) is
+The guard that makes moto's DynamoDB behave as DynamoDB under concurrency (refund_local.moto_patches.atomic) is
 installed here, at the emulator, before the server takes its first call."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
-from refund_local.speed import make_moto_fast
-from refund_local.waits import make_waits_exact
+from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
+from refund_local.moto_patches.speed import make_moto_fast
+from refund_local.moto_patches.waits import make_waits_exact
 
 
 def _free_port(host: str) -> int:

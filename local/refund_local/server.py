@@ -320,7 +320,7 @@ class LocalRunner:
         log.info("restarted the review deadlines of %d pending requests", count)
 
     def _save_while_running(self) -> None:
-        from refund_local.atomic import writes_so_far  # noqa: PLC0415
+        from refund_local.moto_patches.atomic import writes_so_far  # noqa: PLC0415
 
         saved_at = writes_so_far()
         while not self._saver_stop.wait(SAVE_EVERY_SECONDS):

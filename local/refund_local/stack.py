@@ -15,11 +15,11 @@ from moto.core.config import default_user_config
 
 from refund_core.settings import settings
 from refund_core.snapstart import forget_connections
-from refund_local.atomic import make_dynamodb_calls_atomic
 from refund_local.environment import CREDENTIALS, REGION, use_utc
+from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
+from refund_local.moto_patches.speed import make_moto_fast
+from refund_local.moto_patches.waits import make_waits_exact
 from refund_local.provision import load_template, provision
-from refund_local.speed import make_moto_fast
-from refund_local.waits import make_waits_exact
 
 _FAKE_AWS_ENV = {
     **CREDENTIALS,

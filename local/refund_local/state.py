@@ -10,7 +10,7 @@ refused before anything is read; a folder that is neither empty nor refund-local
 The items are read from and written into moto's tables directly (this is the emulator's own state), with the
 tables' streams off while they are restored: restoring through the API would emit a stream record, hence an
 email, for every item. Each item's line is kept between saves, and a save writes again only the items written
-since the last one (refund_local.writes tells which): at 10,000 requests, serializing every item each time held
+since the last one (refund_local.moto_patches.writes tells which): at 10,000 requests, serializing every item each time held
 every DynamoDB call back for seconds."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
-from refund_local import writes
-from refund_local.atomic import exclusive
 from refund_local.environment import REGION
+from refund_local.moto_patches import writes
+from refund_local.moto_patches.atomic import exclusive
 from refund_local.provision import Template
 
 FORMAT = 1

@@ -144,13 +144,13 @@ def test_an_emails_page_is_sandboxed_on_the_apps_origin(server: Server) -> None:
 
 
 def test_a_file_of_events_loaded_in_one_command_is_applied(server: Server, tmp_path: Path) -> None:
-    """`refund-local load-events FILE --url`: one line refused (reported, not sent), the rest applied."""
+    """`refund-ops load-events FILE --url`: one line refused (reported, not sent), the rest applied."""
     lines = [json.dumps({"source": source, "detail-type": kind, "detail": detail})
              for source, kind, detail in the_facts_of("noa", "ord-noa", 10**9)]  # fmt: skip
     lines.insert(2, json.dumps({"source": "smart-security.billing", "detail-type": "OrderPlaced", "detail": {}}))
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    command = [sys.executable, "-m", "refund_local", "load-events", str(events), "--url", server.base]
+    command = [sys.executable, "-m", "refund_ops", "load-events", str(events), "--url", server.base]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stdout + done.stderr  # a line was refused
     assert "line 3 refused: detail.orderId: Field required" in done.stdout

@@ -1,9 +1,9 @@
 """What the local stack changes in moto 5.2.5 for speed must change nothing a caller sees:
 
-- refund_local.atomic: a transaction checks every condition before it writes (moto copies whole tables and
+- refund_local.moto_patches.atomic: a transaction checks every condition before it writes (moto copies whole tables and
   puts them back): a failed one leaves no item and no stream record; a write that fails after the checks is
   undone;
-- refund_local.speed: a query reads its partition (moto sorts the whole table first): each query of the
+- refund_local.moto_patches.speed: a query reads its partition (moto sorts the whole table first): each query of the
   table and of its indexes answers what a scan of the whole table, filtered and sorted as DynamoDB would,
   answers, through puts, updates that move an item from one index partition to another, and deletes; and
   the item operations, their requests read and their answers written as JSON, answer what moto's own parser

@@ -14,7 +14,8 @@ import pytest
 from moto import mock_aws
 
 from refund_core.policy.models import utc_iso
-from refund_local.atomic import make_dynamodb_calls_atomic
+from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
+from refund_local.moto_patches.waits import make_waits_exact
 from refund_local.provision import (
     LOCAL_STATE_MACHINE_ROLE_ARN,
     REPO_ROOT,
@@ -22,7 +23,6 @@ from refund_local.provision import (
     create_tables,
     load_template,
 )
-from refund_local.waits import make_waits_exact
 
 TIMEOUT_SECONDS = 10
 

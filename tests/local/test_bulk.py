@@ -1,4 +1,4 @@
-"""`refund-local load-events`: lines validated as the records function validates them, the refused ones
+"""`refund-ops load-events`: lines validated as the records function validates them, the refused ones
 reported with their line number and reason and never sent, the others sent 10 to a call, a run that stops
 resumable from the line it names."""
 
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from refund_local import bulk
-from refund_local.cli import main
+from refund_ops import bulk
+from refund_ops.cli import main
 
 
 def line(detail_type: str, detail: dict[str, Any], source: str) -> str:

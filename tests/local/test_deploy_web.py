@@ -1,4 +1,4 @@
-"""`refund-local deploy-web`: the stack's outputs become the app's config.json, every file lands in the bucket
+"""`refund-ops deploy-web`: the stack's outputs become the app's config.json, every file lands in the bucket
 with its type, and CloudFront is told to forget the old ones (moto's S3 and CloudFront)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from refund_local.deploy_web import MissingOutput, deploy, web_files, web_target
+from refund_ops.deploy_web import MissingOutput, deploy, web_files, web_target
 
 OUTPUTS = {
     "WebBucketName": "refunds-web",

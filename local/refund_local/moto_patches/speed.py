@@ -5,7 +5,7 @@ changes (tests/integration/test_local_stack_moto.py compares the answers with mo
 partition asked for: each query of one request's items, one customer's claims or the reviewers' queue sorts the
 whole table (60,000 items at 10,000 requests, half a second). Here a query of the table starts from the
 partition's own items, and a query of an index from the items holding the index's partition key value, found
-through a map kept per index; moto then sorts, pages, filters and projects them as before. The map of an index is built at its first query and then kept up to date: each write (refund_local.writes)
+through a map kept per index; moto then sorts, pages, filters and projects them as before. The map of an index is built at its first query and then kept up to date: each write (refund_local.moto_patches.writes)
 files the item written under its value again.
 - Responses. moto 5.2 writes every answer through a serializer that walks botocore's output shape value by value:
   a page of 20 requests (their facts, assessment and decision are deep maps) took half a second of the
@@ -54,8 +54,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 
-from refund_local import writes
-from refund_local.writes import Key
+from refund_local.moto_patches import writes
+from refund_local.moto_patches.writes import Key
 
 _PATCHED = "_refund_local_partitions"
 _MAPS = "_refund_local_index_maps"
@@ -133,7 +133,7 @@ def _partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
         candidates = _candidates(self, bound["hash_key"], bound.get("index_name"))
         if candidates is None:
             return query(self, *args, **kwargs)
-        # Calls reach a table one at a time (refund_local.atomic), so shadowing the method for this one is safe.
+        # Calls reach a table one at a time (refund_local.moto_patches.atomic), so shadowing the method for this one is safe.
         self.all_items = lambda: candidates  # type: ignore[method-assign]
         try:
             return query(self, *args, **kwargs)

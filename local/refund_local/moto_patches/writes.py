@@ -1,4 +1,4 @@
-"""Every write to moto's DynamoDB tables in this process, told to whoever needs to know (refund_local.speed's
+"""Every write to moto's DynamoDB tables in this process, told to whoever needs to know (refund_local.moto_patches.speed's
 index maps, refund_local.state's saver): each reaches moto's `Table.put_item`, `Table.delete_item` or
 `DynamoDBBackend.update_item` (which changes the item in place; a new one it puts first), whether it comes from
 an API call, a transaction's item, a batch, or the runner's own restore."""

@@ -1,4 +1,4 @@
-"""`refund-local load-events FILE`: a JSON Lines file of records events (RECORDS.md "Bulk": one
+"""`refund-ops load-events FILE`: a JSON Lines file of records events (RECORDS.md "Bulk": one
 `{"source", "detail-type", "detail"}` a line) onto the local stack (POST /_local/events) or a deployed stack's
 bus (PutEvents), 10 to a call, for the first backfill and for replays.
 

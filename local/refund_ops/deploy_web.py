@@ -1,4 +1,4 @@
-"""`refund-local deploy-web --stack NAME`: the web app (web/) into a deployed stack's bucket, with the
+"""`refund-ops deploy-web --stack NAME`: the web app (web/) into a deployed stack's bucket, with the
 `config.json` that points it at that stack's API and hosted sign-in, then a CloudFront invalidation.
 
 The stack's outputs say where everything is (template.yaml: WebBucketName, WebDistributionId, ApiUrl,
