@@ -36,11 +36,19 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# What CI runs: the linters and template checks, then every test (unit, integration, e2e, browser).
+# What CI runs: the linters and template checks, and every test (unit, integration, e2e, browser); it fails if
+# either does. The lint runs beside the tests, its output shown once both are done: the tests leave a third of
+# the two cores idle (they wait on servers, timers and the browser), and the lint's 30 s of CPU fit in it.
 # --dist loadgroup: a module that starts a server (e2e, browser) keeps its tests on one worker (xdist_group), so
 # that its server starts once, not on both workers.
-test: lint browser-deps
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+test: venv tools browser-deps
+	@lint_log=$$(mktemp); \
+	$(MAKE) --no-print-directory lint > "$$lint_log" 2>&1 & lint=$$!; \
+	$(PY) -m pytest -q -n 2 --dist loadgroup; tests=$$?; \
+	wait $$lint; linted=$$?; \
+	echo "---- make lint (run beside the tests): $$([ $$linted = 0 ] && echo passed || echo FAILED)"; \
+	cat "$$lint_log"; rm -f "$$lint_log"; \
+	[ $$tests = 0 ] && [ $$linted = 0 ]
 
 # tests/browser drive Debian's chromium (Playwright never downloads a browser), with CJK fonts for the
 # Chinese pages; installed from Debian's archive when missing (as root, as CI runs).
