@@ -33,7 +33,7 @@ class ClaimsChanged(Exception):
     race): whoever wrote them must read them again and judge the claim with the winner counted."""
 
 
-def claims_key(username: str) -> dict[str, AttributeValueTypeDef]:
+def _claims_key(username: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": f"CUSTOMER#{username}"}, "sk": {"S": CLAIMS_SK}}
 
 
@@ -59,7 +59,7 @@ def load_claim_context(username: str, order_id: str, ticket_id: str) -> ClaimCon
     found = batch_get_tables(
         {
             records_table: {"Keys": customer_records.record_keys(username, order_id, ticket_id)},
-            requests_table: {"Keys": [claims_key(username), order_claim_key(order_id)], "ConsistentRead": True},
+            requests_table: {"Keys": [_claims_key(username), order_claim_key(order_id)], "ConsistentRead": True},
         }
     )
     records = customer_records.records_found(
@@ -107,7 +107,7 @@ def _claims_filed_before(username: str) -> ClaimsRecord:
 
 def get_claims(username: str) -> ClaimsRecord:
     response = _call(
-        "get_item", TableName=settings().requests_table_name, Key=claims_key(username), ConsistentRead=True
+        "get_item", TableName=settings().requests_table_name, Key=_claims_key(username), ConsistentRead=True
     )
     item = response.get("Item")
     return ClaimsRecord.model_validate(deserialize(item)) if item else ClaimsRecord(username=username)
@@ -154,7 +154,7 @@ def release_open_claim(request: RequestRecord, outcome: str, claim: EarlierClaim
     return {
         "Update": {
             "TableName": settings().requests_table_name,
-            "Key": claims_key(request.username),
+            "Key": _claims_key(request.username),
             "UpdateExpression": f"REMOVE openRequestId SET {outcome} = if_not_exists({outcome}, :zero) + :one, "
             f"#first = if_not_exists(#first, :claim), version = if_not_exists(version, :zero) + :one, "
             "username = if_not_exists(username, :username)",

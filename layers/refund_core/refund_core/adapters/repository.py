@@ -1,4 +1,5 @@
-"""The one module that knows table keys and condition expressions (docs/design.md).
+"""A refund request in the requests table: recorded (with its claims, customer_claims), read, changed while
+pending, decided, cancelled; its items and conditions (docs/design.md lists the modules that own the rest).
 
 Race safety comes from conditional writes and transactions, on what was read with strong consistency,
 never from a read alone nor from an index (indexes are eventually consistent): a second open claim, a
