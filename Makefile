@@ -38,12 +38,14 @@ venv: $(VENV)/.installed
 
 # What CI runs: the linters and template checks, and every test (unit, integration, e2e, browser); it fails if
 # either does. The lint runs beside the tests, its output shown once both are done: the tests leave a third of
-# the two cores idle (they wait on servers, timers and the browser), and the lint's 30 s of CPU fit in it.
+# the two cores idle (they wait on servers, timers and the browser), and the lint's 30 s of CPU fit in it. It
+# runs in a process group of its own, stopped with the tests on Ctrl-C.
 # --dist loadgroup: a module that starts a server (e2e, browser) keeps its tests on one worker (xdist_group), so
 # that its server starts once, not on both workers.
 test: venv tools browser-deps
 	@lint_log=$$(mktemp); \
-	$(MAKE) --no-print-directory lint > "$$lint_log" 2>&1 & lint=$$!; \
+	setsid $(MAKE) --no-print-directory lint > "$$lint_log" 2>&1 & lint=$$!; \
+	trap 'kill -- -$$lint 2>/dev/null; rm -f "$$lint_log"; exit 130' INT TERM; \
 	$(PY) -m pytest -q -n 2 --dist loadgroup; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "---- make lint (run beside the tests): $$([ $$linted = 0 ] && echo passed || echo FAILED)"; \

@@ -74,7 +74,7 @@ def serve_in_subprocess(directory: Path, seed: dict[str, Any] | None, *arguments
                 time.sleep(0.1)
             yield base
         finally:
-            if "--data-dir" in arguments:
+            if any(argument == "--data-dir" or argument.startswith("--data-dir=") for argument in arguments):
                 process.terminate()
                 try:
                     process.wait(timeout=30)
