@@ -146,12 +146,13 @@ bench: venv tools browser-deps
 sam-local: venv tools docker-deps
 	PATH="$(dir $(PYTHON312)):$$PATH" $(PY) scripts/sam_local.py
 
-# Debian's docker.io (dockerd, docker) for sam-local, installed when missing, as browser-deps installs chromium.
+# What sam-local needs from Debian, installed when missing (as browser-deps installs chromium): docker.io (dockerd,
+# docker), and debootstrap, which builds the stand-in Lambda base image where no registry answers.
 docker-deps:
-	@command -v dockerd >/dev/null && command -v docker >/dev/null || { \
-		echo "installing Debian's docker.io for sam-local"; \
+	@command -v dockerd >/dev/null && command -v docker >/dev/null && command -v debootstrap >/dev/null || { \
+		echo "installing Debian's docker.io and debootstrap for sam-local"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			docker.io >/dev/null; }
+			docker.io debootstrap >/dev/null; }
 
 # The whole service on this machine (docs/local-runner.md), its state kept in .local-data/ (ignored by git;
 # RUN_ARGS=--reset empties it); other options through RUN_ARGS, for instance
