@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from botocore.config import Config
 from refund_local.emulator import Emulator
 from refund_local.environment import CREDENTIALS, REGION
 from refund_local.paths import REPO_ROOT
+from refund_local.processes import free_port, stop
 from refund_local.provision import api_routes, load_template, provision
 
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.12-x86_64"
@@ -197,13 +197,6 @@ def build_invoke_image(endpoint: str) -> None:
         run("docker", "build", "--quiet", "--tag", INVOKE_IMAGE, context, capture_output=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 SEED_DAYS_AGO = 40
 
 
@@ -360,11 +353,7 @@ def main() -> int:
                         if not args.keep_going:
                             raise SystemExit(1)
     finally:
-        sam.terminate()
-        try:
-            sam.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            sam.kill()
+        stop(sam, timeout_seconds=60)
         log.close()
         emulator.stop()
     width = max(len(row[0]) for row in rows)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import urllib.request
 from typing import Any
 
@@ -22,13 +21,7 @@ from refund_local.environment import CREDENTIALS, REGION, use_utc
 from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
 from refund_local.moto_patches.speed import make_moto_fast
 from refund_local.moto_patches.waits import make_waits_exact
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+from refund_local.processes import free_port
 
 
 class Emulator:
@@ -47,7 +40,7 @@ class Emulator:
         make_dynamodb_calls_atomic()
         make_moto_fast()
         make_waits_exact()
-        port = _free_port(self._host)
+        port = free_port(self._host)
         # moto's Step Functions executor calls the other services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
         self._server = ThreadedMotoServer(ip_address=self._host, port=port, verbose=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from refund_local.processes import free_port, stop
+
 # localstripe takes any test key; these exist only on this machine.
 API_KEY = "sk_test_refund_local"
 SIGNING_SECRET = "whsec_refund_local"  # noqa: S105 - the local fake's, nowhere else
@@ -33,13 +34,6 @@ STARTUP_SECONDS = 30.0
 # Locally a payout sent is asked about after this many seconds (deployed: an hour), so that SENT turns PAID
 # while one watches.
 LOCAL_CHECK_AFTER_SECONDS = 5
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _answers(base: str) -> bool:
@@ -54,7 +48,7 @@ def _answers(base: str) -> bool:
 @contextlib.contextmanager
 def running_processor(log_path: Path | None = None) -> Iterator[str]:
     """localstripe on a free loopback port until the block ends; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
@@ -68,12 +62,7 @@ def running_processor(log_path: Path | None = None) -> Iterator[str]:
             time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout_seconds=5)
         if log_path:
             log.close()  # type: ignore[union-attr]
 

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from refund_local.paths import REPO_ROOT
+from refund_local.processes import free_port
 
 # Eleven functions' workers warm up at once, and a large seed is written first: on 2 busy cores (CI runs the
 # browser and e2e servers side by side) that has taken a minute.
@@ -25,13 +25,6 @@ STARTUP_TIMEOUT_SECONDS = 180
 
 class ServerDidNotStart(RuntimeError):
     """The server exited, or did not answer in time; the message carries its log."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _serving(base: str) -> bool:

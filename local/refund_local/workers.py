@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+from refund_local.processes import stop
+
 log = logging.getLogger("refund_local")
 _STARTUP_SECONDS = 60.0
 
@@ -119,12 +121,7 @@ class _Worker:
         with contextlib.suppress(OSError):
             self._stdin.close()
         if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop(self._process, timeout_seconds=5)
 
 
 class FunctionPool:
