@@ -82,6 +82,17 @@ def put_pending_request(aws: Aws, request_id: str, reminder_at: str, deadline: s
     )
 
 
+def pending_request(aws: Aws, reminder_in: float, deadline_in: float) -> tuple[str, str, str]:
+    """A new pending request, to be reminded `reminder_in` seconds from now and overdue `deadline_in` seconds from
+    now: its id, and its reminder and deadline as submit gives them to the workflow."""
+    request_id = f"rr_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    reminder_at = wait_timestamp(now + timedelta(seconds=reminder_in))
+    deadline = wait_timestamp(now + timedelta(seconds=deadline_in))
+    put_pending_request(aws, request_id, reminder_at, deadline)
+    return request_id, reminder_at, deadline
+
+
 def decide(aws: Aws, request_id: str) -> None:
     """Approve the way the API does: conditional on PENDING, bumping version."""
     aws.dynamodb.update_item(
@@ -118,13 +129,18 @@ def request_item(aws: Aws, request_id: str) -> dict[str, Any]:
     return aws.dynamodb.get_item(TableName=aws.table, Key=key, ConsistentRead=True)["Item"]
 
 
-def history(aws: Aws, request_id: str) -> list[dict[str, Any]]:
+def request_items(aws: Aws, request_id: str, sort_key_prefix: str) -> list[dict[str, Any]]:
+    """The request's items whose sort key begins with `sort_key_prefix` (`HISTORY#`, `OWED#`), read consistently."""
     return aws.dynamodb.query(
         TableName=aws.table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :history)",
-        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":history": {"S": "HISTORY#"}},
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":prefix": {"S": sort_key_prefix}},
         ConsistentRead=True,
     )["Items"]
+
+
+def history(aws: Aws, request_id: str) -> list[dict[str, Any]]:
+    return request_items(aws, request_id, "HISTORY#")
 
 
 def entered_states(aws: Aws, execution_arn: str) -> list[str]:
@@ -150,10 +166,7 @@ def stream_images(aws: Aws, request_id: str) -> list[dict[str, Any]]:
 
 
 def test_pending_request_is_reminded_then_overdue(aws: Aws) -> None:
-    request_id = f"rr_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=2)), wait_timestamp(now + timedelta(seconds=4))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 2, 4)
 
     execution = finished(aws, start(aws, request_id, reminder_at, deadline))
 
@@ -168,19 +181,11 @@ def test_pending_request_is_reminded_then_overdue(aws: Aws) -> None:
 
 
 def owed(aws: Aws, request_id: str) -> list[dict[str, Any]]:
-    return aws.dynamodb.query(
-        TableName=aws.table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :owed)",
-        ExpressionAttributeValues={":pk": {"S": f"REQUEST#{request_id}"}, ":owed": {"S": "OWED#"}},
-        ConsistentRead=True,
-    )["Items"]
+    return request_items(aws, request_id, "OWED#")
 
 
 def test_each_step_owes_its_email_in_the_same_transaction(aws: Aws) -> None:
-    request_id = f"rr_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=2))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 1, 2)
 
     execution_arn = start(aws, request_id, reminder_at, deadline)
     assert finished(aws, execution_arn)["status"] == "SUCCEEDED"
@@ -197,9 +202,7 @@ def test_each_step_owes_its_email_in_the_same_transaction(aws: Aws) -> None:
 def test_a_step_an_earlier_attempt_committed_is_not_done_twice(aws: Aws) -> None:
     """As if each step's transaction had committed and its answer been lost: the retry finds it done (its
     owed email and history there) and goes on; nothing is written twice, nothing is overwritten."""
-    request_id = f"rr_{uuid.uuid4().hex}"
-    reminder_at = deadline = wait_timestamp(datetime.now(UTC))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 0, 0)
     key = {"pk": {"S": f"REQUEST#{request_id}"}, "sk": {"S": "REQUEST"}}
     aws.dynamodb.update_item(
         TableName=aws.table,
@@ -244,10 +247,7 @@ def test_a_step_an_earlier_attempt_committed_is_not_done_twice(aws: Aws) -> None
 
 
 def test_request_decided_before_the_reminder_ends_the_workflow(aws: Aws) -> None:
-    request_id = f"rr_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=2))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 1, 2)
     execution_arn = start(aws, request_id, reminder_at, deadline)
     decide(aws, request_id)
 
@@ -261,10 +261,7 @@ def test_request_decided_before_the_reminder_ends_the_workflow(aws: Aws) -> None
 
 
 def test_request_decided_after_the_reminder_is_never_overdue(aws: Aws) -> None:
-    request_id = f"rr_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    reminder_at, deadline = wait_timestamp(now + timedelta(seconds=1)), wait_timestamp(now + timedelta(seconds=3))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 1, 3)
     execution_arn = start(aws, request_id, reminder_at, deadline)
     give_up = time.monotonic() + TIMEOUT_SECONDS
     while not request_item(aws, request_id)["reminded"]["BOOL"]:
@@ -342,9 +339,7 @@ def test_unexpected_error_is_recorded_on_the_request_and_fails_the_execution(aws
     broken_arn = aws.sfn.create_state_machine(
         name="BrokenReviewDeadline", definition=json.dumps(definition), roleArn=LOCAL_STATE_MACHINE_ROLE_ARN
     )["stateMachineArn"]
-    request_id = f"rr_{uuid.uuid4().hex}"
-    reminder_at, deadline = wait_timestamp(datetime.now(UTC)), wait_timestamp(datetime.now(UTC) + timedelta(hours=1))
-    put_pending_request(aws, request_id, reminder_at, deadline)
+    request_id, reminder_at, deadline = pending_request(aws, 0, 3600)
 
     execution = finished(aws, start(aws, request_id, reminder_at, deadline, broken_arn))
 
