@@ -141,6 +141,15 @@ def file_request(username: str, order_id: str, reason: str = "It drops.") -> dic
     return dict(filed.json)
 
 
+def read_request(request_id: str, claims: dict[str, str]) -> dict[str, Any]:
+    """GET /refund-requests/{requestId} as the caller of `claims`: the request as the API answered it (200)."""
+    path = f"/refund-requests/{request_id}"
+    answer = call(api_event("GET", "/refund-requests/{requestId}", path, path_parameters={"requestId": request_id},
+                            claims=claims))  # fmt: skip
+    assert answer.status == 200, answer.json
+    return dict(answer.json)
+
+
 def requests_table_items() -> list[dict[str, Any]]:
     """Every item of the requests table, deserialized."""
     items = boto3.client("dynamodb", region_name=REGION).scan(TableName=settings().requests_table_name)["Items"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import Response, call, file_request, seed_order
+from api_support import Response, call, file_request, read_request, seed_order
 
 from refund_core.adapters import repository
 from refund_core.app import review
@@ -35,14 +35,6 @@ def evaluate(request_id: str, claims: dict[str, str], body: dict[str, Any]) -> R
                           path_parameters={"requestId": request_id}, claims=claims, body=body))  # fmt: skip
 
 
-def read(request_id: str, claims: dict[str, str]) -> dict[str, Any]:
-    path = f"/refund-requests/{request_id}"
-    answer = call(api_event("GET", "/refund-requests/{requestId}", path, path_parameters={"requestId": request_id},
-                            claims=claims))  # fmt: skip
-    assert answer.status == 200, answer.json
-    return dict(answer.json)
-
-
 def test_one_reviewer_holds_a_request_until_released_and_others_are_told_who(stack: LocalAws) -> None:
     request_id = pending("hana")
     taken = evaluate(request_id, RITA, {"action": "take"})
@@ -53,13 +45,13 @@ def test_one_reviewer_holds_a_request_until_released_and_others_are_told_who(sta
     assert refused.status == 409
     assert (refused.json["code"], refused.json["params"]) == ("held_by_another", {"holder": "rita"})
     assert evaluate(request_id, ROB, {"action": "release"}).json["code"] == "not_the_holder"
-    assert read(request_id, ROB)["heldBy"] == "rita"
+    assert read_request(request_id, ROB)["heldBy"] == "rita"
 
     assert evaluate(request_id, RITA, {"action": "take"}).json["heldBy"] == "rita"  # again: nothing changes
     released = evaluate(request_id, RITA, {"action": "release"})
     assert released.status == 200 and "heldBy" not in released.json
     assert evaluate(request_id, ROB, {"action": "take"}).json["heldBy"] == "rob"
-    history = [(entry["event"], entry["by"]) for entry in read(request_id, RITA)["history"]]
+    history = [(entry["event"], entry["by"]) for entry in read_request(request_id, RITA)["history"]]
     assert [entry for entry in history if entry[0] in {"taken", "released", "taken over"}] == [
         ("taken", "rita"), ("released", "rita"), ("taken", "rob"),
     ]  # fmt: skip
@@ -70,14 +62,14 @@ def test_a_request_is_taken_over_only_explicitly_and_the_history_names_from_whom
     evaluate(request_id, RITA, {"action": "take"})
     over = evaluate(request_id, ROB, {"action": "take", "takeOver": True})
     assert over.status == 200 and over.json["heldBy"] == "rob"
-    (entry,) = [entry for entry in read(request_id, RITA)["history"] if entry["event"] == "taken over"]
+    (entry,) = [entry for entry in read_request(request_id, RITA)["history"] if entry["event"] == "taken over"]
     assert (entry["by"], entry["detail"]) == ("rob", "rita")
 
 
 def test_the_customer_sees_no_holder_and_no_one_holds_a_decided_request(stack: LocalAws) -> None:
     request_id = pending("jude")
     evaluate(request_id, RITA, {"action": "take"})
-    seen = read(request_id, claims_for("jude"))
+    seen = read_request(request_id, claims_for("jude"))
     assert "heldBy" not in seen and "heldSince" not in seen
     assert all(entry["by"] in {"you", "rules", "reviewer", "system", "auto"} for entry in seen["history"])
     assert not {"taken", "taken over", "released"} & {entry["event"] for entry in seen["history"]}
@@ -120,7 +112,7 @@ def test_a_malformed_take_is_a_400_naming_the_field(stack: LocalAws, body: dict[
     answer = evaluate(request_id, RITA, body)
     assert answer.status == 400
     assert any(field in error["field"] for error in answer.json["errors"]), answer.json
-    assert read(request_id, RITA).get("heldBy") is None
+    assert read_request(request_id, RITA).get("heldBy") is None
 
 
 def test_the_queue_counts_its_open_overdue_unheld_and_the_callers_own(stack: LocalAws) -> None:

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from api_support import Response, call
-from test_casework import RITA, read
+from api_support import Response, call, read_request
+from test_casework import RITA
 from test_questions import pending
 
 from refund_core.policy.evidence import MAX_BYTES
@@ -71,9 +71,9 @@ def test_a_customer_attaches_a_pdf_the_reviewer_sees_and_downloads_it(stack: Loc
     checked = check(request_id, slot.json["evidenceId"], eva)
     assert checked.status == 200 and checked.json["state"] == "ACCEPTED" and checked.json["size"] == len(PDF)
 
-    seen = read(request_id, eva)
+    seen = read_request(request_id, eva)
     assert [(item["fileName"], item["addedBy"]) for item in seen["evidence"]] == [("收據 receipt.pdf", "you")]
-    staff = read(request_id, RITA)
+    staff = read_request(request_id, RITA)
     assert [item["addedBy"] for item in staff["evidence"]] == ["eva"]
     assert ("evidence added", "收據 receipt.pdf") in [
         (entry["event"], entry.get("detail")) for entry in staff["history"]
@@ -99,7 +99,7 @@ def test_a_file_whose_bytes_are_not_its_type_is_refused_and_deleted(
     request_id = pending("fox")
     refused = upload(request_id, claims_for("fox"), name, content_type, data)
     assert (refused.status, refused.json["code"]) == (422, "not_of_its_type")
-    assert read(request_id, RITA)["evidence"] == []
+    assert read_request(request_id, RITA)["evidence"] == []
     from refund_core.adapters import clients  # noqa: PLC0415
     from refund_core.settings import settings  # noqa: PLC0415
 
@@ -142,7 +142,7 @@ def test_a_bad_attachment_is_a_400_naming_the_field(stack: LocalAws, body: dict[
     request_id = pending("ira")
     refused = attach(request_id, claims_for("ira"), body)
     assert (refused.status, [error["field"] for error in refused.json["errors"]]) == (400, [field])
-    assert read(request_id, RITA)["evidence"] == []
+    assert read_request(request_id, RITA)["evidence"] == []
 
 
 def test_a_checked_file_stays_what_was_checked_and_text_is_read_whole(stack: LocalAws) -> None:

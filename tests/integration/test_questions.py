@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from api_support import REGION, Response, call, customer_upserted, deliver_all, file_request, seed_order
-from test_casework import RITA, ROB, evaluate, read
+from api_support import REGION, Response, call, customer_upserted, deliver_all, file_request, read_request, seed_order
+from test_casework import RITA, ROB, evaluate
 from test_letters_function import deliver, requests_of
 
 from refund_local.events import api_event, claims_for
@@ -67,14 +67,14 @@ def reply(text: str, *, sender: str, in_reply_to: str | None = None, references:
 
 def test_a_reviewer_asks_the_customer_answers_on_the_page_and_the_queue_shows_it(stack: LocalAws) -> None:
     request_id = pending("ivy")
-    before = read(request_id, RITA)
+    before = read_request(request_id, RITA)
     asked = evaluate(request_id, RITA, {"action": "askCustomer", "question": "Which city were you connecting from?"})
     assert asked.status == 200, asked.json
     assert asked.json["question"]["question"] == "Which city were you connecting from?"
     assert asked.json["question"]["askedBy"] == "rita"
     assert asked.json["deadline"] == before["deadline"], "the review deadline keeps running"
 
-    seen = read(request_id, claims_for("ivy"))
+    seen = read_request(request_id, claims_for("ivy"))
     assert seen["question"]["askedBy"] == "reviewer" and seen["question"]["question"].startswith("Which city")
     assert ("question asked", "reviewer") in [(entry["event"], entry["by"]) for entry in seen["history"]]
 
@@ -95,7 +95,7 @@ def test_a_reviewer_asks_the_customer_answers_on_the_page_and_the_queue_shows_it
     again = answer(request_id, "ivy", {"answer": "And Mong Kok."})
     assert (again.status, again.json["code"]) == (409, "no_question")
 
-    staff = read(request_id, ROB)
+    staff = read_request(request_id, ROB)
     assert staff["customerAnsweredAt"] and staff["question"]["answeredAt"]
     counts = call(api_event("GET", "/queue/counts", "/queue/counts", claims=ROB)).json
     assert counts["customerAnswered"] == 1
@@ -104,7 +104,7 @@ def test_a_reviewer_asks_the_customer_answers_on_the_page_and_the_queue_shows_it
 
     # A new question clears the marker; a decision closes a question still open.
     evaluate(request_id, RITA, {"action": "askCustomer", "question": "Since when?"})
-    assert "customerAnsweredAt" not in read(request_id, RITA)
+    assert "customerAnsweredAt" not in read_request(request_id, RITA)
     decided = evaluate(request_id, RITA, {"action": "refuse", "note": "No outage in our records."})
     assert decided.status == 200 and decided.json["question"]["answeredAt"] is None
     assert answer(request_id, "ivy", {"answer": "Since May."}).json["code"] == "no_question"
@@ -126,7 +126,7 @@ def test_each_question_is_emailed_in_the_customers_language_and_only_reviewers_a
     assert len(sent) == 2, "each question is emailed once"
     texts = [parsed.get_body(preferencelist=("plain",)).get_content() for _, parsed in sent]
     assert "您在哪個城市連線？" in texts[0] and "幾時開始？" in texts[1] and "工作天" in texts[1]
-    history = [entry["event"] for entry in read(request_id, RITA)["history"]]
+    history = [entry["event"] for entry in read_request(request_id, RITA)["history"]]
     assert history.count("email sent") == 2 + 1, "the acknowledgement and both questions, each in the history"
 
 
@@ -141,7 +141,7 @@ def test_a_reply_to_the_requests_email_is_the_customers_answer_never_a_new_reque
     forged = reply("Version 1.0", sender="mallory@example.com", in_reply_to=ses_message_id,
                    message_id="<forged@mail.example.com>")  # fmt: skip
     deliver(forged, key="letters/forged", dmarc="PASS")
-    assert "customerAnsweredAt" not in read(request_id, RITA)
+    assert "customerAnsweredAt" not in read_request(request_id, RITA)
 
     threaded = reply("Version 4.2 on Windows.", sender="bob@example.com", references=f"<x@y.example> {ses_message_id}")
     deliver(threaded, key="letters/answer", dmarc="PASS")
@@ -170,7 +170,7 @@ def test_a_bad_answer_is_a_400_naming_the_field_and_changes_nothing(stack: Local
     evaluate(request_id, RITA, {"action": "askCustomer", "question": "Which plan?"})
     refused = answer(request_id, "lou", body)
     assert (refused.status, [error["field"] for error in refused.json["errors"]]) == (400, ["answer"])
-    assert read(request_id, RITA)["question"]["question"] == "Which plan?"
+    assert read_request(request_id, RITA)["question"]["question"] == "Which plan?"
 
 
 def test_a_letters_files_of_an_evidence_type_become_the_requests_evidence_once(stack: LocalAws) -> None:
@@ -207,5 +207,5 @@ def test_a_question_answered_before_its_email_went_is_not_emailed(stack: LocalAw
     assert answer(request_id, "liv", {"answer": "A TP-Link."}).status == 200
     deliver_all()
     assert questions_sent("liv@example.com") == []
-    history = [(entry["event"], entry.get("detail")) for entry in read(request_id, RITA)["history"]]
+    history = [(entry["event"], entry.get("detail")) for entry in read_request(request_id, RITA)["history"]]
     assert ("email not needed", "question") in history

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_support import call, file_request, seed_order
+from api_support import call, file_request, read_request, seed_order
 from test_evidence import PDF, upload
 
 from refund_core.app.retention import RetentionRun, erase_expired_personal_data
@@ -27,14 +27,6 @@ def evaluate(request_id: str, body: dict[str, Any]) -> None:
     answer = call(api_event("POST", "/refund-requests/{requestId}/evaluate", path,
                             path_parameters={"requestId": request_id}, body=body, claims=REVIEWER))  # fmt: skip
     assert answer.status == 200, answer.json
-
-
-def read(request_id: str, claims: dict[str, str]) -> dict[str, Any]:
-    path = f"/refund-requests/{request_id}"
-    answer = call(api_event("GET", "/refund-requests/{requestId}", path, path_parameters={"requestId": request_id},
-                            claims=claims))  # fmt: skip
-    assert answer.status == 200, answer.json
-    return dict(answer.json)
 
 
 def every_run(now: datetime) -> list[RetentionRun]:
@@ -59,12 +51,12 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
 
     # Six years on, nothing is due.
     assert sum(run.erased for run in every_run(datetime.now(UTC) + timedelta(days=6 * 365))) == 0
-    assert read(approved["requestId"], claims_for("rhea"))["reason"] == "rhea says: it drops every evening."
+    assert read_request(approved["requestId"], claims_for("rhea"))["reason"] == "rhea says: it drops every evening."
 
     runs = every_run(datetime.now(UTC) + timedelta(days=7 * 366 + 91))
     assert (sum(run.erased for run in runs), sum(run.kept_longer for run in runs)) == (2, 1)
 
-    kept = read(approved["requestId"], claims_for("rhea"))
+    kept = read_request(approved["requestId"], claims_for("rhea"))
     assert kept["reason"] == "" and kept["personalDataErasedAt"]
     assert (kept["status"], kept["decision"]["amount"]) == ("APPROVED", approved["decision"]["amount"])
     assert kept["orderId"] == "ord-r1" and kept["amountPaid"] == approved["amountPaid"]
@@ -72,7 +64,7 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
     assert kept["history"][-1]["event"] == "personal data erased"
     assert kept["history"][-1]["by"] == "system"  # the customer's view; staff see "retention"
 
-    staff_view = read(refused, REVIEWER)
+    staff_view = read_request(refused, REVIEWER)
     assert staff_view["history"][-1]["by"] == "retention"
     assert staff_view["history"][-1]["detail"].startswith("kept 7 years after ")
     assert staff_view["decision"]["note"] is None and REFUSAL_NOTE not in str(staff_view)
@@ -87,10 +79,10 @@ def test_decided_requests_keep_their_financial_record_only_once_their_years_are_
     files = clients.s3().list_objects_v2(Bucket=str(settings().evidence_bucket_name), Prefix=f"evidence/{refused}/")
     assert files.get("KeyCount", 0) == 0
 
-    pending = read(still_open, REVIEWER)
+    pending = read_request(still_open, REVIEWER)
     assert pending["reason"] == "rosa says: it drops every evening." and "personalDataErasedAt" not in pending
 
     # Done once: a later run finds nothing more to do, and the history says it once.
     assert sum(run.erased for run in every_run(datetime.now(UTC) + timedelta(days=7 * 366 + 120))) == 0
-    events = [entry["event"] for entry in read(approved["requestId"], claims_for("rhea"))["history"]]
+    events = [entry["event"] for entry in read_request(approved["requestId"], claims_for("rhea"))["history"]]
     assert events.count("personal data erased") == 1
