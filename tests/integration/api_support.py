@@ -256,19 +256,23 @@ def notifier_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in records if any(matches(pattern, record) for pattern in source.filter_patterns)]
 
 
-def queued_deliveries() -> list[dict[str, Any]]:
-    """The delivery queue's messages (received and left there), bodies parsed."""
+def queued_bodies(queue_url: str) -> list[dict[str, Any]]:
+    """A queue's messages (received and left there), bodies parsed."""
     sqs = boto3.client("sqs", region_name=REGION)
     found: dict[str, dict[str, Any]] = {}
     for _ in range(5):
-        messages = sqs.receive_message(
-            QueueUrl=settings().delivery_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-        ).get("Messages", [])
-        for message in messages:
-            found[message["MessageId"]] = json.loads(message["Body"])
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
+        found |= {message["MessageId"]: json.loads(message["Body"]) for message in messages}
         if not messages:
             break
     return list(found.values())
+
+
+def queued_deliveries() -> list[dict[str, Any]]:
+    """The delivery queue's messages (received and left there), bodies parsed."""
+    return queued_bodies(settings().delivery_queue_url)
 
 
 def deliver_queued(rounds: int = 3) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from api_support import call, customer_upserted, record_event
+from api_support import call, customer_upserted, queued_bodies, record_event
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -64,16 +64,7 @@ def deliver(*events: dict[str, Any]) -> dict[str, Any]:
 
 
 def dead_letters() -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", region_name=REGION)
-    found: dict[str, dict[str, Any]] = {}
-    for _ in range(5):
-        messages = sqs.receive_message(
-            QueueUrl=settings().records_dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-        ).get("Messages", [])
-        found |= {message["MessageId"]: json.loads(message["Body"]) for message in messages}
-        if not messages:
-            break
-    return list(found.values())
+    return queued_bodies(settings().records_dead_letter_queue_url)
 
 
 def records_table_items() -> list[dict[str, Any]]:
