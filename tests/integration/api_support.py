@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -185,6 +187,23 @@ def on_call(client: Any, event_name: str, hook: Callable[..., Any]) -> Iterator[
 
 def aws_error(code: str, operation: str, message: str = "injected by the test") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def each_in_a_thread(calls: list[Callable[[], Any]], *, released_together: bool = False) -> list[Any]:
+    """Each call in its own thread (with `released_together`, held at a barrier until all are there); its
+    result, or the exception it raised."""
+    barrier = threading.Barrier(len(calls)) if released_together else None
+
+    def run(call: Callable[[], Any]) -> Any:
+        if barrier is not None:
+            barrier.wait(timeout=10)
+        try:
+            return call()
+        except Exception as error:  # the answer under test
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def stored(stack: LocalAws) -> dict[str, list[dict[str, Any]]]:

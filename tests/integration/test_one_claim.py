@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from api_support import aws_error, call, on_call, seed_order
+from api_support import aws_error, call, each_in_a_thread, on_call, seed_order
 
 from refund_core.adapters import clients, customer_claims, repository, requests_table
 from refund_core.app.claims import submit_refund_request
@@ -53,17 +52,6 @@ def held_before_recording(parties: int, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield
 
 
-def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    def run(call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except Exception as error:  # the answer under test
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
 def test_two_full_refunds_of_one_customer_at_once_are_one_approval_and_one_refusal(
     stack: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,7 +63,7 @@ def test_two_full_refunds_of_one_customer_at_once_are_one_approval_and_one_refus
         for order in ("a", "b"):
             seed_order(f"{name}-{order}", name, days_ago=5)
         with held_before_recording(2, monkeypatch):
-            results = at_once(
+            results = each_in_a_thread(
                 [lambda o=o, name=name: submit_refund_request(customer(name), submission(f"{name}-{o}")) for o in "ab"]
             )
         monkeypatch.undo()
@@ -119,7 +107,7 @@ def test_fifty_full_refunds_of_one_customer_at_once_give_one_approval(
     for index in range(50):
         seed_order(f"many-{index:02d}", "many", days_ago=5)
     with held_before_recording(50, monkeypatch):
-        results = at_once(
+        results = each_in_a_thread(
             [lambda i=i: submit_refund_request(customer("many"), submission(f"many-{i:02d}")) for i in range(50)]
         )
     monkeypatch.undo()
@@ -141,7 +129,7 @@ def test_a_pending_claim_and_a_clear_one_at_once_are_one_claim_and_a_409(
     seed_order("mix-late", "mix", days_ago=40)  # partial: pending, holds the one open claim
     seed_order("mix-clear", "mix", days_ago=5)  # a clear full refund, decided at once
     with held_before_recording(2, monkeypatch):
-        results = at_once(
+        results = each_in_a_thread(
             [
                 lambda: submit_refund_request(customer("mix"), submission("mix-late")),
                 lambda: submit_refund_request(customer("mix"), submission("mix-clear")),

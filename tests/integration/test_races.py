@@ -7,12 +7,7 @@ does. Handlers racing in separate processes are the end-to-end tests' job (tests
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-from api_support import seed_order
+from api_support import each_in_a_thread, seed_order
 
 from refund_core.app.claims import submit_refund_request
 from refund_core.app.inputs import ApproveCommand, RequestListing, SubmitRefundRequest
@@ -27,21 +22,6 @@ ALICE = Caller(username="alice", email="alice@example.com", groups=frozenset())
 RITA = Caller(username="rita", email="rita@example.com", groups=frozenset({"refund-reviewers"}))
 
 
-def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Each call in its own thread, released at once; its result, or the exception it raised."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait(timeout=10)
-        try:
-            return call()
-        except Exception as error:  # the answer under test
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
 def submission(order_id: str) -> SubmitRefundRequest:
     return SubmitRefundRequest(order_id=order_id, reason="Too slow.", support_ticket_id=f"T-{order_id}")
 
@@ -50,7 +30,7 @@ def test_ten_concurrent_submits_of_one_customer_give_exactly_one_request(stack: 
     for index in range(10):
         seed_order(f"ord-{index}", days_ago=40)
     calls = [lambda index=index: submit_refund_request(ALICE, submission(f"ord-{index}")) for index in range(10)]
-    results = run_together(calls)
+    results = each_in_a_thread(calls, released_together=True)
     conflicts = [result for result in results if isinstance(result, Conflict)]
     created = [result for result in results if not isinstance(result, Exception)]
     assert (len(created), len(conflicts)) == (1, 9), results
@@ -61,11 +41,12 @@ def test_decision_and_cancellation_racing_exactly_one_wins(stack: LocalAws) -> N
     seed_order("ord-1", days_ago=40)
     request_id = submit_refund_request(ALICE, submission("ord-1")).request_id
     approve = ApproveCommand(action="approve")
-    results = run_together(
+    results = each_in_a_thread(
         [
             lambda: evaluate_refund_request(RITA, request_id, approve),
             lambda: cancel_refund_request(ALICE, request_id),
-        ]
+        ],
+        released_together=True,
     )
     won = [not isinstance(result, Exception) for result in results]
     assert sorted(won) == [False, True], results
