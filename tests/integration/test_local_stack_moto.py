@@ -42,15 +42,19 @@ def _dynamodb() -> Any:
     return boto3.client("dynamodb", region_name=REGION)
 
 
-def _all_items(table: str) -> list[dict[str, Any]]:
+def _every_item(operation: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of every page of a scan or a query (`operation`), each page asked from where the last ended."""
     items: list[dict[str, Any]] = []
-    arguments: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
-        page = _dynamodb().scan(**arguments)
+        page = getattr(_dynamodb(), operation)(**arguments)
         items += page["Items"]
         if "LastEvaluatedKey" not in page:
             return items
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        arguments = arguments | {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def _all_items(table: str) -> list[dict[str, Any]]:
+    return _every_item("scan", {"TableName": table, "ConsistentRead": True})
 
 
 def test_a_transaction_whose_last_condition_fails_writes_nothing_not_even_a_stream_record(stack: LocalAws) -> None:
@@ -147,13 +151,7 @@ def _query_all(table: str, index: str | None, value: str, forward: bool, limit: 
     }
     if index is not None:
         arguments["IndexName"] = index
-    found: list[dict[str, Any]] = []
-    while True:
-        page = _dynamodb().query(**arguments)
-        found += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return found
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return _every_item("query", arguments)
 
 
 def test_queries_of_the_table_and_of_each_index_answer_what_a_whole_table_scan_answers(stack: LocalAws) -> None:
