@@ -50,6 +50,25 @@ def put(stack: LocalAws, pk: str, sk: str = "REQUEST") -> None:
     boto3.client("dynamodb", region_name=REGION).put_item(TableName=table, Item={"pk": {"S": pk}, "sk": {"S": sk}})
 
 
+def cancelled_transaction(stack: LocalAws) -> None:
+    """A transaction that puts REQUEST#cancelled on condition that REQUEST#first is not there: it is, so the
+    transaction is cancelled."""
+    table = stack.table_names["RequestsTable"]
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        boto3.client("dynamodb", region_name=REGION).transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#cancelled"}, "sk": {"S": "REQUEST"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "REQUEST#first"}, "sk": {"S": "REQUEST"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+
 def keys(function: Function) -> list[str]:
     return [record["dynamodb"]["Keys"]["pk"]["S"] for record in function.records]
 
@@ -258,26 +277,12 @@ def test_a_cancelled_transaction_neither_shows_nor_hides_records(
 ) -> None:
     """moto writes a transaction's items, then puts back a copy of the table when a condition fails: the
     poller must not deliver the cancelled writes, and must still see every record after them."""
-    table = stack.table_names["RequestsTable"]
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
     put(stack, "REQUEST#first")
     function = Function()
     poller = poll(stack, notifier_source, function)
     try:
         eventually(lambda: keys(function) == ["REQUEST#first"])
-        with pytest.raises(ClientError, match="TransactionCanceled"):
-            dynamodb.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#cancelled"}, "sk": {"S": "REQUEST"}}}},
-                    {
-                        "ConditionCheck": {
-                            "TableName": table,
-                            "Key": {"pk": {"S": "REQUEST#first"}, "sk": {"S": "REQUEST"}},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
+        cancelled_transaction(stack)
         put(stack, "REQUEST#after")
         eventually(lambda: "REQUEST#after" in keys(function))
     finally:
@@ -292,29 +297,12 @@ def test_a_transaction_cancelled_while_the_poller_reads_shows_nothing(
     not make it read the discarded table's shard (the cancelled writes), nor lose the records after it. In
     `refund-local serve`, 50 submits at once once made it acknowledge a request refused with a 409, then
     lose the next request's records."""
-    table = stack.table_names["RequestsTable"]
     put(stack, "REQUEST#first")
-
-    def cancelled_transaction() -> None:
-        with pytest.raises(ClientError, match="TransactionCanceled"):
-            boto3.client("dynamodb", region_name=REGION).transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": table, "Item": {"pk": {"S": "REQUEST#cancelled"}, "sk": {"S": "REQUEST"}}}},
-                    {
-                        "ConditionCheck": {
-                            "TableName": table,
-                            "Key": {"pk": {"S": "REQUEST#first"}, "sk": {"S": "REQUEST"}},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-
     racing: list[threading.Thread] = []
 
     def another_thread_writes_meanwhile(**_: Any) -> None:
         if not racing:
-            racing.append(threading.Thread(target=cancelled_transaction))
+            racing.append(threading.Thread(target=cancelled_transaction, args=(stack,)))
             racing[0].start()
             racing[0].join(timeout=0.3)  # as long as it may take, unless the poller holds it off
 
