@@ -37,6 +37,7 @@ from typing import Any
 import requests
 
 from refund_local.events import claims_for
+from refund_local.seed import order_entry
 from refund_local.subprocess_server import ServerDidNotStart, serve_in_subprocess
 from refund_local.tokens import make_token
 
@@ -82,21 +83,7 @@ def _seed(claims: list[Claim]) -> dict[str, Any]:
     customers, orders, tickets = [], [], []
     for claim in claims:
         customers.append({"username": claim.username, "email": f"{claim.username}@example.com"})
-        orders.append(
-            {
-                "orderId": claim.order_id,
-                "username": claim.username,
-                "orderedAt": (now - timedelta(days=40 if claim.pending else 5)).isoformat(),
-                "amount": "59.99",
-                "currency": "USD",
-                "paymentChannel": "card",
-                "kind": "new",
-                "servicePeriodDays": 365,
-                "paymentState": "settled",
-                "trafficBytes": 1_000_000_000,
-                "connections": 12,
-            }
-        )
+        orders.append(order_entry(claim.order_id, claim.username, now - timedelta(days=40 if claim.pending else 5)))
         tickets.append(
             {
                 "ticketId": claim.ticket_id,

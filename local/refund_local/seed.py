@@ -120,6 +120,27 @@ class Seed(BaseModel):
     tickets: tuple[SeedTicket, ...] = ()
 
 
+def order_entry(order_id: str, username: str, ordered_at: datetime, **fields: Any) -> dict[str, Any]:
+    """An entry of the seed file's orders: a settled new card order of 59.99 USD for a year, 1 GB and 12
+    connections used (every rule passes on it within the refund period), unless `fields` (named as in the
+    file) say otherwise; a field given None is left out: an unknown fact."""
+    entry = {
+        "orderId": order_id,
+        "username": username,
+        "orderedAt": ordered_at.isoformat(),
+        "amount": "59.99",
+        "currency": "USD",
+        "paymentChannel": "card",
+        "kind": "new",
+        "servicePeriodDays": 365,
+        "paymentState": "settled",
+        "trafficBytes": 1_000_000_000,
+        "connections": 12,
+        **fields,
+    }
+    return {name: value for name, value in entry.items() if value is not None}
+
+
 def _entry_name(document: Any, section: str, index: int) -> str:
     """`orders[2] (orderId "ord-1003")`: the position, and the entry's id when it has a readable one."""
     name = f"{section}[{index}]"

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from refund_local.events import claims_for
+from refund_local.seed import order_entry
 from refund_local.subprocess_server import serve_in_subprocess
 from refund_local.tokens import make_token
 
@@ -42,21 +43,7 @@ def customer(username: str, **extra: Any) -> dict[str, Any]:
 
 def order(order_id: str, username: str, *, days_ago: float = 5, **extra: Any) -> dict[str, Any]:
     """A settled new card order that passes every rule unless `extra` says otherwise (None drops a field)."""
-    fields = {
-        "orderId": order_id,
-        "username": username,
-        "orderedAt": iso(days_ago),
-        "amount": "59.99",
-        "currency": "USD",
-        "paymentChannel": "card",
-        "kind": "new",
-        "servicePeriodDays": 365,
-        "paymentState": "settled",
-        "trafficBytes": GB,
-        "connections": 12,
-        **extra,
-    }
-    return {name: value for name, value in fields.items() if value is not None}
+    return order_entry(order_id, username, datetime.now(UTC) - timedelta(days=days_ago), **extra)
 
 
 def ticket(ticket_id: str, username: str, *, days_ago: float = 2, response: str = "cannot_fix") -> dict[str, Any]:

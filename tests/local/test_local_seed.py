@@ -17,7 +17,7 @@ from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
 from refund_local.demo import DEMO_CLAIMS, demo_seed
 from refund_local.paths import REPO_ROOT
-from refund_local.seed import SeedError, load_seed_file, parse_seed, write_seed
+from refund_local.seed import SeedError, load_seed_file, order_entry, parse_seed, write_seed
 from refund_local.stack import LocalAws
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -34,18 +34,9 @@ def document() -> dict[str, Any]:
             }
         ],
         "orders": [
-            {
-                "orderId": "ord-1",
-                "username": "alice",
-                "orderedAt": "2026-11-20T00:00:00+00:00",
-                "amount": "59.99",
-                "currency": "USD",
-                "paymentChannel": "card",
-                "kind": "new",
-                "servicePeriodDays": 365,
-                "paymentState": "settled",
-                "trafficBytes": 1200000000,
-            },
+            order_entry(
+                "ord-1", "alice", datetime(2026, 11, 20, tzinfo=UTC), trafficBytes=1200000000, connections=None
+            ),
             {
                 "orderId": "ord-2",
                 "username": "alice",
