@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from e2e_support import REVIEWER, Server, customer, iso, order, running_server, ticket
 
+from mail_support import letter
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-records")]
 
 APPLIED_TIMEOUT_SECONDS = 20
@@ -172,23 +174,12 @@ def post_letter(server: Server, raw: bytes, **verdicts: str) -> Any:
     )
 
 
-def a_letter(sender: str, message_id: str, body: str) -> bytes:
-    from email.message import EmailMessage  # noqa: PLC0415
-
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "refunds@example.com"
-    message["Subject"] = "Refund, please"
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    return bytes(message)
-
-
 def test_a_letter_in_the_inbox_becomes_a_request_answered_in_its_thread(server: Server) -> None:
-    letter = a_letter("lena@example.com", "<lena-1@mail.example.com>", "Ticket: T-LE-1\n\nIt drops every hour.\n")
-    forged = a_letter("lena@example.com", "<lena-forged@mail.example.com>", "Ticket: T-LE-1\n\nForged.\n")
+    lena = {"sender": "lena@example.com", "subject": "Refund, please"}
+    sent = letter("Ticket: T-LE-1\n\nIt drops every hour.\n", **lena, message_id="<lena-1@mail.example.com>")
+    forged = letter("Ticket: T-LE-1\n\nForged.\n", **lena, message_id="<lena-forged@mail.example.com>")
     assert post_letter(server, forged, spf="FAIL", dkim="FAIL").status_code == 202
-    accepted = post_letter(server, letter)
+    accepted = post_letter(server, sent)
     assert accepted.status_code == 202, accepted.text
     give_up = time.monotonic() + APPLIED_TIMEOUT_SECONDS
     while not (items := server.call("GET", "/refund-requests?status=APPROVED", user="lena").json()["items"]):
@@ -239,17 +230,14 @@ def test_a_reviewer_asks_the_customer_answers_by_email_and_on_the_page_with_a_fi
     )
     assert question["messageId"].endswith(".amazonses.com>")
 
-    from email.message import EmailMessage  # noqa: PLC0415
-
-    reply = EmailMessage()
-    reply["From"] = "Quinn <quinn@example.com>"
-    reply["To"] = "refunds@example.com"
-    reply["Subject"] = f"Re: {question['subject']}"
-    reply["Message-ID"] = "<quinn-reply@mail.example.com>"
-    reply["In-Reply-To"] = question["messageId"]
-    reply["References"] = question["messageId"]
-    reply.set_content("Version 4.2, on Windows 11.\n\n> Which app version do you use?\n")
-    assert post_letter(server, bytes(reply), dmarc="PASS").status_code == 202
+    reply = letter(
+        "Version 4.2, on Windows 11.\n\n> Which app version do you use?\n",
+        sender="Quinn <quinn@example.com>",
+        subject=f"Re: {question['subject']}",
+        message_id="<quinn-reply@mail.example.com>",
+        headers={"In-Reply-To": question["messageId"], "References": question["messageId"]},
+    )
+    assert post_letter(server, reply, dmarc="PASS").status_code == 202
 
     give_up = time.monotonic() + APPLIED_TIMEOUT_SECONDS
     while not (seen := server.read(request_id).json()).get("customerAnsweredAt"):

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from api_support import REGION, aws_error, customer_upserted, on_call, requests_table_items, seed_order
 
+from mail_support import letter
 from refund_core.adapters import clients
 from refund_core.observability import FunctionFailed
 from refund_core.settings import settings
@@ -73,16 +74,6 @@ def deliver(
     }
     event["Records"][0]["body"] = json.dumps(notification)
     return invoke("functions/letters/", event, "LettersFunction")
-
-
-def letter(body: str, *, sender: str = "bob@example.com", message_id: str = "<l-1@mail.example.com>") -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "refunds@example.com"
-    message["Subject"] = "My refund"
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    return bytes(message)
 
 
 def requests_of(username: str) -> list[dict[str, Any]]:

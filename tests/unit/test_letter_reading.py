@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mail_support import letter
 from refund_core.policy.letters import (
     MAX_LETTER_BYTES,
     LetterProblem,
@@ -20,16 +21,6 @@ from refund_core.policy.letters import (
 )
 
 LETTERS = Path(__file__).resolve().parents[2] / "events" / "letters"
-
-
-def letter(body: str, *, subject: str = "Refund", sender: str = "bob@example.com", html: bool = False) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "refunds@example.com"
-    message["Subject"] = subject
-    message["Message-ID"] = "<t-1@mail.example.com>"
-    message.set_content(body, subtype="html" if html else "plain")
-    return bytes(message)
 
 
 def test_a_plain_letter_with_a_signature_and_a_quoted_reply() -> None:
@@ -227,7 +218,7 @@ def test_a_subject_is_one_bounded_line() -> None:
 )
 def test_a_message_id_no_mail_program_would_write_is_not_kept(message_id: bytes) -> None:
     """A letter is read without it (LETTERS.md does not ask for one): never stored, never in an answer's headers."""
-    read = read_letter(letter("Order: ord-1\nIt drops.").replace(b"<t-1@mail.example.com>", message_id))
+    read = read_letter(letter("Order: ord-1\nIt drops.").replace(b"<l-1@mail.example.com>", message_id))
     assert read.message_id is None and read.order_id == "ord-1"
 
 
