@@ -13,7 +13,15 @@ from refund_core.app.inputs import IsoDate
 from refund_core.app.reports import ServiceLevels
 from refund_core.app.service import decisions_export, service_levels
 from refund_core.http.body import media_type_lower_cased
-from refund_core.http.resolver import csv_responses, current_caller, new_api, only_parameters, resource, route_responses
+from refund_core.http.resolver import (
+    csv_file,
+    csv_responses,
+    current_caller,
+    new_api,
+    only_parameters,
+    resource,
+    route_responses,
+)
 from refund_core.observability import observed
 from refund_core.settings import settings
 from refund_core.snapstart import prepare_snapshot
@@ -43,12 +51,7 @@ def sla(start: From = None, end: To = None) -> Response[ServiceLevels]:
 def decisions(start: From = None, end: To = None) -> Response[str]:
     only_parameters(app, PERIOD)
     text, file_name = decisions_export(current_caller(app), start, end)
-    return Response(
-        status_code=200,
-        content_type="text/csv; charset=utf-8",
-        body=text,
-        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
-    )
+    return csv_file(text, file_name)
 
 
 @app.get(
@@ -61,12 +64,7 @@ def decisions(start: From = None, end: To = None) -> Response[str]:
 def payouts(start: From = None, end: To = None) -> Response[str]:
     only_parameters(app, PERIOD)
     text, file_name = payouts_csv(current_caller(app), start, end)
-    return Response(
-        status_code=200,
-        content_type="text/csv; charset=utf-8",
-        body=text,
-        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
-    )
+    return csv_file(text, file_name)
 
 
 @observed(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -159,6 +159,16 @@ def csv_responses(description: str, errors: Mapping[int, str]) -> dict[int, Open
     return documented
 
 
+def csv_file(text: str, file_name: str) -> Response[str]:
+    """The success of a csv_responses route: the CSV text, as a download named `file_name`."""
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=text,
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )
+
+
 def resource(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
     return json_response(model.model_dump(mode="json", by_alias=True), status_code, headers)
 
