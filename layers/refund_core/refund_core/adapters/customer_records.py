@@ -309,31 +309,29 @@ def report_usage(order_id: str, usage: Usage, at: datetime) -> bool:
     )
 
 
-def block_account(username: str, block_id: str, block: AccountBlock) -> bool:
-    values = {
-        "username": username,
-        f"{_BLOCK}{block_id}": block.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-    _update(_customer_key(username), values)
+def _add_to_customer(username: str, entry: str, value: dict[str, Any]) -> bool:
+    """One entry of the customer's item (`block#<id>`, `violation#<id>`...) set, the item made if missing:
+    nothing is compared first, so the event is always applied."""
+    _update(_customer_key(username), {"username": username, entry: value})
     return True
+
+
+def block_account(username: str, block_id: str, block: AccountBlock) -> bool:
+    return _add_to_customer(
+        username, f"{_BLOCK}{block_id}", block.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
 
 
 def unblock_account(username: str, block_id: str, until: datetime) -> bool:
-    values = {"username": username, f"{_UNBLOCK}{block_id}": {"until": as_of(until)}}
-    _update(_customer_key(username), values)
-    return True
+    return _add_to_customer(username, f"{_UNBLOCK}{block_id}", {"until": as_of(until)})
 
 
 def record_violation(username: str, violation_id: str, violation: Violation) -> bool:
-    values = {"username": username, f"{_VIOLATION}{violation_id}": violation.model_dump(mode="json", by_alias=True)}
-    _update(_customer_key(username), values)
-    return True
+    return _add_to_customer(username, f"{_VIOLATION}{violation_id}", violation.model_dump(mode="json", by_alias=True))
 
 
 def withdraw_violation(username: str, violation_id: str, at: datetime) -> bool:
-    values = {"username": username, f"{_WITHDRAWN}{violation_id}": {"asOf": as_of(at)}}
-    _update(_customer_key(username), values)
-    return True
+    return _add_to_customer(username, f"{_WITHDRAWN}{violation_id}", {"asOf": as_of(at)})
 
 
 def update_support_ticket(ticket: SupportTicket, at: datetime) -> bool:
@@ -343,12 +341,9 @@ def update_support_ticket(ticket: SupportTicket, at: datetime) -> bool:
 
 
 def grant_refund_elsewhere(username: str, refund: RefundGrantedElsewhere) -> bool:
-    values = {
-        "username": username,
-        f"{_REFUND}{refund.reference}": refund.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-    _update(_customer_key(username), values)
-    return True
+    return _add_to_customer(
+        username, f"{_REFUND}{refund.reference}", refund.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
 
 
 ORDERS_INDEX = "ByCustomer"
