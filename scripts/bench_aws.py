@@ -82,7 +82,7 @@ def seed_claim(order_id: str, days_ago: int, channel: str = "card", username: st
 
 def aws_calls_per_operation() -> list[tuple[str, int, str]]:
     """(operation, calls, goal): each operation once, on a fresh emulated stack."""
-    from refund_local.events import api_event, claims_for  # noqa: PLC0415
+    from refund_local.events import api_event, claims_for, request_event  # noqa: PLC0415
     from refund_local.handlers import invoke  # noqa: PLC0415
     from refund_local.stack import LocalAws  # noqa: PLC0415
 
@@ -101,14 +101,7 @@ def aws_calls_per_operation() -> list[tuple[str, int, str]]:
             return sum(calls.values()), json.loads(response["body"])["requestId"]
 
         def on(request_id: str, suffix: str, method: str, claims: dict[str, str], body: Any = None) -> int:
-            event = api_event(
-                method,
-                "/refund-requests/{requestId}" + suffix,
-                f"/refund-requests/{request_id}{suffix}",
-                path_parameters={"requestId": request_id},
-                claims=claims,
-                body=body,
-            )
+            event = request_event(method, request_id, suffix, claims=claims, body=body)
             function = {"": "read", "/evaluate": "evaluate", "/cancel": "cancel"}[suffix]
             with counted_calls() as calls:
                 invoke(f"functions/{function}/", event)

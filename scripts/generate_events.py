@@ -14,7 +14,7 @@ from typing import Any
 
 from refund_core.adapters.records import Effect
 from refund_core.app.outbox import Delivery
-from refund_local.events import api_event, claims_for
+from refund_local.events import api_event, claims_for, request_event
 from refund_local.queues import scheduled_event, sqs_event
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -28,14 +28,7 @@ SUBMIT_BODY = {"orderId": "ord-1001", "reason": "The VPN drops every few minutes
 
 
 def _on_request(method: str, suffix: str, claims: dict[str, str] | None, body: Any = None) -> dict[str, Any]:
-    return api_event(
-        method,
-        "/refund-requests/{requestId}" + suffix,
-        f"/refund-requests/{REQUEST_ID}{suffix}",
-        path_parameters={"requestId": REQUEST_ID},
-        claims=claims,
-        body=body,
-    )
+    return request_event(method, REQUEST_ID, suffix, claims=claims, body=body)
 
 
 def events() -> dict[str, dict[str, Any]]:

@@ -91,3 +91,23 @@ def api_event(
         "body": text,
         "isBase64Encoded": False,
     }
+
+
+def request_event(
+    method: str,
+    request_id: str,
+    suffix: str = "",
+    *,
+    body: str | dict[str, Any] | None = None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The event of a route on one request: `/refund-requests/{requestId}` and what follows it (`suffix`:
+    `/evaluate`, `/cancel`...)."""
+    return api_event(
+        method,
+        "/refund-requests/{requestId}" + suffix,
+        f"/refund-requests/{request_id}{suffix}",
+        path_parameters={"requestId": request_id},
+        body=body,
+        claims=claims,
+    )

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from refund_core.adapters import clients, repository
 from refund_core.settings import settings
 from refund_local.environment import REGION
-from refund_local.events import api_event, claims_for
+from refund_local.events import api_event, claims_for, request_event
 from refund_local.handlers import invoke
 from refund_local.seed import parse_seed, write_seed
 from refund_local.stack import LocalAws
@@ -145,9 +145,7 @@ def file_request(username: str, order_id: str, reason: str = "It drops.") -> dic
 
 def read_request(request_id: str, claims: dict[str, str]) -> dict[str, Any]:
     """GET /refund-requests/{requestId} as the caller of `claims`: the request as the API answered it (200)."""
-    path = f"/refund-requests/{request_id}"
-    answer = call(api_event("GET", "/refund-requests/{requestId}", path, path_parameters={"requestId": request_id},
-                            claims=claims))  # fmt: skip
+    answer = call(request_event("GET", request_id, claims=claims))
     assert answer.status == 200, answer.json
     return dict(answer.json)
 
