@@ -59,15 +59,20 @@ def events() -> dict[str, dict[str, Any]]:
     }
 
 
-def _delivery(effect: Effect) -> dict[str, Any]:
-    body = Delivery(request_id=REQUEST_ID, effect=effect, owed_at=AT).model_dump_json(by_alias=True)
-    message = {
-        "MessageId": "2f1c6a1e-5b7d-4c1a-9d59-0c1b2a3d4e5f",
+def _sqs_message(message_id: str, body: str) -> dict[str, Any]:
+    """A queue's message as SQS hands it to Lambda: sent at AT, received once."""
+    return {
+        "MessageId": message_id,
         "ReceiptHandle": "AQEB-local-receipt-handle",
         "Body": body,
         "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(AT.timestamp() * 1000))},
         "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
     }
+
+
+def _delivery(effect: Effect) -> dict[str, Any]:
+    body = Delivery(request_id=REQUEST_ID, effect=effect, owed_at=AT).model_dump_json(by_alias=True)
+    message = _sqs_message("2f1c6a1e-5b7d-4c1a-9d59-0c1b2a3d4e5f", body)
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:DeliveryQueue")
 
 
@@ -84,14 +89,7 @@ def _records_event(detail_type: str, source: str, detail: dict[str, Any]) -> dic
         "resources": [],
         "detail": detail,
     }
-    body = json.dumps(event)
-    message = {
-        "MessageId": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
-        "ReceiptHandle": "AQEB-local-receipt-handle",
-        "Body": body,
-        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(AT.timestamp() * 1000))},
-        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
-    }
+    message = _sqs_message("9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", json.dumps(event))
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:RecordsQueue")
 
 
