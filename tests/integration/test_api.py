@@ -18,9 +18,15 @@ RITA = claims_for("rita", reviewer=True)
 SUBMIT = "/refund-requests"
 
 
-def submit(order_id: str, claims: dict[str, str] = ALICE, ticket: str | None = None, **extra: Any) -> Any:
+def submit(
+    order_id: str,
+    claims: dict[str, str] = ALICE,
+    ticket: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Any:
     body = {"orderId": order_id, "reason": "It keeps disconnecting.", "supportTicketId": ticket or f"T-{order_id}"}
-    return call(api_event("POST", SUBMIT, SUBMIT, body=body | extra, claims=claims))
+    return call(api_event("POST", SUBMIT, SUBMIT, body=body | extra, claims=claims, headers=headers))
 
 
 def read(request_id: str, claims: dict[str, str] = ALICE) -> Any:
@@ -254,27 +260,8 @@ def test_idempotency_keys_are_per_customer(stack: LocalAws) -> None:
     seed_order("ord-1", username="alice")
     seed_order("ord-2", username="bob")
     headers = {"Idempotency-Key": "same-key"}
-    body = {"reason": "x"}
-    alice = call(
-        api_event(
-            "POST",
-            SUBMIT,
-            SUBMIT,
-            headers=headers,
-            claims=ALICE,
-            body=body | {"orderId": "ord-1", "supportTicketId": "T-ord-1"},
-        )
-    )
-    bob = call(
-        api_event(
-            "POST",
-            SUBMIT,
-            SUBMIT,
-            headers=headers,
-            claims=BOB,
-            body=body | {"orderId": "ord-2", "supportTicketId": "T-ord-2"},
-        )
-    )
+    alice = submit("ord-1", ALICE, headers=headers)
+    bob = submit("ord-2", BOB, headers=headers)
     assert alice.status == bob.status == 201
     assert alice.json["requestId"] != bob.json["requestId"]
 
