@@ -84,6 +84,13 @@ class Server:
         body = {"orderId": order_id, "reason": "The VPN drops every few minutes.", "supportTicketId": ticket_id}
         return self.call("POST", "/refund-requests", user=user, json=body, **kwargs)
 
+    def filed(self, user: str, order_id: str, ticket_id: str) -> dict[str, Any]:
+        """`submit`, answered 201: the request as the API answered it."""
+        response = self.submit(user, order_id, ticket_id)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
     def read(self, request_id: str, user: str = REVIEWER) -> requests.Response:
         return self.call("GET", f"/refund-requests/{request_id}", user=user)
 

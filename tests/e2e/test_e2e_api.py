@@ -95,9 +95,7 @@ def test_clear_full_refund_is_approved_at_once(server: Server) -> None:
 
 
 def test_partial_refund_waits_for_a_reviewer_who_approves_part(server: Server) -> None:
-    submitted = server.submit("paul", "P-1", "TK-paul")
-    assert submitted.status_code == 201, submitted.text
-    body = submitted.json()
+    body = server.filed("paul", "P-1", "TK-paul")
     request_id = body["requestId"]
     assert body["status"] == "PENDING"
     assert body["decision"] is None
@@ -124,9 +122,7 @@ def test_partial_refund_waits_for_a_reviewer_who_approves_part(server: Server) -
 
 
 def test_clear_refusal_is_decided_at_once_with_every_failed_reason(server: Server) -> None:
-    response = server.submit("rex", "X-1", "TK-rex")
-    assert response.status_code == 201, response.text
-    body = response.json()
+    body = server.filed("rex", "X-1", "TK-rex")
     assert body["status"] == "REFUSED"
     assert body["assessment"]["outcome"] == "REFUSED"
     failed = {rule_id for rule_id, result in rule_results(body).items() if result == "fail"}
@@ -144,9 +140,7 @@ def test_clear_refusal_is_decided_at_once_with_every_failed_reason(server: Serve
 
 
 def test_unknown_ticket_needs_review_and_a_reviewer_approves_in_full(server: Server) -> None:
-    response = server.submit("nina", "N-1", "T-NOT-ON-RECORD")
-    assert response.status_code == 201, response.text
-    body = response.json()
+    body = server.filed("nina", "N-1", "T-NOT-ON-RECORD")
     assert body["status"] == "PENDING"
     assert body["assessment"]["outcome"] == "NEEDS_REVIEW"
     assert rule_results(body)["SUPPORT_CONFIRMED_UNFIXABLE"] == "unknown"
