@@ -7,7 +7,8 @@
   table and of its indexes answers what a scan of the whole table, filtered and sorted as DynamoDB would,
   answers, through puts, updates that move an item from one index partition to another, and deletes; and
   the item operations, their requests read and their answers written as JSON, answer what moto's own parser
-  and serializer make of them; executions of one state machine share no evaluation component;
+  and serializer make of them; an update expression, valid or not, is answered as moto's own validators answer it;
+  executions of one state machine share no evaluation component;
 - refund_local.state: a save writes again only the items written since the last, and what it saved is what the
   tables hold, through puts, updates, deletes and transactions."""
 
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -291,6 +293,60 @@ def test_the_item_operations_read_and_answer_as_moto_s_own_parser_and_serializer
 
     assert written_as_json == serialized_by_moto
     assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
+
+
+# Valid, then each wrong in one of the ways the two validators checked at the root alone look for: a clause twice,
+# a path set twice, under another path set, or through two name placeholders.
+UPDATES = [
+    ("SET #a = :one, b = :two REMOVE c ADD d :one", {"#a": "a"}),
+    ("SET a = :one SET b = :two", {}),
+    ("ADD a :one REMOVE b ADD c :one REMOVE d", {}),
+    ("REMOVE x REMOVE y SET a = :one SET b = :two", {}),
+    ("SET a = :one, a = :two", {}),
+    ("SET a.b = :one, a = :two REMOVE c", {}),
+    ("SET #a = :one, #b = :two", {"#a": "same", "#b": "same"}),
+]
+
+
+def _update_answers(table: str) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = []
+    for index, (expression, names) in enumerate(UPDATES):
+        arguments: dict[str, Any] = {
+            "TableName": table,
+            "Key": {"pk": {"S": f"update-{index}"}, "sk": {"S": "item"}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":two": {"N": "2"}},
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        try:
+            answers.append(_dynamodb().update_item(**arguments)["Attributes"])
+        except ClientError as error:
+            answers.append(error.response["Error"])
+    return answers
+
+
+def test_update_expressions_are_answered_as_moto_s_own_validators_answer_them(stack: LocalAws) -> None:
+    table = settings().requests_table_name
+    checked_at_the_root = _update_answers(table)
+    for item in _all_items(table):
+        _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+    validators = (ActionCountValidator, OverlappingPathsValidator)
+    fast = [validator.traverse for validator in validators]
+    for validator in validators:
+        validator.traverse = validator.traverse.__wrapped__  # type: ignore[attr-defined]
+    try:
+        by_moto = _update_answers(table)
+    finally:
+        for validator, traverse in zip(validators, fast, strict=True):
+            validator.traverse = traverse  # type: ignore[method-assign]
+
+    assert checked_at_the_root == by_moto
+    assert checked_at_the_root[0] == {"pk": {"S": "update-0"}, "sk": {"S": "item"}, "a": {"N": "1"},
+                                      "b": {"N": "2"}, "d": {"N": "1"}}  # fmt: skip
+    assert all(answer["Code"] == "ValidationException" for answer in checked_at_the_root[1:])
 
 
 def _saved(directory: Path, table: str) -> list[dict[str, Any]]:
