@@ -33,7 +33,9 @@ files the item written under its value again.
   clause of each kind; no path set twice) check every clause and action node against all the clauses or actions
   below it: quadratic in the expression's length, a third of an upsert's time (an order's facts set twenty
   attributes). Those two check the root once: what lies below a node is part of what lies below the root, so
-  if the root passes, every node does. If it does not, moto's own traversal runs and raises its own error."""
+  if the root passes, every node does. If it does not, moto's own traversal runs and raises its own error.
+  An update expression's text is parsed once (moto parsed it twice per call): each validation deep-copies the
+  tree before it changes anything, and the other readers only read it."""
 
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ from moto.core.serialize import TimestampSerializer
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -267,6 +270,20 @@ def _root_checked(traverse: Callable[[Any, Any], Any]) -> Callable[[Any, Any], A
     return check_the_root
 
 
+# Distinct update expressions the service writes: a few dozen; the bound keeps a generated load's from growing it.
+_PARSED_EXPRESSIONS = 1024
+
+
+def _parsed_once(make: Callable[[type, str], Any]) -> Any:
+    """`UpdateExpressionParser.make(text)` once per text (a parse that fails raises again each time)."""
+    parsed = functools.lru_cache(maxsize=_PARSED_EXPRESSIONS)(make)
+
+    def make_once(cls: type, expression: str) -> Any:
+        return parsed(cls, expression)
+
+    return classmethod(make_once)
+
+
 def make_moto_fast() -> None:
     """Idempotent; process-wide, like moto's own patching."""
     if getattr(Table.query, _PATCHED, False):
@@ -279,6 +296,7 @@ def make_moto_fast() -> None:
     DepthFirstTraverser.nodes_to_be_processed = _node_types_kept()
     for validator in (ActionCountValidator, OverlappingPathsValidator):
         validator.traverse = _root_checked(validator.traverse)
+    UpdateExpressionParser.make = _parsed_once(UpdateExpressionParser.make.__func__)
     moto_responses.method_names_from_class = _names_kept(moto_responses.method_names_from_class)  # type: ignore[attr-defined,assignment]
     DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
