@@ -40,16 +40,18 @@ venv: $(VENV)/.installed
 # either does. The lint runs beside the tests, its output shown once both are done: the tests leave a third of
 # the two cores idle (they wait on servers, timers and the browser), and the lint's 30 s of CPU fit in it. It
 # runs in a process group of its own, stopped with the tests on Ctrl-C.
-# The tools' venv (sam, cfn-lint) is made by the lint, beside the tests too: no test uses it. The repo's own modules
-# are compiled first, once: where PYTHONDONTWRITEBYTECODE is set (as on this machine), each Lambda worker process
-# that the e2e and browser servers start would otherwise compile the layer from source again.
+# The tools' venv (sam, cfn-lint) is made by the lint too, beside the tests (no test uses it): on a fresh clone its
+# install shares the two cores with the first tests, which costs them less than waiting for it.
+# The repo's own modules are compiled first, once: where PYTHONDONTWRITEBYTECODE is set (as on this machine), each
+# pytest worker and each `refund-local serve` the e2e and browser tests start would compile the layer and the runner
+# from source again (the Lambda workers have an environment of their own and write their bytecode).
 # --dist loadgroup: a module that starts a server (e2e, browser) keeps its tests on one worker (xdist_group), so
 # that its server starts once, not on both workers.
 test: venv browser-deps
 	@lint_log=$$(mktemp); \
 	setsid $(MAKE) --no-print-directory lint > "$$lint_log" 2>&1 & lint=$$!; \
 	trap 'kill -- -$$lint 2>/dev/null; rm -f "$$lint_log"; exit 130' INT TERM; \
-	$(PY) -m compileall -q -j 0 layers local functions tests >/dev/null; \
+	$(PY) -m compileall -q -j 0 layers local functions $(wildcard tests/*support.py tests/*/*support.py) >/dev/null; \
 	$(PY) -m pytest -q -n 2 --dist loadgroup; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "---- make lint (run beside the tests): $$([ $$linted = 0 ] && echo passed || echo FAILED)"; \

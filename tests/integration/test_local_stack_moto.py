@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -295,27 +296,30 @@ def test_the_item_operations_read_and_answer_as_moto_s_own_parser_and_serializer
     assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
 
 
-# Valid, then each wrong in one of the ways the two validators checked at the root alone look for: a clause twice,
-# a path set twice, under another path set, or through two name placeholders.
+# Valid, then each wrong in one of the ways the two validators checked at the root alone look for (a clause twice, a
+# path set twice, under another path set, or through two name placeholders), with what moto answers each.
 UPDATES = [
-    ("SET #a = :one, b = :two REMOVE c ADD d :one", {"#a": "a"}),
-    ("SET a = :one SET b = :two", {}),
-    ("ADD a :one REMOVE b ADD c :one REMOVE d", {}),
-    ("REMOVE x REMOVE y SET a = :one SET b = :two", {}),
-    ("SET a = :one, a = :two", {}),
-    ("SET a.b = :one, a = :two REMOVE c", {}),
-    ("SET #a = :one, #b = :two", {"#a": "same", "#b": "same"}),
+    ("SET #a = :one, b = :two REMOVE c ADD d :one", {"#a": "a"}, None),
+    ("SET a = :one SET b = :two", {}, 'The "SET" section can only be used once'),
+    # moto finds the REMOVEs first (its check runs from the last clause up); the root alone would have named ADD.
+    ("ADD a :one REMOVE b ADD c :one REMOVE d", {}, 'The "REMOVE" section can only be used once'),
+    ("REMOVE x REMOVE y SET a = :one SET b = :two", {}, 'The "SET" section can only be used once'),
+    ("SET a = :one, a = :two", {}, "Two document paths overlap"),
+    ("SET a.b = :one, a = :two REMOVE c", {}, "Two document paths overlap"),
+    ("SET #a = :one, #b = :two", {"#a": "same", "#b": "same"}, "Two document paths overlap"),
 ]
+VALUES = {":one": {"N": "1"}, ":two": {"N": "2"}}
 
 
 def _update_answers(table: str) -> list[dict[str, Any]]:
     answers: list[dict[str, Any]] = []
-    for index, (expression, names) in enumerate(UPDATES):
+    for index, (expression, names, _) in enumerate(UPDATES):
         arguments: dict[str, Any] = {
             "TableName": table,
             "Key": {"pk": {"S": f"update-{index}"}, "sk": {"S": "item"}},
             "UpdateExpression": expression,
-            "ExpressionAttributeValues": {":one": {"N": "1"}, ":two": {"N": "2"}},
+            # Only those it uses: moto refuses an unused value before any validator sees the expression.
+            "ExpressionAttributeValues": {name: value for name, value in VALUES.items() if name in expression},
             "ReturnValues": "ALL_NEW",
         }
         if names:
@@ -328,25 +332,31 @@ def _update_answers(table: str) -> list[dict[str, Any]]:
 
 
 def test_update_expressions_are_answered_as_moto_s_own_validators_answer_them(stack: LocalAws) -> None:
+    """Checked at the root alone and parsed once (each expression is sent twice: parsed the second time from
+    what the first kept), the answers are moto's own traversals' and parses'."""
     table = settings().requests_table_name
-    checked_at_the_root = _update_answers(table)
+    fast_answers = _update_answers(table)
     for item in _all_items(table):
         _dynamodb().delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
     validators = (ActionCountValidator, OverlappingPathsValidator)
     fast = [validator.traverse for validator in validators]
+    fast_make = UpdateExpressionParser.__dict__["make"]
     for validator in validators:
         validator.traverse = validator.traverse.__wrapped__  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(fast_make.__func__.__wrapped__)
     try:
         by_moto = _update_answers(table)
     finally:
         for validator, traverse in zip(validators, fast, strict=True):
             validator.traverse = traverse  # type: ignore[method-assign]
+        UpdateExpressionParser.make = fast_make
 
-    assert checked_at_the_root == by_moto
-    assert checked_at_the_root[0] == {"pk": {"S": "update-0"}, "sk": {"S": "item"}, "a": {"N": "1"},
-                                      "b": {"N": "2"}, "d": {"N": "1"}}  # fmt: skip
-    assert all(answer["Code"] == "ValidationException" for answer in checked_at_the_root[1:])
+    assert fast_answers == by_moto
+    assert fast_answers[0] == {"pk": {"S": "update-0"}, "sk": {"S": "item"}, "a": {"N": "1"}, "b": {"N": "2"},
+                               "d": {"N": "1"}}  # fmt: skip
+    for answer, (expression, _, refusal) in zip(fast_answers[1:], UPDATES[1:], strict=True):
+        assert answer["Code"] == "ValidationException" and refusal in answer["Message"], (expression, answer)
 
 
 def _saved(directory: Path, table: str) -> list[dict[str, Any]]:

@@ -309,7 +309,7 @@ def report_usage(order_id: str, usage: Usage, at: datetime) -> bool:
     )
 
 
-def _add_to_customer(username: str, entry: str, value: dict[str, Any]) -> bool:
+def _set_customer_entry(username: str, entry: str, value: dict[str, Any]) -> bool:
     """One entry of the customer's item (`block#<id>`, `violation#<id>`...) set, the item made if missing:
     nothing is compared first, so the event is always applied."""
     _update(_customer_key(username), {"username": username, entry: value})
@@ -317,21 +317,23 @@ def _add_to_customer(username: str, entry: str, value: dict[str, Any]) -> bool:
 
 
 def block_account(username: str, block_id: str, block: AccountBlock) -> bool:
-    return _add_to_customer(
+    return _set_customer_entry(
         username, f"{_BLOCK}{block_id}", block.model_dump(mode="json", by_alias=True, exclude_none=True)
     )
 
 
 def unblock_account(username: str, block_id: str, until: datetime) -> bool:
-    return _add_to_customer(username, f"{_UNBLOCK}{block_id}", {"until": as_of(until)})
+    return _set_customer_entry(username, f"{_UNBLOCK}{block_id}", {"until": as_of(until)})
 
 
 def record_violation(username: str, violation_id: str, violation: Violation) -> bool:
-    return _add_to_customer(username, f"{_VIOLATION}{violation_id}", violation.model_dump(mode="json", by_alias=True))
+    return _set_customer_entry(
+        username, f"{_VIOLATION}{violation_id}", violation.model_dump(mode="json", by_alias=True)
+    )
 
 
 def withdraw_violation(username: str, violation_id: str, at: datetime) -> bool:
-    return _add_to_customer(username, f"{_WITHDRAWN}{violation_id}", {"asOf": as_of(at)})
+    return _set_customer_entry(username, f"{_WITHDRAWN}{violation_id}", {"asOf": as_of(at)})
 
 
 def update_support_ticket(ticket: SupportTicket, at: datetime) -> bool:
@@ -341,7 +343,7 @@ def update_support_ticket(ticket: SupportTicket, at: datetime) -> bool:
 
 
 def grant_refund_elsewhere(username: str, refund: RefundGrantedElsewhere) -> bool:
-    return _add_to_customer(
+    return _set_customer_entry(
         username, f"{_REFUND}{refund.reference}", refund.model_dump(mode="json", by_alias=True, exclude_none=True)
     )
 
