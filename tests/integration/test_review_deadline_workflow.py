@@ -174,10 +174,38 @@ def test_pending_request_is_reminded_then_overdue(aws: Aws) -> None:
     item = request_item(aws, request_id)
     assert (item["status"]["S"], item["reminded"]["BOOL"], item["overdue"]["BOOL"]) == ("PENDING", True, True)
     assert item["version"] == {"N": "1"}, "the workflow's writes leave version to the API"
-    assert [(h["sk"]["S"], h["at"]["S"], h["event"]["S"], h["by"]["S"]) for h in history(aws, request_id)] == [
-        (f"HISTORY#{reminder_at}#reminded", reminder_at, "reminded", "review-deadline"),
-        (f"HISTORY#{deadline}#overdue", deadline, "overdue", "review-deadline"),
+    entries = history(aws, request_id)
+    assert [(h["sk"]["S"], h["event"]["S"], h["by"]["S"]) for h in entries] == [
+        (f"HISTORY#{reminder_at}#reminded", "reminded", "review-deadline"),
+        (f"HISTORY#{deadline}#overdue", "overdue", "review-deadline"),
     ]
+    # Each at the time its step ran: from its moment on, never before.
+    reminded_at, overdue_at = (datetime.fromisoformat(h["at"]["S"]) for h in entries)
+    assert datetime.fromisoformat(reminder_at) <= reminded_at < datetime.fromisoformat(deadline) <= overdue_at
+
+
+def test_a_step_that_runs_late_is_recorded_when_it_ran_after_what_was_written_meanwhile(aws: Aws) -> None:
+    # The reminder was due 5 s ago (the workflow was down, say); the request's history has moved on since.
+    request_id, reminder_at, deadline = pending_request(aws, -5, 60)
+    written_meanwhile = utc_iso(datetime.now(UTC))
+    aws.dynamodb.put_item(
+        TableName=aws.table,
+        Item={
+            "pk": {"S": f"REQUEST#{request_id}"},
+            "sk": {"S": f"HISTORY#{written_meanwhile}#00-email sent"},
+            "at": {"S": written_meanwhile},
+            "event": {"S": "email sent"},
+            "by": {"S": "outbox"},
+        },
+    )
+
+    start(aws, request_id, reminder_at, deadline)
+    give_up = time.monotonic() + TIMEOUT_SECONDS
+    while not request_item(aws, request_id).get("reminded", {}).get("BOOL") and time.monotonic() < give_up:
+        time.sleep(0.1)
+
+    by_time = sorted(history(aws, request_id), key=lambda h: datetime.fromisoformat(h["at"]["S"]))
+    assert [h["event"]["S"] for h in by_time] == ["email sent", "reminded"], "the history only grows at its end"
 
 
 def owed(aws: Aws, request_id: str) -> list[dict[str, Any]]:
