@@ -143,6 +143,12 @@ def history(aws: Aws, request_id: str) -> list[dict[str, Any]]:
     return request_items(aws, request_id, "HISTORY#")
 
 
+def put_history(aws: Aws, request_id: str, key: str, at: str, event: str, by: str) -> None:
+    """A history entry as another writer leaves it (`HISTORY#<key>`)."""
+    item = {"pk": f"REQUEST#{request_id}", "sk": f"HISTORY#{key}", "at": at, "event": event, "by": by}
+    aws.dynamodb.put_item(TableName=aws.table, Item={name: {"S": value} for name, value in item.items()})
+
+
 def entered_states(aws: Aws, execution_arn: str) -> list[str]:
     events = aws.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
@@ -188,16 +194,7 @@ def test_a_step_that_runs_late_is_recorded_when_it_ran_after_what_was_written_me
     # The reminder was due 5 s ago (the workflow was down, say); the request's history has moved on since.
     request_id, reminder_at, deadline = pending_request(aws, -5, 60)
     written_meanwhile = utc_iso(datetime.now(UTC))
-    aws.dynamodb.put_item(
-        TableName=aws.table,
-        Item={
-            "pk": {"S": f"REQUEST#{request_id}"},
-            "sk": {"S": f"HISTORY#{written_meanwhile}#00-email sent"},
-            "at": {"S": written_meanwhile},
-            "event": {"S": "email sent"},
-            "by": {"S": "outbox"},
-        },
-    )
+    put_history(aws, request_id, f"{written_meanwhile}#00-email sent", written_meanwhile, "email sent", "outbox")
 
     start(aws, request_id, reminder_at, deadline)
     give_up = time.monotonic() + TIMEOUT_SECONDS
@@ -239,16 +236,7 @@ def test_a_step_an_earlier_attempt_committed_is_not_done_twice(aws: Aws) -> None
         ExpressionAttributeValues={":yes": {"BOOL": True}},
     )
     for event, kind in (("reminded", "reminder"), ("overdue", "escalation")):
-        aws.dynamodb.put_item(
-            TableName=aws.table,
-            Item={
-                "pk": {"S": f"REQUEST#{request_id}"},
-                "sk": {"S": f"HISTORY#{deadline}#{event}"},
-                "at": {"S": deadline},
-                "event": {"S": event},
-                "by": {"S": "earlier-attempt"},
-            },
-        )
+        put_history(aws, request_id, f"{deadline}#{event}", deadline, event, "earlier-attempt")
         aws.dynamodb.put_item(
             TableName=aws.table,
             Item={
