@@ -21,6 +21,7 @@ import bench_load
 import bench_payouts
 import bench_policy
 import bench_records
+import bench_reports
 import bench_stored
 import bench_web
 
@@ -325,6 +326,23 @@ def policy_section() -> list[Row]:
     return rows
 
 
+def reports_section() -> list[Row]:
+    rows = []
+    runs = bench_reports.runs()
+    for run in runs:
+        calls = ", ".join(f"{name} {count}" for name, count in sorted(run.sla_calls.items()))
+        rows.append(
+            Row(f"service levels of 30 days, {run.stored:,} stored: time (AWS calls: {calls})", run.sla_ms, "ms")
+        )
+        rows.append(Row(f"decisions CSV of 30 days, {run.stored:,} stored: time / rows", f"{run.csv_ms:,.0f} / {run.csv_rows:,}",
+                        "ms / rows"))  # fmt: skip
+    first, last = runs[0], runs[-1]
+    rows.append(
+        Row(f"service levels, {last.stored:,} stored vs {first.stored:,}", last.sla_ms / first.sla_ms, "x", "≤ 1.2x")
+    )
+    return rows
+
+
 def payouts_section() -> list[Row]:
     costs, median_ms, longest_ms = bench_payouts.summary()
     aws = ", ".join(f"{name} {count:.1f}" for name, count in costs.aws_calls.items())
@@ -359,6 +377,11 @@ SECTIONS: list[tuple[str, Section]] = [
     ),
     ("Customer records events (RECORDS.md)", records_section),
     ("The policy owners' simulation and the policy read (moto, in-process)", policy_section),
+    (
+        f"The supervisors' reports as stored requests grow ({' and then '.join(f'{n:,}' for n in bench_reports.SIZES)},"
+        f" {bench_reports.OPEN} open; moto, in-process; median of {bench_reports.RUNS})",
+        reports_section,
+    ),
     (
         f"Payouts ({bench_payouts.PAYOUTS} card payouts in moto with localstripe; {bench_payouts.OVER_HTTP} over HTTP)",
         payouts_section,

@@ -82,6 +82,21 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def put_unchanged(logical_id: str, items: Iterator[dict[str, Any]]) -> Iterator[tuple[Item, dict[str, Any]]]:
+    """Each item (DynamoDB JSON) put into the emulated table as it is, with what moto stored. Items restored or
+    loaded are no changes: no stream records (moto makes each a copy of its item; at 10,000 requests a restore
+    took minutes)."""
+    backend = _dynamodb_backend()
+    with exclusive():
+        table = backend.get_table(logical_id)
+        stream, table.stream_shard = table.stream_shard, None
+        try:
+            for item in items:
+                yield backend.put_item(logical_id, item), item
+        finally:
+            table.stream_shard = stream
+
+
 class DataDir:
     def __init__(self, path: Path, template: Template) -> None:
         self.path = path
@@ -137,21 +152,11 @@ class DataDir:
 
     def restore(self) -> list[dict[str, Any]]:
         """Every saved item back into its table; returns the saved outbox."""
-        backend = _dynamodb_backend()
-        with exclusive():
-            for logical_id in self._schemas:
-                table = backend.get_table(logical_id)
-                # Restored items are no changes: no stream records (moto's make each a copy of the item; at
-                # 10,000 requests the restore took minutes).
-                stream, table.stream_shard = table.stream_shard, None
-                lines: dict[writes.Key, str] = {}
-                try:
-                    for item in _read_lines(self._state / f"{logical_id}.jsonl"):
-                        stored = backend.put_item(logical_id, item)
-                        lines[(stored.hash_key, stored.range_key)] = _line(item)
-                finally:
-                    table.stream_shard = stream
-                self._lines[logical_id] = lines
+        for logical_id in self._schemas:
+            self._lines[logical_id] = {
+                (stored.hash_key, stored.range_key): _line(item)
+                for stored, item in put_unchanged(logical_id, _read_lines(self._state / f"{logical_id}.jsonl"))
+            }
         return list(_read_lines(self._state / OUTBOX_FILE))
 
     def _current_lines(self) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from api_support import Response, call, record_event, seed_order
+from api_support import Response, call, deliver_all, record_event, seed_order
 
 from refund_core.app import policies, service
 from refund_core.policy.emails import EmailKind, Recipients, render
@@ -239,6 +239,21 @@ def test_a_supervisor_may_do_all_that_a_reviewer_may(three_pending: dict[str, st
     assert on_request("POST", three_pending["hal"], "evaluate", SUE, {"action": "assess"}).status == 200
 
 
+def test_the_service_levels_count_each_change_once_however_often_the_stream_gives_it(stack: LocalAws) -> None:
+    seed_order("ord-e", "eve", days_ago=40)
+    refused = submit("eve", "ord-e").json["requestId"]
+    deliver_all()
+    pending = get("/reports/sla", SUE).json
+    assert (pending["received"], pending["decided"], pending["open"]["total"]) == (1, {"APPROVED": 0, "REFUSED": 0}, 1)
+
+    on_request("POST", refused, "evaluate", RITA, {"action": "refuse", "note": "No."})
+    deliver_all()
+    deliver_all()  # each reads the stream from its start: the submission given three times, the refusal twice
+    decided = get("/reports/sla", SUE).json
+    assert (decided["received"], decided["decided"], decided["decidedInTime"]) == (1, {"APPROVED": 0, "REFUSED": 1}, 1)
+    assert decided["open"]["total"] == 0
+
+
 def test_only_supervisors_read_the_reports(stack: LocalAws) -> None:
     for path in ("/reports/sla", "/reports/decisions.csv"):
         assert get(path, RITA).status == 403
@@ -256,6 +271,7 @@ def test_the_service_levels_count_what_happened_in_the_period(stack: LocalAws) -
     cancelled = submit("max", "ord-c").json["requestId"]
     on_request("POST", cancelled, "cancel", claims_for("max"))
     submit("ned", "ord-d")
+    deliver_all()  # the stream counts each change of a request in the day it was received on
 
     report = get("/reports/sla", SUE)
     assert report.status == 200, report.json

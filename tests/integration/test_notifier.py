@@ -7,7 +7,8 @@ calls for anything."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 from api_support import notifier_records, queued_deliveries, seed_order, table_stream_records
 from botocore.exceptions import ClientError
 
-from refund_core.adapters import clients
+from refund_core.adapters import clients, received_days
+from refund_core.adapters.records import ReceivedDay
 from refund_core.app import claims, service
 from refund_core.app.inputs import SubmitRefundRequest
 from refund_core.http.identity import Caller
@@ -117,6 +119,34 @@ def test_items_other_than_requests_and_owed_effects_call_for_nothing(stack: Loca
     assert invoke(NOTIFIER, {"Records": [history_record]}) == {"batchItemFailures": []}
     assert effects_queued() == []
     assert executions(stack) == []
+
+
+def service_levels_of(day: date) -> ReceivedDay | None:
+    found = received_days.received_between(day, day)
+    return found[0][1] if found else None
+
+
+def test_each_request_counts_once_in_the_service_levels_of_the_day_it_was_received_on(stack: LocalAws) -> None:
+    alice_day, carol_day = date(2026, 11, 28), date(2026, 12, 2)  # in Hong Kong
+    assert notify("insert_pending") == {"batchItemFailures": []}
+    assert service_levels_of(alice_day) == ReceivedDay(received=1)
+
+    # Approved in part (USD 57.49) after its deadline; the stream gives each change again, as it may after a
+    # failure.
+    for _ in range(2):
+        assert notify("insert_pending", "decided", "refused") == {"batchItemFailures": []}
+    assert service_levels_of(alice_day) == ReceivedDay(
+        received=1, approved=1, decided_on={date(2026, 12, 14): 1}, refunded={"USD": Decimal("57.49")}
+    )
+    assert service_levels_of(carol_day) == ReceivedDay(
+        received=1, refused=1, decided_automatically=1, decided_in_time=1, decided_on={carol_day: 1}
+    )
+
+
+def test_a_request_stored_before_the_days_were_kept_counts_once_decided(stack: LocalAws) -> None:
+    assert notify("cancelled", "cancelled") == {"batchItemFailures": []}
+
+    assert service_levels_of(date(2026, 12, 1)) == ReceivedDay(received=1, cancelled=1)
 
 
 def test_a_queue_that_refuses_fails_only_its_record(stack: LocalAws) -> None:

@@ -391,6 +391,7 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
             SubmitRefundRequest(order_id=f"ord-{name}", reason="It drops.", support_ticket_id=f"T-ord-{name}"),
         )
     approved_paypal_claim("ned")
+    deliver_all()  # the service levels are counted on the stream
     # Today as the reports count days, in Hong Kong: from 16:00 UTC on, a day ahead of UTC's date.
     today = hong_kong_today()
     period = {"from": [today], "to": [today]}

@@ -164,7 +164,7 @@ def test_environment_has_every_design_name(template: dict[str, Any]) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartSecurity/Refunds"
 
 
-def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_stream_only(
+def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_stream_and_writes_only_the_days(
     template: dict[str, Any],
 ) -> None:
     notifier = template["Resources"]["NotifierFunction"]["Properties"]
@@ -189,10 +189,23 @@ def test_notifier_reads_new_requests_owed_effects_and_decisions_of_its_own_strea
     # Its own role, so that SAM adds no AWSLambdaDynamoDBExecutionRole (every stream of the account).
     assert notifier["Role"] == {"Fn::GetAtt": ["NotifierRole", "Arn"]}
     statements = list(iam_statements(template["Resources"]["NotifierRole"]))
-    stream_actions = [st for st in statements if any(a.startswith("dynamodb:") for a in actions(st))]
-    assert {json.dumps(st["Resource"]) for st in stream_actions} == {
-        json.dumps({"Fn::GetAtt": ["RequestsTable", "StreamArn"]}),
-        json.dumps({"Fn::Sub": "${RequestsTable.Arn}/stream/*"}),
+    table_actions = {
+        json.dumps(st["Resource"]): (sorted(actions(st)), st.get("Condition"))
+        for st in statements
+        if any(a.startswith("dynamodb:") for a in actions(st))
+    }
+    assert table_actions == {
+        json.dumps({"Fn::GetAtt": ["RequestsTable", "StreamArn"]}): (
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            None,
+        ),
+        json.dumps({"Fn::Sub": "${RequestsTable.Arn}/stream/*"}): (["dynamodb:ListStreams"], None),
+        # It writes the service levels' days and nothing else of the table; it reads the policy's time zone.
+        json.dumps({"Fn::GetAtt": ["RequestsTable", "Arn"]}): (
+            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SLA", "SLA#*"]}},
+        ),
+        json.dumps({"Fn::GetAtt": ["PolicyTable", "Arn"]}): (["dynamodb:Query"], None),
     }
 
 

@@ -4,12 +4,13 @@ order's claim, the effects a request owes, and the table's stream records."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamChangedRecordModel, DynamoDBStreamRecordModel
-from pydantic import Discriminator, Tag
+from pydantic import Discriminator, Field, Tag
 
 from refund_core.policy.models import (
     AssessedFacts,
@@ -69,6 +70,22 @@ class ReportedRequest(CamelModel):
     # Of an open request, read from the ByStatus index (ByReceived does not project them).
     held_by: str | None = None
     customer_answered_at: UtcDatetime | None = None
+
+
+class ReceivedDay(CamelModel):
+    """What the requests received on one day (the policy's time zone) add to the service levels (app/reports.py
+    counts them; adapters/received_days.py keeps them)."""
+
+    received: int = 0
+    approved: int = 0
+    refused: int = 0
+    cancelled: int = 0
+    decided_automatically: int = 0
+    decided_in_time: int = 0
+    # How many were decided on each day: the working days to a decision are counted when a report is read, with
+    # its calendar, as they were from the requests themselves.
+    decided_on: dict[date, int] = Field(default_factory=dict)
+    refunded: dict[str, Decimal] = Field(default_factory=dict)
 
 
 class ClaimsRecord(CamelModel):

@@ -8,6 +8,9 @@
 - A pending request decided or cancelled: its workflow stopped, so that it bills no more state transitions.
   A stop that fails is logged and counted, not retried: the workflow ends by itself at its next step, when it
   finds the request no longer pending.
+- A request written or decided (the only changes of a request the filter passes, and the only ones that change
+  what it counts for): the service levels of the day it was received on counted again (app/reports.py), once
+  however often the stream gives the change.
 
 The stream is only the fast path: an owed effect is durable in the table from its change on, and the
 reconciler queues again whatever is still owed after a grace period, so a record the stream gives up on
@@ -16,10 +19,13 @@ retries it, while the other records of the batch go on."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from refund_core.adapters import outbound, workflow
+from refund_core.adapters import outbound, received_days, workflow
 from refund_core.adapters.records import OwedEffect, RequestRecord, RequestStreamRecord
+from refund_core.app import policies, reports
 from refund_core.app.outbox import delivery
 from refund_core.observability import count, logger
 from refund_core.policy.models import RequestStatus
@@ -32,6 +38,8 @@ def handle_record(record: RequestStreamRecord) -> None:
     """The batch processor's record handler: raises to report the record as failed. Other items of the table
     (history, claims) call for nothing."""
     old, new = record.dynamodb.OldImage, record.dynamodb.NewImage
+    if isinstance(new, RequestRecord):
+        _count_service_levels(old if isinstance(old, RequestRecord) else None, new)
     if old is not None:
         if isinstance(old, RequestRecord) and _no_longer_pending(old, new):
             _stop_review_deadline(old.request_id)
@@ -41,6 +49,12 @@ def handle_record(record: RequestStreamRecord) -> None:
     elif isinstance(new, OwedEffect):
         outbound.enqueue_deliveries([delivery(new)])
         count("DeliveriesQueued")
+
+
+def _count_service_levels(old: RequestRecord | None, new: RequestRecord) -> None:
+    zone = ZoneInfo(policies.in_force().time_zone)
+    received_on, now = reports.counted(new, zone)
+    received_days.count_change(new.request_id, received_on, reports.counted(old, zone)[1] if old else None, now)
 
 
 def _no_longer_pending(old: RequestRecord, new: object) -> bool:

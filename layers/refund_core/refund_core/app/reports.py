@@ -1,12 +1,16 @@
-"""The supervisors' reports (API.md `GET /reports/sla`, `GET /reports/decisions.csv`), computed from the
-requests read for them: pure functions of those requests, the period, the moment and the Hong Kong calendar."""
+"""The supervisors' reports (API.md `GET /reports/sla`, `GET /reports/decisions.csv`): pure functions of what is
+read for them, the period, the moment and the Hong Kong calendar.
+
+The service levels read one `ReceivedDay` a day of the period, what the requests received that day add up to,
+kept up to date on the requests table's stream (`counted`, one change of a request at a time), and the open
+requests: however many requests are stored, a report reads as much as its period has days. The decisions CSV
+reads each request of its period."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
-import statistics
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from refund_core.adapters.records import ReportedRequest
+from refund_core.adapters.records import ReceivedDay, ReportedRequest
 from refund_core.app.resources import AUTOMATIC
 from refund_core.policy.calendar import ReviewCalendar
-from refund_core.policy.models import CamelModel, RequestStatus
+from refund_core.policy.models import CamelModel, RefundRequest, RequestStatus
 from refund_core.policy.money import Money
 
 # How many working days an open request has left, in the report's buckets.
@@ -61,43 +65,73 @@ class ServiceLevels(CamelModel):
     refunded: tuple[Money, ...]
 
 
+def counted(request: RefundRequest | ReportedRequest, zone: ZoneInfo) -> tuple[date, ReceivedDay]:
+    """The day a request was received (in `zone`) and what it adds to that day's service levels as it stands."""
+    decision = request.decision if request.status in _DECIDED else None
+    approved = decision is not None and request.status is RequestStatus.APPROVED
+    amount = decision.amount if decision is not None and approved else None
+    day = ReceivedDay(
+        received=1,
+        approved=int(approved),
+        refused=int(decision is not None and request.status is RequestStatus.REFUSED),
+        cancelled=int(request.status is RequestStatus.CANCELLED),
+        decided_automatically=int(decision is not None and decision.decided_by == AUTOMATIC),
+        decided_in_time=int(decision is not None and decision.decided_at <= request.deadline),
+        decided_on={decision.decided_at.astimezone(zone).date(): 1} if decision else {},
+        refunded={amount.currency: amount.amount} if amount else {},
+    )
+    return request.received_at.astimezone(zone).date(), day
+
+
 def _bucket(days_left: int) -> str:
     return next((name for name, low, high in _BUCKETS if low <= days_left <= high), _BUCKETS[-1][0])
 
 
-def _p90(values: list[int]) -> int:
-    """Nearest rank: the smallest value at least 90% of the values are not above."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+def _nth(counts: Counter[int], rank: int) -> int:
+    """The value at 0-based `rank` of the values in order, each value as often as it is counted."""
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if rank < seen:
+            return value
+    raise IndexError(rank)
+
+
+def _spread(days: Counter[int]) -> Spread:
+    """Median (the lower of the middle two) and p90 (nearest rank: the smallest value at least 90% of the values
+    are not above), over each value as often as it is counted."""
+    total = days.total()
+    if not total:
+        return Spread(median=None, p90=None, max=None)
+    return Spread(median=_nth(days, (total - 1) // 2), p90=_nth(days, math.ceil(0.9 * total) - 1), max=max(days))
 
 
 def service_levels(
     start: date,
     end: date,
     *,
-    received: list[ReportedRequest],
+    received: list[tuple[date, ReceivedDay]],
     open_now: list[ReportedRequest],
     now: datetime,
     calendar: ReviewCalendar,
 ) -> ServiceLevels:
+    """The report of the requests received from `start` to `end` (each day of it that had any, with what it
+    adds up to) and of those open `now`."""
     today = calendar.local_date(now)
     left = Counter(
         _bucket(calendar.working_days_between(today, calendar.local_date(request.deadline))) for request in open_now
     )
-    decided = [request for request in received if request.status in _DECIDED and request.decision is not None]
-    in_time = [request for request in decided if request.decision and request.decision.decided_at <= request.deadline]
-    days = [
-        calendar.working_days_between(
-            calendar.local_date(request.received_at), calendar.local_date(request.decision.decided_at)
-        )
-        for request in decided
-        if request.decision
-    ]
+    days: Counter[int] = Counter()
+    for received_on, counts in received:
+        for decided_on, decided in counts.decided_on.items():
+            days[calendar.working_days_between(received_on, decided_on)] += decided
+    totals = [counts for _, counts in received]
     refunded: dict[str, Decimal] = {}
-    for request in decided:
-        if request.status is RequestStatus.APPROVED and request.decision and request.decision.amount:
-            amount = request.decision.amount
-            refunded[amount.currency] = refunded.get(amount.currency, Decimal(0)) + amount.amount
+    for counts in totals:
+        for currency, amount in counts.refunded.items():
+            refunded[currency] = refunded.get(currency, Decimal(0)) + amount
+    decided_count = sum(counts.approved + counts.refused for counts in totals)
+    in_time = sum(counts.decided_in_time for counts in totals)
     return ServiceLevels(
         from_=start,
         to=end,
@@ -106,19 +140,16 @@ def service_levels(
             overdue=sum(request.overdue for request in open_now),
             by_working_days_left={name: left[name] for name, _, _ in _BUCKETS},
         ),
-        received=len(received),
-        decided={str(status): sum(request.status is status for request in decided) for status in _DECIDED},
-        cancelled=sum(request.status is RequestStatus.CANCELLED for request in received),
-        decided_automatically=sum(
-            bool(request.decision and request.decision.decided_by == AUTOMATIC) for request in decided
-        ),
-        decided_in_time=len(in_time),
-        decided_late=len(decided) - len(in_time),
-        working_days_to_decision=Spread(
-            median=statistics.median_low(days) if days else None,
-            p90=_p90(days) if days else None,
-            max=max(days) if days else None,
-        ),
+        received=sum(counts.received for counts in totals),
+        decided={
+            str(RequestStatus.APPROVED): sum(counts.approved for counts in totals),
+            str(RequestStatus.REFUSED): sum(counts.refused for counts in totals),
+        },
+        cancelled=sum(counts.cancelled for counts in totals),
+        decided_automatically=sum(counts.decided_automatically for counts in totals),
+        decided_in_time=in_time,
+        decided_late=decided_count - in_time,
+        working_days_to_decision=_spread(days),
         refunded=tuple(Money.of(total, currency) for currency, total in sorted(refunded.items())),
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from refund_core.adapters import customer_records, repository, request_reads
+from refund_core.adapters import customer_records, received_days, repository, request_reads
 from refund_core.adapters.dynamo import Page
 from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
 from refund_core.adapters.request_reads import RequestFilter
@@ -241,7 +241,7 @@ def service_levels(
     return reports.service_levels(
         first,
         last,
-        received=_received_in(first, last),
+        received=received_days.received_between(first, last),
         open_now=request_reads.open_requests(),
         now=at,
         calendar=calendar,

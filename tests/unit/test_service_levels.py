@@ -1,0 +1,148 @@
+"""The service levels (API.md `GET /reports/sla`) from the days a report reads: what each request adds to the day it
+was received on, and the report those days give, the same as counting the requests themselves one by one."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refund_core.adapters.records import ReceivedDay, ReportedRequest
+from refund_core.app.reports import counted, service_levels
+from refund_core.policy.calendar import ReviewCalendar
+from refund_core.policy.document import shipped_policy
+from refund_core.policy.models import Decision, RequestStatus
+from refund_core.policy.money import Money
+
+HK = ZoneInfo("Asia/Hong_Kong")
+CALENDAR = ReviewCalendar(shipped_policy())
+RECEIVED = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)  # 23:30 in Hong Kong, a Monday
+DEADLINE = datetime(2026, 11, 16, 15, 59, 59, tzinfo=UTC)
+
+
+def request(
+    status: RequestStatus,
+    decided_at: datetime | None = None,
+    by: str = "rita",
+    amount: Money | None = None,
+    received_at: datetime = RECEIVED,
+    deadline: datetime = DEADLINE,
+) -> ReportedRequest:
+    decision = (
+        Decision(refund_type=None, amount=amount, reasons=(), decided_at=decided_at, decided_by=by)
+        if decided_at
+        else None
+    )
+    return ReportedRequest(
+        request_id="rr_1", order_id="ord-1", username="kim", status=status, received_at=received_at,
+        deadline=deadline, decision=decision,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (request(RequestStatus.PENDING), ReceivedDay(received=1)),
+        (request(RequestStatus.CANCELLED), ReceivedDay(received=1, cancelled=1)),
+        (
+            request(RequestStatus.APPROVED, RECEIVED, "auto", Money.of("99.00", "USD")),
+            ReceivedDay(
+                received=1, approved=1, decided_automatically=1, decided_in_time=1,
+                decided_on={date(2026, 11, 2): 1}, refunded={"USD": Decimal("99.00")},
+            ),
+        ),
+        # Decided a second after the deadline: late. Days are Hong Kong's: 16:00 UTC is the next day there.
+        (
+            request(RequestStatus.REFUSED, DEADLINE + timedelta(seconds=1)),
+            ReceivedDay(received=1, refused=1, decided_on={date(2026, 11, 17): 1}),
+        ),
+        (
+            request(RequestStatus.APPROVED, DEADLINE, amount=Money.of("500", "HKD")),
+            ReceivedDay(
+                received=1, approved=1, decided_in_time=1, decided_on={date(2026, 11, 16): 1},
+                refunded={"HKD": Decimal("500")},
+            ),
+        ),
+    ],
+    ids=["pending", "cancelled", "approved at once", "refused late", "approved at the deadline"],
+)  # fmt: skip
+def test_a_request_counts_on_the_hong_kong_day_it_was_received(case: ReportedRequest, expected: ReceivedDay) -> None:
+    assert counted(case, HK) == (date(2026, 11, 2), expected)
+
+
+def by_day(requests: list[ReportedRequest]) -> list[tuple[date, ReceivedDay]]:
+    """Each day's requests added up, as the stream adds them one change at a time."""
+    days: dict[date, Counter[str]] = defaultdict(Counter)
+    decided_on: dict[date, Counter[date]] = defaultdict(Counter)
+    refunded: dict[date, dict[str, Decimal]] = defaultdict(dict)
+    for each in requests:
+        day, counts = counted(each, HK)
+        days[day].update(counts.model_dump(exclude={"decided_on", "refunded"}))
+        decided_on[day].update(counts.decided_on)
+        for currency, amount in counts.refunded.items():
+            refunded[day][currency] = refunded[day].get(currency, Decimal(0)) + amount
+    return [(day, ReceivedDay(**days[day], decided_on=decided_on[day], refunded=refunded[day])) for day in sorted(days)]
+
+
+def as_counted_one_by_one(requests: list[ReportedRequest]) -> dict[str, object]:
+    """The report's numbers from the requests themselves (how the first release counted them)."""
+    decided = [each for each in requests if each.status in (RequestStatus.APPROVED, RequestStatus.REFUSED)]
+    days = sorted(
+        CALENDAR.working_days_between(
+            CALENDAR.local_date(each.received_at), CALENDAR.local_date(each.decision.decided_at)
+        )
+        for each in decided
+        if each.decision
+    )
+    refunded: Counter[str] = Counter()
+    for each in decided:
+        if each.status is RequestStatus.APPROVED and each.decision and each.decision.amount:
+            refunded[each.decision.amount.currency] += each.decision.amount.amount  # type: ignore[assignment]
+    in_time = sum(bool(each.decision and each.decision.decided_at <= each.deadline) for each in decided)
+    return {
+        "received": len(requests),
+        "decided": {
+            str(status): sum(each.status is status for each in decided)
+            for status in (RequestStatus.APPROVED, RequestStatus.REFUSED)
+        },
+        "cancelled": sum(each.status is RequestStatus.CANCELLED for each in requests),
+        "decidedAutomatically": sum(bool(each.decision and each.decision.decided_by == "auto") for each in decided),
+        "decidedInTime": in_time,
+        "decidedLate": len(decided) - in_time,
+        "workingDaysToDecision": {
+            "median": statistics.median_low(days) if days else None,
+            "p90": days[math.ceil(0.9 * len(days)) - 1] if days else None,
+            "max": max(days) if days else None,
+        },
+        "refunded": [{"amount": str(total), "currency": currency} for currency, total in sorted(refunded.items())],
+    }
+
+
+@st.composite
+def requests_of_a_month(draw: st.DrawFn) -> ReportedRequest:
+    received_at = RECEIVED + timedelta(minutes=draw(st.integers(0, 30 * 24 * 60)))
+    deadline = received_at + timedelta(days=14)
+    status = draw(st.sampled_from(RequestStatus))
+    if status in (RequestStatus.PENDING, RequestStatus.CANCELLED):
+        return request(status, received_at=received_at, deadline=deadline)
+    decided_at = received_at + timedelta(minutes=draw(st.integers(0, 25 * 24 * 60)))
+    amount = Money.of(draw(st.integers(1, 10_000)), draw(st.sampled_from(["USD", "HKD"])))
+    by = draw(st.sampled_from(["auto", "rita"]))
+    return request(status, decided_at, by, amount if status is RequestStatus.APPROVED else None, received_at, deadline)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(requests_of_a_month(), max_size=40))
+def test_the_days_give_the_report_the_requests_give(requests: list[ReportedRequest]) -> None:
+    report = service_levels(
+        date(2026, 11, 1), date(2026, 12, 31), received=by_day(requests), open_now=[], now=RECEIVED, calendar=CALENDAR
+    )
+    numbers = report.model_dump(mode="json", by_alias=True, exclude={"from_", "to", "open"})
+    assert numbers == as_counted_one_by_one(requests)
