@@ -331,15 +331,16 @@ def reports_section() -> list[Row]:
     runs = bench_reports.runs()
     for run in runs:
         calls = ", ".join(f"{name} {count}" for name, count in sorted(run.sla_calls.items()))
-        rows.append(
-            Row(f"service levels of 30 days, {run.stored:,} stored: time (AWS calls: {calls})", run.sla_ms, "ms")
-        )
+        rows.append(Row(f"service levels of 30 days, {run.stored:,} stored: items read ({calls})", run.sla_items_read,
+                        "items"))  # fmt: skip
+        rows.append(Row(f"service levels of 30 days, {run.stored:,} stored: time", run.sla_ms, "ms"))
         rows.append(Row(f"decisions CSV of 30 days, {run.stored:,} stored: time / rows", f"{run.csv_ms:,.0f} / {run.csv_rows:,}",
                         "ms / rows"))  # fmt: skip
     first, last = runs[0], runs[-1]
-    rows.append(
-        Row(f"service levels, {last.stored:,} stored vs {first.stored:,}", last.sla_ms / first.sla_ms, "x", "≤ 1.2x")
-    )
+    rows.append(Row(f"service levels, {last.stored:,} stored vs {first.stored:,}: items read",
+                    last.sla_items_read / first.sla_items_read, "x", "flat"))  # fmt: skip
+    rows.append(Row(f"service levels, {last.stored:,} stored vs {first.stored:,}: time (moto's heap in this process)",
+                    last.sla_ms / first.sla_ms, "x", "≤ 1.2x"))  # fmt: skip
     return rows
 
 

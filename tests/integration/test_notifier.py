@@ -126,27 +126,22 @@ def service_levels_of(day: date) -> ReceivedDay | None:
     return found[0][1] if found else None
 
 
-def test_each_request_counts_once_in_the_service_levels_of_the_day_it_was_received_on(stack: LocalAws) -> None:
-    alice_day, carol_day = date(2026, 11, 28), date(2026, 12, 2)  # in Hong Kong
-    assert notify("insert_pending") == {"batchItemFailures": []}
-    assert service_levels_of(alice_day) == ReceivedDay(received=1)
+def test_a_request_counts_once_it_ends_in_the_service_levels_of_the_day_it_was_received_on(stack: LocalAws) -> None:
+    alice_day, bob_day, carol_day = date(2026, 11, 28), date(2026, 12, 1), date(2026, 12, 2)  # in Hong Kong
+    assert notify("insert_pending", "reminded") == {"batchItemFailures": []}
+    assert service_levels_of(alice_day) is None  # open: a report counts it from the open requests
 
-    # Approved in part (USD 57.49) after its deadline; the stream gives each change again, as it may after a
-    # failure.
+    # Alice's approved in part (USD 57.49) after her deadline, Bob's cancelled, Carol's refused at once; the
+    # stream gives each change again, as it may after a failure.
     for _ in range(2):
-        assert notify("insert_pending", "decided", "refused") == {"batchItemFailures": []}
+        assert notify("insert_pending", "decided", "cancelled", "refused") == {"batchItemFailures": []}
     assert service_levels_of(alice_day) == ReceivedDay(
         received=1, approved=1, decided_on={date(2026, 12, 14): 1}, refunded={"USD": Decimal("57.49")}
     )
+    assert service_levels_of(bob_day) == ReceivedDay(received=1, cancelled=1)
     assert service_levels_of(carol_day) == ReceivedDay(
         received=1, refused=1, decided_automatically=1, decided_in_time=1, decided_on={carol_day: 1}
     )
-
-
-def test_a_request_stored_before_the_days_were_kept_counts_once_decided(stack: LocalAws) -> None:
-    assert notify("cancelled", "cancelled") == {"batchItemFailures": []}
-
-    assert service_levels_of(date(2026, 12, 1)) == ReceivedDay(received=1, cancelled=1)
 
 
 def test_a_queue_that_refuses_fails_only_its_record(stack: LocalAws) -> None:

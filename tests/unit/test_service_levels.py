@@ -1,5 +1,6 @@
-"""The service levels (API.md `GET /reports/sla`) from the days a report reads: what each request adds to the day it
-was received on, and the report those days give, the same as counting the requests themselves one by one."""
+"""The service levels (API.md `GET /reports/sla`) from what a report reads: the days, what each request that has
+ended (decided or cancelled) adds to the day it was received on, and the open requests; the same report as
+counting the requests themselves one by one."""
 
 from __future__ import annotations
 
@@ -49,7 +50,6 @@ def request(
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        (request(RequestStatus.PENDING), ReceivedDay(received=1)),
         (request(RequestStatus.CANCELLED), ReceivedDay(received=1, cancelled=1)),
         (
             request(RequestStatus.APPROVED, RECEIVED, "auto", Money.of("99.00", "USD")),
@@ -71,18 +71,27 @@ def request(
             ),
         ),
     ],
-    ids=["pending", "cancelled", "approved at once", "refused late", "approved at the deadline"],
+    ids=["cancelled", "approved at once", "refused late", "approved at the deadline"],
 )  # fmt: skip
 def test_a_request_counts_on_the_hong_kong_day_it_was_received(case: ReportedRequest, expected: ReceivedDay) -> None:
     assert counted(case, HK) == (date(2026, 11, 2), expected)
 
 
+def test_an_open_request_is_counted_from_the_open_requests_not_on_its_day() -> None:
+    with pytest.raises(ValueError, match="still open"):
+        counted(request(RequestStatus.PENDING), HK)
+
+
+def ended(requests: list[ReportedRequest]) -> list[ReportedRequest]:
+    return [each for each in requests if each.status is not RequestStatus.PENDING]
+
+
 def by_day(requests: list[ReportedRequest]) -> list[tuple[date, ReceivedDay]]:
-    """Each day's requests added up, as the stream adds them one change at a time."""
+    """Each day's ended requests added up, as the stream adds them, one as it ends."""
     days: dict[date, Counter[str]] = defaultdict(Counter)
     decided_on: dict[date, Counter[date]] = defaultdict(Counter)
     refunded: dict[date, dict[str, Decimal]] = defaultdict(dict)
-    for each in requests:
+    for each in ended(requests):
         day, counts = counted(each, HK)
         days[day].update(counts.model_dump(exclude={"decided_on", "refunded"}))
         decided_on[day].update(counts.decided_on)
@@ -139,10 +148,20 @@ def requests_of_a_month(draw: st.DrawFn) -> ReportedRequest:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(requests_of_a_month(), max_size=40))
-def test_the_days_give_the_report_the_requests_give(requests: list[ReportedRequest]) -> None:
+@given(st.lists(requests_of_a_month(), max_size=40), st.integers(0, 40), st.integers(0, 30))
+def test_the_days_and_the_open_requests_give_the_report_the_requests_give(
+    requests: list[ReportedRequest], first: int, days: int
+) -> None:
+    start = date(2026, 11, 2) + timedelta(days=first)  # periods cutting the month anywhere
+    end = start + timedelta(days=days)
     report = service_levels(
-        date(2026, 11, 1), date(2026, 12, 31), received=by_day(requests), open_now=[], now=RECEIVED, calendar=CALENDAR
+        start,
+        end,
+        received=[(day, counts) for day, counts in by_day(requests) if start <= day <= end],
+        open_now=[each for each in requests if each.status is RequestStatus.PENDING],
+        now=RECEIVED,
+        calendar=CALENDAR,
     )
     numbers = report.model_dump(mode="json", by_alias=True, exclude={"from_", "to", "open"})
-    assert numbers == as_counted_one_by_one(requests)
+    in_period = [each for each in requests if start <= CALENDAR.local_date(each.received_at) <= end]
+    assert numbers == as_counted_one_by_one(in_period)

@@ -1,17 +1,15 @@
 """The service levels' days, in the requests table (docs/design.md "Service levels"):
 
-- `SLA` / `DAY#<date>`: what the requests received that day add up to (`ReceivedDay`), one number attribute a
-  count (`received`, `approved`, ..., `decidedOn#<date>`, `refunded#<currency>`), each changed by ADD, so that
-  two changes at once both count;
-- `SLA#<request id>` / `COUNTED`: what that request is counted as, written in the same transaction under the
-  condition that it is still what the change's old image was counted as: a change the stream gives again is
-  not counted twice.
+- `SLA` / `DAY#<date>`: what the requests received that day and ended since add up to (`ReceivedDay`), one number
+  attribute a count (`received`, `approved`, ..., `decidedOn#<date>`, `refunded#<currency>`), each changed by
+  ADD, so that two requests ending at once both count;
+- `SLA#<request id>` / `COUNTED`: that the request is counted, written in the same transaction on the condition
+  that it was not: a request ends once, and the stream may give its change again.
 
 A report reads the days of its period in one query, however many requests they hold."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,8 +18,7 @@ from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import query_all, serialize
 from refund_core.adapters.records import ReceivedDay
-from refund_core.adapters.requests_table import cancellation_reasons, transact
-from refund_core.observability import count, logger
+from refund_core.adapters.requests_table import cancellation_codes, transact
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
@@ -64,62 +61,36 @@ def _read(item: dict[str, Any]) -> tuple[date, ReceivedDay]:
     return date.fromisoformat(item["sk"].removeprefix(_DAY)), day
 
 
-def _signature(counts: dict[str, Decimal]) -> str:
-    return json.dumps({name: str(value) for name, value in counts.items()}, sort_keys=True)
-
-
-def count_change(request_id: str, received_on: date, was: ReceivedDay | None, now: ReceivedDay) -> None:
-    """Adds what the request counts for `now` (and no longer for `was`, the change's old image, None for a new
-    request) to the day it was received on, once: a change given again finds the request counted as `now`
-    already and adds nothing. A request never counted (stored before the days were kept) is counted as it
-    stands; one counted as neither `was` nor `now` (a change the stream lost) adds nothing, and says so."""
-    before, after = (_stored(was) if was else {}), _stored(now)
-    change = {name: after.get(name, Decimal(0)) - before.get(name, Decimal(0)) for name in before | after}
-    change = {name: value for name, value in change.items() if value}
-    if not change:
-        return
+def count_ended(request_id: str, received_on: date, counts: ReceivedDay) -> None:
+    """Adds what a request that has just ended counts for to the day it was received on, once: given again, it
+    finds the request counted and adds nothing."""
     table = settings().requests_table_name
     counted: TransactWriteItemTypeDef = {
         "Put": {
             "TableName": table,
             "Item": serialize(
-                {
-                    "pk": f"{SLA_PARTITION}#{request_id}",
-                    "sk": "COUNTED",
-                    "receivedOn": received_on.isoformat(),
-                    "counted": _signature(after),
-                }
+                {"pk": f"{SLA_PARTITION}#{request_id}", "sk": "COUNTED", "receivedOn": received_on.isoformat()}
             ),
-            "ConditionExpression": "attribute_not_exists(pk)" if was is None else "counted = :was",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
-    if was is not None:
-        counted["Put"]["ExpressionAttributeValues"] = serialize({":was": _signature(before)})
-    added: TransactWriteItemTypeDef = {
+    added = _stored(counts)
+    day: TransactWriteItemTypeDef = {
         "Update": {
             "TableName": table,
             "Key": serialize({"pk": SLA_PARTITION, "sk": f"{_DAY}{received_on.isoformat()}"}),
-            "UpdateExpression": "ADD " + ", ".join(f"#c{position} :c{position}" for position in range(len(change))),
-            "ExpressionAttributeNames": {f"#c{position}": name for position, name in enumerate(change)},
+            "UpdateExpression": "ADD " + ", ".join(f"#c{position} :c{position}" for position in range(len(added))),
+            "ExpressionAttributeNames": {f"#c{position}": name for position, name in enumerate(added)},
             "ExpressionAttributeValues": serialize(
-                {f":c{position}": value for position, value in enumerate(change.values())}
+                {f":c{position}": value for position, value in enumerate(added.values())}
             ),
         }
     }
     try:
-        transact([counted, added])
+        transact([counted, day])
     except ClientError as error:
-        reasons = cancellation_reasons(error)
-        if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
+        if "ConditionalCheckFailed" not in cancellation_codes(error):
             raise
-        found = reasons[0].get("Item", {}).get("counted", {}).get("S")
-        if found is None and was is not None:
-            # Never counted (stored before the days were kept): counted now as it stands.
-            count_change(request_id, received_on, None, now)
-        elif found != _signature(after):
-            logger.warning("request not counted in the service levels", request_id=request_id, counted_as=found)
-            count("ServiceLevelsNotCounted")
 
 
 def received_between(first: date, last: date) -> list[tuple[date, ReceivedDay]]:

@@ -73,8 +73,8 @@ class ReportedRequest(CamelModel):
 
 
 class ReceivedDay(CamelModel):
-    """What the requests received on one day (the policy's time zone) add to the service levels (app/reports.py
-    counts them; adapters/received_days.py keeps them)."""
+    """What the requests received on one day (the policy's time zone) and ended since (decided or cancelled) add to
+    the service levels (app/reports.py counts them; adapters/received_days.py keeps them)."""
 
     received: int = 0
     approved: int = 0

@@ -8,9 +8,8 @@
 - A pending request decided or cancelled: its workflow stopped, so that it bills no more state transitions.
   A stop that fails is logged and counted, not retried: the workflow ends by itself at its next step, when it
   finds the request no longer pending.
-- A request written or decided (the only changes of a request the filter passes, and the only ones that change
-  what it counts for): the service levels of the day it was received on counted again (app/reports.py), once
-  however often the stream gives the change.
+- A request that has ended (recorded decided, or decided or cancelled while pending): counted in the service
+  levels of the day it was received on (app/reports.py), once however often the stream gives the change.
 
 The stream is only the fast path: an owed effect is durable in the table from its change on, and the
 reconciler queues again whatever is still owed after a grace period, so a record the stream gives up on
@@ -19,6 +18,7 @@ retries it, while the other records of the batch go on."""
 
 from __future__ import annotations
 
+from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -38,11 +38,11 @@ def handle_record(record: RequestStreamRecord) -> None:
     """The batch processor's record handler: raises to report the record as failed. Other items of the table
     (history, claims) call for nothing."""
     old, new = record.dynamodb.OldImage, record.dynamodb.NewImage
-    if isinstance(new, RequestRecord):
-        _count_service_levels(old if isinstance(old, RequestRecord) else None, new)
+    if _has_just_ended(new, old):
+        _count_service_levels(new)
+        if old is not None:  # decided or cancelled while pending
+            _stop_review_deadline(new.request_id)
     if old is not None:
-        if isinstance(old, RequestRecord) and _no_longer_pending(old, new):
-            _stop_review_deadline(old.request_id)
         return
     if isinstance(new, RequestRecord) and new.status is RequestStatus.PENDING:
         workflow.start_review_deadline(new)
@@ -51,18 +51,18 @@ def handle_record(record: RequestStreamRecord) -> None:
         count("DeliveriesQueued")
 
 
-def _count_service_levels(old: RequestRecord | None, new: RequestRecord) -> None:
-    zone = ZoneInfo(policies.in_force().time_zone)
-    received_on, now = reports.counted(new, zone)
-    received_days.count_change(new.request_id, received_on, reports.counted(old, zone)[1] if old else None, now)
-
-
-def _no_longer_pending(old: RequestRecord, new: object) -> bool:
+def _has_just_ended(new: object, old: object) -> TypeGuard[RequestRecord]:
+    """Recorded decided, or decided or cancelled while pending: a request ends once."""
     return (
-        old.status is RequestStatus.PENDING
-        and isinstance(new, RequestRecord)
+        isinstance(new, RequestRecord)
         and new.status is not RequestStatus.PENDING
+        and (old is None or (isinstance(old, RequestRecord) and old.status is RequestStatus.PENDING))
     )
+
+
+def _count_service_levels(ended: RequestRecord) -> None:
+    received_on, counts = reports.counted(ended, ZoneInfo(policies.in_force().time_zone))
+    received_days.count_ended(ended.request_id, received_on, counts)
 
 
 def _stop_review_deadline(request_id: str) -> None:

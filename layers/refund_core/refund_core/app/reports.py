@@ -1,10 +1,10 @@
 """The supervisors' reports (API.md `GET /reports/sla`, `GET /reports/decisions.csv`): pure functions of what is
 read for them, the period, the moment and the Hong Kong calendar.
 
-The service levels read one `ReceivedDay` a day of the period, what the requests received that day add up to,
-kept up to date on the requests table's stream (`counted`, one change of a request at a time), and the open
-requests: however many requests are stored, a report reads as much as its period has days. The decisions CSV
-reads each request of its period."""
+The service levels read one `ReceivedDay` a day of the period, what the requests received that day and ended
+since (decided or cancelled) add up to, each added on the requests table's stream as it ends (`counted`), and the
+open requests: however many requests are stored, a report reads as much as its period has days and as many
+requests as are open. The decisions CSV reads each request of its period."""
 
 from __future__ import annotations
 
@@ -66,7 +66,10 @@ class ServiceLevels(CamelModel):
 
 
 def counted(request: RefundRequest | ReportedRequest, zone: ZoneInfo) -> tuple[date, ReceivedDay]:
-    """The day a request was received (in `zone`) and what it adds to that day's service levels as it stands."""
+    """The day a request that has ended (decided or cancelled) was received (in `zone`), and what it adds to that
+    day's service levels. An open request is counted when a report is read, from the open requests."""
+    if request.status is RequestStatus.PENDING:
+        raise ValueError(f"{request.request_id} is still open: it is counted from the open requests")
     decision = request.decision if request.status in _DECIDED else None
     approved = decision is not None and request.status is RequestStatus.APPROVED
     amount = decision.amount if decision is not None and approved else None
@@ -115,8 +118,8 @@ def service_levels(
     now: datetime,
     calendar: ReviewCalendar,
 ) -> ServiceLevels:
-    """The report of the requests received from `start` to `end` (each day of it that had any, with what it
-    adds up to) and of those open `now`."""
+    """The report of the requests received from `start` to `end`: those that have ended, from each day of the
+    period that had any (`received`), and those still open (`open_now`, every request open `now`)."""
     today = calendar.local_date(now)
     left = Counter(
         _bucket(calendar.working_days_between(today, calendar.local_date(request.deadline))) for request in open_now
@@ -140,7 +143,8 @@ def service_levels(
             overdue=sum(request.overdue for request in open_now),
             by_working_days_left={name: left[name] for name, _, _ in _BUCKETS},
         ),
-        received=sum(counts.received for counts in totals),
+        received=sum(counts.received for counts in totals)
+        + sum(start <= calendar.local_date(request.received_at) <= end for request in open_now),
         decided={
             str(RequestStatus.APPROVED): sum(counts.approved for counts in totals),
             str(RequestStatus.REFUSED): sum(counts.refused for counts in totals),
