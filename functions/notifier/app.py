@@ -1,6 +1,6 @@
-"""The RequestsTable stream: each owed effect onto the delivery queue, and the review-deadline repair, one
-record at a time (refund_core.app.notifications); a failed record is reported in `batchItemFailures` and
-retried alone."""
+"""The RequestsTable stream: each owed effect onto the delivery queue, the review-deadline repair, and each
+request that ends counted in the service levels, one record at a time (refund_core.app.notifications); a failed
+record is reported in `batchItemFailures` and retried alone."""
 
 from typing import Any
 

@@ -239,7 +239,7 @@ def test_a_supervisor_may_do_all_that_a_reviewer_may(three_pending: dict[str, st
     assert on_request("POST", three_pending["hal"], "evaluate", SUE, {"action": "assess"}).status == 200
 
 
-def test_the_service_levels_count_each_change_once_however_often_the_stream_gives_it(stack: LocalAws) -> None:
+def test_the_service_levels_count_each_request_once_however_often_the_stream_gives_its_end(stack: LocalAws) -> None:
     seed_order("ord-e", "eve", days_ago=40)
     refused = submit("eve", "ord-e").json["requestId"]
     deliver_all()

@@ -102,7 +102,11 @@ def by_day(requests: list[ReportedRequest]) -> list[tuple[date, ReceivedDay]]:
 
 def as_counted_one_by_one(requests: list[ReportedRequest]) -> dict[str, object]:
     """The report's numbers from the requests themselves (how the first release counted them)."""
-    decided = [each for each in requests if each.status in (RequestStatus.APPROVED, RequestStatus.REFUSED)]
+    decided = [
+        each
+        for each in requests
+        if each.status in (RequestStatus.APPROVED, RequestStatus.REFUSED) and each.decision is not None
+    ]
     days = sorted(
         CALENDAR.working_days_between(
             CALENDAR.local_date(each.received_at), CALENDAR.local_date(each.decision.decided_at)
@@ -139,12 +143,15 @@ def requests_of_a_month(draw: st.DrawFn) -> ReportedRequest:
     received_at = RECEIVED + timedelta(minutes=draw(st.integers(0, 30 * 24 * 60)))
     deadline = received_at + timedelta(days=14)
     status = draw(st.sampled_from(RequestStatus))
-    if status in (RequestStatus.PENDING, RequestStatus.CANCELLED):
+    # Decided requests without a decision (recorded so by a first release) count as received only.
+    if status in (RequestStatus.PENDING, RequestStatus.CANCELLED) or draw(st.integers(0, 9)) == 0:
         return request(status, received_at=received_at, deadline=deadline)
     decided_at = received_at + timedelta(minutes=draw(st.integers(0, 25 * 24 * 60)))
-    amount = Money.of(draw(st.integers(1, 10_000)), draw(st.sampled_from(["USD", "HKD"])))
+    cents = draw(st.integers(0, 1_000_000))  # 0.00 too: a refund of nothing is still one in its currency
+    amount = Money.of(Decimal(cents).scaleb(-2), draw(st.sampled_from(["USD", "HKD"])))
+    approved = status is RequestStatus.APPROVED and draw(st.booleans() | st.just(True))
     by = draw(st.sampled_from(["auto", "rita"]))
-    return request(status, decided_at, by, amount if status is RequestStatus.APPROVED else None, received_at, deadline)
+    return request(status, decided_at, by, amount if approved else None, received_at, deadline)
 
 
 @settings(max_examples=60, deadline=None)

@@ -37,11 +37,12 @@ _COUNTS = {
 
 
 def _stored(day: ReceivedDay) -> dict[str, Decimal]:
-    """A day's counts as the attributes that hold them, those that are not zero."""
+    """A day's counts as the attributes that hold them: the numbers of requests that are not zero, the sums."""
     counts = {name: Decimal(getattr(day, field)) for name, field in _COUNTS.items()}
     counts |= {f"{_DECIDED_ON}{on.isoformat()}": Decimal(decided) for on, decided in day.decided_on.items()}
-    counts |= {f"{_REFUNDED}{currency}": amount for currency, amount in day.refunded.items()}
-    return {name: value for name, value in counts.items() if value}
+    counts = {name: value for name, value in counts.items() if value}
+    # A refund of nothing is still a refund in that currency, as the report counted it from the requests.
+    return counts | {f"{_REFUNDED}{currency}": amount for currency, amount in day.refunded.items()}
 
 
 def _read(item: dict[str, Any]) -> tuple[date, ReceivedDay]:

@@ -11,9 +11,10 @@
 - A request that has ended (recorded decided, or decided or cancelled while pending): counted in the service
   levels of the day it was received on (app/reports.py), once however often the stream gives the change.
 
-The stream is only the fast path: an owed effect is durable in the table from its change on, and the
-reconciler queues again whatever is still owed after a grace period, so a record the stream gives up on
-loses nothing. Every error raises: the batch processor reports the record as failed and the stream
+For the owed effects the stream is only the fast path: an owed effect is durable in the table from its change
+on, and the reconciler queues again whatever is still owed after a grace period, so a record the stream gives
+up on loses none. It does lose that request's count in the service levels (nothing counts it again: see
+docs/operations.md). Every error raises: the batch processor reports the record as failed and the stream
 retries it, while the other records of the batch go on."""
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ def handle_record(record: RequestStreamRecord) -> None:
     (history, claims) call for nothing."""
     old, new = record.dynamodb.OldImage, record.dynamodb.NewImage
     if _has_just_ended(new, old):
-        _count_service_levels(new)
         if old is not None:  # decided or cancelled while pending
             _stop_review_deadline(new.request_id)
+        _count_service_levels(new)
     if old is not None:
         return
     if isinstance(new, RequestRecord) and new.status is RequestStatus.PENDING:

@@ -154,7 +154,8 @@ def service_levels(
         decided_in_time=in_time,
         decided_late=decided_count - in_time,
         working_days_to_decision=_spread(days),
-        refunded=tuple(Money.of(total, currency) for currency, total in sorted(refunded.items())),
+        # To the currency's minor unit: DynamoDB keeps a sum as a number, without its trailing zeros (1234.5).
+        refunded=tuple(Money.of(total, currency).rounded_down() for currency, total in sorted(refunded.items())),
     )
 
 
