@@ -1,5 +1,6 @@
-"""On a schedule: whatever requests still owe past the grace period goes back on the delivery queue, and a
-delivery that began and never recorded its end is marked uncertain (refund_core.app.outbox.reconcile)."""
+"""On a schedule: whatever requests still owe past the grace period goes back on the delivery queue, a
+delivery that began and never recorded its end is marked uncertain, and once a day the service levels are made
+whole (refund_core.app.outbox.reconcile)."""
 
 from dataclasses import asdict
 from typing import Any

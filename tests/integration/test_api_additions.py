@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from api_support import Response, call, deliver_all, record_event, seed_order
+from api_support import Response, call, deliver_all, on_call, record_event, seed_order
 
-from refund_core.app import policies, service
+from refund_core.adapters import clients
+from refund_core.app import outbox, policies, service
 from refund_core.policy.emails import EmailKind, Recipients, render
 from refund_core.policy.wording import long_date
 from refund_core.settings import settings
@@ -252,6 +253,30 @@ def test_the_service_levels_count_each_request_once_however_often_the_stream_giv
     decided = get("/reports/sla", SUE).json
     assert (decided["received"], decided["decided"], decided["decidedInTime"]) == (1, {"APPROVED": 0, "REFUSED": 1}, 1)
     assert decided["open"]["total"] == 0
+
+
+def test_a_request_the_notifier_never_counted_is_counted_by_the_days_recount(stack: LocalAws) -> None:
+    seed_order("ord-f", "fay", days_ago=40)
+    refused = submit("fay", "ord-f").json["requestId"]
+    on_request("POST", refused, "evaluate", RITA, {"action": "refuse", "note": "No."})
+    # The notifier never saw it end (its stream record given up on): no day counts it, and it is not open.
+    assert get("/reports/sla", SUE).json["received"] == 0
+
+    # The reconciler's first run of the day counts it; the next runs, and the notifier come late, add nothing.
+    assert outbox.reconcile().service_levels_recounted == 1
+    indexes_read: list[str] = []
+
+    def query(params: dict[str, Any], **_: Any) -> None:
+        indexes_read.append(params.get("IndexName", ""))
+
+    with on_call(clients.dynamodb(), "before-parameter-build.dynamodb.Query", query):
+        assert outbox.reconcile().service_levels_recounted == 0
+    assert "ByReceived" not in indexes_read, "the requests are read once a day"
+    deliver_all()
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert outbox.reconcile(now=tomorrow).service_levels_recounted == 0  # every day whole: nothing recounted
+    report = get("/reports/sla", SUE).json
+    assert (report["received"], report["decided"], report["open"]["total"]) == (1, {"APPROVED": 0, "REFUSED": 1}, 0)
 
 
 def test_only_supervisors_read_the_reports(stack: LocalAws) -> None:

@@ -343,7 +343,7 @@ def test_a_delivery_that_stopped_after_ses_took_the_email_is_uncertain_never_sen
     assert outbox.reconcile(now=now + timedelta(seconds=grace + 1)).uncertain == 1
     assert owed_items(BOB)["email#cancellation"]["state"] == "UNCERTAIN"
     assert outbox.deliver(BOB, Effect.CANCELLATION).outcome == "not owed"
-    assert outbox.reconcile(now=now + timedelta(hours=2)) == outbox.Reconciled(0, 0, 0.0)  # not owed, not oldest
+    assert outbox.reconcile(now=now + timedelta(hours=2)) == outbox.Reconciled(0, 0, 0.0, 0)  # not owed, not oldest
     assert len(sent_emails()) == 1
 
 

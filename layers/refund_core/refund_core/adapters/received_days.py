@@ -4,7 +4,8 @@
   attribute a count (`received`, `approved`, ..., `decidedOn#<date>`, `refunded#<currency>`), each changed by
   ADD, so that two requests ending at once both count;
 - `SLA#<request id>` / `COUNTED`: that the request is counted, written in the same transaction on the condition
-  that it was not: a request ends once, and the stream may give its change again.
+  that it was not: a request ends once, and the stream may give its change again;
+- `SLA` / `RECOUNT`: the last Hong Kong day whose recount (app/service_levels.py) was taken.
 
 A report reads the days of its period in one query, however many requests they hold."""
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import query_all, serialize
+from refund_core.adapters.dynamo import call, failed_condition, query_all, serialize
 from refund_core.adapters.records import ReceivedDay
 from refund_core.adapters.requests_table import cancellation_codes, transact
 from refund_core.settings import settings
@@ -62,9 +63,9 @@ def _read(item: dict[str, Any]) -> tuple[date, ReceivedDay]:
     return date.fromisoformat(item["sk"].removeprefix(_DAY)), day
 
 
-def count_ended(request_id: str, received_on: date, counts: ReceivedDay) -> None:
-    """Adds what a request that has just ended counts for to the day it was received on, once: given again, it
-    finds the request counted and adds nothing."""
+def count_ended(request_id: str, received_on: date, counts: ReceivedDay) -> bool:
+    """Adds what a request that has ended counts for to the day it was received on, once: given again, it finds
+    the request counted and adds nothing (False)."""
     table = settings().requests_table_name
     counted: TransactWriteItemTypeDef = {
         "Put": {
@@ -92,6 +93,27 @@ def count_ended(request_id: str, received_on: date, counts: ReceivedDay) -> None
     except ClientError as error:
         if "ConditionalCheckFailed" not in cancellation_codes(error):
             raise
+        return False
+    return True
+
+
+def take_recount(today: date) -> bool:
+    """True for the first caller of the day (`SLA` / `RECOUNT`, `recountedOn` set on the condition that it is
+    before `today`): the day's recount is theirs."""
+    try:
+        call(
+            "update_item",
+            TableName=settings().requests_table_name,
+            Key=serialize({"pk": SLA_PARTITION, "sk": "RECOUNT"}),
+            UpdateExpression="SET recountedOn = :today",
+            ConditionExpression="attribute_not_exists(recountedOn) OR recountedOn < :today",
+            ExpressionAttributeValues=serialize({":today": today.isoformat()}),
+        )
+    except ClientError as error:
+        if failed_condition(error):
+            return False
+        raise
+    return True
 
 
 def received_between(first: date, last: date) -> list[tuple[date, ReceivedDay]]:

@@ -13,8 +13,8 @@
 
 For the owed effects the stream is only the fast path: an owed effect is durable in the table from its change
 on, and the reconciler queues again whatever is still owed after a grace period, so a record the stream gives
-up on loses none. It does lose that request's count in the service levels (nothing counts it again: see
-docs/operations.md). Every error raises: the batch processor reports the record as failed and the stream
+up on loses none; the request's count in the service levels the reconciler's daily recount makes up
+(app/service_levels.py). Every error raises: the batch processor reports the record as failed and the stream
 retries it, while the other records of the batch go on."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from refund_core.adapters import customer_records, outbound, owed_effects, repository
 from refund_core.adapters.records import Effect, EffectState, OwedEffect, RequestRecord
 from refund_core.adapters.stripe_refunds import ProcessorUnavailable
-from refund_core.app import payouts, policies
+from refund_core.app import payouts, policies, service_levels
 from refund_core.observability import count, count_by, logger, metrics
 from refund_core.policy.emails import EmailKind, NoRecipient, Recipients, render
 from refund_core.policy.models import CamelModel, HistoryEntry, UtcDatetime
@@ -246,6 +246,7 @@ class Reconciled:
     queued: int
     uncertain: int
     oldest_owed_seconds: float
+    service_levels_recounted: int
 
 
 def reconcile(now: datetime | None = None) -> Reconciled:
@@ -287,4 +288,9 @@ def reconcile(now: datetime | None = None) -> Reconciled:
     )
     metrics.add_metric(name="EffectsQueuedAgain", unit=MetricUnit.Count, value=len(queued))
     metrics.add_metric(name="EffectsUncertain", unit=MetricUnit.Count, value=uncertain)
-    return Reconciled(queued=len(queued), uncertain=uncertain, oldest_owed_seconds=age)
+    # Once a day, the ended requests the notifier did not count in the service levels.
+    recounted = service_levels.recount(at)
+    metrics.add_metric(name="ServiceLevelsRecounted", unit=MetricUnit.Count, value=recounted)
+    return Reconciled(
+        queued=len(queued), uncertain=uncertain, oldest_owed_seconds=age, service_levels_recounted=recounted
+    )
