@@ -152,11 +152,12 @@ class DataDir:
 
     def restore(self) -> list[dict[str, Any]]:
         """Every saved item back into its table; returns the saved outbox."""
-        for logical_id in self._schemas:
-            self._lines[logical_id] = {
-                (stored.hash_key, stored.range_key): _line(item)
-                for stored, item in put_unchanged(logical_id, _read_lines(self._state / f"{logical_id}.jsonl"))
-            }
+        with exclusive():  # no write between an item restored and its line kept (the lock is re-entrant)
+            for logical_id in self._schemas:
+                self._lines[logical_id] = {
+                    (stored.hash_key, stored.range_key): _line(item)
+                    for stored, item in put_unchanged(logical_id, _read_lines(self._state / f"{logical_id}.jsonl"))
+                }
         return list(_read_lines(self._state / OUTBOX_FILE))
 
     def _current_lines(self) -> dict[str, list[str]]:

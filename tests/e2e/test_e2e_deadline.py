@@ -51,10 +51,8 @@ def test_a_forgotten_request_is_reminded_then_escalated_and_stays_first_in_the_q
     assert resource["reminded"] is True
     assert resource["overdue"] is True
     # Reminded, then marked overdue (the workflow's steps run in order; tests/integration proves it step by
-    # step). Here, on a busy machine, the 4 s window can put both steps, which the workflow stamps in whole
-    # seconds, in one second: the moments may be equal, never reversed. The two emails are then owed within
-    # that second and go through the delivery queue (standard SQS, two batches at once), which promises each
-    # is sent once, not in which order.
+    # step), each dated when its step ran. The two emails are then owed within a second and go through the
+    # delivery queue (standard SQS, two batches at once), which promises each is sent once, not in which order.
     at = {entry["event"]: entry["at"] for entry in resource["history"]}
     assert at["reminded"] <= at["overdue"]
 
@@ -63,6 +61,11 @@ def test_a_forgotten_request_is_reminded_then_escalated_and_stays_first_in_the_q
     assert queue[0]["overdue"] is True
 
     decided_id = decided_in_time["requestId"]
+    # Its deadline passed before the forgotten one's: never reminded nor overdue (each set, in the transaction
+    # that owes its email, only while the request is pending), and no email of either.
+    decided = server.read(decided_id, "deb").json()
+    assert (decided["status"], decided["reminded"], decided["overdue"]) == ("APPROVED", False, False)
+    assert not {"reminded", "overdue"} & {entry["event"] for entry in decided["history"]}
     assert not server.wait_for_emails(about(decided_id, "Reminder"), timeout=0)
     assert not server.wait_for_emails(about(decided_id, "Overdue"), timeout=0)
     assert len(server.wait_for_emails(about(decided_id, "approved in part"))) == 1
