@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from refund_core.adapters.dynamo import call, failed_condition, query_all, serialize
+from refund_core.adapters.dynamo import query_all, serialize, written
 from refund_core.errors import Conflict
 from refund_core.policy.models import CannedReply, utc_iso
 from refund_core.settings import settings
@@ -64,12 +62,8 @@ def retire_canned_reply(reply_id: str, seen: int, by: str, at: datetime) -> None
 
 
 def _conditional(operation: str, reply_id: str, **arguments: Any) -> None:
-    try:
-        call(operation, TableName=settings().policy_table_name, **arguments)
-    except ClientError as error:
-        if failed_condition(error):
-            raise Conflict(
-                f"canned reply {reply_id} was changed (or created) by someone else meanwhile; read it again",
-                code="changed_meanwhile",
-            ) from error
-        raise
+    if not written(operation, TableName=settings().policy_table_name, **arguments):
+        raise Conflict(
+            f"canned reply {reply_id} was changed (or created) by someone else meanwhile; read it again",
+            code="changed_meanwhile",
+        )

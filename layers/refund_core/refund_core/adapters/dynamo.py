@@ -66,6 +66,17 @@ def failed_condition(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
+def written(operation: str, **arguments: Any) -> bool:
+    """A conditional write: True when it was made, False when its condition failed."""
+    try:
+        call(operation, **arguments)
+    except ClientError as error:
+        if failed_condition(error):
+            return False
+        raise
+    return True
+
+
 # DynamoDB's limit for a sort key value (a partition key value may have 2,048 bytes; ours are far shorter).
 _MAX_KEY_BYTES = 1024
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from botocore.exceptions import ClientError
-
-from refund_core.adapters.dynamo import call, failed_condition
+from refund_core.adapters.dynamo import written
 from refund_core.settings import settings
 
 _KEPT_FOR = timedelta(days=2)
@@ -17,21 +15,15 @@ _KEPT_FOR = timedelta(days=2)
 def take_reply(sender: str, day: date, most: int) -> bool:
     """One of the `most` replies `sender` may get on `day`; False when they have had them all."""
     expires = datetime.combine(day, time.min, tzinfo=UTC) + _KEPT_FOR
-    try:
-        call(
-            "update_item",
-            TableName=settings().requests_table_name,
-            Key={"pk": {"S": f"SENDER#{sender}"}, "sk": {"S": f"REPLIES#{day.isoformat()}"}},
-            UpdateExpression="ADD replies :one SET expiresAt = :expires",
-            ConditionExpression="attribute_not_exists(replies) OR replies < :most",
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":most": {"N": str(most)},
-                ":expires": {"N": str(int(expires.timestamp()))},
-            },
-        )
-    except ClientError as error:
-        if failed_condition(error):
-            return False
-        raise
-    return True
+    return written(
+        "update_item",
+        TableName=settings().requests_table_name,
+        Key={"pk": {"S": f"SENDER#{sender}"}, "sk": {"S": f"REPLIES#{day.isoformat()}"}},
+        UpdateExpression="ADD replies :one SET expiresAt = :expires",
+        ConditionExpression="attribute_not_exists(replies) OR replies < :most",
+        ExpressionAttributeValues={
+            ":one": {"N": "1"},
+            ":most": {"N": str(most)},
+            ":expires": {"N": str(int(expires.timestamp()))},
+        },
+    )

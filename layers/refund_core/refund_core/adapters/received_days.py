@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, failed_condition, query_all, serialize
+from refund_core.adapters.dynamo import query_all, serialize, written
 from refund_core.adapters.records import ReceivedDay
 from refund_core.adapters.requests_table import cancellation_codes, transact
 from refund_core.settings import settings
@@ -100,20 +100,14 @@ def count_ended(request_id: str, received_on: date, counts: ReceivedDay) -> bool
 def take_recount(today: date) -> bool:
     """True for the first caller of the day (`SLA` / `RECOUNT`, `recountedOn` set on the condition that it is
     before `today`): the day's recount is theirs."""
-    try:
-        call(
-            "update_item",
-            TableName=settings().requests_table_name,
-            Key=serialize({"pk": SLA_PARTITION, "sk": "RECOUNT"}),
-            UpdateExpression="SET recountedOn = :today",
-            ConditionExpression="attribute_not_exists(recountedOn) OR recountedOn < :today",
-            ExpressionAttributeValues=serialize({":today": today.isoformat()}),
-        )
-    except ClientError as error:
-        if failed_condition(error):
-            return False
-        raise
-    return True
+    return written(
+        "update_item",
+        TableName=settings().requests_table_name,
+        Key=serialize({"pk": SLA_PARTITION, "sk": "RECOUNT"}),
+        UpdateExpression="SET recountedOn = :today",
+        ConditionExpression="attribute_not_exists(recountedOn) OR recountedOn < :today",
+        ExpressionAttributeValues=serialize({":today": today.isoformat()}),
+    )
 
 
 def received_between(first: date, last: date) -> list[tuple[date, ReceivedDay]]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, deserialize, failed_condition, query_all, serialize
+from refund_core.adapters.dynamo import call, deserialize, query_all, serialize, written
 from refund_core.adapters.records import EVIDENCE_SK_PREFIX, RequestRecord
 from refund_core.adapters.requests_table import cancellation_codes, history_puts, request_key, transact
 from refund_core.policy.models import HistoryEntry, utc_iso
@@ -33,19 +33,13 @@ def mark_erased_through(day: date, seen: date | None) -> bool:
     """Moves the mark from `seen` (what this run read) to `day`; False when another run moved it meanwhile."""
     condition = "attribute_not_exists(pk)" if seen is None else "erasedThrough = :seen"
     values = {} if seen is None else {":seen": {"S": seen.isoformat()}}
-    try:
-        call(
-            "put_item",
-            TableName=settings().requests_table_name,
-            Item={**_MARK_KEY, "erasedThrough": {"S": day.isoformat()}},
-            ConditionExpression=condition,
-            **({"ExpressionAttributeValues": values} if values else {}),
-        )
-    except ClientError as error:
-        if failed_condition(error):
-            return False
-        raise
-    return True
+    return written(
+        "put_item",
+        TableName=settings().requests_table_name,
+        Item={**_MARK_KEY, "erasedThrough": {"S": day.isoformat()}},
+        ConditionExpression=condition,
+        **({"ExpressionAttributeValues": values} if values else {}),
+    )
 
 
 def _item_keys(request_id: str, prefix: str) -> list[dict[str, AttributeValueTypeDef]]:
