@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from refund_core.adapters import outbound, payouts, request_reads
+from refund_core.adapters import outbound, payouts
 from refund_core.adapters.records import Effect
 from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
@@ -190,7 +190,7 @@ def payouts_csv(
     end = end or ReviewCalendar(policies.in_force(at)).local_date(at)
     start = start or end - timedelta(days=REPORT_DAYS - 1)
     check_period(start, end, "report")
-    received = request_reads.requests_received(hong_kong_day_start(start), hong_kong_day_start(end + timedelta(days=1)))
+    received = policies.received_on_days(start, end)
     approved = [request for request in received if request.status is RequestStatus.APPROVED and request.decision]
     found = payouts.payouts_of(request.request_id for request in approved)
     written = io.StringIO()

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from refund_core.adapters import policy_store, request_reads
 from refund_core.adapters.dynamo import Page
 from refund_core.adapters.policy_store import AuditRecord, DraftRecord, PolicyAction
+from refund_core.adapters.records import ReportedRequest
 from refund_core.app.inputs import IsoDate, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
@@ -211,6 +212,11 @@ def _draft(version: str) -> DraftRecord:
 def hong_kong_day_start(day: date) -> datetime:
     """The first moment of a calendar day in the policy's time zone (Hong Kong)."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(in_force().time_zone))
+
+
+def received_on_days(first: date, last: date) -> list[ReportedRequest]:
+    """The requests received from the Hong Kong day `first` to `last`, both included, oldest first."""
+    return request_reads.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
 
 
 def simulate(caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None) -> Simulation:

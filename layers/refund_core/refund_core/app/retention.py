@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from refund_core.adapters import evidence_files, repository, request_reads, retention
+from refund_core.adapters import evidence_files, repository, retention
 from refund_core.adapters.records import RequestRecord
 from refund_core.app import policies
-from refund_core.app.policies import hong_kong_day_start
 from refund_core.observability import count, logger
 from refund_core.policy.models import HistoryEntry, RequestStatus
 
@@ -66,7 +65,7 @@ def erase_expired_personal_data(now: datetime | None = None) -> RetentionRun:
     if first > last:
         return RetentionRun(None, None, 0, 0)
     erased = kept = 0
-    for found in request_reads.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(1))):
+    for found in policies.received_on_days(first, last):
         request = repository.get_request(found.request_id)
         if request is None or request.personal_data_erased_at is not None:
             continue

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from refund_core.adapters import customer_records, received_days, repository, request_reads
 from refund_core.adapters.dynamo import Page
-from refund_core.adapters.records import Effect, ReportedRequest, RequestRecord
+from refund_core.adapters.records import Effect, RequestRecord
 from refund_core.adapters.request_reads import RequestFilter
 from refund_core.app import policies, questions, reports
 from refund_core.app.inputs import (
@@ -215,10 +215,6 @@ def _period(caller: Caller, start: date | None, end: date | None, now: datetime)
     return first, last
 
 
-def _received_in(first: date, last: date) -> list[ReportedRequest]:
-    return request_reads.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
-
-
 def queue_counts(caller: Caller) -> QueueCounts:
     if not caller.is_reviewer:
         raise NotAReviewer("only refund reviewers and supervisors see the queue")
@@ -255,4 +251,4 @@ def decisions_export(
     at = now or moment_now()
     first, last = _period(caller, start, end, at)
     zone = ZoneInfo(policies.in_force(at).time_zone)
-    return reports.decisions_csv(_received_in(first, last), zone), f"decisions-{first}-{last}.csv"
+    return reports.decisions_csv(policies.received_on_days(first, last), zone), f"decisions-{first}-{last}.csv"

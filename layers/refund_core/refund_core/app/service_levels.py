@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from refund_core.adapters import received_days, request_reads
+from refund_core.adapters import received_days
 from refund_core.adapters.records import ReportedRequest
 from refund_core.app import policies, reports
 from refund_core.policy.models import RequestStatus
@@ -29,8 +29,7 @@ def recount(now: datetime) -> int:
     first = today - timedelta(days=RECOUNT_DAYS)
     counted = {day: counts.received for day, counts in received_days.received_between(first, today)}
     ended: defaultdict[date, list[ReportedRequest]] = defaultdict(list)
-    before = policies.hong_kong_day_start(today + timedelta(days=1))
-    for request in request_reads.requests_received(policies.hong_kong_day_start(first), before):
+    for request in policies.received_on_days(first, today):
         if request.status is not RequestStatus.PENDING:
             ended[request.received_at.astimezone(zone).date()].append(request)
     recounted = 0
