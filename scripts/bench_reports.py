@@ -73,21 +73,6 @@ def _requests(count: int, now: datetime) -> Iterator[Any]:
         )
 
 
-def _day_total(counts: list[Any]) -> Any:
-    from refund_core.adapters.records import ReceivedDay  # noqa: PLC0415
-
-    numbers = ("received", "approved", "refused", "cancelled", "decided_automatically", "decided_in_time")
-    decided_on: Counter[Any] = Counter()
-    refunded: Counter[str] = Counter()
-    for each in counts:
-        decided_on.update(each.decided_on)
-        refunded.update(each.refunded)
-    return ReceivedDay.model_validate(
-        {name: sum(getattr(each, name) for each in counts) for name in numbers}
-        | {"decided_on": dict(decided_on), "refunded": dict(refunded)}
-    )
-
-
 def _store_and_count(count: int, now: datetime) -> None:
     from collections import defaultdict  # noqa: PLC0415
     from zoneinfo import ZoneInfo  # noqa: PLC0415
@@ -113,7 +98,7 @@ def _store_and_count(count: int, now: datetime) -> None:
     for _ in put_unchanged("RequestsTable", items()):
         pass
     for received_on, counts in days.items():
-        received_days.count_ended(f"bench-{received_on}", received_on, _day_total(counts))
+        received_days.count_ended(f"bench-{received_on}", received_on, reports.added(counts))
 
 
 def _median_ms(call: Callable[[], Any]) -> tuple[float, Any]:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refund_core.adapters.records import ReceivedDay, ReportedRequest
-from refund_core.app.reports import counted, service_levels
+from refund_core.app.reports import added, counted, service_levels
 from refund_core.policy.calendar import ReviewCalendar
 from refund_core.policy.document import shipped_policy
 from refund_core.policy.models import Decision, RequestStatus
@@ -88,16 +88,11 @@ def ended(requests: list[ReportedRequest]) -> list[ReportedRequest]:
 
 def by_day(requests: list[ReportedRequest]) -> list[tuple[date, ReceivedDay]]:
     """Each day's ended requests added up, as the stream adds them, one as it ends."""
-    days: dict[date, Counter[str]] = defaultdict(Counter)
-    decided_on: dict[date, Counter[date]] = defaultdict(Counter)
-    refunded: dict[date, dict[str, Decimal]] = defaultdict(dict)
+    days: defaultdict[date, list[ReceivedDay]] = defaultdict(list)
     for each in ended(requests):
         day, counts = counted(each, HK)
-        days[day].update(counts.model_dump(exclude={"decided_on", "refunded"}))
-        decided_on[day].update(counts.decided_on)
-        for currency, amount in counts.refunded.items():
-            refunded[day][currency] = refunded[day].get(currency, Decimal(0)) + amount
-    return [(day, ReceivedDay(**days[day], decided_on=decided_on[day], refunded=refunded[day])) for day in sorted(days)]
+        days[day].append(counts)
+    return [(day, added(days[day])) for day in sorted(days)]
 
 
 def as_counted_one_by_one(requests: list[ReportedRequest]) -> dict[str, object]:

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -86,6 +87,19 @@ def counted(request: RefundRequest | ReportedRequest, zone: ZoneInfo) -> tuple[d
     return request.received_at.astimezone(zone).date(), day
 
 
+def added(days: Iterable[ReceivedDay]) -> ReceivedDay:
+    """What several requests', or days', counts add up to."""
+    numbers: Counter[str] = Counter()
+    decided_on: Counter[date] = Counter()
+    refunded: dict[str, Decimal] = {}
+    for day in days:
+        numbers.update(day.model_dump(exclude={"decided_on", "refunded"}))
+        decided_on.update(day.decided_on)
+        for currency, amount in day.refunded.items():
+            refunded[currency] = refunded.get(currency, Decimal(0)) + amount
+    return ReceivedDay.model_validate({**numbers, "decided_on": dict(decided_on), "refunded": refunded})
+
+
 def _bucket(days_left: int) -> str:
     return next((name for name, low, high in _BUCKETS if low <= days_left <= high), _BUCKETS[-1][0])
 
@@ -128,13 +142,7 @@ def service_levels(
     for received_on, counts in received:
         for decided_on, decided in counts.decided_on.items():
             days[calendar.working_days_between(received_on, decided_on)] += decided
-    totals = [counts for _, counts in received]
-    refunded: dict[str, Decimal] = {}
-    for counts in totals:
-        for currency, amount in counts.refunded.items():
-            refunded[currency] = refunded.get(currency, Decimal(0)) + amount
-    decided_count = sum(counts.approved + counts.refused for counts in totals)
-    in_time = sum(counts.decided_in_time for counts in totals)
+    total = added(counts for _, counts in received)
     return ServiceLevels(
         from_=start,
         to=end,
@@ -143,19 +151,17 @@ def service_levels(
             overdue=sum(request.overdue for request in open_now),
             by_working_days_left={name: left[name] for name, _, _ in _BUCKETS},
         ),
-        received=sum(counts.received for counts in totals)
-        + sum(start <= calendar.local_date(request.received_at) <= end for request in open_now),
-        decided={
-            str(RequestStatus.APPROVED): sum(counts.approved for counts in totals),
-            str(RequestStatus.REFUSED): sum(counts.refused for counts in totals),
-        },
-        cancelled=sum(counts.cancelled for counts in totals),
-        decided_automatically=sum(counts.decided_automatically for counts in totals),
-        decided_in_time=in_time,
-        decided_late=decided_count - in_time,
+        received=total.received + sum(start <= calendar.local_date(request.received_at) <= end for request in open_now),
+        decided={str(RequestStatus.APPROVED): total.approved, str(RequestStatus.REFUSED): total.refused},
+        cancelled=total.cancelled,
+        decided_automatically=total.decided_automatically,
+        decided_in_time=total.decided_in_time,
+        decided_late=total.approved + total.refused - total.decided_in_time,
         working_days_to_decision=_spread(days),
         # To the currency's minor unit: DynamoDB keeps a sum as a number, without its trailing zeros (1234.5).
-        refunded=tuple(Money.of(total, currency).rounded_down() for currency, total in sorted(refunded.items())),
+        refunded=tuple(
+            Money.of(amount, currency).rounded_down() for currency, amount in sorted(total.refunded.items())
+        ),
     )
 
 
