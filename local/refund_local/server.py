@@ -165,7 +165,7 @@ def _worker_base_environment(emulator: Emulator, options: RunnerOptions, process
         **emulator.environment(),
         **processor,
         # The evidence's links name this runner, which plays S3 for the browser (refund_local/evidence_bucket.py).
-        "EVIDENCE_ENDPOINT_URL": options.base_url + evidence_bucket.PREFIX.rstrip("/"),
+        "S3_LINKS_ENDPOINT_URL": options.base_url + evidence_bucket.PREFIX.rstrip("/"),
         **options.powertools_environment,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }

@@ -19,6 +19,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import clients, repository
+from refund_core.app import claims
+from refund_core.app.inputs import SubmitRefundRequest
+from refund_core.http.identity import Caller
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for, request_event
@@ -335,3 +338,45 @@ def owed_items(request_id: str) -> dict[str, dict[str, Any]]:
     )
     items = [repository.deserialize(item) for item in response["Items"]]
     return {item["effect"]: item for item in items}
+
+
+def seed_claim(username: str, order_id: str, *, received_at: datetime, age_days: int, **order: Any) -> None:
+    """A customer with one order placed `age_days` before `received_at`, and a ticket support answered before."""
+    write_seed(
+        parse_seed(
+            {
+                "customers": [{"username": username, "email": f"{username}@example.com"}],
+                "orders": [
+                    {
+                        "orderId": order_id,
+                        "username": username,
+                        "orderedAt": (received_at - timedelta(days=age_days)).isoformat(),
+                        "amount": "100.00",
+                        "currency": "USD",
+                        "paymentChannel": "card",
+                        "kind": "new",
+                        "servicePeriodDays": 365,
+                        "paymentState": "settled",
+                        "connections": 3,
+                    }
+                    | order
+                ],
+                "tickets": [
+                    {
+                        "ticketId": f"T-{order_id}",
+                        "username": username,
+                        "openedAt": (received_at - timedelta(days=1)).isoformat(),
+                        "category": "technical",
+                        "officialResponse": "cannot_fix",
+                    }
+                ],
+            }
+        )
+    )
+
+
+def file_claim(username: str, order_id: str, received_at: datetime) -> dict[str, Any]:
+    command = SubmitRefundRequest(order_id=order_id, reason="It drops.", support_ticket_id=f"T-{order_id}")
+    caller = Caller(username=username, email=f"{username}@example.com", groups=frozenset())
+    resource = claims.submit_refund_request(caller, command, now=received_at)
+    return resource.model_dump(mode="json", by_alias=True)

@@ -32,6 +32,9 @@ DOWNLOAD = "GET /refund-requests/{id}/evidence/{evidenceId}"
 ORDERS = "GET /orders"
 SLA = "GET /reports/sla"
 CSV = "GET /reports/decisions.csv"
+START_EXPORT = "POST /reports/decisions-exports"
+EXPORTS = "GET /reports/decisions-exports"
+EXPORT = "GET /reports/decisions-exports/{exportId}"
 VERSIONS = "GET /policy"
 AUDIT = "GET /policy/audit"
 DRAFT = "PUT /policy/drafts/{version}"
@@ -84,6 +87,10 @@ MATRIX: dict[str, dict[str, int]] = {
     RETIRE_REPLY: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 404},
     SLA:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
     CSV:      {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
+    START_EXPORT: {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 202},
+    EXPORTS:  {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 200},
+    # No export of that id: the supervisor's read finds nothing.
+    EXPORT:   {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 404},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
     PAYOUTS:       FINANCE_OR_SUPERVISOR,
     PAYOUTS_CSV:   FINANCE_OR_SUPERVISOR,
@@ -178,9 +185,16 @@ def route_event(
         )  # fmt: skip
     if route in POLICY_ROUTES:
         return policy_event(route, claims)
-    if route in (LIST, ORDERS, SLA, CSV, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA, QUEUE_COUNTS, CANNED_REPLIES):
+    if route in (LIST, ORDERS, SLA, CSV, EXPORTS, PAYOUTS, PAYOUTS_CSV, PERSONAL_DATA, QUEUE_COUNTS, CANNED_REPLIES):
         path = route.split()[1]
         return api_event("GET", path, path, claims=claims)
+    if route == START_EXPORT:
+        path, body = route.split()[1], {"from": "2026-01-01", "to": "2026-01-31"}
+        return api_event("POST", path, path, body=body, claims=claims)
+    if route == EXPORT:
+        export_id = "20260101T000000-0123456789ab"
+        path = EXPORT.split()[1].replace("{exportId}", export_id)
+        return api_event("GET", EXPORT.split()[1], path, path_parameters={"exportId": export_id}, claims=claims)
     if route in (SAVE_REPLY, RETIRE_REPLY):
         method, resource = route.split()
         body = (

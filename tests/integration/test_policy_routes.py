@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from api_support import Response, call
+from api_support import Response, call, file_claim, seed_claim
 
-from refund_core.app import claims, policies, review, service
-from refund_core.app.inputs import AssessCommand, SubmitRefundRequest
+from refund_core.app import policies, review, service
+from refund_core.app.inputs import AssessCommand
 from refund_core.http.identity import Caller
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
-from refund_local.seed import parse_seed, write_seed
 from refund_local.stack import LocalAws
 
 OLIVE = claims_for("olive", policy_owner=True)
@@ -61,51 +60,6 @@ def get(path: str, claims: dict[str, str] = OLIVE, **query: str) -> Response:
 def policy_items() -> list[dict[str, Any]]:
     table = settings().policy_table_name
     return boto3.client("dynamodb", region_name=REGION).scan(TableName=table)["Items"]
-
-
-def customer(username: str) -> Caller:
-    return Caller(username=username, email=f"{username}@example.com", groups=frozenset())
-
-
-def seed_claim(username: str, order_id: str, *, received_at: datetime, age_days: int, **order: Any) -> None:
-    """A customer with one order placed `age_days` before `received_at`, and a ticket support answered before."""
-    write_seed(
-        parse_seed(
-            {
-                "customers": [{"username": username, "email": f"{username}@example.com"}],
-                "orders": [
-                    {
-                        "orderId": order_id,
-                        "username": username,
-                        "orderedAt": (received_at - age_days * DAY).isoformat(),
-                        "amount": "100.00",
-                        "currency": "USD",
-                        "paymentChannel": "card",
-                        "kind": "new",
-                        "servicePeriodDays": 365,
-                        "paymentState": "settled",
-                        "connections": 3,
-                    }
-                    | order
-                ],
-                "tickets": [
-                    {
-                        "ticketId": f"T-{order_id}",
-                        "username": username,
-                        "openedAt": (received_at - DAY).isoformat(),
-                        "category": "technical",
-                        "officialResponse": "cannot_fix",
-                    }
-                ],
-            }
-        )
-    )
-
-
-def file_claim(username: str, order_id: str, received_at: datetime) -> dict[str, Any]:
-    command = SubmitRefundRequest(order_id=order_id, reason="It drops.", support_ticket_id=f"T-{order_id}")
-    resource = claims.submit_refund_request(customer(username), command, now=received_at)
-    return resource.model_dump(mode="json", by_alias=True)
 
 
 # ---- simulation ---------------------------------------------------------------------------------------------

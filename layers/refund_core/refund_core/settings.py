@@ -45,10 +45,15 @@ class Settings(BaseModel):
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     payout_check_after_seconds: int = Field(default=3600, gt=0)
-    # The private bucket of the requests' evidence, and the S3 address its links name (None: S3's own; locally the
-    # runner's, which plays S3 for the browser).
+    # The private bucket of the requests' evidence; the S3 address the presigned links name (None: S3's own;
+    # locally the runner's, which plays S3 for the browser).
     evidence_bucket_name: str | None = None
-    evidence_endpoint_url: str | None = None
+    s3_links_endpoint_url: str | None = None
+    # The supervisors' decisions exports: the private bucket of their files, the queue of their jobs, and how much
+    # of a file is uploaded at once (S3 takes no part but the last under 5 MiB).
+    reports_bucket_name: str | None = None
+    decisions_export_queue_url: str | None = None
+    decisions_export_part_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # Local runner and tests only: N seconds instead of the policy's working days.
     review_window_seconds: int | None = Field(default=None, gt=0)
 

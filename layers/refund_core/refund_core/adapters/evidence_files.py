@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters import clients
+from refund_core.adapters import clients, download_links
 from refund_core.settings import settings
 
 UPLOAD_LINK_SECONDS = 300
@@ -37,7 +36,7 @@ def evidence_key(request_id: str, evidence_id: str) -> str:
 
 
 def upload_link(key: str, content_type: str, max_bytes: int, now: datetime) -> UploadLink:
-    signer = clients.s3_links(settings().evidence_endpoint_url)
+    signer = clients.s3_links(settings().s3_links_endpoint_url)
     post: dict[str, Any] = signer.generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
@@ -53,20 +52,10 @@ def upload_link(key: str, content_type: str, max_bytes: int, now: datetime) -> U
 
 
 def download_link(key: str, file_name: str, content_type: str, version_id: str | None) -> str:
-    """Valid DOWNLOAD_LINK_SECONDS, of the version that was checked, and always a download (Content-Disposition:
-    attachment), never a page."""
-    ascii_name = "".join(character if 32 <= ord(character) < 127 and character not in '"\\' else "_"
-                         for character in file_name)  # fmt: skip
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
-    signer = clients.s3_links(settings().evidence_endpoint_url)
-    params = {
-        "Bucket": _bucket(),
-        "Key": key,
-        "ResponseContentDisposition": disposition,
-        "ResponseContentType": content_type,
-        **({"VersionId": version_id} if version_id else {}),
-    }
-    return str(signer.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_LINK_SECONDS))
+    """Valid DOWNLOAD_LINK_SECONDS, of the version that was checked."""
+    return download_links.attachment_link(
+        _bucket(), key, file_name, content_type, DOWNLOAD_LINK_SECONDS, version_id=version_id
+    )
 
 
 @dataclass(frozen=True)

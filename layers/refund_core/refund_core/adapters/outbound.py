@@ -1,5 +1,5 @@
 """The service's outbound calls: an email through SES (as the MIME message SES sends), an event onto the
-EventBridge bus, a delivery onto the queue of what is owed."""
+EventBridge bus, a delivery onto the queue of what is owed, a decisions export onto its job's queue."""
 
 from __future__ import annotations
 
@@ -94,6 +94,14 @@ def enqueue_deliveries(deliveries: list[dict[str, Any]]) -> None:
         response = clients.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
         if failed := response.get("Failed"):
             raise DeliveryNotQueued(f"{len(failed)} deliveries refused: {failed[0].get('Code')}")
+
+
+def enqueue_decisions_export(export_id: str) -> None:
+    """The export's job (its next stretch, after the first) onto its queue."""
+    queue_url = settings().decisions_export_queue_url
+    if not queue_url:
+        raise RuntimeError("DECISIONS_EXPORT_QUEUE_URL is not set")
+    clients.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"exportId": export_id}))
 
 
 def delay_delivery(receipt_handle: str, seconds: int) -> None:

@@ -88,6 +88,37 @@ class ReceivedDay(CamelModel):
     refunded: dict[str, Decimal] = Field(default_factory=dict)
 
 
+class ExportStatus(StrEnum):
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class DecisionsExportRecord(CamelModel):
+    """A supervisor's export of a period's decisions, as its job (app/decisions_exports.py) moves it on: the file is
+    uploaded in parts of whole days, and `next_day` is the first day no uploaded part holds."""
+
+    export_id: str
+    first_day: date
+    last_day: date
+    requested_by: str
+    requested_at: UtcDatetime
+    status: ExportStatus = ExportStatus.RUNNING
+    # Every change is made on the condition that the version is the one read (adapters/decisions_exports.py).
+    version: int = 0
+    updated_at: UtcDatetime
+    next_day: date
+    # The rows and bytes of the parts uploaded; the days and rows read so far (the progress shown).
+    rows: int = 0
+    size: int = 0
+    days_read: int = 0
+    rows_read: int = 0
+    upload_id: str | None = None
+    parts: tuple[str, ...] = ()  # each uploaded part's ETag, part n at n - 1
+    finished_at: UtcDatetime | None = None
+    failure: str | None = None
+
+
 class ClaimsRecord(CamelModel):
     """The customer's claims as one item (`CUSTOMER#<username>` / `CLAIMS`), read with strong consistency and
     written under a condition on the version read, by every submission, decision and cancellation: so two

@@ -73,6 +73,13 @@ IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date), AfterValidator(
 MAX_PERIOD_DAYS = 366
 
 
+class Period(CamelModel):
+    """A period of Hong Kong dates, both included, in a body."""
+
+    start: IsoDate = Field(alias="from", description="A Hong Kong date: requests received from its start")
+    end: IsoDate = Field(alias="to", description="A Hong Kong date: requests received until its end")
+
+
 def check_period(first: date, last: date, what: str) -> None:
     """A period of Hong Kong dates, both included: in order, and at most MAX_PERIOD_DAYS long."""
     if first > last:
@@ -269,6 +276,8 @@ class AttachEvidence(_Command):
         return value
 
 
+# A decisions export: the moment it was asked for (to the second), then 12 hex digits.
+ExportId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{12}$")]
 EvidenceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^ev_[0-9A-Z]+$")]
 
 

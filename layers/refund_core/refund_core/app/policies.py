@@ -18,7 +18,7 @@ from refund_core.adapters import policy_store, request_reads
 from refund_core.adapters.dynamo import Page
 from refund_core.adapters.policy_store import AuditRecord, DraftRecord, PolicyAction
 from refund_core.adapters.records import ReportedRequest
-from refund_core.app.inputs import IsoDate, check_period
+from refund_core.app.inputs import Period, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count, logger
@@ -102,9 +102,8 @@ class PolicyVersions(CamelModel):
     drafts: tuple[PolicyDraft, ...]
 
 
-class SimulationPeriod(CamelModel):
-    start: IsoDate = Field(alias="from", description="A Hong Kong date: requests received from its start")
-    end: IsoDate = Field(alias="to", description="A Hong Kong date: requests received until its end")
+class SimulationPeriod(Period):
+    """The requests a simulation runs the draft on."""
 
 
 class Simulation(CamelModel):

@@ -12,7 +12,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -177,11 +177,8 @@ def sheet_time(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
 
 
-def decisions_csv(received: list[ReportedRequest], zone: ZoneInfo) -> str:
-    """One header row, then one row per decided request, oldest received first; times in `zone`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+def decision_rows(received: Iterable[ReportedRequest], zone: ZoneInfo) -> Iterator[list[str]]:
+    """One row per decided request, oldest received first; times in `zone`."""
     for request in sorted(received, key=lambda request: (request.received_at, request.request_id)):
         decision = request.decision
         if request.status not in _DECIDED or decision is None:
@@ -201,5 +198,16 @@ def decisions_csv(received: list[ReportedRequest], zone: ZoneInfo) -> str:
             decision.decided_by,
             "true" if decision.decided_at <= request.deadline else "false",
         )
-        writer.writerow([spreadsheet_safe(value) for value in row])
+        yield [spreadsheet_safe(value) for value in row]
+
+
+def csv_lines(rows: Iterable[Iterable[str]]) -> str:
+    """Rows as CSV text, each line ended by CRLF (RFC 4180)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
     return out.getvalue()
+
+
+def decisions_csv(received: list[ReportedRequest], zone: ZoneInfo) -> str:
+    """One header row, then one row per decided request, oldest received first; times in `zone`."""
+    return csv_lines([CSV_COLUMNS, *decision_rows(received, zone)])

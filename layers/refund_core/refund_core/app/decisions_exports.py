@@ -1,0 +1,252 @@
+"""The decisions of a long period as a file (docs/design.md "Decisions exports"): a supervisor asks for the
+export, a job writes it to the reports bucket day by day, and the page shows its progress, then a short-lived
+download link. `GET /reports/decisions.csv` answers the same rows at once, for a period short enough to.
+
+The job reads one Hong Kong day of requests at a time and uploads the file in parts of whole days, each at least
+`decisions_export_part_bytes`: however long the period, it holds one part and one day. After each part it keeps
+where it is (the day after the part's last, the part's ETag), on the condition that nobody moved the export on
+since it read it, and when its invocation has little time left it queues the rest: a job that fails, is
+delivered twice or runs out of time goes on from the last part kept, and writes each row once."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from refund_core.adapters import decisions_exports, outbound, report_files
+from refund_core.adapters.records import DecisionsExportRecord, ExportStatus
+from refund_core.app import policies, reports
+from refund_core.app.inputs import Period, check_period
+from refund_core.app.service import moment_now
+from refund_core.errors import NotASupervisor, NotFound
+from refund_core.http.identity import Caller
+from refund_core.observability import count
+from refund_core.policy.models import CamelModel, UtcDatetime
+from refund_core.settings import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+# A job's invocation stops after a part once it has less than this left (Lambda's timeout is 900 s).
+TIME_FOR_A_PART_SECONDS = 120.0
+# How often the progress shown is brought up to date between parts.
+PROGRESS_EVERY = timedelta(seconds=2)
+# Past this without news (longer than an invocation and the queue's wait before delivering it again), a job
+# has stopped: its export is shown, and kept, as failed.
+STALLED_AFTER = timedelta(minutes=30)
+# The exports a supervisor's page lists.
+LISTED_FOR = timedelta(days=7)
+
+
+class DecisionsExport(CamelModel):
+    """An export as the API shows it: its period, how far its job has come, and once done the file's link."""
+
+    export_id: str
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    status: ExportStatus
+    requested_by: str
+    requested_at: UtcDatetime
+    days: int = Field(description="The days of the period")
+    days_read: int = Field(description="The days the job has read")
+    rows: int = Field(description="The decisions written so far")
+    file_name: str
+    size: int | None = Field(default=None, description="The file's size in bytes, once done")
+    finished_at: UtcDatetime | None = None
+    download_url: str | None = Field(
+        default=None, description="Once done: the file, for a few minutes (ask again for a new link)"
+    )
+    failure: str | None = None
+
+
+class DecisionsExports(CamelModel):
+    """The exports asked for in the last 7 days, newest first."""
+
+    items: tuple[DecisionsExport, ...]
+
+
+def _supervisor(caller: Caller) -> None:
+    if not caller.is_supervisor:
+        raise NotASupervisor("only refund supervisors may export the decisions")
+
+
+def _file_name(export: DecisionsExportRecord) -> str:
+    return f"decisions-{export.first_day}-{export.last_day}.csv"
+
+
+def _file_key(export: DecisionsExportRecord) -> str:
+    return f"exports/{export.export_id}/{_file_name(export)}"
+
+
+def _stalled(export: DecisionsExportRecord, now: datetime) -> bool:
+    return export.status is ExportStatus.RUNNING and now - export.updated_at > STALLED_AFTER
+
+
+def _shown(export: DecisionsExportRecord, now: datetime) -> DecisionsExport:
+    stalled = _stalled(export, now)
+    done = export.status is ExportStatus.DONE
+    return DecisionsExport(
+        export_id=export.export_id,
+        start=export.first_day,
+        end=export.last_day,
+        status=ExportStatus.FAILED if stalled else export.status,
+        requested_by=export.requested_by,
+        requested_at=export.requested_at,
+        days=(export.last_day - export.first_day).days + 1,
+        days_read=export.days_read,
+        rows=export.rows_read,
+        file_name=_file_name(export),
+        size=export.size if done else None,
+        finished_at=export.finished_at,
+        download_url=report_files.download_link(_file_key(export), _file_name(export)) if done else None,
+        failure="stopped" if stalled else export.failure,
+    )
+
+
+def start_export(caller: Caller, period: Period, now: datetime | None = None) -> DecisionsExport:
+    """A new export of the decisions on the requests received in the period, its job queued."""
+    _supervisor(caller)
+    now = now or moment_now()
+    check_period(period.start, period.end, "decisions export")
+    export = DecisionsExportRecord(
+        # In the order they are asked for, and not to be guessed.
+        export_id=f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}",
+        first_day=period.start,
+        last_day=period.end,
+        requested_by=caller.username,
+        requested_at=now,
+        updated_at=now,
+        next_day=period.start,
+    )
+    decisions_exports.create(export)
+    outbound.enqueue_decisions_export(export.export_id)
+    count("DecisionsExportsAsked")
+    return _shown(export, now)
+
+
+def export_status(caller: Caller, export_id: str, now: datetime | None = None) -> DecisionsExport:
+    _supervisor(caller)
+    now = now or moment_now()
+    export = decisions_exports.export(export_id)
+    if export is None:
+        raise NotFound(f"no decisions export {export_id}", field="exportId")
+    return _shown(export, now)
+
+
+def recent_exports(caller: Caller, now: datetime | None = None) -> DecisionsExports:
+    _supervisor(caller)
+    now = now or moment_now()
+    return DecisionsExports(items=tuple(_shown(export, now) for export in decisions_exports.recent(now - LISTED_FOR)))
+
+
+def _moved_on(export: DecisionsExportRecord, **changes: object) -> DecisionsExportRecord | None:
+    """The export with `changes`, kept; None when another delivery of its job moved it on first."""
+    new = export.model_copy(update=changes)
+    if not decisions_exports.replaced(export, new):
+        return None
+    return new.model_copy(update={"version": export.version + 1})
+
+
+def _failed(export: DecisionsExportRecord, failure: str, now: datetime) -> None:
+    if export.upload_id:
+        report_files.abandoned(_file_key(export), export.upload_id)
+    _moved_on(export, status=ExportStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
+
+
+def _part_bytes() -> int:
+    return settings().decisions_export_part_bytes
+
+
+def _part_kept(
+    export: DecisionsExportRecord, data: bytes, rows: int, next_day: date, *, last: bool, now: datetime
+) -> DecisionsExportRecord | None:
+    """The part uploaded and kept (the last one completing the file); None when the job is to stop here."""
+    key, upload_id = _file_key(export), export.upload_id or ""
+    etag = report_files.uploaded_part(key, upload_id, len(export.parts) + 1, data)
+    parts = (*export.parts, etag) if etag else export.parts
+    kept = {
+        "next_day": next_day,
+        "days_read": (next_day - export.first_day).days,
+        "rows": export.rows + rows,
+        "rows_read": export.rows + rows,
+        "size": export.size + len(data),
+        "parts": parts,
+        "updated_at": now,
+    }
+    if etag and not last:
+        return _moved_on(export, **kept)
+    if etag and report_files.completed(key, upload_id, parts):
+        return _moved_on(export, **kept, status=ExportStatus.DONE, finished_at=now)
+    # The upload is no longer open: an earlier delivery completed the file and stopped before saying so, or the
+    # bucket dropped an upload left unfinished for a day.
+    if last and (size := report_files.size(key)) is not None:
+        return _moved_on(export, **kept | {"size": size}, status=ExportStatus.DONE, finished_at=now)
+    _failed(export, "upload expired", now)
+    return None
+
+
+class ExportJob(CamelModel):
+    """A message of the exports' queue."""
+
+    export_id: str = Field(min_length=1)
+
+
+def handle_export_record(
+    record: SQSRecord, seconds_left: Callable[[], float], clock: Callable[[], datetime] = moment_now
+) -> None:
+    run_export(ExportJob.model_validate_json(record.body).export_id, seconds_left, clock)
+
+
+def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
+    """One invocation of an export's job: from where it was kept, day by day, until the file is complete or the
+    invocation has less than TIME_FOR_A_PART_SECONDS left after a part (then the rest is queued)."""
+    export = decisions_exports.export(export_id)
+    if export is None or export.status is not ExportStatus.RUNNING:
+        return  # done, failed, or expired with its file: nothing is left to do
+    now = clock()
+    if _stalled(export, now):
+        _failed(export, "stopped", now)
+        return
+    if export.upload_id is None:
+        upload_id = report_files.started(_file_key(export))
+        started = _moved_on(export, upload_id=upload_id, updated_at=now)
+        if started is None:
+            report_files.abandoned(_file_key(export), upload_id)
+            return
+        export = started
+    zone = ZoneInfo(policies.in_force(now).time_zone)
+    part = io.StringIO()
+    if not export.parts:
+        part.write(reports.csv_lines([reports.CSV_COLUMNS]))
+    rows = 0
+    day = export.next_day
+    shown_at = now
+    while True:
+        decided = list(reports.decision_rows(policies.received_on_days(day, day), zone))
+        part.write(reports.csv_lines(decided))
+        rows += len(decided)
+        day += timedelta(days=1)
+        days_read = (day - export.first_day).days
+        last = day > export.last_day
+        if last or part.tell() >= _part_bytes():
+            kept = _part_kept(export, part.getvalue().encode(), rows, day, last=last, now=clock())
+            if kept is None or last:
+                return
+            export = kept
+            part.seek(0)
+            part.truncate()
+            rows = 0
+            if seconds_left() < TIME_FOR_A_PART_SECONDS:
+                outbound.enqueue_decisions_export(export_id)
+                return
+        elif (at := clock()) - shown_at >= PROGRESS_EVERY:
+            shown = _moved_on(export, days_read=days_read, rows_read=export.rows + rows, updated_at=at)
+            if shown is None:
+                return
+            export, shown_at = shown, at

@@ -1,0 +1,219 @@
+"""The decisions of a long period as a file (docs/design.md "Decisions exports"): a supervisor asks, the job
+writes the same rows as `GET /reports/decisions.csv` into the reports bucket part by part, going on from where it
+was kept when it runs out of time or is delivered twice, and the export's progress, then its short-lived link,
+are read from the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import boto3
+import moto.s3.models
+import pytest
+from api_support import Response, call, file_claim, seed_claim
+
+from refund_core.adapters import decisions_exports
+from refund_core.app import review
+from refund_core.app.decisions_exports import STALLED_AFTER, run_export
+from refund_core.app.inputs import RefuseCommand
+from refund_core.http.identity import Caller
+from refund_core.settings import settings
+from refund_local.environment import REGION
+from refund_local.events import api_event, claims_for
+from refund_local.handlers import invoke
+from refund_local.queues import sqs_event
+from refund_local.stack import LocalAws
+
+SUE = claims_for("sue", supervisor=True)
+RITA = claims_for("rita", reviewer=True)
+EXPORTS = "/reports/decisions-exports"
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def small_parts(stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every day with a decision ends a part: S3's 5 MiB least part, lowered in the emulator alone."""
+    monkeypatch.setenv("DECISIONS_EXPORT_PART_BYTES", "1")
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+def start(body: Any, claims: dict[str, str] = SUE) -> Response:
+    return call(api_event("POST", EXPORTS, EXPORTS, body=body, claims=claims))
+
+
+def status(export_id: str, claims: dict[str, str] = SUE) -> Response:
+    resource, path = f"{EXPORTS}/{{exportId}}", f"{EXPORTS}/{export_id}"
+    return call(api_event("GET", resource, path, path_parameters={"exportId": export_id}, claims=claims))
+
+
+def listed(claims: dict[str, str] = SUE) -> Response:
+    return call(api_event("GET", EXPORTS, EXPORTS, claims=claims))
+
+
+def jobs_queue() -> tuple[str, str]:
+    """The exports' queue: its URL and ARN."""
+    url = settings().decisions_export_queue_url
+    assert url is not None
+    sqs = boto3.client("sqs", region_name=REGION)
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def queued() -> list[dict[str, Any]]:
+    answer = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=jobs_queue()[0], MaxNumberOfMessages=10)
+    return list(answer.get("Messages", []))
+
+
+def run_jobs(most: int = 20) -> int:
+    """The exports' queue handed to the exports function, one message a batch (as its event source does), until
+    it is empty; how many invocations that took. Each invocation has 30 s left: less than a job keeps for a
+    part, so each stops after its first part and queues the rest."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url, arn = jobs_queue()
+    runs = 0
+    while messages := queued():
+        for message in messages:
+            assert invoke("functions/exports/", sqs_event([message], arn)) == {"batchItemFailures": []}
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            runs += 1
+        assert runs <= most
+    return runs
+
+
+def decided_over_days(now: datetime) -> list[str]:
+    """Six requests received on six days of the last twelve: four approved at once, two refused by a reviewer."""
+    ids = []
+    for index in range(6):
+        received_at = now - (11 - 2 * index) * DAY
+        username, order_id = f"cust-{index}", f"ord-{index}"
+        # An order a day old, barely used, is refunded at once; one of 40 days, much used, waits for a reviewer.
+        old = index % 3 == 0
+        seed_claim(username, order_id, received_at=received_at, age_days=40 if old else 1,
+                   trafficBytes=1_200_000_000 if old else 1_000)  # fmt: skip
+        filed = file_claim(username, order_id, received_at)
+        assert (filed["status"] == "PENDING") is old
+        if old:
+            reviewer = Caller(username="rita", email="rita@example.com", groups=frozenset({"refund-reviewers"}))
+            command = RefuseCommand(action="refuse", note="Outside the window.")
+            review.evaluate_refund_request(reviewer, filed["requestId"], command, now=received_at + timedelta(hours=1))
+        ids.append(filed["requestId"])
+    return ids
+
+
+def file_of(url: str) -> str:
+    """What the presigned link downloads (read from the emulated bucket, the link checked)."""
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["response-content-disposition"][0].startswith("attachment; filename=")
+    link, bucket = urlsplit(url), settings().reports_bucket_name
+    assert bucket is not None and link.hostname is not None and link.hostname.startswith(f"{bucket}.s3.")
+    s3 = boto3.client("s3", region_name=REGION)
+    body = s3.get_object(Bucket=bucket, Key=unquote(link.path.removeprefix("/")))["Body"]
+    return str(body.read().decode("utf-8"))
+
+
+def test_an_export_is_the_decisions_csv_of_its_period_written_part_by_part(small_parts: None) -> None:
+    now = datetime.now(UTC)
+    ids = decided_over_days(now)
+    period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
+
+    asked = start(period)
+    assert asked.status == 202, asked.json
+    export = asked.json
+    assert (export["status"], export["days"], export["daysRead"], export["rows"]) == ("RUNNING", 15, 0, 0)
+    assert export["downloadUrl"] is None and export["requestedBy"] == "sue"
+    assert status(export["exportId"]).json["status"] == "RUNNING"
+
+    # The header, a part for each day with a decision, and today's: each invocation stops after its part and
+    # queues the rest.
+    assert run_jobs() == 8
+    done = status(export["exportId"]).json
+    assert (done["status"], done["daysRead"], done["rows"]) == ("DONE", 15, 6)
+    assert done["fileName"] == f"decisions-{period['from']}-{period['to']}.csv"
+    at_once = call(api_event("GET", "/reports/decisions.csv", "/reports/decisions.csv", query=period, claims=SUE))
+    assert at_once.status == 200
+    assert file_of(done["downloadUrl"]) == at_once.raw["body"]
+    assert done["size"] == len(at_once.raw["body"].encode())
+    assert [line.split(",")[0] for line in at_once.raw["body"].splitlines()[1:]] == ids
+
+
+def test_a_job_delivered_twice_or_after_its_export_is_done_writes_each_row_once(small_parts: None) -> None:
+    now = datetime.now(UTC)
+    decided_over_days(now)
+    period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
+    export_id = start(period).json["exportId"]
+    (message,) = queued()
+    arn = jobs_queue()[1]
+    invoke("functions/exports/", sqs_event([message], arn))  # one part, then the rest queued
+    invoke("functions/exports/", sqs_event([message], arn))  # the same message again: on from the part kept
+    run_jobs()
+    invoke("functions/exports/", sqs_event([message], arn))  # and once more after the export is done
+
+    done = status(export_id).json
+    at_once = call(api_event("GET", "/reports/decisions.csv", "/reports/decisions.csv", query=period, claims=SUE))
+    assert (done["status"], done["rows"]) == ("DONE", 6)
+    assert file_of(done["downloadUrl"]) == at_once.raw["body"]
+
+
+def test_a_large_part_holds_many_days_and_one_invocation_does_a_short_export(stack: LocalAws) -> None:
+    now = datetime.now(UTC)
+    decided_over_days(now)
+    export_id = start({"from": (now - 30 * DAY).date().isoformat(), "to": now.date().isoformat()}).json["exportId"]
+    assert run_jobs() == 1
+    done = status(export_id).json
+    assert (done["status"], done["rows"], done["daysRead"], done["days"]) == ("DONE", 6, 31, 31)
+
+
+def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: LocalAws) -> None:
+    export_id = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
+    record = decisions_exports.export(export_id)
+    assert record is not None
+    later = record.updated_at + STALLED_AFTER + timedelta(seconds=1)
+    run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: later)
+    failed = status(export_id).json
+    assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "stopped", None)
+    run_jobs()  # the message still queued finds it failed
+    assert status(export_id).json["status"] == "FAILED"
+
+
+def test_the_exports_of_the_last_week_are_listed_newest_first(stack: LocalAws) -> None:
+    first = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
+    second = start({"from": "2026-02-01", "to": "2026-02-28"}).json["exportId"]
+    answer = listed()
+    assert answer.status == 200
+    assert [item["exportId"] for item in answer.json["items"]] == sorted([first, second], reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from": "2026-01-01"}, "to"),
+        ({"from": "2026-02-01", "to": "2026-01-01"}, "from"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "to"),
+        ({"from": "yesterday", "to": "2026-01-01"}, "from"),
+    ],
+)
+def test_a_bad_period_is_400_naming_the_field_and_nothing_is_queued(
+    stack: LocalAws, body: dict[str, str], field: str
+) -> None:
+    answer = start(body)
+    assert answer.status == 400
+    assert answer.json["errors"][0]["field"] == field
+    assert listed().json["items"] == [] and queued() == []
+
+
+def test_only_supervisors_export_and_an_unknown_export_is_404(stack: LocalAws) -> None:
+    for claims in (RITA, claims_for("hal")):
+        assert start({"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
+        assert listed(claims).status == 403
+        assert status("20260101T000000-0123456789ab", claims).status == 403
+    assert queued() == []
+    assert status("20260101T000000-0123456789ab").status == 404
+    assert status("../other").status == 404  # no such route
+    malformed = status("2026-01-01")
+    assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "exportId")
