@@ -29,6 +29,7 @@ CUSTOMERS = (
     *("vik", "wes"),  # a filter changed while the queue is loading
     "xia",  # a canned reply picked and edited
     *("ava", "ivo", "ena", "oda"),  # a reviewer's question answered on the page, with a file
+    "kit",  # a long period's decisions exported
 )
 
 # As long as the actions' own timeout: on a loaded 2-core machine a call that starts another function worker (a

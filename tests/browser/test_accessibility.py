@@ -80,6 +80,8 @@ def test_every_page_is_accessible_and_fits_the_screen(
         sign_in_again(f"staff-{name}", "#sign-in-supervisor")
         page.locator("main svg[role=img]").wait_for()
         page.locator("main a[download]").wait_for()
+        page.locator("main section.exports > div > button").click()  # a long period's export, listed
+        page.locator("main section.exports table").wait_for()
         check("service-levels")
         page.locator("nav a[href='#/queue']").click()
         page.locator("main tbody tr").first.wait_for()

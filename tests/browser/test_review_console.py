@@ -145,6 +145,32 @@ def test_a_supervisor_reads_the_service_levels_and_downloads_the_decisions(page:
     expect(page.get_by_role("table", name="Requests")).to_be_visible()
 
 
+def test_a_supervisor_exports_a_long_period_and_downloads_the_file_when_it_is_ready(page: Page, server: Server) -> None:
+    decided = server.submit("kit", "KIT-5", "T-kit").json()
+    assert decided["status"] == "APPROVED"
+    sign_in(page, server, "sid", "Supervisor")
+    page.get_by_role("link", name="Service levels").click()
+    page.get_by_label("From", exact=True).fill("2026-01-01")
+    page.get_by_label("To", exact=True).fill("2026-12-31")
+    page.get_by_role("button", name="Export decisions").click()
+    # Prepared in the background (a job on the exports' queue), the list read again until it is done.
+    exports = page.get_by_role("table", name="Exports of the last 7 days")
+    row = exports.get_by_role("row").filter(has_text="sid").first
+    expect(row.get_by_text("Ready:")).to_be_visible(timeout=20_000)
+    screenshot(page, "service-levels-export")
+    with page.expect_download() as download:
+        row.get_by_role("button", name=re.compile(r"^Download the decisions from ")).click()
+    assert download.value.suggested_filename == "decisions-2026-01-01-2026-12-31.csv"
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    (kit,) = [line for line in rows if line["requestId"] == decided["requestId"]]
+    assert (kit["status"], kit["username"], kit["decidedBy"]) == ("APPROVED", "kit", "auto")
+    # A period the API refuses is said beside its field, and nothing is exported.
+    page.get_by_label("To", exact=True).fill("2025-12-01")
+    page.get_by_role("button", name="Export decisions").click()
+    expect(page.get_by_label("From", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(exports.get_by_role("row")).to_have_count(2)
+
+
 def test_two_reviewers_see_who_holds_a_request_and_the_second_decides_only_explicitly(
     page: Page, server: Server
 ) -> None:

@@ -168,6 +168,12 @@ export function saveJson(data, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
+// A file's size in words: kilobytes, or megabytes to one decimal.
+export function fileSize(bytes) {
+  return bytes >= 1024 * 1024 ? t("evidence.megabytes", { value: (bytes / (1024 * 1024)).toFixed(1) })
+    : t("evidence.kilobytes", { value: Math.max(1, Math.round(bytes / 1024)) });
+}
+
 // A button that runs one call at a time: disabled while it runs, its failure in words in `alert`.
 export function onePress(button, alert, action) {
   button.addEventListener("click", async () => {

@@ -4,7 +4,7 @@
 import { ApiError, call, newIdempotencyKey } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, englishPrevails, known, money, moment, reasonText, t, wordsFor } from "../i18n.js";
-import { field, loadInto, missingFields, onePress, statusWords, submitting } from "../ui.js";
+import { field, fileSize, loadInto, missingFields, onePress, statusWords, submitting } from "../ui.js";
 
 function statusBlock(request, staff) {
   const lines = [h("p", {}, h("strong", {}, statusWords(request.status)))];
@@ -217,11 +217,6 @@ function askForm(request, reload) {
 const EVIDENCE_TYPES = ["application/pdf", "image/png", "image/jpeg", "text/plain"];
 const EVIDENCE_MAX_BYTES = 10 * 1024 * 1024;
 const EVIDENCE_MAX_FILES = 5;
-
-function fileSize(bytes) {
-  return bytes >= 1024 * 1024 ? t("evidence.megabytes", { value: (bytes / (1024 * 1024)).toFixed(1) })
-    : t("evidence.kilobytes", { value: Math.max(1, Math.round(bytes / 1024)) });
-}
 
 function fileError(code, params = {}) {
   return new ApiError(400, "", [{ field: "file", code, message: "", params }]);

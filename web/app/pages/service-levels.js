@@ -1,11 +1,12 @@
 // The supervisors' service levels: a period's figures, the open requests by working days left as a chart,
-// and the period's decisions as CSV; a customer's personal data, to answer their written request for it; and the
+// and the period's decisions as CSV, at once or, for a long period, as a file prepared in the background; a
+// customer's personal data, to answer their written request for it; and the
 // canned replies reviewers start their notes from.
 import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
 import {
-  columnNames, dataTable, field, loadInto, missingFields, onePress, saveJson, submitting, tableRow,
+  columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, saveJson, submitting, tableRow,
 } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
@@ -66,7 +67,70 @@ export function serviceLevelsPage() {
       chart(found.open), h("a", { href: blobUrl, download: `decisions-${period.from}-${period.to}.csv` }, t("sla.download"))]);
   });
   queueMicrotask(() => form.requestSubmit());
-  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, personalDataForm(), cannedRepliesSection());
+  return h("section", {}, h("h1", {}, t("sla.heading")), form, report, exportsSection(form, fields),
+    personalDataForm(), cannedRepliesSection());
+}
+
+const EXPORT_COLUMNS = ["exports.period", "exports.askedBy", "exports.state", "exports.action"];
+const EXPORTS = "/reports/decisions-exports";
+const PROGRESS_EVERY_MS = 2000;
+
+// The decisions of a long period (up to a year) as a file a job prepares: the form's period, asked for here;
+// the exports of the last 7 days listed with their progress, read again while one runs and the page shows it;
+// each file downloaded by a link asked for when pressed (a link lasts minutes).
+function exportsSection(form, fields) {
+  const heading = h("h2", { id: uniqueId("exports") }, t("exports.heading"));
+  const button = h("button", { type: "button" }, t("exports.start"));
+  const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+  const list = h("div");
+  let timer = null;
+  const names = columnNames(EXPORT_COLUMNS);
+
+  function state(item) {
+    if (item.status === "RUNNING") {
+      const period = { from: day(item.from), to: day(item.to) };
+      return h("div", {},
+        h("progress", { max: item.days, value: item.daysRead, "aria-label": t("exports.progressOf", period) }), " ",
+        t("exports.running", { days: item.daysRead, of: item.days, rows: item.rows }));
+    }
+    if (item.status === "DONE") return t("exports.done", { rows: item.rows, size: fileSize(item.size ?? 0) });
+    return t("exports.failed");
+  }
+  function action(item) {
+    if (item.status !== "DONE") return t("none");
+    const rowAlert = h("div", { class: "notice error", role: "alert", hidden: true });
+    const download = h("button", { type: "button", class: "secondary",
+      "aria-label": t("exports.downloadOf", { from: day(item.from), to: day(item.to) }) }, t("exports.download"));
+    onePress(download, rowAlert, async () => {
+      const fresh = await call("GET", `${EXPORTS}/${encodeURIComponent(item.exportId)}`);
+      window.location.assign(fresh.downloadUrl);
+    });
+    return h("div", { class: "actions" }, download, rowAlert);
+  }
+  function show(exports) {
+    clearTimeout(timer);
+    if (exports.items.some((item) => item.status === "RUNNING")) {
+      timer = setTimeout(() => list.isConnected && refresh(), PROGRESS_EVERY_MS);
+    }
+    if (!exports.items.length) return h("p", {}, t("exports.none"));
+    return dataTable(t("exports.caption"), names, h("tbody", {}, exports.items.map((item) => tableRow(names,
+      [t("sla.period", { from: day(item.from), to: day(item.to) }), item.requestedBy, state(item), action(item)]))));
+  }
+  // Quietly, while a job runs: a failed read leaves the list as it was and is tried again.
+  async function refresh() {
+    try {
+      replace(list, show(await call("GET", EXPORTS)));
+    } catch {
+      timer = setTimeout(() => list.isConnected && refresh(), PROGRESS_EVERY_MS);
+    }
+  }
+  pressing(form, button, alert, fields, async () => {
+    await call("POST", EXPORTS, { body: { from: form.elements.from.value, to: form.elements.to.value } });
+    await refresh();
+  });
+  loadInto(list, () => call("GET", EXPORTS), show);
+  return h("section", { class: "exports", "aria-labelledby": heading.id }, heading, h("p", {}, t("exports.intro")),
+    h("div", {}, button), alert, list);
 }
 
 const REPLY_COLUMNS = ["replies.title", "replies.status", "replies.action"];

@@ -8,7 +8,7 @@ import binascii
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,15 +51,19 @@ def call(operation: str, **arguments: Any) -> Any:
         raise
 
 
-def query_all(arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every item a Query finds, page after page, deserialized."""
-    items: list[dict[str, Any]] = []
+def query_pages(arguments: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """What a Query finds, a page (at most 1 MB) at a time, deserialized."""
     while True:
         response = call("query", **arguments)
-        items += [deserialize(item) for item in response.get("Items", [])]
+        yield [deserialize(item) for item in response.get("Items", [])]
         if "LastEvaluatedKey" not in response:
-            return items
+            return
         arguments = {**arguments, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def query_all(arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every item a Query finds, page after page, deserialized."""
+    return [item for page in query_pages(arguments) for item in page]
 
 
 def failed_condition(error: ClientError) -> bool:

@@ -19,6 +19,7 @@ from refund_core.adapters.dynamo import (
     deserialize,
     encode_token,
     query_all,
+    query_pages,
     serialize,
 )
 from refund_core.adapters.records import ReportedRequest, RequestRecord
@@ -39,25 +40,21 @@ def _months(start: datetime, before: datetime) -> list[str]:
     return months
 
 
-def requests_received(start: datetime, before: datetime) -> list[ReportedRequest]:
-    """Every request received from `start` to just before `before`, oldest first (the ByReceived index:
-    what was written a moment ago may be a moment late). Requests the first release recorded are not in it."""
-    found: list[ReportedRequest] = []
+def received_in_pages(start: datetime, before: datetime) -> Iterator[list[ReportedRequest]]:
+    """The requests received from `start` to just before `before`, oldest first, a Query page (at most 1 MB) at a
+    time (the ByReceived index: what was written a moment ago may be a moment late). Requests the first release
+    recorded are not in it."""
     for month in _months(start, before):
-        found += [
-            ReportedRequest.model_validate(item)
-            for item in query_all(
-                {
-                    "TableName": settings().requests_table_name,
-                    "IndexName": BY_RECEIVED_INDEX,
-                    "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
-                    "ExpressionAttributeValues": serialize(
-                        {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
-                    ),
-                }
-            )
-        ]
-    return found
+        arguments = {
+            "TableName": settings().requests_table_name,
+            "IndexName": BY_RECEIVED_INDEX,
+            "KeyConditionExpression": "gsi4pk = :month AND gsi4sk BETWEEN :start AND :before",
+            "ExpressionAttributeValues": serialize(
+                {":month": f"RECEIVED#{month}", ":start": utc_iso(start), ":before": utc_iso(before)}
+            ),
+        }
+        for page in query_pages(arguments):
+            yield [ReportedRequest.model_validate(item) for item in page]
 
 
 def open_requests() -> list[ReportedRequest]:

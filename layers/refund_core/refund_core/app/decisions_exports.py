@@ -2,8 +2,8 @@
 export, a job writes it to the reports bucket day by day, and the page shows its progress, then a short-lived
 download link. `GET /reports/decisions.csv` answers the same rows at once, for a period short enough to.
 
-The job reads one Hong Kong day of requests at a time and uploads the file in parts of whole days, each at least
-`decisions_export_part_bytes`: however long the period, it holds one part and one day. After each part it keeps
+The job reads the period a Query page at a time and uploads the file in parts of whole Hong Kong days, each at
+least `decisions_export_part_bytes`: however long the period, it holds one part, one day and one page. After each part it keeps
 where it is (the day after the part's last, the part's ETag), on the condition that nobody moved the export on
 since it read it, and when its invocation has little time left it queues the rest: a job that fails, is
 delivered twice or runs out of time goes on from the last part kept, and writes each row once."""
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from refund_core.adapters import decisions_exports, outbound, report_files
-from refund_core.adapters.records import DecisionsExportRecord, ExportStatus
+from refund_core.adapters.records import DecisionsExportRecord, ExportStatus, ReportedRequest
 from refund_core.app import policies, reports
 from refund_core.app.inputs import Period, check_period
 from refund_core.app.service import moment_now
@@ -166,9 +166,10 @@ def _part_bytes() -> int:
 def _part_kept(
     export: DecisionsExportRecord, data: bytes, rows: int, next_day: date, *, last: bool, now: datetime
 ) -> DecisionsExportRecord | None:
-    """The part uploaded and kept (the last one completing the file); None when the job is to stop here."""
+    """The part uploaded and kept (the last one, which may be empty, completing the file); None when the job is to
+    stop here."""
     key, upload_id = _file_key(export), export.upload_id or ""
-    etag = report_files.uploaded_part(key, upload_id, len(export.parts) + 1, data)
+    etag = report_files.uploaded_part(key, upload_id, len(export.parts) + 1, data) if data or not last else None
     parts = (*export.parts, etag) if etag else export.parts
     kept = {
         "next_day": next_day,
@@ -179,9 +180,10 @@ def _part_kept(
         "parts": parts,
         "updated_at": now,
     }
-    if etag and not last:
+    open_upload = etag is not None or (last and not data)
+    if open_upload and not last:
         return _moved_on(export, **kept)
-    if etag and report_files.completed(key, upload_id, parts):
+    if open_upload and report_files.completed(key, upload_id, parts):
         return _moved_on(export, **kept, status=ExportStatus.DONE, finished_at=now)
     # The upload is no longer open: an earlier delivery completed the file and stopped before saying so, or the
     # bucket dropped an upload left unfinished for a day.
@@ -189,6 +191,23 @@ def _part_kept(
         return _moved_on(export, **kept | {"size": size}, status=ExportStatus.DONE, finished_at=now)
     _failed(export, "upload expired", now)
     return None
+
+
+def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
+    """Each day from `first` to `last` that received requests, with them, read a page at a time (oldest first,
+    so that a day's requests come together)."""
+    day = first
+    received: list[ReportedRequest] = []
+    for page in policies.received_on_days_in_pages(first, last):
+        for request in page:
+            on = request.received_at.astimezone(zone).date()
+            if received and on != day:
+                yield day, received
+                received = []
+            day = on
+            received.append(request)
+    if received:
+        yield day, received
 
 
 class ExportJob(CamelModel):
@@ -225,28 +244,26 @@ def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callabl
     if not export.parts:
         part.write(reports.csv_lines([reports.CSV_COLUMNS]))
     rows = 0
-    day = export.next_day
     shown_at = now
-    while True:
-        decided = list(reports.decision_rows(policies.received_on_days(day, day), zone))
+    for day, received in _received_days(export.next_day, export.last_day, zone):
+        decided = list(reports.decision_rows(received, zone))
         part.write(reports.csv_lines(decided))
         rows += len(decided)
-        day += timedelta(days=1)
-        days_read = (day - export.first_day).days
-        last = day > export.last_day
-        if last or part.tell() >= _part_bytes():
-            kept = _part_kept(export, part.getvalue().encode(), rows, day, last=last, now=clock())
-            if kept is None or last:
+        next_day = day + timedelta(days=1)
+        if part.tell() >= _part_bytes():
+            kept = _part_kept(export, part.getvalue().encode(), rows, next_day, last=False, now=clock())
+            if kept is None:
                 return
-            export = kept
+            export, rows = kept, 0
             part.seek(0)
             part.truncate()
-            rows = 0
             if seconds_left() < TIME_FOR_A_PART_SECONDS:
                 outbound.enqueue_decisions_export(export_id)
                 return
         elif (at := clock()) - shown_at >= PROGRESS_EVERY:
+            days_read = (next_day - export.first_day).days
             shown = _moved_on(export, days_read=days_read, rows_read=export.rows + rows, updated_at=at)
             if shown is None:
                 return
             export, shown_at = shown, at
+    _part_kept(export, part.getvalue().encode(), rows, export.last_day + timedelta(days=1), last=True, now=clock())

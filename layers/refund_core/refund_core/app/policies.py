@@ -9,6 +9,7 @@ so no function applies an older one after that moment."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -213,9 +214,15 @@ def hong_kong_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(in_force().time_zone))
 
 
+def received_on_days_in_pages(first: date, last: date) -> Iterator[list[ReportedRequest]]:
+    """The requests received from the Hong Kong day `first` to `last`, both included, oldest first, a page at a
+    time."""
+    return request_reads.received_in_pages(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+
+
 def received_on_days(first: date, last: date) -> list[ReportedRequest]:
-    """The requests received from the Hong Kong day `first` to `last`, both included, oldest first."""
-    return request_reads.requests_received(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+    """The same, all at once."""
+    return [request for page in received_on_days_in_pages(first, last) for request in page]
 
 
 def simulate(caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None) -> Simulation:
