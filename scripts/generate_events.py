@@ -1,5 +1,5 @@
-"""Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery queue's SQS
-events) and events/schedule_*.json (the reconciler's scheduled event) for `sam local invoke <Function> -e FILE`.
+"""Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery, records and
+decisions exports queues' SQS events) and events/schedule_*.json (the reconciler's scheduled event) for `sam local invoke <Function> -e FILE`.
 
 The tests feed the same files to the handlers (tests/integration/test_events.py). Regenerate after
 changing a route or a message: `python scripts/generate_events.py`."""
@@ -93,6 +93,11 @@ def _records_event(detail_type: str, source: str, detail: dict[str, Any]) -> dic
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:RecordsQueue")
 
 
+def _export_job(export_id: str) -> dict[str, Any]:
+    message = _sqs_message("4d3c2b1a-0f9e-4d8c-a7b6-5e4d3c2b1a0f", json.dumps({"exportId": export_id}))
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:DecisionsExportQueue")
+
+
 def other_events() -> dict[str, dict[str, Any]]:
     placed = {
         "orderId": "ord-2002", "username": "alice", "orderedAt": "2026-11-20T10:00:00+08:00", "amount": "59.99",
@@ -102,6 +107,8 @@ def other_events() -> dict[str, dict[str, Any]]:
         "queue_records_order_placed": _records_event("OrderPlaced", "smart-security.billing", placed),
         "queue_records_refused": _records_event("OrderPlaced", "smart-security.billing", placed | {"coupon": "X"}),
         "queue_delivery_acknowledgement": _delivery(Effect.ACKNOWLEDGEMENT),
+        # The job of an export whose item has expired (7 days): nothing is left to do.
+        "queue_export_expired": _export_job("20261119T021500-0123456789ab"),
         "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
     }
 

@@ -61,7 +61,8 @@ def test_queue_event_gives_its_documented_answer(stack: LocalAws, name: str) -> 
         created = call(load_event("api_submit"))
         assert created.status == 201
         event = with_request_id(event, created.json["requestId"])
-    code_uri = {"OutboxFunction": "functions/outbox/", "RecordsFunction": "functions/records/"}[want["function"]]
+    functions = {"OutboxFunction": "outbox", "RecordsFunction": "records", "ExportsFunction": "exports"}
+    code_uri = f"functions/{functions[want['function']]}/"
     assert invoke(code_uri, event) == {"batchItemFailures": want["batchItemFailures"]}
     if want["function"] == "OutboxFunction":
         (email,) = sent_emails()

@@ -26,7 +26,7 @@ from api_support import table_stream_records
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.dynamodb.responses import DynamoHandler
@@ -294,6 +294,45 @@ def test_the_item_operations_read_and_answer_as_moto_s_own_parser_and_serializer
 
     assert written_as_json == serialized_by_moto
     assert written_as_json[3]["Item"]["bytes"] == {"B": b"\x00\x01"}
+
+
+def _received_in(table: str) -> list[dict[str, Any]]:
+    answer = _dynamodb().query(
+        TableName=table,
+        IndexName="ByReceived",
+        KeyConditionExpression="gsi4pk = :month",
+        ExpressionAttributeValues={":month": {"S": "RECEIVED#2026-11"}},
+    )
+    return list(answer["Items"])
+
+
+def test_an_index_projects_what_moto_s_own_projection_does(stack: LocalAws) -> None:
+    """ByReceived keeps its keys and ten attributes (INCLUDE): projected from one conversion of each item, the
+    answers are moto's own, deep maps, lists, sets, numbers and absent attributes alike."""
+    table = settings().requests_table_name
+    for index in range(3):
+        item = {
+            "pk": {"S": f"REQUEST#rr_{index}"}, "sk": {"S": "REQUEST"},
+            "gsi4pk": {"S": "RECEIVED#2026-11"}, "gsi4sk": {"S": f"2026-11-0{index + 1}T00:00:00.000Z"},
+            "requestId": {"S": f"rr_{index}"}, "status": {"S": "APPROVED"}, "overdue": {"BOOL": index == 1},
+            "decision": {"M": {"amount": {"M": {"amount": {"N": "7.50"}, "currency": {"S": "USD"}}},
+                               "reasons": {"L": [{"S": "R1"}, {"N": "2"}]}, "tags": {"SS": ["a", "b"]}}},
+            "facts": {"M": {"trafficBytes": {"N": "1200000000"}}},  # not projected
+            **({"paymentChannel": {"S": "card"}} if index else {}),
+        }  # fmt: skip
+        _dynamodb().put_item(TableName=table, Item=item)
+    fast = _received_in(table)
+    fast_project = Item.project
+    Item.project = fast_project.__wrapped__  # type: ignore[attr-defined,method-assign]
+    try:
+        by_moto = _received_in(table)
+    finally:
+        Item.project = fast_project  # type: ignore[method-assign]
+
+    assert fast == by_moto
+    assert [item["requestId"]["S"] for item in fast] == ["rr_0", "rr_1", "rr_2"]
+    assert all("facts" not in item for item in fast) and "paymentChannel" not in fast[0]
+    assert sorted(fast[2]["decision"]["M"]["tags"]["SS"]) == ["a", "b"]
 
 
 # Valid, then each wrong in one of the ways the two validators checked at the root alone look for (a clause twice, a

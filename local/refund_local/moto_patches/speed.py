@@ -35,7 +35,11 @@ files the item written under its value again.
   writing the races' seed. Those two check the root once: what lies below a node is part of what lies below the root, so
   if the root passes, every node does. If it does not, moto's own traversal runs and raises its own error.
   An update expression's text is parsed once (moto parsed it twice per call): each validation deep-copies the
-  tree before it changes anything, and the other readers only read it."""
+  tree before it changes anything, and the other readers only read it.
+- Index projections. moto projects each item an index query finds by converting the whole item to plain JSON
+  once per attribute the index keeps (INCLUDE: the keys and its NonKeyAttributes): 38 ms an item for the
+  ByReceived index, most of a year's decisions export. A projection of top-level attributes (what an index
+  asks for) converts the item once; any other goes through moto's own."""
 
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ from typing import Any
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult
 from moto.core.serialize import TimestampSerializer
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, serializer
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -285,6 +289,20 @@ def _parsed_once(make: Callable[[type, str], Any]) -> Any:
     return classmethod(make_once)
 
 
+def _converted_once(project: Callable[[Item, list[list[str]]], Item]) -> Callable[[Item, list[list[str]]], Item]:
+    """`Item.project` of top-level attributes from one plain-JSON conversion of the item (see the docstring)."""
+
+    @functools.wraps(project)
+    def project_from_one_conversion(self: Item, projection_expressions: list[list[str]]) -> Item:
+        if any(len(path) != 1 for path in projection_expressions):
+            return project(self, projection_expressions)
+        plain = self.to_regular_json()
+        kept = {name: plain[name] for (name,) in projection_expressions if name in plain}
+        return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=dict(serializer.serialize(kept)["M"]))
+
+    return project_from_one_conversion
+
+
 def make_moto_fast() -> None:
     """Idempotent; process-wide, like moto's own patching."""
     if getattr(Table.query, _PATCHED, False):
@@ -302,5 +320,6 @@ def make_moto_fast() -> None:
     DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
+    Item.project = _converted_once(Item.project)  # type: ignore[method-assign,assignment]
     Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
     writes.on_write(_refile)
