@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import bench_aws
 import bench_cold
+import bench_exports
 import bench_lifecycle
 import bench_load
 import bench_payouts
@@ -344,6 +345,19 @@ def reports_section() -> list[Row]:
     return rows
 
 
+def exports_section() -> list[Row]:
+    runs = bench_exports.runs()
+    rows = []
+    for run in runs:
+        name = f"export of {run.rows:,} decisions ({run.file_bytes / 2**20:.1f} MiB, {run.invocations} invocation)"
+        rows.append(Row(f"{name}: time", run.seconds, "s"))
+        rows.append(Row(f"{name}: the job's peak memory (tracemalloc)", run.peak_bytes / 2**20, "MiB"))
+    first, last = runs[0], runs[-1]
+    rows.append(Row(f"peak memory, {last.rows:,} rows vs {first.rows:,}", last.peak_bytes / first.peak_bytes, "x",
+                    "flat"))  # fmt: skip
+    return rows
+
+
 def payouts_section() -> list[Row]:
     costs, median_ms, longest_ms = bench_payouts.summary()
     aws = ", ".join(f"{name} {count:.1f}" for name, count in costs.aws_calls.items())
@@ -382,6 +396,11 @@ SECTIONS: list[tuple[str, Section]] = [
         f"The supervisors' reports as stored requests grow ({' and then '.join(f'{n:,}' for n in bench_reports.SIZES)},"
         f" {bench_reports.OPEN} open; moto, in-process; median of {bench_reports.RUNS})",
         reports_section,
+    ),
+    (
+        f"Decisions exports as a job ({bench_exports.STORED:,} decided requests over a year in moto's server; the job"
+        " in a process of its own, over HTTP, its own allocations traced)",
+        exports_section,
     ),
     (
         f"Payouts ({bench_payouts.PAYOUTS} card payouts in moto with localstripe; {bench_payouts.OVER_HTTP} over HTTP)",

@@ -201,6 +201,21 @@ def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: Loc
     assert status(export_id).json["status"] == "FAILED"
 
 
+def test_an_export_whose_job_the_queue_refuses_is_503_and_listed_as_failed(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = settings().decisions_export_queue_url
+    assert url is not None
+    monkeypatch.setenv("DECISIONS_EXPORT_QUEUE_URL", url.replace("DecisionsExportQueue", "NoSuchQueue"))
+    settings.cache_clear()
+    answer = start({"from": "2026-01-01", "to": "2026-01-31"})
+    monkeypatch.undo()
+    settings.cache_clear()
+    assert (answer.status, answer.json["code"], answer.header("Retry-After")) == (503, "busy", "2")
+    (failed,) = listed().json["items"]
+    assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "not started", None)
+
+
 def test_the_exports_of_the_last_week_are_listed_newest_first(stack: LocalAws) -> None:
     first = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
     second = start({"from": "2026-02-01", "to": "2026-02-28"}).json["exportId"]

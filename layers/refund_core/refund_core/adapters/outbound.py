@@ -8,6 +8,8 @@ import unicodedata
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from refund_core.adapters import clients
 from refund_core.policy.emails import Email
 from refund_core.settings import settings
@@ -96,12 +98,19 @@ def enqueue_deliveries(deliveries: list[dict[str, Any]]) -> None:
             raise DeliveryNotQueued(f"{len(failed)} deliveries refused: {failed[0].get('Code')}")
 
 
+class ExportNotQueued(RuntimeError):
+    """SQS did not take an export's job."""
+
+
 def enqueue_decisions_export(export_id: str) -> None:
     """The export's job (its next stretch, after the first) onto its queue."""
     queue_url = settings().decisions_export_queue_url
     if not queue_url:
         raise RuntimeError("DECISIONS_EXPORT_QUEUE_URL is not set")
-    clients.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"exportId": export_id}))
+    try:
+        clients.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"exportId": export_id}))
+    except (ClientError, BotoCoreError) as error:
+        raise ExportNotQueued(f"export {export_id}: {error}") from error
 
 
 def delay_delivery(receipt_handle: str, seconds: int) -> None:

@@ -24,7 +24,7 @@ from refund_core.adapters.records import DecisionsExportRecord, ExportStatus, Re
 from refund_core.app import policies, reports
 from refund_core.app.inputs import Period, check_period
 from refund_core.app.service import moment_now
-from refund_core.errors import NotASupervisor, NotFound
+from refund_core.errors import NotASupervisor, NotFound, ServiceBusy
 from refund_core.http.identity import Caller
 from refund_core.observability import count
 from refund_core.policy.models import CamelModel, UtcDatetime
@@ -125,7 +125,12 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
         next_day=period.start,
     )
     decisions_exports.create(export)
-    outbound.enqueue_decisions_export(export.export_id)
+    try:
+        outbound.enqueue_decisions_export(export.export_id)
+    except outbound.ExportNotQueued as not_queued:
+        # Said at once, and listed as failed: nothing will run it.
+        _moved_on(export, status=ExportStatus.FAILED, failure="not started", finished_at=now)
+        raise ServiceBusy("the export could not be started; try again in a few seconds") from not_queued
     count("DecisionsExportsAsked")
     return _shown(export, now)
 
