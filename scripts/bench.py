@@ -349,7 +349,7 @@ def exports_section() -> list[Row]:
     runs = bench_exports.runs()
     rows = []
     for run in runs:
-        name = f"export of {run.rows:,} decisions ({run.file_bytes / 2**20:.1f} MiB, {run.invocations} invocation)"
+        name = f"export of {run.rows:,} decisions ({run.file_bytes / 2**20:.1f} MiB; invocations: {run.invocations})"
         rows.append(Row(f"{name}: time", run.seconds, "s"))
         rows.append(Row(f"{name}: the job's peak memory (tracemalloc)", run.peak_bytes / 2**20, "MiB"))
     first, last = runs[0], runs[-1]

@@ -1,7 +1,7 @@
 """The decisions of a long period exported as a job (app/decisions_exports.py), for `make bench`: STORED decided
 requests received over the last year are loaded into moto's server (the local runner's emulator, in this process,
-loaded as a restore does); then the export of the last PERIODS days is run by a job in a process of its own, as
-Lambda runs it, reaching the emulator over HTTP: its time, its rows, and the peak of the memory it allocated
+loaded as a restore does); then the export from PERIODS days ago until today is run by a job in a process of its
+own, as Lambda runs it, reaching the emulator over HTTP: its time, its rows, and the peak of the memory it allocated
 (tracemalloc, in that process alone, so that none of moto's is counted). However many rows, the job holds one
 part of the file (DECISIONS_EXPORT_PART_BYTES, 8 MiB), one day and one Query page."""
 
@@ -21,7 +21,7 @@ import bench_policy
 
 STORED = 100_000
 DAYS = 365
-PERIODS = (37, DAYS)  # about a tenth of the rows, then all of them
+PERIODS = (36, DAYS)  # the last 37 days' (about a tenth of the rows), then all of them
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,8 @@ def runs() -> list[ExportRun]:
         for _ in put_unchanged("RequestsTable", (serialize(request_item(r)) for r in _decided(STORED, now))):
             pass
         for days in PERIODS:
-            first = (now - timedelta(days=days - 1)).date()
+            # From the day the oldest stored request was received (the stored ones span DAYS days until now).
+            first = (now - timedelta(days=days)).date()
             export = DecisionsExportRecord(
                 export_id=f"bench-{days}",
                 first_day=first,
@@ -119,6 +120,7 @@ def runs() -> list[ExportRun]:
             seconds, peak, rows, size, invocations = answers.get(timeout=1800)
             job.join()
             exported.append(ExportRun(rows, seconds, peak, size, invocations))
+            print(f"  bench_exports: {exported[-1]}", flush=True)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -17,9 +17,10 @@ from api_support import Response, call, file_claim, seed_claim
 
 from refund_core.adapters import decisions_exports, report_files
 from refund_core.app import review
-from refund_core.app.decisions_exports import STALLED_AFTER, run_export
+from refund_core.app.decisions_exports import JOB_TRIES, STALLED_AFTER, run_export
 from refund_core.app.inputs import RefuseCommand
 from refund_core.http.identity import Caller
+from refund_core.observability import FunctionFailed
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
@@ -155,29 +156,61 @@ def test_a_job_delivered_twice_or_after_its_export_is_done_writes_each_row_once(
     run_jobs()
     invoke("functions/exports/", sqs_event([message], arn))  # and once more after the export is done
 
+    the_file_is_the_csv(export_id, period, 6)
+
+
+def the_file_is_the_csv(export_id: str, period: dict[str, str], rows: int) -> None:
     done = status(export_id).json
     at_once = call(api_event("GET", "/reports/decisions.csv", "/reports/decisions.csv", query=period, claims=SUE))
-    assert (done["status"], done["rows"]) == ("DONE", 6)
+    assert (done["status"], done["rows"], done["size"]) == ("DONE", rows, len(at_once.raw["body"].encode()))
     assert file_of(done["downloadUrl"]) == at_once.raw["body"]
 
 
-def test_a_file_completed_by_a_delivery_that_stopped_before_saying_so_is_done_once(small_parts: None) -> None:
+def test_a_delivery_that_stops_once_the_file_is_complete_leaves_the_next_to_say_so(
+    small_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime.now(UTC)
     decided_over_days(now)
     period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
     export_id = start(period).json["exportId"]
-    assert run_jobs(most=6) == 6  # a part for each day with a decision: the last invocation is left
-    record = decisions_exports.export(export_id)
-    assert record is not None and record.upload_id is not None and record.status == "RUNNING"
-    key = f"exports/{export_id}/decisions-{period['from']}-{period['to']}.csv"
-    # The delivery that completed the file stopped before it could keep that.
-    assert report_files.completed(key, record.upload_id, record.parts)
-    run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
+    completed = report_files.completed
 
-    done = status(export_id).json
-    at_once = call(api_event("GET", "/reports/decisions.csv", "/reports/decisions.csv", query=period, claims=SUE))
-    assert (done["status"], done["rows"], done["size"]) == ("DONE", 6, len(at_once.raw["body"].encode()))
-    assert file_of(done["downloadUrl"]) == at_once.raw["body"]
+    def complete_then_time_out(*arguments: Any) -> bool:
+        completed(*arguments)
+        raise TimeoutError("the invocation timed out")
+
+    monkeypatch.setattr(report_files, "completed", complete_then_time_out)
+    with pytest.raises(TimeoutError):
+        run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
+    assert status(export_id).json["status"] == "RUNNING"
+    monkeypatch.undo()
+    run_jobs()  # the queue's message again: the parts are final, so it only says the file is complete
+    the_file_is_the_csv(export_id, period, 6)
+
+
+def test_two_deliveries_at_once_never_write_one_part_twice(small_parts: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    decided_over_days(now)
+    period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
+    export_id = start(period).json["exportId"]
+    uploaded_part = report_files.uploaded_part
+    numbers: list[int] = []
+
+    def the_other_delivery_meanwhile(key: str, upload_id: str, number: int, data: bytes) -> str | None:
+        numbers.append(number)
+        if len(numbers) == 1:  # while this one uploads its first part, the other keeps one and queues the rest
+            run_export(export_id, seconds_left=lambda: 30.0, clock=lambda: datetime.now(UTC))
+        return uploaded_part(key, upload_id, number, data)
+
+    monkeypatch.setattr(report_files, "uploaded_part", the_other_delivery_meanwhile)
+    run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
+    assert numbers == [1, 2]  # this one stopped: the other had moved the export on
+    run_jobs()
+    # Each part under its own number; the first delivery's part 1 is not in the file.
+    assert numbers == [1, 2, 3, 4, 5, 6, 7]
+    record = decisions_exports.export(export_id)
+    assert record is not None and [part.number for part in record.parts] == [2, 3, 4, 5, 6, 7]
+    the_file_is_the_csv(export_id, period, 6)
 
 
 def test_a_large_part_holds_many_days_and_one_invocation_does_a_short_export(stack: LocalAws) -> None:
@@ -214,6 +247,26 @@ def test_an_export_whose_job_the_queue_refuses_is_503_and_listed_as_failed(
     assert (answer.status, answer.json["code"], answer.header("Retry-After")) == (503, "busy", "2")
     (failed,) = listed().json["items"]
     assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "not started", None)
+
+
+def test_a_job_failing_on_its_last_try_marks_its_export_failed(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_id = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
+    (message,) = queued()
+    arn = jobs_queue()[1]
+
+    def bucket_down(key: str) -> str:
+        raise ConnectionError("S3 is unreachable")
+
+    monkeypatch.setattr(report_files, "started", bucket_down)
+    for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
+        event = sqs_event([{**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}], arn)
+        # Its one message failed: the invocation fails, and the queue gives the message again (or dead-letters it).
+        with pytest.raises(FunctionFailed, match="S3 is unreachable"):
+            invoke("functions/exports/", event)
+        assert status(export_id).json["status"] == status_after
+    assert status(export_id).json["failure"] == "failed"
 
 
 def test_the_exports_of_the_last_week_are_listed_newest_first(stack: LocalAws) -> None:

@@ -391,3 +391,15 @@ def test_the_records_tables_are_backed_up_daily_for_35_days_and_monthly_for_seve
         assert copied[0]["Lifecycle"] == rule["Lifecycle"]  # the second region keeps it as long
     selected = resources["RecordsBackupSelection"]["Properties"]["BackupSelection"]["Resources"]
     assert {entry["Fn::GetAtt"][0] for entry in selected} == {"RequestsTable", "CustomerRecordsTable", "PolicyTable"}
+
+
+def test_an_export_job_knows_its_last_try_and_is_never_given_to_two_functions_while_it_runs(
+    template: dict[str, Any],
+) -> None:
+    from refund_core.app.decisions_exports import JOB_TRIES, TIME_FOR_A_PART_SECONDS  # noqa: PLC0415
+
+    queue = template["Resources"]["DecisionsExportQueue"]["Properties"]
+    function = template["Resources"]["ExportsFunction"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == JOB_TRIES
+    assert queue["VisibilityTimeout"] > function["Timeout"] > TIME_FOR_A_PART_SECONDS
+    assert function["Events"]["Jobs"]["Properties"]["BatchSize"] == 1

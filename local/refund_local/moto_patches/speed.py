@@ -38,8 +38,8 @@ files the item written under its value again.
   tree before it changes anything, and the other readers only read it.
 - Index projections. moto projects each item an index query finds by converting the whole item to plain JSON
   once per attribute the index keeps (INCLUDE: the keys and its NonKeyAttributes): 38 ms an item for the
-  ByReceived index, most of a year's decisions export. A projection of top-level attributes (what an index
-  asks for) converts the item once; any other goes through moto's own."""
+  ByReceived index, most of a year's decisions export. A projection of whole top-level attributes (what an
+  index asks for) converts the item once; any other (a nested path, a list element) goes through moto's own."""
 
 from __future__ import annotations
 
@@ -294,7 +294,7 @@ def _converted_once(project: Callable[[Item, list[list[str]]], Item]) -> Callabl
 
     @functools.wraps(project)
     def project_from_one_conversion(self: Item, projection_expressions: list[list[str]]) -> Item:
-        if any(len(path) != 1 for path in projection_expressions):
+        if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
             return project(self, projection_expressions)
         plain = self.to_regular_json()
         kept = {name: plain[name] for (name,) in projection_expressions if name in plain}

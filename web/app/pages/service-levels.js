@@ -6,7 +6,8 @@ import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
 import {
-  columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, saveJson, submitting, tableRow,
+  columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, problemText, saveJson, submitting,
+  tableRow,
 } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
@@ -116,12 +117,15 @@ function exportsSection(form, fields) {
     return dataTable(t("exports.caption"), names, h("tbody", {}, exports.items.map((item) => tableRow(names,
       [t("sla.period", { from: day(item.from), to: day(item.to) }), item.requestedBy, state(item), action(item)]))));
   }
-  // Quietly, while a job runs: a failed read leaves the list as it was and is tried again.
+  // Quietly, while a job runs; a read that fails stops the reading and says so, with a retry.
   async function refresh() {
     try {
       replace(list, show(await call("GET", EXPORTS)));
-    } catch {
-      timer = setTimeout(() => list.isConnected && refresh(), PROGRESS_EVERY_MS);
+    } catch (error) {
+      clearTimeout(timer);
+      const retry = h("button", { type: "button", class: "secondary", onclick: () => loadInto(list, () => call("GET", EXPORTS), show) },
+        t("retry"));
+      replace(list, h("div", { class: "notice", role: "alert" }, h("p", {}, problemText(error)), retry));
     }
   }
   pressing(form, button, alert, fields, async () => {

@@ -94,6 +94,11 @@ class ExportStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class ExportPart(CamelModel):
+    number: int
+    etag: str
+
+
 class DecisionsExportRecord(CamelModel):
     """A supervisor's export of a period's decisions, as its job (app/decisions_exports.py) moves it on: the file is
     uploaded in parts of whole days, and `next_day` is the first day no uploaded part holds."""
@@ -114,7 +119,11 @@ class DecisionsExportRecord(CamelModel):
     days_read: int = 0
     rows_read: int = 0
     upload_id: str | None = None
-    parts: tuple[str, ...] = ()  # each uploaded part's ETag, part n at n - 1
+    # The parts kept, in order, and the highest part number taken (a number taken and not kept is left out).
+    parts: tuple[ExportPart, ...] = ()
+    parts_taken: int = 0
+    # The parts are final: what is left is to complete the file.
+    completing: bool = False
     finished_at: UtcDatetime | None = None
     failure: str | None = None
 

@@ -1,5 +1,5 @@
 """The reports bucket (S3): an export's file uploaded in parts (a multipart upload: every part but the last at
-least 5 MiB, each part number written again with the same bytes when a job is repeated), and its download
+least 5 MiB; the parts completed are those listed, in order of their numbers, gaps allowed), and its download
 link."""
 
 from __future__ import annotations
@@ -41,14 +41,13 @@ def uploaded_part(key: str, upload_id: str, number: int, data: bytes) -> str | N
     return str(response["ETag"])
 
 
-def completed(key: str, upload_id: str, etags: tuple[str, ...]) -> bool:
-    """The file made of the parts; False when this upload is no longer open (completed or aborted before)."""
-    parts: list[CompletedPartTypeDef] = [
-        {"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)
-    ]
+def completed(key: str, upload_id: str, parts: tuple[tuple[int, str], ...]) -> bool:
+    """The file made of the parts (their numbers and ETags, in order); False when this upload is no longer open
+    (completed or aborted before)."""
+    listed: list[CompletedPartTypeDef] = [{"PartNumber": number, "ETag": etag} for number, etag in parts]
     try:
         clients.s3().complete_multipart_upload(
-            Bucket=_bucket(), Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            Bucket=_bucket(), Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "NoSuchUpload":

@@ -3,10 +3,13 @@ export, a job writes it to the reports bucket day by day, and the page shows its
 download link. `GET /reports/decisions.csv` answers the same rows at once, for a period short enough to.
 
 The job reads the period a Query page at a time and uploads the file in parts of whole Hong Kong days, each at
-least `decisions_export_part_bytes`: however long the period, it holds one part, one day and one page. After each part it keeps
-where it is (the day after the part's last, the part's ETag), on the condition that nobody moved the export on
-since it read it, and when its invocation has little time left it queues the rest: a job that fails, is
-delivered twice or runs out of time goes on from the last part kept, and writes each row once."""
+least `decisions_export_part_bytes`: however long the period, it holds one part, one day and one page. Every
+change to the export is made on the condition that nobody moved it on since it was read (its version). A part
+is uploaded under a number taken first, so two deliveries never write the same part; after it the job keeps
+where it is (the day after the part's last, the part), and when its invocation has little time left it queues
+the rest. The parts are made final (`completing`) before the file is completed. So a job that fails, is
+delivered twice or runs out of time goes on from the last part kept, and writes each row once; on its last try
+a job that fails marks its export failed."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from refund_core.adapters import decisions_exports, outbound, report_files
-from refund_core.adapters.records import DecisionsExportRecord, ExportStatus, ReportedRequest
+from refund_core.adapters.records import DecisionsExportRecord, ExportPart, ExportStatus, ReportedRequest
 from refund_core.app import policies, reports
 from refund_core.app.inputs import Period, check_period
 from refund_core.app.service import moment_now
@@ -37,9 +40,10 @@ if TYPE_CHECKING:
 TIME_FOR_A_PART_SECONDS = 120.0
 # How often the progress shown is brought up to date between parts.
 PROGRESS_EVERY = timedelta(seconds=2)
-# Past this without news (longer than an invocation and the queue's wait before delivering it again), a job
-# has stopped: its export is shown, and kept, as failed.
-STALLED_AFTER = timedelta(minutes=30)
+# Past this without news, a job was never run: its queue keeps a message a day (a job that fails says so itself).
+STALLED_AFTER = timedelta(days=1)
+# DecisionsExportQueue's maxReceiveCount (template.yaml): the last try of a job that fails marks its export failed.
+JOB_TRIES = 3
 # The exports a supervisor's page lists.
 LISTED_FOR = timedelta(days=7)
 
@@ -159,43 +163,84 @@ def _moved_on(export: DecisionsExportRecord, **changes: object) -> DecisionsExpo
 
 
 def _failed(export: DecisionsExportRecord, failure: str, now: datetime) -> None:
-    if export.upload_id:
+    """The export failed, and its upload dropped, unless another delivery moved it on (its upload is its own)."""
+    failed = _moved_on(export, status=ExportStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
+    if failed is not None and export.upload_id:
         report_files.abandoned(_file_key(export), export.upload_id)
-    _moved_on(export, status=ExportStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
+
+
+def _uploaded(
+    export: DecisionsExportRecord, data: bytes, now: datetime
+) -> tuple[DecisionsExportRecord, ExportPart] | None:
+    """`data` uploaded as a part under a number taken first; None when the job is to stop here (another delivery
+    moved the export on, or the upload is gone: never completed, since the parts are made final first, so the
+    bucket dropped it, a day after it began)."""
+    taken = _moved_on(export, parts_taken=export.parts_taken + 1, updated_at=now)
+    if taken is None:
+        return None
+    etag = report_files.uploaded_part(_file_key(export), export.upload_id or "", taken.parts_taken, data)
+    if etag is None:
+        _failed(taken, "upload expired", now)
+        return None
+    return taken, ExportPart(number=taken.parts_taken, etag=etag)
+
+
+def _part_kept(
+    export: DecisionsExportRecord, data: bytes, rows: int, next_day: date, now: datetime
+) -> DecisionsExportRecord | None:
+    """The part uploaded and kept, with where the job is; None when the job is to stop here."""
+    uploaded = _uploaded(export, data, now)
+    if uploaded is None:
+        return None
+    taken, part = uploaded
+    return _moved_on(
+        taken,
+        next_day=next_day,
+        days_read=(next_day - export.first_day).days,
+        rows=export.rows + rows,
+        rows_read=export.rows + rows,
+        size=export.size + len(data),
+        parts=(*export.parts, part),
+        updated_at=now,
+    )
+
+
+def _file_completed(export: DecisionsExportRecord, data: bytes, rows: int, now: datetime) -> None:
+    """The last part (if anything is left) uploaded, the parts made final, and the file completed."""
+    parts = export.parts
+    if data:
+        uploaded = _uploaded(export, data, now)
+        if uploaded is None:
+            return
+        export, part = uploaded
+        parts = (*parts, part)
+    final = _moved_on(
+        export,
+        completing=True,
+        parts=parts,
+        next_day=export.last_day + timedelta(days=1),
+        days_read=(export.last_day - export.first_day).days + 1,
+        rows=export.rows + rows,
+        rows_read=export.rows + rows,
+        size=export.size + len(data),
+        updated_at=now,
+    )
+    if final is not None:
+        _completed(final, now)
+
+
+def _completed(export: DecisionsExportRecord, now: datetime) -> None:
+    """The file of final parts completed (by this delivery, or one before that stopped before saying so)."""
+    key = _file_key(export)
+    pairs = tuple((part.number, part.etag) for part in export.parts)
+    if not report_files.completed(key, export.upload_id or "", pairs) and report_files.size(key) is None:
+        _failed(export, "upload expired", now)
+        return
+    _moved_on(export, status=ExportStatus.DONE, finished_at=now, updated_at=now)
 
 
 def _part_bytes() -> int:
     return settings().decisions_export_part_bytes
-
-
-def _part_kept(
-    export: DecisionsExportRecord, data: bytes, rows: int, next_day: date, *, last: bool, now: datetime
-) -> DecisionsExportRecord | None:
-    """The part uploaded and kept (the last one, which may be empty, completing the file); None when the job is to
-    stop here."""
-    key, upload_id = _file_key(export), export.upload_id or ""
-    etag = report_files.uploaded_part(key, upload_id, len(export.parts) + 1, data) if data or not last else None
-    parts = (*export.parts, etag) if etag else export.parts
-    kept = {
-        "next_day": next_day,
-        "days_read": (next_day - export.first_day).days,
-        "rows": export.rows + rows,
-        "rows_read": export.rows + rows,
-        "size": export.size + len(data),
-        "parts": parts,
-        "updated_at": now,
-    }
-    open_upload = etag is not None or (last and not data)
-    if open_upload and not last:
-        return _moved_on(export, **kept)
-    if open_upload and report_files.completed(key, upload_id, parts):
-        return _moved_on(export, **kept, status=ExportStatus.DONE, finished_at=now)
-    # The upload is no longer open: an earlier delivery completed the file and stopped before saying so, or the
-    # bucket dropped an upload left unfinished for a day.
-    if last and (size := report_files.size(key)) is not None:
-        return _moved_on(export, **kept | {"size": size}, status=ExportStatus.DONE, finished_at=now)
-    _failed(export, "upload expired", now)
-    return None
 
 
 def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
@@ -224,7 +269,16 @@ class ExportJob(CamelModel):
 def handle_export_record(
     record: SQSRecord, seconds_left: Callable[[], float], clock: Callable[[], datetime] = moment_now
 ) -> None:
-    run_export(ExportJob.model_validate_json(record.body).export_id, seconds_left, clock)
+    """One delivery of a job; on its last try, a job that fails marks its export failed before it fails."""
+    job = ExportJob.model_validate_json(record.body)
+    try:
+        run_export(job.export_id, seconds_left, clock)
+    except Exception:
+        if int(record.attributes.approximate_receive_count) >= JOB_TRIES:
+            export = decisions_exports.export(job.export_id)
+            if export is not None and export.status is ExportStatus.RUNNING:
+                _failed(export, "failed", clock())
+        raise
 
 
 def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
@@ -236,6 +290,9 @@ def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callabl
     now = clock()
     if _stalled(export, now):
         _failed(export, "stopped", now)
+        return
+    if export.completing:
+        _completed(export, now)
         return
     if export.upload_id is None:
         upload_id = report_files.started(_file_key(export))
@@ -255,8 +312,9 @@ def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callabl
         part.write(reports.csv_lines(decided))
         rows += len(decided)
         next_day = day + timedelta(days=1)
+        # Characters, each at least a byte in UTF-8: a part is never smaller than the size asked for.
         if part.tell() >= _part_bytes():
-            kept = _part_kept(export, part.getvalue().encode(), rows, next_day, last=False, now=clock())
+            kept = _part_kept(export, part.getvalue().encode(), rows, next_day, clock())
             if kept is None:
                 return
             export, rows = kept, 0
@@ -271,4 +329,4 @@ def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callabl
             if shown is None:
                 return
             export, shown_at = shown, at
-    _part_kept(export, part.getvalue().encode(), rows, export.last_day + timedelta(days=1), last=True, now=clock())
+    _file_completed(export, part.getvalue().encode(), rows, clock())
