@@ -21,7 +21,7 @@ import bench_policy
 
 STORED = 100_000
 DAYS = 365
-PERIODS = (36, DAYS)  # the last 37 days' (about a tenth of the rows), then all of them
+PERIODS = (36, 182, DAYS)  # about a tenth of the rows, a half (one part), then all of them (two parts)
 
 
 @dataclass(frozen=True)
