@@ -1,5 +1,6 @@
-"""`/_local/s3/<bucket>`: the evidence bucket as a browser reaches S3 by the links the API signs (the functions
-sign them for S3_LINKS_ENDPOINT_URL, this runner). moto keeps the objects but does not check a browser's POST, so
+"""`/_local/s3/<bucket>`: the evidence and reports buckets as a browser reaches S3 by the links the API signs
+(the functions sign them for S3_LINKS_ENDPOINT_URL, this runner: an evidence file's upload and download, a
+decisions export's download). moto keeps the objects but does not check a browser's POST, so
 this does what S3 does with one: the form's policy signed with the credentials' key (SigV4), not expired, and
 every condition met (the key, the content type, the content-length range); else S3's own refusals
 (AccessDenied 403, EntityTooLarge or EntityTooSmall 400). A presigned GET is refused once expired, and the
