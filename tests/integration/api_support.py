@@ -340,6 +340,11 @@ def owed_items(request_id: str) -> dict[str, dict[str, Any]]:
     return {item["effect"]: item for item in items}
 
 
+def customer(username: str) -> Caller:
+    """A customer as the authorizer names them."""
+    return Caller(username=username, email=f"{username}@example.com", groups=frozenset())
+
+
 def seed_claim(username: str, order_id: str, *, received_at: datetime, age_days: int, **order: Any) -> None:
     """A customer with one order placed `age_days` before `received_at`, and a ticket support answered before."""
     write_seed(
@@ -377,6 +382,5 @@ def seed_claim(username: str, order_id: str, *, received_at: datetime, age_days:
 
 def file_claim(username: str, order_id: str, received_at: datetime) -> dict[str, Any]:
     command = SubmitRefundRequest(order_id=order_id, reason="It drops.", support_ticket_id=f"T-{order_id}")
-    caller = Caller(username=username, email=f"{username}@example.com", groups=frozenset())
-    resource = claims.submit_refund_request(caller, command, now=received_at)
+    resource = claims.submit_refund_request(customer(username), command, now=received_at)
     return resource.model_dump(mode="json", by_alias=True)

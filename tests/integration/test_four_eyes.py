@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from api_support import call, owed_items
-from test_policy_routes import customer, draft, file_claim, on_draft, put_draft, seed_claim
+from api_support import call, customer, file_claim, owed_items, seed_claim
+from test_policy_routes import draft, on_draft, put_draft
 
 from refund_core.app import review, service
 from refund_core.app.inputs import ApproveCommand, ConfirmApprovalCommand, RefuseCommand
