@@ -108,7 +108,7 @@ def other_events() -> dict[str, dict[str, Any]]:
         "queue_records_refused": _records_event("OrderPlaced", "smart-security.billing", placed | {"coupon": "X"}),
         "queue_delivery_acknowledgement": _delivery(Effect.ACKNOWLEDGEMENT),
         # The job of an export whose item has expired (7 days): nothing is left to do.
-        "queue_export_expired": _export_job("20261119T021500-0123456789ab"),
+        "queue_export_expired": _export_job("20261119T021500000000-0123456789ab"),
         "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
     }
 

@@ -192,7 +192,7 @@ def route_event(
         path, body = route.split()[1], {"from": "2026-01-01", "to": "2026-01-31"}
         return api_event("POST", path, path, body=body, claims=claims)
     if route == EXPORT:
-        export_id = "20260101T000000-0123456789ab"
+        export_id = "20260101T000000000000-0123456789ab"
         path = EXPORT.split()[1].replace("{exportId}", export_id)
         return api_event("GET", EXPORT.split()[1], path, path_parameters={"exportId": export_id}, claims=claims)
     if route in (SAVE_REPLY, RETIRE_REPLY):

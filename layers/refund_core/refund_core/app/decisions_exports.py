@@ -120,7 +120,7 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
     check_period(period.start, period.end, "decisions export")
     export = DecisionsExportRecord(
         # In the order they are asked for, and not to be guessed.
-        export_id=f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}",
+        export_id=f"{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(6)}",
         first_day=period.start,
         last_day=period.end,
         requested_by=caller.username,

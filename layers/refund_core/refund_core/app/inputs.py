@@ -276,8 +276,8 @@ class AttachEvidence(_Command):
         return value
 
 
-# A decisions export: the moment it was asked for (to the second), then 12 hex digits.
-ExportId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{12}$")]
+# A decisions export: the moment it was asked for (to the microsecond, UTC), then 12 hex digits.
+ExportId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{12}$")]
 EvidenceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^ev_[0-9A-Z]+$")]
 
 
