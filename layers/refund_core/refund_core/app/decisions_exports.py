@@ -194,15 +194,19 @@ def _part_kept(
         return None
     taken, part = uploaded
     return _moved_on(
-        taken,
-        next_day=next_day,
-        days_read=(next_day - export.first_day).days,
-        rows=export.rows + rows,
-        rows_read=export.rows + rows,
-        size=export.size + len(data),
-        parts=(*export.parts, part),
-        updated_at=now,
+        taken, **_read_through(export, next_day, rows, len(data)), parts=(*export.parts, part), updated_at=now
     )
+
+
+def _read_through(export: DecisionsExportRecord, next_day: date, rows: int, size: int) -> dict[str, object]:
+    """Where the job is once `rows` more rows, `size` more bytes, are in parts: read up to `next_day`."""
+    return {
+        "next_day": next_day,
+        "days_read": (next_day - export.first_day).days,
+        "rows": export.rows + rows,
+        "rows_read": export.rows + rows,
+        "size": export.size + size,
+    }
 
 
 def _file_completed(export: DecisionsExportRecord, data: bytes, rows: int, now: datetime) -> None:
@@ -214,17 +218,9 @@ def _file_completed(export: DecisionsExportRecord, data: bytes, rows: int, now: 
             return
         export, part = uploaded
         parts = (*parts, part)
-    final = _moved_on(
-        export,
-        completing=True,
-        parts=parts,
-        next_day=export.last_day + timedelta(days=1),
-        days_read=(export.last_day - export.first_day).days + 1,
-        rows=export.rows + rows,
-        rows_read=export.rows + rows,
-        size=export.size + len(data),
-        updated_at=now,
-    )
+    after_the_period = export.last_day + timedelta(days=1)
+    read = _read_through(export, after_the_period, rows, len(data))
+    final = _moved_on(export, **read, completing=True, parts=parts, updated_at=now)
     if final is not None:
         _completed(final, now)
 

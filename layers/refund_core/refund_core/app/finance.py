@@ -3,8 +3,6 @@ handing it to finance, and the finance report (CSV); the payouts themselves move
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
 from refund_core.app.payouts import CHANGE_TRIES, current_reference, emails_of, history_of
 from refund_core.app.policies import hong_kong_day_start
-from refund_core.app.reports import sheet_time, spreadsheet_safe
+from refund_core.app.reports import csv_lines, sheet_time, spreadsheet_safe
 from refund_core.errors import Conflict, Forbidden, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count_by
@@ -193,9 +191,7 @@ def payouts_csv(
     received = policies.received_on_days(start, end)
     approved = [request for request in received if request.status is RequestStatus.APPROVED and request.decision]
     found = payouts.payouts_of(request.request_id for request in approved)
-    written = io.StringIO()
-    writer = csv.writer(written, lineterminator="\r\n")
-    writer.writerow(PAYOUTS_CSV_COLUMNS)
+    lines: list[list[str]] = [list(PAYOUTS_CSV_COLUMNS)]
     zone = ZoneInfo(policies.in_force(at).time_zone)
     for request in approved:
         decision = request.decision
@@ -212,5 +208,5 @@ def payouts_csv(
             sheet_time(payout.paid_at if payout else None, zone),
             payout.failure_reason if payout else "",
         ]  # fmt: skip
-        writer.writerow([spreadsheet_safe(str(value or "")) for value in row])
-    return written.getvalue(), f"payouts-{start}-{end}.csv"
+        lines.append([spreadsheet_safe(str(value or "")) for value in row])
+    return csv_lines(lines), f"payouts-{start}-{end}.csv"
