@@ -16,10 +16,11 @@ from moto.core.config import default_user_config
 from refund_core.settings import settings
 from refund_core.snapstart import forget_connections
 from refund_local.environment import CREDENTIALS, REGION, use_utc
+from refund_local.moto_patches import snapshots
 from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
 from refund_local.moto_patches.speed import make_moto_fast
 from refund_local.moto_patches.waits import make_waits_exact
-from refund_local.provision import load_template, provision
+from refund_local.provision import Stack, load_template, provision
 
 _FAKE_AWS_ENV = {
     **CREDENTIALS,
@@ -39,6 +40,22 @@ def _client(service: str) -> Any:
     mock started, from the backends of the mock running when it calls (a client costs 10 ms to make; a test
     provisions a whole stack)."""
     return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+
+
+# What provisioning made, by whether Step Functions runs its executions (moto keeps those apart): provisioned once
+# per process, copied into each later emulated AWS.
+_provisioned: dict[bool, tuple[Stack, snapshots.Snapshot]] = {}
+
+
+def _provision(execute_state_machine: bool) -> Stack:
+    kept = _provisioned.get(execute_state_machine)
+    if kept is None:
+        stack = provision(load_template(), _client)
+        _provisioned[execute_state_machine] = (stack, snapshots.take())
+        return stack
+    stack, snapshot = kept
+    snapshots.restore(snapshot)
+    return stack
 
 
 @dataclass
@@ -69,7 +86,7 @@ class LocalAws:
         make_dynamodb_calls_atomic()
         make_moto_fast()
         make_waits_exact()
-        stack = provision(load_template(), _client)
+        stack = _provision(self.execute_state_machine)
         self.table_names, self.state_machine_arn = stack.table_names, stack.state_machine_arn
         self.environment = dict(stack.environment)
         if self.review_window_seconds is not None:
@@ -106,4 +123,6 @@ class LocalAws:
     @staticmethod
     def _reset_caches() -> None:
         settings.cache_clear()
-        forget_connections()
+        # The AWS clients are kept: moto answers a client from the mock running when it calls, and each costs
+        # 5 ms to make (a test made six). What was read through them is forgotten.
+        forget_connections(keep_aws_clients=True)

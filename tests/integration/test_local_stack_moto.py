@@ -9,6 +9,9 @@
   the item operations, their requests read and their answers written as JSON, answer what moto's own parser
   and serializer make of them; an update expression, valid or not, is answered as moto's own validators answer it;
   executions of one state machine share no evaluation component;
+- refund_local.moto_patches.snapshots: each stack after the first in a process is a copy of what provisioning
+  made, and shows what a stack provisioned from scratch shows, whatever the stacks before it were left holding;
+  its queues wake a waiting receive;
 - refund_local.state: a save writes again only the items written since the last, and what it saved is what the
   tables hold, through puts, updates, deletes and transactions."""
 
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -526,3 +531,109 @@ def test_each_execution_of_a_definition_gets_components_of_its_own(definition: s
     reached = [_components(program) for program in programs]
     assert all(len(components) > 10 for components in reached)
     assert not (reached[0] & reached[1]) and not (reached[1] & reached[2]) and not (reached[0] & reached[2])
+
+
+def _bucket_name_taken(s3: Any, name: str) -> str:
+    """S3's answer to making the bucket again (its name is taken: S3's names are global)."""
+    try:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "made again"
+
+
+def _what_was_provisioned() -> dict[str, Any]:
+    """What a caller can see of the emulated AWS's resources (not of when they were made)."""
+    dynamodb, sqs, s3 = _dynamodb(), boto3.client("sqs", region_name=REGION), boto3.client("s3", region_name=REGION)
+    tables = {}
+    for name in dynamodb.list_tables()["TableNames"]:
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        tables[name] = {
+            "keys": table["KeySchema"],
+            "indexes": sorted(json.dumps(index["KeySchema"]) for index in table.get("GlobalSecondaryIndexes", [])),
+            "stream": table.get("StreamSpecification"),
+            "items": _all_items(name),
+        }
+    queues = {}
+    for url in sqs.list_queues()["QueueUrls"]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        queues[url] = {name: value for name, value in attributes.items() if not name.endswith("Timestamp")}
+    buckets = {
+        bucket["Name"]: (
+            s3.get_bucket_versioning(Bucket=bucket["Name"]).get("Status"),
+            s3.list_object_versions(Bucket=bucket["Name"]).get("Versions", []),
+            _bucket_name_taken(s3, bucket["Name"]),
+        )
+        for bucket in s3.list_buckets()["Buckets"]
+    }
+    rules = boto3.client("events", region_name=REGION).list_rules(EventBusName=settings().event_bus_name)["Rules"]
+    ses, secrets = boto3.client("ses", region_name=REGION), boto3.client("secretsmanager", region_name=REGION)
+    return {
+        "tables": tables,
+        "queues": queues,
+        "buckets": buckets,
+        "rules": sorted((rule["Name"], rule["EventPattern"]) for rule in rules),
+        "identities": ses.list_identities()["Identities"],
+        "sent": ses.get_send_quota()["SentLast24Hours"],
+        "secrets": sorted(secret["Name"] for secret in secrets.list_secrets()["SecretList"]),
+    }
+
+
+def _leave_behind(stack: LocalAws, number: int) -> None:
+    """Everything a test may leave behind: items, messages, files, an email, an execution, a table of its own."""
+    _dynamodb().put_item(TableName=stack.table_names["RequestsTable"], Item={"pk": {"S": "R#1"}, "sk": {"S": "X"}})
+    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=settings().delivery_queue_url, MessageBody="{}")
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=str(settings().evidence_bucket_name), Key="evidence/R#1/bill.pdf", Body=b"%PDF"
+    )
+    boto3.client("ses", region_name=REGION).send_email(
+        Source=settings().sender_email,
+        Destination={"ToAddresses": ["kim@example.com"]},
+        Message={"Subject": {"Data": "Hello"}, "Body": {"Text": {"Data": "Hello"}}},
+    )
+    boto3.client("stepfunctions", region_name=REGION).start_execution(
+        stateMachineArn=stack.state_machine_arn, name=f"left-behind-{number}", input="{}"
+    )
+    _dynamodb().create_table(
+        TableName=f"Stray{number}",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_each_emulated_aws_holds_what_provisioning_made_and_nothing_the_last_test_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tests provision template.yaml once per process and restore a copy of it for each stack
+    (refund_local.moto_patches.snapshots): each must be as the stack provisioned from scratch, whatever the
+    stacks before it were left holding."""
+    import refund_local.stack as stack_module  # noqa: PLC0415
+
+    monkeypatch.setattr(stack_module, "_provisioned", {})
+    provisioned: dict[str, Any] = {}
+    for number in range(3):
+        stack = LocalAws(execute_state_machine=False).start()
+        try:
+            seen = _what_was_provisioned()
+            assert seen == (provisioned or seen)
+            provisioned = seen
+            sfn = boto3.client("stepfunctions", region_name=REGION)
+            assert sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
+            _leave_behind(stack, number)
+        finally:
+            stack.stop()
+
+
+def test_a_queue_of_a_restored_stack_wakes_a_waiting_receive_when_a_message_comes(stack: LocalAws) -> None:
+    """Each restored SQS queue has a lock of its own (moto's long poll waits on it; the snapshot's cannot be
+    copied): a message sent while a receive waits is received at once, not at the end of the wait."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = settings().delivery_queue_url
+    sender = threading.Timer(0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody="late"))
+    sender.start()
+    started = time.monotonic()
+    received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+    sender.join()
+    assert [message["Body"] for message in received] == ["late"]
+    assert time.monotonic() - started < 5

@@ -44,9 +44,11 @@ class _PrimingContext:
         return 10_000
 
 
-def forget_connections() -> None:
-    """Every AWS and Stripe client, and what reads through one, made again on its next use."""
-    clients.reset()
+def forget_connections(*, keep_aws_clients: bool = False) -> None:
+    """Every AWS and Stripe client, and what reads through one, made again on its next use (the AWS clients
+    kept if asked: the tests' emulated AWS answers any client)."""
+    if not keep_aws_clients:
+        clients.reset()
     policy_store.forget_cached_versions()
     idempotency.reset()
     letters.reset()

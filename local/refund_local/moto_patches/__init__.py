@@ -5,6 +5,7 @@ replaces or wraps private moto names (docs/local-runner.md "moto's own code, cha
 - `writes`: every write to a table, told to those that keep something per item (the indexes, the saved state).
 - `speed`: queries from their partition, answers and requests as JSON, dispatch, ASL parsing and actions cached.
 - `waits`: a Step Functions Wait that ends when its timestamp says, to the millisecond.
+- `snapshots`: moto's state copied and put back (the tests provision template.yaml once per process).
 
 They were written against one release of moto, whose private names they use. Importing this package with another
 release fails at once, naming both: a newer moto may have moved what they change, and a patch that no longer
