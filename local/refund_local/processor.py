@@ -3,9 +3,10 @@ port for `refund-local serve` and the tests. The service's Stripe SDK calls it (
 and signing secret this module writes into the emulated Secrets Manager; the demo's card orders get payments
 made there, whose ids become the orders' payment references. Nothing here imitates Stripe: localstripe does.
 
-localstripe answers a refund `succeeded` at once and sends no webhook for refunds (it sends some for other
-objects, to the webhook registered here): the payout's news comes from the service asking it, after
-PAYOUT_CHECK_AFTER_SECONDS (a few seconds locally, an hour deployed).
+localstripe answers a refund `succeeded` at once and sends no webhook for refunds: the payout's news comes from
+the service asking it, after PAYOUT_CHECK_AFTER_SECONDS (a few seconds locally, an hour deployed). The webhook
+registered here takes the refunds' events only, as the endpoint deployed does (README, "Refunds to cards"):
+localstripe's events about the payments made for the seed never reach the service.
 
     python -m refund_local.processor PORT    # localstripe on 127.0.0.1:PORT, its state in memory only
 """
@@ -69,13 +70,15 @@ def running_processor(log_path: Path | None = None) -> Iterator[str]:
 
 def use_processor(secrets: Any, base: str, webhook_url: str | None = None) -> dict[str, str]:
     """The service pointed at localstripe: the key and signing secret written into the emulated Secrets Manager
-    (the template's StripeSecret), localstripe told where to send its webhooks, signed with that secret.
+    (the template's StripeSecret), localstripe told where to send the refunds' webhooks, signed with that secret.
     Returns the environment the functions need besides the template's."""
     secrets.put_secret_value(
         SecretId=SECRET_NAME, SecretString=json.dumps({"apiKey": API_KEY, "webhookSigningSecret": SIGNING_SECRET})
     )
     if webhook_url:
-        body = json.dumps({"url": webhook_url, "secret": SIGNING_SECRET}).encode()
+        from refund_core.app.payouts import REFUND_EVENTS  # noqa: PLC0415 - the environment is set by now
+
+        body = json.dumps({"url": webhook_url, "secret": SIGNING_SECRET, "events": sorted(REFUND_EVENTS)}).encode()
         config = urllib.request.Request(  # noqa: S310 - loopback only
             base + "/_config/webhooks/refund-local", data=body, method="POST",
             headers={"Content-Type": "application/json"},
