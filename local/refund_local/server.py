@@ -196,8 +196,8 @@ class LocalRunner:
         self._has_state = False
         self._running = False
         self.data_dir = DataDir(options.data_dir, template) if options.data_dir else None
-        self.openapi_json = ""
-        self._docs_html = ""
+        self._documents: tuple[str, str] | None = None
+        self._documents_lock = threading.Lock()
         self._saver_stop = threading.Event()
         self._saver: threading.Thread | None = None
         self._processor = contextlib.ExitStack()
@@ -237,8 +237,6 @@ class LocalRunner:
             paid,
             time.perf_counter() - paying,
         )
-        self.openapi_json = openapi_json(self._template)
-        self._docs_html = swagger_html(self.openapi_json)
         base = _worker_base_environment(self._emulator, self._options, processor)
         specs = [
             FunctionSpec(
@@ -439,9 +437,11 @@ class LocalRunner:
             return lambda: self._outbox_page(int(found.group(1)))
         # Swagger UI's page links its document as /docs?format=json.
         if path == "/openapi.json" or (path == "/docs" and ("format", "json") in parse_qsl(query)):
-            return lambda: Response(200, self.openapi_json.encode(), [("Content-Type", JSON)])
+            return lambda: Response(200, self._api_documents()[0].encode(), [("Content-Type", JSON)])
         if path == "/docs":
-            return lambda: Response(200, self._docs_html.encode(), [("Content-Type", "text/html; charset=utf-8")])
+            return lambda: Response(
+                200, self._api_documents()[1].encode(), [("Content-Type", "text/html; charset=utf-8")]
+            )
         asset = path.removeprefix("/docs/")
         if asset in SWAGGER_ASSETS:
             return lambda: Response(
@@ -454,6 +454,15 @@ class LocalRunner:
         email a request's history already records as sent is always listed."""
         self.outbox.collect()
         return json_response(200, {"messages": self.outbox.as_json()})
+
+    def _api_documents(self) -> tuple[str, str]:
+        """The OpenAPI document and its Swagger UI page, made at the first request for either: it imports every
+        API function's module and builds its schema, half a second of a start that most runs never ask for."""
+        with self._documents_lock:
+            if self._documents is None:
+                document = openapi_json(self._template)
+                self._documents = (document, swagger_html(document))
+            return self._documents
 
     def _outbox_page(self, number: int) -> Response:
         messages = self.outbox.messages()
