@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
@@ -32,6 +33,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.parsing import validators as moto_validators
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.dynamodb.responses import DynamoHandler
@@ -376,8 +378,9 @@ def _update_answers(table: str) -> list[dict[str, Any]]:
 
 
 def test_update_expressions_are_answered_as_moto_s_own_validators_answer_them(stack: LocalAws) -> None:
-    """Checked at the root alone and parsed once (each expression is sent twice: parsed the second time from
-    what the first kept), the answers are moto's own traversals' and parses'."""
+    """Checked at the root alone, parsed once (each expression is sent twice: parsed the second time from what
+    the first kept) and its tree copied through pickle, the answers are moto's own traversals', parses' and
+    copies'."""
     table = settings().requests_table_name
     fast_answers = _update_answers(table)
     for item in _all_items(table):
@@ -386,6 +389,8 @@ def test_update_expressions_are_answered_as_moto_s_own_validators_answer_them(st
     validators = (ActionCountValidator, OverlappingPathsValidator)
     fast = [validator.traverse for validator in validators]
     fast_make = UpdateExpressionParser.__dict__["make"]
+    fast_copy = moto_validators.deepcopy  # type: ignore[attr-defined]
+    moto_validators.deepcopy = copy.deepcopy  # type: ignore[attr-defined]
     for validator in validators:
         validator.traverse = validator.traverse.__wrapped__  # type: ignore[attr-defined]
     UpdateExpressionParser.make = classmethod(fast_make.__func__.__wrapped__)
@@ -395,12 +400,37 @@ def test_update_expressions_are_answered_as_moto_s_own_validators_answer_them(st
         for validator, traverse in zip(validators, fast, strict=True):
             validator.traverse = traverse  # type: ignore[method-assign]
         UpdateExpressionParser.make = fast_make
+        moto_validators.deepcopy = fast_copy  # type: ignore[attr-defined]
 
+    assert fast_copy is not copy.deepcopy
     assert fast_answers == by_moto
     assert fast_answers[0] == {"pk": {"S": "update-0"}, "sk": {"S": "item"}, "a": {"N": "1"}, "b": {"N": "2"},
                                "d": {"N": "1"}}  # fmt: skip
     for answer, (expression, _, refusal) in zip(fast_answers[1:], UPDATES[1:], strict=True):
         assert answer["Code"] == "ValidationException" and refusal in answer["Message"], (expression, answer)
+
+
+def test_an_update_sent_again_with_other_values_writes_them_and_leaves_the_old_item_as_it_was(
+    stack: LocalAws,
+) -> None:
+    """The parsed expression is kept, so each validation works on a copy of it; so does `list_append` on a copy
+    of the stored list: neither the next call's values nor the answer's old values may see another's."""
+    table = settings().requests_table_name
+    key = {"pk": {"S": "copies"}, "sk": {"S": "item"}}
+    _dynamodb().put_item(TableName=table, Item=key | {"l": {"L": [{"N": "1"}]}})
+    olds = []
+    for value in ("2", "3"):
+        answer = _dynamodb().update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET l = list_append(l, :more), v = :value",
+            ExpressionAttributeValues={":more": {"L": [{"N": value}]}, ":value": {"N": value}},
+            ReturnValues="UPDATED_OLD",
+        )
+        olds.append(answer["Attributes"])
+    assert olds == [{"l": {"L": [{"N": "1"}]}}, {"l": {"L": [{"N": "1"}, {"N": "2"}]}, "v": {"N": "2"}}]
+    stored = _dynamodb().get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert stored == key | {"l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}, "v": {"N": "3"}}
 
 
 def _saved(directory: Path, table: str) -> list[dict[str, Any]]:

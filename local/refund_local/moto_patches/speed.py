@@ -36,6 +36,8 @@ files the item written under its value again.
   if the root passes, every node does. If it does not, moto's own traversal runs and raises its own error.
   An update expression's text is parsed once (moto parsed it twice per call): each validation deep-copies the
   tree before it changes anything, and the other readers only read it.
+  That copy is made by pickling the tree and reading it back (a C round trip, a quarter of `copy.deepcopy`'s
+  time: 1.1 ms for an order's twenty attributes, a twentieth of a test's time), which copies the same graph.
 - Index projections. moto projects each item an index query finds by converting the whole item to plain JSON
   once per attribute the index keeps (INCLUDE: the keys and its NonKeyAttributes): 38 ms an item for the
   ByReceived index, most of a year's decisions export. A projection of whole top-level attributes (what an
@@ -47,6 +49,7 @@ import copy
 import functools
 import inspect
 import json
+import pickle
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -57,6 +60,7 @@ from moto.core.responses import ActionResult
 from moto.core.serialize import TimestampSerializer
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, serializer
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing import validators
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
@@ -303,6 +307,15 @@ def _converted_once(project: Callable[[Item, list[list[str]]], Item]) -> Callabl
     return project_from_one_conversion
 
 
+def _copied_through_pickle(value: Any) -> Any:
+    """A deep copy (the same graph, shared objects shared once), as `copy.deepcopy` makes, in a quarter of its time;
+    a value that cannot be pickled is copied by `copy.deepcopy`."""
+    try:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - bytes this function made
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value)
+
+
 def make_moto_fast() -> None:
     """Idempotent; process-wide, like moto's own patching."""
     if getattr(Table.query, _PATCHED, False):
@@ -316,6 +329,7 @@ def make_moto_fast() -> None:
     for validator in (ActionCountValidator, OverlappingPathsValidator):
         validator.traverse = _root_checked(validator.traverse)
     UpdateExpressionParser.make = _parsed_once(UpdateExpressionParser.make.__func__)
+    validators.deepcopy = _copied_through_pickle  # type: ignore[attr-defined]
     moto_responses.method_names_from_class = _names_kept(moto_responses.method_names_from_class)  # type: ignore[attr-defined,assignment]
     DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
