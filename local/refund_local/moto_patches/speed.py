@@ -329,7 +329,7 @@ def make_moto_fast() -> None:
     for validator in (ActionCountValidator, OverlappingPathsValidator):
         validator.traverse = _root_checked(validator.traverse)
     UpdateExpressionParser.make = _parsed_once(UpdateExpressionParser.make.__func__)
-    validators.deepcopy = _copied_through_pickle  # type: ignore[attr-defined]
+    validators.deepcopy = _copied_through_pickle  # type: ignore[attr-defined,assignment]
     moto_responses.method_names_from_class = _names_kept(moto_responses.method_names_from_class)  # type: ignore[attr-defined,assignment]
     DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
