@@ -346,18 +346,28 @@ def _serve_pid() -> int:
 @dataclass(frozen=True)
 class _Snapshot:
     serve: float
-    ended_workers: float  # all the CPU of the workers that ended and were waited for (serve's cutime + cstime)
-    workers: dict[int, float]  # each running worker's CPU so far
+    ended_workers: float  # all the CPU of the processes that ended and were waited for (each parent's cutime + cstime)
+    workers: dict[int, float]  # each running process's CPU so far, but serve's (the fork server, each worker)
     clients: float
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes started below `pid`: serve's card processor and fork server, and the workers forked by it."""
+    found = _children(pid)
+    for child in list(found):
+        found += _descendants(child)
+    return found
 
 
 def _snapshot(serve: int) -> _Snapshot:
     stat = _stat(serve)
-    workers = {}
-    for pid in _children(serve):
-        with contextlib.suppress(OSError):  # a worker that ended meanwhile: its CPU is in serve's cutime
-            workers[pid] = _cpu(_stat(pid), 11)
-    return _Snapshot(_cpu(stat, 11), _cpu(stat, 13), workers, time.process_time())
+    workers, ended = {}, _cpu(stat, 13)
+    for pid in _descendants(serve):
+        with contextlib.suppress(OSError):  # a worker that ended meanwhile: its CPU is in its parent's cutime
+            fields = _stat(pid)
+            workers[pid] = _cpu(fields, 11)
+            ended += _cpu(fields, 13)
+    return _Snapshot(_cpu(stat, 11), ended, workers, time.process_time())
 
 
 def _cpu_during(serve: int, run: Callable[[], tuple[LoadResult, float]]) -> tuple[LoadResult, float, Cpu]:

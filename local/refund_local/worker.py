@@ -1,5 +1,6 @@
-"""One Lambda execution environment: `python -m refund_local.worker CODE_URI HANDLER`, started by the local
-runner (refund_local.workers) with the function's environment from template.yaml.
+"""One Lambda execution environment: forked by the local runner's fork server (refund_local.workers,
+`run_forked`) with the function's environment from template.yaml, or `python -m refund_local.worker CODE_URI
+HANDLER` on its own.
 
 It loads the handler once, as Lambda's runtime does at init, says how long that took, then runs one
 invocation at a time: an invocation per line on stdin, its answer per line on the protocol stream. The
@@ -50,6 +51,22 @@ def serve(code_uri: str, handler_name: str, answers: TextIO, invocations: TextIO
             }
             traceback.print_exception(error)
         answers.write(json.dumps(answer, default=str) + "\n")
+
+
+def run_forked(code_uri: str, handler_name: str, environment: dict[str, str], pipes: tuple[int, int, int]) -> None:
+    """In a process the runner's fork server made: the pipes it was given (file descriptors of its invocations,
+    answers and logs) as its standard input, output and error, and the function's environment alone, as
+    `python -m refund_local.worker` started with `env=` has them; then as `main`."""
+    for given, standard in zip(pipes, (0, 1, 2), strict=True):
+        os.dup2(given, standard)
+        os.close(given)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own, for its life
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(environment)
+    time.tzset()
+    serve(code_uri, handler_name, _protocol_stream(), sys.stdin)
 
 
 def main() -> int:

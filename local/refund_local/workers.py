@@ -2,25 +2,28 @@
 (refund_local.worker), one invocation at a time per worker, with the function's environment from
 template.yaml. A free worker takes the next invocation; when every worker is busy a new one starts (a cold
 start, printed) up to the function's limit, beyond which invocations wait. So invocations of different
-requests run at the same time, in separate interpreters, as in Lambda: no module state is shared."""
+requests run at the same time, in separate interpreters, as in Lambda: no module state is shared. Each worker is
+a fork of a fork server that has the libraries loaded (`_PRELOADED`): a cold start runs the function's modules only."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
+import multiprocessing
+import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from multiprocessing import reduction
 from typing import IO, Any
 
-from refund_local.processes import stop
+from refund_local.worker import run_forked
 
 log = logging.getLogger("refund_local")
 _STARTUP_SECONDS = 60.0
@@ -42,6 +45,46 @@ class InvocationFailed(RuntimeError):
     """The function raised, timed out or its worker died: Lambda reports a function error."""
 
 
+# What every function imports, loaded once in the fork server: each worker is a fork of it, so that a cold start
+# runs the function's own modules only (about 0.5 s less CPU of each one's 0.9 s). None reads the environment when
+# imported; the function's modules, which do, are imported by the worker after it has the function's own.
+_PRELOADED = [
+    "boto3",
+    "botocore.client",
+    "pydantic",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters",
+    "stripe",
+    "refund_local.worker",
+]
+
+
+@functools.cache
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOADED)
+    return context
+
+
+class _Given:
+    """A file descriptor handed to a forked worker (the fork server passes it over its socket)."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        return _received, (reduction.DupFd(self.descriptor),)
+
+
+def _received(duplicate: Any) -> int:
+    descriptor: int = duplicate.detach()
+    return descriptor
+
+
 class _Worker:
     """One process; `invoke` is called by one thread at a time (the pool hands a worker to one caller)."""
 
@@ -50,21 +93,29 @@ class _Worker:
         self.number = number
         self._echo_logs = echo_logs
         started = time.perf_counter()
-        self._process = subprocess.Popen(  # noqa: S603 - our own module, with the venv's interpreter
-            [sys.executable, "-m", "refund_local.worker", spec.code_uri, spec.handler],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(spec.environment),
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
+        invocations, self._stdin_fd = os.pipe()
+        answers_fd, answers = os.pipe()
+        logs_fd, logs = os.pipe()
+        self._process = _fork_server().Process(
+            target=run_forked,
+            args=(
+                spec.code_uri,
+                spec.handler,
+                dict(spec.environment),
+                tuple(map(_Given, (invocations, answers, logs))),
+            ),
+            name=f"{spec.name}-{number}",
+            daemon=True,
         )
-        assert self._process.stdin and self._process.stdout and self._process.stderr
-        self._stdin: IO[str] = self._process.stdin
+        try:
+            self._process.start()
+        finally:
+            for given in (invocations, answers, logs):
+                os.close(given)
+        self._stdin: IO[str] = open(self._stdin_fd, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         self._answers: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read_answers, args=(self._process.stdout,), daemon=True).start()
-        threading.Thread(target=self._read_logs, args=(self._process.stderr,), daemon=True).start()
+        threading.Thread(target=self._read_answers, args=(open(answers_fd, encoding="utf-8"),), daemon=True).start()  # noqa: SIM115
+        threading.Thread(target=self._read_logs, args=(open(logs_fd, encoding="utf-8"),), daemon=True).start()  # noqa: SIM115
         ready = self._answer(_STARTUP_SECONDS)
         if ready is None or not json.loads(ready).get("ready"):
             self.kill()
@@ -97,7 +148,7 @@ class _Worker:
             return None
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return self._process.is_alive()
 
     def invoke(self, event: Mapping[str, Any], request_id: str) -> Any:
         deadline_ms = int(time.time() * 1000 + self.spec.timeout_seconds * 1000)
@@ -120,8 +171,12 @@ class _Worker:
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             self._stdin.close()
-        if self._process.poll() is None:
-            stop(self._process, timeout_seconds=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
 
 
 class FunctionPool:
