@@ -93,9 +93,9 @@ class _Worker:
         self.number = number
         self._echo_logs = echo_logs
         started = time.perf_counter()
-        invocations, self._stdin_fd = os.pipe()
-        answers_fd, answers = os.pipe()
-        logs_fd, logs = os.pipe()
+        invocations, to_worker = os.pipe()
+        from_worker, answers = os.pipe()
+        logs_from_worker, logs = os.pipe()
         self._process = _fork_server().Process(
             target=run_forked,
             args=(
@@ -109,13 +109,18 @@ class _Worker:
         )
         try:
             self._process.start()
+        except Exception as error:
+            for ours in (to_worker, from_worker, logs_from_worker):
+                os.close(ours)
+            raise InvocationFailed(f"{spec.name} worker {number} could not be forked: {error}") from error
         finally:
             for given in (invocations, answers, logs):
                 os.close(given)
-        self._stdin: IO[str] = open(self._stdin_fd, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._stdin: IO[str] = open(to_worker, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         self._answers: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read_answers, args=(open(answers_fd, encoding="utf-8"),), daemon=True).start()  # noqa: SIM115
-        threading.Thread(target=self._read_logs, args=(open(logs_fd, encoding="utf-8"),), daemon=True).start()  # noqa: SIM115
+        answer_lines, log_lines = open(from_worker, encoding="utf-8"), open(logs_from_worker, encoding="utf-8")  # noqa: SIM115
+        threading.Thread(target=self._read_answers, args=(answer_lines,), daemon=True).start()
+        threading.Thread(target=self._read_logs, args=(log_lines,), daemon=True).start()
         ready = self._answer(_STARTUP_SECONDS)
         if ready is None or not json.loads(ready).get("ready"):
             self.kill()
