@@ -50,7 +50,6 @@ class InvocationFailed(RuntimeError):
 # imported; the function's modules, which do, are imported by the worker after it has the function's own.
 _PRELOADED = [
     "boto3",
-    "botocore.client",
     "pydantic",
     "aws_lambda_powertools.event_handler",
     "aws_lambda_powertools.logging",

@@ -308,12 +308,9 @@ def _converted_once(project: Callable[[Item, list[list[str]]], Item]) -> Callabl
 
 
 def _copied_through_pickle(value: Any) -> Any:
-    """A deep copy (the same graph, shared objects shared once), as `copy.deepcopy` makes, in a quarter of its time;
-    a value that cannot be pickled is copied by `copy.deepcopy`."""
-    try:
-        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - bytes this function made
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return copy.deepcopy(value)
+    """A deep copy (the same graph, shared objects shared once), as `copy.deepcopy` makes, in a quarter of its time.
+    moto copies an expression tree or an attribute's value here, both picklable."""
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - bytes this function made
 
 
 def make_moto_fast() -> None:
