@@ -6,8 +6,8 @@ import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
 import {
-  columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, problemText, saveJson, submitting,
-  tableRow,
+  Superseded, columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, problemText,
+  saveJson, submitting, tableRow,
 } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
@@ -117,13 +117,23 @@ function exportsSection(form, fields) {
     return dataTable(t("exports.caption"), names, h("tbody", {}, exports.items.map((item) => tableRow(names,
       [t("sla.period", { from: day(item.from), to: day(item.to) }), item.requestedBy, state(item), action(item)]))));
   }
+  // Only the read asked for last is shown: an earlier one answering later (the page's first, behind a cold
+  // start) would hide the export just asked for.
+  let latest = 0;
+  async function read() {
+    const mine = ++latest;
+    const exports = await call("GET", EXPORTS);
+    if (mine !== latest) throw new Superseded();
+    return exports;
+  }
   // Quietly, while a job runs; a read that fails stops the reading and says so, with a retry.
   async function refresh() {
     try {
-      replace(list, show(await call("GET", EXPORTS)));
+      replace(list, show(await read()));
     } catch (error) {
+      if (error instanceof Superseded) return;
       clearTimeout(timer);
-      const retry = h("button", { type: "button", class: "secondary", onclick: () => loadInto(list, () => call("GET", EXPORTS), show) },
+      const retry = h("button", { type: "button", class: "secondary", onclick: () => loadInto(list, read, show) },
         t("retry"));
       replace(list, h("div", { class: "notice", role: "alert" }, h("p", {}, problemText(error)), retry));
     }
@@ -132,7 +142,7 @@ function exportsSection(form, fields) {
     await call("POST", EXPORTS, { body: { from: form.elements.from.value, to: form.elements.to.value } });
     await refresh();
   });
-  loadInto(list, () => call("GET", EXPORTS), show);
+  loadInto(list, read, show);
   return h("section", { class: "exports", "aria-labelledby": heading.id }, heading, h("p", {}, t("exports.intro")),
     h("div", {}, button), alert, list);
 }
