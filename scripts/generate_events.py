@@ -1,5 +1,6 @@
-"""Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery, records and
-decisions exports queues' SQS events) and events/schedule_*.json (the reconciler's scheduled event) for `sam local invoke <Function> -e FILE`.
+"""Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery, records,
+decisions exports and policy simulations queues' SQS events) and events/schedule_*.json (the reconciler's
+scheduled event) for `sam local invoke <Function> -e FILE`.
 
 The tests feed the same files to the handlers (tests/integration/test_events.py). Regenerate after
 changing a route or a message: `python scripts/generate_events.py`."""
@@ -98,6 +99,11 @@ def _export_job(export_id: str) -> dict[str, Any]:
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:DecisionsExportQueue")
 
 
+def _simulation_job(simulation_id: str) -> dict[str, Any]:
+    message = _sqs_message("7e6d5c4b-3a29-4f18-8e07-d6c5b4a39281", json.dumps({"simulationId": simulation_id}))
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:PolicySimulationQueue")
+
+
 def other_events() -> dict[str, dict[str, Any]]:
     placed = {
         "orderId": "ord-2002", "username": "alice", "orderedAt": "2026-11-20T10:00:00+08:00", "amount": "59.99",
@@ -109,6 +115,8 @@ def other_events() -> dict[str, dict[str, Any]]:
         "queue_delivery_acknowledgement": _delivery(Effect.ACKNOWLEDGEMENT),
         # The job of an export whose item has expired (7 days): nothing is left to do.
         "queue_export_expired": _export_job("20261119T021500000000-0123456789ab"),
+        # The job of a simulation that is not stored: nothing to run.
+        "queue_simulation_unknown": _simulation_job("20261119T021500000000-0123456789ab"),
         "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
     }
 

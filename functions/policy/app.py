@@ -1,4 +1,5 @@
-"""The policy owners' routes: the versions, drafts, what-if simulation, publication and the audit trail."""
+"""The policy owners' routes: the versions, drafts, what-if simulation (at once, or as a job), publication and the
+audit trail."""
 
 from typing import Annotated, Any
 
@@ -7,8 +8,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from refund_core.app import policies
+from refund_core.app import policies, policy_simulations
+from refund_core.app.inputs import SimulationId
 from refund_core.app.policies import AuditTrail, PolicyDraft, PolicyVersions, Publication, Simulation, SimulationPeriod
+from refund_core.app.policy_simulations import SimulationJob, SimulationJobs
 from refund_core.http.body import json_body_only, media_type_lower_cased
 from refund_core.http.resolver import BODY_ERRORS, current_caller, new_api, only_parameters, resource, route_responses
 from refund_core.observability import observed
@@ -61,6 +64,41 @@ def save_draft(version: Version, body: Annotated[Policy, Body()]) -> Response[Po
 )
 def simulate(version: Version, body: Annotated[SimulationPeriod, Body()]) -> Response[Simulation]:
     return resource(policies.simulate(current_caller(app), version, body))
+
+
+@app.post(
+    "/policy/drafts/<version>/simulations",
+    summary="Simulate the draft as a job, for a long period: its progress and result are read below",
+    middlewares=[json_body_only],
+    responses=route_responses(
+        202,
+        SimulationJob,
+        "The simulation, its job queued",
+        {**NOT_AN_OWNER, 404: "No such draft", 409: "That version is published already", **BODY_ERRORS},
+    ),
+)
+def start_simulation(version: Version, body: Annotated[SimulationPeriod, Body()]) -> Response[SimulationJob]:
+    return resource(policy_simulations.start_simulation(current_caller(app), version, body), status_code=202)
+
+
+@app.get(
+    "/policy/simulations",
+    summary="The simulations run as jobs in the last 7 days, newest first",
+    responses=route_responses(200, SimulationJobs, "The simulations, without their results", NOT_AN_OWNER),
+)
+def simulations() -> Response[SimulationJobs]:
+    only_parameters(app, ())
+    return resource(policy_simulations.recent_simulations(current_caller(app)))
+
+
+@app.get(
+    "/policy/simulations/<simulationId>",
+    summary="How far a simulation's job has come; once done, its result",
+    responses=route_responses(200, SimulationJob, "The simulation", {**NOT_AN_OWNER, 404: "No such simulation"}),
+)
+def simulation(simulationId: SimulationId) -> Response[SimulationJob]:
+    only_parameters(app, ())
+    return resource(policy_simulations.simulation_status(current_caller(app), simulationId))
 
 
 @app.post(

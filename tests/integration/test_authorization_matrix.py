@@ -40,7 +40,10 @@ AUDIT = "GET /policy/audit"
 DRAFT = "PUT /policy/drafts/{version}"
 SIMULATE = "POST /policy/drafts/{version}/simulate"
 PUBLISH = "POST /policy/drafts/{version}/publish"
-POLICY_ROUTES = (VERSIONS, AUDIT, DRAFT, SIMULATE, PUBLISH)
+START_SIMULATION = "POST /policy/drafts/{version}/simulations"
+SIMULATIONS = "GET /policy/simulations"
+SIMULATION = "GET /policy/simulations/{simulationId}"
+POLICY_ROUTES = (VERSIONS, AUDIT, DRAFT, SIMULATE, PUBLISH, START_SIMULATION, SIMULATIONS, SIMULATION)
 PAYOUTS = "GET /payouts"
 PAYOUT_ACTION = "POST /payouts/{id}"
 PAYOUTS_CSV = "GET /reports/payouts.csv"
@@ -92,6 +95,9 @@ MATRIX: dict[str, dict[str, int]] = {
     # No export of that id: the supervisor's read finds nothing.
     EXPORT:   {"no token": 401, "stranger": 403, "owner": 403, "reviewer": 403, "supervisor": 404},
     **{route: POLICY_OWNER_ONLY for route in POLICY_ROUTES},
+    START_SIMULATION: POLICY_OWNER_ONLY | {"policy owner": 202},
+    # No simulation of that id: the policy owner's read finds nothing.
+    SIMULATION: POLICY_OWNER_ONLY | {"policy owner": 404},
     PAYOUTS:       FINANCE_OR_SUPERVISOR,
     PAYOUTS_CSV:   FINANCE_OR_SUPERVISOR,
     # Finance only; the owner's pending request has no payout yet (404 to finance, nothing said to others).
@@ -140,13 +146,17 @@ def draft_document() -> dict[str, Any]:
 
 def policy_event(route: str, claims: dict[str, str] | None) -> dict[str, Any]:
     method, resource = route.split()
-    path = resource.replace("{version}", DRAFT_NAME)
+    simulation_id = "20260101T000000000000-0123456789ab"
+    path = resource.replace("{version}", DRAFT_NAME).replace("{simulationId}", simulation_id)
     bodies = {
         DRAFT: draft_document(),
         SIMULATE: {"from": "2026-11-01", "to": "2026-11-30"},
+        START_SIMULATION: {"from": "2026-11-01", "to": "2026-11-30"},
         PUBLISH: {"effectiveFrom": "2030-01-01T00:00:00Z"},
     }
     parameters = {"version": DRAFT_NAME} if "{version}" in resource else None
+    if "{simulationId}" in resource:
+        parameters = {"simulationId": simulation_id}
     return api_event(method, resource, path, path_parameters=parameters, body=bodies.get(route), claims=claims)
 
 

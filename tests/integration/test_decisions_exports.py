@@ -17,8 +17,9 @@ from api_support import Response, call, file_claim, seed_claim
 
 from refund_core.adapters import decisions_exports, report_files
 from refund_core.app import review
-from refund_core.app.decisions_exports import JOB_TRIES, STALLED_AFTER, run_export
+from refund_core.app.decisions_exports import run_export
 from refund_core.app.inputs import RefuseCommand
+from refund_core.app.jobs import JOB_TRIES, STALLED_AFTER
 from refund_core.http.identity import Caller
 from refund_core.observability import FunctionFailed
 from refund_core.settings import settings

@@ -61,7 +61,12 @@ def test_queue_event_gives_its_documented_answer(stack: LocalAws, name: str) -> 
         created = call(load_event("api_submit"))
         assert created.status == 201
         event = with_request_id(event, created.json["requestId"])
-    functions = {"OutboxFunction": "outbox", "RecordsFunction": "records", "ExportsFunction": "exports"}
+    functions = {
+        "OutboxFunction": "outbox",
+        "RecordsFunction": "records",
+        "ExportsFunction": "exports",
+        "SimulationsFunction": "simulations",
+    }
     code_uri = f"functions/{functions[want['function']]}/"
     assert invoke(code_uri, event) == {"batchItemFailures": want["batchItemFailures"]}
     if want["function"] == "OutboxFunction":

@@ -1,6 +1,7 @@
 """template.yaml against the contracts: API.md's routes, the environment of docs/design.md, and our deployment
 rules."""
 
+import importlib
 import json
 import re
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ DOCUMENTED_ROUTES = {
     ("PUT", "/policy/drafts/{version}"),
     ("POST", "/policy/drafts/{version}/simulate"),
     ("POST", "/policy/drafts/{version}/publish"),
+    ("POST", "/policy/drafts/{version}/simulations"),
+    ("GET", "/policy/simulations"),
+    ("GET", "/policy/simulations/{simulationId}"),
     ("GET", "/policy/audit"),
     ("GET", "/payouts"),
     ("POST", "/payouts/{requestId}"),
@@ -76,6 +80,7 @@ DESIGN_ENVIRONMENT = {
     "EVIDENCE_BUCKET_NAME",
     "REPORTS_BUCKET_NAME",
     "DECISIONS_EXPORT_QUEUE_URL",
+    "POLICY_SIMULATION_QUEUE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -393,13 +398,21 @@ def test_the_records_tables_are_backed_up_daily_for_35_days_and_monthly_for_seve
     assert {entry["Fn::GetAtt"][0] for entry in selected} == {"RequestsTable", "CustomerRecordsTable", "PolicyTable"}
 
 
-def test_an_export_job_knows_its_last_try_and_is_never_given_to_two_functions_while_it_runs(
-    template: dict[str, Any],
+@pytest.mark.parametrize(
+    ("queue_name", "function_name", "time_kept"),
+    [
+        ("DecisionsExportQueue", "ExportsFunction", "refund_core.app.decisions_exports.TIME_FOR_A_PART_SECONDS"),
+        ("PolicySimulationQueue", "SimulationsFunction", "refund_core.app.policy_simulations.TIME_FOR_A_DAY_SECONDS"),
+    ],
+)
+def test_a_long_job_knows_its_last_try_and_is_never_given_to_two_functions_while_it_runs(
+    template: dict[str, Any], queue_name: str, function_name: str, time_kept: str
 ) -> None:
-    from refund_core.app.decisions_exports import JOB_TRIES, TIME_FOR_A_PART_SECONDS  # noqa: PLC0415
+    from refund_core.app.jobs import JOB_TRIES  # noqa: PLC0415
 
-    queue = template["Resources"]["DecisionsExportQueue"]["Properties"]
-    function = template["Resources"]["ExportsFunction"]["Properties"]
+    module, name = time_kept.rsplit(".", 1)
+    queue = template["Resources"][queue_name]["Properties"]
+    function = template["Resources"][function_name]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == JOB_TRIES
-    assert queue["VisibilityTimeout"] > function["Timeout"] > TIME_FOR_A_PART_SECONDS
+    assert queue["VisibilityTimeout"] > function["Timeout"] > getattr(importlib.import_module(module), name)
     assert function["Events"]["Jobs"]["Properties"]["BatchSize"] == 1

@@ -72,18 +72,18 @@ def test_the_facts_rebuilt_from_the_record_are_the_facts_assessed(claim: Any) ->
     ],
 )
 def test_a_fortnight_window_at_its_boundaries(claim: Any, age_days: int, was: Outcome, would: Outcome) -> None:
-    tally = Tally(FORTNIGHT)
-    tally.add(*recorded(claim, **ordered_days_before(age_days)))
+    tally = Tally()
+    tally.add(*recorded(claim, **ordered_days_before(age_days)), FORTNIGHT)
     assert (tally.by_outcome().was[was], tally.by_outcome().would[would]) == (1, 1)
     # Day 31: partial under both, and the elapsed-time charge counts every day since the order under both.
     assert tally.changed_count == int(was is not would)
 
 
 def test_the_money_difference_is_summed_by_currency(claim: Any) -> None:
-    tally = Tally(FORTNIGHT)
-    tally.add(*recorded(claim, "rr_1", amount="100.00", currency="USD", **ordered_days_before(20)))
-    tally.add(*recorded(claim, "rr_2", amount="800.00", currency="HKD", **ordered_days_before(5)))
-    tally.add(*recorded(claim, "rr_3", amount="50.00", currency="USD", **ordered_days_before(3)))
+    tally = Tally()
+    tally.add(*recorded(claim, "rr_1", amount="100.00", currency="USD", **ordered_days_before(20)), FORTNIGHT)
+    tally.add(*recorded(claim, "rr_2", amount="800.00", currency="HKD", **ordered_days_before(5)), FORTNIGHT)
+    tally.add(*recorded(claim, "rr_3", amount="50.00", currency="USD", **ordered_days_before(3)), FORTNIGHT)
     refunded = tally.refunded()
     # 100 − 100 × 20 / 365 = 94.52 (rounded down); the others stay full.
     assert refunded.was == (Money.of("800.00", "HKD"), Money.of("150.00", "USD"))
@@ -92,25 +92,25 @@ def test_the_money_difference_is_summed_by_currency(claim: Any) -> None:
 
 
 def test_refusals_and_reviews_refund_nothing(claim: Any) -> None:
-    tally = Tally(FORTNIGHT)
-    tally.add(*recorded(claim, "rr_1", channel="apple_itunes"))
-    tally.add(*recorded(claim, "rr_2", traffic=None, usage=None))
+    tally = Tally()
+    tally.add(*recorded(claim, "rr_1", channel="apple_itunes"), FORTNIGHT)
+    tally.add(*recorded(claim, "rr_2", traffic=None, usage=None), FORTNIGHT)
     assert tally.refunded().was == tally.refunded().would == ()
     assert tally.by_outcome().was[Outcome.REFUSED] == 1
 
 
 def test_a_request_recorded_without_its_facts_is_counted_not_replayed(claim: Any) -> None:
     request, _ = recorded(claim)
-    tally = Tally(FORTNIGHT)
-    tally.add(request, None)
+    tally = Tally()
+    tally.add(request, None, FORTNIGHT)
     assert (tally.requests, tally.not_replayed, sum(tally.by_outcome().was.values())) == (1, 1, 0)
 
 
 def test_every_change_is_counted_and_the_first_thousand_listed(claim: Any) -> None:
     request, facts = recorded(claim, **ordered_days_before(20))
-    tally = Tally(FORTNIGHT)
+    tally = Tally()
     for index in range(MAX_CHANGES_LISTED + 5):
-        tally.add(request.model_copy(update={"request_id": f"rr_{index}"}), facts)
+        tally.add(request.model_copy(update={"request_id": f"rr_{index}"}), facts, FORTNIGHT)
     assert tally.changed_count == MAX_CHANGES_LISTED + 5
     assert len(tally.changed) == MAX_CHANGES_LISTED
     assert tally.changed[0].request_id == "rr_0"
@@ -119,8 +119,8 @@ def test_every_change_is_counted_and_the_first_thousand_listed(claim: Any) -> No
 @settings(max_examples=150, deadline=None)
 @given(changes=claim_changes(refusals=True))
 def test_the_policy_a_request_was_assessed_under_changes_nothing(claim: Any, changes: dict[str, Any]) -> None:
-    tally = Tally(shipped_policy())
-    tally.add(*recorded(claim, **changes))
+    tally = Tally()
+    tally.add(*recorded(claim, **changes), shipped_policy())
     assert tally.changed_count == 0
     assert tally.by_outcome().was == tally.by_outcome().would
     assert tally.refunded().was == tally.refunded().would
@@ -129,8 +129,8 @@ def test_the_policy_a_request_was_assessed_under_changes_nothing(claim: Any, cha
 @settings(max_examples=150, deadline=None)
 @given(changes=claim_changes(refusals=True), shorter=st.integers(0, 29))
 def test_a_shorter_window_never_refunds_more(claim: Any, changes: dict[str, Any], shorter: int) -> None:
-    tally = Tally(shipped_policy().model_copy(update={"claim_window_days": shorter}))
-    tally.add(*recorded(claim, **changes))
+    tally = Tally()
+    tally.add(*recorded(claim, **changes), shipped_policy().model_copy(update={"claim_window_days": shorter}))
     refunded = tally.refunded()
     was, would = refunded.was, refunded.would
     assert all(after.amount <= before.amount for before, after in zip(was, would, strict=True))
@@ -194,9 +194,9 @@ def test_claim_facts_need_an_order(claim: Any) -> None:
 
 def test_a_request_withdrawn_before_its_decision_is_counted_but_not_weighed(claim: Any) -> None:
     """A cancelled claim asked for nothing in the end: its outcome and money are in neither column."""
-    tally = Tally(FORTNIGHT)
+    tally = Tally()
     request, facts = recorded(claim, **ordered_days_before(20))
-    tally.add(request.model_copy(update={"status": RequestStatus.CANCELLED}), facts)
-    tally.add(*recorded(claim, "rr_2", **ordered_days_before(20)))
+    tally.add(request.model_copy(update={"status": RequestStatus.CANCELLED}), facts, FORTNIGHT)
+    tally.add(*recorded(claim, "rr_2", **ordered_days_before(20)), FORTNIGHT)
     assert (tally.requests, tally.cancelled, tally.changed_count) == (2, 1, 1)
     assert sum(tally.by_outcome().was.values()) == sum(tally.by_outcome().would.values()) == 1

@@ -54,6 +54,8 @@ class Settings(BaseModel):
     reports_bucket_name: str | None = None
     decisions_export_queue_url: str | None = None
     decisions_export_part_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # The queue of the policy owners' simulations run as jobs.
+    policy_simulation_queue_url: str | None = None
     # Local runner and tests only: N seconds instead of the policy's working days.
     review_window_seconds: int | None = Field(default=None, gt=0)
 

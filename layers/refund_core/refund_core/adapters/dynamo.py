@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
+# The codes of a call DynamoDB refused for throughput: the caller is told to try again (503).
+THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
@@ -46,7 +47,7 @@ def call(operation: str, **arguments: Any) -> Any:
     try:
         return getattr(clients.dynamodb(), operation)(**arguments)
     except ClientError as error:
-        if error.response["Error"]["Code"] in _THROTTLED:
+        if error.response["Error"]["Code"] in THROTTLED:
             raise busy(error) from error
         raise
 

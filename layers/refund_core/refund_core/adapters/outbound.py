@@ -1,5 +1,6 @@
 """The service's outbound calls: an email through SES (as the MIME message SES sends), an event onto the
-EventBridge bus, a delivery onto the queue of what is owed, a decisions export onto its job's queue."""
+EventBridge bus, a delivery onto the queue of what is owed, a decisions export or a policy simulation onto its
+job's queue."""
 
 from __future__ import annotations
 
@@ -98,19 +99,28 @@ def enqueue_deliveries(deliveries: list[dict[str, Any]]) -> None:
             raise DeliveryNotQueued(f"{len(failed)} deliveries refused: {failed[0].get('Code')}")
 
 
-class ExportNotQueued(RuntimeError):
-    """SQS did not take an export's job."""
+class JobNotQueued(RuntimeError):
+    """SQS did not take a long job (an export, a simulation)."""
+
+
+def _enqueue_job(queue_url: str | None, setting: str, body: dict[str, str]) -> None:
+    if not queue_url:
+        raise RuntimeError(f"{setting} is not set")
+    try:
+        clients.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+    except (ClientError, BotoCoreError) as error:
+        raise JobNotQueued(f"{body}: {error}") from error
 
 
 def enqueue_decisions_export(export_id: str) -> None:
     """The export's job (its next stretch, after the first) onto its queue."""
-    queue_url = settings().decisions_export_queue_url
-    if not queue_url:
-        raise RuntimeError("DECISIONS_EXPORT_QUEUE_URL is not set")
-    try:
-        clients.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"exportId": export_id}))
-    except (ClientError, BotoCoreError) as error:
-        raise ExportNotQueued(f"export {export_id}: {error}") from error
+    _enqueue_job(settings().decisions_export_queue_url, "DECISIONS_EXPORT_QUEUE_URL", {"exportId": export_id})
+
+
+def enqueue_policy_simulation(simulation_id: str) -> None:
+    """The simulation's job (its next stretch, after the first) onto its queue."""
+    queue_url = settings().policy_simulation_queue_url
+    _enqueue_job(queue_url, "POLICY_SIMULATION_QUEUE_URL", {"simulationId": simulation_id})
 
 
 def delay_delivery(receipt_handle: str, seconds: int) -> None:

@@ -1,5 +1,5 @@
-"""The policy table: the versions the policy owners published, their drafts, the simulations they ran and the
-audit trail of every policy action. The one module that knows its keys and conditions.
+"""The policy table: the versions the policy owners published, their drafts, the simulations they ran (at once,
+or as jobs) and the audit trail of every policy action. The one module that knows its keys and conditions.
 
 Every item is `pk` (what kind) / `sk` (which) / `value` (the record as JSON), the layout of Powertools'
 DynamoDB parameters provider: the functions read the published versions through it, cached for
@@ -11,19 +11,22 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider, GetParameterError
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from refund_core.adapters import clients
-from refund_core.adapters.dynamo import Page, call, decode_token, encode_token, query_all
+from refund_core.adapters.dynamo import THROTTLED, Page, call, decode_token, encode_token, query_all, written
 from refund_core.adapters.dynamo import busy as _busy
+from refund_core.adapters.records import JobStatus
 from refund_core.errors import Conflict
 from refund_core.policy.document import Policy, PublishedPolicy
 from refund_core.policy.models import CamelModel, UtcDatetime, utc_iso
+from refund_core.policy.simulation import Tally
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
 PUBLISHED = "POLICY#PUBLISHED"
 DRAFTS = "POLICY#DRAFT"
 SIMULATIONS = "POLICY#SIMULATION"
+SIMULATION_JOBS = "POLICY#SIMULATION-JOB"
 AUDIT = "POLICY#AUDIT"
-_THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
 PolicyAction = Literal["first version recorded", "draft saved", "simulated", "published"]
 
@@ -55,6 +58,28 @@ class AuditRecord(CamelModel):
     action: PolicyAction
     version: str
     detail: str | None = None
+
+
+class SimulationJobRecord(CamelModel):
+    """A simulation run as a job (app/policy_simulations.py), as the job moves it on: the draft as it was saved
+    when the job was asked for, and what it has counted of the days before `next_day`."""
+
+    simulation_id: str
+    version: str
+    document: Policy
+    first_day: date
+    last_day: date
+    requested_by: str
+    requested_at: UtcDatetime
+    status: JobStatus = JobStatus.RUNNING
+    # Every change is made on the condition that the revision is the one read (`job_moved_on`).
+    revision: int = 0
+    updated_at: UtcDatetime
+    next_day: date
+    days_read: int = 0
+    tally: Tally = Field(default_factory=Tally)
+    finished_at: UtcDatetime | None = None
+    failure: str | None = None
 
 
 _VERSIONS = TypeAdapter(dict[str, PublishedPolicy])
@@ -86,7 +111,7 @@ def published_versions(fresh: bool = False) -> list[PublishedPolicy]:
         )
     except GetParameterError as error:
         cause = error.__context__
-        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in _THROTTLED:
+        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in THROTTLED:
             raise _busy(cause) from cause
         raise
     return list(_validated(tuple(sorted(raw.items()))).values())
@@ -128,7 +153,7 @@ def _transact(writes: list[TransactWriteItemTypeDef]) -> list[str]:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         codes = [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
-        if any(code in _THROTTLED or code == "ThrottlingError" for code in codes):
+        if any(code in THROTTLED or code == "ThrottlingError" for code in codes):
             raise _busy(error) from error
         if not codes or set(codes) - {"None", "ConditionalCheckFailed"}:
             raise Conflict("another policy action came at the same moment; try again", code="try_again") from error
@@ -232,3 +257,56 @@ def audit_trail(limit: int, next_token: str | None) -> Page[AuditRecord]:
     items = tuple(AuditRecord.model_validate_json(item["value"]["S"]) for item in response.get("Items", []))
     last = response.get("LastEvaluatedKey")
     return Page(items=items, next_token=encode_token(last) if last else None)
+
+
+def _job_put(job: SimulationJobRecord, read: SimulationJobRecord | None) -> TransactWriteItemTypeDef:
+    """The job's item, first written or one revision on from `read` (on the condition it is still as read)."""
+    put: dict[str, Any] = {"TableName": settings().policy_table_name, "ConditionExpression": "attribute_not_exists(pk)"}
+    if read is not None:
+        job = job.model_copy(update={"revision": read.revision + 1})
+        put["ConditionExpression"] = "#revision = :read"
+        put["ExpressionAttributeNames"] = {"#revision": "revision"}
+        put["ExpressionAttributeValues"] = {":read": {"N": str(read.revision)}}
+    value = {"value": {"S": job.model_dump_json(by_alias=True)}, "revision": {"N": str(job.revision)}}
+    put["Item"] = _key(SIMULATION_JOBS, job.simulation_id) | value
+    return {"Put": put}  # type: ignore[typeddict-item]
+
+
+def create_simulation_job(job: SimulationJobRecord) -> None:
+    call("put_item", **_job_put(job, None)["Put"])
+
+
+def job_moved_on(read: SimulationJobRecord, new: SimulationJobRecord, entry: AuditRecord | None = None) -> bool:
+    """`new` (one revision on) in place of `read`, with `entry` in the audit trail in the same transaction;
+    False when the job has moved on since `read` was read (another delivery of it)."""
+    if entry is None:
+        return written("put_item", **_job_put(new, read)["Put"])
+    codes = _transact([_job_put(new, read), _audit(entry)])
+    if codes and codes[0] == "ConditionalCheckFailed":
+        return False
+    if codes:
+        raise Conflict("another policy action came at the same moment; try again", code="try_again")
+    return True
+
+
+def simulation_job(simulation_id: str) -> SimulationJobRecord | None:
+    key = _key(SIMULATION_JOBS, simulation_id)
+    item = call("get_item", TableName=settings().policy_table_name, Key=key, ConsistentRead=True).get("Item")
+    return SimulationJobRecord.model_validate_json(item["value"]["S"]) if item else None
+
+
+def recent_simulation_jobs(since: datetime) -> list[SimulationJobRecord]:
+    """The jobs asked for since `since`, newest first (their ids begin with the moment they were asked)."""
+    found = query_all(
+        {
+            "TableName": settings().policy_table_name,
+            "KeyConditionExpression": "pk = :jobs AND sk >= :since",
+            "ExpressionAttributeValues": {
+                ":jobs": {"S": SIMULATION_JOBS},
+                ":since": {"S": since.strftime("%Y%m%dT%H%M%S")},
+            },
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+    )
+    return [SimulationJobRecord.model_validate_json(item["value"]) for item in found]

@@ -88,7 +88,9 @@ class ReceivedDay(CamelModel):
     refunded: dict[str, Decimal] = Field(default_factory=dict)
 
 
-class ExportStatus(StrEnum):
+class JobStatus(StrEnum):
+    """Where a long job (a decisions export, a policy simulation) is."""
+
     RUNNING = "RUNNING"
     DONE = "DONE"
     FAILED = "FAILED"
@@ -108,7 +110,7 @@ class DecisionsExportRecord(CamelModel):
     last_day: date
     requested_by: str
     requested_at: UtcDatetime
-    status: ExportStatus = ExportStatus.RUNNING
+    status: JobStatus = JobStatus.RUNNING
     # Every change is made on the condition that the version is the one read (adapters/decisions_exports.py).
     version: int = 0
     updated_at: UtcDatetime

@@ -14,18 +14,26 @@ a job that fails marks its export failed."""
 from __future__ import annotations
 
 import io
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from refund_core.adapters import decisions_exports, outbound, report_files
-from refund_core.adapters.records import DecisionsExportRecord, ExportPart, ExportStatus, ReportedRequest
+from refund_core.adapters.records import DecisionsExportRecord, ExportPart, JobStatus, ReportedRequest
 from refund_core.app import policies, reports
 from refund_core.app.inputs import Period, check_period
+from refund_core.app.jobs import (
+    LISTED_FOR,
+    PROGRESS_EVERY,
+    STALLED_AFTER,
+    by_received_day,
+    failed_on_last_try,
+    new_job_id,
+)
 from refund_core.app.service import moment_now
 from refund_core.errors import NotASupervisor, NotFound, ServiceBusy
 from refund_core.http.identity import Caller
@@ -38,14 +46,6 @@ if TYPE_CHECKING:
 
 # A job's invocation stops after a part once it has less than this left (Lambda's timeout is 900 s).
 TIME_FOR_A_PART_SECONDS = 120.0
-# How often the progress shown is brought up to date between parts.
-PROGRESS_EVERY = timedelta(seconds=2)
-# Past this without news, a job was never run: its queue keeps a message a day (a job that fails says so itself).
-STALLED_AFTER = timedelta(days=1)
-# DecisionsExportQueue's maxReceiveCount (template.yaml): the last try of a job that fails marks its export failed.
-JOB_TRIES = 3
-# The exports a supervisor's page lists.
-LISTED_FOR = timedelta(days=7)
 
 
 class DecisionsExport(CamelModel):
@@ -54,7 +54,7 @@ class DecisionsExport(CamelModel):
     export_id: str
     start: date = Field(alias="from")
     end: date = Field(alias="to")
-    status: ExportStatus
+    status: JobStatus
     requested_by: str
     requested_at: UtcDatetime
     days: int = Field(description="The days of the period")
@@ -89,17 +89,17 @@ def _file_key(export: DecisionsExportRecord) -> str:
 
 
 def _stalled(export: DecisionsExportRecord, now: datetime) -> bool:
-    return export.status is ExportStatus.RUNNING and now - export.updated_at > STALLED_AFTER
+    return export.status is JobStatus.RUNNING and now - export.updated_at > STALLED_AFTER
 
 
 def _shown(export: DecisionsExportRecord, now: datetime) -> DecisionsExport:
     stalled = _stalled(export, now)
-    done = export.status is ExportStatus.DONE
+    done = export.status is JobStatus.DONE
     return DecisionsExport(
         export_id=export.export_id,
         start=export.first_day,
         end=export.last_day,
-        status=ExportStatus.FAILED if stalled else export.status,
+        status=JobStatus.FAILED if stalled else export.status,
         requested_by=export.requested_by,
         requested_at=export.requested_at,
         days=(export.last_day - export.first_day).days + 1,
@@ -119,8 +119,7 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
     now = now or moment_now()
     check_period(period.start, period.end, "decisions export")
     export = DecisionsExportRecord(
-        # In the order they are asked for, and not to be guessed.
-        export_id=f"{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(6)}",
+        export_id=new_job_id(now),
         first_day=period.start,
         last_day=period.end,
         requested_by=caller.username,
@@ -131,9 +130,9 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
     decisions_exports.create(export)
     try:
         outbound.enqueue_decisions_export(export.export_id)
-    except outbound.ExportNotQueued as not_queued:
+    except outbound.JobNotQueued as not_queued:
         # Said at once, and listed as failed: nothing will run it.
-        _moved_on(export, status=ExportStatus.FAILED, failure="not started", finished_at=now)
+        _moved_on(export, status=JobStatus.FAILED, failure="not started", finished_at=now)
         raise ServiceBusy("the export could not be started; try again in a few seconds") from not_queued
     count("DecisionsExportsAsked")
     return _shown(export, now)
@@ -164,7 +163,7 @@ def _moved_on(export: DecisionsExportRecord, **changes: object) -> DecisionsExpo
 
 def _failed(export: DecisionsExportRecord, failure: str, now: datetime) -> None:
     """The export failed, and its upload dropped, unless another delivery moved it on (its upload is its own)."""
-    failed = _moved_on(export, status=ExportStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
+    failed = _moved_on(export, status=JobStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
     if failed is not None and export.upload_id:
         report_files.abandoned(_file_key(export), export.upload_id)
 
@@ -232,7 +231,7 @@ def _completed(export: DecisionsExportRecord, now: datetime) -> None:
     if not report_files.completed(key, export.upload_id or "", pairs) and report_files.size(key) is None:
         _failed(export, "upload expired", now)
         return
-    _moved_on(export, status=ExportStatus.DONE, finished_at=now, updated_at=now)
+    _moved_on(export, status=JobStatus.DONE, finished_at=now, updated_at=now)
 
 
 def _part_bytes() -> int:
@@ -240,20 +239,8 @@ def _part_bytes() -> int:
 
 
 def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
-    """Each day from `first` to `last` that received requests, with them, read a page at a time (oldest first,
-    so that a day's requests come together)."""
-    day = first
-    received: list[ReportedRequest] = []
-    for page in policies.received_on_days_in_pages(first, last):
-        for request in page:
-            on = request.received_at.astimezone(zone).date()
-            if received and on != day:
-                yield day, received
-                received = []
-            day = on
-            received.append(request)
-    if received:
-        yield day, received
+    """Each day from `first` to `last` that received requests, with them, read a page at a time."""
+    return by_received_day(chain.from_iterable(policies.received_on_days_in_pages(first, last)), zone)
 
 
 class ExportJob(CamelModel):
@@ -267,21 +254,21 @@ def handle_export_record(
 ) -> None:
     """One delivery of a job; on its last try, a job that fails marks its export failed before it fails."""
     job = ExportJob.model_validate_json(record.body)
-    try:
+
+    def mark_failed() -> None:
+        export = decisions_exports.export(job.export_id)
+        if export is not None and export.status is JobStatus.RUNNING:
+            _failed(export, "failed", clock())
+
+    with failed_on_last_try(record, mark_failed):
         run_export(job.export_id, seconds_left, clock)
-    except Exception:
-        if int(record.attributes.approximate_receive_count) >= JOB_TRIES:
-            export = decisions_exports.export(job.export_id)
-            if export is not None and export.status is ExportStatus.RUNNING:
-                _failed(export, "failed", clock())
-        raise
 
 
 def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
     """One invocation of an export's job: from where it was kept, day by day, until the file is complete or the
     invocation has less than TIME_FOR_A_PART_SECONDS left after a part (then the rest is queued)."""
     export = decisions_exports.export(export_id)
-    if export is None or export.status is not ExportStatus.RUNNING:
+    if export is None or export.status is not JobStatus.RUNNING:
         return  # done, failed, or expired with its file: nothing is left to do
     now = clock()
     if _stalled(export, now):

@@ -276,8 +276,11 @@ class AttachEvidence(_Command):
         return value
 
 
-# A decisions export: the moment it was asked for (to the microsecond, UTC), then 12 hex digits.
-ExportId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{12}$")]
+# A long job's id (app/jobs.py new_job_id), a decisions export's or a policy simulation's: the moment it was asked
+# for (to the microsecond, UTC), then 12 hex digits.
+_JOB_ID = Path(min_length=1, max_length=64, pattern=r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{12}$")
+ExportId = Annotated[str, _JOB_ID]
+SimulationId = Annotated[str, _JOB_ID]
 EvidenceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^ev_[0-9A-Z]+$")]
 
 

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from refund_core.adapters import policy_store, request_reads
 from refund_core.adapters.dynamo import Page
 from refund_core.adapters.policy_store import AuditRecord, DraftRecord, PolicyAction
-from refund_core.adapters.records import ReportedRequest
+from refund_core.adapters.records import ReportedRequest, RequestRecord
 from refund_core.app.inputs import Period, check_period
 from refund_core.errors import Conflict, InvalidInput, InvalidSettings, NotAPolicyOwner, NotFound
 from refund_core.http.identity import Caller
@@ -128,6 +128,24 @@ class Simulation(CamelModel):
         description="What the rules refund (full refunds and suggested partial ones), by currency"
     )
 
+    @classmethod
+    def of(cls, simulation_id: str, version: str, period: Period, *, by: str, at: datetime, tally: Tally) -> Simulation:
+        return cls(
+            simulation_id=simulation_id,
+            version=version,
+            start=period.start,
+            end=period.end,
+            simulated_by=by,
+            simulated_at=at,
+            requests=tally.requests,
+            not_replayed=tally.not_replayed,
+            cancelled=tally.cancelled,
+            changed_count=tally.changed_count,
+            changed=tuple(tally.changed),
+            by_outcome=tally.by_outcome(),
+            refunded=tally.refunded(),
+        )
+
 
 class Publication(CamelModel):
     effective_from: AwareDatetime = Field(
@@ -148,7 +166,7 @@ class AuditTrail(CamelModel):
     next_token: str | None
 
 
-def _policy_owner(caller: Caller) -> None:
+def policy_owner_only(caller: Caller) -> None:
     if not caller.is_policy_owner:
         raise NotAPolicyOwner("only the refund policy's owners may read or change the policy")
 
@@ -167,7 +185,7 @@ def _first_version_recorded(caller: Caller, at: datetime) -> None:
 
 def policy_versions(caller: Caller, now: datetime | None = None) -> PolicyVersions:
     """A read, and only a read: before the first draft or publication, the shipped document (not stored yet)."""
-    _policy_owner(caller)
+    policy_owner_only(caller)
     at = now or _now()
     published = sorted(versions(fresh=True), key=lambda version: (version.effective_from, version.published_at))
     current = document.in_force(published, at) or published[0]
@@ -183,7 +201,7 @@ def policy_versions(caller: Caller, now: datetime | None = None) -> PolicyVersio
 def save_draft(caller: Caller, version: str, sent: Policy, now: datetime | None = None) -> PolicyDraft:
     """Store a draft: a whole valid document (each invalid setting is the route's 400) of this policy,
     named by `version` in the path and in the document alike."""
-    _policy_owner(caller)
+    policy_owner_only(caller)
     at = now or _now()
     problems = []
     if sent.version != version:
@@ -200,7 +218,7 @@ def save_draft(caller: Caller, version: str, sent: Policy, now: datetime | None 
     return PolicyDraft.of(draft)
 
 
-def _draft(version: str) -> DraftRecord:
+def saved_draft(version: str) -> DraftRecord:
     draft = policy_store.get_draft(version)
     if draft is not None:
         return draft
@@ -225,37 +243,31 @@ def received_on_days(first: date, last: date) -> list[ReportedRequest]:
     return [request for page in received_on_days_in_pages(first, last) for request in page]
 
 
+def to_replay_on_days(first: date, last: date) -> Iterator[RequestRecord]:
+    """The requests received from the Hong Kong day `first` to `last`, both included, oldest first, each with the
+    facts it was assessed on."""
+    return request_reads.requests_to_replay(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+
+
+def simulated_detail(first: date, last: date, tally: Tally) -> str:
+    """A simulation's entry in the audit trail."""
+    return f"{first} to {last}: {tally.requests} requests, {tally.changed_count} would change"
+
+
 def simulate(caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None) -> Simulation:
     """Run the draft's rules again on every request received in the period, on the facts each was assessed
     on; nothing is written but the simulation's record (and its audit entry)."""
-    _policy_owner(caller)
+    policy_owner_only(caller)
     at = now or _now()
-    draft = _draft(version)
+    draft = saved_draft(version)
     check_period(period.start, period.end, "simulation")
-    tally = Tally(draft.document)
-    for request in request_reads.requests_to_replay(
-        hong_kong_day_start(period.start), hong_kong_day_start(period.end + timedelta(days=1))
-    ):
-        tally.add(request, request.facts)
-    simulation = Simulation(
-        simulation_id=f"{version}#{at.isoformat(timespec='milliseconds')}#{secrets.token_hex(4)}",
-        version=version,
-        start=period.start,
-        end=period.end,
-        simulated_by=caller.username,
-        simulated_at=at,
-        requests=tally.requests,
-        not_replayed=tally.not_replayed,
-        cancelled=tally.cancelled,
-        changed_count=tally.changed_count,
-        changed=tuple(tally.changed),
-        by_outcome=tally.by_outcome(),
-        refunded=tally.refunded(),
-    )
-    detail = f"{period.start} to {period.end}: {tally.requests} requests, {tally.changed_count} would change"
-    policy_store.record_simulation(
-        simulation.simulation_id, simulation, _entry(caller, at, "simulated", version, detail)
-    )
+    tally = Tally()
+    for request in to_replay_on_days(period.start, period.end):
+        tally.add(request, request.facts, draft.document)
+    simulation_id = f"{version}#{at.isoformat(timespec='milliseconds')}#{secrets.token_hex(4)}"
+    simulation = Simulation.of(simulation_id, version, period, by=caller.username, at=at, tally=tally)
+    detail = simulated_detail(period.start, period.end, tally)
+    policy_store.record_simulation(simulation_id, simulation, _entry(caller, at, "simulated", version, detail))
     count("PolicySimulations")
     return simulation
 
@@ -263,7 +275,7 @@ def simulate(caller: Caller, version: str, period: SimulationPeriod, now: dateti
 def publish(caller: Caller, version: str, publication: Publication, now: datetime | None = None) -> PublishedPolicy:
     """The draft becomes a published version, in force from `effectiveFrom` (now or later), and never changes
     again. It takes effect no sooner than every function's cache of the versions has been refreshed."""
-    _policy_owner(caller)
+    policy_owner_only(caller)
     at = now or _now()
     requested = publication.effective_from
     if requested < at - NOW_TOLERANCE:
@@ -272,7 +284,7 @@ def publish(caller: Caller, version: str, publication: Publication, now: datetim
         )
     if requested > at + FURTHEST_AHEAD:
         raise InvalidInput("effectiveFrom must be within 10 years from now", field="effectiveFrom")
-    draft = _draft(version)
+    draft = saved_draft(version)
     # Tried again: the code that will apply it may have changed since the draft was saved.
     if problems := trial.problems(draft.document, shipped_policy(), max(requested, at)):
         raise InvalidSettings(problems)
@@ -296,6 +308,6 @@ def publish(caller: Caller, version: str, publication: Publication, now: datetim
 
 
 def audit_trail(caller: Caller, limit: int = 50, next_token: str | None = None) -> AuditTrail:
-    _policy_owner(caller)
+    policy_owner_only(caller)
     page: Page[AuditRecord] = policy_store.audit_trail(limit, next_token)
     return AuditTrail(items=tuple(AuditEntry.of(stored) for stored in page.items), next_token=page.next_token)

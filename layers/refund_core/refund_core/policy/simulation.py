@@ -1,12 +1,13 @@
 """What a draft policy would have made of past requests: their rules run again under it, on the facts each
 was assessed on, tallied as API.md's `simulate` answers. Pure: the caller reads the requests, a page at a time,
-and hands each to `Tally.add`, which keeps counts and sums, never the requests."""
+and hands each to `Tally.add`, which keeps counts and sums, never the requests. A tally is a record too: a
+simulation's job keeps it between its invocations (app/policy_simulations.py)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from decimal import Decimal
+
+from pydantic import Field
 
 from refund_core.policy.document import Policy
 from refund_core.policy.models import (
@@ -69,22 +70,20 @@ class ChangedRequest(CamelModel):
     suggested_amount: WasWould[Money | None]
 
 
-@dataclass
-class Tally:
-    """The running result of a simulation; `add` each request once."""
+class Tally(CamelModel, frozen=False):
+    """The running result of a simulation; `add` each request once, under one draft."""
 
-    draft: Policy
     requests: int = 0
     not_replayed: int = 0
     cancelled: int = 0
     changed_count: int = 0
-    changed: list[ChangedRequest] = field(default_factory=list)
-    was: Counter[Outcome] = field(default_factory=Counter)
-    would: Counter[Outcome] = field(default_factory=Counter)
-    refunded_was: dict[str, Decimal] = field(default_factory=dict)
-    refunded_would: dict[str, Decimal] = field(default_factory=dict)
+    changed: list[ChangedRequest] = Field(default_factory=list)
+    was: dict[Outcome, int] = Field(default_factory=dict)
+    would: dict[Outcome, int] = Field(default_factory=dict)
+    refunded_was: dict[str, Decimal] = Field(default_factory=dict)
+    refunded_would: dict[str, Decimal] = Field(default_factory=dict)
 
-    def add(self, request: RefundRequest, facts: AssessedFacts | None) -> None:
+    def add(self, request: RefundRequest, facts: AssessedFacts | None, draft: Policy) -> None:
         self.requests += 1
         if request.status is RequestStatus.CANCELLED:  # withdrawn before a decision: no claim to weigh
             self.cancelled += 1
@@ -94,9 +93,9 @@ class Tally:
             self.not_replayed += 1
             return
         before = request.assessment
-        after = assess(replayed, self.draft, before.assessed_at)
-        self.was[before.outcome] += 1
-        self.would[after.outcome] += 1
+        after = assess(replayed, draft, before.assessed_at)
+        self.was[before.outcome] = self.was.get(before.outcome, 0) + 1
+        self.would[after.outcome] = self.would.get(after.outcome, 0) + 1
         _add_money(self.refunded_was, refund_suggested(before))
         _add_money(self.refunded_would, refund_suggested(after))
         if (before.outcome, before.suggested_amount) != (after.outcome, after.suggested_amount):
@@ -112,8 +111,8 @@ class Tally:
 
     def by_outcome(self) -> WasWould[dict[Outcome, int]]:
         return WasWould(
-            was={outcome: self.was[outcome] for outcome in Outcome},
-            would={outcome: self.would[outcome] for outcome in Outcome},
+            was={outcome: self.was.get(outcome, 0) for outcome in Outcome},
+            would={outcome: self.would.get(outcome, 0) for outcome in Outcome},
         )
 
     def refunded(self) -> WasWould[tuple[Money, ...]]:

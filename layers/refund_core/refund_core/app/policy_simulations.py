@@ -1,0 +1,222 @@
+"""The policy owners' simulations run as jobs (docs/design.md "Policy simulations as jobs"). `simulate` answers
+within the API's 29 s; a long period, or one of many requests, is asked for as a job instead, with the same
+answer once done. The job keeps the draft as it was saved when it was asked for, runs its rules on the requests
+received day by day, and keeps its tally after whole days: every PROGRESS_EVERY (the progress the page shows),
+and when its invocation has little time left, before it queues the rest. On the last day it records the result
+and the audit entry in one transaction. Every change is made on the condition that nobody moved the job on
+since it was read: a job delivered twice, or that times out, counts each request once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from refund_core.adapters import outbound, policy_store
+from refund_core.adapters.policy_store import AuditRecord, SimulationJobRecord
+from refund_core.adapters.records import JobStatus
+from refund_core.app import policies
+from refund_core.app.inputs import Period, check_period
+from refund_core.app.jobs import (
+    LISTED_FOR,
+    PROGRESS_EVERY,
+    STALLED_AFTER,
+    by_received_day,
+    failed_on_last_try,
+    new_job_id,
+)
+from refund_core.app.policies import Simulation, SimulationPeriod
+from refund_core.app.service import moment_now
+from refund_core.errors import NotFound, ServiceBusy
+from refund_core.http.identity import Caller
+from refund_core.observability import count
+from refund_core.policy.models import CamelModel, UtcDatetime
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+# A job's invocation stops after a day once it has less than this left (Lambda's timeout is 900 s): time to read
+# and judge a busy day's requests.
+TIME_FOR_A_DAY_SECONDS = 120.0
+
+
+class SimulationJob(CamelModel):
+    """A simulation run as a job, as the API shows it: its period, how far it has come, and once done its result
+    (`result` as `simulate` answers; only when the job is read by its id)."""
+
+    simulation_id: str
+    version: str
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    status: JobStatus
+    requested_by: str
+    requested_at: UtcDatetime
+    days: int = Field(description="The days of the period")
+    days_read: int = Field(description="The days the job has read")
+    requests_read: int = Field(description="The requests the job has run the draft's rules on so far")
+    finished_at: UtcDatetime | None = None
+    failure: str | None = None
+    result: Simulation | None = None
+
+
+class SimulationJobs(CamelModel):
+    """The simulations asked for as jobs in the last 7 days, newest first, without their results."""
+
+    items: tuple[SimulationJob, ...]
+
+
+def _stalled(job: SimulationJobRecord, now: datetime) -> bool:
+    return job.status is JobStatus.RUNNING and now - job.updated_at > STALLED_AFTER
+
+
+def _shown(job: SimulationJobRecord, now: datetime, with_result: bool = True) -> SimulationJob:
+    stalled = _stalled(job, now)
+    period = Period(start=job.first_day, end=job.last_day)
+    result = None
+    if with_result and job.status is JobStatus.DONE and job.finished_at is not None:
+        result = Simulation.of(
+            job.simulation_id, job.version, period, by=job.requested_by, at=job.finished_at, tally=job.tally
+        )
+    return SimulationJob(
+        simulation_id=job.simulation_id,
+        version=job.version,
+        start=job.first_day,
+        end=job.last_day,
+        status=JobStatus.FAILED if stalled else job.status,
+        requested_by=job.requested_by,
+        requested_at=job.requested_at,
+        days=(job.last_day - job.first_day).days + 1,
+        days_read=job.days_read,
+        requests_read=job.tally.requests,
+        finished_at=job.finished_at,
+        failure="stopped" if stalled else job.failure,
+        result=result,
+    )
+
+
+def _moved_on(
+    job: SimulationJobRecord, entry: AuditRecord | None = None, **changes: object
+) -> SimulationJobRecord | None:
+    """The job with `changes`, kept; None when another delivery of it moved it on first."""
+    new = job.model_copy(update=changes)
+    if not policy_store.job_moved_on(job, new, entry):
+        return None
+    return new.model_copy(update={"revision": job.revision + 1})
+
+
+def start_simulation(
+    caller: Caller, version: str, period: SimulationPeriod, now: datetime | None = None
+) -> SimulationJob:
+    """A new simulation of the draft `version` as saved now, on the requests received in the period, its job
+    queued."""
+    policies.policy_owner_only(caller)
+    now = now or moment_now()
+    draft = policies.saved_draft(version)
+    check_period(period.start, period.end, "simulation")
+    job = SimulationJobRecord(
+        simulation_id=new_job_id(now),
+        version=version,
+        document=draft.document,
+        first_day=period.start,
+        last_day=period.end,
+        requested_by=caller.username,
+        requested_at=now,
+        updated_at=now,
+        next_day=period.start,
+    )
+    policy_store.create_simulation_job(job)
+    try:
+        outbound.enqueue_policy_simulation(job.simulation_id)
+    except outbound.JobNotQueued as not_queued:
+        # Said at once, and listed as failed: nothing will run it.
+        _moved_on(job, status=JobStatus.FAILED, failure="not started", finished_at=now)
+        raise ServiceBusy("the simulation could not be started; try again in a few seconds") from not_queued
+    count("PolicySimulationJobsAsked")
+    return _shown(job, now)
+
+
+def simulation_status(caller: Caller, simulation_id: str, now: datetime | None = None) -> SimulationJob:
+    policies.policy_owner_only(caller)
+    job = policy_store.simulation_job(simulation_id)
+    if job is None:
+        raise NotFound(f"no simulation {simulation_id}", field="simulationId")
+    return _shown(job, now or moment_now())
+
+
+def recent_simulations(caller: Caller, now: datetime | None = None) -> SimulationJobs:
+    policies.policy_owner_only(caller)
+    now = now or moment_now()
+    jobs = policy_store.recent_simulation_jobs(now - LISTED_FOR)
+    return SimulationJobs(items=tuple(_shown(job, now, with_result=False) for job in jobs))
+
+
+def _failed(job: SimulationJobRecord, failure: str, now: datetime) -> None:
+    _moved_on(job, status=JobStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
+
+
+class SimulationJobMessage(CamelModel):
+    """A message of the simulations' queue."""
+
+    simulation_id: str = Field(min_length=1)
+
+
+def handle_simulation_record(
+    record: SQSRecord, seconds_left: Callable[[], float], clock: Callable[[], datetime] = moment_now
+) -> None:
+    """One delivery of a job; on its last try, a job that fails marks its simulation failed before it fails."""
+    message = SimulationJobMessage.model_validate_json(record.body)
+
+    def mark_failed() -> None:
+        job = policy_store.simulation_job(message.simulation_id)
+        if job is not None and job.status is JobStatus.RUNNING:
+            _failed(job, "failed", clock())
+
+    with failed_on_last_try(record, mark_failed):
+        run_simulation(message.simulation_id, seconds_left, clock)
+
+
+def run_simulation(simulation_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
+    """One invocation of a simulation's job: from the day it was kept at, until the period is read or the
+    invocation has less than TIME_FOR_A_DAY_SECONDS left after a day (then the rest is queued)."""
+    job = policy_store.simulation_job(simulation_id)
+    if job is None or job.status is not JobStatus.RUNNING:
+        return  # done or failed: nothing is left to do
+    now = clock()
+    if _stalled(job, now):
+        _failed(job, "stopped", now)
+        return
+    zone = ZoneInfo(policies.in_force(now).time_zone)
+    tally = job.tally.model_copy(deep=True)
+    kept_at = now
+    for day, received in by_received_day(policies.to_replay_on_days(job.next_day, job.last_day), zone):
+        for request in received:
+            tally.add(request, request.facts, job.document)
+        at, next_day = clock(), day + timedelta(days=1)
+        out_of_time = seconds_left() < TIME_FOR_A_DAY_SECONDS
+        if out_of_time or at - kept_at >= PROGRESS_EVERY:
+            days_read = (next_day - job.first_day).days
+            kept = _moved_on(job, tally=tally, next_day=next_day, days_read=days_read, updated_at=at)
+            if kept is None:
+                return
+            job, kept_at, tally = kept, at, kept.tally.model_copy(deep=True)
+            if out_of_time:
+                outbound.enqueue_policy_simulation(simulation_id)
+                return
+    at = clock()
+    detail = policies.simulated_detail(job.first_day, job.last_day, tally)
+    entry = AuditRecord(at=at, by=job.requested_by, action="simulated", version=job.version, detail=detail)
+    done = _moved_on(
+        job,
+        entry,
+        tally=tally,
+        next_day=job.last_day + timedelta(days=1),
+        days_read=(job.last_day - job.first_day).days + 1,
+        status=JobStatus.DONE,
+        finished_at=at,
+        updated_at=at,
+    )
+    if done is not None:
+        count("PolicySimulations")

@@ -1,0 +1,252 @@
+"""A policy simulation run as a job (docs/design.md "Policy simulations as jobs"): a policy owner asks, the job
+runs the draft as saved then on the requests received day by day, going on from the day it kept when it runs
+out of time or is delivered twice, and its answer, once done, is what `simulate` answers at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from api_support import Response, call
+from test_policy_routes import DAY, HONG_KONG, OLIVE, RITA, draft, on_draft, policy_items, put_draft, seeded_month
+
+from refund_core.adapters import policy_store
+from refund_core.app.jobs import JOB_TRIES, STALLED_AFTER
+from refund_core.app.policy_simulations import run_simulation
+from refund_core.observability import FunctionFailed
+from refund_core.settings import settings
+from refund_local.environment import REGION
+from refund_local.events import api_event, claims_for
+from refund_local.handlers import invoke
+from refund_local.queues import sqs_event
+from refund_local.stack import LocalAws
+
+SIMULATIONS = "/policy/simulations"
+FORTNIGHT = "2027-01-01.1"
+# What `simulate` answers that a job's answer must repeat (its id, moment and author are the job's own).
+SAME_ANSWER = ("from", "to", "version", "requests", "notReplayed", "cancelled", "changedCount", "changed",
+               "byOutcome", "refunded")  # fmt: skip
+
+
+def status(simulation_id: str, claims: dict[str, str] = OLIVE) -> Response:
+    resource, path = f"{SIMULATIONS}/{{simulationId}}", f"{SIMULATIONS}/{simulation_id}"
+    return call(api_event("GET", resource, path, path_parameters={"simulationId": simulation_id}, claims=claims))
+
+
+def listed(claims: dict[str, str] = OLIVE) -> Response:
+    return call(api_event("GET", SIMULATIONS, SIMULATIONS, claims=claims))
+
+
+def jobs_queue() -> tuple[str, str]:
+    """The simulations' queue: its URL and ARN."""
+    url = settings().policy_simulation_queue_url
+    assert url is not None
+    sqs = boto3.client("sqs", region_name=REGION)
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def queued() -> list[dict[str, Any]]:
+    answer = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=jobs_queue()[0], MaxNumberOfMessages=10)
+    return list(answer.get("Messages", []))
+
+
+def run_jobs(most: int = 40) -> int:
+    """The queue handed to the simulations function, a message a batch (as its event source does), until it is
+    empty or `most` invocations have run; how many that took. Each invocation has 30 s left: less than a job keeps
+    for a day, so each stops after the first day that received requests and queues the rest."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url, arn = jobs_queue()
+    runs = 0
+    while runs < most and (messages := queued()):
+        for message in messages:
+            assert invoke("functions/simulations/", sqs_event([message], arn)) == {"batchItemFailures": []}
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            runs += 1
+    return runs
+
+
+def month(now: datetime) -> dict[str, str]:
+    today = now.astimezone(HONG_KONG).date()
+    return {"from": str(today - 30 * DAY), "to": str(today)}
+
+
+def test_a_simulation_run_as_a_job_answers_what_simulate_answers(stack: LocalAws) -> None:
+    now = datetime.now(UTC)
+    seeded_month(now)
+    assert put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14)).status == 200
+    period = month(now)
+
+    asked = on_draft(FORTNIGHT, "simulations", period)
+    assert asked.status == 202, asked.json
+    job = asked.json
+    assert (job["status"], job["days"], job["daysRead"], job["requestsRead"], job["result"]) == ("RUNNING", 31, 0, 0,
+                                                                                                   None)  # fmt: skip
+    assert job["requestedBy"] == "olive" and job["version"] == FORTNIGHT
+
+    # Ten days received a request: each invocation stops after one of them and queues the rest; the last finds
+    # no more and records the result.
+    assert run_jobs() == 11
+    done = status(job["simulationId"]).json
+    assert (done["status"], done["daysRead"], done["requestsRead"]) == ("DONE", 31, 10)
+    at_once = on_draft(FORTNIGHT, "simulate", period).json
+    assert at_once["changedCount"] == 5
+    assert {name: done["result"][name] for name in SAME_ANSWER} == {name: at_once[name] for name in SAME_ANSWER}
+    assert done["result"]["simulationId"] == job["simulationId"]
+    assert done["result"]["simulatedBy"] == "olive"
+
+    # Its one audit entry, with the result's counts.
+    audit = call(api_event("GET", "/policy/audit", "/policy/audit", claims=OLIVE)).json["items"]
+    simulated = [entry["detail"] for entry in audit if entry["action"] == "simulated"]
+    assert simulated == [f"{period['from']} to {period['to']}: 10 requests, 5 would change"] * 2
+
+
+def test_a_job_delivered_twice_or_after_it_is_done_counts_each_request_once(stack: LocalAws) -> None:
+    now = datetime.now(UTC)
+    seeded_month(now)
+    put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
+    simulation_id = on_draft(FORTNIGHT, "simulations", month(now)).json["simulationId"]
+    (message,) = queued()
+    arn = jobs_queue()[1]
+    invoke("functions/simulations/", sqs_event([message], arn))  # one day, then the rest queued
+    invoke("functions/simulations/", sqs_event([message], arn))  # the same message again: on from the day kept
+    run_jobs()
+    invoke("functions/simulations/", sqs_event([message], arn))  # and once more after it is done
+
+    result = status(simulation_id).json["result"]
+    assert (result["requests"], result["changedCount"], result["byOutcome"]["was"]["FULL_REFUND"]) == (10, 5, 10)
+    audit = [item for item in policy_items() if item["pk"]["S"] == "POLICY#AUDIT"]
+    assert sum('"simulated"' in item["value"]["S"] for item in audit) == 1
+
+
+def test_of_two_deliveries_at_once_the_one_that_kept_its_day_first_goes_on(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+    seeded_month(now)
+    put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
+    simulation_id = on_draft(FORTNIGHT, "simulations", month(now)).json["simulationId"]
+    moved_on = policy_store.job_moved_on
+    answers: list[bool] = []
+
+    def the_other_delivery_meanwhile(*arguments: Any) -> bool:
+        if not answers:  # before this one keeps its first day, the other runs the whole job
+            answers.append(True)
+            run_simulation(simulation_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
+        answers.append(moved_on(*arguments))
+        return answers[-1]
+
+    monkeypatch.setattr(policy_store, "job_moved_on", the_other_delivery_meanwhile)
+    run_simulation(simulation_id, seconds_left=lambda: 30.0, clock=lambda: datetime.now(UTC))
+    assert answers == [True, True, False]  # the other finished; this one's day was refused, and it stopped
+    result = status(simulation_id).json["result"]
+    assert (result["requests"], result["changedCount"]) == (10, 5)
+
+
+def test_the_draft_is_simulated_as_saved_when_asked(stack: LocalAws) -> None:
+    now = datetime.now(UTC)
+    seeded_month(now)
+    put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
+    simulation_id = on_draft(FORTNIGHT, "simulations", month(now)).json["simulationId"]
+    assert put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=30)).status == 200  # saved again: as in force
+    run_jobs()
+    assert status(simulation_id).json["result"]["changedCount"] == 5
+    assert on_draft(FORTNIGHT, "simulate", month(now)).json["changedCount"] == 0
+
+
+def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: LocalAws) -> None:
+    put_draft("d1", draft("d1"))
+    simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
+    job = policy_store.simulation_job(simulation_id)
+    assert job is not None
+    later = job.updated_at + STALLED_AFTER + DAY
+    assert status(simulation_id).json["status"] == "RUNNING"
+    run_simulation(simulation_id, seconds_left=lambda: 900.0, clock=lambda: later)
+    failed = status(simulation_id).json
+    assert (failed["status"], failed["failure"], failed["result"]) == ("FAILED", "stopped", None)
+    run_jobs()  # the message still queued finds it failed
+    assert status(simulation_id).json["status"] == "FAILED"
+
+
+def test_a_job_failing_on_its_last_try_marks_its_simulation_failed(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_draft("d1", draft("d1"))
+    simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
+    (message,) = queued()
+    arn = jobs_queue()[1]
+
+    def table_down(*arguments: Any) -> None:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    monkeypatch.setattr("refund_core.app.policies.to_replay_on_days", table_down)
+    for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
+        event = sqs_event([{**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}], arn)
+        with pytest.raises(FunctionFailed, match="DynamoDB is unreachable"):
+            invoke("functions/simulations/", event)
+        assert status(simulation_id).json["status"] == status_after
+    assert status(simulation_id).json["failure"] == "failed"
+
+
+def test_a_simulation_whose_job_the_queue_refuses_is_503_and_listed_as_failed(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_draft("d1", draft("d1"))
+    url = settings().policy_simulation_queue_url
+    assert url is not None
+    monkeypatch.setenv("POLICY_SIMULATION_QUEUE_URL", url.replace("PolicySimulationQueue", "NoSuchQueue"))
+    settings.cache_clear()
+    answer = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"})
+    monkeypatch.undo()
+    settings.cache_clear()
+    assert (answer.status, answer.json["code"], answer.header("Retry-After")) == (503, "busy", "2")
+    (failed,) = listed().json["items"]
+    assert (failed["status"], failed["failure"]) == ("FAILED", "not started")
+
+
+def test_the_simulations_of_the_last_week_are_listed_newest_first_without_results(stack: LocalAws) -> None:
+    put_draft("d1", draft("d1"))
+    first = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
+    second = on_draft("d1", "simulations", {"from": "2026-02-01", "to": "2026-02-28"}).json["simulationId"]
+    run_jobs()
+    assert status(first).json["result"]["requests"] == 0
+    answer = listed()
+    assert answer.status == 200
+    items = answer.json["items"]
+    assert [(item["simulationId"], item["status"], item["result"]) for item in items] == [
+        (second, "DONE", None),
+        (first, "DONE", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "expected", "field"),
+    [
+        ("d1", {"from": "2026-01-01"}, 400, "to"),
+        ("d1", {"from": "2026-02-01", "to": "2026-01-01"}, 400, "from"),
+        ("d1", {"from": "2024-01-01", "to": "2026-01-01"}, 400, "to"),
+        ("nothing", {"from": "2026-01-01", "to": "2026-01-31"}, 404, None),
+    ],
+)
+def test_a_bad_period_or_no_such_draft_is_refused_and_nothing_is_queued(
+    stack: LocalAws, version: str, body: dict[str, str], expected: int, field: str | None
+) -> None:
+    put_draft("d1", draft("d1"))
+    answer = on_draft(version, "simulations", body)
+    assert answer.status == expected, answer.json
+    if field:
+        assert answer.json["errors"][0]["field"] == field
+    assert listed().json["items"] == [] and queued() == []
+
+
+def test_only_policy_owners_simulate_and_an_unknown_simulation_is_404(stack: LocalAws) -> None:
+    put_draft("d1", draft("d1"))
+    for claims in (RITA, claims_for("hal")):
+        assert on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
+        assert listed(claims).status == 403
+        assert status("20260101T000000000000-0123456789ab", claims).status == 403
+    assert queued() == []
+    assert status("20260101T000000000000-0123456789ab").status == 404
+    malformed = status("2026-01-01")
+    assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "simulationId")
