@@ -136,6 +136,31 @@ def test_a_shorter_window_never_refunds_more(claim: Any, changes: dict[str, Any]
     assert all(after.amount <= before.amount for before, after in zip(was, would, strict=True))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    claims=st.lists(claim_changes(refusals=True), min_size=1, max_size=6),
+    amounts=st.lists(st.sampled_from(["100.00", "59.99", "0.01"]), min_size=6, max_size=6),
+    kept_after=st.integers(0, 6),
+)
+def test_a_tally_kept_as_json_and_read_back_goes_on_as_one_never_kept(
+    claim: Any, claims: list[dict[str, Any]], amounts: list[str], kept_after: int
+) -> None:
+    """A simulation's job keeps its tally between invocations: stopping anywhere changes nothing of the result."""
+    requests = [
+        recorded(claim, f"rr_{index}", **changes | {"amount": amounts[index]}) for index, changes in enumerate(claims)
+    ]
+    straight, first = Tally(), Tally()
+    for request, facts in requests:
+        straight.add(request, facts, FORTNIGHT)
+    for request, facts in requests[:kept_after]:
+        first.add(request, facts, FORTNIGHT)
+    resumed = Tally.model_validate_json(first.model_dump_json(by_alias=True))
+    for request, facts in requests[kept_after:]:
+        resumed.add(request, facts, FORTNIGHT)
+    assert resumed == straight
+    assert (resumed.by_outcome(), resumed.refunded()) == (straight.by_outcome(), straight.refunded())
+
+
 # ---- the version in force ----------------------------------------------------------------------------------
 
 
