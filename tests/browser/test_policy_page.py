@@ -42,6 +42,13 @@ def test_a_policy_owner_simulates_a_fortnight_window_and_publishes_it_for_later(
     usd = page.get_by_role("listitem").filter(has_text="Refunded by the rules (USD)")
     expect(usd).to_contain_text(re.compile(r"US\$[\d,]+\.\d\d → US\$[\d,]+\.\d\d: US\$[\d,]+\.\d\d less$"))
     screenshot(page, "policy-simulated")
+    # The simulation ran as a job: listed, and shown again from the list after a reload.
+    recent = page.get_by_role("table", name="Simulations of the last 7 days")
+    expect(recent.get_by_role("row").filter(has_text="2030-01-01.1")).to_contain_text("Done")
+    page.reload()
+    page.get_by_role("button", name=re.compile(r"^Show the simulation of draft 2030-01-01\.1")).first.click()
+    expect(page.get_by_role("table", name="Requests that would change").get_by_role("row").filter(
+        has_text=filed["requestId"])).to_contain_text("US$69.00")  # fmt: skip
 
     page.get_by_label("Takes effect from").fill("2030-01-01T09:00")
     page.get_by_role("button", name="Publish").click()

@@ -4,7 +4,9 @@
 import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
-import { columnNames, dataTable, field, loadInto, submitting, tableRow, withErrorBeside } from "../ui.js";
+import {
+  columnNames, dataTable, field, loadInto, onePress, problemText, submitting, tableRow, withErrorBeside,
+} from "../ui.js";
 
 const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
 // Whole numbers, by the document's name for them (which is also what a 400 names).
@@ -121,6 +123,79 @@ function simulationResult(simulation) {
   ];
 }
 
+const SIMULATIONS = "/policy/simulations";
+const PROGRESS_EVERY_MS = 1000;
+const SIMULATION_COLUMNS = ["policy.version", "policy.period", "policy.askedBy", "policy.state", "policy.resultColumn"];
+
+const progressWords = (job) => t("policy.simulating", { days: job.daysRead, of: job.days, requests: job.requestsRead });
+
+// A simulation runs as a job (a year of requests outlasts an API call): the page follows the one asked for, or
+// one picked from the list, showing how far it has come, then its result; following another stops the first.
+function simulations(draft) {
+  const result = h("div");
+  const list = h("div");
+  let following = null;
+  let timer = null;
+
+  function progress(job) {
+    const period = { from: job.from, to: job.to };
+    return h("div", {},
+      h("progress", { max: job.days, value: job.daysRead, "aria-label": t("policy.progressOf", period) }), " ",
+      h("span", { role: "status" }, progressWords(job)));
+  }
+  function shown(job) {
+    if (job.status === "DONE") return simulationResult(job.result);
+    if (job.status === "RUNNING") return progress(job);
+    return h("div", { class: "notice", role: "alert" }, h("p", {}, t("policy.simulationFailed")));
+  }
+  // Quietly while the job runs; a read that fails says so, with a retry.
+  async function follow(simulationId) {
+    following = simulationId;
+    clearTimeout(timer);
+    try {
+      const job = await call("GET", `${SIMULATIONS}/${encodeURIComponent(simulationId)}`);
+      if (following !== simulationId) return;
+      replace(result, shown(job));
+      if (job.status === "RUNNING") {
+        timer = setTimeout(() => result.isConnected && follow(simulationId), PROGRESS_EVERY_MS);
+      } else {
+        loadInto(list, () => call("GET", SIMULATIONS), listed);
+      }
+    } catch (error) {
+      if (following !== simulationId) return;
+      const retry = h("button", { type: "button", class: "secondary", onclick: () => follow(simulationId) }, t("retry"));
+      replace(result, h("div", { class: "notice", role: "alert" }, h("p", {}, problemText(error)), retry));
+    }
+  }
+  function state(job) {
+    if (job.status === "RUNNING") return progressWords(job);
+    return t(job.status === "DONE" ? "policy.simulationDone" : "policy.simulationFailed");
+  }
+  function listed(found) {
+    if (!found.items.length) return h("p", {}, t("policy.noSimulations"));
+    const names = columnNames(SIMULATION_COLUMNS);
+    return dataTable(t("policy.recentSimulations"), names, h("tbody", {}, found.items.map((job) => {
+      const label = t("policy.showSimulation", { version: job.version, from: job.from, to: job.to });
+      const show = h("button", { type: "button", class: "secondary", "aria-label": label }, t("policy.show"));
+      const alert = h("div", { class: "notice error", role: "alert", hidden: true });
+      onePress(show, alert, () => follow(job.simulationId));
+      return tableRow(names, [job.version, t("sla.period", { from: job.from, to: job.to }), job.requestedBy,
+        state(job), h("div", { class: "actions" }, show, alert)]);
+    })));
+  }
+  loadInto(list, () => call("GET", SIMULATIONS), listed);
+  return {
+    result,
+    list,
+    async start(body) {
+      const path = `/policy/drafts/${encodeURIComponent(draft.version)}/simulations`;
+      const job = await call("POST", path, { body });
+      replace(result, shown(job));
+      await follow(job.simulationId);
+    },
+  };
+}
+
 // A list setting as checkboxes in a group, its error (the API's words) shown under the group.
 function choices(list, chosen) {
   const name = nameOf(list.path);
@@ -143,12 +218,10 @@ function draftActions(draft, scheduled, reload) {
   const to = field("policy.to", h("input", { type: "date", name: "to", value: hongKongDate(0) }));
   const simulateButton = h("button", { type: "submit" }, t("policy.simulate"));
   const simulateAlert = h("div", { class: "notice error", role: "alert", hidden: true });
-  const result = h("div");
+  const simulated = simulations(draft);
   const simulateForm = h("form", { novalidate: true, class: "filters" }, from, to, h("div", {}, simulateButton));
   submitting(simulateForm, simulateButton, simulateAlert, { from, to }, async () => {
-    const body = { from: simulateForm.elements.from.value, to: simulateForm.elements.to.value };
-    const path = `/policy/drafts/${encodeURIComponent(draft.version)}/simulate`;
-    await loadInto(result, () => call("POST", path, { body }), simulationResult);
+    await simulated.start({ from: simulateForm.elements.from.value, to: simulateForm.elements.to.value });
   });
 
   const effective = field("policy.effectiveFromField", h("input", { type: "datetime-local", name: "effectiveFrom" }));
@@ -183,7 +256,7 @@ function draftActions(draft, scheduled, reload) {
   });
   return h("div", {},
     h("h2", {}, t("policy.simulateHeading", { version: draft.version })), h("p", {}, t("policy.simulateHelp")),
-    simulateForm, simulateAlert, result,
+    simulateForm, simulateAlert, simulated.result, simulated.list,
     h("h2", {}, t("policy.publishHeading", { version: draft.version })), publishForm);
 }
 
