@@ -16,6 +16,9 @@ from refund_core.adapters import policy_store
 from refund_core.app.jobs import JOB_TRIES, STALLED_AFTER
 from refund_core.app.policy_simulations import run_simulation
 from refund_core.observability import FunctionFailed
+from refund_core.policy.models import Outcome
+from refund_core.policy.money import Money
+from refund_core.policy.simulation import MAX_CHANGES_LISTED, ChangedRequest, Tally, WasWould
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
@@ -250,3 +253,26 @@ def test_only_policy_owners_simulate_and_an_unknown_simulation_is_404(stack: Loc
     assert status("20260101T000000000000-0123456789ab").status == 404
     malformed = status("2026-01-01")
     assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "simulationId")
+
+
+def test_a_job_holding_every_change_it_lists_fits_in_its_item(stack: LocalAws) -> None:
+    """DynamoDB keeps an item of at most 400 KB: a job's record holds the draft and the first 1,000 changes."""
+    put_draft("d1", draft("d1"))
+    simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-12-31"}).json["simulationId"]
+    job = policy_store.simulation_job(simulation_id)
+    assert job is not None
+    money = Money.of("99999999.99", "HKD")
+    change = ChangedRequest(
+        request_id="rr_" + "Z" * 26,
+        outcome=WasWould(was=Outcome.NEEDS_REVIEW, would=Outcome.PARTIAL_REFUND),
+        suggested_amount=WasWould(was=money, would=money),
+    )
+    tally = Tally(requests=10**9, changed_count=10**9, changed=[change] * MAX_CHANGES_LISTED)
+    full = job.model_copy(update={"tally": tally})
+    assert policy_store.job_moved_on(job, full)
+    (item,) = [item for item in policy_items() if item["pk"]["S"] == "POLICY#SIMULATION-JOB"]
+    # DynamoDB counts each attribute's name and value in UTF-8.
+    size = sum(len(name) + len(next(iter(value.values())).encode()) for name, value in item.items())
+    assert size < 300 * 1024, size  # a margin under the limit, whatever the draft holds
+    kept = policy_store.simulation_job(simulation_id)
+    assert kept is not None and kept.tally == tally and kept.revision == 1
