@@ -316,6 +316,15 @@ def policy_section() -> list[Row]:
     rows.append(
         Row("peak memory, 50,000 requests vs 10,000", f"{fifty.peak_mib / ten.peak_mib:.2f}", "x", "flat (≤ 1.2x)")
     )
+    jobs = bench_policy.simulation_jobs()
+    for job in jobs:
+        rows.append(Row(f"a year simulated as a job, {job.requests:,} requests ({job.changed:,} change; in a process of "
+                        "its own, allocations traced, DynamoDB's request pages stubbed, its item in moto's server): "
+                        "time / peak memory / times kept / its item",
+                        f"{job.seconds:.1f} / {job.peak_mib:.1f} / {job.kept} / {job.item_kib:.0f}",
+                        "s / MiB / writes / KiB"))  # fmt: skip
+    rows.append(Row("a year's job: peak memory, 100,000 requests vs 10,000", f"{jobs[1].peak_mib / jobs[0].peak_mib:.2f}",
+                    "x", "flat (≤ 1.2x)"))  # fmt: skip
     moto = bench_policy.simulation_in_moto()
     calls = ", ".join(f"{name} {count}" for name, count in sorted(moto.aws_calls.items()))
     rows.append(Row(f"simulate {moto.requests:,} requests in moto: AWS calls (pages as it cuts them)", calls, ""))

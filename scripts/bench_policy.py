@@ -1,9 +1,13 @@
 """The policy owners' simulation over 1,000 and 10,000 stored requests (in-process moto): its time, and its
-peak memory (tracemalloc), which must stay flat as the period holds more requests; and what reading the
-policy costs an invocation (the published versions are one Query per process per PolicyCacheSeconds)."""
+peak memory (tracemalloc), which must stay flat as the period holds more requests; a year simulated as a job;
+and what reading the policy costs an invocation (the published versions are one Query per process per
+PolicyCacheSeconds)."""
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import os
 import time
 import tracemalloc
 from collections import Counter
@@ -17,6 +21,8 @@ from zoneinfo import ZoneInfo
 SIZES = (1_000, 10_000, 50_000)
 PAGE = 1_000
 MOTO_SIZE = 1_000
+# A year's requests simulated as a job.
+JOB_SIZES = (10_000, 100_000)
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,118 @@ def simulations() -> list[SimulationRun]:
     finally:
         request_reads.requests_to_replay = real
         stack.stop()
+    return runs
+
+
+@dataclass(frozen=True)
+class SimulationJobRun:
+    requests: int
+    changed: int
+    seconds: float
+    peak_mib: float
+    kept: int  # the times the job kept its tally (its item's writes)
+    item_kib: float  # the job's item once done, as DynamoDB counts it
+
+
+def _stubbed_year(size: int, now: datetime, first: datetime) -> None:
+    """DynamoDB's pages of requests stubbed as in `simulations`, `size` requests received evenly over the year from
+    `first` (so that a job reads it day by day)."""
+    from refund_core.adapters import request_reads  # noqa: PLC0415
+    from refund_core.adapters.records import RequestRecord  # noqa: PLC0415
+    from refund_core.adapters.repository import request_item  # noqa: PLC0415
+    from refund_core.policy.models import utc_iso  # noqa: PLC0415
+
+    page = [request_item(request) for request in _requests(PAGE, now)]
+    spacing = timedelta(days=365) / size
+
+    def stored(start: datetime, before: datetime) -> Iterator[Any]:
+        index = max(0, math.ceil((start - first) / spacing))
+        while index < size and (at := first + index * spacing) < before:
+            yield RequestRecord.model_validate(
+                page[index % PAGE] | {"requestId": f"rr_{index:08d}", "receivedAt": utc_iso(at)}
+            )
+            index += 1
+
+    request_reads.requests_to_replay = stored
+
+
+def _simulation_job(
+    environment: dict[str, str], simulation_id: str, size: int, moments: tuple[str, str], answers: Any
+) -> None:
+    """The simulations function's work in a process of its own (so that none of moto's memory is counted): the
+    job's one invocation, timed, then its allocations traced."""
+    os.environ.update(environment)
+    from refund_core.adapters import policy_store  # noqa: PLC0415
+    from refund_core.app.policy_simulations import run_simulation  # noqa: PLC0415
+
+    _stubbed_year(size, datetime.fromisoformat(moments[0]), datetime.fromisoformat(moments[1]))
+    writes = 0
+    moved_on = policy_store.job_moved_on
+
+    def counted(*arguments: Any) -> bool:
+        nonlocal writes
+        writes += 1
+        return moved_on(*arguments)
+
+    policy_store.job_moved_on = counted
+    tracemalloc.start()
+    started = time.perf_counter()
+    run_simulation(simulation_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    answers.put((seconds, peak, writes))
+
+
+def simulation_jobs() -> list[SimulationJobRun]:
+    """A year simulated as a job, against moto's server: the job in a process of its own, over HTTP, DynamoDB's
+    pages of requests stubbed there, its own item kept in moto."""
+    import boto3  # noqa: PLC0415
+
+    from refund_core.adapters import clients, policy_store  # noqa: PLC0415
+    from refund_core.app import policies, policy_simulations  # noqa: PLC0415
+    from refund_core.app.policies import SimulationPeriod  # noqa: PLC0415
+    from refund_core.settings import settings  # noqa: PLC0415
+    from refund_local.emulator import Emulator  # noqa: PLC0415
+    from refund_local.provision import load_template, provision  # noqa: PLC0415
+
+    emulator = Emulator(execute_state_machine=False)
+    emulator.start()
+    saved = dict(os.environ)
+    runs = []
+    try:
+        stack = provision(load_template(), emulator.client)
+        environment = {**emulator.environment(), **stack.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
+        os.environ.update(environment)
+        settings.cache_clear()
+        clients.reset()
+        now = datetime.now(UTC)
+        owner, _ = _owner_and_period(now)
+        today = now.astimezone(ZoneInfo(policies.in_force().time_zone)).date()
+        period = SimulationPeriod.model_validate({"from": str(today - timedelta(days=364)), "to": str(today)})
+        moments = (now.isoformat(), policies.hong_kong_day_start(period.start).isoformat())
+        for size in JOB_SIZES:
+            simulation_id = policy_simulations.start_simulation(owner, "bench", period).simulation_id
+            spawned = multiprocessing.get_context("spawn")
+            answers: Any = spawned.Queue()
+            job = spawned.Process(target=_simulation_job, args=(environment, simulation_id, size, moments, answers))
+            job.start()
+            seconds, peak, writes = answers.get(timeout=1800)
+            job.join()
+            done = policy_simulations.simulation_status(owner, simulation_id).result
+            if done is None or done.requests != size:
+                raise SystemExit(f"bench: the simulation of {size:,} requests did not finish")
+            key = {"pk": {"S": policy_store.SIMULATION_JOBS}, "sk": {"S": simulation_id}}
+            item = boto3.client("dynamodb").get_item(TableName=settings().policy_table_name, Key=key)["Item"]
+            item_size = sum(len(name) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
+            runs.append(SimulationJobRun(size, done.changed_count, seconds, peak / 2**20, writes, item_size / 1024))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.cache_clear()
+        clients.reset()
+        emulator.reset()
+        emulator.stop()
     return runs
 
 

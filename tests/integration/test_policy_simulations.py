@@ -88,9 +88,9 @@ def test_a_simulation_run_as_a_job_answers_what_simulate_answers(stack: LocalAws
                                                                                                    None)  # fmt: skip
     assert job["requestedBy"] == "olive" and job["version"] == FORTNIGHT
 
-    # Ten days received a request: each invocation stops after one of them and queues the rest; the last finds
-    # no more and records the result.
-    assert run_jobs() == 11
+    # Ten days received a request: each invocation keeps one of them and queues the rest, and the tenth, reading
+    # the last, records the result.
+    assert run_jobs() == 10
     done = status(job["simulationId"]).json
     assert (done["status"], done["daysRead"], done["requestsRead"]) == ("DONE", 31, 10)
     at_once = on_draft(FORTNIGHT, "simulate", period).json

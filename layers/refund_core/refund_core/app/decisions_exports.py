@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from itertools import chain
+from itertools import chain, groupby
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,6 @@ from refund_core.app.jobs import (
     LISTED_FOR,
     PROGRESS_EVERY,
     STALLED_AFTER,
-    by_received_day,
     failed_on_last_try,
     new_job_id,
 )
@@ -239,8 +238,11 @@ def _part_bytes() -> int:
 
 
 def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
-    """Each day from `first` to `last` that received requests, with them, read a page at a time."""
-    return by_received_day(chain.from_iterable(policies.received_on_days_in_pages(first, last)), zone)
+    """Each day from `first` to `last` that received requests, with them, read a page at a time (oldest first,
+    so that a day's requests come together)."""
+    requests = chain.from_iterable(policies.received_on_days_in_pages(first, last))
+    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
+        yield day, list(received)
 
 
 class ExportJob(CamelModel):

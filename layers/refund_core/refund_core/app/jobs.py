@@ -5,12 +5,10 @@ condition on its version, and run by a queue's function from where it was kept; 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
-from itertools import groupby
-from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -39,17 +37,3 @@ def failed_on_last_try(record: SQSRecord, mark_failed: Callable[[], None]) -> It
         if int(record.attributes.approximate_receive_count) >= JOB_TRIES:
             mark_failed()
         raise
-
-
-class Received(Protocol):
-    @property
-    def received_at(self) -> datetime: ...
-
-
-def by_received_day[Request: Received](
-    requests: Iterable[Request], zone: ZoneInfo
-) -> Iterator[tuple[date, list[Request]]]:
-    """Requests read oldest first, a day of `zone` at a time: each day that received any, with them (a job keeps
-    where it is between whole days)."""
-    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
-        yield day, list(received)

@@ -1,7 +1,7 @@
 """The policy owners' simulations run as jobs (docs/design.md "Policy simulations as jobs"). `simulate` answers
 within the API's 29 s; a long period, or one of many requests, is asked for as a job instead, with the same
 answer once done. The job keeps the draft as it was saved when it was asked for, runs its rules on the requests
-received day by day, and keeps its tally after whole days: every PROGRESS_EVERY (the progress the page shows),
+received one at a time, oldest first, and keeps its tally after whole days: every PROGRESS_EVERY (the progress the page shows),
 and when its invocation has little time left, before it queues the rest. On the last day it records the result
 and the audit entry in one transaction. Every change is made on the condition that nobody moved the job on
 since it was read: a job delivered twice, or that times out, counts each request once."""
@@ -24,7 +24,6 @@ from refund_core.app.jobs import (
     LISTED_FOR,
     PROGRESS_EVERY,
     STALLED_AFTER,
-    by_received_day,
     failed_on_last_try,
     new_job_id,
 )
@@ -190,21 +189,24 @@ def run_simulation(simulation_id: str, seconds_left: Callable[[], float], clock:
         return
     zone = ZoneInfo(policies.in_force(now).time_zone)
     tally = job.tally.model_copy(deep=True)
-    kept_at = now
-    for day, received in by_received_day(policies.to_replay_on_days(job.next_day, job.last_day), zone):
-        for request in received:
-            tally.add(request, request.facts, job.document)
-        at, next_day = clock(), day + timedelta(days=1)
-        out_of_time = seconds_left() < TIME_FOR_A_DAY_SECONDS
-        if out_of_time or at - kept_at >= PROGRESS_EVERY:
-            days_read = (next_day - job.first_day).days
-            kept = _moved_on(job, tally=tally, next_day=next_day, days_read=days_read, updated_at=at)
-            if kept is None:
-                return
-            job, kept_at, tally = kept, at, kept.tally.model_copy(deep=True)
-            if out_of_time:
-                outbound.enqueue_policy_simulation(simulation_id)
-                return
+    kept_at, day = now, None
+    # One request at a time (a busy day's requests are not held): a day is whole once the next one's first is read.
+    for request in policies.to_replay_on_days(job.next_day, job.last_day):
+        received_on = request.received_at.astimezone(zone).date()
+        if day is not None and received_on != day:
+            at, next_day = clock(), day + timedelta(days=1)
+            out_of_time = seconds_left() < TIME_FOR_A_DAY_SECONDS
+            if out_of_time or at - kept_at >= PROGRESS_EVERY:
+                days_read = (next_day - job.first_day).days
+                kept = _moved_on(job, tally=tally, next_day=next_day, days_read=days_read, updated_at=at)
+                if kept is None:
+                    return
+                job, kept_at, tally = kept, at, kept.tally.model_copy(deep=True)
+                if out_of_time:
+                    outbound.enqueue_policy_simulation(simulation_id)
+                    return
+        day = received_on
+        tally.add(request, request.facts, job.document)
     at = clock()
     detail = policies.simulated_detail(job.first_day, job.last_day, tally)
     entry = AuditRecord(at=at, by=job.requested_by, action="simulated", version=job.version, detail=detail)
