@@ -306,3 +306,24 @@ def test_only_supervisors_export_and_an_unknown_export_is_404(stack: LocalAws) -
     assert status("../other").status == 404  # no such route
     malformed = status("2026-01-01")
     assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "exportId")
+
+
+def test_a_write_whose_answer_was_lost_and_that_was_sent_again_is_known_as_its_own(
+    small_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore sends a call again when its answer is lost: the second try of a conditional write then fails its
+    condition, on the export as the first try left it. The job goes on; it is not taken for another delivery's."""
+    now = datetime.now(UTC)
+    decided_over_days(now)
+    period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
+    written = decisions_exports.written
+
+    def sent_twice(operation: str, **arguments: Any) -> bool:
+        written(operation, **arguments)
+        return written(operation, **arguments)
+
+    monkeypatch.setattr(decisions_exports, "written", sent_twice)
+    asked = start(period)
+    assert asked.status == 202, asked.json
+    assert run_jobs() == 7
+    the_file_is_the_csv(asked.json["exportId"], period, 6)

@@ -276,3 +276,30 @@ def test_a_job_holding_every_change_it_lists_fits_in_its_item(stack: LocalAws) -
     assert size < 300 * 1024, size  # a margin under the limit, whatever the draft holds
     kept = policy_store.simulation_job(simulation_id)
     assert kept is not None and kept.tally == tally and kept.revision == 1
+
+
+def test_a_write_whose_answer_was_lost_and_that_was_sent_again_is_known_as_its_own(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore sends a call again when its answer is lost: the second try of a conditional write then fails its
+    condition, on the job as the first try left it. The job goes on; it is not taken for another delivery's."""
+    now = datetime.now(UTC)
+    seeded_month(now)
+    put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
+    written, transact = policy_store.written, policy_store._transact
+
+    def sent_twice(operation: str, **arguments: Any) -> bool:
+        written(operation, **arguments)
+        return written(operation, **arguments)
+
+    def transaction_sent_twice(writes: list[Any]) -> list[str]:
+        transact(writes)
+        return transact(writes)
+
+    monkeypatch.setattr(policy_store, "written", sent_twice)
+    monkeypatch.setattr(policy_store, "_transact", transaction_sent_twice)
+    asked = on_draft(FORTNIGHT, "simulations", month(now))
+    assert asked.status == 202, asked.json
+    assert run_jobs() == 10
+    result = status(asked.json["simulationId"]).json["result"]
+    assert (result["requests"], result["changedCount"]) == (10, 5)

@@ -5,7 +5,7 @@ import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
 import {
-  columnNames, dataTable, field, loadInto, onePress, problemText, submitting, tableRow, withErrorBeside,
+  Superseded, columnNames, dataTable, field, loadInto, onePress, problemText, submitting, tableRow, withErrorBeside,
 } from "../ui.js";
 
 const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
@@ -124,7 +124,7 @@ function simulationResult(simulation) {
 }
 
 const SIMULATIONS = "/policy/simulations";
-const PROGRESS_EVERY_MS = 1000;
+const PROGRESS_EVERY_MS = 2000;
 const SIMULATION_COLUMNS = ["policy.version", "policy.period", "policy.askedBy", "policy.state", "policy.resultColumn"];
 
 const progressWords = (job) => t("policy.simulating", { days: job.daysRead, of: job.days, requests: job.requestsRead });
@@ -159,7 +159,7 @@ function simulations(draft) {
       if (job.status === "RUNNING") {
         timer = setTimeout(() => result.isConnected && follow(simulationId), PROGRESS_EVERY_MS);
       } else {
-        loadInto(list, () => call("GET", SIMULATIONS), listed);
+        loadInto(list, readList, listed);
       }
     } catch (error) {
       if (following !== simulationId) return;
@@ -183,7 +183,16 @@ function simulations(draft) {
         state(job), h("div", { class: "actions" }, show, alert)]);
     })));
   }
-  loadInto(list, () => call("GET", SIMULATIONS), listed);
+  // Only the list asked for last is shown: the page's first read, behind a cold start, may answer after the
+  // one read once a short simulation ended, and would show it still running.
+  let latest = 0;
+  async function readList() {
+    const mine = ++latest;
+    const found = await call("GET", SIMULATIONS);
+    if (mine !== latest) throw new Superseded();
+    return found;
+  }
+  loadInto(list, readList, listed);
   return {
     result,
     list,

@@ -23,6 +23,10 @@ def _key(export_id: str) -> dict[str, Any]:
     return {"pk": {"S": EXPORTS_PARTITION}, "sk": {"S": f"{_DECISIONS}{export_id}"}}
 
 
+def _key_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
 def _item(export: DecisionsExportRecord) -> dict[str, Any]:
     expires = int((export.requested_at + KEPT).timestamp())
     stored = export.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -34,24 +38,31 @@ def _read(item: dict[str, Any]) -> DecisionsExportRecord:
 
 
 def create(export: DecisionsExportRecord) -> None:
-    call(
-        "put_item",
-        TableName=settings().requests_table_name,
-        Item=_item(export),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+    item = _item(export)
+    arguments = {"TableName": settings().requests_table_name, "Item": item}
+    if not written("put_item", **arguments, ConditionExpression="attribute_not_exists(pk)") and not _stored(item):
+        raise RuntimeError(f"export {export.export_id} is stored already, and not as asked")
+
+
+def _stored(item: dict[str, Any]) -> bool:
+    """Whether the export's item is `item` as written. A write whose condition failed may be this one's own: its
+    first try's answer lost, botocore sent it again."""
+    found = call("get_item", TableName=settings().requests_table_name, Key=_key_of(item), ConsistentRead=True)
+    return bool(found.get("Item") == item)
 
 
 def replaced(old: DecisionsExportRecord, new: DecisionsExportRecord) -> bool:
-    """`new` (one version on) in place of `old`, unless the export has moved on since `old` was read."""
+    """`new` (one version on) in place of `old`, unless the export has moved on since `old` was read (or, its
+    condition failed, it is this write's own)."""
+    item = _item(new.model_copy(update={"version": old.version + 1}))
     return written(
         "put_item",
         TableName=settings().requests_table_name,
-        Item=_item(new.model_copy(update={"version": old.version + 1})),
+        Item=item,
         ConditionExpression="#version = :read",
         ExpressionAttributeNames={"#version": "version"},
         ExpressionAttributeValues={":read": {"N": str(old.version)}},
-    )
+    ) or _stored(item)
 
 
 def export(export_id: str) -> DecisionsExportRecord | None:
