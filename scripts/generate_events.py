@@ -1,6 +1,6 @@
 """Writes events/api_*.json (API Gateway REST proxy events), events/queue_*.json (the delivery, records,
 decisions exports and policy simulations queues' SQS events) and events/schedule_*.json (the reconciler's
-scheduled event) for `sam local invoke <Function> -e FILE`.
+scheduled event, and an operator's backfill) for `sam local invoke <Function> -e FILE`.
 
 The tests feed the same files to the handlers (tests/integration/test_events.py). Regenerate after
 changing a route or a message: `python scripts/generate_events.py`."""
@@ -118,6 +118,8 @@ def other_events() -> dict[str, dict[str, Any]]:
         # The job of a simulation that is not stored: nothing to run.
         "queue_simulation_unknown": _simulation_job("20261119T021500000000-0123456789ab"),
         "schedule_reconcile": scheduled_event("EveryFiveMinutes", AT, "5b0c1a7e-3f9d-4e8a-b1c2-d3e4f5a6b7c8"),
+        # Not a schedule's: an operator's backfill of the service levels (docs/operations.md), for the reconciler.
+        "schedule_recount_service_levels": {"recountServiceLevels": {"from": "2026-10-01", "to": "2026-10-31"}},
     }
 
 

@@ -12,15 +12,17 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from api_support import Response, call, deliver_all, on_call, record_event, seed_order
+from api_support import Response, call, deliver_all, file_claim, on_call, record_event, seed_claim, seed_order
 
 from refund_core.adapters import clients
-from refund_core.app import outbox, policies, service
+from refund_core.app import outbox, policies, service, service_levels
+from refund_core.app.inputs import Period
 from refund_core.policy.emails import EmailKind, Recipients, render
 from refund_core.policy.wording import long_date
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
+from refund_local.handlers import invoke
 from refund_local.stack import LocalAws
 
 SUBMIT = "/refund-requests"
@@ -277,6 +279,54 @@ def test_a_request_the_notifier_never_counted_is_counted_by_the_days_recount(sta
     assert outbox.reconcile(now=tomorrow).service_levels_recounted == 0  # every day whole: nothing recounted
     report = get("/reports/sla", SUE).json
     assert (report["received"], report["decided"], report["open"]["total"]) == (1, {"APPROVED": 0, "REFUSED": 1}, 0)
+
+
+def test_an_operator_backfills_the_service_levels_of_days_the_daily_recount_does_not_reach(stack: LocalAws) -> None:
+    """Requests that ended before the service levels were counted (or unseen by the notifier more than 45 days
+    ago): the reconciler invoked with the period counts them, once, a day at a time."""
+    now = datetime.now(UTC)
+    for index, days_ago in enumerate((100, 60)):
+        seed_claim(f"old-{index}", f"ord-old-{index}", received_at=now - timedelta(days=days_ago), age_days=1,
+                   trafficBytes=1_000)  # fmt: skip
+        assert file_claim(f"old-{index}", f"ord-old-{index}", now - timedelta(days=days_ago))["status"] == "APPROVED"
+    today = now.astimezone(ZoneInfo("Asia/Hong_Kong")).date()
+    period = {"from": str(today - timedelta(days=120)), "to": str(today)}
+    assert outbox.reconcile().service_levels_recounted == 0  # the daily recount reads the last 45 days only
+    assert get("/reports/sla", SUE, **period).json["received"] == 0
+
+    # Short of time after each day: the first day with requests made whole, the rest of the period said.
+    first = service_levels.backfill(Period.model_validate(period), seconds_left=lambda: 0.0)
+    assert (first.recounted, first.through) == (1, today - timedelta(days=100))
+    assert first.rest is not None and (first.rest.start, first.rest.end) == (today - timedelta(days=99), today)
+    rest = {"from": str(first.rest.start), "to": str(first.rest.end)}
+    assert invoke("functions/reconciler/", {"recountServiceLevels": rest}) == {
+        "recounted": 1, "through": period["to"], "rest": None,
+    }  # fmt: skip
+    report = get("/reports/sla", SUE, **period).json
+    assert (report["received"], report["decided"], report["decidedAutomatically"]) == (
+        2,
+        {"APPROVED": 2, "REFUSED": 0},
+        2,
+    )
+    # Again, or the notifier come late: nothing counted twice.
+    assert invoke("functions/reconciler/", {"recountServiceLevels": period})["recounted"] == 0
+    deliver_all()
+    assert get("/reports/sla", SUE, **period).json["received"] == 2
+
+
+@pytest.mark.parametrize(
+    ("period", "problem"),
+    [
+        ({"from": "2026-02-01", "to": "2026-01-01"}, "from must not be after to"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "covers at most"),
+        ({"from": "2026-01-01"}, "to"),
+    ],
+)
+def test_a_backfill_of_a_bad_period_says_why_and_counts_nothing(
+    stack: LocalAws, period: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(Exception, match=problem):
+        invoke("functions/reconciler/", {"recountServiceLevels": period})
 
 
 def test_only_supervisors_read_the_reports(stack: LocalAws) -> None:

@@ -2,22 +2,60 @@
 it was received once it ends; a request whose stream record it gave up on, or that ended while the stream was off
 after a restore, it never counts. So once a day (the reconciler's first run of each Hong Kong day) the requests
 received in the last RECOUNT_DAYS days are read: a day whose ended requests are as many as its item counts is
-left alone; in another, each ended request is counted on the condition the notifier counts on, so none twice."""
+left alone; in another, each ended request is counted on the condition the notifier counts on, so none twice.
+An operator makes the days of any period whole the same way (`backfill`, the reconciler invoked with
+`{"recountServiceLevels": {"from", "to"}}`)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from itertools import chain, groupby
 from zoneinfo import ZoneInfo
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from refund_core.adapters import received_days
-from refund_core.adapters.records import ReportedRequest
 from refund_core.app import policies, reports
-from refund_core.policy.models import RequestStatus
+from refund_core.app.inputs import Period, check_period
+from refund_core.observability import logger, metrics
+from refund_core.policy.models import CamelModel, RequestStatus
 
 # A request ends within its review window (10 working days), or soon after once overdue: 45 days cover both,
 # holidays included, with weeks to spare.
 RECOUNT_DAYS = 45
+# A backfill stops after a day once its invocation has less than this left (the reconciler's timeout is 120 s).
+TIME_FOR_A_DAY_SECONDS = 20.0
+
+
+class Backfilled(CamelModel):
+    """What a backfill of the service levels did: the ended requests it counted, the last day it made whole, and
+    what is left of the period (None when nothing is: else the next invocation's `recountServiceLevels`)."""
+
+    recounted: int
+    through: date | None
+    rest: Period | None
+
+
+def _made_whole(
+    first: date, last: date, zone: ZoneInfo, seconds_left: Callable[[], float]
+) -> tuple[int, date | None, bool]:
+    """(ended requests counted, the last day made whole, whether every day was) for the days from `first` to `last`,
+    read a page at a time and made whole day by day, until `seconds_left` is short."""
+    counted = {day: counts.received for day, counts in received_days.received_between(first, last)}
+    recounted, through = 0, None
+    requests = chain.from_iterable(policies.received_on_days_in_pages(first, last))
+    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
+        ended = [request for request in received if request.status is not RequestStatus.PENDING]
+        if ended and counted.get(day, 0) != len(ended):
+            for request in ended:
+                received_on, counts = reports.counted(request, zone)
+                recounted += received_days.count_ended(request.request_id, received_on, counts)
+        through = day
+        if seconds_left() < TIME_FOR_A_DAY_SECONDS:
+            return recounted, through, through == last
+    return recounted, last, True
 
 
 def recount(now: datetime) -> int:
@@ -26,17 +64,18 @@ def recount(now: datetime) -> int:
     today = now.astimezone(zone).date()
     if not received_days.take_recount(today):
         return 0
-    first = today - timedelta(days=RECOUNT_DAYS)
-    counted = {day: counts.received for day, counts in received_days.received_between(first, today)}
-    ended: defaultdict[date, list[ReportedRequest]] = defaultdict(list)
-    for request in policies.received_on_days(first, today):
-        if request.status is not RequestStatus.PENDING:
-            ended[request.received_at.astimezone(zone).date()].append(request)
-    recounted = 0
-    for day, requests in ended.items():
-        if counted.get(day, 0) == len(requests):
-            continue
-        for request in requests:
-            received_on, counts = reports.counted(request, zone)
-            recounted += received_days.count_ended(request.request_id, received_on, counts)
+    recounted, _, _ = _made_whole(today - timedelta(days=RECOUNT_DAYS), today, zone, seconds_left=lambda: math.inf)
     return recounted
+
+
+def backfill(period: Period, seconds_left: Callable[[], float]) -> Backfilled:
+    """The days of a period made whole, whenever their requests ended (an operator's, for the days before the
+    service levels were counted, or past the daily recount's RECOUNT_DAYS: docs/operations.md); each ended request
+    counted on the condition the notifier counts on, so none twice, however often it is run."""
+    check_period(period.start, period.end, "backfill")
+    zone = ZoneInfo(policies.in_force().time_zone)
+    recounted, through, whole = _made_whole(period.start, period.end, zone, seconds_left)
+    metrics.add_metric(name="ServiceLevelsBackfilled", unit=MetricUnit.Count, value=recounted)
+    rest = None if whole or through is None else Period(start=through + timedelta(days=1), end=period.end)
+    logger.info("service levels backfilled", recounted=recounted, through=str(through), whole=whole)
+    return Backfilled(recounted=recounted, through=through, rest=rest)
