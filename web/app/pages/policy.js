@@ -200,6 +200,7 @@ function simulations(draft) {
       const path = `/policy/drafts/${encodeURIComponent(draft.version)}/simulations`;
       const job = await call("POST", path, { body });
       replace(result, shown(job));
+      loadInto(list, readList, listed);
       await follow(job.simulationId);
     },
   };
