@@ -7,11 +7,12 @@ part of the file (DECISIONS_EXPORT_PART_BYTES, 8 MiB), one day and one Query pag
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -77,26 +78,55 @@ def _job(environment: dict[str, str], export_id: str, answers: Any) -> None:
     answers.put((seconds, peak, done.rows if done else 0, done.size if done else 0, invocations))
 
 
-def runs() -> list[ExportRun]:
-    from refund_core.adapters import clients, decisions_exports  # noqa: PLC0415
-    from refund_core.adapters.dynamo import serialize  # noqa: PLC0415
-    from refund_core.adapters.records import DecisionsExportRecord  # noqa: PLC0415
-    from refund_core.adapters.repository import request_item  # noqa: PLC0415
+@contextlib.contextmanager
+def served_stack() -> Iterator[dict[str, str]]:
+    """moto's server provisioned from template.yaml, this process's settings and clients pointed at it: the
+    environment a job's own process takes."""
+    from refund_core.adapters import clients  # noqa: PLC0415
     from refund_core.settings import settings  # noqa: PLC0415
     from refund_local.emulator import Emulator  # noqa: PLC0415
     from refund_local.provision import load_template, provision  # noqa: PLC0415
-    from refund_local.state import put_unchanged  # noqa: PLC0415
 
     emulator = Emulator(execute_state_machine=False)
     emulator.start()
     saved = dict(os.environ)
-    exported: list[ExportRun] = []
     try:
         stack = provision(load_template(), emulator.client)
         environment = {**emulator.environment(), **stack.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
         os.environ.update(environment)
         settings.cache_clear()
         clients.reset()
+        yield environment
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.cache_clear()
+        clients.reset()
+        emulator.reset()
+        emulator.stop()
+
+
+def in_a_process_of_its_own(target: Callable[..., None], *arguments: Any) -> Any:
+    """What `target(*arguments, answers)` puts on its queue, run in a process of its own (spawned: nothing of this
+    one's memory in it)."""
+    spawned = multiprocessing.get_context("spawn")
+    answers: Any = spawned.Queue()
+    job = spawned.Process(target=target, args=(*arguments, answers))
+    job.start()
+    answer = answers.get(timeout=1800)
+    job.join()
+    return answer
+
+
+def runs() -> list[ExportRun]:
+    from refund_core.adapters import decisions_exports  # noqa: PLC0415
+    from refund_core.adapters.dynamo import serialize  # noqa: PLC0415
+    from refund_core.adapters.records import DecisionsExportRecord  # noqa: PLC0415
+    from refund_core.adapters.repository import request_item  # noqa: PLC0415
+    from refund_local.state import put_unchanged  # noqa: PLC0415
+
+    exported: list[ExportRun] = []
+    with served_stack() as environment:
         now = datetime.now(UTC)
         for _ in put_unchanged("RequestsTable", (serialize(request_item(r)) for r in _decided(STORED, now))):
             pass
@@ -113,21 +143,9 @@ def runs() -> list[ExportRun]:
                 next_day=first,
             )
             decisions_exports.create(export)
-            spawned = multiprocessing.get_context("spawn")
-            answers: Any = spawned.Queue()
-            job = spawned.Process(target=_job, args=(environment, export.export_id, answers))
-            job.start()
-            seconds, peak, rows, size, invocations = answers.get(timeout=1800)
-            job.join()
+            seconds, peak, rows, size, invocations = in_a_process_of_its_own(_job, environment, export.export_id)
             exported.append(ExportRun(rows, seconds, peak, size, invocations))
             print(f"  bench_exports: {exported[-1]}", flush=True)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        settings.cache_clear()
-        clients.reset()
-        emulator.reset()
-        emulator.stop()
     if exported[-1].rows != STORED:
         raise SystemExit(f"bench: the export of {STORED:,} decisions has {exported[-1].rows:,} rows")
     return exported

@@ -6,7 +6,6 @@ PolicyCacheSeconds)."""
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import time
 import tracemalloc
@@ -246,24 +245,15 @@ def simulation_jobs() -> list[SimulationJobRun]:
     """A year simulated as a job, against moto's server: the job in a process of its own, over HTTP, DynamoDB's
     pages of requests stubbed there, its own item kept in moto."""
     import boto3  # noqa: PLC0415
+    from bench_exports import in_a_process_of_its_own, served_stack  # noqa: PLC0415
 
-    from refund_core.adapters import clients, policy_store  # noqa: PLC0415
+    from refund_core.adapters import policy_store  # noqa: PLC0415
     from refund_core.app import policies, policy_simulations  # noqa: PLC0415
     from refund_core.app.policies import SimulationPeriod  # noqa: PLC0415
     from refund_core.settings import settings  # noqa: PLC0415
-    from refund_local.emulator import Emulator  # noqa: PLC0415
-    from refund_local.provision import load_template, provision  # noqa: PLC0415
 
-    emulator = Emulator(execute_state_machine=False)
-    emulator.start()
-    saved = dict(os.environ)
     runs = []
-    try:
-        stack = provision(load_template(), emulator.client)
-        environment = {**emulator.environment(), **stack.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
-        os.environ.update(environment)
-        settings.cache_clear()
-        clients.reset()
+    with served_stack() as environment:
         now = datetime.now(UTC)
         owner, _ = _owner_and_period(now)
         today = now.astimezone(ZoneInfo(policies.in_force().time_zone)).date()
@@ -271,12 +261,7 @@ def simulation_jobs() -> list[SimulationJobRun]:
         moments = (now.isoformat(), policies.hong_kong_day_start(period.start).isoformat())
         for size in JOB_SIZES:
             simulation_id = policy_simulations.start_simulation(owner, "bench", period).simulation_id
-            spawned = multiprocessing.get_context("spawn")
-            answers: Any = spawned.Queue()
-            job = spawned.Process(target=_simulation_job, args=(environment, simulation_id, size, moments, answers))
-            job.start()
-            seconds, peak, writes = answers.get(timeout=1800)
-            job.join()
+            seconds, peak, writes = in_a_process_of_its_own(_simulation_job, environment, simulation_id, size, moments)
             done = policy_simulations.simulation_status(owner, simulation_id).result
             if done is None or done.requests != size:
                 raise SystemExit(f"bench: the simulation of {size:,} requests did not finish")
@@ -284,13 +269,6 @@ def simulation_jobs() -> list[SimulationJobRun]:
             item = boto3.client("dynamodb").get_item(TableName=settings().policy_table_name, Key=key)["Item"]
             item_size = sum(len(name) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
             runs.append(SimulationJobRun(size, done.changed_count, seconds, peak / 2**20, writes, item_size / 1024))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        settings.cache_clear()
-        clients.reset()
-        emulator.reset()
-        emulator.stop()
     return runs
 
 

@@ -1,22 +1,7 @@
 """The decisions exports' queue: each message an export's job to run on from where it was kept
-(refund_core.app.decisions_exports); a job that fails comes back after the queue's visibility timeout, and the
-dead-letter queue keeps one that outlives the queue's tries."""
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+(refund_core.app.decisions_exports)."""
 
 from refund_core.app.decisions_exports import handle_export_record
-from refund_core.observability import observed
+from refund_core.app.jobs import queue_handler
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@observed()
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    def run(record: SQSRecord) -> None:
-        handle_export_record(record, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
-
-    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
+lambda_handler = queue_handler(handle_export_record)

@@ -384,3 +384,71 @@ def file_claim(username: str, order_id: str, received_at: datetime) -> dict[str,
     command = SubmitRefundRequest(order_id=order_id, reason="It drops.", support_ticket_id=f"T-{order_id}")
     resource = claims.submit_refund_request(customer(username), command, now=received_at)
     return resource.model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True)
+class JobQueue:
+    """A long job's queue (the decisions exports', the policy simulations') and the function its event source
+    hands it to."""
+
+    url: str
+    function: str
+
+    @classmethod
+    def of(cls, url: str | None, function: str) -> JobQueue:
+        assert url is not None
+        return cls(url, function)
+
+    def arn(self) -> str:
+        sqs = boto3.client("sqs", region_name=REGION)
+        return str(sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+    def queued(self) -> list[dict[str, Any]]:
+        answer = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
+        return list(answer.get("Messages", []))
+
+    def deliver(self, message: dict[str, Any]) -> Any:
+        """One delivery of a message to the function, as its event source gives it (one message a batch)."""
+        from refund_local.queues import sqs_event  # noqa: PLC0415
+
+        return invoke(self.function, sqs_event([message], self.arn()))
+
+    def run(self, most: int = 40) -> int:
+        """The queue handed to its function until it is empty or `most` invocations have run; how many that
+        took. Each invocation has 30 s left: less than a job keeps for its next stretch, so each stops after one
+        and queues the rest."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        runs = 0
+        while runs < most and (messages := self.queued()):
+            for message in messages:
+                assert self.deliver(message) == {"batchItemFailures": []}
+                sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+                runs += 1
+        return runs
+
+
+def sent_twice(write: Callable[..., Any]) -> Callable[..., Any]:
+    """A call sent again, as botocore sends it when its answer is lost: what the second try answers."""
+
+    def twice(*arguments: Any, **keywords: Any) -> Any:
+        write(*arguments, **keywords)
+        return write(*arguments, **keywords)
+
+    return twice
+
+
+@dataclass(frozen=True)
+class JobRoutes:
+    """A long job's routes: its list at `path`, one job at `path/{<id_name>}`, as `claims` by default."""
+
+    path: str
+    id_name: str
+    claims: dict[str, str]
+
+    def status(self, job_id: str, claims: dict[str, str] | None = None) -> Response:
+        resource, path = f"{self.path}/{{{self.id_name}}}", f"{self.path}/{job_id}"
+        parameters = {self.id_name: job_id}
+        return call(api_event("GET", resource, path, path_parameters=parameters, claims=claims or self.claims))
+
+    def listed(self, claims: dict[str, str] | None = None) -> Response:
+        return call(api_event("GET", self.path, self.path, claims=claims or self.claims))

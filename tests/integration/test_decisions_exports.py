@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 import moto.s3.models
 import pytest
-from api_support import Response, call, file_claim, seed_claim
+from api_support import JobQueue, JobRoutes, Response, call, file_claim, seed_claim, sent_twice
 
 from refund_core.adapters import decisions_exports, report_files
 from refund_core.app import review
@@ -25,8 +25,6 @@ from refund_core.observability import FunctionFailed
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
-from refund_local.handlers import invoke
-from refund_local.queues import sqs_event
 from refund_local.stack import LocalAws
 
 SUE = claims_for("sue", supervisor=True)
@@ -49,43 +47,12 @@ def start(body: Any, claims: dict[str, str] = SUE) -> Response:
     return call(api_event("POST", EXPORTS, EXPORTS, body=body, claims=claims))
 
 
-def status(export_id: str, claims: dict[str, str] = SUE) -> Response:
-    resource, path = f"{EXPORTS}/{{exportId}}", f"{EXPORTS}/{export_id}"
-    return call(api_event("GET", resource, path, path_parameters={"exportId": export_id}, claims=claims))
+ROUTES = JobRoutes(EXPORTS, "exportId", SUE)
+status, listed = ROUTES.status, ROUTES.listed
 
 
-def listed(claims: dict[str, str] = SUE) -> Response:
-    return call(api_event("GET", EXPORTS, EXPORTS, claims=claims))
-
-
-def jobs_queue() -> tuple[str, str]:
-    """The exports' queue: its URL and ARN."""
-    url = settings().decisions_export_queue_url
-    assert url is not None
-    sqs = boto3.client("sqs", region_name=REGION)
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-
-def queued() -> list[dict[str, Any]]:
-    answer = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=jobs_queue()[0], MaxNumberOfMessages=10)
-    return list(answer.get("Messages", []))
-
-
-def run_jobs(most: int = 20) -> int:
-    """The exports' queue handed to the exports function, one message a batch (as its event source does), until
-    it is empty or `most` invocations have run; how many that took. Each invocation has 30 s left: less than a job keeps for a
-    part, so each stops after its first part and queues the rest."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url, arn = jobs_queue()
-    runs = 0
-    while messages := queued():
-        for message in messages:
-            assert invoke("functions/exports/", sqs_event([message], arn)) == {"batchItemFailures": []}
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            runs += 1
-            if runs == most:
-                return runs
-    return runs
+def jobs() -> JobQueue:
+    return JobQueue.of(settings().decisions_export_queue_url, "functions/exports/")
 
 
 def decided_over_days(now: datetime) -> list[str]:
@@ -134,7 +101,7 @@ def test_an_export_is_the_decisions_csv_of_its_period_written_part_by_part(small
 
     # A part for each day with a decision (the header in the first): each invocation stops after its part and
     # queues the rest; the last completes the file.
-    assert run_jobs() == 7
+    assert jobs().run() == 7
     done = status(export["exportId"]).json
     assert (done["status"], done["daysRead"], done["rows"]) == ("DONE", 15, 6)
     assert done["fileName"] == f"decisions-{period['from']}-{period['to']}.csv"
@@ -150,12 +117,11 @@ def test_a_job_delivered_twice_or_after_its_export_is_done_writes_each_row_once(
     decided_over_days(now)
     period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
     export_id = start(period).json["exportId"]
-    (message,) = queued()
-    arn = jobs_queue()[1]
-    invoke("functions/exports/", sqs_event([message], arn))  # one part, then the rest queued
-    invoke("functions/exports/", sqs_event([message], arn))  # the same message again: on from the part kept
-    run_jobs()
-    invoke("functions/exports/", sqs_event([message], arn))  # and once more after the export is done
+    (message,) = jobs().queued()
+    jobs().deliver(message)  # one part, then the rest queued
+    jobs().deliver(message)  # the same message again: on from the part kept
+    jobs().run()
+    jobs().deliver(message)  # and once more after the export is done
 
     the_file_is_the_csv(export_id, period, 6)
 
@@ -185,7 +151,7 @@ def test_a_delivery_that_stops_once_the_file_is_complete_leaves_the_next_to_say_
         run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
     assert status(export_id).json["status"] == "RUNNING"
     monkeypatch.undo()
-    run_jobs()  # the queue's message again: the parts are final, so it only says the file is complete
+    jobs().run()  # the queue's message again: the parts are final, so it only says the file is complete
     the_file_is_the_csv(export_id, period, 6)
 
 
@@ -206,7 +172,7 @@ def test_two_deliveries_at_once_never_write_one_part_twice(small_parts: None, mo
     monkeypatch.setattr(report_files, "uploaded_part", the_other_delivery_meanwhile)
     run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: datetime.now(UTC))
     assert numbers == [1, 2]  # this one stopped: the other had moved the export on
-    run_jobs()
+    jobs().run()
     # Each part under its own number; the first delivery's part 1 is not in the file.
     assert numbers == [1, 2, 3, 4, 5, 6, 7]
     record = decisions_exports.export(export_id)
@@ -218,7 +184,7 @@ def test_a_large_part_holds_many_days_and_one_invocation_does_a_short_export(sta
     now = datetime.now(UTC)
     decided_over_days(now)
     export_id = start({"from": (now - 30 * DAY).date().isoformat(), "to": now.date().isoformat()}).json["exportId"]
-    assert run_jobs() == 1
+    assert jobs().run() == 1
     done = status(export_id).json
     assert (done["status"], done["rows"], done["daysRead"], done["days"]) == ("DONE", 6, 31, 31)
 
@@ -231,7 +197,7 @@ def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: Loc
     run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: later)
     failed = status(export_id).json
     assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "stopped", None)
-    run_jobs()  # the message still queued finds it failed
+    jobs().run()  # the message still queued finds it failed
     assert status(export_id).json["status"] == "FAILED"
 
 
@@ -254,18 +220,17 @@ def test_a_job_failing_on_its_last_try_marks_its_export_failed(
     stack: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     export_id = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
-    (message,) = queued()
-    arn = jobs_queue()[1]
+    (message,) = jobs().queued()
 
     def bucket_down(key: str) -> str:
         raise ConnectionError("S3 is unreachable")
 
     monkeypatch.setattr(report_files, "started", bucket_down)
     for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
-        event = sqs_event([{**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}], arn)
+        delivered = {**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}
         # Its one message failed: the invocation fails, and the queue gives the message again (or dead-letters it).
         with pytest.raises(FunctionFailed, match="S3 is unreachable"):
-            invoke("functions/exports/", event)
+            jobs().deliver(delivered)
         assert status(export_id).json["status"] == status_after
     assert status(export_id).json["failure"] == "failed"
 
@@ -293,7 +258,7 @@ def test_a_bad_period_is_400_naming_the_field_and_nothing_is_queued(
     answer = start(body)
     assert answer.status == 400
     assert answer.json["errors"][0]["field"] == field
-    assert listed().json["items"] == [] and queued() == []
+    assert listed().json["items"] == [] and jobs().queued() == []
 
 
 def test_only_supervisors_export_and_an_unknown_export_is_404(stack: LocalAws) -> None:
@@ -301,7 +266,7 @@ def test_only_supervisors_export_and_an_unknown_export_is_404(stack: LocalAws) -
         assert start({"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
         assert listed(claims).status == 403
         assert status("20260101T000000000000-0123456789ab", claims).status == 403
-    assert queued() == []
+    assert jobs().queued() == []
     assert status("20260101T000000000000-0123456789ab").status == 404
     assert status("../other").status == 404  # no such route
     malformed = status("2026-01-01")
@@ -316,14 +281,9 @@ def test_a_write_whose_answer_was_lost_and_that_was_sent_again_is_known_as_its_o
     now = datetime.now(UTC)
     decided_over_days(now)
     period = {"from": (now - 14 * DAY).date().isoformat(), "to": now.date().isoformat()}
-    written = decisions_exports.written
 
-    def sent_twice(operation: str, **arguments: Any) -> bool:
-        written(operation, **arguments)
-        return written(operation, **arguments)
-
-    monkeypatch.setattr(decisions_exports, "written", sent_twice)
+    monkeypatch.setattr(decisions_exports, "written", sent_twice(decisions_exports.written))
     asked = start(period)
     assert asked.status == 202, asked.json
-    assert run_jobs() == 7
+    assert jobs().run() == 7
     the_file_is_the_csv(asked.json["exportId"], period, 6)

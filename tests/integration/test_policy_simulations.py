@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from api_support import Response, call
+from api_support import JobQueue, JobRoutes, call, sent_twice
 from test_policy_routes import DAY, HONG_KONG, OLIVE, RITA, draft, on_draft, policy_items, put_draft, seeded_month
 
 from refund_core.adapters import policy_store
@@ -20,10 +19,7 @@ from refund_core.policy.models import Outcome
 from refund_core.policy.money import Money
 from refund_core.policy.simulation import MAX_CHANGES_LISTED, ChangedRequest, Tally, WasWould
 from refund_core.settings import settings
-from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
-from refund_local.handlers import invoke
-from refund_local.queues import sqs_event
 from refund_local.stack import LocalAws
 
 SIMULATIONS = "/policy/simulations"
@@ -33,41 +29,12 @@ SAME_ANSWER = ("from", "to", "version", "requests", "notReplayed", "cancelled", 
                "byOutcome", "refunded")  # fmt: skip
 
 
-def status(simulation_id: str, claims: dict[str, str] = OLIVE) -> Response:
-    resource, path = f"{SIMULATIONS}/{{simulationId}}", f"{SIMULATIONS}/{simulation_id}"
-    return call(api_event("GET", resource, path, path_parameters={"simulationId": simulation_id}, claims=claims))
+ROUTES = JobRoutes(SIMULATIONS, "simulationId", OLIVE)
+status, listed = ROUTES.status, ROUTES.listed
 
 
-def listed(claims: dict[str, str] = OLIVE) -> Response:
-    return call(api_event("GET", SIMULATIONS, SIMULATIONS, claims=claims))
-
-
-def jobs_queue() -> tuple[str, str]:
-    """The simulations' queue: its URL and ARN."""
-    url = settings().policy_simulation_queue_url
-    assert url is not None
-    sqs = boto3.client("sqs", region_name=REGION)
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-
-def queued() -> list[dict[str, Any]]:
-    answer = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=jobs_queue()[0], MaxNumberOfMessages=10)
-    return list(answer.get("Messages", []))
-
-
-def run_jobs(most: int = 40) -> int:
-    """The queue handed to the simulations function, a message a batch (as its event source does), until it is
-    empty or `most` invocations have run; how many that took. Each invocation has 30 s left: less than a job keeps
-    for a day, so each stops after the first day that received requests and queues the rest."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url, arn = jobs_queue()
-    runs = 0
-    while runs < most and (messages := queued()):
-        for message in messages:
-            assert invoke("functions/simulations/", sqs_event([message], arn)) == {"batchItemFailures": []}
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            runs += 1
-    return runs
+def jobs() -> JobQueue:
+    return JobQueue.of(settings().policy_simulation_queue_url, "functions/simulations/")
 
 
 def month(now: datetime) -> dict[str, str]:
@@ -90,7 +57,7 @@ def test_a_simulation_run_as_a_job_answers_what_simulate_answers(stack: LocalAws
 
     # Ten days received a request: each invocation keeps one of them and queues the rest, and the tenth, reading
     # the last, records the result.
-    assert run_jobs() == 10
+    assert jobs().run() == 10
     done = status(job["simulationId"]).json
     assert (done["status"], done["daysRead"], done["requestsRead"]) == ("DONE", 31, 10)
     at_once = on_draft(FORTNIGHT, "simulate", period).json
@@ -110,12 +77,11 @@ def test_a_job_delivered_twice_or_after_it_is_done_counts_each_request_once(stac
     seeded_month(now)
     put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
     simulation_id = on_draft(FORTNIGHT, "simulations", month(now)).json["simulationId"]
-    (message,) = queued()
-    arn = jobs_queue()[1]
-    invoke("functions/simulations/", sqs_event([message], arn))  # one day, then the rest queued
-    invoke("functions/simulations/", sqs_event([message], arn))  # the same message again: on from the day kept
-    run_jobs()
-    invoke("functions/simulations/", sqs_event([message], arn))  # and once more after it is done
+    (message,) = jobs().queued()
+    jobs().deliver(message)  # one day, then the rest queued
+    jobs().deliver(message)  # the same message again: on from the day kept
+    jobs().run()
+    jobs().deliver(message)  # and once more after it is done
 
     result = status(simulation_id).json["result"]
     assert (result["requests"], result["changedCount"], result["byOutcome"]["was"]["FULL_REFUND"]) == (10, 5, 10)
@@ -153,7 +119,7 @@ def test_the_draft_is_simulated_as_saved_when_asked(stack: LocalAws) -> None:
     put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
     simulation_id = on_draft(FORTNIGHT, "simulations", month(now)).json["simulationId"]
     assert put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=30)).status == 200  # saved again: as in force
-    run_jobs()
+    jobs().run()
     assert status(simulation_id).json["result"]["changedCount"] == 5
     assert on_draft(FORTNIGHT, "simulate", month(now)).json["changedCount"] == 0
 
@@ -168,7 +134,7 @@ def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: Loc
     run_simulation(simulation_id, seconds_left=lambda: 900.0, clock=lambda: later)
     failed = status(simulation_id).json
     assert (failed["status"], failed["failure"], failed["result"]) == ("FAILED", "stopped", None)
-    run_jobs()  # the message still queued finds it failed
+    jobs().run()  # the message still queued finds it failed
     assert status(simulation_id).json["status"] == "FAILED"
 
 
@@ -177,17 +143,16 @@ def test_a_job_failing_on_its_last_try_marks_its_simulation_failed(
 ) -> None:
     put_draft("d1", draft("d1"))
     simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
-    (message,) = queued()
-    arn = jobs_queue()[1]
+    (message,) = jobs().queued()
 
     def table_down(*arguments: Any) -> None:
         raise ConnectionError("DynamoDB is unreachable")
 
     monkeypatch.setattr("refund_core.app.policies.to_replay_on_days", table_down)
     for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
-        event = sqs_event([{**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}], arn)
+        delivered = {**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}
         with pytest.raises(FunctionFailed, match="DynamoDB is unreachable"):
-            invoke("functions/simulations/", event)
+            jobs().deliver(delivered)
         assert status(simulation_id).json["status"] == status_after
     assert status(simulation_id).json["failure"] == "failed"
 
@@ -212,7 +177,7 @@ def test_the_simulations_of_the_last_week_are_listed_newest_first_without_result
     put_draft("d1", draft("d1"))
     first = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
     second = on_draft("d1", "simulations", {"from": "2026-02-01", "to": "2026-02-28"}).json["simulationId"]
-    run_jobs()
+    jobs().run()
     assert status(first).json["result"]["requests"] == 0
     answer = listed()
     assert answer.status == 200
@@ -240,7 +205,7 @@ def test_a_bad_period_or_no_such_draft_is_refused_and_nothing_is_queued(
     assert answer.status == expected, answer.json
     if field:
         assert answer.json["errors"][0]["field"] == field
-    assert listed().json["items"] == [] and queued() == []
+    assert listed().json["items"] == [] and jobs().queued() == []
 
 
 def test_only_policy_owners_simulate_and_an_unknown_simulation_is_404(stack: LocalAws) -> None:
@@ -249,7 +214,7 @@ def test_only_policy_owners_simulate_and_an_unknown_simulation_is_404(stack: Loc
         assert on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
         assert listed(claims).status == 403
         assert status("20260101T000000000000-0123456789ab", claims).status == 403
-    assert queued() == []
+    assert jobs().queued() == []
     assert status("20260101T000000000000-0123456789ab").status == 404
     malformed = status("2026-01-01")
     assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "simulationId")
@@ -286,20 +251,10 @@ def test_a_write_whose_answer_was_lost_and_that_was_sent_again_is_known_as_its_o
     now = datetime.now(UTC)
     seeded_month(now)
     put_draft(FORTNIGHT, draft(FORTNIGHT, claimWindowDays=14))
-    written, transact = policy_store.written, policy_store._transact
-
-    def sent_twice(operation: str, **arguments: Any) -> bool:
-        written(operation, **arguments)
-        return written(operation, **arguments)
-
-    def transaction_sent_twice(writes: list[Any]) -> list[str]:
-        transact(writes)
-        return transact(writes)
-
-    monkeypatch.setattr(policy_store, "written", sent_twice)
-    monkeypatch.setattr(policy_store, "_transact", transaction_sent_twice)
+    monkeypatch.setattr(policy_store, "written", sent_twice(policy_store.written))
+    monkeypatch.setattr(policy_store, "_transact", sent_twice(policy_store._transact))
     asked = on_draft(FORTNIGHT, "simulations", month(now))
     assert asked.status == 202, asked.json
-    assert run_jobs() == 10
+    assert jobs().run() == 10
     result = status(asked.json["simulationId"]).json["result"]
     assert (result["requests"], result["changedCount"]) == (10, 5)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from refund_core.adapters import clients
 from refund_core.adapters.dynamo import THROTTLED, Page, call, decode_token, encode_token, query_all, written
 from refund_core.adapters.dynamo import busy as _busy
-from refund_core.adapters.records import JobStatus
+from refund_core.adapters.records import JobRecord
 from refund_core.errors import Conflict
 from refund_core.policy.document import Policy, PublishedPolicy
 from refund_core.policy.models import CamelModel, UtcDatetime, utc_iso
@@ -60,26 +60,16 @@ class AuditRecord(CamelModel):
     detail: str | None = None
 
 
-class SimulationJobRecord(CamelModel):
+class SimulationJobRecord(JobRecord):
     """A simulation run as a job (app/policy_simulations.py), as the job moves it on: the draft as it was saved
     when the job was asked for, and what it has counted of the days before `next_day`."""
 
     simulation_id: str
     version: str
     document: Policy
-    first_day: date
-    last_day: date
-    requested_by: str
-    requested_at: UtcDatetime
-    status: JobStatus = JobStatus.RUNNING
     # Every change is made on the condition that the revision is the one read (`job_moved_on`).
     revision: int = 0
-    updated_at: UtcDatetime
-    next_day: date
-    days_read: int = 0
     tally: Tally = Field(default_factory=Tally)
-    finished_at: UtcDatetime | None = None
-    failure: str | None = None
 
 
 _VERSIONS = TypeAdapter(dict[str, PublishedPolicy])

@@ -101,24 +101,32 @@ class ExportPart(CamelModel):
     etag: str
 
 
-class DecisionsExportRecord(CamelModel):
-    """A supervisor's export of a period's decisions, as its job (app/decisions_exports.py) moves it on: the file is
-    uploaded in parts of whole days, and `next_day` is the first day no uploaded part holds."""
+class JobRecord(CamelModel):
+    """What a long job's item holds whatever the job (app/jobs.py): its period, who asked and when, where it is,
+    and `next_day`, the first day of the period it has not kept yet."""
 
-    export_id: str
     first_day: date
     last_day: date
     requested_by: str
     requested_at: UtcDatetime
     status: JobStatus = JobStatus.RUNNING
-    # Every change is made on the condition that the version is the one read (adapters/decisions_exports.py).
-    version: int = 0
     updated_at: UtcDatetime
     next_day: date
-    # The rows and bytes of the parts uploaded; the days and rows read so far (the progress shown).
+    days_read: int = 0
+    finished_at: UtcDatetime | None = None
+    failure: str | None = None
+
+
+class DecisionsExportRecord(JobRecord):
+    """A supervisor's export of a period's decisions, as its job (app/decisions_exports.py) moves it on: the file is
+    uploaded in parts of whole days, and `next_day` is the first day no uploaded part holds."""
+
+    export_id: str
+    # Every change is made on the condition that the version is the one read (adapters/decisions_exports.py).
+    version: int = 0
+    # The rows and bytes of the parts uploaded; the rows read so far (the progress shown).
     rows: int = 0
     size: int = 0
-    days_read: int = 0
     rows_read: int = 0
     upload_id: str | None = None
     # The parts kept, in order, and the highest part number taken (a number taken and not kept is left out).
@@ -126,8 +134,6 @@ class DecisionsExportRecord(CamelModel):
     parts_taken: int = 0
     # The parts are final: what is left is to complete the file.
     completing: bool = False
-    finished_at: UtcDatetime | None = None
-    failure: str | None = None
 
 
 class ClaimsRecord(CamelModel):

@@ -14,58 +14,38 @@ a job that fails marks its export failed."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from itertools import chain, groupby
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from refund_core.adapters import decisions_exports, outbound, report_files
 from refund_core.adapters.records import DecisionsExportRecord, ExportPart, JobStatus, ReportedRequest
-from refund_core.app import policies, reports
+from refund_core.app import jobs, policies, reports
 from refund_core.app.inputs import Period, check_period
-from refund_core.app.jobs import (
-    LISTED_FOR,
-    PROGRESS_EVERY,
-    STALLED_AFTER,
-    failed_on_last_try,
-    new_job_id,
-)
 from refund_core.app.service import moment_now
-from refund_core.errors import NotASupervisor, NotFound, ServiceBusy
+from refund_core.errors import NotASupervisor, NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count
-from refund_core.policy.models import CamelModel, UtcDatetime
+from refund_core.policy.models import CamelModel
 from refund_core.settings import settings
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # A job's invocation stops after a part once it has less than this left (Lambda's timeout is 900 s).
 TIME_FOR_A_PART_SECONDS = 120.0
 
 
-class DecisionsExport(CamelModel):
+class DecisionsExport(jobs.LongJob):
     """An export as the API shows it: its period, how far its job has come, and once done the file's link."""
 
     export_id: str
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-    status: JobStatus
-    requested_by: str
-    requested_at: UtcDatetime
-    days: int = Field(description="The days of the period")
-    days_read: int = Field(description="The days the job has read")
     rows: int = Field(description="The decisions written so far")
     file_name: str
     size: int | None = Field(default=None, description="The file's size in bytes, once done")
-    finished_at: UtcDatetime | None = None
     download_url: str | None = Field(
         default=None, description="Once done: the file, for a few minutes (ask again for a new link)"
     )
-    failure: str | None = None
 
 
 class DecisionsExports(CamelModel):
@@ -87,28 +67,15 @@ def _file_key(export: DecisionsExportRecord) -> str:
     return f"exports/{export.export_id}/{_file_name(export)}"
 
 
-def _stalled(export: DecisionsExportRecord, now: datetime) -> bool:
-    return export.status is JobStatus.RUNNING and now - export.updated_at > STALLED_AFTER
-
-
 def _shown(export: DecisionsExportRecord, now: datetime) -> DecisionsExport:
-    stalled = _stalled(export, now)
     done = export.status is JobStatus.DONE
     return DecisionsExport(
+        **jobs.LongJob.shown(export, now),
         export_id=export.export_id,
-        start=export.first_day,
-        end=export.last_day,
-        status=JobStatus.FAILED if stalled else export.status,
-        requested_by=export.requested_by,
-        requested_at=export.requested_at,
-        days=(export.last_day - export.first_day).days + 1,
-        days_read=export.days_read,
         rows=export.rows_read,
         file_name=_file_name(export),
         size=export.size if done else None,
-        finished_at=export.finished_at,
         download_url=report_files.download_link(_file_key(export), _file_name(export)) if done else None,
-        failure="stopped" if stalled else export.failure,
     )
 
 
@@ -117,24 +84,14 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
     _supervisor(caller)
     now = now or moment_now()
     check_period(period.start, period.end, "decisions export")
-    export = DecisionsExportRecord(
-        export_id=new_job_id(now),
-        first_day=period.start,
-        last_day=period.end,
-        requested_by=caller.username,
-        requested_at=now,
-        updated_at=now,
-        next_day=period.start,
-    )
-    decisions_exports.create(export)
-    try:
-        outbound.enqueue_decisions_export(export.export_id)
-    except outbound.JobNotQueued as not_queued:
-        # Said at once, and listed as failed: nothing will run it.
-        _moved_on(export, status=JobStatus.FAILED, failure="not started", finished_at=now)
-        raise ServiceBusy("the export could not be started; try again in a few seconds") from not_queued
+    export = DecisionsExportRecord(export_id=jobs.new_job_id(now), **jobs.asked(period, caller.username, now))
+    jobs.job_queued(export, decisions_exports.create, _enqueued, _moved_on, "export")
     count("DecisionsExportsAsked")
     return _shown(export, now)
+
+
+def _enqueued(export: DecisionsExportRecord) -> None:
+    outbound.enqueue_decisions_export(export.export_id)
 
 
 def export_status(caller: Caller, export_id: str, now: datetime | None = None) -> DecisionsExport:
@@ -149,7 +106,9 @@ def export_status(caller: Caller, export_id: str, now: datetime | None = None) -
 def recent_exports(caller: Caller, now: datetime | None = None) -> DecisionsExports:
     _supervisor(caller)
     now = now or moment_now()
-    return DecisionsExports(items=tuple(_shown(export, now) for export in decisions_exports.recent(now - LISTED_FOR)))
+    return DecisionsExports(
+        items=tuple(_shown(export, now) for export in decisions_exports.recent(now - jobs.LISTED_FOR))
+    )
 
 
 def _moved_on(export: DecisionsExportRecord, **changes: object) -> DecisionsExportRecord | None:
@@ -245,37 +204,9 @@ def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[da
         yield day, list(received)
 
 
-class ExportJob(CamelModel):
-    """A message of the exports' queue."""
-
-    export_id: str = Field(min_length=1)
-
-
-def handle_export_record(
-    record: SQSRecord, seconds_left: Callable[[], float], clock: Callable[[], datetime] = moment_now
-) -> None:
-    """One delivery of a job; on its last try, a job that fails marks its export failed before it fails."""
-    job = ExportJob.model_validate_json(record.body)
-
-    def mark_failed() -> None:
-        export = decisions_exports.export(job.export_id)
-        if export is not None and export.status is JobStatus.RUNNING:
-            _failed(export, "failed", clock())
-
-    with failed_on_last_try(record, mark_failed):
-        run_export(job.export_id, seconds_left, clock)
-
-
-def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
+def _run(export: DecisionsExportRecord, now: datetime, seconds_left: jobs.SecondsLeft, clock: jobs.Clock) -> None:
     """One invocation of an export's job: from where it was kept, day by day, until the file is complete or the
     invocation has less than TIME_FOR_A_PART_SECONDS left after a part (then the rest is queued)."""
-    export = decisions_exports.export(export_id)
-    if export is None or export.status is not JobStatus.RUNNING:
-        return  # done, failed, or expired with its file: nothing is left to do
-    now = clock()
-    if _stalled(export, now):
-        _failed(export, "stopped", now)
-        return
     if export.completing:
         _completed(export, now)
         return
@@ -306,12 +237,17 @@ def run_export(export_id: str, seconds_left: Callable[[], float], clock: Callabl
             part.seek(0)
             part.truncate()
             if seconds_left() < TIME_FOR_A_PART_SECONDS:
-                outbound.enqueue_decisions_export(export_id)
+                outbound.enqueue_decisions_export(export.export_id)
                 return
-        elif (at := clock()) - shown_at >= PROGRESS_EVERY:
+        elif (at := clock()) - shown_at >= jobs.PROGRESS_EVERY:
             days_read = (next_day - export.first_day).days
             shown = _moved_on(export, days_read=days_read, rows_read=export.rows + rows, updated_at=at)
             if shown is None:
                 return
             export, shown_at = shown, at
     _file_completed(export, part.getvalue(), rows, clock())
+
+
+# An export's job, by its id (done, failed or expired with its file: nothing is left to do), and its queue's messages.
+run_export = jobs.job_runner(decisions_exports.export, _failed, _run)
+handle_export_record = jobs.job_deliveries("exportId", decisions_exports.export, _failed, run_export)

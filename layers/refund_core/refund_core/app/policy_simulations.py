@@ -8,9 +8,7 @@ since it was read: a job delivered twice, or that times out, counts each request
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -18,23 +16,14 @@ from pydantic import Field
 from refund_core.adapters import outbound, policy_store
 from refund_core.adapters.policy_store import AuditRecord, SimulationJobRecord
 from refund_core.adapters.records import JobStatus
-from refund_core.app import policies
+from refund_core.app import jobs, policies
 from refund_core.app.inputs import Period, check_period
-from refund_core.app.jobs import (
-    LISTED_FOR,
-    STALLED_AFTER,
-    failed_on_last_try,
-    new_job_id,
-)
 from refund_core.app.policies import Simulation, SimulationPeriod
 from refund_core.app.service import moment_now
-from refund_core.errors import NotFound, ServiceBusy
+from refund_core.errors import NotFound
 from refund_core.http.identity import Caller
 from refund_core.observability import count
-from refund_core.policy.models import CamelModel, UtcDatetime
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from refund_core.policy.models import CamelModel
 
 # A job's invocation stops after a day once it has less than this left (Lambda's timeout is 900 s): time to read
 # and judge a busy day's requests.
@@ -44,22 +33,13 @@ TIME_FOR_A_DAY_SECONDS = 120.0
 KEPT_EVERY = timedelta(seconds=10)
 
 
-class SimulationJob(CamelModel):
+class SimulationJob(jobs.LongJob):
     """A simulation run as a job, as the API shows it: its period, how far it has come, and once done its result
     (`result` as `simulate` answers; only when the job is read by its id)."""
 
     simulation_id: str
     version: str
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-    status: JobStatus
-    requested_by: str
-    requested_at: UtcDatetime
-    days: int = Field(description="The days of the period")
-    days_read: int = Field(description="The days the job has read")
     requests_read: int = Field(description="The requests the job has run the draft's rules on so far")
-    finished_at: UtcDatetime | None = None
-    failure: str | None = None
     result: Simulation | None = None
 
 
@@ -69,12 +49,7 @@ class SimulationJobs(CamelModel):
     items: tuple[SimulationJob, ...]
 
 
-def _stalled(job: SimulationJobRecord, now: datetime) -> bool:
-    return job.status is JobStatus.RUNNING and now - job.updated_at > STALLED_AFTER
-
-
 def _shown(job: SimulationJobRecord, now: datetime, with_result: bool = True) -> SimulationJob:
-    stalled = _stalled(job, now)
     period = Period(start=job.first_day, end=job.last_day)
     result = None
     if with_result and job.status is JobStatus.DONE and job.finished_at is not None:
@@ -82,18 +57,10 @@ def _shown(job: SimulationJobRecord, now: datetime, with_result: bool = True) ->
             job.simulation_id, job.version, period, by=job.requested_by, at=job.finished_at, tally=job.tally
         )
     return SimulationJob(
+        **jobs.LongJob.shown(job, now),
         simulation_id=job.simulation_id,
         version=job.version,
-        start=job.first_day,
-        end=job.last_day,
-        status=JobStatus.FAILED if stalled else job.status,
-        requested_by=job.requested_by,
-        requested_at=job.requested_at,
-        days=(job.last_day - job.first_day).days + 1,
-        days_read=job.days_read,
         requests_read=job.tally.requests,
-        finished_at=job.finished_at,
-        failure="stopped" if stalled else job.failure,
         result=result,
     )
 
@@ -118,25 +85,18 @@ def start_simulation(
     draft = policies.saved_draft(version)
     check_period(period.start, period.end, "simulation")
     job = SimulationJobRecord(
-        simulation_id=new_job_id(now),
+        simulation_id=jobs.new_job_id(now),
         version=version,
         document=draft.document,
-        first_day=period.start,
-        last_day=period.end,
-        requested_by=caller.username,
-        requested_at=now,
-        updated_at=now,
-        next_day=period.start,
+        **jobs.asked(period, caller.username, now),
     )
-    policy_store.create_simulation_job(job)
-    try:
-        outbound.enqueue_policy_simulation(job.simulation_id)
-    except outbound.JobNotQueued as not_queued:
-        # Said at once, and listed as failed: nothing will run it.
-        _moved_on(job, status=JobStatus.FAILED, failure="not started", finished_at=now)
-        raise ServiceBusy("the simulation could not be started; try again in a few seconds") from not_queued
+    jobs.job_queued(job, policy_store.create_simulation_job, _enqueued, _moved_on, "simulation")
     count("PolicySimulationJobsAsked")
     return _shown(job, now)
+
+
+def _enqueued(job: SimulationJobRecord) -> None:
+    outbound.enqueue_policy_simulation(job.simulation_id)
 
 
 def simulation_status(caller: Caller, simulation_id: str, now: datetime | None = None) -> SimulationJob:
@@ -150,45 +110,17 @@ def simulation_status(caller: Caller, simulation_id: str, now: datetime | None =
 def recent_simulations(caller: Caller, now: datetime | None = None) -> SimulationJobs:
     policies.policy_owner_only(caller)
     now = now or moment_now()
-    jobs = policy_store.recent_simulation_jobs(now - LISTED_FOR)
-    return SimulationJobs(items=tuple(_shown(job, now, with_result=False) for job in jobs))
+    recent = policy_store.recent_simulation_jobs(now - jobs.LISTED_FOR)
+    return SimulationJobs(items=tuple(_shown(job, now, with_result=False) for job in recent))
 
 
 def _failed(job: SimulationJobRecord, failure: str, now: datetime) -> None:
     _moved_on(job, status=JobStatus.FAILED, failure=failure, updated_at=now, finished_at=now)
 
 
-class SimulationJobMessage(CamelModel):
-    """A message of the simulations' queue."""
-
-    simulation_id: str = Field(min_length=1)
-
-
-def handle_simulation_record(
-    record: SQSRecord, seconds_left: Callable[[], float], clock: Callable[[], datetime] = moment_now
-) -> None:
-    """One delivery of a job; on its last try, a job that fails marks its simulation failed before it fails."""
-    message = SimulationJobMessage.model_validate_json(record.body)
-
-    def mark_failed() -> None:
-        job = policy_store.simulation_job(message.simulation_id)
-        if job is not None and job.status is JobStatus.RUNNING:
-            _failed(job, "failed", clock())
-
-    with failed_on_last_try(record, mark_failed):
-        run_simulation(message.simulation_id, seconds_left, clock)
-
-
-def run_simulation(simulation_id: str, seconds_left: Callable[[], float], clock: Callable[[], datetime]) -> None:
+def _run(job: SimulationJobRecord, now: datetime, seconds_left: jobs.SecondsLeft, clock: jobs.Clock) -> None:
     """One invocation of a simulation's job: from the day it was kept at, until the period is read or the
     invocation has less than TIME_FOR_A_DAY_SECONDS left after a day (then the rest is queued)."""
-    job = policy_store.simulation_job(simulation_id)
-    if job is None or job.status is not JobStatus.RUNNING:
-        return  # done or failed: nothing is left to do
-    now = clock()
-    if _stalled(job, now):
-        _failed(job, "stopped", now)
-        return
     zone = ZoneInfo(policies.in_force(now).time_zone)
     tally = job.tally.model_copy(deep=True)
     kept_at, day = now, None
@@ -205,7 +137,7 @@ def run_simulation(simulation_id: str, seconds_left: Callable[[], float], clock:
                     return
                 job, kept_at, tally = kept, at, kept.tally.model_copy(deep=True)
                 if out_of_time:
-                    outbound.enqueue_policy_simulation(simulation_id)
+                    outbound.enqueue_policy_simulation(job.simulation_id)
                     return
         day = received_on
         tally.add(request, request.facts, job.document)
@@ -224,3 +156,8 @@ def run_simulation(simulation_id: str, seconds_left: Callable[[], float], clock:
     )
     if done is not None:
         count("PolicySimulations")
+
+
+# A simulation's job, by its id, and its queue's messages.
+run_simulation = jobs.job_runner(policy_store.simulation_job, _failed, _run)
+handle_simulation_record = jobs.job_deliveries("simulationId", policy_store.simulation_job, _failed, run_simulation)
