@@ -19,9 +19,7 @@ from refund_core.adapters import decisions_exports, report_files
 from refund_core.app import review
 from refund_core.app.decisions_exports import run_export
 from refund_core.app.inputs import RefuseCommand
-from refund_core.app.jobs import JOB_TRIES, STALLED_AFTER
 from refund_core.http.identity import Caller
-from refund_core.observability import FunctionFailed
 from refund_core.settings import settings
 from refund_local.environment import REGION
 from refund_local.events import api_event, claims_for
@@ -187,90 +185,6 @@ def test_a_large_part_holds_many_days_and_one_invocation_does_a_short_export(sta
     assert jobs().run() == 1
     done = status(export_id).json
     assert (done["status"], done["rows"], done["daysRead"], done["days"]) == ("DONE", 6, 31, 31)
-
-
-def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: LocalAws) -> None:
-    export_id = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
-    record = decisions_exports.export(export_id)
-    assert record is not None
-    later = record.updated_at + STALLED_AFTER + timedelta(seconds=1)
-    run_export(export_id, seconds_left=lambda: 900.0, clock=lambda: later)
-    failed = status(export_id).json
-    assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "stopped", None)
-    jobs().run()  # the message still queued finds it failed
-    assert status(export_id).json["status"] == "FAILED"
-
-
-def test_an_export_whose_job_the_queue_refuses_is_503_and_listed_as_failed(
-    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = settings().decisions_export_queue_url
-    assert url is not None
-    monkeypatch.setenv("DECISIONS_EXPORT_QUEUE_URL", url.replace("DecisionsExportQueue", "NoSuchQueue"))
-    settings.cache_clear()
-    answer = start({"from": "2026-01-01", "to": "2026-01-31"})
-    monkeypatch.undo()
-    settings.cache_clear()
-    assert (answer.status, answer.json["code"], answer.header("Retry-After")) == (503, "busy", "2")
-    (failed,) = listed().json["items"]
-    assert (failed["status"], failed["failure"], failed["downloadUrl"]) == ("FAILED", "not started", None)
-
-
-def test_a_job_failing_on_its_last_try_marks_its_export_failed(
-    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    export_id = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
-    (message,) = jobs().queued()
-
-    def bucket_down(key: str) -> str:
-        raise ConnectionError("S3 is unreachable")
-
-    monkeypatch.setattr(report_files, "started", bucket_down)
-    for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
-        delivered = {**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}
-        # Its one message failed: the invocation fails, and the queue gives the message again (or dead-letters it).
-        with pytest.raises(FunctionFailed, match="S3 is unreachable"):
-            jobs().deliver(delivered)
-        assert status(export_id).json["status"] == status_after
-    assert status(export_id).json["failure"] == "failed"
-
-
-def test_the_exports_of_the_last_week_are_listed_newest_first(stack: LocalAws) -> None:
-    first = start({"from": "2026-01-01", "to": "2026-01-31"}).json["exportId"]
-    second = start({"from": "2026-02-01", "to": "2026-02-28"}).json["exportId"]
-    answer = listed()
-    assert answer.status == 200
-    assert [item["exportId"] for item in answer.json["items"]] == [second, first]
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"from": "2026-01-01"}, "to"),
-        ({"from": "2026-02-01", "to": "2026-01-01"}, "from"),
-        ({"from": "2024-01-01", "to": "2026-01-01"}, "to"),
-        ({"from": "yesterday", "to": "2026-01-01"}, "from"),
-    ],
-)
-def test_a_bad_period_is_400_naming_the_field_and_nothing_is_queued(
-    stack: LocalAws, body: dict[str, str], field: str
-) -> None:
-    answer = start(body)
-    assert answer.status == 400
-    assert answer.json["errors"][0]["field"] == field
-    assert listed().json["items"] == [] and jobs().queued() == []
-
-
-def test_only_supervisors_export_and_an_unknown_export_is_404(stack: LocalAws) -> None:
-    for claims in (RITA, claims_for("hal")):
-        assert start({"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
-        assert listed(claims).status == 403
-        assert status("20260101T000000000000-0123456789ab", claims).status == 403
-    assert jobs().queued() == []
-    assert status("20260101T000000000000-0123456789ab").status == 404
-    assert status("../other").status == 404  # no such route
-    malformed = status("2026-01-01")
-    assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "exportId")
 
 
 def test_a_write_whose_answer_was_lost_and_that_was_sent_again_is_known_as_its_own(

@@ -21,6 +21,10 @@ def test_openapi_json_documents_exactly_the_template_routes() -> None:
     assert document["security"] == [{name: []} for name in document["components"]["securitySchemes"]]
 
 
+# A simulation asked for as a job: accepted, or refused as `simulate` is.
+SIMULATION_ASKED = ["202", "400", "401", "403", "404", "409", "413", "415", "503"]
+
+
 def test_every_route_declares_what_it_answers() -> None:
     """Each route's success and its errors, every error with the ErrorResponse body; nothing of Powertools' 422
     (HTTPValidationError), which the handlers never answer."""
@@ -58,17 +62,7 @@ def test_every_route_declares_what_it_answers() -> None:
         ("PUT", "/policy/drafts/{version}"): ["200", "400", "401", "403", "409", "413", "415", "503"],
         ("POST", "/policy/drafts/{version}/simulate"): ["200", "400", "401", "403", "404", "409", "413", "415", "503"],
         ("POST", "/policy/drafts/{version}/publish"): ["200", "400", "401", "403", "404", "409", "413", "415", "503"],
-        ("POST", "/policy/drafts/{version}/simulations"): [
-            "202",
-            "400",
-            "401",
-            "403",
-            "404",
-            "409",
-            "413",
-            "415",
-            "503",
-        ],
+        ("POST", "/policy/drafts/{version}/simulations"): SIMULATION_ASKED,
         ("GET", "/policy/simulations"): ["200", "400", "401", "403", "503"],
         ("GET", "/policy/simulations/{simulationId}"): ["200", "400", "401", "403", "404", "503"],
         ("GET", "/refund-requests/{requestId}"): ["200", "400", "401", "404", "503"],

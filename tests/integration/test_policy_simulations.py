@@ -9,17 +9,15 @@ from typing import Any
 
 import pytest
 from api_support import JobQueue, JobRoutes, call, sent_twice
-from test_policy_routes import DAY, HONG_KONG, OLIVE, RITA, draft, on_draft, policy_items, put_draft, seeded_month
+from test_policy_routes import DAY, HONG_KONG, OLIVE, draft, on_draft, policy_items, put_draft, seeded_month
 
 from refund_core.adapters import policy_store
-from refund_core.app.jobs import JOB_TRIES, STALLED_AFTER
 from refund_core.app.policy_simulations import run_simulation
-from refund_core.observability import FunctionFailed
 from refund_core.policy.models import Outcome
 from refund_core.policy.money import Money
 from refund_core.policy.simulation import MAX_CHANGES_LISTED, ChangedRequest, Tally, WasWould
 from refund_core.settings import settings
-from refund_local.events import api_event, claims_for
+from refund_local.events import api_event
 from refund_local.stack import LocalAws
 
 SIMULATIONS = "/policy/simulations"
@@ -124,100 +122,10 @@ def test_the_draft_is_simulated_as_saved_when_asked(stack: LocalAws) -> None:
     assert on_draft(FORTNIGHT, "simulate", month(now)).json["changedCount"] == 0
 
 
-def test_a_job_that_stopped_shows_as_failed_and_is_not_taken_up_again(stack: LocalAws) -> None:
-    put_draft("d1", draft("d1"))
-    simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
-    job = policy_store.simulation_job(simulation_id)
-    assert job is not None
-    later = job.updated_at + STALLED_AFTER + DAY
-    assert status(simulation_id).json["status"] == "RUNNING"
-    run_simulation(simulation_id, seconds_left=lambda: 900.0, clock=lambda: later)
-    failed = status(simulation_id).json
-    assert (failed["status"], failed["failure"], failed["result"]) == ("FAILED", "stopped", None)
-    jobs().run()  # the message still queued finds it failed
-    assert status(simulation_id).json["status"] == "FAILED"
-
-
-def test_a_job_failing_on_its_last_try_marks_its_simulation_failed(
-    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    put_draft("d1", draft("d1"))
-    simulation_id = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
-    (message,) = jobs().queued()
-
-    def table_down(*arguments: Any) -> None:
-        raise ConnectionError("DynamoDB is unreachable")
-
-    monkeypatch.setattr("refund_core.app.policies.to_replay_on_days", table_down)
-    for tries, status_after in ((1, "RUNNING"), (JOB_TRIES, "FAILED")):
-        delivered = {**message, "Attributes": {"ApproximateReceiveCount": str(tries)}}
-        with pytest.raises(FunctionFailed, match="DynamoDB is unreachable"):
-            jobs().deliver(delivered)
-        assert status(simulation_id).json["status"] == status_after
-    assert status(simulation_id).json["failure"] == "failed"
-
-
-def test_a_simulation_whose_job_the_queue_refuses_is_503_and_listed_as_failed(
-    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    put_draft("d1", draft("d1"))
-    url = settings().policy_simulation_queue_url
-    assert url is not None
-    monkeypatch.setenv("POLICY_SIMULATION_QUEUE_URL", url.replace("PolicySimulationQueue", "NoSuchQueue"))
-    settings.cache_clear()
-    answer = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"})
-    monkeypatch.undo()
-    settings.cache_clear()
-    assert (answer.status, answer.json["code"], answer.header("Retry-After")) == (503, "busy", "2")
-    (failed,) = listed().json["items"]
-    assert (failed["status"], failed["failure"]) == ("FAILED", "not started")
-
-
-def test_the_simulations_of_the_last_week_are_listed_newest_first_without_results(stack: LocalAws) -> None:
-    put_draft("d1", draft("d1"))
-    first = on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}).json["simulationId"]
-    second = on_draft("d1", "simulations", {"from": "2026-02-01", "to": "2026-02-28"}).json["simulationId"]
-    jobs().run()
-    assert status(first).json["result"]["requests"] == 0
-    answer = listed()
-    assert answer.status == 200
-    items = answer.json["items"]
-    assert [(item["simulationId"], item["status"], item["result"]) for item in items] == [
-        (second, "DONE", None),
-        (first, "DONE", None),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("version", "body", "expected", "field"),
-    [
-        ("d1", {"from": "2026-01-01"}, 400, "to"),
-        ("d1", {"from": "2026-02-01", "to": "2026-01-01"}, 400, "from"),
-        ("d1", {"from": "2024-01-01", "to": "2026-01-01"}, 400, "to"),
-        ("nothing", {"from": "2026-01-01", "to": "2026-01-31"}, 404, None),
-    ],
-)
-def test_a_bad_period_or_no_such_draft_is_refused_and_nothing_is_queued(
-    stack: LocalAws, version: str, body: dict[str, str], expected: int, field: str | None
-) -> None:
-    put_draft("d1", draft("d1"))
-    answer = on_draft(version, "simulations", body)
-    assert answer.status == expected, answer.json
-    if field:
-        assert answer.json["errors"][0]["field"] == field
+def test_a_draft_that_is_not_there_is_404_and_nothing_is_queued(stack: LocalAws) -> None:
+    answer = on_draft("nothing", "simulations", {"from": "2026-01-01", "to": "2026-01-31"})
+    assert answer.status == 404, answer.json
     assert listed().json["items"] == [] and jobs().queued() == []
-
-
-def test_only_policy_owners_simulate_and_an_unknown_simulation_is_404(stack: LocalAws) -> None:
-    put_draft("d1", draft("d1"))
-    for claims in (RITA, claims_for("hal")):
-        assert on_draft("d1", "simulations", {"from": "2026-01-01", "to": "2026-01-31"}, claims).status == 403
-        assert listed(claims).status == 403
-        assert status("20260101T000000000000-0123456789ab", claims).status == 403
-    assert jobs().queued() == []
-    assert status("20260101T000000000000-0123456789ab").status == 404
-    malformed = status("2026-01-01")
-    assert (malformed.status, malformed.json["errors"][0]["field"]) == (400, "simulationId")
 
 
 def test_a_job_holding_every_change_it_lists_fits_in_its_item(stack: LocalAws) -> None:

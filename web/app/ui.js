@@ -42,6 +42,18 @@ export function fieldErrorText(error) {
 // Thrown by a load that a later one replaced: its answer is dropped, the later one shows.
 export class Superseded extends Error {}
 
+// `read`, of which only the call made last answers: an earlier one answering later (behind a cold start) throws
+// Superseded, so that it never puts back what it read over what the later one shows.
+export function latestOnly(read) {
+  let latest = 0;
+  return async (...args) => {
+    const mine = ++latest;
+    const found = await read(...args);
+    if (mine !== latest) throw new Superseded();
+    return found;
+  };
+}
+
 // Runs load(), shows its result with render(); a failure shows the problem in words and a retry button.
 export async function loadInto(container, load, render) {
   replace(container, h("p", { class: "loading", role: "status" }, t("loading")));

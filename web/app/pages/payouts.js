@@ -3,7 +3,7 @@
 import { call } from "../api.js";
 import { h, replace } from "../dom.js";
 import { hongKongDate, money, shortDay, t, wordsFor } from "../i18n.js";
-import { Superseded, columnNames, dataTable, field, loadInto, submitting, tableRow } from "../ui.js";
+import { columnNames, dataTable, field, latestOnly, loadInto, submitting, tableRow } from "../ui.js";
 
 const STATES = ["SCHEDULED", "SENT", "FAILED", "MANUAL", "PAID"];
 // What finance may do with a payout in each state (the API refuses the rest with a 409).
@@ -61,16 +61,11 @@ export function payoutsPage(who) {
   const names = columnNames(["payouts.request", "payouts.customer", "payouts.amount", "payouts.state", "payouts.route",
     "payouts.reference", "payouts.since", "payouts.days", "payouts.actions"]);
 
-  let latest = 0;
+  // Only the page read last is shown: a filter changed while a read was out wins over it.
+  const read = latestOnly((query) => call("GET", "/payouts", { query }));
   const load = (nextToken, rows) => {
-    latest += 1;
-    const mine = latest;
     const query = { state: state.value, olderThanDays: older.value || null, nextToken };
-    return loadInto(results, async () => {
-      const page = await call("GET", "/payouts", { query });
-      if (mine !== latest) throw new Superseded();
-      return page;
-    }, (page) => show(page, rows));
+    return loadInto(results, () => read(query), (page) => show(page, rows));
   };
   const openForm = (payout, action) => {
     const done = (changed) => {

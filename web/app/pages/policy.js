@@ -5,7 +5,7 @@ import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { hongKongDate, money, moment, t, wordsFor } from "../i18n.js";
 import {
-  Superseded, columnNames, dataTable, field, loadInto, onePress, problemText, submitting, tableRow, withErrorBeside,
+  columnNames, dataTable, field, latestOnly, loadInto, onePress, problemText, submitting, tableRow, withErrorBeside,
 } from "../ui.js";
 
 const OUTCOMES = ["FULL_REFUND", "PARTIAL_REFUND", "NEEDS_REVIEW", "REFUSED"];
@@ -183,15 +183,9 @@ function simulations(draft) {
         state(job), h("div", { class: "actions" }, show, alert)]);
     })));
   }
-  // Only the list asked for last is shown: the page's first read, behind a cold start, may answer after the
-  // one read once a short simulation ended, and would show it still running.
-  let latest = 0;
-  async function readList() {
-    const mine = ++latest;
-    const found = await call("GET", SIMULATIONS);
-    if (mine !== latest) throw new Superseded();
-    return found;
-  }
+  // Only the list read last is shown: the page's first read, answering late, would show a simulation just ended
+  // as still running.
+  const readList = latestOnly(() => call("GET", SIMULATIONS));
   loadInto(list, readList, listed);
   return {
     result,

@@ -6,8 +6,8 @@ import { call } from "../api.js";
 import { h, replace, uniqueId } from "../dom.js";
 import { day, hongKongDate, money, t } from "../i18n.js";
 import {
-  Superseded, columnNames, dataTable, field, fileSize, loadInto, missingFields, onePress, pressing, problemText,
-  saveJson, submitting, tableRow,
+  Superseded, columnNames, dataTable, field, fileSize, latestOnly, loadInto, missingFields, onePress, pressing,
+  problemText, saveJson, submitting, tableRow,
 } from "../ui.js";
 
 const BUCKETS = ["0", "1", "2", "3-5", "6-10"];
@@ -117,15 +117,8 @@ function exportsSection(form, fields) {
     return dataTable(t("exports.caption"), names, h("tbody", {}, exports.items.map((item) => tableRow(names,
       [t("sla.period", { from: day(item.from), to: day(item.to) }), item.requestedBy, state(item), action(item)]))));
   }
-  // Only the read asked for last is shown: an earlier one answering later (the page's first, behind a cold
-  // start) would hide the export just asked for.
-  let latest = 0;
-  async function read() {
-    const mine = ++latest;
-    const exports = await call("GET", EXPORTS);
-    if (mine !== latest) throw new Superseded();
-    return exports;
-  }
+  // Only the read asked for last is shown: the page's first, answering late, would hide the export just asked for.
+  const read = latestOnly(() => call("GET", EXPORTS));
   // Quietly, while a job runs; a read that fails stops the reading and says so, with a retry.
   async function refresh() {
     try {

@@ -24,11 +24,10 @@ from pydantic import Field
 from refund_core.adapters import decisions_exports, outbound, report_files
 from refund_core.adapters.records import DecisionsExportRecord, ExportPart, JobStatus, ReportedRequest
 from refund_core.app import jobs, policies, reports
-from refund_core.app.inputs import Period, check_period
+from refund_core.app.inputs import Period
 from refund_core.app.service import moment_now
 from refund_core.errors import NotASupervisor, NotFound
 from refund_core.http.identity import Caller
-from refund_core.observability import count
 from refund_core.policy.models import CamelModel
 from refund_core.settings import settings
 
@@ -83,11 +82,10 @@ def start_export(caller: Caller, period: Period, now: datetime | None = None) ->
     """A new export of the decisions on the requests received in the period, its job queued."""
     _supervisor(caller)
     now = now or moment_now()
-    check_period(period.start, period.end, "decisions export")
-    export = DecisionsExportRecord(export_id=jobs.new_job_id(now), **jobs.asked(period, caller.username, now))
-    jobs.job_queued(export, decisions_exports.create, _enqueued, _moved_on, "export")
-    count("DecisionsExportsAsked")
-    return _shown(export, now)
+    export = DecisionsExportRecord(
+        export_id=jobs.new_job_id(now), **jobs.asked(period, "decisions export", caller.username, now)
+    )
+    return _shown(jobs.job_queued(export, decisions_exports.create, _enqueued, _moved_on, "decisions export"), now)
 
 
 def _enqueued(export: DecisionsExportRecord) -> None:

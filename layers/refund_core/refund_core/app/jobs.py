@@ -15,10 +15,10 @@ from pydantic import Field, TypeAdapter
 
 from refund_core.adapters import outbound
 from refund_core.adapters.records import JobRecord, JobStatus
-from refund_core.app.inputs import Period
+from refund_core.app.inputs import Period, check_period
 from refund_core.app.service import moment_now
 from refund_core.errors import ServiceBusy
-from refund_core.observability import observed
+from refund_core.observability import count, observed
 from refund_core.policy.models import CamelModel, UtcDatetime
 
 if TYPE_CHECKING:
@@ -67,8 +67,10 @@ class LongJob(CamelModel):
         }
 
 
-def asked(period: Period, by: str, now: datetime) -> dict[str, Any]:
-    """The fields of a job's item as it is asked for: to read the period from its first day."""
+def asked(period: Period, what: str, by: str, now: datetime) -> dict[str, Any]:
+    """The fields of a job's item as it is asked for, to read the period from its first day (a period too long or
+    reversed is the caller's 400)."""
+    check_period(period.start, period.end, what)
     return {
         "first_day": period.start,
         "last_day": period.end,
@@ -81,15 +83,17 @@ def asked(period: Period, by: str, now: datetime) -> dict[str, Any]:
 
 def job_queued[Job: JobRecord](
     job: Job, create: Callable[[Job], None], enqueue: Callable[[Job], None], moved_on: Callable[..., object], what: str
-) -> None:
-    """The job's item written, then its first message queued. A queue that refuses it is said at once (503), and
-    the job listed as failed (`not started`): nothing will run it."""
+) -> Job:
+    """The job's item written, then its first message queued (and counted, `<what>JobsAsked`). A queue that refuses
+    it is said at once (503), and the job listed as failed (`not started`): nothing will run it."""
     create(job)
     try:
         enqueue(job)
     except outbound.JobNotQueued as not_queued:
         moved_on(job, status=JobStatus.FAILED, failure="not started", finished_at=job.requested_at)
         raise ServiceBusy(f"the {what} could not be started; try again in a few seconds") from not_queued
+    count(f"{what.title().replace(' ', '')}JobsAsked")
+    return job
 
 
 def new_job_id(now: datetime) -> str:

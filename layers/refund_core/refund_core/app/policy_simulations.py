@@ -17,7 +17,7 @@ from refund_core.adapters import outbound, policy_store
 from refund_core.adapters.policy_store import AuditRecord, SimulationJobRecord
 from refund_core.adapters.records import JobStatus
 from refund_core.app import jobs, policies
-from refund_core.app.inputs import Period, check_period
+from refund_core.app.inputs import Period
 from refund_core.app.policies import Simulation, SimulationPeriod
 from refund_core.app.service import moment_now
 from refund_core.errors import NotFound
@@ -83,16 +83,11 @@ def start_simulation(
     policies.policy_owner_only(caller)
     now = now or moment_now()
     draft = policies.saved_draft(version)
-    check_period(period.start, period.end, "simulation")
-    job = SimulationJobRecord(
-        simulation_id=jobs.new_job_id(now),
-        version=version,
-        document=draft.document,
-        **jobs.asked(period, caller.username, now),
+    asked = jobs.asked(period, "policy simulation", caller.username, now)
+    job = SimulationJobRecord(simulation_id=jobs.new_job_id(now), version=version, document=draft.document, **asked)
+    return _shown(
+        jobs.job_queued(job, policy_store.create_simulation_job, _enqueued, _moved_on, "policy simulation"), now
     )
-    jobs.job_queued(job, policy_store.create_simulation_job, _enqueued, _moved_on, "simulation")
-    count("PolicySimulationJobsAsked")
-    return _shown(job, now)
 
 
 def _enqueued(job: SimulationJobRecord) -> None:
