@@ -21,7 +21,7 @@ SIZES = (1_000, 10_000, 50_000)
 PAGE = 1_000
 MOTO_SIZE = 1_000
 # A year's requests simulated as a job.
-JOB_SIZES = (10_000, 100_000)
+JOB_SIZES = (20_000, 100_000)
 
 
 @dataclass(frozen=True)
