@@ -124,7 +124,9 @@ function simulationResult(simulation) {
 }
 
 const SIMULATIONS = "/policy/simulations";
+// A simulation is read again soon after it is asked for (a short one is done within a second), then every 2 s.
 const PROGRESS_EVERY_MS = 2000;
+const FIRST_READ_AFTER_MS = 250;
 const SIMULATION_COLUMNS = ["policy.version", "policy.period", "policy.askedBy", "policy.state", "policy.resultColumn"];
 
 const progressWords = (job) => t("policy.simulating", { days: job.daysRead, of: job.days, requests: job.requestsRead });
@@ -149,7 +151,7 @@ function simulations(draft) {
     return h("div", { class: "notice", role: "alert" }, h("p", {}, t("policy.simulationFailed")));
   }
   // Quietly while the job runs; a read that fails says so, with a retry.
-  async function follow(simulationId) {
+  async function follow(simulationId, wait = FIRST_READ_AFTER_MS) {
     following = simulationId;
     clearTimeout(timer);
     try {
@@ -157,7 +159,8 @@ function simulations(draft) {
       if (following !== simulationId) return;
       replace(result, shown(job));
       if (job.status === "RUNNING") {
-        timer = setTimeout(() => result.isConnected && follow(simulationId), PROGRESS_EVERY_MS);
+        const next = Math.min(wait * 2, PROGRESS_EVERY_MS);
+        timer = setTimeout(() => result.isConnected && follow(simulationId, next), wait);
       } else {
         loadInto(list, readList, listed);
       }

@@ -74,7 +74,9 @@ export function serviceLevelsPage() {
 
 const EXPORT_COLUMNS = ["exports.period", "exports.askedBy", "exports.state", "exports.action"];
 const EXPORTS = "/reports/decisions-exports";
+// The list is read again soon after an export is asked for (a short one is done within a second), then every 2 s.
 const PROGRESS_EVERY_MS = 2000;
+const FIRST_READ_AFTER_MS = 250;
 
 // The decisions of a long period (up to a year) as a file a job prepares: the form's period, asked for here;
 // the exports of the last 7 days listed with their progress, read again while one runs and the page shows it;
@@ -108,10 +110,12 @@ function exportsSection(form, fields) {
     });
     return h("div", { class: "actions" }, download, rowAlert);
   }
+  let wait = FIRST_READ_AFTER_MS;
   function show(exports) {
     clearTimeout(timer);
     if (exports.items.some((item) => item.status === "RUNNING")) {
-      timer = setTimeout(() => list.isConnected && refresh(), PROGRESS_EVERY_MS);
+      timer = setTimeout(() => list.isConnected && refresh(), wait);
+      wait = Math.min(wait * 2, PROGRESS_EVERY_MS);
     }
     if (!exports.items.length) return h("p", {}, t("exports.none"));
     return dataTable(t("exports.caption"), names, h("tbody", {}, exports.items.map((item) => tableRow(names,
@@ -133,6 +137,7 @@ function exportsSection(form, fields) {
   }
   pressing(form, button, alert, fields, async () => {
     await call("POST", EXPORTS, { body: { from: form.elements.from.value, to: form.elements.to.value } });
+    wait = FIRST_READ_AFTER_MS;
     await refresh();
   });
   loadInto(list, read, show);
