@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from refund_core.adapters.dynamo import call, deserialize, query_all, serialize, written
+from refund_core.adapters.dynamo import call, deserialize, query_all, serialize, stored, written
 from refund_core.adapters.records import DecisionsExportRecord
 from refund_core.settings import settings
 
@@ -23,10 +23,6 @@ def _key(export_id: str) -> dict[str, Any]:
     return {"pk": {"S": EXPORTS_PARTITION}, "sk": {"S": f"{_DECISIONS}{export_id}"}}
 
 
-def _key_of(item: dict[str, Any]) -> dict[str, Any]:
-    return {"pk": item["pk"], "sk": item["sk"]}
-
-
 def _item(export: DecisionsExportRecord) -> dict[str, Any]:
     expires = int((export.requested_at + KEPT).timestamp())
     stored = export.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -38,31 +34,24 @@ def _read(item: dict[str, Any]) -> DecisionsExportRecord:
 
 
 def create(export: DecisionsExportRecord) -> None:
-    item = _item(export)
-    arguments = {"TableName": settings().requests_table_name, "Item": item}
-    if not written("put_item", **arguments, ConditionExpression="attribute_not_exists(pk)") and not _stored(item):
+    table, item = settings().requests_table_name, _item(export)
+    new = written("put_item", TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+    if not new and not stored(table, item):
         raise RuntimeError(f"export {export.export_id} is stored already, and not as asked")
-
-
-def _stored(item: dict[str, Any]) -> bool:
-    """Whether the export's item is `item` as written. A write whose condition failed may be this one's own: its
-    first try's answer lost, botocore sent it again."""
-    found = call("get_item", TableName=settings().requests_table_name, Key=_key_of(item), ConsistentRead=True)
-    return bool(found.get("Item") == item)
 
 
 def replaced(old: DecisionsExportRecord, new: DecisionsExportRecord) -> bool:
     """`new` (one version on) in place of `old`, unless the export has moved on since `old` was read (or, its
     condition failed, it is this write's own)."""
-    item = _item(new.model_copy(update={"version": old.version + 1}))
+    table, item = settings().requests_table_name, _item(new.model_copy(update={"version": old.version + 1}))
     return written(
         "put_item",
-        TableName=settings().requests_table_name,
+        TableName=table,
         Item=item,
         ConditionExpression="#version = :read",
         ExpressionAttributeNames={"#version": "version"},
         ExpressionAttributeValues={":read": {"N": str(old.version)}},
-    ) or _stored(item)
+    ) or stored(table, item)
 
 
 def export(export_id: str) -> DecisionsExportRecord | None:

@@ -82,6 +82,14 @@ def written(operation: str, **arguments: Any) -> bool:
     return True
 
 
+def stored(table: str, item: Mapping[str, Any]) -> bool:
+    """Whether the table holds `item` exactly (read consistently by its `pk` and `sk`). A conditional write whose
+    condition failed may be its own: its first try's answer was lost, and botocore's retry found it in place."""
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    found = call("get_item", TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return bool(found == item)
+
+
 # DynamoDB's limit for a sort key value (a partition key value may have 2,048 bytes; ours are far shorter).
 _MAX_KEY_BYTES = 1024
 

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, TypeAdapter
 
 from refund_core.adapters import clients
-from refund_core.adapters.dynamo import THROTTLED, Page, call, decode_token, encode_token, query_all, written
+from refund_core.adapters.dynamo import THROTTLED, Page, call, decode_token, encode_token, query_all, stored, written
 from refund_core.adapters.dynamo import busy as _busy
 from refund_core.adapters.records import JobRecord
 from refund_core.errors import Conflict
@@ -262,30 +262,24 @@ def _job_put(job: SimulationJobRecord, read: SimulationJobRecord | None) -> Tran
     return {"Put": put}  # type: ignore[typeddict-item]
 
 
-def _stored(job: SimulationJobRecord) -> bool:
-    """Whether the job's item is `job` as written. A write whose condition failed may be this one's own: its first
-    try's answer lost, botocore sent it again."""
-    key = _key(SIMULATION_JOBS, job.simulation_id)
-    item = call("get_item", TableName=settings().policy_table_name, Key=key, ConsistentRead=True).get("Item")
-    return item is not None and item["value"]["S"] == job.model_dump_json(by_alias=True)
-
-
 def create_simulation_job(job: SimulationJobRecord) -> None:
-    if not written("put_item", **_job_put(job, None)["Put"]) and not _stored(job):
+    put = _job_put(job, None)["Put"]
+    if not written("put_item", **put) and not stored(put["TableName"], put["Item"]):
         raise Conflict("another simulation came at the same moment; try again", code="try_again")
 
 
 def job_moved_on(read: SimulationJobRecord, new: SimulationJobRecord, entry: AuditRecord | None = None) -> bool:
     """`new` (one revision on) in place of `read`, with `entry` in the audit trail in the same transaction;
     False when the job has moved on since `read` was read (another delivery of it)."""
+    put = _job_put(new, read)
     if entry is None:
-        moved = written("put_item", **_job_put(new, read)["Put"])
+        moved = written("put_item", **put["Put"])
     else:
-        codes = _transact([_job_put(new, read), _audit(entry)])
+        codes = _transact([put, _audit(entry)])
         if codes and codes[0] != "ConditionalCheckFailed":
             raise Conflict("another policy action came at the same moment; try again", code="try_again")
         moved = not codes
-    return moved or _stored(new.model_copy(update={"revision": read.revision + 1}))
+    return moved or stored(put["Put"]["TableName"], put["Put"]["Item"])
 
 
 def simulation_job(simulation_id: str) -> SimulationJobRecord | None:
