@@ -14,15 +14,13 @@ a job that fails marks its export failed."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from itertools import chain, groupby
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from refund_core.adapters import decisions_exports, outbound, report_files
-from refund_core.adapters.records import DecisionsExportRecord, ExportPart, JobStatus, ReportedRequest
+from refund_core.adapters.records import DecisionsExportRecord, ExportPart, JobStatus
 from refund_core.app import jobs, policies, reports
 from refund_core.app.inputs import Period
 from refund_core.app.service import moment_now
@@ -194,14 +192,6 @@ def _part_bytes() -> int:
     return settings().decisions_export_part_bytes
 
 
-def _received_days(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
-    """Each day from `first` to `last` that received requests, with them, read a page at a time (oldest first,
-    so that a day's requests come together)."""
-    requests = chain.from_iterable(policies.received_on_days_in_pages(first, last))
-    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
-        yield day, list(received)
-
-
 def _run(export: DecisionsExportRecord, now: datetime, seconds_left: jobs.SecondsLeft, clock: jobs.Clock) -> None:
     """One invocation of an export's job: from where it was kept, day by day, until the file is complete or the
     invocation has less than TIME_FOR_A_PART_SECONDS left after a part (then the rest is queued)."""
@@ -222,7 +212,7 @@ def _run(export: DecisionsExportRecord, now: datetime, seconds_left: jobs.Second
         part.write(reports.csv_lines([reports.CSV_COLUMNS]).encode())
     rows = 0
     shown_at = now
-    for day, received in _received_days(export.next_day, export.last_day, zone):
+    for day, received in policies.received_day_by_day(export.next_day, export.last_day, zone):
         decided = list(reports.decision_rows(received, zone))
         part.write(reports.csv_lines(decided).encode())
         rows += len(decided)
@@ -235,7 +225,7 @@ def _run(export: DecisionsExportRecord, now: datetime, seconds_left: jobs.Second
             part.seek(0)
             part.truncate()
             if seconds_left() < TIME_FOR_A_PART_SECONDS:
-                outbound.enqueue_decisions_export(export.export_id)
+                _enqueued(export)
                 return
         elif (at := clock()) - shown_at >= jobs.PROGRESS_EVERY:
             days_read = (next_day - export.first_day).days

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain, groupby
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field, field_validator
@@ -236,6 +237,14 @@ def received_on_days_in_pages(first: date, last: date) -> Iterator[list[Reported
     """The requests received from the Hong Kong day `first` to `last`, both included, oldest first, a page at a
     time."""
     return request_reads.received_in_pages(hong_kong_day_start(first), hong_kong_day_start(last + timedelta(days=1)))
+
+
+def received_day_by_day(first: date, last: date, zone: ZoneInfo) -> Iterator[tuple[date, list[ReportedRequest]]]:
+    """The same, a day of `zone` at a time: each day that received requests, with them (the oldest first, so
+    that a day's requests come together), read a page at a time."""
+    requests = chain.from_iterable(received_on_days_in_pages(first, last))
+    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
+        yield day, list(received)
 
 
 def received_on_days(first: date, last: date) -> list[ReportedRequest]:

@@ -132,7 +132,7 @@ def _run(job: SimulationJobRecord, now: datetime, seconds_left: jobs.SecondsLeft
                     return
                 job, kept_at, tally = kept, at, kept.tally.model_copy(deep=True)
                 if out_of_time:
-                    outbound.enqueue_policy_simulation(job.simulation_id)
+                    _enqueued(job)
                     return
         day = received_on
         tally.add(request, request.facts, job.document)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from itertools import chain, groupby
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -45,8 +44,7 @@ def _made_whole(
     read a page at a time and made whole day by day, until `seconds_left` is short."""
     counted = {day: counts.received for day, counts in received_days.received_between(first, last)}
     recounted, through = 0, None
-    requests = chain.from_iterable(policies.received_on_days_in_pages(first, last))
-    for day, received in groupby(requests, key=lambda request: request.received_at.astimezone(zone).date()):
+    for day, received in policies.received_day_by_day(first, last, zone):
         ended = [request for request in received if request.status is not RequestStatus.PENDING]
         if ended and counted.get(day, 0) != len(ended):
             for request in ended:
