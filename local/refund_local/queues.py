@@ -129,6 +129,7 @@ class QueuePoller:
         self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stopping = threading.Event()
         self._idle = threading.Event()
+        self._finishing = threading.Event()
         self._watch = threading.Condition()
         self._receiving = 0  # pollers in a receive, under _watch
         self._messages_waiting = False  # the last receive found messages: every free poller polls
@@ -154,10 +155,13 @@ class QueuePoller:
         with self._watch:
             self._watch.notify_all()  # the resting pollers see the stop
 
-    def drain(self, timeout: float) -> bool:
-        """Waits until a receive finds the queue empty (what it held is delivered, or waits its backoff)."""
+    def finish(self, timeout: float) -> None:
+        """Stops once a receive finds the queue empty (what it held is delivered, or waits its backoff), or after
+        `timeout`: no receive starts after the empty one (each would hold the stop for up to a second)."""
         self._idle.clear()
-        return self._idle.wait(timeout)
+        self._finishing.set()
+        self._idle.wait(timeout)
+        self.stop()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -209,6 +213,8 @@ class QueuePoller:
                 self._watch.notify_all()
         if not messages:
             self._idle.set()
+            if self._finishing.is_set():
+                self.stop_soon()
             return
         try:
             response = self._invoke(sqs_event(messages, self._arn))

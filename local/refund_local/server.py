@@ -349,13 +349,9 @@ class LocalRunner:
         for poller in self.pollers:
             poller.drain(timeout=grace_seconds)
             poller.stop()
-        # Every queue at once: each drain and each stop waits out a receive of up to a second.
-        with ThreadPoolExecutor(max_workers=max(1, len(self.queue_pollers))) as draining:
-            list(draining.map(lambda queue_poller: queue_poller.drain(timeout=grace_seconds), self.queue_pollers))
-        for queue_poller in self.queue_pollers:
-            queue_poller.stop_soon()
-        for queue_poller in self.queue_pollers:
-            queue_poller.stop()
+        # Every queue at once: each finish waits out a receive of up to a second.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.queue_pollers))) as finishing:
+            list(finishing.map(lambda queue_poller: queue_poller.finish(timeout=grace_seconds), self.queue_pollers))
         if self._running:
             self.outbox.stop()
             self._save()

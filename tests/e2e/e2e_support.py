@@ -116,6 +116,15 @@ class Server:
             time.sleep(0.1)
         return [message for message in self.outbox() if request_id in message["text"] + message["subject"]]
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float = EMAIL_TIMEOUT_SECONDS) -> bool:
+        """Whether `condition` held within `timeout`, asked every 0.1 s."""
+        give_up = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > give_up:
+                return False
+            time.sleep(0.1)
+        return True
+
     def wait_for_emails(
         self, wanted: Callable[[dict[str, Any]], bool], timeout: float = EMAIL_TIMEOUT_SECONDS
     ) -> list[dict[str, Any]]:

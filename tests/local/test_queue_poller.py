@@ -1,5 +1,6 @@
 """The SQS event source mapping's pollers (refund_local.queues) against moto's SQS: while the queue is empty
-one receive at a time watches it, and a slow invocation never leaves a new message waiting."""
+one receive at a time watches it, a slow invocation never leaves a new message waiting, and a stop delivers what
+the queue holds, then ends at the first receive that finds it empty."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ class _CountingSqs:
     def __init__(self) -> None:
         self._sqs = boto3.client("sqs", region_name=REGION)
         self.receives = 0
+        self.found: list[int] = []  # the number of messages each receive found
 
     def receive_message(self, **arguments: Any) -> Any:
         self.receives += 1
-        return self._sqs.receive_message(**arguments)
+        received = self._sqs.receive_message(**arguments)
+        self.found.append(len(received.get("Messages", [])))
+        return received
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sqs, name)
@@ -74,3 +78,16 @@ def test_a_slow_invocation_does_not_keep_the_next_message_waiting(queue: str) ->
     finally:
         release.set()
         poller.stop()
+
+
+def test_a_finish_delivers_what_the_queue_holds_and_stops_at_the_first_empty_receive(queue: str) -> None:
+    delivered: list[str] = []
+    sqs = _CountingSqs()
+    for body in ("one", "two", "three"):
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    poller = _poller(queue, sqs, lambda event: delivered.append(event["Records"][0]["body"]), concurrency=1)
+    poller.start().finish(timeout=10)
+
+    assert sorted(delivered) == ["one", "three", "two"]
+    # No receive after the empty one: it would have held the stop for up to a second more.
+    assert sqs.found == [1, 1, 1, 0]
