@@ -13,8 +13,9 @@ import boto3
 from moto import mock_aws
 from moto.core.config import default_user_config
 
+from refund_core.adapters import policy_store, stripe_refunds
+from refund_core.app import idempotency, letters
 from refund_core.settings import settings
-from refund_core.snapstart import forget_connections
 from refund_local.environment import CREDENTIALS, REGION, use_utc
 from refund_local.moto_patches import snapshots
 from refund_local.moto_patches.atomic import make_dynamodb_calls_atomic
@@ -125,4 +126,7 @@ class LocalAws:
         settings.cache_clear()
         # The AWS clients are kept: moto answers a client from the mock running when it calls, and each costs
         # 5 ms to make (a test made six). What was read through them is forgotten.
-        forget_connections(keep_aws_clients=True)
+        policy_store.forget_cached_versions()
+        idempotency.reset()
+        letters.reset()
+        stripe_refunds.reset()

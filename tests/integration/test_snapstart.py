@@ -1,6 +1,6 @@
 """SnapStart (refund_core/snapstart.py): each API function primes every one of its routes before the snapshot,
-changing nothing and counting nothing; after a restore its connections are new and copies of one snapshot
-draw different random numbers. Lambda runs these hooks; here the test runs them, against moto."""
+changing nothing and counting nothing; after a restore its clients open new connections and copies of one
+snapshot draw different random numbers. Lambda runs these hooks; here the test runs them, against moto."""
 
 from __future__ import annotations
 
@@ -36,16 +36,23 @@ def test_priming_resolves_every_route_of_the_function_and_changes_nothing(stack:
     assert metrics.metric_set == {}  # a refused webhook signature while priming is no one's
 
 
-def test_after_a_restore_the_clients_are_new_and_copies_draw_different_numbers(stack: LocalAws) -> None:
+def test_after_a_restore_the_clients_keep_their_models_with_new_connections_and_copies_draw_different_numbers(
+    stack: LocalAws,
+) -> None:
     snapstart.prime(load_module("functions/submit/").app, reads_policy=True)
-    primed_client = clients.dynamodb()
+    primed = clients.dynamodb()
+    # A connection of the snapshot: its pool is what a restored copy must not use.
+    connections = primed._endpoint.http_session._manager
+    connections.connection_from_url("https://dynamodb.ap-southeast-1.amazonaws.com")
+    assert len(connections.pools) == 1
     state = random.getstate()
     snapstart.renew_after_restore()
     first_copy = random.random()
     random.setstate(state)
     snapstart.renew_after_restore()
     assert random.random() != first_copy
-    assert clients.dynamodb() is not primed_client
+    assert clients.dynamodb() is primed  # its service model kept: making it again costs 10 ms
+    assert len(connections.pools) == 0
 
     seed_order("ord-snap", "snap", days_ago=3)
     body = {"orderId": "ord-snap", "reason": "Too slow for me.", "supportTicketId": "T-ord-snap"}

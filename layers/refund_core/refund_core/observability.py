@@ -13,12 +13,15 @@ import functools
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 SERVICE = "refunds"
 METRICS_NAMESPACE = "SmartSecurity/Refunds"
@@ -62,9 +65,19 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRI
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def _tracing_enabled() -> bool:
+def tracing_enabled() -> bool:
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled
+
+
+@functools.cache
+def tracer() -> Tracer:
+    """Made at the first traced invocation, or by SnapStart's priming before the snapshot."""
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - deliberately lazy
+
+    # Only botocore: every call out of a function is an AWS call. Patching all that the X-Ray SDK can
+    # (requests, httplib, sqlite3...) imported them: about 40 ms of the first invocation.
+    return Tracer(patch_modules=("botocore",))
 
 
 def traced(handler: Handler) -> Handler:
@@ -73,14 +86,10 @@ def traced(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if not _tracing_enabled():
+        if not tracing_enabled():
             return handler(event, context)
         if not wrapped:
-            from aws_lambda_powertools import Tracer  # noqa: PLC0415 - deliberately lazy
-
-            # Only botocore: every call out of a function is an AWS call. Patching all that the X-Ray SDK can
-            # (requests, httplib, sqlite3...) imported them: about 40 ms of the first invocation.
-            wrapped.append(Tracer(patch_modules=("botocore",)).capture_lambda_handler(handler))
+            wrapped.append(tracer().capture_lambda_handler(handler))
         return wrapped[0](event, context)
 
     return invoke

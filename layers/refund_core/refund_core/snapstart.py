@@ -2,13 +2,16 @@
 a version is published, snapshots its memory, and starts every later cold environment from a copy of it.
 
 Before the snapshot, the work of a first call that holds no one's data is done once (`prepare_snapshot`):
-the settings, the DynamoDB client, the published policy, and every route of the API resolved once with a
-caller who is not signed in (Powertools builds each route's validation on its first request; the answer is a
-401 or 400, and nothing is written). After each restore, what must not outlive the snapshot or be shared
-between its copies is made again: every client's connections (the sockets of the snapshot are gone), the
-policy as it was read then (it is read afresh on the first call), and `random`'s state (the retries' jitter
-would be the same in every copy). Ids and idempotency tokens come from `secrets`, which reads the OS's
-entropy on every call and needs nothing.
+the settings, every AWS client (each loads its service's model), the X-Ray tracer when tracing is on, the
+published policy, and every route of the API resolved once with a caller who is not signed in (Powertools
+builds each route's validation on its first request; the answer is a 401 or 400, and nothing is written).
+After each restore, what must not outlive the snapshot or be shared between its copies is renewed: every
+client's connections are closed (the snapshot's sockets lead nowhere; each client opens new ones at its next
+call), the card processor's client and key are made again, and `random` is reseeded (the retries' jitter would
+be the same in every copy). The clients' AWS credentials need nothing: a SnapStart function's SDK gets them
+from Lambda's container credentials endpoint, and refreshes them. The policy read before the snapshot is kept
+as any read of it is, for `PolicyCacheSeconds`: a copy restored later reads it again on its first call. Ids and
+idempotency tokens come from `secrets`, which reads the OS's entropy on every call and needs nothing.
 
 Outside Lambda (the tests, the local runner) the hooks are registered and never run, unless a test runs them."""
 
@@ -24,8 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from refund_core.adapters import clients, policy_store, stripe_refunds
-from refund_core.app import idempotency, letters
-from refund_core.observability import logger, metrics
+from refund_core.observability import logger, metrics, tracer, tracing_enabled
 from refund_core.settings import settings
 
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -44,17 +46,6 @@ class _PrimingContext:
         return 10_000
 
 
-def forget_connections(*, keep_aws_clients: bool = False) -> None:
-    """Every AWS and Stripe client, and what reads through one, made again on its next use (the AWS clients
-    kept if asked: the tests' emulated AWS answers any client)."""
-    if not keep_aws_clients:
-        clients.reset()
-    policy_store.forget_cached_versions()
-    idempotency.reset()
-    letters.reset()
-    stripe_refunds.reset()
-
-
 def prepare_snapshot(app: APIGatewayRestResolver | None = None, *, reads_policy: bool = False) -> None:
     """Registers this function's priming (its `app`'s routes; the policy when its role may read it) and the
     after-restore renewal. Called once, at the end of the function's module."""
@@ -63,7 +54,9 @@ def prepare_snapshot(app: APIGatewayRestResolver | None = None, *, reads_policy:
 
 
 def prime(app: APIGatewayRestResolver | None, *, reads_policy: bool) -> None:
-    warm_ups: list[Any] = [settings, clients.dynamodb]
+    warm_ups: list[Any] = [settings, clients.make_all]
+    if tracing_enabled():
+        warm_ups.append(tracer)
     if reads_policy:
         warm_ups.append(policy_store.published_versions)
     for warm_up in warm_ups:
@@ -105,6 +98,6 @@ def priming_events(app: APIGatewayRestResolver) -> list[dict[str, Any]]:
 
 
 def renew_after_restore() -> None:
-    forget_connections()
-    clients.dynamodb()
+    clients.close_connections()
+    stripe_refunds.reset()
     random.seed()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -16,43 +16,53 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+# Every client made, for `close_connections` (a resource's own client included).
+_made: list[Any] = []
+
+
+def _kept[Client](client: Client) -> Client:
+    _made.append(client)
+    return client
+
 
 @cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb")
+    return _kept(boto3.client("dynamodb"))
 
 
 @cache
 def dynamodb_resource() -> DynamoDBServiceResource:
     """For Powertools' DynamoDB parameters provider, which reads through a resource: made from the default
     session (about 20 ms; the provider's own new session costs about 120 ms)."""
-    return boto3.resource("dynamodb")
+    resource = boto3.resource("dynamodb")
+    _kept(resource.meta.client)
+    return resource
 
 
 @cache
 def stepfunctions() -> SFNClient:
-    return boto3.client("stepfunctions")
+    return _kept(boto3.client("stepfunctions"))
 
 
 @cache
 def ses() -> SESClient:
-    return boto3.client("ses")
+    return _kept(boto3.client("ses"))
 
 
 @cache
 def eventbridge() -> EventBridgeClient:
-    return boto3.client("events")
+    return _kept(boto3.client("events"))
 
 
 @cache
 def sqs() -> SQSClient:
-    return boto3.client("sqs")
+    return _kept(boto3.client("sqs"))
 
 
 @cache
 def s3(region: str | None = None) -> S3Client:
     """`region`: the letters' bucket lives where SES receives mail, which may not be the service's region."""
-    return boto3.client("s3", region_name=region) if region else boto3.client("s3")
+    return _kept(boto3.client("s3", region_name=region) if region else boto3.client("s3"))
 
 
 @cache
@@ -66,7 +76,21 @@ def s3_links(endpoint_url: str | None) -> S3Client:
     )
 
 
+def make_all() -> None:
+    """Every client without a setting of its own made now (SnapStart's priming: about 10 ms each, once)."""
+    for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs):
+        client()
+
+
+def close_connections() -> None:
+    """Every client's sockets closed; each opens new ones at its next call, its service model kept (after a
+    SnapStart restore: the snapshot's connections lead nowhere, and making the client again costs 10 ms)."""
+    for client in _made:
+        client.close()
+
+
 def reset() -> None:
     """Forget the clients (tests and the local runner start a fresh emulated AWS)."""
     for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs, s3, s3_links):
         client.cache_clear()
+    _made.clear()
