@@ -2,21 +2,27 @@
 order's payment (`pi_...` or `ch_...`) with an idempotency key per sending, looked up by the payout's
 request before any second sending, read by id when no news came; and its webhooks verified with the
 endpoint's signing secret (its timestamp within the replay window). The API key and the signing secret are
-one secret in Secrets Manager, read once per container. Locally the SDK talks to localstripe."""
+one secret in Secrets Manager, read once per container. Locally the SDK talks to localstripe.
+
+The SDK (with `requests`) is imported at the first call to Stripe: the functions that only schedule a payout
+(submit, evaluate) and those that never pay (read, cancel, reports, policy) import this module without it,
+about 30 ms less of their cold start."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from aws_lambda_powertools.utilities import parameters
-from stripe.params import RefundCreateParams, RefundListParams
 
 from refund_core.policy.money import Money, minor_units
 from refund_core.settings import settings
+
+if TYPE_CHECKING:
+    import stripe
+    from stripe.params import RefundCreateParams, RefundListParams
 
 # Stripe's signatures older than this are refused: a captured webhook cannot be replayed later.
 REPLAY_WINDOW_SECONDS = 300
@@ -63,6 +69,8 @@ def _credentials() -> dict[str, str]:
 
 @cache
 def _client() -> stripe.StripeClient:
+    import stripe  # noqa: PLC0415 - deliberately lazy (the module's docstring)
+
     base = settings().stripe_api_base
     return stripe.StripeClient(
         _credentials()["apiKey"],
@@ -103,6 +111,8 @@ def _check_reference(reference: str) -> None:
 
 
 def _calling(call: Any) -> Any:
+    import stripe  # noqa: PLC0415 - deliberately lazy (the module's docstring)
+
     try:
         return call()
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError, stripe.AuthenticationError,
@@ -151,6 +161,8 @@ def verified_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     if not signature:
         raise WebhookRefused("no Stripe-Signature header")
     secret = _credentials()["webhookSigningSecret"]
+    import stripe  # noqa: PLC0415 - deliberately lazy (the module's docstring)
+
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=REPLAY_WINDOW_SECONDS)
     except stripe.SignatureVerificationError as error:
