@@ -128,8 +128,7 @@ class QueuePoller:
         self._sqs = sqs
         self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stopping = threading.Event()
-        self._idle = threading.Event()
-        self._finishing = threading.Event()
+        self._finishing = threading.Event()  # stop at the first receive that finds the queue empty
         self._watch = threading.Condition()
         self._receiving = 0  # pollers in a receive, under _watch
         self._messages_waiting = False  # the last receive found messages: every free poller polls
@@ -158,14 +157,15 @@ class QueuePoller:
     def finish(self, timeout: float) -> None:
         """Stops once a receive finds the queue empty (what it held is delivered, or waits its backoff), or after
         `timeout`: no receive starts after the empty one (each would hold the stop for up to a second)."""
-        self._idle.clear()
         self._finishing.set()
-        self._idle.wait(timeout)
+        self._stopping.wait(timeout)
         self.stop()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             with self._watch:
+                if self._stopping.is_set():  # set under the watch by a finishing receive
+                    break
                 if self._receiving and not self._messages_waiting:
                     self._watch.wait(1.0)
                     continue
@@ -203,18 +203,17 @@ class QueuePoller:
 
     def _poll_once(self) -> None:
         """One receive (this poller counted in `_receiving` by `_run`), then the function on what it found."""
-        messages: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] | None = None  # None: the receive failed
         try:
             messages = self._receive()
         finally:
             with self._watch:
                 self._receiving -= 1
                 self._messages_waiting = bool(messages)
+                if messages == [] and self._finishing.is_set():
+                    self._stopping.set()  # before the pollers it wakes can start another receive
                 self._watch.notify_all()
         if not messages:
-            self._idle.set()
-            if self._finishing.is_set():
-                self.stop_soon()
             return
         try:
             response = self._invoke(sqs_event(messages, self._arn))
