@@ -1,5 +1,6 @@
 """Logger, Metrics and Tracer for every function, made once. Tracer is imported only when a handler is
-traced inside Lambda: its import (aws_xray_sdk) costs about 200 ms of cold start.
+traced inside Lambda (at its first invocation, or by SnapStart's priming): its import (aws_xray_sdk) costs about
+200 ms of cold start.
 
 Logs never hold a full email address: the formatter masks every address in a record (message, extra keys,
 exception text) as `a***@example.com`. Logs are kept and read more widely than the requests table, and a
@@ -81,7 +82,8 @@ def tracer() -> Tracer:
 
 
 def traced(handler: Handler) -> Handler:
-    """Like `Tracer().capture_lambda_handler`, but the Tracer is made at the first traced invocation."""
+    """Like `Tracer().capture_lambda_handler`, but the Tracer is made at the first traced invocation (unless
+    priming made it)."""
     wrapped: list[Handler] = []
 
     @functools.wraps(handler)

@@ -7,8 +7,8 @@ published policy, and every route of the API resolved once with a caller who is 
 builds each route's validation on its first request; the answer is a 401 or 400, and nothing is written).
 After each restore, what must not outlive the snapshot or be shared between its copies is renewed: every
 client's connections are closed (the snapshot's sockets lead nowhere; each client opens new ones at its next
-call), the card processor's client and key are made again, and `random` is reseeded (the retries' jitter would
-be the same in every copy). The clients' AWS credentials need nothing: a SnapStart function's SDK gets them
+call), and `random` is reseeded (the retries' jitter would be the same in every copy). Priming calls no card
+processor, so its client and key are first made after the restore. The clients' AWS credentials need nothing: a SnapStart function's SDK gets them
 from Lambda's container credentials endpoint, and refreshes them. The policy read before the snapshot is kept
 as any read of it is, for `PolicyCacheSeconds`: a copy restored later reads it again on its first call. Ids and
 idempotency tokens come from `secrets`, which reads the OS's entropy on every call and needs nothing.
@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-from refund_core.adapters import clients, policy_store, stripe_refunds
+from refund_core.adapters import clients, policy_store
 from refund_core.observability import logger, metrics, tracer, tracing_enabled
 from refund_core.settings import settings
 
@@ -99,5 +99,4 @@ def priming_events(app: APIGatewayRestResolver) -> list[dict[str, Any]]:
 
 def renew_after_restore() -> None:
     clients.close_connections()
-    stripe_refunds.reset()
     random.seed()

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-# Every client made, for `close_connections` (a resource's own client included).
+# Every client made that calls AWS, for `close_connections` (a resource's own client included; `s3_links` only
+# signs).
 _made: list[Any] = []
 
 
@@ -77,7 +78,8 @@ def s3_links(endpoint_url: str | None) -> S3Client:
 
 
 def make_all() -> None:
-    """Every client without a setting of its own made now (SnapStart's priming: about 10 ms each, once)."""
+    """Every client without a setting of its own made now (SnapStart's priming: about 10 ms each, once). The
+    letters' `s3` names its region from the settings, and `s3_links` makes no call: both are made when used."""
     for client in (dynamodb, dynamodb_resource, stepfunctions, ses, eventbridge, sqs):
         client()
 

@@ -4,9 +4,9 @@ request before any second sending, read by id when no news came; and its webhook
 endpoint's signing secret (its timestamp within the replay window). The API key and the signing secret are
 one secret in Secrets Manager, read once per container. Locally the SDK talks to localstripe.
 
-The SDK (with `requests`) is imported at the first call to Stripe: the functions that only schedule a payout
-(submit, evaluate) and those that never pay (read, cancel, reports, policy) import this module without it,
-about 30 ms less of their cold start."""
+The SDK (with `requests`) is imported at the first call to Stripe, about 37 ms of CPU: the functions that only
+schedule a payout (submit, evaluate) and those that never pay (read, cancel, reports, policy) never load it; the
+webhooks function loads it at its first signed webhook, the outbox and the reconciler at their first payout."""
 
 from __future__ import annotations
 
