@@ -8,10 +8,11 @@ builds each route's validation on its first request; the answer is a 401 or 400,
 After each restore, what must not outlive the snapshot or be shared between its copies is renewed: every
 client's connections are closed (the snapshot's sockets lead nowhere; each client opens new ones at its next
 call), and `random` is reseeded (the retries' jitter would be the same in every copy). Priming calls no card
-processor, so its client and key are first made after the restore. The clients' AWS credentials need nothing: a SnapStart function's SDK gets them
-from Lambda's container credentials endpoint, and refreshes them. The policy read before the snapshot is kept
-as any read of it is, for `PolicyCacheSeconds`: a copy restored later reads it again on its first call. Ids and
-idempotency tokens come from `secrets`, which reads the OS's entropy on every call and needs nothing.
+processor, so its client and key are first made after the restore. The clients' AWS credentials need nothing:
+a SnapStart function's SDK gets them from Lambda's container credentials endpoint, and refreshes them. The
+policy read before the snapshot is kept as any read of it is, for `PolicyCacheSeconds`: a copy restored later
+reads it again on its first call. Ids and idempotency tokens come from `secrets`, which reads the OS's entropy
+on every call and needs nothing.
 
 Outside Lambda (the tests, the local runner) the hooks are registered and never run, unless a test runs them."""
 
