@@ -38,7 +38,6 @@ class Kind:
     routes: JobRoutes
     ask_resource: str
     ask_parameters: dict[str, str] | None
-    id_name: str
     queue_setting: str
     queue_name: str
     function: str
@@ -58,6 +57,10 @@ class Kind:
         job_id: str = answer.json[self.id_name]
         return job_id
 
+    @property
+    def id_name(self) -> str:
+        return self.routes.id_name
+
     def queue(self) -> JobQueue:
         return JobQueue.of(getattr(settings(), self.queue_setting.lower()), self.function)
 
@@ -66,7 +69,6 @@ EXPORTS = Kind(
     routes=JobRoutes("/reports/decisions-exports", "exportId", SUE),
     ask_resource="/reports/decisions-exports",
     ask_parameters=None,
-    id_name="exportId",
     queue_setting="DECISIONS_EXPORT_QUEUE_URL",
     queue_name="DecisionsExportQueue",
     function="functions/exports/",
@@ -78,7 +80,6 @@ SIMULATIONS = Kind(
     routes=JobRoutes("/policy/simulations", "simulationId", OLIVE),
     ask_resource="/policy/drafts/{version}/simulations",
     ask_parameters={"version": "d1"},
-    id_name="simulationId",
     queue_setting="POLICY_SIMULATION_QUEUE_URL",
     queue_name="PolicySimulationQueue",
     function="functions/simulations/",
