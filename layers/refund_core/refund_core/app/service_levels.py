@@ -33,26 +33,23 @@ class Backfilled(CamelModel):
     what is left of the period (None when nothing is: else the next invocation's `recountServiceLevels`)."""
 
     recounted: int
-    through: date | None
+    through: date
     rest: Period | None
 
 
-def _made_whole(
-    first: date, last: date, zone: ZoneInfo, seconds_left: Callable[[], float]
-) -> tuple[int, date | None, bool]:
+def _made_whole(first: date, last: date, zone: ZoneInfo, seconds_left: Callable[[], float]) -> tuple[int, date, bool]:
     """(ended requests counted, the last day made whole, whether every day was) for the days from `first` to `last`,
     read a page at a time and made whole day by day, until `seconds_left` is short."""
     counted = {day: counts.received for day, counts in received_days.received_between(first, last)}
-    recounted, through = 0, None
+    recounted = 0
     for day, received in policies.received_day_by_day(first, last, zone):
         ended = [request for request in received if request.status is not RequestStatus.PENDING]
         if ended and counted.get(day, 0) != len(ended):
             for request in ended:
                 received_on, counts = reports.counted(request, zone)
                 recounted += received_days.count_ended(request.request_id, received_on, counts)
-        through = day
         if seconds_left() < TIME_FOR_A_DAY_SECONDS:
-            return recounted, through, through == last
+            return recounted, day, day == last
     return recounted, last, True
 
 
@@ -74,6 +71,6 @@ def backfill(period: Period, seconds_left: Callable[[], float]) -> Backfilled:
     zone = ZoneInfo(policies.in_force().time_zone)
     recounted, through, whole = _made_whole(period.start, period.end, zone, seconds_left)
     metrics.add_metric(name="ServiceLevelsBackfilled", unit=MetricUnit.Count, value=recounted)
-    rest = None if whole or through is None else Period(start=through + timedelta(days=1), end=period.end)
+    rest = None if whole else Period(start=through + timedelta(days=1), end=period.end)
     logger.info("service levels backfilled", recounted=recounted, through=str(through), whole=whole)
     return Backfilled(recounted=recounted, through=through, rest=rest)
