@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -149,6 +150,41 @@ def test_a_correction_a_payment_state_and_usage_change_what_assess_sees_of_a_pen
     assert rule(reassessed, "NOT_APP_STORE")["result"] == "fail"
     assert rule(reassessed, "PAYMENT_RETURNABLE")["result"] == "fail"
     assert reassessed["outcome"] == "REFUSED"
+
+
+def evaluate(request_id: str, body: dict[str, Any]) -> Any:
+    path = f"/refund-requests/{request_id}/evaluate"
+    event = api_event(
+        "POST", "/refund-requests/{requestId}/evaluate", path, path_parameters={"requestId": request_id},
+        claims=RITA, body=body,
+    )  # fmt: skip
+    return call(event)
+
+
+def test_after_a_correction_and_a_new_assessment_an_approval_is_held_to_what_billing_now_says_was_paid(
+    stack: LocalAws,
+) -> None:
+    a_customer_with_an_order("bea", "ord-bea")
+    deliver(envelope("UsageReported", {"orderId": "ord-bea", "trafficBytes": 12 * 10**9, "connections": 12,
+                                       "asOf": at(0.5)}))  # fmt: skip
+    pending = submit("bea", "ord-bea", "T-ord-bea").json
+    assert pending["status"] == "PENDING"
+    # Billing: the order was HKD 20.00, not USD 59.99.
+    corrected = {
+        "orderId": "ord-bea", "username": "bea", "orderedAt": at(5), "amount": "20.00", "currency": "HKD",
+        "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": at(0.1),
+    }  # fmt: skip
+    deliver(envelope("OrderCorrected", corrected))
+    reassessed = assess(pending["requestId"])
+    assert reassessed.status == 200, reassessed.json
+
+    too_much = evaluate(pending["requestId"], {"action": "approve", "amount": "30.00", "note": "Part of it"})
+    assert too_much.status == 422, too_much.json
+    approved = evaluate(pending["requestId"], {"action": "approve", "note": "Part of it"})
+    assert approved.status == 200, approved.json
+    amount = approved.json["decision"]["amount"]
+    assert amount["currency"] == "HKD"
+    assert Decimal(amount["amount"]) <= Decimal("20.00")
 
 
 @pytest.mark.parametrize(

@@ -230,13 +230,18 @@ def _lost_to_another_change(request: RequestRecord, error: ClientError) -> Excep
 def record_assessment(
     request: RequestRecord, assessment: Assessment, facts: AssessedFacts, history: Iterable[HistoryEntry]
 ) -> None:
+    """A re-assessment on the facts as they are now: with the order's amount and channel as billing now has them,
+    which are what an approval is held to (never more than was paid, never an excluded channel)."""
     update = pending_update(
         request,
-        "assessment = :assessment, facts = :facts, policyVersion = :policy",
+        "assessment = :assessment, facts = :facts, policyVersion = :policy, amountPaid = :paid, "
+        "paymentChannel = :channel",
         {
             ":assessment": assessment.model_dump(mode="json", by_alias=True),
             ":facts": facts.model_dump(mode="json", by_alias=True),
             ":policy": assessment.policy_version,
+            ":paid": (facts.order.amount_paid if facts.order else request.amount_paid).model_dump(mode="json"),
+            ":channel": facts.order.payment_channel if facts.order else request.payment_channel,
         },
         RequestStatus.PENDING,
     )

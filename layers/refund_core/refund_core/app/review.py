@@ -203,7 +203,11 @@ def evaluate_refund_request(
         ]
         repository.record_assessment(request, assessment, AssessedFacts.of(facts), assessed)
         count_by("Assessments", assessment.outcome)
-        return as_written(request, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
+        # What an approval is held to from now on: the order as billing now has it.
+        reassessed = request.model_copy(
+            update={"amount_paid": facts.order.amount_paid, "payment_channel": facts.order.payment_channel}
+        )
+        return as_written(reassessed, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
     history: list[HistoryEntry] = []
     if isinstance(command, ApproveCommand):
         policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
