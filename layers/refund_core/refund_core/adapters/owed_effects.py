@@ -9,21 +9,26 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token
+from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token, serialize
 from refund_core.adapters.records import EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
     OWED_INDEX,
     OWED_PARTITION,
     effect_update,
     history_put,
+    owed_again,
     owed_key,
+    owed_put,
     sent_email_put,
     transact,
 )
+from refund_core.errors import Conflict
 from refund_core.policy.models import HistoryEntry, utc_iso
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
     from refund_core.adapters.records import Effect
 
 
@@ -64,6 +69,28 @@ def effect_state(request_id: str, effect: Effect) -> EffectState | None:
     )
     item = response.get("Item")
     return EffectState(deserialize(item)["state"]) if item else None
+
+
+def owe_once_more(request_id: str, effect: Effect, at: datetime, busy: str) -> TransactWriteItemTypeDef:
+    """The write that owes `effect` once more: owed for the first time, owed again once its last delivery ended,
+    or left owed (the delivery to come does what is owed now), each conditional on the state read. A delivery
+    holding it this moment is a moment's conflict, which `busy` explains."""
+    state = effect_state(request_id, effect)
+    if state is None:
+        return owed_put(request_id, effect, at)
+    if state in (EffectState.DONE, EffectState.UNCERTAIN):
+        return owed_again(request_id, effect, at)
+    if state is EffectState.OWED:
+        return {
+            "ConditionCheck": {
+                "TableName": settings().requests_table_name,
+                "Key": owed_key(request_id, effect),
+                "ConditionExpression": "#state = :owed",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": serialize({":owed": str(EffectState.OWED)}),
+            }
+        }
+    raise Conflict(busy, code="try_again")
 
 
 def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry, *, sent_email: bool = False) -> None:

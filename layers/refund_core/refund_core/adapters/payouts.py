@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.owed_effects import owe_once_more
 from refund_core.adapters.records import Effect, EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
     BY_STATUS_INDEX,
@@ -24,9 +25,6 @@ from refund_core.adapters.requests_table import (
     owed_put,
     transact,
 )
-from refund_core.adapters.requests_table import (
-    owed_again as owe_again,
-)
 from refund_core.policy.models import HistoryEntry, utc_iso
 from refund_core.policy.payouts import Payout, PayoutState
 from refund_core.settings import settings
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 PAYOUT_SK = "PAYOUT"
+_SENDING_NOW = "the payout is being sent this moment; try again in a few seconds"
 _BATCH_GET_KEYS = 100
 
 
@@ -142,7 +141,8 @@ def record_change(
         },
         *history_puts(changed.request_id, history),
         *(owed_put(changed.request_id, effect, at) for effect in owed),
-        *(owe_again(changed.request_id, effect, at) for effect in owed_again),
+        # A payout with finance from the start was never owed a sending: sent through its route now, it is.
+        *(owe_once_more(changed.request_id, effect, at, _SENDING_NOW) for effect in owed_again),
         *((_done(done),) if done else ()),
     ]
     try:

@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import serialize
-from refund_core.adapters.owed_effects import effect_state
-from refund_core.adapters.records import Effect, EffectState, RequestRecord
+from refund_core.adapters.owed_effects import owe_once_more
+from refund_core.adapters.records import Effect, RequestRecord
 from refund_core.adapters.repository import pending_update, transact_on_pending
 from refund_core.adapters.requests_table import (
     history_put,
     history_puts,
-    owed_again,
-    owed_key,
-    owed_put,
     request_key,
     transact,
     transact_or_conflict,
@@ -34,24 +31,13 @@ if TYPE_CHECKING:
 
 def _question_email_owed(request_id: str, at: datetime) -> TransactWriteItemTypeDef:
     """The question's email, owed: new, owed again once the last was sent, or still owed (its delivery renders
-    the question open when it runs: checked to be still waiting). A delivery sending the last question right
-    now is a moment's conflict."""
-    state = effect_state(request_id, Effect.QUESTION)
-    if state is None:
-        return owed_put(request_id, Effect.QUESTION, at)
-    if state in (EffectState.DONE, EffectState.UNCERTAIN):
-        return owed_again(request_id, Effect.QUESTION, at)
-    if state is EffectState.OWED:
-        return {
-            "ConditionCheck": {
-                "TableName": settings().requests_table_name,
-                "Key": owed_key(request_id, Effect.QUESTION),
-                "ConditionExpression": "#state = :owed",
-                "ExpressionAttributeNames": {"#state": "state"},
-                "ExpressionAttributeValues": serialize({":owed": str(EffectState.OWED)}),
-            }
-        }
-    raise Conflict("the last question's email is being sent this moment; ask again in a few seconds", code="try_again")
+    the question open when it runs: checked to be still waiting)."""
+    return owe_once_more(
+        request_id,
+        Effect.QUESTION,
+        at,
+        "the last question's email is being sent this moment; ask again in a few seconds",
+    )
 
 
 def record_question(request: RequestRecord, question: QuestionToCustomer, history: Iterable[HistoryEntry]) -> None:

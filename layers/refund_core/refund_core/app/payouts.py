@@ -130,8 +130,10 @@ def send(owed: OwedEffect, at: datetime) -> str:
     if payout.route is PayoutRoute.FINANCE or not reference:
         return _hand_to_finance(payout, owed, at, "the order has no payment reference to refund against")
     try:
-        # A second attempt of the same sending: the first may have made the refund and never said so.
-        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending) if owed.attempts > 1 else None
+        # A second attempt of the same sending: the first may have made the refund and never said so; and a new
+        # sending (a retry) asks whether an earlier one's money went after all.
+        asks_first = owed.attempts > 1 or payout.sending > 1
+        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending) if asks_first else None
         refund = made or stripe_refunds.create_refund(
             reference, payout.amount, payout.request_id, payout.sending, payout.idempotency_key
         )
@@ -227,6 +229,15 @@ def _apply_refund(request_id: str, refund: ProcessorRefund, at: datetime) -> boo
     return _news(request_id, PayoutChange.SENT, at, PROCESSOR_ACTOR, reference=refund.refund_id)
 
 
+def _of_this_sending(payout: Payout, refund: dict[str, object]) -> bool:
+    """News of the refund the payout knows, or, before it knows one, of a refund its current sending made: a
+    refund of an earlier sending (failed, then sent again) is old news."""
+    if payout.reference is not None:
+        return payout.reference == refund["id"]
+    metadata = refund.get("metadata")
+    return isinstance(metadata, dict) and metadata.get("sending") == str(payout.sending)
+
+
 def apply_processor_webhook(payload: bytes, signature: str | None, now: datetime | None = None) -> str:
     """Stripe's webhook (`POST /webhooks/stripe`): verified, then applied to the payout its refund names. Forged
     or replayed (bad signature, old timestamp) or another account's: InvalidInput (400), nothing changed. An
@@ -248,7 +259,7 @@ def apply_processor_webhook(payload: bytes, signature: str | None, now: datetime
         return "ignored"
     request_id = (refund.get("metadata") or {}).get("requestId")
     payout = payouts.get_payout(str(request_id)) if request_id else None
-    if payout is None or payout.route is not PayoutRoute.PROCESSOR or payout.reference not in (None, refund["id"]):
+    if payout is None or payout.route is not PayoutRoute.PROCESSOR or not _of_this_sending(payout, refund):
         count("WebhooksNotOurs")
         return "not ours"
     try:

@@ -162,11 +162,13 @@ def change(
         case PayoutChange.FAILED:
             update |= {"state": PayoutState.FAILED, "failed_at": at, "failure_reason": reason}
         case PayoutChange.RETRY:
-            # Sent again through its route, as a new sending; finance's own payouts go back to the route.
+            # Sent again through its route, as a new sending; finance's own payouts go back to the route. The last
+            # sending's reference is not this one's: news of that refund, come late, is not news of this sending.
             update |= {
                 "state": PayoutState.SCHEDULED,
                 "sending": payout.sending + 1,
                 "failure_reason": None,
+                "reference": None,
                 "route": route or payout.route,
             }
         case PayoutChange.TO_FINANCE:
