@@ -28,7 +28,7 @@ from refund_core.adapters.stripe_refunds import ProcessorUnavailable
 from refund_core.app import payouts, policies, service_levels
 from refund_core.observability import count, count_by, logger, metrics
 from refund_core.policy.emails import EmailKind, NoRecipient, Recipients, render
-from refund_core.policy.models import CamelModel, HistoryEntry, UtcDatetime
+from refund_core.policy.models import CamelModel, HistoryEntry, RequestStatus, UtcDatetime
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
@@ -114,6 +114,10 @@ def _recipients(request: RequestRecord) -> Recipients:
     )
 
 
+# Emails about a request still waiting for its decision.
+_ONLY_WHILE_PENDING = frozenset({EmailKind.REMINDER, EmailKind.ESCALATION, EmailKind.DELAY})
+
+
 def _prepare(effect: Effect, request: RequestRecord) -> Callable[[], tuple[str, HistoryEntry]]:
     """What doing the effect takes, all of it read and rendered before the delivery takes its lease, so that
     the lease spans the call to SES (or EventBridge) alone. Raises NoRecipient."""
@@ -127,10 +131,15 @@ def _prepare(effect: Effect, request: RequestRecord) -> Callable[[], tuple[str, 
 
         return publish
     kind = EmailKind(effect.email_kind)
-    if kind is EmailKind.QUESTION and not request.waits_for_the_customer:
-        # Answered, asked anew or closed before its email went: nothing to ask any more.
+    # A question answered, asked anew or closed before its email went: nothing to ask any more. A reminder, an
+    # escalation or the customer's apology for the delay of a request decided or cancelled before it went: the
+    # request is no longer waiting, and the decision's own email says what became of it.
+    if (kind is EmailKind.QUESTION and not request.waits_for_the_customer) or (
+        kind in _ONLY_WHILE_PENDING and request.status is not RequestStatus.PENDING
+    ):
+
         def not_needed() -> tuple[str, HistoryEntry]:
-            count("QuestionEmailsNotNeeded")
+            count_by("EmailsNotNeeded", kind)
             return NOT_NEEDED, HistoryEntry(at=_now(), event=NOT_NEEDED, by=OUTBOX, detail=str(kind))
 
         return not_needed
