@@ -456,7 +456,8 @@ def test_answers_allow_the_web_apps_origin_and_no_other(stack: LocalAws) -> None
 
 def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: LocalAws) -> None:
     """A billing correction gives alice's order to bob: bob sees none of alice's request and may file his own;
-    alice may still withdraw hers, which leaves bob's claim of the order alone."""
+    alice's can no longer be approved (the payment would be paid back twice), and she may still withdraw it,
+    which leaves bob's claim of the order alone."""
     seed_order("ord-moved", "alice")
     seed_order("ord-bob", "bob")
     alices = submit("alice", "ord-moved")
@@ -471,6 +472,9 @@ def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: Lo
     assert moved["refundRequest"] is None, "nothing of alice's request"
     bobs = submit("bob", "ord-moved", ticket="T-ord-bob")
     assert bobs.status == 201, bobs.json
+    approved = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "approve", "note": "Fine."})
+    assert approved.status == 409, approved.json
+    assert approved.json["code"] == "order_moved"
     cancelled = on_request("POST", alices.json["requestId"], "cancel", claims_for("alice"))
     assert cancelled.status == 200 and cancelled.json["status"] == "CANCELLED"
     (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from refund_core.adapters import customer_claims, repository
+from refund_core.adapters import customer_claims, customer_records, repository
 from refund_core.adapters.records import RequestRecord
 from refund_core.app import payouts, policies, questions
 from refund_core.app.claims import claim_facts_of
@@ -70,6 +70,19 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
             params={"status": request.status.value},
         )
     return request
+
+
+def _still_the_customers_order(request: RequestRecord) -> None:
+    """An approval pays the order's payment back: never once billing has given the order to another customer,
+    whose own claim on it may be approved too (a re-assessment refuses the same way)."""
+    order = customer_records.order(request.order_id)
+    if order is not None and order.username != request.username:
+        raise Conflict(
+            f"order {request.order_id} is no longer {request.username}'s in the billing records: refuse the request, "
+            "or let the customer cancel it",
+            code="order_moved",
+            params={"order": request.order_id},
+        )
 
 
 def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | ReleaseCommand, at: datetime) -> RequestRecord:
@@ -209,6 +222,8 @@ def evaluate_refund_request(
         )
         return as_written(reassessed, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
     history: list[HistoryEntry] = []
+    if isinstance(command, ApproveCommand | ConfirmApprovalCommand):
+        _still_the_customers_order(request)
     if isinstance(command, ApproveCommand):
         policy = policies.assessed_under(request.assessment.policy_version, request.received_at)
         decision, payout = _approval(
