@@ -164,6 +164,23 @@ def a_timeout_after_the_processor_took_it(monkeypatch: pytest.MonkeyPatch) -> Co
     return asked
 
 
+def test_the_hourly_look_at_sent_payouts_goes_on_past_one_that_keeps_changing(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No webhook came for two payouts sent; the first keeps losing its write to other changes: the second is
+    still asked about and paid, and the reconciler's run ends."""
+    (first, _), (second, _) = (approved_card_claim(processor, name) for name in ("kit", "kay"))
+    deliver_all()
+    record_change = payouts_table.record_change
+
+    def losing_for_the_first(read: Any, *args: Any, **kwargs: Any) -> bool:
+        return False if read.request_id == first else record_change(read, *args, **kwargs)
+
+    monkeypatch.setattr(payouts_table, "record_change", losing_for_the_first)
+    outbox.reconcile(now=later(2))
+    assert (payout_of(first)["state"], payout_of(second)["state"]) == ("SENT", "PAID")
+
+
 def test_a_refund_whose_answer_timed_out_is_found_not_sent_again(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -279,7 +279,8 @@ def check_sent_payouts(now: datetime | None = None, most: int = 100) -> int:
         try:
             refund = stripe_refunds.retrieve_refund(payout.reference)
             changed += _apply_refund(payout.request_id, refund, at)
-        except (stripe_refunds.ProcessorUnavailable, ProcessorRefused, PayoutNotAllowed):
+        # One payout that cannot be checked now (the processor, or changes racing it) holds up none of the others.
+        except (stripe_refunds.ProcessorUnavailable, ProcessorRefused, PayoutNotAllowed, Conflict, NotFound):
             logger.warning("a payout sent could not be checked", request_id=payout.request_id)
             count("PayoutChecksFailed")
     return changed
