@@ -48,8 +48,7 @@ def payouts(
         {
             403: "Not the finance team",
             404: "No such request, or it has no payout",
-            409: "The payout's state does not take this action (paid already, being sent through its route, no "
-            "route to send it through...)",
+            409: "The payout's state does not take this action (paid already, no route to send it through...)",
             **BODY_ERRORS,
         },
     ),

@@ -297,16 +297,40 @@ def test_a_forged_webhook_is_400_and_changes_nothing(processor: str, forgery: st
     assert payout_of(request_id) == before
 
 
+def the_processor_says_it_failed(monkeypatch: pytest.MonkeyPatch, refund_id: str) -> None:
+    """localstripe's refunds all succeed: the refund `refund_id` as Stripe shows one that failed later, in every
+    answer that holds it."""
+    original = stripe.RequestsClient.request
+
+    def failed(refund: dict[str, Any]) -> dict[str, Any]:
+        if refund.get("id") != refund_id:
+            return refund
+        return refund | {"status": "failed", "failure_reason": "expired_or_canceled_card"}
+
+    def request(self: Any, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        content, status, answer_headers = original(self, method, url, headers, post_data)
+        if method == "get" and "/v1/refunds" in url:
+            body = json.loads(content)
+            body = body | {"data": [failed(item) for item in body["data"]]} if "data" in body else failed(body)
+            content = json.dumps(body)
+        return content, status, answer_headers
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", request)
+
+
 def finance(request_id: str, body: dict[str, Any]) -> Any:
     path = f"/payouts/{request_id}"
     return call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
                           body=body, claims=FIN))  # fmt: skip
 
 
-def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(processor: str) -> None:
+def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     request_id, payment = approved_card_claim(processor, "gus")
     deliver_all()
     (refund,) = refunds_at_processor(processor, payment)
+    the_processor_says_it_failed(monkeypatch, refund["id"])
     failed = refund | {"status": "failed", "failure_reason": "expired_or_canceled_card"}
     assert webhook(refund_event(failed, "refund.failed")).json == {"received": True, "outcome": "applied"}
     payout = payout_of(request_id)
@@ -327,12 +351,15 @@ def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(processor: st
     assert "fin" in {entry.by for entry in service.repository.get_request(request_id).history}  # type: ignore[union-attr]
 
 
-def test_news_of_the_failed_sending_after_finance_sent_it_again_is_old_news(processor: str) -> None:
+def test_news_of_the_failed_sending_after_finance_sent_it_again_is_old_news(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stripe tells of one failure in several events, and sends them again: those that come after finance's retry
     are about the first sending's refund, not the second's."""
     request_id, payment = approved_card_claim(processor, "vic")
     deliver_all()
     (refund,) = refunds_at_processor(processor, payment)
+    the_processor_says_it_failed(monkeypatch, refund["id"])
     failed = refund | {"status": "failed", "failure_reason": "expired_or_canceled_card"}
     assert webhook(refund_event(failed, "refund.failed")).json["outcome"] == "applied"
     assert finance(request_id, {"action": "retry"}).status == 200
@@ -343,6 +370,24 @@ def test_news_of_the_failed_sending_after_finance_sent_it_again_is_old_news(proc
     second = next(item for item in refunds_at_processor(processor, payment) if item["id"] != refund["id"])
     payout = payout_of(request_id)
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", second["id"], 2)
+
+
+def test_an_answer_lost_then_the_payout_handed_to_finance_and_sent_again_is_refunded_once(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refund made and its answer lost; finance takes the payout over, then sends it again through the
+    processor: the new sending finds the first one's refund and pays nothing more."""
+    a_timeout_after_the_processor_took_it(monkeypatch)
+    request_id, payment = approved_card_claim(processor, "uma")
+    assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
+    assert finance(request_id, {"action": "toFinance", "note": "Stripe timed out"}).status == 200
+    outbox.deliver(request_id, Effect.PAYOUT, now=later(1))  # its next attempt: with finance now, nothing to send
+    retried = finance(request_id, {"action": "retry"})
+    assert retried.status == 200, retried.json
+    deliver_queued_and_owed()
+    (refund,) = refunds_at_processor(processor, payment)
+    payout = payout_of(request_id)
+    assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", refund["id"], 2)
 
 
 def test_a_payout_with_finance_from_the_start_is_sent_through_its_route_once_billing_names_the_payment(
@@ -404,23 +449,6 @@ def test_billing_is_asked_and_its_answers_out_of_order_end_paid(stack: LocalAws)
     payout = payout_of(request_id)
     assert (payout["state"], payout["reference"]) == ("PAID", "PP-9")
     assert history_events(request_id).count("refund paid") == 1
-
-
-def test_finance_takes_over_a_payout_billing_was_asked_to_pay_only_once_billing_says_it_failed(
-    stack: LocalAws,
-) -> None:
-    request_id = approved_paypal_claim("pia")
-    deliver_all()
-    assert "refund requested from billing" in history_events(request_id)
-    taken = finance(request_id, {"action": "toFinance", "note": "Paid by hand"})
-    assert taken.status == 409, taken.json  # billing may be paying it now: finance paying it too would be twice
-    assert payout_of(request_id)["state"] == "SCHEDULED"
-    failed_at = datetime.now(UTC).isoformat()
-    assert record_event("PayoutFailed", {"requestId": request_id, "reason": "The account is closed.",
-                                         "failedAt": failed_at})  # fmt: skip
-    taken = finance(request_id, {"action": "toFinance", "note": "Paid by hand"})
-    assert taken.status == 200, taken.json
-    assert (taken.json["state"], taken.json["route"]) == ("MANUAL", "finance")
 
 
 def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str) -> None:

@@ -8,7 +8,7 @@ import { columnNames, dataTable, field, latestOnly, loadInto, submitting, tableR
 const STATES = ["SCHEDULED", "SENT", "FAILED", "MANUAL", "PAID"];
 // What finance may do with a payout in each state (the API refuses the rest with a 409).
 const ACTIONS = {
-  SCHEDULED: [],
+  SCHEDULED: ["toFinance"],
   SENT: ["markPaid"],
   FAILED: ["retry", "markPaid", "toFinance"],
   MANUAL: ["markPaid", "retry"],

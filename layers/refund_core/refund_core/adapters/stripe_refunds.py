@@ -138,7 +138,9 @@ def create_refund(payment_reference: str, amount: Money, request_id: str, sendin
 
 
 def find_refund(payment_reference: str, request_id: str, sending: int) -> ProcessorRefund | None:
-    """The refund this sending of the payout already made, if it did (asked after an outcome nobody knows)."""
+    """The refund this sending of the payout already made, if it did (asked after an outcome nobody knows); else
+    a refund of an earlier sending that the processor took and has not refused: that money has gone, and a new
+    sending must not pay it twice (an answer lost, then the payout handed to finance and sent again)."""
     _check_reference(payment_reference)
     params: RefundListParams = {"limit": 100}
     if payment_reference.startswith("pi_"):
@@ -146,10 +148,15 @@ def find_refund(payment_reference: str, request_id: str, sending: int) -> Proces
     else:
         params["charge"] = payment_reference
     listed = _calling(lambda: _client().v1.refunds.list(params=params))
+    earlier: ProcessorRefund | None = None
     for refund in (refund_from(item.to_dict()) for item in listed.data):
-        if refund.request_id == request_id and refund.sending == str(sending):
+        if refund.request_id != request_id:
+            continue
+        if refund.sending == str(sending):
             return refund
-    return None
+        if refund.status in ACCEPTED:
+            earlier = earlier or refund
+    return earlier
 
 
 def retrieve_refund(refund_id: str) -> ProcessorRefund:

@@ -156,12 +156,6 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             detail = f"sending {changed.sending}"
             owed_again = (Effect.PAYOUT,)
         case ToFinance():
-            if payout.state is PayoutState.SCHEDULED:
-                # Its route may be paying it this moment (billing asked, or a refund whose answer was lost): taken
-                # over now, it could be paid twice. Finance takes over what its route could not pay.
-                raise PayoutNotAllowed(
-                    "this payout is being sent through its route; finance takes it over once it failed"
-                )
             changed = change(payout, PayoutChange.TO_FINANCE, at, note=command.note)
             if changed is None:
                 raise PayoutNotAllowed("this payout is with finance already")

@@ -130,8 +130,10 @@ def send(owed: OwedEffect, at: datetime) -> str:
     if payout.route is PayoutRoute.FINANCE or not reference:
         return _hand_to_finance(payout, owed, at, "the order has no payment reference to refund against")
     try:
-        # A second attempt of the same sending: the first may have made the refund and never said so.
-        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending) if owed.attempts > 1 else None
+        # A second attempt of the same sending: the first may have made the refund and never said so; and a new
+        # sending (a retry) asks whether an earlier one's money went after all.
+        asks_first = owed.attempts > 1 or payout.sending > 1
+        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending) if asks_first else None
         refund = made or stripe_refunds.create_refund(
             reference, payout.amount, payout.request_id, payout.sending, payout.idempotency_key
         )
