@@ -475,6 +475,8 @@ def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: Lo
     approved = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "approve", "note": "Fine."})
     assert approved.status == 409, approved.json
     assert approved.json["code"] == "order_moved"
+    assessed = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "assess"})
+    assert (assessed.status, assessed.json["code"]) == (409, "order_moved"), assessed.json
     cancelled = on_request("POST", alices.json["requestId"], "cancel", claims_for("alice"))
     assert cancelled.status == 200 and cancelled.json["status"] == "CANCELLED"
     (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]

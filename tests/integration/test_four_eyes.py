@@ -14,7 +14,7 @@ from api_support import call, customer, file_claim, owed_items, seed_claim
 from test_policy_routes import draft, on_draft, put_draft
 
 from refund_core.app import review, service
-from refund_core.app.inputs import ApproveCommand, ConfirmApprovalCommand, RefuseCommand
+from refund_core.app.inputs import ApproveCommand, AssessCommand, ConfirmApprovalCommand, RefuseCommand
 from refund_core.errors import Conflict, NotAReviewer, OwnApproval
 from refund_core.http.identity import Caller
 from refund_core.policy.models import RequestStatus
@@ -104,3 +104,20 @@ def test_at_or_below_the_amount_one_reviewer_decides_and_a_refusal_ends_a_waitin
     )
     assert refused.status is RequestStatus.REFUSED
     assert service.read_refund_request(ROB, large).awaiting_second_approval is None
+
+
+def test_an_approval_waiting_for_a_second_reviewer_waits_no_more_once_the_request_is_assessed_again(
+    later: datetime,
+) -> None:
+    """It was judged on the facts before: billing then says the order was HKD 800, not USD 100. Confirming the
+    proposed 80.00 now would approve HKD 80.00, which nobody proposed."""
+    request_id = pending("gil", later)
+    review.evaluate_refund_request(
+        RITA, request_id, ApproveCommand(action="approve", amount="80.00", note="For the outages."), now=later
+    )
+    seed_claim("gil", "ord-gil", received_at=later, age_days=40, currency="HKD", amount="800.00")
+    assessed = review.evaluate_refund_request(ROB, request_id, AssessCommand(action="assess"), now=later)
+    assert assessed.awaiting_second_approval is None
+    with pytest.raises(Conflict):
+        review.evaluate_refund_request(ROB, request_id, ConfirmApprovalCommand(action="confirmApproval"), now=later)
+    assert service.repository.get_request(request_id).status is RequestStatus.PENDING  # type: ignore[union-attr]

@@ -231,7 +231,8 @@ def record_assessment(
     request: RequestRecord, assessment: Assessment, facts: AssessedFacts, history: Iterable[HistoryEntry]
 ) -> None:
     """A re-assessment on the facts as they are now: with the order's amount and channel as billing now has them,
-    which are what an approval is held to (never more than was paid, never an excluded channel)."""
+    which are what an approval is held to (never more than was paid, never an excluded channel); an approval
+    waiting for a second reviewer, judged on the facts before, waits no more."""
     update = pending_update(
         request,
         "assessment = :assessment, facts = :facts, policyVersion = :policy, amountPaid = :paid, "
@@ -244,6 +245,7 @@ def record_assessment(
             ":channel": facts.order.payment_channel if facts.order else request.payment_channel,
         },
         RequestStatus.PENDING,
+        remove="awaitingSecondApproval",
     )
     transact_on_pending(request, [update, *history_puts(request.request_id, history)])
 

@@ -72,17 +72,22 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
     return request
 
 
+def _order_moved(request: RequestRecord) -> Conflict:
+    return Conflict(
+        f"order {request.order_id} is no longer {request.username}'s in the billing records, so the request cannot "
+        "be approved; the customer can cancel it",
+        code="order_moved",
+        params={"order": request.order_id},
+    )
+
+
 def _still_the_customers_order(request: RequestRecord) -> None:
     """An approval pays the order's payment back: never once billing has given the order to another customer,
-    whose own claim on it may be approved too (a re-assessment refuses the same way)."""
+    whose own claim on it may be approved too (a re-assessment is refused the same way). A refusal would count
+    as the customer's claim, so the request is left for them to cancel."""
     order = customer_records.order(request.order_id)
     if order is not None and order.username != request.username:
-        raise Conflict(
-            f"order {request.order_id} is no longer {request.username}'s in the billing records: refuse the request, "
-            "or let the customer cancel it",
-            code="order_moved",
-            params={"order": request.order_id},
-        )
+        raise _order_moved(request)
 
 
 def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | ReleaseCommand, at: datetime) -> RequestRecord:
@@ -205,8 +210,10 @@ def evaluate_refund_request(
         return resource_of(questions.ask_customer(caller, request, command.question, at), caller)
     if isinstance(command, AssessCommand):
         context = customer_claims.load_claim_context(request.username, request.order_id, request.support_ticket_id)
-        if context.records.order is None or context.records.order.username != request.username:
+        if context.records.order is None:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
+        if context.records.order.username != request.username:
+            raise _order_moved(request)
         facts = claim_facts_of(context, request.support_ticket_id, request.received_at)
         policy = policies.in_force(at if command.policy == "current" else request.received_at)
         assessment = assess(facts, policy, at)
@@ -216,9 +223,13 @@ def evaluate_refund_request(
         ]
         repository.record_assessment(request, assessment, AssessedFacts.of(facts), assessed)
         count_by("Assessments", assessment.outcome)
-        # What an approval is held to from now on: the order as billing now has it.
+        # What an approval is held to from now on: the order as billing now has it; nothing proposed before waits.
         reassessed = request.model_copy(
-            update={"amount_paid": facts.order.amount_paid, "payment_channel": facts.order.payment_channel}
+            update={
+                "amount_paid": facts.order.amount_paid,
+                "payment_channel": facts.order.payment_channel,
+                "awaiting_second_approval": None,
+            }
         )
         return as_written(reassessed, assessed, caller, assessment=assessment, facts=AssessedFacts.of(facts))
     history: list[HistoryEntry] = []
