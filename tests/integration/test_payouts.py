@@ -451,6 +451,23 @@ def test_billing_is_asked_and_its_answers_out_of_order_end_paid(stack: LocalAws)
     assert history_events(request_id).count("refund paid") == 1
 
 
+def test_a_failure_billing_tells_again_after_finance_sent_the_payout_again_is_old_news(stack: LocalAws) -> None:
+    """Billing echoes `PayoutRequested`'s sending: its failure of the first, replayed after finance's retry, changes
+    nothing of the second."""
+    request_id = approved_paypal_claim("pat")
+    deliver_all()
+    at = datetime.now(UTC).isoformat()
+    failed = {"requestId": request_id, "reason": "The account is closed.", "failedAt": at, "sending": 1}
+    assert record_event("PayoutFailed", failed)
+    assert finance(request_id, {"action": "retry"}).status == 200
+    assert not record_event("PayoutFailed", failed)
+    assert payout_of(request_id)["state"] == "SCHEDULED"
+    deliver_queued_and_owed()  # billing asked again
+    assert record_event("PayoutSent", {"requestId": request_id, "reference": "PP-2", "sentAt": at, "sending": 2})
+    payout = payout_of(request_id)
+    assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", "PP-2", 2)
+
+
 def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str) -> None:
     from refund_core.errors import RecordEventRefused  # noqa: PLC0415
 

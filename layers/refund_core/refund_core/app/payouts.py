@@ -297,13 +297,23 @@ def oldest_unpaid_seconds(now: datetime | None = None) -> float:
 
 
 def apply_billing_answer(
-    what: Literal["sent", "paid", "failed"], request_id: str, at: datetime, reference: str | None, reason: str | None
+    what: Literal["sent", "paid", "failed"],
+    request_id: str,
+    at: datetime,
+    reference: str | None,
+    reason: str | None,
+    *,
+    sending: int | None = None,
 ) -> bool:
     """Billing's `PayoutSent`, `PayoutPaid` or `PayoutFailed` (a records event): RecordEventRefused when there
-    is no such payout of billing's, or it can never apply; False when already known (a replay, out of order)."""
+    is no such payout of billing's, or it can never apply; False when already known (a replay, out of order, or
+    an answer about an earlier sending than the payout's)."""
     payout = payouts.get_payout(request_id)
     if payout is None or payout.route is not PayoutRoute.BILLING:
         raise RecordEventRefused(f"requestId: no payout of {request_id} is billing's to pay", field="requestId")
+    if sending is not None and sending != payout.sending:
+        count_by("PayoutNewsAlreadyKnown", "another sending")
+        return False
     news = {"sent": PayoutChange.SENT, "paid": PayoutChange.PAID, "failed": PayoutChange.FAILED}[what]
     try:
         return _news(request_id, news, at, BILLING_ACTOR, reference=reference, reason=reason)

@@ -203,12 +203,18 @@ class RefundGrantedElsewhere(_Detail):
     reference: Text
 
 
+# Which sending of the payout an answer is about: `PayoutRequested`'s `sending`, echoed. Optional; when given, an
+# answer about an earlier sending (a failure replayed after finance sent the payout again) is old news.
+Sending = Annotated[int | None, Field(default=None, ge=1)]
+
+
 class PayoutSent(_Detail):
     """Billing accepted a payout it was asked for (`PayoutRequested`): its reference (PAYOUTS.md)."""
 
     request_id: Text
     reference: Text
     sent_at: Past
+    sending: Sending = None
 
 
 class PayoutPaid(_Detail):
@@ -217,6 +223,7 @@ class PayoutPaid(_Detail):
     request_id: Text
     paid_at: Past
     reference: Text | None = None
+    sending: Sending = None
 
 
 class PayoutFailed(_Detail):
@@ -225,6 +232,7 @@ class PayoutFailed(_Detail):
     request_id: Text
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     failed_at: Past
+    sending: Sending = None
 
 
 RecordEvent = (
@@ -348,11 +356,17 @@ def _apply(event: RecordEvent) -> bool:
             )
             return customer_records.update_support_ticket(ticket, event.as_of)
         case PayoutSent():
-            return payouts.apply_billing_answer("sent", event.request_id, event.sent_at, event.reference, None)
+            return payouts.apply_billing_answer(
+                "sent", event.request_id, event.sent_at, event.reference, None, sending=event.sending
+            )
         case PayoutPaid():
-            return payouts.apply_billing_answer("paid", event.request_id, event.paid_at, event.reference, None)
+            return payouts.apply_billing_answer(
+                "paid", event.request_id, event.paid_at, event.reference, None, sending=event.sending
+            )
         case PayoutFailed():
-            return payouts.apply_billing_answer("failed", event.request_id, event.failed_at, None, event.reason)
+            return payouts.apply_billing_answer(
+                "failed", event.request_id, event.failed_at, None, event.reason, sending=event.sending
+            )
         case RefundGrantedElsewhere():
             refund = GrantedRefund(
                 order_id=event.order_id,
