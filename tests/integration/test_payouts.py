@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from refund_core.adapters import payouts as payouts_table
 from refund_core.adapters import requests_table
 from refund_core.adapters.records import Effect
-from refund_core.app import claims, outbox, review, service
+from refund_core.app import claims, outbox, payouts, review, service
 from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
 from refund_core.http.identity import caller_from_claims
 from refund_core.settings import settings
@@ -179,6 +179,23 @@ def test_the_hourly_look_at_sent_payouts_goes_on_past_one_that_keeps_changing(
     monkeypatch.setattr(payouts_table, "record_change", losing_for_the_first)
     outbox.reconcile(now=later(2))
     assert (payout_of(first)["state"], payout_of(second)["state"]) == ("SENT", "PAID")
+
+
+def test_the_hourly_look_asks_about_the_processors_payouts_however_many_of_billings_wait_before_them(
+    processor: str,
+) -> None:
+    """Billing's payouts wait days in SENT for billing's news; they take no place among those the processor is
+    asked about."""
+    at = datetime.now(UTC).isoformat()
+    for name in ("pam", "pat", "pip"):
+        request_id = approved_paypal_claim(name)
+        deliver_all()
+        assert record_event("PayoutSent", {"requestId": request_id, "reference": f"PP-{name}", "sentAt": at})
+    card, _ = approved_card_claim(processor, "cid")
+    deliver_all()
+    assert payout_of(card)["state"] == "SENT"
+    assert payouts.check_sent_payouts(now=later(2), most=1) == 1
+    assert payout_of(card)["state"] == "PAID"
 
 
 def test_a_refund_whose_answer_timed_out_is_found_not_sent_again(

@@ -26,7 +26,7 @@ from refund_core.adapters.requests_table import (
     transact,
 )
 from refund_core.policy.models import HistoryEntry, utc_iso
-from refund_core.policy.payouts import Payout, PayoutState
+from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
@@ -163,6 +163,29 @@ def record_delivery_done(done: Done, entry: HistoryEntry | None = None) -> None:
 class PayoutPage:
     items: tuple[Payout, ...]
     next_token: str | None
+
+
+def sent_through(route: PayoutRoute, before: datetime, most: int) -> list[Payout]:
+    """Up to `most` payouts `SENT` through `route` before `before`, longest there first: those of other routes
+    (billing's, waiting days for its news) filtered out, not counted, whatever their number."""
+    arguments: dict[str, Any] = {
+        "TableName": settings().requests_table_name,
+        "IndexName": BY_STATUS_INDEX,
+        "KeyConditionExpression": "gsi1pk = :state AND gsi1sk < :before",
+        "FilterExpression": "#route = :route",
+        "ExpressionAttributeNames": {"#route": "route"},
+        "ExpressionAttributeValues": serialize(
+            {":state": f"PAYOUT#{PayoutState.SENT}", ":before": utc_iso(before), ":route": str(route)}
+        ),
+    }
+    found: list[Payout] = []
+    while len(found) < most:
+        response = call("query", **arguments)
+        found.extend(payout_from(deserialize(item)) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            break
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found[:most]
 
 
 def payouts_in(state: PayoutState, before: datetime | None, limit: int, next_token: str | None = None) -> PayoutPage:

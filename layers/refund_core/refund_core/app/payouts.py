@@ -275,8 +275,8 @@ def check_sent_payouts(now: datetime | None = None, most: int = 100) -> int:
     at = now or _now()
     before = at - timedelta(seconds=settings().payout_check_after_seconds)
     changed = 0
-    for payout in payouts.payouts_in(PayoutState.SENT, before, most).items:
-        if payout.route is not PayoutRoute.PROCESSOR or not payout.reference:
+    for payout in payouts.sent_through(PayoutRoute.PROCESSOR, before, most):
+        if not payout.reference:
             continue
         try:
             refund = stripe_refunds.retrieve_refund(payout.reference)
