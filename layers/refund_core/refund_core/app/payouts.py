@@ -296,7 +296,7 @@ def oldest_unpaid_seconds(now: datetime | None = None) -> float:
     return max(((at - since).total_seconds() for since in oldest), default=0.0)
 
 
-def apply_billing_answer(
+def apply_billing_news(
     what: Literal["sent", "paid", "failed"],
     request_id: str,
     at: datetime,

@@ -203,36 +203,32 @@ class RefundGrantedElsewhere(_Detail):
     reference: Text
 
 
-# Which sending of the payout an answer is about: `PayoutRequested`'s `sending`, echoed. Optional; when given, an
-# answer about an earlier sending (a failure replayed after finance sent the payout again) is old news.
-Sending = Annotated[int | None, Field(default=None, ge=1)]
-
-
-class PayoutSent(_Detail):
-    """Billing accepted a payout it was asked for (`PayoutRequested`): its reference (PAYOUTS.md)."""
+class _PayoutAnswer(_Detail):
+    """Billing's news of a payout it was asked for; `sending` echoes PayoutRequested's: news of an earlier one is old."""
 
     request_id: Text
+    sending: Annotated[int | None, Field(ge=1)] = None
+
+
+class PayoutSent(_PayoutAnswer):
+    """Billing accepted the payout: its reference."""
+
     reference: Text
     sent_at: Past
-    sending: Sending = None
 
 
-class PayoutPaid(_Detail):
+class PayoutPaid(_PayoutAnswer):
     """Billing confirms the payout reached the customer's account."""
 
-    request_id: Text
     paid_at: Past
     reference: Text | None = None
-    sending: Sending = None
 
 
-class PayoutFailed(_Detail):
+class PayoutFailed(_PayoutAnswer):
     """Billing could not pay it, and why (in words the customer may read)."""
 
-    request_id: Text
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     failed_at: Past
-    sending: Sending = None
 
 
 RecordEvent = (
@@ -356,15 +352,15 @@ def _apply(event: RecordEvent) -> bool:
             )
             return customer_records.update_support_ticket(ticket, event.as_of)
         case PayoutSent():
-            return payouts.apply_billing_answer(
+            return payouts.apply_billing_news(
                 "sent", event.request_id, event.sent_at, event.reference, None, sending=event.sending
             )
         case PayoutPaid():
-            return payouts.apply_billing_answer(
+            return payouts.apply_billing_news(
                 "paid", event.request_id, event.paid_at, event.reference, None, sending=event.sending
             )
         case PayoutFailed():
-            return payouts.apply_billing_answer(
+            return payouts.apply_billing_news(
                 "failed", event.request_id, event.failed_at, None, event.reason, sending=event.sending
             )
         case RefundGrantedElsewhere():
