@@ -14,7 +14,7 @@ import boto3
 import pytest
 from api_support import Response, call, deliver_all, file_claim, on_call, record_event, seed_claim, seed_order
 
-from refund_core.adapters import clients
+from refund_core.adapters import clients, customer_records
 from refund_core.app import outbox, policies, service, service_levels
 from refund_core.app.inputs import Period
 from refund_core.policy.emails import EmailKind, Recipients, render
@@ -481,3 +481,25 @@ def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: Lo
     assert cancelled.status == 200 and cancelled.json["status"] == "CANCELLED"
     (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]
     assert moved["refundRequest"] == {"requestId": bobs.json["requestId"], "status": bobs.json["status"]}
+
+
+def test_an_order_billing_moves_while_its_approval_is_written_is_not_paid_back(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The approval read the order just before billing's correction gave it to bob: its transaction, which checks
+    the owner again, is refused, and nothing is decided."""
+    seed_order("ord-raced", "alice")
+    alices = submit("alice", "ord-raced")
+    assert alices.status == 201 and alices.json["status"] == "PENDING"
+    as_read = customer_records.order("ord-raced")
+    ordered_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    assert record_event(
+        "OrderCorrected",
+        {"orderId": "ord-raced", "username": "bob", "orderedAt": ordered_at, "amount": "100.00", "currency": "USD",
+         "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    monkeypatch.setattr(customer_records, "order", lambda order_id: as_read)
+    approved = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "approve", "note": "Fine."})
+    assert approved.status == 409, approved.json
+    read = on_request("GET", alices.json["requestId"], "", claims_for("alice"))
+    assert (read.json["status"], read.json.get("payout")) == ("PENDING", None)

@@ -35,7 +35,7 @@ from refund_core.policy.models import (
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 PROFILE_SK = "PROFILE"
 ORDER_SK = "ORDER"
@@ -149,6 +149,19 @@ def order(order_id: str) -> Order | None:
         "get_item", TableName=settings().customer_records_table_name, Key=_order_key(order_id), ConsistentRead=True
     )
     return _order_from(deserialize(response["Item"]) if "Item" in response else None)
+
+
+def order_still_owned_by(order_id: str, username: str) -> TransactWriteItemTypeDef:
+    """A condition of a transaction on the requests table: the order is still `username`'s (or billing has not
+    said whose it is), so that a decision paying it back cannot race billing giving it to another customer."""
+    return {
+        "ConditionCheck": {
+            "TableName": settings().customer_records_table_name,
+            "Key": _order_key(order_id),
+            "ConditionExpression": "attribute_not_exists(username) OR username = :username",
+            "ExpressionAttributeValues": serialize({":username": username}),
+        }
+    }
 
 
 def all_orders() -> Iterator[Order]:

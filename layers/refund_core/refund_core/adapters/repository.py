@@ -21,6 +21,7 @@ from refund_core.adapters.customer_claims import (
     free_order,
     release_open_claim,
 )
+from refund_core.adapters.customer_records import order_still_owned_by
 from refund_core.adapters.dynamo import call as _call
 from refund_core.adapters.dynamo import deserialize, query_all
 from refund_core.adapters.dynamo import serialize as _serialize
@@ -276,7 +277,8 @@ def record_decision(
 ) -> None:
     """Decide a pending request, count it among the customer's decided claims (`a_claim` False: among the
     requests that were no claim under the Policy) and release their open claim, with the effects the decision
-    owes and the payout of an approval; or lose to whoever acted first."""
+    owes and the payout of an approval (on the condition that the order is still the customer's); or lose to
+    whoever acted first."""
     update = pending_update(
         request,
         "#status = :decided, decision = :decision",
@@ -293,7 +295,7 @@ def record_decision(
         release_open_claim(request, "decided" if a_claim else "excluded", claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, at) for effect in owed),
-        *((payout_put(payout),) if payout else ()),
+        *((payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()),
     ]
     transact_on_pending(request, writes)
 
