@@ -485,6 +485,19 @@ def test_a_failure_billing_tells_again_after_finance_sent_the_payout_again_is_ol
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", "PP-2", 2)
 
 
+def test_billing_paying_the_sending_finance_took_over_and_sent_again_is_paid_not_old_news(stack: LocalAws) -> None:
+    """Billing was slow; finance took the payout over and sent it again (sending 2). Billing then paid the first:
+    that money has gone, and the payout says so."""
+    request_id = approved_paypal_claim("pru")
+    deliver_all()
+    assert finance(request_id, {"action": "toFinance", "note": "Billing is slow"}).status == 200
+    assert finance(request_id, {"action": "retry"}).status == 200
+    at = datetime.now(UTC).isoformat()
+    assert record_event("PayoutPaid", {"requestId": request_id, "paidAt": at, "reference": "PP-1", "sending": 1})
+    payout = payout_of(request_id)
+    assert (payout["state"], payout["reference"]) == ("PAID", "PP-1")
+
+
 def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str) -> None:
     from refund_core.errors import RecordEventRefused  # noqa: PLC0415
 

@@ -307,12 +307,13 @@ def apply_billing_news(
 ) -> bool:
     """Billing's `PayoutSent`, `PayoutPaid` or `PayoutFailed` (a records event): RecordEventRefused when there
     is no such payout of billing's, or it can never apply; False when already known (a replay, out of order, or
-    an answer about an earlier sending than the payout's)."""
+    the failure of another sending than the payout's)."""
     payout = payouts.get_payout(request_id)
     if payout is None or payout.route is not PayoutRoute.BILLING:
         raise RecordEventRefused(f"requestId: no payout of {request_id} is billing's to pay", field="requestId")
-    if sending is not None and sending != payout.sending:
-        count_by("PayoutNewsAlreadyKnown", "another sending")
+    if what == "failed" and sending is not None and sending != payout.sending:
+        # Another sending's failure is old news; another sending's money sent or paid is money gone all the same.
+        count_by("PayoutNewsAlreadyKnown", "another sending's failure")
         return False
     news = {"sent": PayoutChange.SENT, "paid": PayoutChange.PAID, "failed": PayoutChange.FAILED}[what]
     try:
