@@ -204,7 +204,7 @@ class RefundGrantedElsewhere(_Detail):
 
 
 class _PayoutAnswer(_Detail):
-    """Billing's news of a payout it was asked for; `sending` echoes PayoutRequested's: news of an earlier one is old."""
+    """Billing's news of a payout it was asked for; `sending` echoes PayoutRequested's (another's failure is old)."""
 
     request_id: Text
     sending: Annotated[int | None, Field(ge=1)] = None
