@@ -454,6 +454,16 @@ def test_answers_allow_the_web_apps_origin_and_no_other(stack: LocalAws) -> None
     assert error.status == 400 and error.header("Access-Control-Allow-Origin") == app_origin
 
 
+def given_to_bob(order_id: str) -> None:
+    """Billing's correction of an order of alice's (seeded 40 days old): it is bob's."""
+    ordered_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    assert record_event(
+        "OrderCorrected",
+        {"orderId": order_id, "username": "bob", "orderedAt": ordered_at, "amount": "100.00", "currency": "USD",
+         "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+
+
 def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: LocalAws) -> None:
     """A billing correction gives alice's order to bob: bob sees none of alice's request and may file his own;
     alice's can no longer be approved (the payment would be paid back twice), and she may still withdraw it,
@@ -462,12 +472,7 @@ def test_an_order_billing_moves_to_another_customer_is_theirs_to_claim(stack: Lo
     seed_order("ord-bob", "bob")
     alices = submit("alice", "ord-moved")
     assert alices.status == 201 and alices.json["status"] == "PENDING"
-    ordered_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
-    assert record_event(
-        "OrderCorrected",
-        {"orderId": "ord-moved", "username": "bob", "orderedAt": ordered_at, "amount": "100.00", "currency": "USD",
-         "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": datetime.now(UTC).isoformat()},
-    )  # fmt: skip
+    given_to_bob("ord-moved")
     (moved,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-moved"]
     assert moved["refundRequest"] is None, "nothing of alice's request"
     bobs = submit("bob", "ord-moved", ticket="T-ord-bob")
@@ -492,12 +497,7 @@ def test_an_order_billing_moves_while_its_approval_is_written_is_not_paid_back(
     alices = submit("alice", "ord-raced")
     assert alices.status == 201 and alices.json["status"] == "PENDING"
     as_read = customer_records.order("ord-raced")
-    ordered_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
-    assert record_event(
-        "OrderCorrected",
-        {"orderId": "ord-raced", "username": "bob", "orderedAt": ordered_at, "amount": "100.00", "currency": "USD",
-         "paymentChannel": "card", "kind": "new", "servicePeriodDays": 365, "asOf": datetime.now(UTC).isoformat()},
-    )  # fmt: skip
+    given_to_bob("ord-raced")
     monkeypatch.setattr(customer_records, "order", lambda order_id: as_read)
     approved = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "approve", "note": "Fine."})
     assert approved.status == 409, approved.json
