@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, query_pages, serialize
 from refund_core.adapters.owed_effects import owe_once_more
 from refund_core.adapters.records import Effect, EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
@@ -178,14 +179,8 @@ def sent_through(route: PayoutRoute, before: datetime, most: int) -> list[Payout
             {":state": f"PAYOUT#{PayoutState.SENT}", ":before": utc_iso(before), ":route": str(route)}
         ),
     }
-    found: list[Payout] = []
-    while len(found) < most:
-        response = call("query", **arguments)
-        found.extend(payout_from(deserialize(item)) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            break
-        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return found[:most]
+    # Pages are read only until `most` are found.
+    return [payout_from(item) for item in islice(chain.from_iterable(query_pages(arguments)), most)]
 
 
 def payouts_in(state: PayoutState, before: datetime | None, limit: int, next_token: str | None = None) -> PayoutPage:
