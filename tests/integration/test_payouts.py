@@ -335,10 +335,11 @@ def the_processor_says_it_failed(monkeypatch: pytest.MonkeyPatch, refund_id: str
     monkeypatch.setattr(stripe.RequestsClient, "request", request)
 
 
-def finance(request_id: str, body: dict[str, Any]) -> Any:
+def act_on_payout(request_id: str, body: dict[str, Any], claims: dict[str, str] = FIN) -> Any:
+    """`POST /payouts/{requestId}`, by finance unless `claims` say who else."""
     path = f"/payouts/{request_id}"
     return call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
-                          body=body, claims=FIN))  # fmt: skip
+                          body=body, claims=claims))  # fmt: skip
 
 
 def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(
@@ -356,10 +357,7 @@ def test_a_webhook_says_a_refund_failed_and_finance_sends_it_again(
     deliver_what_waited()
     (told,) = [email for email in sent_emails() if "could not send" in email.subject]
     assert "the card you paid with has expired or been cancelled" in told.text
-    path = f"/payouts/{request_id}"
-    event = api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
-                      body={"action": "retry"}, claims=FIN)  # fmt: skip
-    retried = call(event)
+    retried = act_on_payout(request_id, {"action": "retry"})
     assert retried.status == 200, retried.json
     assert (retried.json["state"], retried.json["sending"]) == ("SCHEDULED", 2)
     deliver_queued_and_owed()
@@ -379,7 +377,7 @@ def test_news_of_the_failed_sending_after_finance_sent_it_again_is_old_news(
     the_processor_says_it_failed(monkeypatch, refund["id"])
     failed = refund | {"status": "failed", "failure_reason": "expired_or_canceled_card"}
     assert webhook(refund_event(failed, "refund.failed")).json["outcome"] == "applied"
-    assert finance(request_id, {"action": "retry"}).status == 200
+    assert act_on_payout(request_id, {"action": "retry"}).status == 200
     for kind in ("charge.refund.updated", "refund.updated", "refund.failed"):
         assert webhook(refund_event(failed, kind)).json["outcome"] == "not ours"
     assert payout_of(request_id)["state"] == "SCHEDULED"
@@ -397,9 +395,9 @@ def test_an_answer_lost_then_the_payout_handed_to_finance_and_sent_again_is_refu
     a_timeout_after_the_processor_took_it(monkeypatch)
     request_id, payment = approved_card_claim(processor, "uma")
     assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
-    assert finance(request_id, {"action": "toFinance", "note": "Stripe timed out"}).status == 200
+    assert act_on_payout(request_id, {"action": "toFinance", "note": "Stripe timed out"}).status == 200
     outbox.deliver(request_id, Effect.PAYOUT, now=later(1))  # its next attempt: with finance now, nothing to send
-    retried = finance(request_id, {"action": "retry"})
+    retried = act_on_payout(request_id, {"action": "retry"})
     assert retried.status == 200, retried.json
     deliver_queued_and_owed()
     (refund,) = refunds_at_processor(processor, payment)
@@ -419,7 +417,7 @@ def test_a_payout_with_finance_from_the_start_is_sent_through_its_route_once_bil
     assert payout_of(filed.request_id)["state"] == "MANUAL"
     payment = make_payment(processor, 10000, "USD")
     seed_order("ord-ira", "ira", payment_reference=payment)  # billing's correction
-    retried = finance(filed.request_id, {"action": "retry"})
+    retried = act_on_payout(filed.request_id, {"action": "retry"})
     assert retried.status == 200, retried.json
     deliver_queued_and_owed()
     (refund,) = refunds_at_processor(processor, payment)
@@ -476,7 +474,7 @@ def test_a_failure_billing_tells_again_after_finance_sent_the_payout_again_is_ol
     at = datetime.now(UTC).isoformat()
     failed = {"requestId": request_id, "reason": "The account is closed.", "failedAt": at, "sending": 1}
     assert record_event("PayoutFailed", failed)
-    assert finance(request_id, {"action": "retry"}).status == 200
+    assert act_on_payout(request_id, {"action": "retry"}).status == 200
     assert not record_event("PayoutFailed", failed)
     assert payout_of(request_id)["state"] == "SCHEDULED"
     deliver_queued_and_owed()  # billing asked again
@@ -490,8 +488,8 @@ def test_billing_paying_the_sending_finance_took_over_and_sent_again_is_paid_not
     that money has gone, and the payout says so."""
     request_id = approved_paypal_claim("pru")
     deliver_all()
-    assert finance(request_id, {"action": "toFinance", "note": "Billing is slow"}).status == 200
-    assert finance(request_id, {"action": "retry"}).status == 200
+    assert act_on_payout(request_id, {"action": "toFinance", "note": "Billing is slow"}).status == 200
+    assert act_on_payout(request_id, {"action": "retry"}).status == 200
     at = datetime.now(UTC).isoformat()
     assert record_event("PayoutPaid", {"requestId": request_id, "paidAt": at, "reference": "PP-1", "sending": 1})
     payout = payout_of(request_id)
@@ -522,14 +520,11 @@ def test_a_payout_without_a_payment_reference_is_finances_to_mark_paid(stack: Lo
     review.evaluate_refund_request(caller_from_claims(RITA), filed.request_id, ApproveCommand(action="approve"))
     listed = call(api_event("GET", "/payouts", "/payouts", query={"state": ["MANUAL"]}, claims=FIN)).json["items"]
     assert [item["requestId"] for item in listed] == [filed.request_id]
-    path = f"/payouts/{filed.request_id}"
     body = {"action": "markPaid", "reference": "HSBC-TT-1", "paidOn": hong_kong_today()}
-    marked = call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": filed.request_id},
-                            body=body, claims=FIN))  # fmt: skip
+    marked = act_on_payout(filed.request_id, body)
     assert marked.status == 200, marked.json
     assert (marked.json["state"], marked.json["reference"]) == ("PAID", "HSBC-TT-1")
-    again = call(api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": filed.request_id},
-                           body=body, claims=FIN))  # fmt: skip
+    again = act_on_payout(filed.request_id, body)
     assert again.status == 409
     assert call(api_event("GET", "/payouts", "/payouts", claims=claims_for("ida"))).status == 403
 
@@ -562,11 +557,8 @@ def test_the_payouts_csv_adds_up_to_the_service_levels_refunded(stack: LocalAws)
 
 def test_nobody_but_finance_acts_on_a_payout(stack: LocalAws) -> None:
     request_id = approved_paypal_claim("ola")
-    path = f"/payouts/{request_id}"
     for who in (RITA, SUE, claims_for("ola")):
-        event = api_event("POST", "/payouts/{requestId}", path, path_parameters={"requestId": request_id},
-                          body={"action": "toFinance", "note": "by hand"}, claims=who)  # fmt: skip
-        assert call(event).status == 403
+        assert act_on_payout(request_id, {"action": "toFinance", "note": "by hand"}, claims=who).status == 403
     assert payout_of(request_id)["state"] == "SCHEDULED"
 
 

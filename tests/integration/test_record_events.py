@@ -77,13 +77,17 @@ def submit(username: str, order_id: str, ticket_id: str) -> Any:
     return call(api_event("POST", "/refund-requests", "/refund-requests", body=body, claims=claims_for(username)))
 
 
-def assess(request_id: str) -> Any:
+def evaluate(request_id: str, body: dict[str, Any]) -> Any:
     path = f"/refund-requests/{request_id}/evaluate"
     event = api_event(
         "POST", "/refund-requests/{requestId}/evaluate", path, path_parameters={"requestId": request_id},
-        claims=RITA, body={"action": "assess"},
+        claims=RITA, body=body,
     )  # fmt: skip
     return call(event)
+
+
+def assess(request_id: str) -> Any:
+    return evaluate(request_id, {"action": "assess"})
 
 
 def rule(assessment: dict[str, Any], rule_id: str) -> dict[str, Any]:
@@ -150,15 +154,6 @@ def test_a_correction_a_payment_state_and_usage_change_what_assess_sees_of_a_pen
     assert rule(reassessed, "NOT_APP_STORE")["result"] == "fail"
     assert rule(reassessed, "PAYMENT_RETURNABLE")["result"] == "fail"
     assert reassessed["outcome"] == "REFUSED"
-
-
-def evaluate(request_id: str, body: dict[str, Any]) -> Any:
-    path = f"/refund-requests/{request_id}/evaluate"
-    event = api_event(
-        "POST", "/refund-requests/{requestId}/evaluate", path, path_parameters={"requestId": request_id},
-        claims=RITA, body=body,
-    )  # fmt: skip
-    return call(event)
 
 
 def test_after_a_correction_and_a_new_assessment_an_approval_is_held_to_what_billing_now_says_was_paid(
