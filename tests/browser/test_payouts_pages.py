@@ -54,6 +54,9 @@ def test_the_customer_sees_the_refund_sent_and_finance_marks_it_paid(
     page.locator("main form textarea").fill("It drops.")
     page.locator("main form input[type=text]").fill(f"T-{username}")
     page.locator("main form button[type=submit]").click()
+    # The request's page, once the request is made: reading the form's page again before would lose it (a cold
+    # start of the function takes longer than refund_region's first wait).
+    expect(page).to_have_url(re.compile("#/requests/"))
     refund_region(page, heading, sent)
     request_id = page.url.rsplit("/", 1)[-1]
     screenshot(page, f"payout-sent-{username}")
@@ -76,6 +79,15 @@ def test_the_customer_sees_the_refund_sent_and_finance_marks_it_paid(
     page.goto(server.base + f"/#/requests/{request_id}")
     refund_region(page, heading, paid)
     screenshot(page, f"payout-paid-staff-{username}")
+
+
+def test_finance_is_offered_nothing_to_do_with_a_refund_billing_is_paying(page: Page, server: Server) -> None:
+    """Billing was asked to pay it: until billing answers, finance neither takes it over nor pays it by hand."""
+    filed = server.filed("bil", "BIL-5", "T-bil")  # a clear full refund: approved at once
+    sign_in(page, server, "fin-bil", "Finance")
+    row = page.get_by_role("row").filter(has_text=filed["requestId"])  # the payouts being sent, shown first
+    expect(row).to_contain_text("the billing system")
+    expect(row.get_by_role("button")).to_have_count(0)
 
 
 def test_sign_in_offers_the_finance_group(page: Page, server: Server) -> None:
