@@ -39,7 +39,7 @@ expect.set_options(timeout=15_000)
 SEED: dict[str, Any] = {
     "customers": [customer(name) for name in CUSTOMERS]
     + [customer("zoe", language="zh-HK"), customer("pol"), customer("max"), customer("mei", language="zh-HK")]
-    + [customer("apu"), customer("wen", language="zh-HK", name="王文"), customer("ulf")],
+    + [customer("apu"), customer("wen", language="zh-HK", name="王文"), customer("ulf"), customer("bil")],
     # A pending order (40 days old: a partial refund for a reviewer) and a clear full refund for each.
     "orders": [order(f"{name.upper()}-40", name, days_ago=40, amount="99.00") for name in CUSTOMERS]
     + [order(f"{name.upper()}-5", name, days_ago=5) for name in CUSTOMERS]
@@ -48,13 +48,17 @@ SEED: dict[str, Any] = {
     + [order("POL-20", "pol", days_ago=20, amount="73.00")]
     # Clear full refunds whose payouts the customer watches and finance marks paid.
     + [order("MAX-5", "max"), order("MEI-5", "mei")]
+    # Paid with PayPal: the billing system pays its refund.
+    + [order("BIL-5", "bil", paymentChannel="paypal", paymentReference="CAPTURE-BIL")]
     # Paid through the App Store: Apple refunds it, not the company.
     + [order("APL-5", "apu", paymentChannel="apple_itunes")]
     # The whole flow in Chinese: a partial claim sent and cancelled, then one the rules refuse at once.
     + [order("WEN-40", "wen", days_ago=40, amount="99.00"), order("WEN-9", "wen", days_ago=9, connections=250)]
     # Four eyes: paid in Hong Kong dollars, the only currency the test's policy asks a second approval in.
     + [order("ULF-40", "ulf", days_ago=40, amount="999.00", currency="HKD")],
-    "tickets": [ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol", "max", "mei", "apu", "wen", "ulf")],
+    "tickets": [
+        ticket(f"T-{name}", name) for name in (*CUSTOMERS, "zoe", "pol", "max", "mei", "apu", "wen", "ulf", "bil")
+    ],
 }
 
 

@@ -27,7 +27,7 @@ from api_support import call, deliver_all, owed_items, record_event, seed_order,
 from botocore.exceptions import ClientError
 
 from refund_core.adapters import payouts as payouts_table
-from refund_core.adapters import requests_table
+from refund_core.adapters import requests_table, stripe_refunds
 from refund_core.adapters.records import Effect
 from refund_core.app import claims, outbox, payouts, review, service
 from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
@@ -387,14 +387,41 @@ def test_news_of_the_failed_sending_after_finance_sent_it_again_is_old_news(
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", second["id"], 2)
 
 
-def test_an_answer_lost_then_the_payout_handed_to_finance_and_sent_again_is_refunded_once(
+def test_finance_taking_over_a_card_payout_whose_answer_was_lost_finds_the_refund_and_pays_nothing(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The refund made and its answer lost; finance takes the payout over, then sends it again through the
-    processor: the new sending finds the first one's refund and pays nothing more."""
+    """The refund made and its answer lost in a timeout: finance, about to pay it by hand, is told the processor
+    has it, and the payout shows it."""
     a_timeout_after_the_processor_took_it(monkeypatch)
     request_id, payment = approved_card_claim(processor, "uma")
     assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
+    refused = act_on_payout(request_id, {"action": "toFinance", "note": "Stripe timed out"})
+    assert (refused.status, refused.json["code"]) == (409, "sent_meanwhile"), refused.json
+    (refund,) = refunds_at_processor(processor, payment)
+    payout = payout_of(request_id)
+    # localstripe's refunds succeed at once: the refund found is paid.
+    assert (payout["state"], payout["reference"], payout["route"]) == ("PAID", refund["id"], "processor")
+    outbox.deliver(request_id, Effect.PAYOUT, now=later(1))  # its next attempt: paid already, nothing to send
+    assert len(refunds_at_processor(processor, payment)) == 1
+
+
+def test_a_refund_made_while_finance_took_the_payout_over_is_found_when_it_is_sent_again(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refund made and its answer lost, and the processor's list not yet showing it when finance asked (the
+    same moment): finance then sends the payout again through the processor, and the new sending finds the first
+    one's refund and pays nothing more."""
+    a_timeout_after_the_processor_took_it(monkeypatch)
+    request_id, payment = approved_card_claim(processor, "una")
+    assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
+    find_refund = stripe_refunds.find_refund
+    asked: list[int] = []
+
+    def not_yet_listed(reference: str, request: str, sending: int) -> stripe_refunds.ProcessorRefund | None:
+        asked.append(sending)
+        return None if len(asked) == 1 else find_refund(reference, request, sending)
+
+    monkeypatch.setattr(stripe_refunds, "find_refund", not_yet_listed)
     assert act_on_payout(request_id, {"action": "toFinance", "note": "Stripe timed out"}).status == 200
     outbox.deliver(request_id, Effect.PAYOUT, now=later(1))  # its next attempt: with finance now, nothing to send
     retried = act_on_payout(request_id, {"action": "retry"})
@@ -403,6 +430,42 @@ def test_an_answer_lost_then_the_payout_handed_to_finance_and_sent_again_is_refu
     (refund,) = refunds_at_processor(processor, payment)
     payout = payout_of(request_id)
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", refund["id"], 2)
+    assert asked == [1, 2]
+
+
+def test_a_card_payout_not_yet_sent_is_finances_once_the_processor_says_it_has_no_refund_of_it(
+    processor: str,
+) -> None:
+    request_id, payment = approved_card_claim(processor, "uli")
+    paid = {"action": "markPaid", "reference": "HSBC-TT-7", "paidOn": hong_kong_today()}
+    refused = act_on_payout(request_id, paid)
+    assert (refused.status, refused.json["code"]) == (409, "with_processor"), refused.json
+    taken = act_on_payout(request_id, {"action": "toFinance", "note": "The customer's card is closed"})
+    assert (taken.status, taken.json["state"], taken.json["route"]) == (200, "MANUAL", "finance"), taken.json
+    deliver_all()
+    assert refunds_at_processor(processor, payment) == []
+    assert act_on_payout(request_id, paid).json["state"] == "PAID"
+    assert [event for event in history_events(request_id) if event.startswith("refund ")] == [
+        "refund with finance", "refund paid"
+    ]  # fmt: skip
+
+
+def test_finance_cannot_take_over_a_card_payout_while_the_processor_cannot_say_whether_it_has_it(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id, _ = approved_card_claim(processor, "ule")
+    original = stripe.RequestsClient.request
+
+    def down(self: Any, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        if "/v1/refunds" in url:
+            raise stripe.APIConnectionError("Could not connect")
+        return original(self, method, url, headers, post_data)
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", down)
+    busy = act_on_payout(request_id, {"action": "toFinance", "note": "Stripe is down"})
+    assert (busy.status, busy.json["code"]) == (503, "busy"), busy.json
+    assert payout_of(request_id)["state"] == "SCHEDULED"
+    assert "refund with finance" not in history_events(request_id)
 
 
 def test_a_payout_with_finance_from_the_start_is_sent_through_its_route_once_billing_names_the_payment(
@@ -483,17 +546,36 @@ def test_a_failure_billing_tells_again_after_finance_sent_the_payout_again_is_ol
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", "PP-2", 2)
 
 
-def test_billing_paying_the_sending_finance_took_over_and_sent_again_is_paid_not_old_news(stack: LocalAws) -> None:
-    """Billing was slow; finance took the payout over and sent it again (sending 2). Billing then paid the first:
-    that money has gone, and the payout says so."""
+def test_billing_paying_the_sending_it_failed_after_finance_sent_it_again_is_paid_not_old_news(
+    stack: LocalAws,
+) -> None:
+    """Billing failed the first sending, finance sent the payout again (sending 2), and billing then paid the
+    first after all: that money has gone, and the payout says so."""
     request_id = approved_paypal_claim("pru")
     deliver_all()
-    assert act_on_payout(request_id, {"action": "toFinance", "note": "Billing is slow"}).status == 200
-    assert act_on_payout(request_id, {"action": "retry"}).status == 200
     at = datetime.now(UTC).isoformat()
+    assert record_event("PayoutFailed", {"requestId": request_id, "reason": "Held.", "failedAt": at, "sending": 1})
+    assert act_on_payout(request_id, {"action": "retry"}).status == 200
     assert record_event("PayoutPaid", {"requestId": request_id, "paidAt": at, "reference": "PP-1", "sending": 1})
     payout = payout_of(request_id)
     assert (payout["state"], payout["reference"]) == ("PAID", "PP-1")
+
+
+def test_a_payout_billing_was_asked_to_pay_stays_billings_until_billing_answers(stack: LocalAws) -> None:
+    """Finance cannot take over, or pay by hand, what billing may be paying: billing's failure hands it over."""
+    request_id = approved_paypal_claim("pia")
+    deliver_all()
+    paid = {"action": "markPaid", "reference": "HSBC-TT-8", "paidOn": hong_kong_today()}
+    for body in ({"action": "toFinance", "note": "Billing is slow"}, paid):
+        refused = act_on_payout(request_id, body)
+        assert (refused.status, refused.json["code"]) == (409, "with_billing"), refused.json
+    assert (payout_of(request_id)["state"], history_events(request_id)[-1]) == (
+        "SCHEDULED", "refund requested from billing"
+    )  # fmt: skip
+    at = datetime.now(UTC).isoformat()
+    assert record_event("PayoutFailed", {"requestId": request_id, "reason": "Closed.", "failedAt": at, "sending": 1})
+    assert act_on_payout(request_id, {"action": "toFinance", "note": "The PayPal account is closed"}).status == 200
+    assert act_on_payout(request_id, paid).json["state"] == "PAID"
 
 
 def test_billing_news_of_a_payout_that_is_not_billings_is_refused(processor: str) -> None:

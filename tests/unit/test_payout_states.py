@@ -116,3 +116,60 @@ def test_any_sequence_of_news_only_moves_forward_and_bumps_the_version(changes: 
         assert changed.version == current.version + 1 and changed.sending >= current.sending
         assert current.state is not PayoutState.PAID
         current = changed
+
+
+def _in(route: PayoutRoute, state: PayoutState) -> Payout:
+    channel, reference = {PayoutRoute.PROCESSOR: ("card", "pi_1"), PayoutRoute.BILLING: ("paypal", "CAPTURE-1"),
+                          PayoutRoute.FINANCE: ("card", None)}[route]  # fmt: skip
+    return payout(channel, reference).model_copy(update={"state": state})
+
+
+# Finance's hand on a payout: a state it leads to, None (done already), or the reason's code it is refused with.
+@pytest.mark.parametrize(
+    ("route", "state", "what", "outcome"),
+    [
+        (PayoutRoute.PROCESSOR, PayoutState.SCHEDULED, PayoutChange.TO_FINANCE, PayoutState.MANUAL),
+        (PayoutRoute.PROCESSOR, PayoutState.SCHEDULED, PayoutChange.MARK_PAID, "with_processor"),
+        (PayoutRoute.BILLING, PayoutState.SCHEDULED, PayoutChange.TO_FINANCE, "with_billing"),
+        (PayoutRoute.BILLING, PayoutState.SCHEDULED, PayoutChange.MARK_PAID, "with_billing"),
+        (PayoutRoute.BILLING, PayoutState.SENT, PayoutChange.MARK_PAID, PayoutState.PAID),  # the bank's statement
+        (PayoutRoute.PROCESSOR, PayoutState.SENT, PayoutChange.MARK_PAID, PayoutState.PAID),
+        (PayoutRoute.BILLING, PayoutState.SENT, PayoutChange.TO_FINANCE, None),  # refused: sent is sent
+        (PayoutRoute.BILLING, PayoutState.FAILED, PayoutChange.TO_FINANCE, PayoutState.MANUAL),
+        (PayoutRoute.BILLING, PayoutState.FAILED, PayoutChange.MARK_PAID, PayoutState.PAID),
+        (PayoutRoute.PROCESSOR, PayoutState.FAILED, PayoutChange.MARK_PAID, PayoutState.PAID),
+        (PayoutRoute.FINANCE, PayoutState.MANUAL, PayoutChange.MARK_PAID, PayoutState.PAID),
+        (PayoutRoute.FINANCE, PayoutState.PAID, PayoutChange.MARK_PAID, "done already"),
+    ],
+)
+def test_finance_pays_by_hand_only_what_no_route_is_paying(
+    route: PayoutRoute, state: PayoutState, what: PayoutChange, outcome: PayoutState | str | None
+) -> None:
+    before = _in(route, state)
+    if isinstance(outcome, PayoutState):
+        changed = change(before, what, AT, reference="HSBC-1", note="by hand")
+        assert changed is not None and changed.state is outcome
+    elif outcome == "done already":
+        assert change(before, what, AT, reference="HSBC-1") is None
+    else:
+        with pytest.raises(PayoutNotAllowed) as refused:
+            change(before, what, AT, reference="HSBC-1", note="by hand")
+        assert refused.value.code == outcome
+
+
+@given(st.sampled_from(["card", "paypal"]), st.lists(st.sampled_from(list(PayoutChange)), max_size=12))
+def test_finance_never_takes_or_marks_paid_a_payout_billing_or_the_processor_is_still_to_send(
+    channel: str, changes: list[PayoutChange]
+) -> None:
+    current = payout(channel, "pi_1" if channel == "card" else "CAPTURE-1")
+    for what in changes:
+        try:
+            changed = change(current, what, AT, reference="re_1", reason="declined", note="by hand")
+        except PayoutNotAllowed:
+            continue
+        if changed is None:
+            continue
+        if current.state is PayoutState.SCHEDULED:
+            assert what is not PayoutChange.MARK_PAID
+            assert not (what is PayoutChange.TO_FINANCE and current.route is PayoutRoute.BILLING)
+        current = changed

@@ -6,7 +6,8 @@ import { hongKongDate, money, shortDay, t, wordsFor } from "../i18n.js";
 import { columnNames, dataTable, field, latestOnly, loadInto, submitting, tableRow } from "../ui.js";
 
 const STATES = ["SCHEDULED", "SENT", "FAILED", "MANUAL", "PAID"];
-// What finance may do with a payout in each state (the API refuses the rest with a 409).
+// What finance may do with a payout in each state (the API refuses the rest with a 409). One billing was asked to
+// pay stays billing's until billing answers; the processor's, not yet sent, finance may take over.
 const ACTIONS = {
   SCHEDULED: ["toFinance"],
   SENT: ["markPaid"],
@@ -14,6 +15,7 @@ const ACTIONS = {
   MANUAL: ["markPaid", "retry"],
   PAID: [],
 };
+const actionsOn = (payout) => (payout.state === "SCHEDULED" && payout.route === "billing" ? [] : ACTIONS[payout.state]);
 
 function actionForm(payout, action, done) {
   const fields = {};
@@ -41,7 +43,7 @@ function actionForm(payout, action, done) {
 }
 
 function row(names, payout, who, openForm) {
-  const actions = who.finance ? ACTIONS[payout.state].map((action) =>
+  const actions = who.finance ? actionsOn(payout).map((action) =>
     h("button", { type: "button", class: "secondary", onclick: () => openForm(payout, action) }, t(`payouts.${action}`))) : [];
   return tableRow(names, [
     h("a", { href: `#/requests/${encodeURIComponent(payout.requestId)}` }, payout.requestId),

@@ -13,7 +13,7 @@ from refund_core.adapters import outbound, payouts
 from refund_core.adapters.records import Effect
 from refund_core.app import policies
 from refund_core.app.inputs import FreeText, IsoDate, check_period
-from refund_core.app.payouts import CHANGE_TRIES, current_reference, emails_of, history_of
+from refund_core.app.payouts import CHANGE_TRIES, current_reference, emails_of, history_of, refund_already_made
 from refund_core.app.policies import hong_kong_day_start
 from refund_core.app.reports import csv_lines, sheet_time, spreadsheet_safe
 from refund_core.errors import Conflict, Forbidden, NotFound
@@ -125,7 +125,7 @@ def act_on_payout(
         try:
             written = _act(caller, payout, command, at)
         except PayoutNotAllowed as refused:
-            raise Conflict(str(refused), field="action") from refused
+            raise Conflict(str(refused), field="action", code=refused.code) from refused
         if written is not None:
             return PayoutResource.of(written, at)
     raise Conflict(f"the payout of {request_id} kept changing; try again", code="try_again")
@@ -135,7 +135,7 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
     match command:
         case MarkPaid():
             paid_at = min(at, hong_kong_day_start(command.paid_on) + timedelta(hours=12))
-            changed = change(payout, PayoutChange.PAID, paid_at, reference=command.reference)
+            changed = change(payout, PayoutChange.MARK_PAID, paid_at, reference=command.reference)
             if changed is None:
                 raise PayoutNotAllowed("this payout is paid already")
             changed = changed.model_copy(update={"state_since": at})
@@ -159,6 +159,13 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             changed = change(payout, PayoutChange.TO_FINANCE, at, note=command.note)
             if changed is None:
                 raise PayoutNotAllowed("this payout is with finance already")
+            if payout.route is PayoutRoute.PROCESSOR and payout.state is PayoutState.SCHEDULED:
+                made = refund_already_made(payout, at)
+                if made is not None:
+                    raise PayoutNotAllowed(
+                        f"the card processor has taken this refund ({made.refund_id}): it has been sent, and is not "
+                        "for finance to pay", code="sent_meanwhile"
+                    )  # fmt: skip
             detail = command.note
             owed_again = ()
     history = [history_of(changed, caller.username, detail)]

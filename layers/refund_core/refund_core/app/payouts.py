@@ -147,6 +147,28 @@ def send(owed: OwedEffect, at: datetime) -> str:
     return _after_sending(payout.model_copy(update={"payment_reference": reference}), refund, owed, at)
 
 
+def refund_already_made(payout: Payout, at: datetime) -> ProcessorRefund | None:
+    """Before finance takes over a processor's payout still to be sent: the refund the processor took for it (an
+    answer lost in a timeout, an earlier sending's), recorded on the payout, if there is one. ServiceBusy when
+    the processor cannot say: finance waits rather than pay what may have gone."""
+    reference = payout.payment_reference or current_reference(payout)
+    if not reference:
+        return None
+    try:
+        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending)
+    except stripe_refunds.ProcessorUnavailable as unavailable:
+        raise ServiceBusy("the card processor cannot say now whether it has taken this refund; try again later") from (
+            unavailable
+        )
+    except ProcessorRefused:  # not a payment the processor refunds: nothing of it can have gone
+        return None
+    if made is None or made.status not in stripe_refunds.ACCEPTED:
+        return None
+    count("PayoutsFoundAfterUnknownOutcome")
+    _apply_refund(payout.request_id, made, at)
+    return made
+
+
 def current_reference(payout: Payout) -> str | None:
     """Billing may have sent the payment's reference after the claim was assessed: the order as it is now."""
     order = customer_records.order(payout.order_id)

@@ -6,7 +6,11 @@ apart from one that is not allowed at all.
     SCHEDULED ──sent──► SENT ──paid──► PAID
         │  └─────────paid─────────────▲  ▲
         ├──failed──► FAILED ──retry──► SCHEDULED
-        └──to finance──► MANUAL ──paid (marked by finance)──┘"""
+        └──to finance──► MANUAL ──paid (marked by finance)──┘
+
+Finance pays by hand only what no route is paying: a payout billing was asked to pay stays billing's until billing
+answers, and one still to be sent is handed to finance before it is marked paid; the processor's, only once it
+has said it holds no refund of it (refund_core.app.finance)."""
 
 from __future__ import annotations
 
@@ -47,10 +51,16 @@ class PayoutChange(StrEnum):
     FAILED = "failed"
     RETRY = "retry"
     TO_FINANCE = "toFinance"
+    MARK_PAID = "markPaid"  # finance paid it by hand, or confirms the route's payment from the bank's statement
 
 
 class PayoutNotAllowed(ValueError):
-    """The change does not apply to a payout in its state (finance retrying a payout already paid, say)."""
+    """The change does not apply to a payout in its state (finance retrying a payout already paid, say); `code`
+    names a reason a page words in its own language."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Payout(CamelModel):
@@ -125,6 +135,7 @@ _ALLOWED: dict[PayoutChange, frozenset[PayoutState]] = {
     PayoutChange.FAILED: frozenset({PayoutState.SCHEDULED, PayoutState.SENT}),
     PayoutChange.RETRY: frozenset({PayoutState.FAILED, PayoutState.MANUAL}),
     PayoutChange.TO_FINANCE: frozenset({PayoutState.SCHEDULED, PayoutState.FAILED}),
+    PayoutChange.MARK_PAID: frozenset({PayoutState.SENT, PayoutState.MANUAL, PayoutState.FAILED}),
 }
 _ALREADY: dict[PayoutChange, frozenset[PayoutState]] = {
     PayoutChange.SENT: frozenset({PayoutState.SENT, PayoutState.PAID, PayoutState.FAILED}),
@@ -132,7 +143,25 @@ _ALREADY: dict[PayoutChange, frozenset[PayoutState]] = {
     PayoutChange.FAILED: frozenset({PayoutState.FAILED, PayoutState.PAID}),
     PayoutChange.RETRY: frozenset({PayoutState.SCHEDULED, PayoutState.SENT}),
     PayoutChange.TO_FINANCE: frozenset({PayoutState.MANUAL}),
+    PayoutChange.MARK_PAID: frozenset({PayoutState.PAID}),
 }
+
+
+def _still_the_routes(payout: Payout, what: PayoutChange) -> None:
+    """Finance paying by hand a payout its route is paying would pay it twice: billing, once asked, holds it
+    until it answers (its failure hands it back); the processor's is handed to finance first."""
+    if payout.state is not PayoutState.SCHEDULED:
+        return
+    if payout.route is PayoutRoute.BILLING and what in (PayoutChange.TO_FINANCE, PayoutChange.MARK_PAID):
+        raise PayoutNotAllowed(
+            "billing has been asked to pay this refund: it stays billing's until billing answers, and its "
+            "PayoutFailed hands it to finance", code="with_billing"
+        )  # fmt: skip
+    if what is PayoutChange.MARK_PAID:
+        raise PayoutNotAllowed(
+            "the card processor is to send this refund: hand it to finance before paying it by hand",
+            code="with_processor",
+        )
 
 
 def change(
@@ -149,13 +178,14 @@ def change(
     announces: billing's `PayoutSent` after its `PayoutPaid`). PayoutNotAllowed when it can never apply."""
     if payout.state in _ALREADY[what]:
         return None
+    _still_the_routes(payout, what)
     if payout.state not in _ALLOWED[what]:
         raise PayoutNotAllowed(f"a payout that is {payout.state.lower()} cannot be {what}")
     update: dict[str, object] = {"version": payout.version + 1, "state_since": at}
     match what:
         case PayoutChange.SENT:
             update |= {"state": PayoutState.SENT, "sent_at": at, "reference": reference or payout.reference}
-        case PayoutChange.PAID:
+        case PayoutChange.PAID | PayoutChange.MARK_PAID:
             update |= {"state": PayoutState.PAID, "paid_at": at, "reference": reference or payout.reference}
             if payout.sent_at is None:
                 update["sent_at"] = at
