@@ -14,7 +14,7 @@ import boto3
 import pytest
 from api_support import Response, call, deliver_all, file_claim, on_call, record_event, seed_claim, seed_order
 
-from refund_core.adapters import clients, customer_records
+from refund_core.adapters import clients, customer_claims, customer_records
 from refund_core.app import outbox, policies, service, service_levels
 from refund_core.app.inputs import Period
 from refund_core.policy.emails import EmailKind, Recipients, render
@@ -500,6 +500,25 @@ def test_an_order_billing_moves_while_its_approval_is_written_is_not_paid_back(
     given_to_bob("ord-raced")
     monkeypatch.setattr(customer_records, "order", lambda order_id: as_read)
     approved = on_request("POST", alices.json["requestId"], "evaluate", RITA, {"action": "approve", "note": "Fine."})
-    assert approved.status == 409, approved.json
+    assert (approved.status, approved.json["code"]) == (409, "order_moved"), approved.json
     read = on_request("GET", alices.json["requestId"], "", claims_for("alice"))
     assert (read.json["status"], read.json.get("payout")) == ("PENDING", None)
+
+
+def test_an_order_billing_moves_while_a_claim_approved_at_once_is_recorded_is_not_paid_back(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's clear full refund was judged on the records read just before billing gave the order to bob: its
+    transaction checks the owner, and the claim, judged again, is refused as for any order not hers."""
+    seed_order("ord-quick", "alice", days_ago=5)
+    seed_order("ord-bob", "bob")
+    as_read = customer_claims.load_claim_context("alice", "ord-quick", "T-ord-quick")
+    given_to_bob("ord-quick")
+    reads = iter([as_read])
+    load = customer_claims.load_claim_context
+    monkeypatch.setattr(customer_claims, "load_claim_context", lambda *key: next(reads, None) or load(*key))
+    filed = submit("alice", "ord-quick")
+    assert (filed.status, filed.json["code"]) == (404, "order_not_found"), filed.json
+    assert get("/refund-requests", claims_for("alice")).json["items"] == []
+    (order,) = [order for order in get("/orders", claims_for("bob")).json["items"] if order["orderId"] == "ord-quick"]
+    assert order["refundRequest"] is None

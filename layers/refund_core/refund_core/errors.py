@@ -82,6 +82,20 @@ class Conflict(RefundError):
     code = "conflict"
 
 
+class OrderMoved(Conflict):
+    """Billing has given the claimed order to another customer since the request was filed: it cannot be approved
+    (its payment would be paid back twice) or re-assessed; the customer can cancel it."""
+
+    code = "order_moved"
+
+    def __init__(self, order_id: str, username: str) -> None:
+        super().__init__(
+            f"order {order_id} is no longer {username}'s in the billing records, so the request cannot be approved; "
+            "the customer can cancel it",
+            params={"order": order_id},
+        )
+
+
 class StillInProgress(Conflict):
     """The first call with this Idempotency-Key is still being answered: the same call again gets its answer."""
 

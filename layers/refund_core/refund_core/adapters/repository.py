@@ -43,7 +43,7 @@ from refund_core.adapters.requests_table import (
     transact,
     transact_or_conflict,
 )
-from refund_core.errors import Conflict
+from refund_core.errors import Conflict, OrderMoved
 from refund_core.policy.models import (
     AssessedFacts,
     Assessment,
@@ -115,7 +115,7 @@ def record_new_request(
     payout: Payout | None = None,
 ) -> None:
     """Record the request with its history, the effects it owes and the payout of its approval (when approved
-    at once), and write the customer's claims and the order's claim as `claims` and `order_claim` say, each
+    at once, on the condition that the order is still the customer's), and write the customer's claims and the order's claim as `claims` and `order_claim` say, each
     conditional on the version `context` read: a concurrent claim of the customer makes it fail (ClaimsChanged,
     to judge again), a concurrent claim of the order too, unless the order is taken (Conflict)."""
     table = settings().requests_table_name
@@ -130,13 +130,16 @@ def record_new_request(
         *claims_puts(context, claims, order_claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, request.received_at) for effect in owed),
-        *((payout_put(payout),) if payout else ()),
+        # Approved at once: paid back only while billing still says the order is the customer's.
+        *((payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()),
     ]
     try:
         transact(writes)
     except ClientError as error:
         reasons = cancellation_reasons(error)
         codes = cancellation_codes(error)
+        if payout and codes[-1:] == ["ConditionalCheckFailed"]:
+            raise ClaimsChanged from error  # judged again on the records as they are now: not the customer's order
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
             if now_held and now_held != request.request_id:
@@ -297,7 +300,13 @@ def record_decision(
         *(owed_put(request.request_id, effect, at) for effect in owed),
         *((payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()),
     ]
-    transact_on_pending(request, writes)
+    try:
+        transact(writes)
+    except ClientError as error:
+        # The owner check is the last write: billing gave the order away after the approval read it.
+        if payout and cancellation_codes(error)[-1:] == ["ConditionalCheckFailed"]:
+            raise OrderMoved(request.order_id, request.username) from error
+        raise _lost_to_another_change(request, error) from error
 
 
 def record_holder(

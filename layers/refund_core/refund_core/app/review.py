@@ -28,6 +28,7 @@ from refund_core.errors import (
     Conflict,
     NotAReviewer,
     NotFound,
+    OrderMoved,
     OwnApproval,
     OwnClaim,
 )
@@ -72,22 +73,13 @@ def _pending_request_for_review(caller: Caller, request_id: str) -> RequestRecor
     return request
 
 
-def _order_moved(request: RequestRecord) -> Conflict:
-    return Conflict(
-        f"order {request.order_id} is no longer {request.username}'s in the billing records, so the request cannot "
-        "be approved; the customer can cancel it",
-        code="order_moved",
-        params={"order": request.order_id},
-    )
-
-
 def _still_the_customers_order(request: RequestRecord) -> None:
     """An approval pays the order's payment back: never once billing has given the order to another customer,
     whose own claim on it may be approved too (a re-assessment is refused the same way). A refusal would count
     as the customer's claim, so the request is left for them to cancel."""
     order = customer_records.order(request.order_id)
     if order is not None and order.username != request.username:
-        raise _order_moved(request)
+        raise OrderMoved(request.order_id, request.username)
 
 
 def _hold(caller: Caller, request: RequestRecord, command: TakeCommand | ReleaseCommand, at: datetime) -> RequestRecord:
@@ -213,7 +205,7 @@ def evaluate_refund_request(
         if context.records.order is None:
             raise Conflict(f"order {request.order_id} is no longer in the billing records")
         if context.records.order.username != request.username:
-            raise _order_moved(request)
+            raise OrderMoved(request.order_id, request.username)
         facts = claim_facts_of(context, request.support_ticket_id, request.received_at)
         policy = policies.in_force(at if command.policy == "current" else request.received_at)
         assessment = assess(facts, policy, at)
