@@ -48,7 +48,10 @@ def payouts(
         {
             403: "Not the finance team",
             404: "No such request, or it has no payout",
-            409: "The payout's state does not take this action (paid already, no route to send it through...)",
+            409: "The payout's state does not take this action (paid already, no route to send it through, billing "
+            "or the card processor paying it...), or it is being sent this moment",
+            503: "AWS kept throttling the service, or the card processor cannot say now whether it has taken the refund "
+            "finance would take over: try again after `Retry-After` seconds",
             **BODY_ERRORS,
         },
     ),

@@ -26,8 +26,8 @@ import stripe
 from api_support import call, deliver_all, owed_items, record_event, seed_order, sent_emails
 from botocore.exceptions import ClientError
 
+from refund_core.adapters import owed_effects, requests_table, stripe_refunds
 from refund_core.adapters import payouts as payouts_table
-from refund_core.adapters import requests_table, stripe_refunds
 from refund_core.adapters.records import Effect
 from refund_core.app import claims, outbox, payouts, review, service
 from refund_core.app.inputs import ApproveCommand, SubmitRefundRequest
@@ -414,14 +414,7 @@ def test_a_refund_made_while_finance_took_the_payout_over_is_found_when_it_is_se
     a_timeout_after_the_processor_took_it(monkeypatch)
     request_id, payment = approved_card_claim(processor, "una")
     assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"
-    find_refund = stripe_refunds.find_refund
-    asked: list[int] = []
-
-    def not_yet_listed(reference: str, request: str, sending: int) -> stripe_refunds.ProcessorRefund | None:
-        asked.append(sending)
-        return None if len(asked) == 1 else find_refund(reference, request, sending)
-
-    monkeypatch.setattr(stripe_refunds, "find_refund", not_yet_listed)
+    monkeypatch.setattr(stripe_refunds, "refund_taken", lambda reference, request: None)  # not listed yet
     assert act_on_payout(request_id, {"action": "toFinance", "note": "Stripe timed out"}).status == 200
     outbox.deliver(request_id, Effect.PAYOUT, now=later(1))  # its next attempt: with finance now, nothing to send
     retried = act_on_payout(request_id, {"action": "retry"})
@@ -430,7 +423,28 @@ def test_a_refund_made_while_finance_took_the_payout_over_is_found_when_it_is_se
     (refund,) = refunds_at_processor(processor, payment)
     payout = payout_of(request_id)
     assert (payout["state"], payout["reference"], payout["sending"]) == ("SENT", refund["id"], 2)
-    assert asked == [1, 2]
+
+
+def test_finance_cannot_take_over_a_card_payout_while_its_refund_is_being_made(processor: str) -> None:
+    """The outbox holds the payout's sending (its call to Stripe under way): a takeover then would not see the
+    refund about to be made, so it waits until that delivery is over."""
+    request_id, payment = approved_card_claim(processor, "uwe")
+    taken = owed_effects.take_effect(request_id, Effect.PAYOUT, datetime.now(UTC), 60)
+    assert taken is not None
+    busy = act_on_payout(request_id, {"action": "toFinance", "note": "Stripe is slow"})
+    assert (busy.status, busy.json["code"]) == (409, "try_again"), busy.json
+    assert payout_of(request_id)["state"] == "SCHEDULED"
+    deliver_what_waited()  # its lease over, the reconciler owes the sending again: refunded
+    (refund,) = refunds_at_processor(processor, payment)
+    assert payout_of(request_id)["reference"] == refund["id"]
+
+
+def test_a_card_payout_whose_last_delivery_died_holding_it_can_be_taken_over(processor: str) -> None:
+    request_id, payment = approved_card_claim(processor, "uta")
+    assert owed_effects.take_effect(request_id, Effect.PAYOUT, datetime.now(UTC) - timedelta(minutes=5), 60)
+    taken = act_on_payout(request_id, {"action": "toFinance", "note": "The card is closed"})
+    assert (taken.status, taken.json["state"]) == (200, "MANUAL"), taken.json
+    assert refunds_at_processor(processor, payment) == []
 
 
 def test_a_card_payout_not_yet_sent_is_finances_once_the_processor_says_it_has_no_refund_of_it(
@@ -466,6 +480,19 @@ def test_finance_cannot_take_over_a_card_payout_while_the_processor_cannot_say_w
     assert (busy.status, busy.json["code"]) == (503, "busy"), busy.json
     assert payout_of(request_id)["state"] == "SCHEDULED"
     assert "refund with finance" not in history_events(request_id)
+
+
+def test_finance_cannot_take_over_a_card_payout_while_the_processors_secret_cannot_be_read(
+    processor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id, _ = approved_card_claim(processor, "ush")
+    monkeypatch.setenv("STRIPE_SECRET_NAME", "refunds/stripe-deleted")
+    settings.cache_clear()
+    stripe_refunds.reset()
+    busy = act_on_payout(request_id, {"action": "toFinance", "note": "Stripe is down"})
+    assert (busy.status, busy.json["code"]) == (503, "busy"), busy.json
+    assert outbox.deliver(request_id, Effect.PAYOUT).outcome == "failed"  # tried again later, nothing lost
+    assert payout_of(request_id)["state"] == "SCHEDULED"
 
 
 def test_a_payout_with_finance_from_the_start_is_sent_through_its_route_once_billing_names_the_payment(

@@ -124,7 +124,8 @@ def _in(route: PayoutRoute, state: PayoutState) -> Payout:
     return payout(channel, reference).model_copy(update={"state": state})
 
 
-# Finance's hand on a payout: a state it leads to, None (done already), or the reason's code it is refused with.
+# Finance's hand on a payout: the state it leads to, "done already", or the code it is refused with (None: no
+# reason's code, the state never takes it).
 @pytest.mark.parametrize(
     ("route", "state", "what", "outcome"),
     [
@@ -134,7 +135,7 @@ def _in(route: PayoutRoute, state: PayoutState) -> Payout:
         (PayoutRoute.BILLING, PayoutState.SCHEDULED, PayoutChange.MARK_PAID, "with_billing"),
         (PayoutRoute.BILLING, PayoutState.SENT, PayoutChange.MARK_PAID, PayoutState.PAID),  # the bank's statement
         (PayoutRoute.PROCESSOR, PayoutState.SENT, PayoutChange.MARK_PAID, PayoutState.PAID),
-        (PayoutRoute.BILLING, PayoutState.SENT, PayoutChange.TO_FINANCE, None),  # refused: sent is sent
+        (PayoutRoute.BILLING, PayoutState.SENT, PayoutChange.TO_FINANCE, None),  # sent is sent
         (PayoutRoute.BILLING, PayoutState.FAILED, PayoutChange.TO_FINANCE, PayoutState.MANUAL),
         (PayoutRoute.BILLING, PayoutState.FAILED, PayoutChange.MARK_PAID, PayoutState.PAID),
         (PayoutRoute.PROCESSOR, PayoutState.FAILED, PayoutChange.MARK_PAID, PayoutState.PAID),
@@ -173,3 +174,14 @@ def test_finance_never_takes_or_marks_paid_a_payout_billing_or_the_processor_is_
             assert what is not PayoutChange.MARK_PAID
             assert not (what is PayoutChange.TO_FINANCE and current.route is PayoutRoute.BILLING)
         current = changed
+
+
+def test_finance_confirming_a_payment_the_route_sent_keeps_the_routes_reference() -> None:
+    sent = change(payout(), PayoutChange.SENT, AT, reference="re_1")
+    assert sent is not None
+    confirmed = change(sent, PayoutChange.MARK_PAID, AT, reference="HSBC-STATEMENT-9")
+    assert confirmed is not None and (confirmed.state, confirmed.reference) == (PayoutState.PAID, "re_1")
+    manual = change(payout(), PayoutChange.TO_FINANCE, AT, note="by hand")
+    assert manual is not None
+    paid = change(manual, PayoutChange.MARK_PAID, AT, reference="HSBC-TT-1")
+    assert paid is not None and paid.reference == "HSBC-TT-1"

@@ -93,6 +93,20 @@ def owe_once_more(request_id: str, effect: Effect, at: datetime, busy: str) -> T
     raise Conflict(busy, code="try_again")
 
 
+def not_being_delivered(request_id: str, effect: Effect, now: datetime) -> TransactWriteItemTypeDef:
+    """A condition of a transaction: no delivery holds `effect` this moment (never owed, not taken, or its lease
+    over), so that what the transaction changes cannot race a delivery in flight."""
+    return {
+        "ConditionCheck": {
+            "TableName": settings().requests_table_name,
+            "Key": owed_key(request_id, effect),
+            "ConditionExpression": "attribute_not_exists(pk) OR #state <> :sending OR leaseUntil < :now",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": serialize({":sending": str(EffectState.SENDING), ":now": utc_iso(now)}),
+        }
+    }
+
+
 def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry, *, sent_email: bool = False) -> None:
     """Done, as the delivery holding it says: out of the index of what is owed, and in the request's history."""
     update = effect_update(

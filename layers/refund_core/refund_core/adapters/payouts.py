@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from refund_core.adapters.dynamo import call, decode_token, deserialize, encode_token, query_pages, serialize
-from refund_core.adapters.owed_effects import owe_once_more
+from refund_core.adapters.owed_effects import not_being_delivered, owe_once_more
 from refund_core.adapters.records import Effect, EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
     BY_STATUS_INDEX,
@@ -26,6 +26,7 @@ from refund_core.adapters.requests_table import (
     owed_put,
     transact,
 )
+from refund_core.errors import Conflict
 from refund_core.policy.models import HistoryEntry, utc_iso
 from refund_core.policy.payouts import Payout, PayoutRoute, PayoutState
 from refund_core.settings import settings
@@ -127,9 +128,11 @@ def record_change(
     owed: Iterable[Effect] = (),
     owed_again: Iterable[Effect] = (),
     done: Done | None = None,
+    while_not_sending: bool = False,
 ) -> bool:
     """`read` becomes `changed`, with its history and what it owes; False when the payout is no longer at the
-    version read (another change came first: read it again) or the delivery no longer holds its lease."""
+    version read (another change came first: read it again) or the delivery no longer holds its lease.
+    `while_not_sending`: only while no delivery is sending it (a Conflict to try again in a moment)."""
     at = changed.state_since
     writes: list[TransactWriteItemTypeDef] = [
         {
@@ -145,11 +148,15 @@ def record_change(
         # A payout with finance from the start was never owed a sending: sent through its route now, it is.
         *(owe_once_more(changed.request_id, effect, at, _SENDING_NOW) for effect in owed_again),
         *((_done(done),) if done else ()),
+        *((not_being_delivered(changed.request_id, Effect.PAYOUT, at),) if while_not_sending else ()),
     ]
     try:
         transact(writes)
     except ClientError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
+        codes = cancellation_codes(error)
+        if while_not_sending and codes[-1:] == ["ConditionalCheckFailed"]:
+            raise Conflict(_SENDING_NOW, code="try_again") from error
+        if "ConditionalCheckFailed" in codes:
             return False
         raise
     return True

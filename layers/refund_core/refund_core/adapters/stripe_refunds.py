@@ -61,7 +61,10 @@ def _credentials() -> dict[str, str]:
     name = settings().stripe_secret_name
     if not name:
         raise ProcessorUnavailable("no Stripe secret is configured (STRIPE_SECRET_NAME)")
-    secret = parameters.get_secret(name, transform="json")
+    try:
+        secret = parameters.get_secret(name, transform="json")
+    except parameters.GetParameterError as error:  # not readable now (denied, throttled, gone): nothing was sent
+        raise ProcessorUnavailable(f"the secret {name} cannot be read: {error}") from error
     if not isinstance(secret, dict) or not secret.get("apiKey") or not secret.get("webhookSigningSecret"):
         raise ProcessorUnavailable(f"the secret {name} holds no apiKey and webhookSigningSecret")
     return {key: str(value) for key, value in secret.items()}
@@ -137,10 +140,8 @@ def create_refund(payment_reference: str, amount: Money, request_id: str, sendin
     return refund_from(refund.to_dict())
 
 
-def find_refund(payment_reference: str, request_id: str, sending: int) -> ProcessorRefund | None:
-    """The refund this sending of the payout already made, if it did (asked after an outcome nobody knows); else
-    a refund of an earlier sending that the processor took and has not refused: that money has gone, and a new
-    sending must not pay it twice (an answer lost, then the payout handed to finance and sent again)."""
+def _refunds_of(payment_reference: str, request_id: str) -> list[ProcessorRefund]:
+    """The refunds of the payment that the payout of `request_id` made, newest first."""
     _check_reference(payment_reference)
     params: RefundListParams = {"limit": 100}
     if payment_reference.startswith("pi_"):
@@ -148,15 +149,27 @@ def find_refund(payment_reference: str, request_id: str, sending: int) -> Proces
     else:
         params["charge"] = payment_reference
     listed = _calling(lambda: _client().v1.refunds.list(params=params))
-    earlier: ProcessorRefund | None = None
-    for refund in (refund_from(item.to_dict()) for item in listed.data):
-        if refund.request_id != request_id:
-            continue
-        if refund.sending == str(sending):
-            return refund
-        if refund.status in ACCEPTED:
-            earlier = earlier or refund
-    return earlier
+    return [
+        refund for refund in (refund_from(item.to_dict()) for item in listed.data) if refund.request_id == request_id
+    ]
+
+
+def find_refund(payment_reference: str, request_id: str, sending: int) -> ProcessorRefund | None:
+    """The refund this sending of the payout already made, if it did (asked after an outcome nobody knows); else
+    a refund of an earlier sending that the processor took and has not refused: that money has gone, and a new
+    sending must not pay it twice (an answer lost, then the payout handed to finance and sent again)."""
+    made = _refunds_of(payment_reference, request_id)
+    this_sending = next((refund for refund in made if refund.sending == str(sending)), None)
+    return this_sending or _accepted(made)
+
+
+def _accepted(made: list[ProcessorRefund]) -> ProcessorRefund | None:
+    return next((refund for refund in made if refund.status in ACCEPTED), None)
+
+
+def refund_taken(payment_reference: str, request_id: str) -> ProcessorRefund | None:
+    """A refund of any sending of the payout that the processor took and has not refused: money gone, or going."""
+    return _accepted(_refunds_of(payment_reference, request_id))
 
 
 def retrieve_refund(refund_id: str) -> ProcessorRefund:

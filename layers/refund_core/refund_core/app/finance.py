@@ -169,7 +169,12 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             detail = command.note
             owed_again = ()
     history = [history_of(changed, caller.username, detail)]
-    if not payouts.record_change(payout, changed, history, owed=emails_of(payout, changed), owed_again=owed_again):
+    # Taken over while still to be sent: never while a delivery is sending it (a refund being made that moment).
+    taken_over = changed.state is PayoutState.MANUAL and payout.state is PayoutState.SCHEDULED
+    owed = emails_of(payout, changed)
+    if not payouts.record_change(
+        payout, changed, history, owed=owed, owed_again=owed_again, while_not_sending=taken_over
+    ):
         return None
     if owed_again:  # the fast path: the reconciler queues it too, should this message be lost
         delivery = {"requestId": payout.request_id, "effect": str(Effect.PAYOUT), "owedAt": utc_iso(at)}

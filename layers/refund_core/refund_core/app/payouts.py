@@ -155,14 +155,14 @@ def refund_already_made(payout: Payout, at: datetime) -> ProcessorRefund | None:
     if not reference:
         return None
     try:
-        made = stripe_refunds.find_refund(reference, payout.request_id, payout.sending)
+        made = stripe_refunds.refund_taken(reference, payout.request_id)
     except stripe_refunds.ProcessorUnavailable as unavailable:
         raise ServiceBusy("the card processor cannot say now whether it has taken this refund; try again later") from (
             unavailable
         )
     except ProcessorRefused:  # not a payment the processor refunds: nothing of it can have gone
         return None
-    if made is None or made.status not in stripe_refunds.ACCEPTED:
+    if made is None:
         return None
     count("PayoutsFoundAfterUnknownOutcome")
     _apply_refund(payout.request_id, made, at)

@@ -186,7 +186,9 @@ def change(
         case PayoutChange.SENT:
             update |= {"state": PayoutState.SENT, "sent_at": at, "reference": reference or payout.reference}
         case PayoutChange.PAID | PayoutChange.MARK_PAID:
-            update |= {"state": PayoutState.PAID, "paid_at": at, "reference": reference or payout.reference}
+            # Finance confirming what the route sent keeps the route's reference: its news is of that refund.
+            kept = payout.reference if what is PayoutChange.MARK_PAID and payout.state is PayoutState.SENT else None
+            update |= {"state": PayoutState.PAID, "paid_at": at, "reference": kept or reference or payout.reference}
             if payout.sent_at is None:
                 update["sent_at"] = at
         case PayoutChange.FAILED:
