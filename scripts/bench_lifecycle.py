@@ -241,6 +241,11 @@ def _logs_counted(stream: _CountingStream) -> Iterator[None]:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = metrics_disabled
 
 
+# The emails out before a reviewer decides (the decision's is one more): the acknowledgement; the reviewers'
+# reminder; the supervisors' escalation and the customer's apology for the delay. Decided at once: none before.
+_EMAILS_BEFORE_DECIDING = {"now": 1, "reminded": 2, "overdue": 4}
+
+
 def _until(condition: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -309,6 +314,9 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
                 if lifecycle.decide_after != "now":
                     flag = lifecycle.decide_after
                     _until(lambda: bool(repository.get_request(request_id).model_dump()[flag]), WINDOW_SECONDS + 5)  # type: ignore[union-attr]
+                    # Days pass between a reminder and the decision: its emails are out before the approval (one
+                    # that beat them would find them no longer needed, and the path cheaper than it is).
+                    _until(lambda: meter.calls["SendRawEmail"] >= _EMAILS_BEFORE_DECIDING[flag], 10)
                 approve = api_event(
                     "POST", "/refund-requests/{requestId}/evaluate", f"/refund-requests/{request_id}/evaluate",
                     path_parameters=on_request, claims=REVIEWER, body={"action": "approve"},
@@ -325,9 +333,7 @@ def run_lifecycle(lifecycle: Lifecycle) -> LifecycleCost:
                 history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
                 transitions += sum(1 for event in history if event["type"].endswith("StateEntered"))
                 state_machine_write_units += _state_machine_write_units(definition, history)
-            wanted = 2 + (lifecycle.decide_after in {"reminded", "overdue"}) + (lifecycle.decide_after == "overdue")
-            if lifecycle.decide_after is None:
-                wanted = 1
+            wanted = 1 + _EMAILS_BEFORE_DECIDING.get(lifecycle.decide_after or "", 0)
             _until(lambda: meter.calls["SendRawEmail"] >= wanted, 10)
             time.sleep(1.5)  # let the outbox record its last effects done
     finally:
