@@ -482,11 +482,15 @@ def test_finance_cannot_take_over_a_card_payout_while_the_processor_cannot_say_w
     assert "refund with finance" not in history_events(request_id)
 
 
+@pytest.mark.parametrize("secret", [None, "apiKey=sk_test_1"], ids=["gone", "not JSON"])
 def test_finance_cannot_take_over_a_card_payout_while_the_processors_secret_cannot_be_read(
-    processor: str, monkeypatch: pytest.MonkeyPatch
+    processor: str, monkeypatch: pytest.MonkeyPatch, secret: str | None
 ) -> None:
     request_id, _ = approved_card_claim(processor, "ush")
-    monkeypatch.setenv("STRIPE_SECRET_NAME", "refunds/stripe-deleted")
+    name = f"refunds/stripe-{uuid.uuid4().hex}"
+    if secret is not None:
+        boto3.client("secretsmanager", region_name=REGION).create_secret(Name=name, SecretString=secret)
+    monkeypatch.setenv("STRIPE_SECRET_NAME", name)
     settings.cache_clear()
     stripe_refunds.reset()
     busy = act_on_payout(request_id, {"action": "toFinance", "note": "Stripe is down"})

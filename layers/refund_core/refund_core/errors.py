@@ -48,6 +48,15 @@ class NotFound(RefundError):
     code = "not_found"
 
 
+class OrderNotFound(NotFound):
+    """The order is not on record, or not the caller's (billing may have given it to another customer)."""
+
+    code = "order_not_found"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} not found", field="orderId", params={"order": order_id})
+
+
 class Forbidden(RefundError):
     """The caller may not do this (403)."""
 

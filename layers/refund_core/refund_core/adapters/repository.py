@@ -43,7 +43,7 @@ from refund_core.adapters.requests_table import (
     transact,
     transact_or_conflict,
 )
-from refund_core.errors import Conflict, OrderMoved
+from refund_core.errors import Conflict, OrderMoved, OrderNotFound
 from refund_core.policy.models import (
     AssessedFacts,
     Assessment,
@@ -115,9 +115,10 @@ def record_new_request(
     payout: Payout | None = None,
 ) -> None:
     """Record the request with its history, the effects it owes and the payout of its approval (when approved
-    at once, on the condition that the order is still the customer's), and write the customer's claims and the order's claim as `claims` and `order_claim` say, each
-    conditional on the version `context` read: a concurrent claim of the customer makes it fail (ClaimsChanged,
-    to judge again), a concurrent claim of the order too, unless the order is taken (Conflict)."""
+    at once: only while the order is still the customer's, else OrderNotFound), and write the customer's claims
+    and the order's claim as `claims` and `order_claim` say, each conditional on the version `context` read: a
+    concurrent claim of the customer makes it fail (ClaimsChanged, to judge again), a concurrent claim of the
+    order too, unless the order is taken (Conflict)."""
     table = settings().requests_table_name
     writes: list[TransactWriteItemTypeDef] = [
         {
@@ -139,7 +140,9 @@ def record_new_request(
         reasons = cancellation_reasons(error)
         codes = cancellation_codes(error)
         if payout and codes[-1:] == ["ConditionalCheckFailed"]:
-            raise ClaimsChanged from error  # judged again on the records as they are now: not the customer's order
+            # Billing says the order is another customer's now (judged again, a read of the records could still
+            # show it as before): as for any order not the caller's.
+            raise OrderNotFound(request.order_id) from error
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
             if now_held and now_held != request.request_id:

@@ -63,7 +63,8 @@ def _credentials() -> dict[str, str]:
         raise ProcessorUnavailable("no Stripe secret is configured (STRIPE_SECRET_NAME)")
     try:
         secret = parameters.get_secret(name, transform="json")
-    except parameters.GetParameterError as error:  # not readable now (denied, throttled, gone): nothing was sent
+    # Not readable now (denied, throttled, gone) or not JSON: nothing was sent.
+    except (parameters.GetParameterError, parameters.TransformParameterError) as error:
         raise ProcessorUnavailable(f"the secret {name} cannot be read: {error}") from error
     if not isinstance(secret, dict) or not secret.get("apiKey") or not secret.get("webhookSigningSecret"):
         raise ProcessorUnavailable(f"the secret {name} holds no apiKey and webhookSigningSecret")

@@ -27,7 +27,7 @@ from refund_core.errors import (
     ClaimsKeptChanging,
     Conflict,
     LimitReached,
-    NotFound,
+    OrderNotFound,
 )
 from refund_core.http.identity import Caller
 from refund_core.observability import count, count_by, logger
@@ -139,9 +139,7 @@ def _claim_context(caller: Caller, order_id: str, ticket_id: str) -> ClaimContex
     context = customer_claims.load_claim_context(caller.username, order_id, ticket_id)
     order = context.records.order
     if order is None or order.username != caller.username:
-        raise NotFound(
-            f"order {order_id} not found", field="orderId", code="order_not_found", params={"order": order_id}
-        )
+        raise OrderNotFound(order_id)
     # An order billing moved to this customer: what its owner before filed is not theirs to answer for.
     return replace(context, order_claim=context.order_claim.for_owner(caller.username))
 
