@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from refund_local.moto_patches import WRITTEN_FOR_MOTO, MotoVersionMismatch, check_moto_version
@@ -22,8 +25,6 @@ def test_the_release_they_were_written_for_is_taken() -> None:
 
 def test_the_step_functions_batch_integration_is_loaded_without_batchs_models_and_batch_still_works() -> None:
     """In a process of its own: this one may have loaded moto's Batch models already."""
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
 
     program = (
         "import sys, refund_local.moto_patches\n"
@@ -34,5 +35,5 @@ def test_the_step_functions_batch_integration_is_loaded_without_batchs_models_an
         "    batch = boto3.client('batch', region_name='ap-southeast-1')\n"
         "    assert batch.describe_compute_environments()['computeEnvironments'] == []\n"
     )
-    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)  # noqa: S603
+    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)
     assert ran.returncode == 0, ran.stderr
