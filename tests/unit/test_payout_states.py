@@ -3,6 +3,7 @@ news told twice or out of order changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -101,21 +102,26 @@ def test_a_change_the_state_never_takes_is_refused(state: PayoutState, what: Pay
         change(payout().model_copy(update={"state": state}), what, AT)
 
 
-@given(st.lists(st.sampled_from(list(PayoutChange)), max_size=12))
-def test_any_sequence_of_news_only_moves_forward_and_bumps_the_version(changes: list[PayoutChange]) -> None:
-    """Whatever arrives, in whatever order: a change bumps the version by one, none leaves PAID, and the
-    sending only grows."""
-    current = payout()
+def applied(start: Payout, changes: list[PayoutChange]) -> Iterator[tuple[Payout, PayoutChange, Payout]]:
+    """Each change of `changes` that applies, in turn: the payout before it, the change, the payout after."""
+    current = start
     for what in changes:
         try:
             changed = change(current, what, AT, reference="re_1", reason="declined", note="by hand")
         except PayoutNotAllowed:
             continue
-        if changed is None:
-            continue
-        assert changed.version == current.version + 1 and changed.sending >= current.sending
-        assert current.state is not PayoutState.PAID
-        current = changed
+        if changed is not None:
+            yield current, what, changed
+            current = changed
+
+
+@given(st.lists(st.sampled_from(list(PayoutChange)), max_size=12))
+def test_any_sequence_of_news_only_moves_forward_and_bumps_the_version(changes: list[PayoutChange]) -> None:
+    """Whatever arrives, in whatever order: a change bumps the version by one, none leaves PAID, and the
+    sending only grows."""
+    for before, _, changed in applied(payout(), changes):
+        assert changed.version == before.version + 1 and changed.sending >= before.sending
+        assert before.state is not PayoutState.PAID
 
 
 def _in(route: PayoutRoute, state: PayoutState) -> Payout:
@@ -162,18 +168,10 @@ def test_finance_pays_by_hand_only_what_no_route_is_paying(
 def test_finance_never_takes_or_marks_paid_a_payout_billing_or_the_processor_is_still_to_send(
     channel: str, changes: list[PayoutChange]
 ) -> None:
-    current = payout(channel, "pi_1" if channel == "card" else "CAPTURE-1")
-    for what in changes:
-        try:
-            changed = change(current, what, AT, reference="re_1", reason="declined", note="by hand")
-        except PayoutNotAllowed:
-            continue
-        if changed is None:
-            continue
-        if current.state is PayoutState.SCHEDULED:
+    for before, what, _ in applied(payout(channel, "pi_1" if channel == "card" else "CAPTURE-1"), changes):
+        if before.state is PayoutState.SCHEDULED:
             assert what is not PayoutChange.MARK_PAID
-            assert not (what is PayoutChange.TO_FINANCE and current.route is PayoutRoute.BILLING)
-        current = changed
+            assert not (what is PayoutChange.TO_FINANCE and before.route is PayoutRoute.BILLING)
 
 
 def test_finance_confirming_a_payment_the_route_sent_keeps_the_routes_reference() -> None:

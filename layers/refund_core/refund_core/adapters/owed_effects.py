@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token, serialize
+from refund_core.adapters.dynamo import Page, call, decode_token, deserialize, encode_token
 from refund_core.adapters.records import EffectState, OwedEffect
 from refund_core.adapters.requests_table import (
     OWED_INDEX,
     OWED_PARTITION,
+    effect_condition,
     effect_update,
     history_put,
     owed_again,
@@ -81,30 +82,19 @@ def owe_once_more(request_id: str, effect: Effect, at: datetime, busy: str) -> T
     if state in (EffectState.DONE, EffectState.UNCERTAIN):
         return owed_again(request_id, effect, at)
     if state is EffectState.OWED:
-        return {
-            "ConditionCheck": {
-                "TableName": settings().requests_table_name,
-                "Key": owed_key(request_id, effect),
-                "ConditionExpression": "#state = :owed",
-                "ExpressionAttributeNames": {"#state": "state"},
-                "ExpressionAttributeValues": serialize({":owed": str(EffectState.OWED)}),
-            }
-        }
+        return effect_condition(request_id, effect, "#state = :owed", {":owed": str(EffectState.OWED)})
     raise Conflict(busy, code="try_again")
 
 
 def not_being_delivered(request_id: str, effect: Effect, now: datetime) -> TransactWriteItemTypeDef:
     """A condition of a transaction: no delivery holds `effect` this moment (never owed, not taken, or its lease
     over), so that what the transaction changes cannot race a delivery in flight."""
-    return {
-        "ConditionCheck": {
-            "TableName": settings().requests_table_name,
-            "Key": owed_key(request_id, effect),
-            "ConditionExpression": "attribute_not_exists(pk) OR #state <> :sending OR leaseUntil < :now",
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": serialize({":sending": str(EffectState.SENDING), ":now": utc_iso(now)}),
-        }
-    }
+    return effect_condition(
+        request_id,
+        effect,
+        "attribute_not_exists(pk) OR #state <> :sending OR leaseUntil < :now",
+        {":sending": str(EffectState.SENDING), ":now": utc_iso(now)},
+    )
 
 
 def effect_done(owed: OwedEffect, outcome: str, at: datetime, entry: HistoryEntry, *, sent_email: bool = False) -> None:

@@ -136,6 +136,21 @@ def effect_update(
     }
 
 
+def effect_condition(
+    request_id: str, effect: Effect, condition: str, values: dict[str, Any]
+) -> TransactWriteItemTypeDef:
+    """A ConditionCheck, in a transaction, of the item of what the request owes (its `#state` named)."""
+    return {
+        "ConditionCheck": {
+            "TableName": settings().requests_table_name,
+            "Key": owed_key(request_id, effect),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": serialize(values),
+        }
+    }
+
+
 def owed_again(request_id: str, effect: Effect, at: datetime) -> TransactWriteItemTypeDef:
     """A done delivery owed once more (a payout sent again, another question asked): back in the index of what
     is owed."""
