@@ -3,10 +3,11 @@ the payout found by its state and marked paid by hand (PAYOUTS.md "Finance", "Th
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from e2e_support import Server
+from e2e_support import Server, iso
 from playwright.sync_api import Page, expect
 from web_support import screenshot, sign_in
 
@@ -88,6 +89,18 @@ def test_finance_is_offered_nothing_to_do_with_a_refund_billing_is_paying(page: 
     row = page.get_by_role("row").filter(has_text=filed["requestId"])  # the payouts being sent, shown first
     expect(row).to_contain_text("the billing system")
     expect(row.get_by_role("button")).to_have_count(0)
+    # Billing answers that it failed: the payout is finance's to take over, send again or pay by hand.
+    failed = {"requestId": filed["requestId"], "reason": "The PayPal account is closed.", "failedAt": iso(0)}
+    entry = {"Source": "smart-security.billing", "DetailType": "PayoutFailed", "Detail": json.dumps(failed)}
+    assert server.session.post(server.base + "/_local/events", json={"Entries": [entry]}, timeout=30).ok
+    failed_row = row.filter(has_text="Failed")
+    for _ in range(30):  # the records queue applies it a moment later
+        page.locator("#payouts-state").select_option("FAILED")
+        page.wait_for_timeout(500)
+        if failed_row.count():
+            break
+        page.locator("#payouts-state").select_option("SCHEDULED")
+    expect(failed_row.get_by_role("button", name="Hand to finance")).to_be_visible()
 
 
 def test_sign_in_offers_the_finance_group(page: Page, server: Server) -> None:

@@ -40,6 +40,9 @@ CALL_TIMEOUT_SECONDS = 30
 # Two clear full refunds of one customer at once: 40 pairs in `make test`, 200 in `make verify` (races-proof).
 PAIRS = int(os.environ.get("RACE_REPETITIONS", "40"))
 PAIRS_AT_ONCE = 10
+assert PAIRS % PAIRS_AT_ONCE == 0, (
+    f"RACE_REPETITIONS: a multiple of {PAIRS_AT_ONCE}, released {PAIRS_AT_ONCE} at a time"
+)
 NAMES = ("rush", "duel", "echo", "mallory", "many")
 # Two reviewers taking one request at once: 30 requests in `make test`, 100 in `make verify` (casework-proof).
 TAKES = int(os.environ.get("TAKE_REPETITIONS", "30"))

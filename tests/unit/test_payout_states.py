@@ -165,7 +165,7 @@ def test_finance_pays_by_hand_only_what_no_route_is_paying(
 
 
 @given(st.sampled_from(["card", "paypal"]), st.lists(st.sampled_from(list(PayoutChange)), max_size=12))
-def test_finance_never_takes_or_marks_paid_a_payout_billing_or_the_processor_is_still_to_send(
+def test_finance_never_marks_paid_a_payout_still_to_send_nor_takes_over_one_billing_was_asked_to_pay(
     channel: str, changes: list[PayoutChange]
 ) -> None:
     for before, what, _ in applied(payout(channel, "pi_1" if channel == "card" else "CAPTURE-1"), changes):

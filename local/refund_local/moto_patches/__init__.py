@@ -41,7 +41,7 @@ check_moto_version(version("moto"))
 
 
 # moto's ASL parser imports every service integration when it is first loaded; its Batch integration imports
-# `moto.batch`, whose models import EC2's, ECS's and more: about 2 s of every process that runs a state
+# `moto.batch`, whose models import EC2's, ECS's and more: about 1.5 s of every process that runs a state
 # machine (each test worker, each start of the local runner). The integration uses only `moto.batch.utils`,
 # and the service has no Batch task.
 _BATCH_INTEGRATION = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"

@@ -140,8 +140,8 @@ def record_new_request(
         reasons = cancellation_reasons(error)
         codes = cancellation_codes(error)
         if payout and codes[-1:] == ["ConditionalCheckFailed"]:
-            # Billing says the order is another customer's now (judged again, a read of the records could still
-            # show it as before): as for any order not the caller's.
+            # Billing says the order is another customer's now: refused as for any order not the caller's, not
+            # judged again (a second read of the records may still show the order as before).
             raise OrderNotFound(request.order_id) from error
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
