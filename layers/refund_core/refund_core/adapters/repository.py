@@ -131,17 +131,16 @@ def record_new_request(
         *claims_puts(context, claims, order_claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, request.received_at) for effect in owed),
-        # Approved at once: paid back only while billing still says the order is the customer's.
-        *((payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()),
+        *_paid_back(request, payout),
     ]
     try:
         transact(writes)
     except ClientError as error:
         reasons = cancellation_reasons(error)
         codes = cancellation_codes(error)
-        if payout and codes[-1:] == ["ConditionalCheckFailed"]:
-            # Billing says the order is another customer's now: refused as for any order not the caller's, not
-            # judged again (a second read of the records may still show the order as before).
+        if _order_given_away(payout, error):
+            # Refused as for any order not the caller's, not judged again (a second read of the records may still
+            # show the order as before).
             raise OrderNotFound(request.order_id) from error
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             now_held = deserialize(reasons[2].get("Item") or {}).get("requestId")
@@ -216,6 +215,18 @@ def pending_update(
             ),
         }
     }
+
+
+def _paid_back(request: RequestRecord, payout: Payout | None) -> tuple[TransactWriteItemTypeDef, ...]:
+    """An approval's payout, on the condition that billing still says the order is the customer's: the last writes
+    of the approval's transaction, so that `_order_given_away` can tell that condition's failure apart."""
+    return (payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()
+
+
+def _order_given_away(payout: Payout | None, error: ClientError) -> bool:
+    """The approval's check of the order's owner (`_paid_back`, its transaction's last write) failed: billing gave
+    the order to another customer."""
+    return payout is not None and cancellation_codes(error)[-1:] == ["ConditionalCheckFailed"]
 
 
 def transact_on_pending(request: RequestRecord, writes: list[TransactWriteItemTypeDef]) -> None:
@@ -301,13 +312,12 @@ def record_decision(
         release_open_claim(request, "decided" if a_claim else "excluded", claim),
         *history_puts(request.request_id, history),
         *(owed_put(request.request_id, effect, at) for effect in owed),
-        *((payout_put(payout), order_still_owned_by(request.order_id, request.username)) if payout else ()),
+        *_paid_back(request, payout),
     ]
     try:
         transact(writes)
     except ClientError as error:
-        # The owner check is the last write: billing gave the order away after the approval read it.
-        if payout and cancellation_codes(error)[-1:] == ["ConditionalCheckFailed"]:
+        if _order_given_away(payout, error):  # after the approval read the order
             raise OrderMoved(request.order_id, request.username) from error
         raise _lost_to_another_change(request, error) from error
 

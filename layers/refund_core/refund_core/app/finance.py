@@ -141,7 +141,6 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             changed = changed.model_copy(update={"state_since": at})
             detail = f"{command.reference} on {command.paid_on.isoformat()}"
             owed_again: tuple[Effect, ...] = ()
-            while_not_sending = False
         case Retry():
             # The order as billing last said it was: a correction of its payment reference is what a retry needs.
             reference = current_reference(payout) or payout.payment_reference
@@ -156,7 +155,6 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
             changed = changed.model_copy(update={"payment_reference": reference})
             detail = f"sending {changed.sending}"
             owed_again = (Effect.PAYOUT,)
-            while_not_sending = False
         case ToFinance():
             changed = change(payout, PayoutChange.TO_FINANCE, at, note=command.note)
             if changed is None:
@@ -170,12 +168,12 @@ def _act(caller: Caller, payout: Payout, command: MarkPaid | Retry | ToFinance, 
                     )  # fmt: skip
             detail = command.note
             owed_again = ()
-            # Taken over while still to be sent: never while a delivery is sending it (a refund made that moment).
-            while_not_sending = payout.state is PayoutState.SCHEDULED
     history = [history_of(changed, caller.username, detail)]
+    # Taken over while still to be sent: never while a delivery is sending it (a refund made that moment).
+    taken_over = isinstance(command, ToFinance) and payout.state is PayoutState.SCHEDULED
     owed = emails_of(payout, changed)
     if not payouts.record_change(
-        payout, changed, history, owed=owed, owed_again=owed_again, while_not_sending=while_not_sending
+        payout, changed, history, owed=owed, owed_again=owed_again, while_not_sending=taken_over
     ):
         return None
     if owed_again:  # the fast path: the reconciler queues it too, should this message be lost
