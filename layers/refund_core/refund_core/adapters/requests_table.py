@@ -21,7 +21,11 @@ from refund_core.policy.models import HistoryEntry, utc_iso
 from refund_core.settings import settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        ConditionCheckTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 OWED_INDEX = "ByOwed"
 # The reviewers' queue (a status, oldest deadline first) and each customer's requests.
@@ -124,30 +128,26 @@ def effect_update(
     *,
     names: dict[str, str] | None = None,
 ) -> TransactWriteItemTypeDef:
-    return {
-        "Update": {
-            "TableName": settings().requests_table_name,
-            "Key": owed_key(request_id, effect),
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#state": "state", **(names or {})},
-            "ExpressionAttributeValues": serialize(values),
-        }
-    }
+    return {"Update": {**_on_owed_item(request_id, effect, condition, values, names), "UpdateExpression": update}}
 
 
 def effect_condition(
     request_id: str, effect: Effect, condition: str, values: dict[str, Any]
 ) -> TransactWriteItemTypeDef:
     """A ConditionCheck, in a transaction, of the item of what the request owes (its `#state` named)."""
+    return {"ConditionCheck": _on_owed_item(request_id, effect, condition, values)}
+
+
+def _on_owed_item(
+    request_id: str, effect: Effect, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+) -> ConditionCheckTypeDef:
+    """What a write or a check of the item of what the request owes says: where it is, and on what condition."""
     return {
-        "ConditionCheck": {
-            "TableName": settings().requests_table_name,
-            "Key": owed_key(request_id, effect),
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": serialize(values),
-        }
+        "TableName": settings().requests_table_name,
+        "Key": owed_key(request_id, effect),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#state": "state", **(names or {})},
+        "ExpressionAttributeValues": serialize(values),
     }
 
 
